@@ -1,0 +1,31 @@
+/* Everything that depends on the CPU architecture, in one place so another
+ * architecture (aarch64) only adds a file: the register set of a stopped
+ * thread, how to fetch it, and how libunwind numbers it. */
+#ifndef MSTTOP_ARCH_H
+#define MSTTOP_ARCH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define MST_ARCH_NREGS 17 /* libunwind's UNW_X86_64_RAX..UNW_X86_64_RIP */
+
+struct mst_regs {
+	uint64_t ip, sp;
+	/* The thread pointer: fs_base on x86_64. With glibc it equals
+	 * pthread_self(), which CPython stores as tstate->thread_id. */
+	uint64_t tp;
+	/* Indexed by libunwind register number. */
+	uint64_t unw[MST_ARCH_NREGS];
+};
+
+/* Fetch the registers of a ptrace-stopped thread. 0 or -errno. */
+int mst_arch_getregs(pid_t tid, struct mst_regs *out);
+
+/* Value of libunwind register regnum; false if we do not have it. */
+bool mst_arch_unw_reg(const struct mst_regs *r, int regnum, uint64_t *val);
+
+/* The ABI's red zone below the stack pointer that leaf code may use. */
+#define MST_ARCH_RED_ZONE 128
+
+#endif

@@ -1,0 +1,81 @@
+/* The target process: checking a PID, attaching every task with PTRACE_SEIZE,
+ * stopping one thread at a time only while it is read, reading memory with
+ * process_vm_readv (never writing it), and detaching on every exit path. */
+#ifndef MSTTOP_PROC_H
+#define MSTTOP_PROC_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "msttop/arch.h"
+#include "msttop/err.h"
+#include "msttop/reader.h"
+
+/* Why a PID cannot be traced. The values are stable: main maps them to
+ * documented exit codes. */
+enum mst_pid_problem {
+	MST_PID_OK = 0,
+	MST_PID_NOSUCH,   /* no such process */
+	MST_PID_SELF,     /* msttop itself */
+	MST_PID_ZOMBIE,   /* exited, not reaped */
+	MST_PID_KTHREAD,  /* kernel thread: no user space to read */
+};
+
+/* Parse a PID argument strictly (digits only, 1..pid_max). 0 or -EINVAL. */
+int mst_proc_parse_pid(const char *s, pid_t *out, struct mst_err *err);
+
+/* Is pid something msttop can look at? Fills err with the one-line reason. */
+enum mst_pid_problem mst_proc_check_pid(pid_t pid, struct mst_err *err);
+
+/* A thread's name and state from /proc/PID/task/TID/{comm,stat}. state is the
+ * kernel's letter (R, S, D, T, t, Z, ...); 0 or -errno. */
+int mst_proc_task_info(pid_t pid, pid_t tid, char comm[16], char *state);
+/* "running", "sleeping", "disk wait", "stopped", ... for a state letter. */
+const char *mst_proc_state_name(char state);
+
+struct mst_proc;
+
+enum {
+	MST_PROC_ATTACH = 1 << 0, /* PTRACE_SEIZE every task (else read-only) */
+};
+
+/* Open pid. With MST_PROC_ATTACH every task is seized; EPERM comes back with
+ * a message that says what to do. cancel, when not NULL, is polled in every
+ * wait so a signal to msttop ends a stop promptly (-MST_EINTR). */
+int mst_proc_open(pid_t pid, unsigned flags, volatile sig_atomic_t *cancel,
+		  struct mst_proc **out, struct mst_err *err);
+/* Resume and detach every task still attached, then free. */
+void mst_proc_close(struct mst_proc *p);
+
+pid_t mst_proc_pid(const struct mst_proc *p);
+/* The tasks seen at open or at the last refresh. Borrowed until refresh. */
+size_t mst_proc_ntasks(const struct mst_proc *p);
+pid_t mst_proc_task(const struct mst_proc *p, size_t i);
+/* Re-read /proc/PID/task: seize new tasks, forget ended ones. */
+int mst_proc_refresh_tasks(struct mst_proc *p, struct mst_err *err);
+
+/* Stop one seized thread (PTRACE_INTERRUPT) and read its registers. Returns
+ * -ESRCH when the thread ended, -ETIMEDOUT when it did not stop in time
+ * (uninterruptible sleep), -MST_EINTR when cancelled. A thread already
+ * stopped by someone else (SIGSTOP) is read and left stopped on resume. */
+int mst_proc_stop(struct mst_proc *p, pid_t tid, struct mst_regs *regs, struct mst_err *err);
+/* Resume a thread stopped by mst_proc_stop. */
+int mst_proc_resume(struct mst_proc *p, pid_t tid);
+/* Detach one thread now (stopped by mst_proc_stop or not). */
+int mst_proc_detach(struct mst_proc *p, pid_t tid);
+
+/* Read target memory with process_vm_readv. 0, -EFAULT or -ESRCH. */
+int mst_proc_read(const struct mst_proc *p, uint64_t addr, void *buf, size_t len);
+/* As much as is readable from addr, up to len, page by page: the number of
+ * bytes copied (0 if none). */
+size_t mst_proc_read_partial(const struct mst_proc *p, uint64_t addr, void *buf, size_t len);
+/* A reader over this process for the CPython decoder. */
+struct mst_reader mst_proc_reader(struct mst_proc *p);
+/* A reader that needs no mst_proc (no attach): process_vm_readv on pid.
+ * ctx must point at a pid_t that outlives the reader. */
+int mst_pid_reader_read(void *ctx, uint64_t addr, void *buf, size_t len);
+
+#endif

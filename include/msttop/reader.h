@@ -1,0 +1,33 @@
+/* The small interface through which the CPython decoder reads target memory,
+ * so the same decoder runs against a live process (process_vm_readv), against
+ * bytes captured into a test fixture, and against corrupted images in fuzzing. */
+#ifndef MSTTOP_READER_H
+#define MSTTOP_READER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct mst_reader {
+	/* Copy len bytes at target address addr into buf. Returns 0 when all
+	 * len bytes were copied, else a negative errno code: -EFAULT for an
+	 * unmapped or partial range, -ESRCH when the target is gone. Never
+	 * writes the target. */
+	int (*read)(void *ctx, uint64_t addr, void *buf, size_t len);
+	void *ctx;
+};
+
+static inline int mst_read(const struct mst_reader *r, uint64_t addr, void *buf, size_t len)
+{
+	return r->read(r->ctx, addr, buf, len);
+}
+
+/* A reader over one buffer that stands at target address base (tests, fuzzing). */
+struct mst_buf_reader {
+	uint64_t base;
+	const uint8_t *data;
+	size_t len;
+};
+
+int mst_buf_reader_read(void *ctx, uint64_t addr, void *buf, size_t len);
+
+#endif

@@ -1,0 +1,43 @@
+/* Names for native addresses of one target through libdwfl: the enclosing
+ * function (its ELF symbol), the chain of inlined functions with their call
+ * sites, source file:line where DWARF has it, the module, C++ demangled.
+ * Results are cached by address for the life of the mst_symbols. */
+#ifndef MSTTOP_SYMBOLS_H
+#define MSTTOP_SYMBOLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "msttop/err.h"
+
+/* One native frame as shown: several of them come from one address when
+ * functions were inlined there. Every string is owned by the mst_symbols and
+ * stays valid until mst_symbols_close. */
+struct mst_native_frame {
+	uint64_t pc;          /* the address as unwound */
+	const char *func;     /* demangled; NULL when no symbol covers pc */
+	const char *file;     /* source file, NULL if unknown */
+	int line;             /* 0 if unknown */
+	const char *module;   /* path of the mapped object, or "[vdso]"; NULL if unmapped */
+	uint64_t module_off;  /* pc as a link-time address of the module (addr2line's) */
+	bool inlined;         /* this frame was inlined into the frame before it */
+};
+
+struct mst_symbols;
+
+int mst_symbols_open(pid_t pid, struct mst_symbols **out, struct mst_err *err);
+void mst_symbols_close(struct mst_symbols *s);
+/* Re-read the target's modules (after new libraries were mapped). */
+int mst_symbols_refresh(struct mst_symbols *s, struct mst_err *err);
+
+/* Frames for one unwound address, outermost first (the real function, then
+ * each inlined callee). is_return is true for every frame but the innermost
+ * one: a return address points after the call, so it is looked up at pc - 1.
+ * Writes at most max frames and returns how many, or a negative code. The
+ * array returned through *frames is owned by s (cache) and valid until close. */
+int mst_symbols_resolve(struct mst_symbols *s, uint64_t pc, bool is_return,
+			const struct mst_native_frame **frames, size_t *n);
+
+#endif

@@ -1,0 +1,44 @@
+/* Native stacks through libunwind, with msttop's own accessors: memory comes
+ * from the copy of the stack taken while the thread was stopped, then from
+ * the module files on disk (read-only segments), then from the target with
+ * process_vm_readv. Never word by word through PTRACE_PEEKDATA. */
+#ifndef MSTTOP_UNWIND_H
+#define MSTTOP_UNWIND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "msttop/arch.h"
+#include "msttop/err.h"
+#include "msttop/proc.h"
+
+#define MST_MAX_NATIVE_FRAMES 512
+
+struct mst_unwinder;
+
+/* p is borrowed and must outlive the unwinder. */
+int mst_unwinder_new(struct mst_proc *p, struct mst_unwinder **out, struct mst_err *err);
+void mst_unwinder_free(struct mst_unwinder *u);
+/* Forget what is known of the target's modules (after the maps changed). */
+void mst_unwinder_flush(struct mst_unwinder *u);
+
+/* A copy of the top of a thread's stack, taken while it was stopped. */
+struct mst_stack_copy {
+	uint64_t base;  /* target address of data[0] */
+	size_t len;
+	uint8_t *data;
+};
+
+/* Copy up to max bytes of the stack from regs->sp (minus the red zone).
+ * buf must hold max bytes; it is not freed by the unwinder. */
+void mst_stack_copy_take(struct mst_proc *p, const struct mst_regs *regs, uint8_t *buf,
+			 size_t max, struct mst_stack_copy *out);
+
+/* Walk the native stack: pcs[0] is the innermost frame's pc, then the return
+ * addresses outward. Returns 0 with *n set (at least 1 frame), or a negative
+ * code; a walk that stops early is not an error. */
+int mst_unwind(struct mst_unwinder *u, const struct mst_regs *regs,
+	       const struct mst_stack_copy *stack, uint64_t *pcs, size_t max, size_t *n,
+	       struct mst_err *err);
+
+#endif

@@ -1,0 +1,44 @@
+/* x86_64: registers through PTRACE_GETREGS, numbered as libunwind numbers them. */
+#include "msttop/arch.h"
+
+#include <errno.h>
+#include <libunwind-x86_64.h>
+#include <sys/ptrace.h>
+#include <sys/user.h>
+
+int mst_arch_getregs(pid_t tid, struct mst_regs *out)
+{
+	struct user_regs_struct u;
+	if (ptrace(PTRACE_GETREGS, tid, 0, &u) < 0)
+		return -errno;
+	out->ip = u.rip;
+	out->sp = u.rsp;
+	out->tp = u.fs_base;
+	uint64_t *r = out->unw;
+	r[UNW_X86_64_RAX] = u.rax;
+	r[UNW_X86_64_RDX] = u.rdx;
+	r[UNW_X86_64_RCX] = u.rcx;
+	r[UNW_X86_64_RBX] = u.rbx;
+	r[UNW_X86_64_RSI] = u.rsi;
+	r[UNW_X86_64_RDI] = u.rdi;
+	r[UNW_X86_64_RBP] = u.rbp;
+	r[UNW_X86_64_RSP] = u.rsp;
+	r[UNW_X86_64_R8] = u.r8;
+	r[UNW_X86_64_R9] = u.r9;
+	r[UNW_X86_64_R10] = u.r10;
+	r[UNW_X86_64_R11] = u.r11;
+	r[UNW_X86_64_R12] = u.r12;
+	r[UNW_X86_64_R13] = u.r13;
+	r[UNW_X86_64_R14] = u.r14;
+	r[UNW_X86_64_R15] = u.r15;
+	r[UNW_X86_64_RIP] = u.rip;
+	return 0;
+}
+
+bool mst_arch_unw_reg(const struct mst_regs *r, int regnum, uint64_t *val)
+{
+	if (regnum < 0 || regnum >= MST_ARCH_NREGS)
+		return false;
+	*val = r->unw[regnum];
+	return true;
+}

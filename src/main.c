@@ -1,0 +1,196 @@
+/* msttop's entry point: options, modes, signal handling and exit codes. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "msttop/dump.h"
+#include "msttop/proc.h"
+#include "msttop/snapshot.h"
+#include "msttop/symbols.h"
+#include "msttop/unwind.h"
+
+/* Exit codes: documented in --help and README.md. */
+enum {
+	EXIT_OK = 0,
+	EXIT_FAILED = 1,     /* the snapshot failed: target exited, I/O error */
+	EXIT_USAGE = 2,      /* bad options or a malformed PID */
+	EXIT_NOSUCH = 3,     /* no such process */
+	EXIT_PERM = 4,       /* not permitted to trace it */
+	EXIT_UNTRACEABLE = 5, /* msttop itself, a zombie, a kernel thread */
+};
+
+/* The only global state: set by the signal handler, polled by proc. */
+static volatile sig_atomic_t cancel_signal;
+
+static void on_signal(int sig)
+{
+	cancel_signal = sig;
+}
+
+static void usage(FILE *out)
+{
+	fputs("Usage: msttop -p PID [--dump]\n"
+	      "A top for Python processes: every thread's merged Python and native stack.\n"
+	      "\n"
+	      "  -p, --pid PID   the process to look at\n"
+	      "  -d, --dump      print one snapshot of every thread's stack and exit\n"
+	      "  -h, --help      show this help and exit\n"
+	      "  -V, --version   show the version and exit\n"
+	      "\n"
+	      "Exit codes:\n"
+	      "  0  success\n"
+	      "  1  the snapshot failed (the target exited, output error)\n"
+	      "  2  usage error: bad option or malformed PID\n"
+	      "  3  no such process\n"
+	      "  4  not permitted to trace the process (run as root or with CAP_SYS_PTRACE,\n"
+	      "     or set kernel.yama.ptrace_scope=0)\n"
+	      "  5  the PID cannot be traced: msttop itself, a zombie, a kernel thread\n"
+	      "  128+N  interrupted by signal N\n",
+	      out);
+}
+
+static int exit_code_for(int rc)
+{
+	switch (-rc) {
+	case ESRCH: return EXIT_NOSUCH;
+	case EPERM: return EXIT_PERM;
+	case EACCES: return EXIT_PERM;
+	default: return EXIT_FAILED;
+	}
+}
+
+static int run_dump(pid_t pid)
+{
+	struct mst_err err = {0};
+	struct mst_proc *proc = NULL;
+	struct mst_unwinder *unw = NULL;
+	struct mst_symbols *sym = NULL;
+	struct mst_snapshot *snap = NULL;
+	int code = EXIT_OK;
+
+	int rc = mst_proc_open(pid, MST_PROC_ATTACH, &cancel_signal, &proc, &err);
+	if (rc < 0) {
+		fprintf(stderr, "msttop: %s\n", err.msg);
+		return exit_code_for(rc);
+	}
+	if ((rc = mst_unwinder_new(proc, &unw, &err)) < 0 ||
+	    (rc = mst_snapshot_take(proc, unw, &snap, &err)) < 0) {
+		code = rc == -MST_EINTR ? 128 + (int)cancel_signal : EXIT_FAILED;
+		if (rc != -MST_EINTR)
+			fprintf(stderr, "msttop: %s\n", err.msg);
+		goto out;
+	}
+	/* Every thread is resumed; let go of the target before the slow part,
+	 * symbolization, which only reads files and memory. */
+	mst_unwinder_free(unw);
+	unw = NULL;
+	if ((rc = mst_symbols_open(mst_proc_pid(proc), &sym, &err)) < 0) {
+		fprintf(stderr, "msttop: %s\n", err.msg);
+		code = EXIT_FAILED;
+		goto out;
+	}
+	rc = mst_dump_text(stdout, snap, sym);
+	if (rc == -EPIPE)
+		code = EXIT_OK; /* the reader had enough: `msttop --dump | head` */
+	else if (rc < 0) {
+		fprintf(stderr, "msttop: cannot write the dump: %s\n", strerror(-rc));
+		code = EXIT_FAILED;
+	}
+	if (cancel_signal)
+		code = 128 + (int)cancel_signal;
+out:
+	mst_snapshot_free(snap);
+	mst_symbols_close(sym);
+	mst_unwinder_free(unw);
+	mst_proc_close(proc);
+	return code;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"pid", required_argument, NULL, 'p'},
+		{"dump", no_argument, NULL, 'd'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *pid_arg = NULL;
+	int dump = 0;
+	int c;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "p:dhV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			if (pid_arg) {
+				fprintf(stderr, "msttop: -p given twice\n");
+				return EXIT_USAGE;
+			}
+			pid_arg = optarg;
+			break;
+		case 'd':
+			dump = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return EXIT_OK;
+		case 'V':
+			printf("msttop %s\n", MSTTOP_VERSION);
+			return EXIT_OK;
+		default:
+			if (optopt == 'p')
+				fprintf(stderr, "msttop: -p needs a PID (try --help)\n");
+			else if (optopt)
+				fprintf(stderr, "msttop: unknown option -%c (try --help)\n", optopt);
+			else
+				fprintf(stderr, "msttop: unknown option %s (try --help)\n",
+					argv[optind - 1]);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "msttop: unexpected argument '%s' (try --help)\n", argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (!pid_arg) {
+		fprintf(stderr, "msttop: no PID given: use -p PID (try --help)\n");
+		return EXIT_USAGE;
+	}
+	struct mst_err err = {0};
+	pid_t pid;
+	if (mst_proc_parse_pid(pid_arg, &pid, &err) < 0) {
+		fprintf(stderr, "msttop: %s\n", err.msg);
+		return EXIT_USAGE;
+	}
+	switch (mst_proc_check_pid(pid, &err)) {
+	case MST_PID_OK:
+		break;
+	case MST_PID_NOSUCH:
+		fprintf(stderr, "msttop: %s\n", err.msg);
+		return EXIT_NOSUCH;
+	default:
+		fprintf(stderr, "msttop: %s\n", err.msg);
+		return EXIT_UNTRACEABLE;
+	}
+	if (!dump) {
+		fprintf(stderr, "msttop: the live view is not available yet: use --dump\n");
+		return EXIT_USAGE;
+	}
+
+	/* No debuginfod: a network lookup would stall a dump for seconds. */
+	unsetenv("DEBUGINFOD_URLS");
+	/* A signal ends the dump promptly; proc then detaches every thread. */
+	struct sigaction sa = {0};
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	return run_dump(pid);
+}

@@ -1,0 +1,531 @@
+/* The target process: PID checks, PTRACE_SEIZE of every task, stopping one
+ * thread at a time, process_vm_readv reads, and detaching on every path.
+ * Nothing here writes target memory: only PTRACE_SEIZE, INTERRUPT, GETREGS,
+ * CONT, LISTEN and DETACH are used, and reads go through process_vm_readv. */
+#include "msttop/proc.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PF_KTHREAD 0x00200000u
+/* How long a thread may take to reach a ptrace-stop before we give up on it:
+ * a thread in uninterruptible sleep only stops when it leaves the kernel. */
+#define STOP_TIMEOUT_NS (2ull * 1000 * 1000 * 1000)
+#define MAX_TASK_SCANS 16
+
+struct task {
+	pid_t tid;
+	bool seized;
+	bool stopped;       /* in a ptrace-stop we caused */
+	bool group_stopped; /* stopped by a stop signal from someone else */
+	bool stop_pending;  /* interrupted, stop not yet seen (timed out) */
+};
+
+struct mst_proc {
+	pid_t pid;
+	unsigned flags;
+	volatile sig_atomic_t *cancel;
+	struct task *tasks;
+	size_t ntasks, cap;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int mst_proc_parse_pid(const char *s, pid_t *out, struct mst_err *err)
+{
+	if (!s || !*s)
+		return mst_err_set(err, -EINVAL, "missing PID");
+	for (const char *c = s; *c; c++)
+		if (!isdigit((unsigned char)*c))
+			return mst_err_set(err, -EINVAL,
+					   "invalid PID '%s': expected a positive number", s);
+	errno = 0;
+	char *end;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || v > INT_MAX)
+		return mst_err_set(err, -EINVAL, "invalid PID '%s': out of range", s);
+	if (v == 0)
+		return mst_err_set(err, -EINVAL, "invalid PID 0: it names no process");
+	*out = (pid_t)v;
+	return 0;
+}
+
+/* Fields of /proc/PID/stat after the comm, which may hold spaces and ')'. */
+static int read_stat(pid_t pid, pid_t tid, char *state, unsigned *flags)
+{
+	char path[64], buf[1024];
+	if (tid)
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid, (int)tid);
+	else
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	int en = errno;
+	close(fd);
+	if (n <= 0)
+		return n < 0 ? -en : -ESRCH;
+	buf[n] = '\0';
+	char *rp = strrchr(buf, ')');
+	if (!rp || !rp[1] || !rp[2])
+		return -EINVAL;
+	if (state)
+		*state = rp[2];
+	if (flags) {
+		/* ") S ppid pgrp session tty tpgid flags" */
+		unsigned long f = 0;
+		int ppid, pgrp, sess, tty, tpgid;
+		char st;
+		if (sscanf(rp + 2, "%c %d %d %d %d %d %lu", &st, &ppid, &pgrp, &sess, &tty, &tpgid,
+			   &f) != 7)
+			return -EINVAL;
+		*flags = (unsigned)f;
+	}
+	return 0;
+}
+
+static long status_field(pid_t pid, const char *key)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -1;
+	long v = -1;
+	size_t klen = strlen(key);
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, klen) && line[klen] == ':') {
+			v = strtol(line + klen + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return v;
+}
+
+enum mst_pid_problem mst_proc_check_pid(pid_t pid, struct mst_err *err)
+{
+	char state = 0;
+	unsigned flags = 0;
+	int rc = read_stat(pid, 0, &state, &flags);
+	if (rc < 0) {
+		mst_err_set(err, -ESRCH, "no such process: %d", (int)pid);
+		return MST_PID_NOSUCH;
+	}
+	long tgid = status_field(pid, "Tgid");
+	if (pid == getpid() || tgid == getpid()) {
+		mst_err_set(err, -EINVAL, "PID %d is msttop itself", (int)pid);
+		return MST_PID_SELF;
+	}
+	if (state == 'Z' || state == 'X') {
+		mst_err_set(err, -ESRCH, "PID %d is a zombie: it has exited and has no stack",
+			    (int)pid);
+		return MST_PID_ZOMBIE;
+	}
+	if (flags & PF_KTHREAD) {
+		mst_err_set(err, -EINVAL, "PID %d is a kernel thread: it has no user-space stack",
+			    (int)pid);
+		return MST_PID_KTHREAD;
+	}
+	return MST_PID_OK;
+}
+
+int mst_proc_task_info(pid_t pid, pid_t tid, char comm[16], char *state)
+{
+	char path[64];
+	if (comm) {
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", (int)pid, (int)tid);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return -errno;
+		ssize_t n = read(fd, comm, 15);
+		close(fd);
+		if (n < 0)
+			n = 0;
+		comm[n] = '\0';
+		char *nl = strchr(comm, '\n');
+		if (nl)
+			*nl = '\0';
+	}
+	if (state)
+		return read_stat(pid, tid, state, NULL);
+	return 0;
+}
+
+const char *mst_proc_state_name(char s)
+{
+	switch (s) {
+	case 'R': return "running";
+	case 'S': return "sleeping";
+	case 'D': return "disk wait";
+	case 'T': return "stopped";
+	case 't': return "tracing stop";
+	case 'Z': return "zombie";
+	case 'X': return "dead";
+	case 'I': return "idle";
+	case 'P': return "parked";
+	case 'W': return "paging";
+	default: return "unknown";
+	}
+}
+
+static struct task *find_task(struct mst_proc *p, pid_t tid)
+{
+	for (size_t i = 0; i < p->ntasks; i++)
+		if (p->tasks[i].tid == tid)
+			return &p->tasks[i];
+	return NULL;
+}
+
+static int permission_message(pid_t pid, struct mst_err *err)
+{
+	long tracer = status_field(pid, "TracerPid");
+	if (tracer > 0 && tracer != getpid())
+		return mst_err_set(err, -EPERM,
+				   "PID %d is already traced by PID %ld (a debugger or another "
+				   "profiler); detach it first",
+				   (int)pid, tracer);
+	char scope[16] = "";
+	FILE *f = fopen("/proc/sys/kernel/yama/ptrace_scope", "re");
+	if (f) {
+		if (!fgets(scope, sizeof(scope), f))
+			scope[0] = '\0';
+		fclose(f);
+		scope[strcspn(scope, "\n")] = '\0';
+	}
+	return mst_err_set(err, -EPERM,
+			   "not permitted to trace PID %d: run msttop as root or with "
+			   "CAP_SYS_PTRACE (setcap cap_sys_ptrace+ep), or allow it with "
+			   "'sysctl kernel.yama.ptrace_scope=0'%s%s%s; in a container, add "
+			   "--cap-add SYS_PTRACE",
+			   (int)pid, scope[0] ? " (now " : "", scope, scope[0] ? ")" : "");
+}
+
+static int seize(struct mst_proc *p, pid_t tid, struct mst_err *err)
+{
+	if (p->ntasks == p->cap) {
+		size_t nc = p->cap ? 2 * p->cap : 32;
+		struct task *nt = realloc(p->tasks, nc * sizeof(*nt));
+		if (!nt)
+			return mst_err_set(err, -ENOMEM, "out of memory");
+		p->tasks = nt;
+		p->cap = nc;
+	}
+	struct task *t = &p->tasks[p->ntasks];
+	memset(t, 0, sizeof(*t));
+	t->tid = tid;
+	if (p->flags & MST_PROC_ATTACH) {
+		if (ptrace(PTRACE_SEIZE, tid, 0, 0) < 0) {
+			if (errno == ESRCH)
+				return 0; /* the thread ended meanwhile */
+			if (errno == EPERM)
+				return permission_message(p->pid, err);
+			return mst_err_set(err, -errno, "cannot attach to thread %d: %s", (int)tid,
+					   strerror(errno));
+		}
+		t->seized = true;
+	}
+	p->ntasks++;
+	return 0;
+}
+
+static int cmp_tid(const void *a, const void *b)
+{
+	const struct task *x = a, *y = b;
+	return (x->tid > y->tid) - (x->tid < y->tid);
+}
+
+int mst_proc_refresh_tasks(struct mst_proc *p, struct mst_err *err)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)p->pid);
+	/* Threads may be created while we attach: scan until a pass adds none. */
+	for (int pass = 0; pass < MAX_TASK_SCANS; pass++) {
+		DIR *d = opendir(path);
+		if (!d)
+			return mst_err_set(err, -ESRCH, "process %d has exited", (int)p->pid);
+		bool added = false;
+		struct dirent *de;
+		while ((de = readdir(d))) {
+			if (!isdigit((unsigned char)de->d_name[0]))
+				continue;
+			pid_t tid = (pid_t)strtol(de->d_name, NULL, 10);
+			if (find_task(p, tid))
+				continue;
+			int rc = seize(p, tid, err);
+			if (rc < 0) {
+				closedir(d);
+				return rc;
+			}
+			added = true;
+		}
+		closedir(d);
+		if (!added)
+			break;
+	}
+	/* Forget tasks that ended: their /proc entry is gone. */
+	size_t w = 0;
+	for (size_t i = 0; i < p->ntasks; i++) {
+		char tp[96];
+		snprintf(tp, sizeof(tp), "/proc/%d/task/%d", (int)p->pid, (int)p->tasks[i].tid);
+		if (access(tp, F_OK) == 0)
+			p->tasks[w++] = p->tasks[i];
+	}
+	p->ntasks = w;
+	qsort(p->tasks, p->ntasks, sizeof(*p->tasks), cmp_tid);
+	if (p->ntasks == 0)
+		return mst_err_set(err, -ESRCH, "process %d has exited", (int)p->pid);
+	return 0;
+}
+
+int mst_proc_open(pid_t pid, unsigned flags, volatile sig_atomic_t *cancel,
+		  struct mst_proc **out, struct mst_err *err)
+{
+	if (mst_proc_check_pid(pid, err) != MST_PID_OK)
+		return err ? err->code : -EINVAL;
+	long tgid = status_field(pid, "Tgid");
+	if (tgid > 0)
+		pid = (pid_t)tgid; /* a thread id names its whole process */
+	struct mst_proc *p = calloc(1, sizeof(*p));
+	if (!p)
+		return mst_err_set(err, -ENOMEM, "out of memory");
+	p->pid = pid;
+	p->flags = flags;
+	p->cancel = cancel;
+	int rc = mst_proc_refresh_tasks(p, err);
+	if (rc < 0) {
+		mst_proc_close(p);
+		return rc;
+	}
+	*out = p;
+	return 0;
+}
+
+pid_t mst_proc_pid(const struct mst_proc *p)
+{
+	return p->pid;
+}
+
+size_t mst_proc_ntasks(const struct mst_proc *p)
+{
+	return p->ntasks;
+}
+
+pid_t mst_proc_task(const struct mst_proc *p, size_t i)
+{
+	return i < p->ntasks ? p->tasks[i].tid : -1;
+}
+
+/* Wait for a ptrace-stop of tid, polling so that a timeout and a cancel
+ * request can end the wait. Returns the waitpid status, or a negative code. */
+static int wait_stop(struct mst_proc *p, pid_t tid, int *status)
+{
+	uint64_t start = now_ns();
+	long sleep_ns = 0;
+	for (;;) {
+		pid_t r = waitpid(tid, status, __WALL | WNOHANG);
+		if (r == tid)
+			return 0;
+		if (r < 0 && errno != EINTR)
+			return -errno;
+		if (p->cancel && *p->cancel)
+			return -MST_EINTR;
+		if (now_ns() - start > STOP_TIMEOUT_NS)
+			return -ETIMEDOUT;
+		/* A running thread stops within microseconds: spin briefly with
+		 * sched_yield, then back off so a sleeping D-state thread does not
+		 * cost us a core. */
+		if (sleep_ns == 0 && now_ns() - start < 200000) {
+			sched_yield();
+			continue;
+		}
+		sleep_ns = sleep_ns ? (sleep_ns < 1000000 ? sleep_ns * 2 : sleep_ns) : 20000;
+		struct timespec ts = {0, sleep_ns};
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* Drive tid into a ptrace-stop after PTRACE_INTERRUPT. Signals that arrive
+ * meanwhile are delivered (re-injected), never swallowed. */
+static int reach_stop(struct mst_proc *p, struct task *t, struct mst_err *err)
+{
+	for (int round = 0; round < 64; round++) {
+		int status = 0;
+		int rc = wait_stop(p, t->tid, &status);
+		if (rc == -ETIMEDOUT) {
+			t->stop_pending = true;
+			return mst_err_set(err, rc, "thread %d did not stop (uninterruptible sleep?)",
+					   (int)t->tid);
+		}
+		if (rc == -MST_EINTR) {
+			t->stop_pending = true;
+			return mst_err_set(err, rc, "interrupted");
+		}
+		if (rc < 0 || WIFEXITED(status) || WIFSIGNALED(status)) {
+			t->seized = false;
+			return mst_err_set(err, -ESRCH, "thread %d has exited", (int)t->tid);
+		}
+		if (!WIFSTOPPED(status))
+			continue;
+		int sig = WSTOPSIG(status);
+		int event = status >> 16;
+		if (event == PTRACE_EVENT_STOP) {
+			/* SIGTRAP: our interrupt. A stop signal: a group-stop, i.e.
+			 * someone else stopped the process; it must stay stopped. */
+			t->group_stopped = sig != SIGTRAP;
+			t->stopped = true;
+			return 0;
+		}
+		if (event == 0) {
+			/* Signal-delivery-stop: let the signal through; our pending
+			 * interrupt then stops the thread. */
+			if (ptrace(PTRACE_CONT, t->tid, 0, (void *)(long)sig) < 0) {
+				t->seized = errno != ESRCH;
+				return mst_err_set(err, -ESRCH, "thread %d has exited", (int)t->tid);
+			}
+			continue;
+		}
+		/* Another ptrace event (none are enabled): just continue. */
+		ptrace(PTRACE_CONT, t->tid, 0, 0);
+	}
+	return mst_err_set(err, -EAGAIN, "thread %d kept receiving signals", (int)t->tid);
+}
+
+int mst_proc_stop(struct mst_proc *p, pid_t tid, struct mst_regs *regs, struct mst_err *err)
+{
+	struct task *t = find_task(p, tid);
+	if (!t || !t->seized)
+		return mst_err_set(err, -ESRCH, "thread %d is not attached", (int)tid);
+	if (!t->stopped) {
+		if (!t->stop_pending && ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0) {
+			t->seized = errno != ESRCH;
+			return mst_err_set(err, -ESRCH, "thread %d has exited", (int)tid);
+		}
+		t->stop_pending = false;
+		int rc = reach_stop(p, t, err);
+		if (rc < 0)
+			return rc;
+	}
+	int rc = mst_arch_getregs(tid, regs);
+	if (rc < 0)
+		return mst_err_set(err, rc, "cannot read registers of thread %d: %s", (int)tid,
+				   strerror(-rc));
+	return 0;
+}
+
+int mst_proc_resume(struct mst_proc *p, pid_t tid)
+{
+	struct task *t = find_task(p, tid);
+	if (!t || !t->stopped)
+		return 0;
+	/* PTRACE_LISTEN keeps a group-stopped thread stopped, as its owner
+	 * wanted, while still letting us be notified. */
+	long rc = t->group_stopped ? ptrace(PTRACE_LISTEN, tid, 0, 0) : ptrace(PTRACE_CONT, tid, 0, 0);
+	t->stopped = false;
+	if (rc < 0 && errno == ESRCH)
+		t->seized = false;
+	return rc < 0 ? -errno : 0;
+}
+
+int mst_proc_detach(struct mst_proc *p, pid_t tid)
+{
+	struct task *t = find_task(p, tid);
+	if (!t || !t->seized)
+		return 0;
+	if (!t->stopped) {
+		/* PTRACE_DETACH needs a ptrace-stop. A thread that would not stop
+		 * in time is left to the kernel, which detaches it when we exit. */
+		if (!t->stop_pending && ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0) {
+			t->seized = false;
+			return 0;
+		}
+		t->stop_pending = false;
+		if (reach_stop(p, t, NULL) < 0)
+			return 0;
+	}
+	ptrace(PTRACE_DETACH, tid, 0, 0);
+	t->seized = t->stopped = false;
+	return 0;
+}
+
+void mst_proc_close(struct mst_proc *p)
+{
+	if (!p)
+		return;
+	/* Detaching must happen even after a cancel request. */
+	p->cancel = NULL;
+	for (size_t i = 0; i < p->ntasks; i++)
+		mst_proc_detach(p, p->tasks[i].tid);
+	free(p->tasks);
+	free(p);
+}
+
+static int vm_read(pid_t pid, uint64_t addr, void *buf, size_t len)
+{
+	struct iovec local = {buf, len};
+	struct iovec remote = {(void *)(uintptr_t)addr, len};
+	ssize_t n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+	if (n == (ssize_t)len)
+		return 0;
+	if (n < 0)
+		return errno == ESRCH ? -ESRCH : errno == EPERM ? -EPERM : -EFAULT;
+	return -EFAULT;
+}
+
+int mst_proc_read(const struct mst_proc *p, uint64_t addr, void *buf, size_t len)
+{
+	return vm_read(p->pid, addr, buf, len);
+}
+
+size_t mst_proc_read_partial(const struct mst_proc *p, uint64_t addr, void *buf, size_t len)
+{
+	/* process_vm_readv stops at the first iovec it cannot copy whole, so
+	 * one remote iovec per page gives "everything readable from addr". */
+	enum { MAXV = 64 };
+	struct iovec local = {buf, len};
+	struct iovec remote[MAXV];
+	size_t nv = 0, off = 0;
+	while (off < len && nv < MAXV) {
+		uint64_t a = addr + off;
+		size_t chunk = 4096 - (a & 4095);
+		if (chunk > len - off)
+			chunk = len - off;
+		remote[nv++] = (struct iovec){(void *)(uintptr_t)a, chunk};
+		off += chunk;
+	}
+	local.iov_len = off;
+	ssize_t n = process_vm_readv(p->pid, &local, 1, remote, nv, 0);
+	return n > 0 ? (size_t)n : 0;
+}
+
+static int proc_reader_read(void *ctx, uint64_t addr, void *buf, size_t len)
+{
+	return mst_proc_read(ctx, addr, buf, len);
+}
+
+struct mst_reader mst_proc_reader(struct mst_proc *p)
+{
+	return (struct mst_reader){proc_reader_read, p};
+}
+
+int mst_pid_reader_read(void *ctx, uint64_t addr, void *buf, size_t len)
+{
+	return vm_read(*(pid_t *)ctx, addr, buf, len);
+}

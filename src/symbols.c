@@ -1,0 +1,285 @@
+/* Native symbolization with libdwfl, in the manner of eu-stack: the module
+ * for an address, its ELF symbol for the enclosing function, DWARF scopes
+ * for inlined calls and the line table for file:line. Answers are cached per
+ * looked-up address, and strings are interned, so a hot address costs one
+ * hash lookup. */
+#include "msttop/symbols.h"
+
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+#include <elfutils/libdwfl.h>
+#include <libiberty/demangle.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uthash.h>
+
+#define MAX_INLINE 16
+
+struct str {
+	UT_hash_handle hh;
+	char s[];
+};
+
+struct entry {
+	uint64_t key; /* the address looked up (pc, or pc - 1 for returns) */
+	UT_hash_handle hh;
+	size_t n;
+	struct mst_native_frame frames[];
+};
+
+struct mst_symbols {
+	pid_t pid;
+	Dwfl *dwfl;
+	struct entry *cache;
+	struct str *strings;
+};
+
+static char *debuginfo_path;
+static const Dwfl_Callbacks callbacks = {
+	.find_elf = dwfl_linux_proc_find_elf,
+	.find_debuginfo = dwfl_standard_find_debuginfo,
+	.debuginfo_path = &debuginfo_path,
+};
+
+static const char *intern(struct mst_symbols *s, const char *str)
+{
+	if (!str)
+		return NULL;
+	struct str *e;
+	HASH_FIND_STR(s->strings, str, e);
+	if (e)
+		return e->s;
+	size_t len = strlen(str);
+	e = malloc(sizeof(*e) + len + 1);
+	if (!e)
+		return NULL;
+	memcpy(e->s, str, len + 1);
+	HASH_ADD_KEYPTR(hh, s->strings, e->s, len, e);
+	return e->s;
+}
+
+/* Demangle C++ (and leave C names as they are), then intern. */
+static const char *intern_name(struct mst_symbols *s, const char *name)
+{
+	if (!name)
+		return NULL;
+	if (name[0] == '_' && name[1] == 'Z') {
+		char *d = cplus_demangle(name, DMGL_PARAMS | DMGL_ANSI);
+		if (d) {
+			const char *r = intern(s, d);
+			free(d);
+			return r;
+		}
+	}
+	return intern(s, name);
+}
+
+static int report(struct mst_symbols *s, struct mst_err *err)
+{
+	dwfl_report_begin(s->dwfl);
+	int rc = dwfl_linux_proc_report(s->dwfl, s->pid);
+	dwfl_report_end(s->dwfl, NULL, NULL);
+	if (rc != 0)
+		return mst_err_set(err, rc > 0 ? -rc : -EIO, "cannot read the modules of PID %d: %s",
+				   (int)s->pid, rc > 0 ? strerror(rc) : dwfl_errmsg(-1));
+	return 0;
+}
+
+int mst_symbols_open(pid_t pid, struct mst_symbols **out, struct mst_err *err)
+{
+	struct mst_symbols *s = calloc(1, sizeof(*s));
+	if (!s)
+		return mst_err_set(err, -ENOMEM, "out of memory");
+	s->pid = pid;
+	s->dwfl = dwfl_begin(&callbacks);
+	if (!s->dwfl) {
+		free(s);
+		return mst_err_set(err, -ENOMEM, "libdwfl: %s", dwfl_errmsg(-1));
+	}
+	int rc = report(s, err);
+	if (rc < 0) {
+		mst_symbols_close(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
+static void flush_cache(struct mst_symbols *s)
+{
+	struct entry *e, *tmp;
+	HASH_ITER(hh, s->cache, e, tmp)
+	{
+		HASH_DEL(s->cache, e);
+		free(e);
+	}
+}
+
+void mst_symbols_close(struct mst_symbols *s)
+{
+	if (!s)
+		return;
+	flush_cache(s);
+	struct str *e, *tmp;
+	HASH_ITER(hh, s->strings, e, tmp)
+	{
+		HASH_DEL(s->strings, e);
+		free(e);
+	}
+	if (s->dwfl)
+		dwfl_end(s->dwfl);
+	free(s);
+}
+
+int mst_symbols_refresh(struct mst_symbols *s, struct mst_err *err)
+{
+	/* Addresses may now belong to other modules: drop cached answers. */
+	flush_cache(s);
+	return report(s, err);
+}
+
+/* The name of a DWARF function DIE: the linkage name (demangled, so C++
+ * shows its scope), else the plain name, following abstract origins. */
+static const char *die_name(struct mst_symbols *s, Dwarf_Die *die)
+{
+	Dwarf_Attribute attr;
+	const char *n = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_linkage_name, &attr));
+	if (!n)
+		n = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &attr));
+	if (!n)
+		n = dwarf_diename(die);
+	return intern_name(s, n);
+}
+
+static const char *call_file(struct mst_symbols *s, Dwarf_Die *cudie, Dwarf_Die *inl)
+{
+	Dwarf_Attribute attr;
+	Dwarf_Word idx;
+	if (dwarf_formudata(dwarf_attr(inl, DW_AT_call_file, &attr), &idx) != 0)
+		return NULL;
+	Dwarf_Files *files;
+	size_t nfiles;
+	if (dwarf_getsrcfiles(cudie, &files, &nfiles) != 0 || idx >= nfiles)
+		return NULL;
+	return intern(s, dwarf_filesrc(files, idx, NULL, NULL));
+}
+
+static int call_line(Dwarf_Die *inl)
+{
+	Dwarf_Attribute attr;
+	Dwarf_Word line;
+	if (dwarf_formudata(dwarf_attr(inl, DW_AT_call_line, &attr), &line) != 0)
+		return 0;
+	return (int)line;
+}
+
+/* Fill frames (outermost first) for address addr; returns the count. */
+static size_t lookup(struct mst_symbols *s, uint64_t pc, uint64_t addr,
+		     struct mst_native_frame *fr)
+{
+	struct mst_native_frame base = {.pc = pc};
+	Dwfl_Module *mod = dwfl_addrmodule(s->dwfl, addr);
+	if (!mod) {
+		fr[0] = base;
+		return 1;
+	}
+	Dwarf_Addr start = 0;
+	const char *modname = dwfl_module_info(mod, NULL, &start, NULL, NULL, NULL, NULL, NULL);
+	base.module = intern(s, modname);
+	Dwarf_Addr elf_bias = 0;
+	if (dwfl_module_getelf(mod, &elf_bias))
+		base.module_off = pc - elf_bias;
+	else
+		base.module_off = pc - start;
+
+	GElf_Off off;
+	GElf_Sym sym;
+	const char *symname = dwfl_module_addrinfo(mod, addr, &off, &sym, NULL, NULL, NULL);
+	/* A symbol with a size that does not cover addr is a wrong guess
+	 * (stripped statics): better module+offset than a wrong name. */
+	if (symname && sym.st_size > 0 && off >= sym.st_size)
+		symname = NULL;
+	if (symname && strchr(symname, '@')) {
+		/* "memcpy@@GLIBC_2.14": the symbol version is noise here. */
+		char plain[512];
+		snprintf(plain, sizeof(plain), "%.*s", (int)strcspn(symname, "@"), symname);
+		base.func = intern_name(s, plain);
+	} else {
+		base.func = intern_name(s, symname);
+	}
+
+	/* The innermost source position. */
+	Dwfl_Line *ln = dwfl_module_getsrc(mod, addr);
+	const char *src_file = NULL;
+	int src_line = 0;
+	if (ln) {
+		int l = 0;
+		src_file = dwfl_lineinfo(ln, NULL, &l, NULL, NULL, NULL);
+		src_file = intern(s, src_file);
+		src_line = l;
+	}
+
+	/* Inline chain: scopes run innermost to outermost; each inlined
+	 * subroutine's call site is the position in the function around it. */
+	Dwarf_Addr dbias = 0;
+	Dwarf_Die *cudie = dwfl_module_addrdie(mod, addr, &dbias);
+	Dwarf_Die *scopes = NULL;
+	int nscopes = cudie ? dwarf_getscopes(cudie, addr - dbias, &scopes) : 0;
+	Dwarf_Die *inl[MAX_INLINE];
+	size_t ninl = 0;
+	for (int i = 0; i < nscopes && ninl < MAX_INLINE; i++)
+		if (dwarf_tag(&scopes[i]) == DW_TAG_inlined_subroutine)
+			inl[ninl++] = &scopes[i];
+		else if (dwarf_tag(&scopes[i]) == DW_TAG_subprogram)
+			break;
+
+	size_t n = 0;
+	/* The real function: its ELF symbol's name (an inline's name would
+	 * hide which function the code belongs to). */
+	fr[n] = base;
+	if (!fr[n].func && nscopes > 0) {
+		for (int i = 0; i < nscopes; i++)
+			if (dwarf_tag(&scopes[i]) == DW_TAG_subprogram) {
+				fr[n].func = die_name(s, &scopes[i]);
+				break;
+			}
+	}
+	fr[n].file = ninl ? call_file(s, cudie, inl[ninl - 1]) : src_file;
+	fr[n].line = ninl ? call_line(inl[ninl - 1]) : src_line;
+	n++;
+	for (size_t k = ninl; k-- > 0;) {
+		fr[n] = base;
+		fr[n].func = die_name(s, inl[k]);
+		fr[n].inlined = true;
+		fr[n].file = k ? call_file(s, cudie, inl[k - 1]) : src_file;
+		fr[n].line = k ? call_line(inl[k - 1]) : src_line;
+		n++;
+	}
+	free(scopes);
+	return n;
+}
+
+int mst_symbols_resolve(struct mst_symbols *s, uint64_t pc, bool is_return,
+			const struct mst_native_frame **frames, size_t *n)
+{
+	uint64_t addr = is_return && pc > 0 ? pc - 1 : pc;
+	struct entry *e;
+	HASH_FIND(hh, s->cache, &addr, sizeof(addr), e);
+	if (!e) {
+		struct mst_native_frame tmp[MAX_INLINE + 1];
+		size_t cnt = lookup(s, pc, addr, tmp);
+		e = malloc(sizeof(*e) + cnt * sizeof(e->frames[0]));
+		if (!e)
+			return -ENOMEM;
+		e->key = addr;
+		e->n = cnt;
+		memcpy(e->frames, tmp, cnt * sizeof(tmp[0]));
+		HASH_ADD(hh, s->cache, key, sizeof(e->key), e);
+	}
+	/* The cached pc is the first one seen at this address; return
+	 * addresses repeat exactly, so it is the same pc. */
+	*frames = e->frames;
+	*n = e->n;
+	return 0;
+}

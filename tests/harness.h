@@ -1,0 +1,65 @@
+/* Test harness shared by every suite: discovers the installed interpreters,
+ * starts targets with a readiness handshake and a timeout, and always kills
+ * what it started (also when the test process dies: PR_SET_PDEATHSIG).
+ *
+ * Readiness protocol: a target prints one line starting with "ready" on its
+ * stdout (optionally followed by " key=value" words) and flushes, then runs
+ * until killed. Targets also exit by themselves after a safety timeout. */
+#ifndef MSTTOP_TEST_HARNESS_H
+#define MSTTOP_TEST_HARNESS_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct mst_interp {
+	char label[64];       /* "3.11.7 pyenv", "3.11 system" */
+	char path[PATH_MAX];  /* the interpreter executable */
+	int major, minor;
+	bool system;          /* Debian's /usr/bin/python3.N */
+};
+
+/* Every CPython 3.x found: $MSTTOP_TEST_PYTHONS (paths separated by ':' or
+ * spaces) when set, else $PYENV_ROOT/versions/3.* /bin/python3 (PYENV_ROOT
+ * defaults to ~/.pyenv) and /usr/bin/python3.N. Sorted by version; the
+ * result is cached for the process. Returns the count. */
+size_t mst_test_interps(const struct mst_interp **out);
+
+struct mst_target {
+	pid_t pid;
+	int out_fd;             /* the target's stdout, after the ready line */
+	char ready[512];        /* the ready line, without the newline */
+};
+
+/* Start argv (argv[0] a path) in its own process group with stdout on a pipe,
+ * wait up to timeout_ms for the ready line. Returns 0, or -1 with a message on
+ * stderr (the target is then already killed). */
+int mst_target_start(struct mst_target *t, char *const argv[], int timeout_ms);
+/* Convenience: interpreter + script from the source tree + extra args. */
+int mst_target_start_py(struct mst_target *t, const struct mst_interp *py, const char *script,
+			const char *arg, int timeout_ms);
+/* SIGKILL the target's process group and reap it. Safe to call twice. */
+void mst_target_stop(struct mst_target *t);
+/* Value of "key=value" in the ready line into buf; 0 or -1. */
+int mst_target_ready_value(const struct mst_target *t, const char *key, char *buf, size_t len);
+
+/* Absolute path of a file in the source tree (tests/targets/x.py) or of a
+ * built file in the build tree (tests/targets/native_chain). Static buffer
+ * per call site is not used: returns a malloc'd string the caller frees. */
+char *mst_src_path(const char *rel);
+char *mst_build_path(const char *rel);
+
+/* The 1-based number of the line in file holding the text "MARK: name"
+ * (a comment in a target), or -1. Lets tests check line numbers without
+ * hard-coding them. */
+int mst_marker_line(const char *file, const char *name);
+
+/* Run a command (argv) with a timeout; capture stdout and stderr into malloc'd
+ * strings (may be NULL). Returns the exit status as from waitpid, or -1. */
+int mst_run(char *const argv[], int timeout_ms, char **out, char **errout);
+
+/* Exit code of a waitpid status, or 128+signal. */
+int mst_exit_code(int status);
+
+#endif
