@@ -139,6 +139,49 @@ int mst_symbols_refresh(struct mst_symbols *s, struct mst_err *err)
 	return report(s, err);
 }
 
+/* DWARF records source names relative to the compilation directory
+ * ("../tests/x.c" from a meson build dir): join and normalize them so the
+ * path shown is the one a user can open. */
+static const char *source_path(struct mst_symbols *s, Dwarf_Die *cudie, const char *file)
+{
+	if (!file)
+		return NULL;
+	if (file[0] == '/' || !cudie)
+		return intern(s, file);
+	Dwarf_Attribute attr;
+	const char *dir = dwarf_formstring(dwarf_attr(cudie, DW_AT_comp_dir, &attr));
+	if (!dir || dir[0] != '/')
+		return intern(s, file);
+	char buf[4096];
+	snprintf(buf, sizeof(buf), "%s/%s", dir, file);
+	/* Collapse "/./" and "/x/../" in place. */
+	char out[4096];
+	size_t o = 0;
+	for (const char *p = buf; *p;) {
+		while (*p == '/')
+			p++;
+		const char *e = p + strcspn(p, "/");
+		size_t len = (size_t)(e - p);
+		if (len == 0)
+			break;
+		if (len == 1 && p[0] == '.') {
+			/* skip */
+		} else if (len == 2 && p[0] == '.' && p[1] == '.') {
+			while (o > 0 && out[o - 1] != '/')
+				o--;
+			if (o > 0)
+				o--;
+		} else if (o + len + 2 < sizeof(out)) {
+			out[o++] = '/';
+			memcpy(out + o, p, len);
+			o += len;
+		}
+		p = e;
+	}
+	out[o] = '\0';
+	return intern(s, o ? out : "/");
+}
+
 /* The name of a DWARF function DIE: the linkage name (demangled, so C++
  * shows its scope), else the plain name, following abstract origins. */
 static const char *die_name(struct mst_symbols *s, Dwarf_Die *die)
@@ -162,7 +205,7 @@ static const char *call_file(struct mst_symbols *s, Dwarf_Die *cudie, Dwarf_Die 
 	size_t nfiles;
 	if (dwarf_getsrcfiles(cudie, &files, &nfiles) != 0 || idx >= nfiles)
 		return NULL;
-	return intern(s, dwarf_filesrc(files, idx, NULL, NULL));
+	return source_path(s, cudie, dwarf_filesrc(files, idx, NULL, NULL));
 }
 
 static int call_line(Dwarf_Die *inl)
@@ -216,7 +259,8 @@ static size_t lookup(struct mst_symbols *s, uint64_t pc, uint64_t addr,
 	if (ln) {
 		int l = 0;
 		src_file = dwfl_lineinfo(ln, NULL, &l, NULL, NULL, NULL);
-		src_file = intern(s, src_file);
+		Dwarf_Die *lcu = dwfl_linecu(ln);
+		src_file = source_path(s, lcu, src_file);
 		src_line = l;
 	}
 

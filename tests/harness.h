@@ -59,6 +59,10 @@ int mst_marker_line(const char *file, const char *name);
  * strings (may be NULL). Returns the exit status as from waitpid, or -1. */
 int mst_run(char *const argv[], int timeout_ms, char **out, char **errout);
 
+/* Start argv in its own process group with stdout (and stderr when err_fd
+ * is not NULL) on pipes; signals are safe across the fork. The caller reaps. */
+pid_t mst_spawn(char *const argv[], int *out_fd, int *err_fd);
+
 /* Exit code of a waitpid status, or 128+signal. */
 int mst_exit_code(int status);
 

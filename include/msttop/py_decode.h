@@ -48,8 +48,8 @@ struct mst_py_str_layout {
  * too small; *truncated (may be NULL) says so. *outlen (may be NULL) gets the
  * UTF-8 length without the NUL. On failure buf holds "". */
 int mst_py_str_read(const struct mst_reader *r, const struct mst_py_str_layout *lay, uint64_t addr,
-		    uint64_t str_type, char *buf, size_t buflen, size_t *outlen, bool *truncated,
-		    struct mst_err *err);
+                    uint64_t str_type, char *buf, size_t buflen, size_t *outlen, bool *truncated,
+                    struct mst_err *err);
 
 /* ---- bytes -------------------------------------------------------------- */
 
@@ -63,7 +63,7 @@ int mst_py_str_read(const struct mst_reader *r, const struct mst_py_str_layout *
  * *size still set, so a caller can retry with a larger (bounded) buffer;
  * cap 0 asks for the size only. */
 int mst_py_bytes_read(const struct mst_reader *r, uint64_t addr, uint64_t bytes_type, void *buf,
-		      size_t cap, size_t *size, struct mst_err *err);
+                      size_t cap, size_t *size, struct mst_err *err);
 
 /* ---- line tables ---------------------------------------------------------- */
 

@@ -33,24 +33,24 @@ struct mst_py_layout {
 
 	/* --- Facts that are not offsets --- */
 	int64_t major, minor;
-	int64_t micro;          /* of the headers / debug table the numbers come from */
-	int64_t static_globals; /* 1 in 3.6: no _PyRuntime; interp_head, gil_locked,
-				 * gil_last_holder and collecting are statics (.symtab) and
-				 * _PyThreadState_Current is exported. 0 otherwise. */
-	int64_t instr_encoding; /* MST_PY_INSTR_* */
+	int64_t micro;            /* of the headers / debug table the numbers come from */
+	int64_t static_globals;   /* 1 in 3.6: no _PyRuntime; interp_head, gil_locked,
+	                           * gil_last_holder and collecting are statics (.symtab) and
+	                           * _PyThreadState_Current is exported. 0 otherwise. */
+	int64_t instr_encoding;   /* MST_PY_INSTR_* */
 	int64_t status_holds_gil; /* mask of _status.holds_gil in the 32-bit word at
-				   * ts_status (3.13: 0x20), -1 if absent */
+	                           * ts_status (3.13: 0x20), -1 if absent */
 	int64_t owner_generator;  /* FRAME_OWNED_BY_GENERATOR (3.11+: 1), -1 if absent */
 	int64_t owner_cstack;     /* FRAME_OWNED_BY_CSTACK, the shim owner (3.12-3.13: 3) */
 	int64_t u_kind_shift;     /* unicode state word: kind = (state >> shift) & kind_mask */
 	int64_t u_kind_mask;
 	int64_t u_compact_mask;
 	int64_t u_ascii_mask;
-	int64_t u_ready_mask;     /* 3.6-3.11; -1 from 3.12 (no more non-ready strings) */
-	int64_t long_shift;       /* PyLong_SHIFT: bits per digit */
-	int64_t long_digit_size;  /* sizeof(digit) */
+	int64_t u_ready_mask;       /* 3.6-3.11; -1 from 3.12 (no more non-ready strings) */
+	int64_t long_shift;         /* PyLong_SHIFT: bits per digit */
+	int64_t long_digit_size;    /* sizeof(digit) */
 	int64_t long_ndigits_shift; /* 3.12+: ndigits = lv_tag >> this; sign = lv_tag & 3
-				     * (0 positive, 1 zero, 2 negative). -1 before 3.12 */
+	                             * (0 positive, 1 zero, 2 negative). -1 before 3.12 */
 
 	/* --- _PyRuntimeState (symbol _PyRuntime, 3.7+) --- */
 	int64_t rt_size;
@@ -77,9 +77,9 @@ struct mst_py_layout {
 	int64_t is_modules;      /* modules, imports.modules (3.12+) */
 	int64_t is_sysdict;
 	int64_t is_builtins;
-	int64_t is_gc_collecting; /* int gc.collecting, 3.9+ */
-	int64_t is_ceval_gil;     /* pointer ceval.gil, 3.12+ */
-	int64_t is_gil;           /* embedded _gil, 3.12+ */
+	int64_t is_gc_collecting;   /* int gc.collecting, 3.9+ */
+	int64_t is_ceval_gil;       /* pointer ceval.gil, 3.12+ */
+	int64_t is_gil;             /* embedded _gil, 3.12+ */
 	int64_t is_gil_last_holder; /* = is_gil + gil_last_holder */
 	int64_t is_gil_locked;      /* = is_gil + gil_locked */
 
@@ -106,11 +106,11 @@ struct mst_py_layout {
 
 	/* --- _PyInterpreterFrame, 3.11+ --- */
 	int64_t if_size;
-	int64_t if_code;      /* f_code (3.11-3.12), f_executable (3.13) */
+	int64_t if_code; /* f_code (3.11-3.12), f_executable (3.13) */
 	int64_t if_previous;
-	int64_t if_instr;     /* prev_instr (3.11-3.12), instr_ptr (3.13) */
-	int64_t if_is_entry;  /* char, 3.11 only */
-	int64_t if_owner;     /* char */
+	int64_t if_instr;    /* prev_instr (3.11-3.12), instr_ptr (3.13) */
+	int64_t if_is_entry; /* char, 3.11 only */
+	int64_t if_owner;    /* char */
 	int64_t if_localsplus;
 
 	/* --- PyCodeObject --- */
@@ -118,20 +118,20 @@ struct mst_py_layout {
 	int64_t co_argcount;
 	int64_t co_flags;
 	int64_t co_firstlineno;
-	int64_t co_code;            /* bytes, 3.6-3.10 */
+	int64_t co_code; /* bytes, 3.6-3.10 */
 	int64_t co_filename;
 	int64_t co_name;
-	int64_t co_qualname;        /* 3.11+ */
-	int64_t co_lnotab;          /* bytes, 3.6-3.9 */
-	int64_t co_linetable;       /* bytes, 3.10+ */
-	int64_t co_firsttraceable;  /* int _co_firsttraceable, 3.11+ */
-	int64_t co_code_adaptive;   /* inline bytecode, 3.11+ */
+	int64_t co_qualname;       /* 3.11+ */
+	int64_t co_lnotab;         /* bytes, 3.6-3.9 */
+	int64_t co_linetable;      /* bytes, 3.10+ */
+	int64_t co_firsttraceable; /* int _co_firsttraceable, 3.11+ */
+	int64_t co_code_adaptive;  /* inline bytecode, 3.11+ */
 
 	/* --- Objects --- */
 	int64_t ob_type;
-	int64_t ob_size;      /* PyVarObject.ob_size */
-	int64_t tp_name;      /* const char* */
-	int64_t tp_flags;     /* unsigned long */
+	int64_t ob_size;  /* PyVarObject.ob_size */
+	int64_t tp_name;  /* const char* */
+	int64_t tp_flags; /* unsigned long */
 	int64_t tp_dictoffset;
 	int64_t u_length;
 	int64_t u_state;
@@ -140,34 +140,35 @@ struct mst_py_layout {
 	int64_t bytes_ob_size;
 	int64_t bytes_ob_sval;
 	int64_t tuple_ob_size;
-	int64_t tuple_ob_item;  /* inline array */
+	int64_t tuple_ob_item; /* inline array */
 	int64_t list_ob_size;
-	int64_t list_ob_item;   /* PyObject** */
-	int64_t md_dict;        /* PyModuleObject */
-	int64_t long_ob_size;   /* signed digit count, 3.6-3.11 */
-	int64_t long_lv_tag;    /* 3.12+ */
+	int64_t list_ob_item; /* PyObject** */
+	int64_t md_dict;      /* PyModuleObject */
+	int64_t long_ob_size; /* signed digit count, 3.6-3.11 */
+	int64_t long_lv_tag;  /* 3.12+ */
 	int64_t long_ob_digit;
 
 	/* --- Dicts: PyDictObject, PyDictKeysObject (3.6-3.10 from
 	 * Objects/dict-common.h, 3.11+ internal/pycore_dict.h) --- */
 	int64_t dict_ma_used;
 	int64_t dict_ma_keys;
-	int64_t dict_ma_values;    /* NULL for a combined table */
-	int64_t dk_size;           /* Py_ssize_t table size, 3.6-3.10 */
-	int64_t dk_log2_size;      /* uint8_t, 3.11+ */
-	int64_t dk_log2_index_bytes; /* uint8_t, 3.11+; before: index width from dk_size
-				      * (1 if <= 0xff, 2 if <= 0xffff, 4 if <= 0xffffffff, else 8) */
-	int64_t dk_kind;           /* uint8_t, 3.11+: 0 general, 1 unicode, 2 split */
+	int64_t dict_ma_values; /* NULL for a combined table */
+	int64_t dk_size;        /* Py_ssize_t table size, 3.6-3.10 */
+	int64_t dk_log2_size;   /* uint8_t, 3.11+ */
+	int64_t
+	    dk_log2_index_bytes; /* uint8_t, 3.11+; before: index width from dk_size
+	                          * (1 if <= 0xff, 2 if <= 0xffff, 4 if <= 0xffffffff, else 8) */
+	int64_t dk_kind;         /* uint8_t, 3.11+: 0 general, 1 unicode, 2 split */
 	int64_t dk_nentries;
-	int64_t dk_indices;        /* entries start at dk_indices + table size * index width */
-	int64_t dke_size;          /* PyDictKeyEntry {hash, key, value} */
+	int64_t dk_indices; /* entries start at dk_indices + table size * index width */
+	int64_t dke_size;   /* PyDictKeyEntry {hash, key, value} */
 	int64_t dke_hash;
 	int64_t dke_key;
 	int64_t dke_value;
-	int64_t dkue_size;         /* PyDictUnicodeEntry {key, value}, 3.11+ (dk_kind != 0) */
+	int64_t dkue_size; /* PyDictUnicodeEntry {key, value}, 3.11+ (dk_kind != 0) */
 	int64_t dkue_key;
 	int64_t dkue_value;
-	int64_t dv_values;         /* values array inside what ma_values points to */
+	int64_t dv_values; /* values array inside what ma_values points to */
 };
 
 /* A named member of struct mst_py_layout, for dumps, the generator and tests. */
@@ -182,12 +183,14 @@ const struct mst_py_layout_field *mst_py_layout_fields(size_t *count);
 /* Value of a member by descriptor. */
 int64_t mst_py_layout_get(const struct mst_py_layout *l, const struct mst_py_layout_field *f);
 
-/* The built-in table for a 3.6-3.12 release. Refuses 3.7.0-3.7.3 (another
- * _PyRuntimeState layout), 3.13+ (use mst_py_layout_from_debug_offsets) and
- * anything unknown with -MST_EUNSUPPORTED and a message naming the version.
- * *out is static storage. */
+/* The built-in table for a 3.6-3.12 release. micro may be -1 when unknown
+ * (only the file name gave the version); that is refused for 3.7 only.
+ * Refuses 3.7.0-3.7.3 (another _PyRuntimeState layout), 3.13 (use
+ * mst_py_layout_from_debug_offsets) and anything else with
+ * -MST_EUNSUPPORTED and a message naming the version. *out is static
+ * storage (its micro is that of the headers the table came from). */
 int mst_py_layout_for_version(int major, int minor, int micro, const struct mst_py_layout **out,
-			      struct mst_err *err);
+                              struct mst_err *err);
 
 /* Bytes to read from _PyRuntime+0 for mst_py_layout_from_debug_offsets (the
  * largest table position known, rounded up). */
@@ -201,7 +204,7 @@ int mst_py_layout_for_version(int major, int minor, int micro, const struct mst_
  * unicode compact data...) come from the built-in 3.13 header table.
  * -MST_ECORRUPT for a bad cookie or size, -MST_EUNSUPPORTED otherwise. */
 int mst_py_layout_from_debug_offsets(const void *buf, size_t len, struct mst_py_layout *out,
-				     struct mst_err *err);
+                                     struct mst_err *err);
 
 /* Decode a PY_VERSION_HEX word (Py_Version, debug offsets .version):
  * major v>>24, minor (v>>16)&255, micro (v>>8)&255. Any out pointer may be

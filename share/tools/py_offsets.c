@@ -8,13 +8,19 @@
  * name, 3.12+ headers need C11 atomics):
  *   cc -std=gnu11 -w -I$INC -I$INC/internal py_offsets.c -o py_offsets
  *
- * For 3.13, built with -DPY_OFFSETS_DEBUG_TABLE and linked with
- * -L$PREFIX/lib -lpython3.13 -Wl,-rpath,$PREFIX/lib, it also prints
+ * For 3.13, built with
+ *   -DPY_OFFSETS_DEBUG_TABLE -no-pie -Wl,--unresolved-symbols=ignore-all
+ * it also prints
  * "dbg.<member> value" for the members that the target's _Py_DebugOffsets
  * table provides, as the header's own _PyRuntimeState_INIT initializer
- * computes them, so the debug-offsets path can be compared with offsetof. It stands alone: it does not include msttop
- * headers, so the member names below must match include/msttop/py_layout.h
- * (the test fails on a missing or unknown name). */
+ * computes them, so the debug-offsets path can be compared with offsetof.
+ * The initializer's pointers to libpython data are left unresolved (linking
+ * libpython3.13 does not help: it does not export all of them) and are never
+ * read: only its integers are printed.
+ *
+ * It stands alone: it does not include msttop headers, so the member names
+ * below must match include/msttop/py_layout.h (the test fails on a missing
+ * or unknown name). */
 
 /* Internal headers refuse to compile without it. */
 #define Py_BUILD_CORE 1
@@ -56,8 +62,6 @@
 #include <internal/pycore_long.h>
 #endif
 #if V(3, 13) && defined(PY_OFFSETS_DEBUG_TABLE)
-/* The runtime initializer refers to libpython's data and allocators: link
- * with -lpython3.13 when defining PY_OFFSETS_DEBUG_TABLE. */
 #include <internal/pycore_ceval.h> /* Py_DEFAULT_RECURSION_LIMIT, used by the initializer */
 #include <internal/pycore_runtime_init.h>
 #endif
@@ -65,10 +69,12 @@
 #if !V(3, 10)
 /* Objects/moduleobject.c (3.6-3.9), not in any installed header; unchanged
  * since 3.4 up to its move to internal/pycore_moduleobject.h in 3.10. */
+/* clang-format off */
 typedef struct {
 	PyObject_HEAD
 	PyObject *md_dict;
 } PyModuleObject;
+/* clang-format on */
 #endif
 
 #if !V(3, 11)
@@ -469,8 +475,7 @@ static void debug_offsets(void)
 	p("dbg.is_gil", (long long)d->interpreter_state.gil_runtime_state);
 	p("dbg.is_gil_locked", (long long)d->interpreter_state.gil_runtime_state_locked);
 	p("dbg.is_gil_last_holder", (long long)d->interpreter_state.gil_runtime_state_holder);
-	p("dbg.is_gc_collecting",
-	  (long long)(d->interpreter_state.gc + d->gc.collecting));
+	p("dbg.is_gc_collecting", (long long)(d->interpreter_state.gc + d->gc.collecting));
 	p("dbg.ts_size", (long long)d->thread_state.size);
 	p("dbg.ts_prev", (long long)d->thread_state.prev);
 	p("dbg.ts_next", (long long)d->thread_state.next);

@@ -133,9 +133,9 @@ int mst_py_line_at(int minor, const uint8_t *tab, size_t len, int firstlineno, i
 		return mst_py_loctable_line(tab, len, firstlineno, offset_units);
 	if (minor == 10)
 		return mst_py_linetable310_line(tab, len, firstlineno,
-						offset_units < 0 ? -1 : 2 * offset_units);
+		                                offset_units < 0 ? -1 : 2 * offset_units);
 	if (minor >= 6)
 		return mst_py_lnotab_line(tab, len, firstlineno,
-					  offset_units < 0 ? -1 : 2 * offset_units);
+		                          offset_units < 0 ? -1 : 2 * offset_units);
 	return MST_PY_NO_LINE;
 }

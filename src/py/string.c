@@ -23,7 +23,7 @@
 #define CHUNK_BYTES 1024
 
 static int check_type(const struct mst_reader *r, uint64_t addr, uint64_t want, const char *what,
-		      struct mst_err *err)
+                      struct mst_err *err)
 {
 	uint64_t t;
 	int rc;
@@ -34,8 +34,9 @@ static int check_type(const struct mst_reader *r, uint64_t addr, uint64_t want, 
 		return mst_err_set(err, rc, "cannot read ob_type of %s at 0x%" PRIx64, what, addr);
 	if (t != want)
 		return mst_err_set(err, -MST_ECORRUPT,
-				   "%s at 0x%" PRIx64 " has ob_type 0x%" PRIx64 ", expected 0x%" PRIx64,
-				   what, addr, t, want);
+		                   "%s at 0x%" PRIx64 " has ob_type 0x%" PRIx64
+		                   ", expected 0x%" PRIx64,
+		                   what, addr, t, want);
 	return 0;
 }
 
@@ -66,8 +67,8 @@ static void utf8_put(char *p, uint32_t c)
 }
 
 int mst_py_str_read(const struct mst_reader *r, const struct mst_py_str_layout *lay, uint64_t addr,
-		    uint64_t str_type, char *buf, size_t buflen, size_t *outlen, bool *truncated,
-		    struct mst_err *err)
+                    uint64_t str_type, char *buf, size_t buflen, size_t *outlen, bool *truncated,
+                    struct mst_err *err)
 {
 	int64_t length;
 	uint32_t state, kind;
@@ -95,25 +96,25 @@ int mst_py_str_read(const struct mst_reader *r, const struct mst_py_str_layout *
 		return mst_err_set(err, rc, "cannot read str header at 0x%" PRIx64, addr);
 	if (length < 0)
 		return mst_err_set(err, -MST_ECORRUPT, "str at 0x%" PRIx64 " has length %" PRId64,
-				   addr, length);
+		                   addr, length);
 	kind = STATE_KIND(state);
 	ascii = state & STATE_ASCII;
 	/* <= 3.11: kind 0 (PyUnicode_WCHAR_KIND) or ready == 0 means the
 	 * canonical data was never built. */
 	if (lay->has_ready && (!(state & STATE_READY) || kind == 0))
 		return mst_err_set(err, -MST_EUNSUPPORTED, "str at 0x%" PRIx64 " is not ready",
-				   addr);
+		                   addr);
 	if (kind != 1 && kind != 2 && kind != 4)
 		return mst_err_set(err, -MST_ECORRUPT, "str at 0x%" PRIx64 " has kind %u", addr,
-				   kind);
+		                   kind);
 	if (ascii && kind != 1)
-		return mst_err_set(err, -MST_ECORRUPT,
-				   "str at 0x%" PRIx64 " is ASCII with kind %u", addr, kind);
+		return mst_err_set(err, -MST_ECORRUPT, "str at 0x%" PRIx64 " is ASCII with kind %u",
+		                   addr, kind);
 	/* Legacy strings (str subclasses built the old way) keep their data
 	 * behind a pointer; no name msttop needs is one. */
 	if (!(state & STATE_COMPACT))
 		return mst_err_set(err, -MST_EUNSUPPORTED,
-				   "str at 0x%" PRIx64 " is a legacy (non-compact) string", addr);
+		                   "str at 0x%" PRIx64 " is a legacy (non-compact) string", addr);
 	data = addr + (ascii ? lay->ascii_data_off : lay->compact_data_off);
 
 	nchars = (uint64_t)length > MST_PY_STR_MAX_CHARS ? MST_PY_STR_MAX_CHARS : (size_t)length;
@@ -129,7 +130,7 @@ int mst_py_str_read(const struct mst_reader *r, const struct mst_py_str_layout *
 		if (rc < 0) {
 			buf[0] = '\0';
 			return mst_err_set(err, rc, "cannot read %zu chars of str at 0x%" PRIx64, n,
-					   addr);
+			                   addr);
 		}
 		for (i = 0; i < n; i++) {
 			uint32_t c;
@@ -146,13 +147,14 @@ int mst_py_str_read(const struct mst_reader *r, const struct mst_py_str_layout *
 			if (ascii && c >= 0x80) {
 				buf[0] = '\0';
 				return mst_err_set(err, -MST_ECORRUPT,
-						   "ASCII str at 0x%" PRIx64 " holds byte 0x%02x",
-						   addr, (unsigned)c);
+				                   "ASCII str at 0x%" PRIx64 " holds byte 0x%02x",
+				                   addr, (unsigned)c);
 			}
 			if (c > 0x10ffff) {
 				buf[0] = '\0';
 				return mst_err_set(err, -MST_ECORRUPT,
-						   "str at 0x%" PRIx64 " holds U+%" PRIX32, addr, c);
+				                   "str at 0x%" PRIx64 " holds U+%" PRIX32, addr,
+				                   c);
 			}
 			/* A lone surrogate is a valid Python str character but not
 			 * encodable in UTF-8 (surrogateescape file names). */
@@ -177,7 +179,7 @@ end:
 }
 
 int mst_py_bytes_read(const struct mst_reader *r, uint64_t addr, uint64_t bytes_type, void *buf,
-		      size_t cap, size_t *size, struct mst_err *err)
+                      size_t cap, size_t *size, struct mst_err *err)
 {
 	int64_t n;
 	int rc;
@@ -194,13 +196,13 @@ int mst_py_bytes_read(const struct mst_reader *r, uint64_t addr, uint64_t bytes_
 		return mst_err_set(err, rc, "cannot read bytes size at 0x%" PRIx64, addr);
 	if (n < 0)
 		return mst_err_set(err, -MST_ECORRUPT, "bytes at 0x%" PRIx64 " has size %" PRId64,
-				   addr, n);
+		                   addr, n);
 	if (size)
 		*size = (size_t)n;
 	if ((uint64_t)n > cap)
 		return mst_err_set(err, -ENOBUFS,
-				   "bytes at 0x%" PRIx64 " hold %" PRId64 " bytes, room for %zu", addr,
-				   n, cap);
+		                   "bytes at 0x%" PRIx64 " hold %" PRId64 " bytes, room for %zu",
+		                   addr, n, cap);
 	if (n == 0)
 		return 0;
 	rc = mst_read(r, addr + MST_PY_BYTES_DATA_OFF, buf, (size_t)n);

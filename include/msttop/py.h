@@ -1,0 +1,90 @@
+/* A CPython runtime inside a target: its thread states, each one's frame
+ * chain decoded into (function, file, line), the GIL holder and the
+ * collector's flag. Reads only through a struct mst_reader, so it works on a
+ * live process (with or without threads stopped) and on captured memory.
+ *
+ * Lifetimes: strings in mst_py_frame (func, file) belong to the mst_py's
+ * code-object cache and stay valid until mst_py_close. An mst_py_threads is
+ * filled by mst_py_read_threads and released with mst_py_threads_free. */
+#ifndef MSTTOP_PY_H
+#define MSTTOP_PY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "msttop/err.h"
+#include "msttop/maps.h"
+#include "msttop/py_layout.h"
+#include "msttop/py_runtime.h"
+#include "msttop/reader.h"
+
+#define MST_PY_MAX_FRAMES 1024  /* bound of one thread's frame walk */
+#define MST_PY_MAX_THREADS 4096 /* bound of the thread-state list walk */
+
+struct mst_py_frame {
+	uint64_t code;       /* PyCodeObject address (cache key) */
+	uint64_t frame;      /* frame address: PyFrameObject* (3.6-3.10) or
+	                      * _PyInterpreterFrame* (3.11+) */
+	const char *func;    /* co_qualname on 3.11+, else co_name; UTF-8 */
+	const char *file;    /* co_filename, UTF-8 */
+	int line;            /* current line from the line table; 0 if unknown */
+	int firstlineno;
+	/* This frame was entered by a fresh native call of the eval loop: it
+	 * is the outermost Python frame run by one _PyEval_EvalFrameDefault
+	 * activation. 3.6-3.10: every frame. 3.11: the frame's is_entry flag.
+	 * 3.12+: the frame just above a shim (owner == CSTACK) frame, or the
+	 * last frame of the chain. The merge pairs each such run with one
+	 * native eval frame. */
+	bool entry;
+};
+
+struct mst_py_thread {
+	uint64_t tstate;
+	uint64_t thread_id;   /* pthread_t: == the thread's fs_base on x86_64 glibc */
+	int64_t native_tid;   /* kernel tid (3.11+ native_thread_id), -1 if unknown */
+	bool holds_gil;       /* this tstate is the GIL holder right now */
+	char name[64];        /* threading.Thread name, UTF-8, "" if not found */
+	struct mst_py_frame *frames; /* innermost first */
+	size_t nframes;
+	bool truncated;       /* the walk hit a bound or a bad pointer */
+	int error;            /* 0, or why the frames could not be read */
+};
+
+struct mst_py_threads {
+	struct mst_py_thread *v;
+	size_t n;
+	bool gil_known;       /* whether the GIL state could be read */
+	bool gil_locked;
+	uint64_t gil_holder;  /* tstate address, 0 if none */
+	bool gc_collecting;   /* the collector runs (in some thread) */
+};
+
+struct mst_py;
+
+/* Find and validate the runtime (mst_py_runtime_find) and pick the layout
+ * (table for 3.6-3.12, _Py_DebugOffsets for 3.13+). -MST_ENOPYTHON when the
+ * process has no CPython, -MST_EUNSUPPORTED with the version named. */
+int mst_py_open(pid_t pid, const struct mst_maps *maps, const struct mst_reader *r,
+		struct mst_py **out, struct mst_err *err);
+void mst_py_close(struct mst_py *py);
+
+const struct mst_py_runtime_info *mst_py_info(const struct mst_py *py);
+const struct mst_py_layout *mst_py_layout(const struct mst_py *py);
+/* "3.11.7" */
+const char *mst_py_version(const struct mst_py *py);
+
+/* Walk every thread state of every interpreter with its frames, the GIL
+ * and GC state. Reads are bounded; a thread whose frames cannot be read is
+ * kept with its error. Thread names are looked up in the threading module
+ * when want_names. */
+int mst_py_read_threads(struct mst_py *py, bool want_names, struct mst_py_threads *out,
+			struct mst_err *err);
+/* Only the frames of one thread state (the sampler's per-thread read while
+ * the thread is stopped). frames must hold max entries. */
+int mst_py_read_frames(struct mst_py *py, uint64_t tstate, struct mst_py_frame *frames,
+		       size_t max, size_t *n, bool *truncated, struct mst_err *err);
+void mst_py_threads_free(struct mst_py_threads *t);
+
+#endif

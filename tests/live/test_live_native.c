@@ -1,0 +1,284 @@
+/* Live tests of the native --dump: real targets, real ptrace. A test that
+ * cannot attach fails; nothing here passes by skipping. */
+#include <check.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../check_main.h"
+#include "../harness.h"
+
+static char *run_dump(pid_t pid, int *code)
+{
+	char *bin = mst_build_path("msttop");
+	char pids[32];
+	snprintf(pids, sizeof(pids), "%d", (int)pid);
+	char *argv[] = {bin, "--dump", "-p", pids, NULL};
+	char *out = NULL, *err = NULL;
+	*code = mst_exit_code(mst_run(argv, 60000, &out, &err));
+	if (*code != 0)
+		fprintf(stderr, "msttop --dump -p %s exited %d: %s\n", pids, *code, err);
+	free(err);
+	free(bin);
+	return out;
+}
+
+/* The section of the dump for one thread: from its header to the next. */
+static char *thread_section(const char *dump, pid_t tid)
+{
+	char head[64];
+	snprintf(head, sizeof(head), "\nThread %d ", (int)tid);
+	const char *s = strstr(dump, head);
+	if (!s)
+		return NULL;
+	s++;
+	const char *e = strstr(s, "\nThread ");
+	size_t len = e ? (size_t)(e - s) : strlen(s);
+	return strndup(s, len);
+}
+
+/* Every traced thread of pid is running again and nobody traces it. */
+static void assert_target_free(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	/* Detach completes before msttop exits; allow the kernel a moment to
+	 * update the state it reports. */
+	for (int attempt = 0; attempt < 50; attempt++) {
+		bool ok = true;
+		DIR *d = opendir(path);
+		ck_assert_msg(d != NULL, "target %d is gone", (int)pid);
+		struct dirent *de;
+		while ((de = readdir(d))) {
+			if (de->d_name[0] == '.')
+				continue;
+			char st[128], buf[512] = "";
+			snprintf(st, sizeof(st), "%s/%s/status", path, de->d_name);
+			FILE *f = fopen(st, "r");
+			if (!f)
+				continue;
+			size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+			buf[n] = '\0';
+			fclose(f);
+			if (strstr(buf, "State:\tt") || strstr(buf, "State:\tT") ||
+			    !strstr(buf, "TracerPid:\t0\n"))
+				ok = false;
+		}
+		closedir(d);
+		if (ok)
+			return;
+		usleep(10000);
+	}
+	ck_abort_msg("target %d has a thread stopped or still traced", (int)pid);
+}
+
+/* Find needle in hay at or after *pos, on one line; advance *pos past it. */
+static bool find_line_after(const char *hay, const char **pos, const char *needle)
+{
+	const char *p = strstr(*pos, needle);
+	if (!p)
+		return false;
+	*pos = p + strlen(needle);
+	(void)hay;
+	return true;
+}
+
+static void check_chain(const char *mode)
+{
+	char *bin = mst_build_path("tests/native_chain");
+	char *argv[] = {bin, (char *)mode, NULL};
+	struct mst_target t;
+	ck_assert_int_eq(mst_target_start(&t, mode ? argv : (char *[]){bin, NULL}, 20000), 0);
+	char tids[256];
+	ck_assert_int_eq(mst_target_ready_value(&t, "tids", tids, sizeof(tids)), 0);
+
+	int code;
+	char *dump = run_dump(t.pid, &code);
+	ck_assert_int_eq(code, 0);
+	ck_assert_ptr_nonnull(dump);
+
+	char *src = mst_src_path("tests/targets/native_chain.c");
+	int l_a = mst_marker_line(src, "call_a"), l_b = mst_marker_line(src, "call_b"),
+	    l_c = mst_marker_line(src, "call_c");
+	int l_end = mst_marker_line(src, mode ? "spin_loop" : "pause_call");
+	ck_assert(l_a > 0 && l_b > 0 && l_c > 0 && l_end > 0);
+	char want[4][128];
+	snprintf(want[0], sizeof(want[0]), " worker_main at %s:%d ", src, l_a);
+	snprintf(want[1], sizeof(want[1]), " chain_a at %s:%d ", src, l_b);
+	snprintf(want[2], sizeof(want[2]), " chain_b (inlined) at %s:%d ", src, l_c);
+	snprintf(want[3], sizeof(want[3]), " chain_c at %s:%d ", src, l_end);
+
+	int workers = 0;
+	char *save = NULL;
+	for (char *tok = strtok_r(tids, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		pid_t tid = (pid_t)atoi(tok);
+		char *sec = thread_section(dump, tid);
+		ck_assert_msg(sec != NULL, "thread %d missing from the dump:\n%s", (int)tid, dump);
+		char name[32];
+		snprintf(name, sizeof(name), "\"worker-%d\"", workers + 1);
+		ck_assert_msg(strstr(sec, name), "thread %d is not named %s:\n%s", (int)tid, name,
+			      sec);
+		ck_assert_msg(strstr(sec, mode ? "(running)" : "(sleeping)"),
+			      "thread %d state wrong:\n%s", (int)tid, sec);
+		/* Most recent call last, each frame on its own line, in order,
+		 * with nothing between the chain's frames. */
+		const char *pos = sec;
+		for (int k = 0; k < 4; k++) {
+			const char *before = pos;
+			ck_assert_msg(find_line_after(sec, &pos, want[k]),
+				      "thread %d: frame '%s' missing or out of order:\n%s", (int)tid,
+				      want[k], sec);
+			if (k > 0) {
+				/* Adjacent: the frame starts on the line after the
+				 * previous one. */
+				const char *nl = strchr(before, '\n');
+				const char *hit = strstr(before, want[k]);
+				ck_assert_msg(nl && hit && !memchr(nl + 1, '\n', (size_t)(hit - nl - 1)),
+					      "thread %d: something between frames before '%s':\n%s",
+					      (int)tid, want[k], sec);
+			}
+		}
+		if (!mode)
+			ck_assert_msg(strstr(pos, "pause"), "thread %d does not end in pause:\n%s",
+				      (int)tid, sec);
+		free(sec);
+		workers++;
+	}
+	ck_assert_int_eq(workers, 3);
+	assert_target_free(t.pid);
+	/* And it still runs: the process has not been left stopped. */
+	ck_assert_int_eq(kill(t.pid, 0), 0);
+	free(src);
+	free(dump);
+	free(bin);
+	mst_target_stop(&t);
+}
+
+START_TEST(native_chain_sleeping)
+{
+	check_chain(NULL);
+}
+END_TEST
+
+START_TEST(native_chain_spinning)
+{
+	check_chain("spin");
+}
+END_TEST
+
+START_TEST(many_threads)
+{
+	char *bin = mst_build_path("tests/native_chain");
+	char *argv[] = {bin, "threads", "16", "spin", NULL};
+	struct mst_target t;
+	ck_assert_int_eq(mst_target_start(&t, argv, 20000), 0);
+	int code;
+	char *dump = run_dump(t.pid, &code);
+	ck_assert_int_eq(code, 0);
+	int threads = 0, chains = 0;
+	for (const char *p = dump; (p = strstr(p, "\nThread ")); p++)
+		threads++;
+	for (const char *p = dump; (p = strstr(p, " chain_c at ")); p++)
+		chains++;
+	ck_assert_int_eq(threads, 17);
+	ck_assert_int_eq(chains, 16);
+	assert_target_free(t.pid);
+	free(dump);
+	free(bin);
+	mst_target_stop(&t);
+}
+END_TEST
+
+/* SIGINT/SIGTERM arriving while the dump runs: msttop ends and every
+ * thread is left running, untraced. */
+START_TEST(signal_during_dump)
+{
+	char *tbin = mst_build_path("tests/native_chain");
+	char *argv[] = {tbin, "threads", "16", "spin", NULL};
+	struct mst_target t;
+	ck_assert_int_eq(mst_target_start(&t, argv, 20000), 0);
+	char *bin = mst_build_path("msttop");
+	char pids[32];
+	snprintf(pids, sizeof(pids), "%d", (int)t.pid);
+	srand((unsigned)getpid());
+	for (int i = 0; i < 20; i++) {
+		char *margv[] = {bin, "--dump", "-p", pids, NULL};
+		int ofd, efd;
+		pid_t m = mst_spawn(margv, &ofd, &efd);
+		ck_assert_int_gt(m, 0);
+		struct timespec ts = {0, (rand() % 40) * 1000000L};
+		nanosleep(&ts, NULL);
+		kill(m, i % 2 ? SIGTERM : SIGINT);
+		int st;
+		waitpid(m, &st, 0);
+		close(ofd);
+		close(efd);
+		int code = mst_exit_code(st);
+		ck_assert_msg(code == 0 || code == 130 || code == 143,
+			      "msttop exited %d after a signal", code);
+		assert_target_free(t.pid);
+	}
+	free(bin);
+	free(tbin);
+	mst_target_stop(&t);
+}
+END_TEST
+
+START_TEST(python_interpreters)
+{
+	const struct mst_interp *py;
+	size_t n = mst_test_interps(&py);
+	ck_assert_msg(n > 0, "no Python interpreter found");
+	int failures = 0;
+	for (size_t i = 0; i < n; i++) {
+		char *argv[] = {(char *)py[i].path, "-c",
+				"import time\nprint('ready', flush=True)\ntime.sleep(600)", NULL};
+		struct mst_target t;
+		ck_assert_int_eq(mst_target_start(&t, argv, 20000), 0);
+		int code;
+		char *dump = run_dump(t.pid, &code);
+		bool ok = code == 0 && dump && strstr(dump, "_PyEval_EvalFrameDefault") &&
+			  (strstr(dump, "libpython3") || py[i].system);
+		printf("live-native: %-22s %s\n", py[i].label, ok ? "ok" : "FAILED");
+		if (!ok) {
+			failures++;
+			fprintf(stderr, "%s\n", dump ? dump : "(no output)");
+		}
+		assert_target_free(t.pid);
+		free(dump);
+		mst_target_stop(&t);
+	}
+	ck_assert_int_eq(failures, 0);
+}
+END_TEST
+
+static Suite *live_suite(void)
+{
+	Suite *s = suite_create("live-native");
+	TCase *tc = tcase_create("dump");
+	tcase_set_timeout(tc, 600);
+	tcase_add_test(tc, native_chain_sleeping);
+	tcase_add_test(tc, native_chain_spinning);
+	tcase_add_test(tc, many_threads);
+	tcase_add_test(tc, signal_during_dump);
+	tcase_add_test(tc, python_interpreters);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	const struct mst_interp *py;
+	size_t n = mst_test_interps(&py);
+	printf("interpreters found: %zu\n", n);
+	for (size_t i = 0; i < n; i++)
+		printf("  %-22s %s\n", py[i].label, py[i].path);
+	fflush(stdout);
+	return mst_check_main(live_suite(), NULL, 0);
+}

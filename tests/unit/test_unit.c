@@ -1,0 +1,447 @@
+/* Unit tests of the foundation: maps parsing, ELF symbol lookup,
+ * symbolization of a known function with its file:line, and every error
+ * path of the command line (run against the real binary). */
+#include <check.h>
+#include <elf.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <grp.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../check_main.h"
+#include "../harness.h"
+#include "msttop/elfsym.h"
+#include "msttop/maps.h"
+#include "msttop/proc.h"
+#include "msttop/symbols.h"
+
+/* ---- maps ---- */
+
+__attribute__((noinline)) int mst_known_function(int x);
+
+START_TEST(maps_parse_lines)
+{
+	const char *text =
+		"55d0c0a00000-55d0c0a01000 r--p 00000000 08:01 1234    /usr/bin/prog\n"
+		"55d0c0a01000-55d0c0a02000 r-xp 00001000 08:01 1234    /usr/bin/prog\n"
+		"7f0000000000-7f0000021000 rw-p 00000000 00:00 0 \n"
+		"7f1000000000-7f1000001000 r-xp 00000000 08:01 99      /tmp/my lib.so (deleted)\n"
+		"7ffd00000000-7ffd00021000 rw-p 00000000 00:00 0       [stack]\n";
+	struct mst_maps *m = NULL;
+	struct mst_err err = {0};
+	ck_assert_int_eq(mst_maps_parse(text, &m, &err), 0);
+	ck_assert_uint_eq(m->n, 5);
+	ck_assert_uint_eq(m->v[1].start, 0x55d0c0a01000ull);
+	ck_assert_uint_eq(m->v[1].offset, 0x1000);
+	ck_assert_str_eq(m->v[1].perms, "r-xp");
+	ck_assert_str_eq(m->v[1].path, "/usr/bin/prog");
+	ck_assert_ptr_null(m->v[2].path);
+	ck_assert_str_eq(m->v[3].path, "/tmp/my lib.so");
+	ck_assert(m->v[3].deleted);
+	ck_assert_str_eq(m->v[4].path, "[stack]");
+	ck_assert_ptr_eq(mst_maps_find(m, 0x55d0c0a01800ull), &m->v[1]);
+	ck_assert_ptr_null(mst_maps_find(m, 0x1000));
+	ck_assert_ptr_eq(mst_maps_find(m, 0x7ffd00020fffull), &m->v[4]);
+	ck_assert_ptr_null(mst_maps_find(m, 0x7ffd00021000ull));
+	char path[256];
+	mst_maps_open_path(42, &m->v[3], path, sizeof(path));
+	ck_assert_str_eq(path, "/proc/42/map_files/7f1000000000-7f1000001000");
+	mst_maps_open_path(42, &m->v[0], path, sizeof(path));
+	ck_assert_str_eq(path, "/proc/42/root/usr/bin/prog");
+	mst_maps_free(m);
+}
+END_TEST
+
+START_TEST(maps_parse_malformed)
+{
+	struct mst_maps *m = NULL;
+	struct mst_err err = {0};
+	ck_assert_int_lt(mst_maps_parse("not a maps line\n", &m, &err), 0);
+	ck_assert(strstr(err.msg, "malformed") != NULL);
+}
+END_TEST
+
+START_TEST(maps_read_self)
+{
+	struct mst_maps *m = NULL;
+	struct mst_err err = {0};
+	ck_assert_int_eq(mst_maps_read(getpid(), &m, &err), 0);
+	const struct mst_map *mp = mst_maps_find(m, (uint64_t)(uintptr_t)&mst_known_function);
+	ck_assert_ptr_nonnull(mp);
+	ck_assert_int_eq(mp->perms[2], 'x');
+	ck_assert_ptr_nonnull(mp->path);
+	ck_assert(strstr(mp->path, "test_unit") != NULL);
+	mst_maps_free(m);
+}
+END_TEST
+
+/* ---- ELF symbols ---- */
+
+/* A function with a known name and line for the symbolization test. */
+__attribute__((noinline)) int mst_known_function(int x);
+__attribute__((noinline)) int mst_known_function(int x)
+{
+	__asm__ volatile("" ::: "memory");
+	return x * 3 + 1; /* MARK: known_function_body */
+}
+
+static char *self_exe(void)
+{
+	static char buf[4096];
+	ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+	ck_assert_int_gt(n, 0);
+	buf[n] = '\0';
+	return buf;
+}
+
+START_TEST(elf_lookup_and_bias)
+{
+	struct mst_elf *e = NULL;
+	struct mst_err err = {0};
+	ck_assert_int_eq(mst_elf_open(self_exe(), &e, &err), 0);
+	uint64_t value = 0, size = 0;
+	ck_assert_int_eq(mst_elf_lookup(e, "mst_known_function", &value, &size), 0);
+	ck_assert_uint_gt(size, 0);
+	ck_assert_int_eq(mst_elf_lookup(e, "no_such_symbol_anywhere", NULL, NULL), -ENOENT);
+
+	struct mst_maps *m = NULL;
+	ck_assert_int_eq(mst_maps_read(getpid(), &m, &err), 0);
+	uint64_t bias = 0;
+	ck_assert_int_eq(mst_elf_bias(e, m, self_exe(), &bias), 0);
+	/* bias + st_value must be where the function really is. */
+	ck_assert_uint_eq(bias + value, (uint64_t)(uintptr_t)&mst_known_function);
+
+	uint64_t start = 0;
+	const char *name = mst_elf_symbol_at(e, value + 1, &start, NULL);
+	ck_assert_str_eq(name, "mst_known_function");
+	ck_assert_uint_eq(start, value);
+	/* Past the end of the last byte: not this symbol. */
+	name = mst_elf_symbol_at(e, value + size, NULL, NULL);
+	ck_assert(!name || strcmp(name, "mst_known_function") != 0);
+
+	/* File bytes at a link-time address equal the loaded bytes. */
+	unsigned char file_bytes[16];
+	ck_assert_int_eq(mst_elf_read(e, value, file_bytes, sizeof(file_bytes)), 0);
+	ck_assert_int_eq(memcmp(file_bytes, (void *)&mst_known_function, sizeof(file_bytes)), 0);
+
+	uint64_t tv, tsz;
+	ck_assert_int_eq(mst_elf_phdr(e, PT_LOAD, PF_X, &tv, &tsz), 0);
+	ck_assert(value >= tv && value < tv + tsz);
+	ck_assert_int_eq(mst_elf_section(e, ".text", NULL, NULL), 0);
+	ck_assert_int_eq(mst_elf_section(e, ".no_such_section", NULL, NULL), -ENOENT);
+	ck_assert_uint_eq(strlen(mst_elf_build_id(e)), 40);
+	mst_maps_free(m);
+	mst_elf_close(e);
+}
+END_TEST
+
+START_TEST(elf_open_errors)
+{
+	struct mst_elf *e = NULL;
+	struct mst_err err = {0};
+	ck_assert_int_eq(mst_elf_open("/nonexistent/file", &e, &err), -ENOENT);
+	ck_assert(strstr(err.msg, "/nonexistent/file") != NULL);
+	ck_assert_int_eq(mst_elf_open("/etc/hostname", &e, &err), -ENOEXEC);
+}
+END_TEST
+
+START_TEST(symbols_known_function)
+{
+	struct mst_symbols *s = NULL;
+	struct mst_err err = {0};
+	ck_assert_int_eq(mst_symbols_open(getpid(), &s, &err), 0);
+	uint64_t addr = (uint64_t)(uintptr_t)&mst_known_function;
+	const struct mst_native_frame *fr;
+	size_t n;
+	/* An address inside the body, as the innermost frame. */
+	ck_assert_int_eq(mst_symbols_resolve(s, addr + 4, false, &fr, &n), 0);
+	ck_assert_uint_ge(n, 1);
+	ck_assert_str_eq(fr[0].func, "mst_known_function");
+	ck_assert_ptr_nonnull(fr[0].file);
+	ck_assert(strstr(fr[0].file, "test_unit.c") != NULL);
+	char *src = mst_src_path("tests/unit/test_unit.c");
+	int body = mst_marker_line(src, "known_function_body");
+	free(src);
+	ck_assert_int_gt(body, 0);
+	/* The function's lines span its braces; the body line is within 3. */
+	ck_assert_int_ge(fr[0].line, body - 3);
+	ck_assert_int_le(fr[0].line, body + 1);
+	ck_assert(strstr(fr[0].module, "test_unit") != NULL);
+
+	/* An address in no module: shown as unknown, not a crash. */
+	ck_assert_int_eq(mst_symbols_resolve(s, 0x10, false, &fr, &n), 0);
+	ck_assert_ptr_null(fr[0].func);
+	ck_assert_ptr_null(fr[0].module);
+	mst_symbols_close(s);
+}
+END_TEST
+
+START_TEST(symbols_demangle_and_versions)
+{
+	/* libc's memcpy is exported with a version ("memcpy@@GLIBC_2.14"):
+	 * the name shown must be plain. */
+	struct mst_symbols *s = NULL;
+	struct mst_err err = {0};
+	ck_assert_int_eq(mst_symbols_open(getpid(), &s, &err), 0);
+	const struct mst_native_frame *fr;
+	size_t n;
+	ck_assert_int_eq(mst_symbols_resolve(s, (uint64_t)(uintptr_t)&getpid, false, &fr, &n), 0);
+	ck_assert_ptr_nonnull(fr[n - 1].func);
+	ck_assert(strchr(fr[n - 1].func, '@') == NULL);
+	ck_assert(strstr(fr[n - 1].module, "libc") != NULL);
+	mst_symbols_close(s);
+}
+END_TEST
+
+/* ---- PID parsing and checks ---- */
+
+START_TEST(pid_parse)
+{
+	struct mst_err err = {0};
+	pid_t pid;
+	ck_assert_int_eq(mst_proc_parse_pid("123", &pid, &err), 0);
+	ck_assert_int_eq(pid, 123);
+	ck_assert_int_eq(mst_proc_parse_pid("0", &pid, &err), -EINVAL);
+	ck_assert_int_eq(mst_proc_parse_pid("-5", &pid, &err), -EINVAL);
+	ck_assert_int_eq(mst_proc_parse_pid("12abc", &pid, &err), -EINVAL);
+	ck_assert_int_eq(mst_proc_parse_pid("", &pid, &err), -EINVAL);
+	ck_assert_int_eq(mst_proc_parse_pid("99999999999999999999", &pid, &err), -EINVAL);
+	ck_assert_int_eq(mst_proc_parse_pid(" 12", &pid, &err), -EINVAL);
+}
+END_TEST
+
+/* ---- the binary's error paths ---- */
+
+struct result {
+	int code;
+	char *out, *err;
+};
+
+static struct result run_msttop(const char *a1, const char *a2, const char *a3)
+{
+	char *bin = mst_build_path("msttop");
+	char *argv[] = {bin, (char *)a1, (char *)a2, (char *)a3, NULL};
+	struct result r = {0};
+	int st = mst_run(argv, 30000, &r.out, &r.err);
+	r.code = mst_exit_code(st);
+	free(bin);
+	return r;
+}
+
+static void free_result(struct result *r)
+{
+	free(r->out);
+	free(r->err);
+}
+
+/* One line on stderr, non-empty, mentioning want. */
+static void assert_one_line(const struct result *r, const char *want)
+{
+	ck_assert_msg(r->err && strstr(r->err, want), "stderr '%s' lacks '%s'", r->err, want);
+	ck_assert_msg(strchr(r->err, '\n') == r->err + strlen(r->err) - 1,
+		      "stderr is not one line: '%s'", r->err);
+}
+
+START_TEST(cli_help_version)
+{
+	struct result r = run_msttop("--help", NULL, NULL);
+	ck_assert_int_eq(r.code, 0);
+	ck_assert(strstr(r.out, "Exit codes") != NULL);
+	free_result(&r);
+	r = run_msttop("--version", NULL, NULL);
+	ck_assert_int_eq(r.code, 0);
+	ck_assert(strncmp(r.out, "msttop ", 7) == 0);
+	free_result(&r);
+}
+END_TEST
+
+START_TEST(cli_usage_errors)
+{
+	struct result r = run_msttop("--dump", NULL, NULL);
+	ck_assert_int_eq(r.code, 2);
+	assert_one_line(&r, "no PID");
+	free_result(&r);
+	r = run_msttop("--bogus", NULL, NULL);
+	ck_assert_int_eq(r.code, 2);
+	assert_one_line(&r, "unknown option");
+	free_result(&r);
+	r = run_msttop("--dump", "-p", "0");
+	ck_assert_int_eq(r.code, 2);
+	assert_one_line(&r, "PID 0");
+	free_result(&r);
+	r = run_msttop("--dump", "-p", "-5");
+	ck_assert_int_eq(r.code, 2);
+	assert_one_line(&r, "invalid PID");
+	free_result(&r);
+	r = run_msttop("--dump", "-p", "abc");
+	ck_assert_int_eq(r.code, 2);
+	assert_one_line(&r, "invalid PID 'abc'");
+	free_result(&r);
+	r = run_msttop("--dump", "-p", NULL);
+	ck_assert_int_eq(r.code, 2);
+	assert_one_line(&r, "needs a PID");
+	free_result(&r);
+}
+END_TEST
+
+START_TEST(cli_no_such_pid)
+{
+	/* A PID that existed a moment ago and was reaped. */
+	pid_t child = fork();
+	if (child == 0)
+		_exit(0);
+	waitpid(child, NULL, 0);
+	char pid[32];
+	snprintf(pid, sizeof(pid), "%d", (int)child);
+	struct result r = run_msttop("--dump", "-p", pid);
+	ck_assert_int_eq(r.code, 3);
+	assert_one_line(&r, "no such process");
+	free_result(&r);
+}
+END_TEST
+
+START_TEST(cli_zombie)
+{
+	pid_t child = fork();
+	if (child == 0)
+		_exit(0);
+	/* Let it die but do not reap it. */
+	char path[64], state = 0;
+	for (int i = 0; i < 500 && state != 'Z'; i++) {
+		usleep(2000);
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)child);
+		mst_proc_task_info(child, child, NULL, &state);
+	}
+	ck_assert_int_eq(state, 'Z');
+	char pid[32];
+	snprintf(pid, sizeof(pid), "%d", (int)child);
+	struct result r = run_msttop("--dump", "-p", pid);
+	waitpid(child, NULL, 0);
+	ck_assert_int_eq(r.code, 5);
+	assert_one_line(&r, "zombie");
+	free_result(&r);
+}
+END_TEST
+
+START_TEST(cli_kernel_thread)
+{
+	/* kthreadd is PID 2 wherever kernel threads are visible; look for
+	 * any task flagged PF_KTHREAD rather than assume. */
+	char pid[32] = "";
+	for (int p = 2; p < 200 && !pid[0]; p++) {
+		char path[64], buf[512];
+		snprintf(path, sizeof(path), "/proc/%d/stat", p);
+		FILE *f = fopen(path, "r");
+		if (!f)
+			continue;
+		size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+		buf[n] = '\0';
+		char *rp = strrchr(buf, ')');
+		unsigned long flags = 0;
+		int a, b, c, d, e;
+		char st;
+		if (rp && sscanf(rp + 2, "%c %d %d %d %d %d %lu", &st, &a, &b, &c, &d, &e, &flags) ==
+				  7 &&
+		    (flags & 0x00200000))
+			snprintf(pid, sizeof(pid), "%d", p);
+	}
+	ck_assert_msg(pid[0], "no kernel thread is visible in /proc to test with");
+	struct result r = run_msttop("--dump", "-p", pid);
+	ck_assert_int_eq(r.code, 5);
+	assert_one_line(&r, "kernel thread");
+	free_result(&r);
+}
+END_TEST
+
+START_TEST(cli_self)
+{
+	/* The shell execs msttop, so $$ is msttop's own PID. */
+	char *bin = mst_build_path("msttop");
+	char *cmd = NULL;
+	ck_assert_int_gt(asprintf(&cmd, "exec '%s' --dump -p $$", bin), 0);
+	char *argv[] = {"/bin/sh", "-c", cmd, NULL};
+	struct result r = {0};
+	r.code = mst_exit_code(mst_run(argv, 30000, &r.out, &r.err));
+	ck_assert_int_eq(r.code, 5);
+	assert_one_line(&r, "msttop itself");
+	free_result(&r);
+	free(cmd);
+	free(bin);
+}
+END_TEST
+
+START_TEST(cli_not_permitted)
+{
+	/* An unprivileged user may not trace a root process. */
+	ck_assert_msg(geteuid() == 0, "this test needs root to drop privileges");
+	char *bin = mst_build_path("msttop");
+	char pid[32];
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	int p[2];
+	ck_assert_int_eq(pipe(p), 0);
+	pid_t child = fork();
+	if (child == 0) {
+		dup2(p[1], 2);
+		if (setgroups(0, NULL) < 0 || setresgid(65534, 65534, 65534) < 0 ||
+		    setresuid(65534, 65534, 65534) < 0)
+			_exit(99);
+		execl(bin, bin, "--dump", "-p", pid, (char *)NULL);
+		_exit(98);
+	}
+	close(p[1]);
+	char buf[1024] = "";
+	ssize_t n, len = 0;
+	while ((n = read(p[0], buf + len, sizeof(buf) - 1 - (size_t)len)) > 0)
+		len += n;
+	buf[len] = '\0';
+	close(p[0]);
+	int st;
+	waitpid(child, &st, 0);
+	ck_assert_int_eq(mst_exit_code(st), 4);
+	ck_assert_msg(strstr(buf, "CAP_SYS_PTRACE") && strstr(buf, "ptrace_scope") &&
+			      strstr(buf, "root"),
+		      "message '%s' does not say what to do", buf);
+	free(bin);
+}
+END_TEST
+
+static Suite *unit_suite(void)
+{
+	Suite *s = suite_create("unit");
+	TCase *tc = tcase_create("maps");
+	tcase_add_test(tc, maps_parse_lines);
+	tcase_add_test(tc, maps_parse_malformed);
+	tcase_add_test(tc, maps_read_self);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("elf");
+	tcase_add_test(tc, elf_lookup_and_bias);
+	tcase_add_test(tc, elf_open_errors);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("symbols");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, symbols_known_function);
+	tcase_add_test(tc, symbols_demangle_and_versions);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("cli");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, pid_parse);
+	tcase_add_test(tc, cli_help_version);
+	tcase_add_test(tc, cli_usage_errors);
+	tcase_add_test(tc, cli_no_such_pid);
+	tcase_add_test(tc, cli_zombie);
+	tcase_add_test(tc, cli_kernel_thread);
+	tcase_add_test(tc, cli_self);
+	tcase_add_test(tc, cli_not_permitted);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return mst_check_main(unit_suite(), NULL, 0);
+}
