@@ -102,9 +102,11 @@ int mst_maps_parse(const char *text, struct mst_maps **out, struct mst_err *err)
 		struct mst_map *mp = &m->v[m->n];
 		char *path;
 		if (parse_line(line, mp, &path) < 0) {
+			/* The message quotes the line: format it before freeing. */
+			int rc = mst_err_set(err, -EINVAL, "malformed maps line: %.80s", line);
 			free(copy);
 			mst_maps_free(m);
-			return mst_err_set(err, -EINVAL, "malformed maps line: %.80s", line);
+			return rc;
 		}
 		if (path) {
 			size_t len = strlen(path);

@@ -1,0 +1,30 @@
+#!/bin/sh
+# Installs, from Debian's packages, whatever msttop needs to build and test
+# and is not installed yet. Idempotent; silent when everything is present.
+set -eu
+
+PKGS="gcc libc6-dev meson ninja-build pkg-config
+      libunwind-dev libdw-dev libelf-dev libncurses-dev uthash-dev libiberty-dev check
+      elfutils tmux python3 procps"
+
+missing=""
+for p in $PKGS; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then
+	if command -v sudo >/dev/null 2>&1; then
+		SUDO=sudo
+	else
+		echo "install-deps: need root to install:$missing" >&2
+		exit 1
+	fi
+fi
+echo "install-deps: installing:$missing"
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -1,0 +1,71 @@
+#!/bin/bash
+# Installs what is missing, builds msttop twice (normal, and with
+# AddressSanitizer + UndefinedBehaviorSanitizer) and runs every test suite in
+# both builds. Prints Check's summary lines and ends with one line
+# "N passed, N failed" for the whole run; exits non-zero if anything failed.
+set -u
+cd "$(dirname "$0")/.."
+sh share/install-deps.sh || exit 1
+
+setup() {
+	local dir=$1
+	shift
+	if [ -f "$dir/build.ninja" ]; then
+		meson setup --reconfigure "$dir" "$@" >"$dir.setup.log" 2>&1
+	else
+		meson setup "$dir" "$@" >"$dir.setup.log" 2>&1
+	fi || { cat "$dir.setup.log"; return 1; }
+}
+
+passed=0
+failed=0
+status=0
+run_build() {
+	local dir=$1
+	shift
+	echo "=== build: $dir"
+	if ! setup "$dir" "$@" || ! ninja -C "$dir" >"$dir.ninja.log" 2>&1; then
+		cat "$dir.ninja.log" 2>/dev/null | tail -40
+		echo "build $dir FAILED"
+		failed=$((failed + 1))
+		status=1
+		return
+	fi
+	meson test -C "$dir" --print-errorlogs --timeout-multiplier "$MULT" >"$dir.test.log" 2>&1
+	local rc=$?
+	# The interpreters the live suites found.
+	grep -h -A20 '^interpreters found' "$dir/meson-logs/testlog.txt" | grep -E '^(interpreters|  [0-9])' | sort -u
+	# Check's own summary lines, per test program.
+	local sums
+	sums=$(grep -E '^[0-9]+%: Checks: [0-9]+, Failures: [0-9]+, Errors: [0-9]+' "$dir/meson-logs/testlog.txt")
+	echo "$sums" | sed "s|^|  $dir: |"
+	local p=0 f=0
+	while read -r line; do
+		[ -z "$line" ] && continue
+		local n fl er
+		n=$(echo "$line" | sed -E 's/.*Checks: ([0-9]+).*/\1/')
+		fl=$(echo "$line" | sed -E 's/.*Failures: ([0-9]+).*/\1/')
+		er=$(echo "$line" | sed -E 's/.*Errors: ([0-9]+).*/\1/')
+		p=$((p + n - fl - er))
+		f=$((f + fl + er))
+	done <<<"$sums"
+	if [ $rc -ne 0 ]; then
+		status=1
+		grep -E '^ *[0-9]+/[0-9]+ .*(FAIL|TIMEOUT|ERROR)' "$dir.test.log" | sed 's/^/  /'
+		# A program that crashed or timed out before Check's summary
+		# still counts as a failure.
+		[ $f -eq 0 ] && f=1
+		grep -E ':[EF]:' "$dir/meson-logs/testlog.txt" | head -40 | sed 's/^/  /'
+	fi
+	passed=$((passed + p))
+	failed=$((failed + f))
+}
+
+export CK_VERBOSITY=normal
+MULT=1 run_build build
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=0
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+MULT=3 run_build build-asan -Db_sanitize=address,undefined -Db_lundef=false \
+	-Dc_args=-fno-sanitize-recover=all --buildtype=debug
+echo "$passed passed, $failed failed"
+[ $status -eq 0 ] && [ $failed -eq 0 ]
