@@ -441,7 +441,10 @@ static Suite *unit_suite(void)
 	return s;
 }
 
+Suite *merge_suite(void);
+
 int main(void)
 {
-	return mst_check_main(unit_suite(), NULL, 0);
+	Suite *more[] = {merge_suite()};
+	return mst_check_main(unit_suite(), more, 1);
 }
