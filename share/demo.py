@@ -183,7 +183,9 @@ def main():
         except ValueError:
             pass
 
-    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    # Also for SIGINT: a shell starts background jobs with SIGINT ignored.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda signum, frame: stop.set())
 
     print("msttop demo: pid %d" % os.getpid())
     print("%d compute threads (compute_primes, fib, count_words), libc qsort with a Python "
@@ -197,16 +199,13 @@ def main():
     threads.append(start(gc_worker, "gc-cycles"))
 
     deadline = time.monotonic() + duration if duration > 0 else None
-    try:
-        while not stop.is_set():
-            timeout = 0.5
-            if deadline is not None:
-                timeout = min(timeout, deadline - time.monotonic())
-                if timeout <= 0:
-                    break
-            stop.wait(timeout)
-    except KeyboardInterrupt:
-        pass
+    while not stop.is_set():
+        timeout = 0.5
+        if deadline is not None:
+            timeout = min(timeout, deadline - time.monotonic())
+            if timeout <= 0:
+                break
+        stop.wait(timeout)
     stop.set()
     for t in threads:
         t.join(2.0)

@@ -14,6 +14,10 @@ int mst_arch_getregs(pid_t tid, struct mst_regs *out)
 	out->ip = u.rip;
 	out->sp = u.rsp;
 	out->tp = u.fs_base;
+	/* orig_rax holds the number of the system call the thread was in
+	 * when it stopped (-1 outside one); rdi its first argument. */
+	out->syscall_nr = (int64_t)u.orig_rax;
+	out->syscall_arg0 = u.rdi;
 	uint64_t *r = out->unw;
 	r[UNW_X86_64_RAX] = u.rax;
 	r[UNW_X86_64_RDX] = u.rdx;

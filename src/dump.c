@@ -1,11 +1,220 @@
-/* --dump: one snapshot as text, in the manner of pystack and eu-stack. */
+/* --dump: one snapshot as text (in the spirit of pystack's merged traceback)
+ * or as JSON. Both walk the same list of display frames. */
 #include "msttop/dump.h"
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
+#include <uthash.h>
 
+#include "msttop/merge.h"
 #include "msttop/proc.h"
+#include "msttop/text.h"
+
+#define MAX_SOURCE_FILES 256
+#define MAX_SOURCE_BYTES (8u << 20)
+
+/* One frame as shown. Exactly one of py / nat is set. */
+struct dframe {
+	const struct mst_py_frame *py;
+	const struct mst_native_frame *nat;
+	uint64_t pc;
+	uint8_t flags; /* MST_MF_* */
+};
+
+struct source {
+	char *path;
+	char *text;       /* NULL when unreadable */
+	size_t *lines;    /* offsets of line starts */
+	size_t nlines;
+	UT_hash_handle hh;
+};
+
+struct ctx {
+	FILE *out;
+	const struct mst_snapshot *s;
+	struct mst_symbols *sym;
+	unsigned flags;
+	struct source *sources;
+	size_t nsources;
+	struct dframe *fr;
+	size_t nfr, cap;
+};
+
+static void add(struct ctx *c, struct dframe d)
+{
+	if (c->nfr == c->cap) {
+		size_t nc = c->cap ? 2 * c->cap : 256;
+		struct dframe *n = realloc(c->fr, nc * sizeof(*n));
+		if (!n)
+			return;
+		c->fr = n;
+		c->cap = nc;
+	}
+	c->fr[c->nfr++] = d;
+}
+
+/* The frames of thread t, most recent call last. */
+static void build(struct ctx *c, const struct mst_thread_snap *t)
+{
+	c->nfr = 0;
+	bool py_only = c->flags & MST_DUMP_PYTHON_ONLY;
+	size_t nnat = py_only || !c->sym ? 0 : t->npcs;
+	size_t max = nnat + t->npy;
+	struct mst_mframe *m = malloc((max ? max : 1) * sizeof(*m));
+	bool *entry = malloc((t->npy ? t->npy : 1) * sizeof(*entry));
+	uint8_t *kinds = calloc(nnat ? nnat : 1, 1);
+	if (!m || !entry || !kinds)
+		goto out;
+	for (size_t i = 0; i < t->npy; i++)
+		entry[i] = t->py[i].entry;
+	if (t->nkinds)
+		memcpy(kinds, t->nkinds, nnat);
+	size_t n;
+	mst_merge(kinds, nnat, entry, t->npy, m, max, &n);
+	for (size_t i = n; i-- > 0;) {
+		if (m[i].kind == MST_MF_PYTHON) {
+			/* Python-only output has no eval frames to pair with: its
+			 * frames are not "unmatched". */
+			uint8_t fl = py_only ? 0 : m[i].flags;
+			add(c, (struct dframe){.py = &t->py[m[i].index], .flags = fl});
+			continue;
+		}
+		if ((m[i].flags & MST_MF_FOLDED) && !(c->flags & MST_DUMP_NATIVE_ALL))
+			continue;
+		uint64_t pc = t->pcs[m[i].index];
+		const struct mst_native_frame *nf;
+		size_t k;
+		if (mst_symbols_resolve(c->sym, pc, m[i].index > 0, &nf, &k) < 0 || k == 0) {
+			add(c, (struct dframe){.pc = pc, .flags = m[i].flags});
+			continue;
+		}
+		for (size_t j = 0; j < k; j++)
+			add(c, (struct dframe){.nat = &nf[j], .pc = pc, .flags = m[i].flags});
+	}
+out:
+	free(m);
+	free(entry);
+	free(kinds);
+}
+
+static struct source *load_source(struct ctx *c, const char *file)
+{
+	struct source *src;
+	HASH_FIND_STR(c->sources, file, src);
+	if (src)
+		return src;
+	if (c->nsources >= MAX_SOURCE_FILES)
+		return NULL;
+	src = calloc(1, sizeof(*src));
+	if (!src || !(src->path = strdup(file))) {
+		free(src);
+		return NULL;
+	}
+	HASH_ADD_KEYPTR(hh, c->sources, src->path, strlen(src->path), src);
+	c->nsources++;
+	if (file[0] == '<')
+		return src; /* "<string>", "<frozen importlib._bootstrap>" */
+	/* Through the target's root: the file it ran, even in a container; a
+	 * relative name (3.6-3.8 keep the script's as given) from its cwd. */
+	char path[4200];
+	snprintf(path, sizeof(path), "/proc/%d/%s%s%s", (int)c->s->pid,
+		 file[0] == '/' ? "root" : "cwd", file[0] == '/' ? "" : "/", file);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return src;
+	size_t cap = 65536, len = 0;
+	char *text = malloc(cap);
+	size_t r;
+	while (text && (r = fread(text + len, 1, cap - len - 1, f)) > 0) {
+		len += r;
+		if (cap - len < 2) {
+			if (cap >= MAX_SOURCE_BYTES)
+				break;
+			char *nt = realloc(text, cap * 2);
+			if (!nt)
+				break;
+			text = nt;
+			cap *= 2;
+		}
+	}
+	fclose(f);
+	if (!text)
+		return src;
+	text[len] = '\0';
+	size_t nl = 1;
+	for (size_t i = 0; i < len; i++)
+		nl += text[i] == '\n';
+	src->lines = malloc(nl * sizeof(*src->lines));
+	if (!src->lines) {
+		free(text);
+		return src;
+	}
+	src->lines[src->nlines++] = 0;
+	for (size_t i = 0; i < len; i++)
+		if (text[i] == '\n' && i + 1 < len)
+			src->lines[src->nlines++] = i + 1;
+	src->text = text;
+	return src;
+}
+
+/* The source line, stripped of indentation, into buf; false if unknown. */
+static bool source_line(struct ctx *c, const char *file, int line, char *buf, size_t len)
+{
+	if (!file || line <= 0 || (c->flags & MST_DUMP_NO_SOURCE))
+		return false;
+	struct source *src = load_source(c, file);
+	if (!src || !src->text || (size_t)line > src->nlines)
+		return false;
+	const char *p = src->text + src->lines[line - 1];
+	while (*p == ' ' || *p == '\t')
+		p++;
+	size_t n = strcspn(p, "\r\n");
+	if (n == 0)
+		return false;
+	char raw[1024];
+	snprintf(raw, sizeof(raw), "%.*s", (int)n, p);
+	mst_text_escape(raw, buf, len);
+	return true;
+}
+
+static void free_sources(struct ctx *c)
+{
+	struct source *src, *tmp;
+	HASH_ITER(hh, c->sources, src, tmp)
+	{
+		HASH_DEL(c->sources, src);
+		free(src->path);
+		free(src->text);
+		free(src->lines);
+		free(src);
+	}
+	free(c->fr);
+}
+
+void mst_dump_states(const struct mst_snapshot *s, const struct mst_thread_snap *t, char *buf,
+		     size_t len)
+{
+	size_t o = 0;
+	buf[0] = '\0';
+#define PUT(str) o += (size_t)snprintf(buf + o, o < len ? len - o : 0, "%s%s", o ? ", " : "", str)
+	PUT(mst_proc_state_name(t->state));
+	unsigned st = t->states;
+	if (st & MST_TS_HOLDS_GIL)
+		PUT("holds GIL");
+	if (st & MST_TS_WAITS_GIL)
+		PUT("waits for GIL");
+	if (st & MST_TS_DROPS_GIL)
+		PUT("drops GIL");
+	if (st & MST_TS_IN_GC)
+		PUT("in GC");
+	if ((st & MST_TS_IDLE) && t->state != 'S')
+		PUT("idle");
+	if (s->py_status == 0 && !(st & MST_TS_PYTHON))
+		PUT("native only");
+#undef PUT
+}
 
 static const char *basename_of(const char *path)
 {
@@ -13,46 +222,194 @@ static const char *basename_of(const char *path)
 	return s ? s + 1 : path;
 }
 
-static void print_native(FILE *out, const struct mst_native_frame *f)
+static void text_native(struct ctx *c, const struct dframe *d)
 {
-	fprintf(out, "    (C) 0x%016" PRIx64 " ", f->pc);
-	if (f->func)
-		fprintf(out, "%s%s", f->func, f->inlined ? " (inlined)" : "");
-	else if (f->module)
-		fprintf(out, "%s+0x%" PRIx64, basename_of(f->module), f->module_off);
+	char a[1024], b[1024];
+	FILE *out = c->out;
+	fprintf(out, "    (C) 0x%016" PRIx64 " ", d->pc);
+	const struct mst_native_frame *f = d->nat;
+	if (f && f->func)
+		fprintf(out, "%s%s", mst_text_escape(f->func, a, sizeof(a)),
+			f->inlined ? " (inlined)" : "");
+	else if (f && f->module)
+		fprintf(out, "%s+0x%" PRIx64, mst_text_escape(basename_of(f->module), a, sizeof(a)),
+			f->module_off);
 	else
-		fprintf(out, "??");
-	if (f->file)
-		fprintf(out, " at %s:%d", f->file, f->line);
-	if (f->module)
-		fprintf(out, " [%s]", f->module);
+		fputs("??", out);
+	if (f && f->file)
+		fprintf(out, " at %s:%d", mst_text_escape(f->file, a, sizeof(a)), f->line);
+	if (f && f->module)
+		fprintf(out, " [%s]", mst_text_escape(f->module, b, sizeof(b)));
+	if (d->flags & MST_MF_UNMATCHED)
+		fputs(" (no Python frames left to match)", out);
 	fputc('\n', out);
 }
 
-int mst_dump_text(FILE *out, const struct mst_snapshot *s, struct mst_symbols *sym)
+static void text_python(struct ctx *c, const struct dframe *d)
 {
-	fprintf(out, "Process %d: %s\n", (int)s->pid, s->cmdline[0] ? s->cmdline : "?");
-	for (size_t i = 0; i < s->nthreads; i++) {
-		const struct mst_thread_snap *t = &s->threads[i];
-		fprintf(out, "\nThread %d \"%s\" (%s)\n", (int)t->tid, t->comm,
-			mst_proc_state_name(t->state));
-		if (t->error) {
-			fprintf(out, "    (no stack: %s)\n", t->errmsg);
-			continue;
-		}
-		/* Most recent call last: walk the unwound pcs from the outermost. */
-		for (size_t k = t->npcs; k-- > 0;) {
-			const struct mst_native_frame *fr;
-			size_t n;
-			if (mst_symbols_resolve(sym, t->pcs[k], k > 0, &fr, &n) < 0) {
-				fprintf(out, "    (C) 0x%016" PRIx64 " ??\n", t->pcs[k]);
-				continue;
-			}
-			for (size_t j = 0; j < n; j++)
-				print_native(out, &fr[j]);
-		}
-	}
+	char a[1024], b[4200], line[1024];
+	const struct mst_py_frame *f = d->py;
+	fprintf(c->out, "    (Python) %s at %s:%d%s\n", mst_text_escape(f->func, a, sizeof(a)),
+		mst_text_escape(f->file, b, sizeof(b)), f->line,
+		d->flags & MST_MF_UNMATCHED ? " (no native eval frame matched)" : "");
+	if (source_line(c, f->file, f->line, line, sizeof(line)))
+		fprintf(c->out, "        %s\n", line);
+}
+
+static int finish(FILE *out)
+{
 	if (fflush(out) != 0 || ferror(out))
 		return errno == EPIPE ? -EPIPE : -EIO;
 	return 0;
+}
+
+int mst_dump_text(FILE *out, const struct mst_snapshot *s, struct mst_symbols *sym,
+		  unsigned flags)
+{
+	struct ctx c = {.out = out, .s = s, .sym = sym, .flags = flags};
+	char a[4200], b[256];
+	fprintf(out, "Process %d: %s\n", (int)s->pid,
+		s->cmdline[0] ? mst_text_escape(s->cmdline, a, sizeof(a)) : "?");
+	if (s->py_status == 0) {
+		fprintf(out, "Python %s", s->py_version);
+		if (s->gc_collecting) {
+			pid_t gc = 0;
+			for (size_t i = 0; i < s->nthreads && !gc; i++)
+				if (s->threads[i].states & MST_TS_IN_GC)
+					gc = s->threads[i].tid;
+			if (gc)
+				fprintf(out, ", garbage collection running in thread %d", (int)gc);
+			else
+				fputs(", garbage collection running (the collecting thread is "
+				      "unknown: the interpreter has no symbols for the collector)",
+				      out);
+		}
+		if (s->orphan_tstates)
+			fprintf(out, ", %zu Python thread state(s) with no OS thread",
+				s->orphan_tstates);
+		fputc('\n', out);
+	} else {
+		fprintf(out, "%s: native stacks only\n",
+			mst_text_escape(s->py_msg[0] ? s->py_msg : "no Python runtime found", a,
+					sizeof(a)));
+	}
+	for (size_t i = 0; i < s->nthreads; i++) {
+		const struct mst_thread_snap *t = &s->threads[i];
+		mst_dump_states(s, t, b, sizeof(b));
+		fprintf(out, "\nThread %d", (int)t->tid);
+		if (t->pyname[0]) {
+			char n1[256], n2[64];
+			fprintf(out, " \"%s\" [%s]", mst_text_escape(t->pyname, n1, sizeof(n1)),
+				mst_text_escape(t->comm, n2, sizeof(n2)));
+		} else {
+			char n2[64];
+			fprintf(out, " \"%s\"", mst_text_escape(t->comm, n2, sizeof(n2)));
+		}
+		fprintf(out, " (%s)\n", b);
+		if (t->error && !t->npy) {
+			fprintf(out, "    (no stack: %s)\n", mst_text_escape(t->errmsg, a, sizeof(a)));
+			continue;
+		}
+		if (t->error)
+			fprintf(out, "    (no native stack: %s)\n",
+				mst_text_escape(t->errmsg, a, sizeof(a)));
+		build(&c, t);
+		for (size_t k = 0; k < c.nfr; k++) {
+			if (c.fr[k].py)
+				text_python(&c, &c.fr[k]);
+			else
+				text_native(&c, &c.fr[k]);
+		}
+		if (t->py_truncated)
+			fputs("    (Python frames truncated: the chain changed or hit the "
+			      "depth bound)\n",
+			      out);
+		if ((flags & MST_DUMP_PYTHON_ONLY) && !t->npy)
+			fputs("    (no Python frames)\n", out);
+	}
+	free_sources(&c);
+	return finish(out);
+}
+
+static void jstr(FILE *f, const char *key, const char *val, bool comma)
+{
+	fprintf(f, "\"%s\":", key);
+	if (val) {
+		fputc('"', f);
+		mst_json_string(f, val);
+		fputc('"', f);
+	} else {
+		fputs("null", f);
+	}
+	if (comma)
+		fputc(',', f);
+}
+
+int mst_dump_json(FILE *out, const struct mst_snapshot *s, struct mst_symbols *sym,
+		  unsigned flags)
+{
+	struct ctx c = {.out = out, .s = s, .sym = sym, .flags = flags};
+	fprintf(out, "{\"pid\":%d,", (int)s->pid);
+	jstr(out, "command", s->cmdline, true);
+	if (s->py_status == 0) {
+		fputs("\"python\":{", out);
+		jstr(out, "version", s->py_version, true);
+		fprintf(out, "\"gc_known\":%s,\"gc_collecting\":%s,\"orphan_thread_states\":%zu},",
+			s->gc_known ? "true" : "false", s->gc_collecting ? "true" : "false",
+			s->orphan_tstates);
+		fputs("\"python_error\":null,", out);
+	} else {
+		fputs("\"python\":null,", out);
+		jstr(out, "python_error", s->py_msg, true);
+	}
+	fputs("\"threads\":[", out);
+	for (size_t i = 0; i < s->nthreads; i++) {
+		const struct mst_thread_snap *t = &s->threads[i];
+		unsigned st = t->states;
+		fprintf(out, "%s{\"tid\":%d,", i ? "," : "", (int)t->tid);
+		jstr(out, "name", t->pyname[0] ? t->pyname : NULL, true);
+		jstr(out, "os_name", t->comm, true);
+		jstr(out, "state", mst_proc_state_name(t->state), true);
+		fprintf(out,
+			"\"python\":%s,\"holds_gil\":%s,\"waits_gil\":%s,\"drops_gil\":%s,"
+			"\"in_gc\":%s,\"idle\":%s,",
+			st & MST_TS_PYTHON ? "true" : "false", st & MST_TS_HOLDS_GIL ? "true" : "false",
+			st & MST_TS_WAITS_GIL ? "true" : "false",
+			st & MST_TS_DROPS_GIL ? "true" : "false", st & MST_TS_IN_GC ? "true" : "false",
+			st & MST_TS_IDLE ? "true" : "false");
+		jstr(out, "error", t->error ? t->errmsg : NULL, true);
+		fprintf(out, "\"python_truncated\":%s,\"frames\":[", t->py_truncated ? "true" : "false");
+		build(&c, t);
+		for (size_t k = 0; k < c.nfr; k++) {
+			const struct dframe *d = &c.fr[k];
+			fputs(k ? ",{" : "{", out);
+			if (d->py) {
+				char line[1024];
+				fputs("\"kind\":\"python\",", out);
+				jstr(out, "function", d->py->func, true);
+				jstr(out, "file", d->py->file, true);
+				fprintf(out, "\"line\":%d,", d->py->line);
+				jstr(out, "source",
+				     source_line(&c, d->py->file, d->py->line, line, sizeof(line)) ? line
+												: NULL,
+				     true);
+			} else {
+				const struct mst_native_frame *f = d->nat;
+				fputs("\"kind\":\"native\",", out);
+				fprintf(out, "\"address\":\"0x%" PRIx64 "\",", d->pc);
+				jstr(out, "function", f ? f->func : NULL, true);
+				jstr(out, "file", f ? f->file : NULL, true);
+				fprintf(out, "\"line\":%d,", f && f->file ? f->line : 0);
+				jstr(out, "module", f ? f->module : NULL, true);
+				fprintf(out, "\"offset\":\"0x%" PRIx64 "\",\"inlined\":%s,\"folded\":%s,",
+					f ? f->module_off : 0, f && f->inlined ? "true" : "false",
+					d->flags & MST_MF_FOLDED ? "true" : "false");
+			}
+			fprintf(out, "\"unmatched\":%s}", d->flags & MST_MF_UNMATCHED ? "true" : "false");
+		}
+		fputs("]}", out);
+	}
+	fputs("]}\n", out);
+	free_sources(&c);
+	return finish(out);
 }

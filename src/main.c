@@ -1,5 +1,6 @@
 /* msttop's entry point: options, modes, signal handling and exit codes. */
 #include <errno.h>
+#include <stdbool.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -9,7 +10,9 @@
 
 #include "config.h"
 #include "msttop/dump.h"
+#include "msttop/maps.h"
 #include "msttop/proc.h"
+#include "msttop/py.h"
 #include "msttop/snapshot.h"
 #include "msttop/symbols.h"
 #include "msttop/unwind.h"
@@ -22,6 +25,11 @@ enum {
 	EXIT_NOSUCH = 3,     /* no such process */
 	EXIT_PERM = 4,       /* not permitted to trace it */
 	EXIT_UNTRACEABLE = 5, /* msttop itself, a zombie, a kernel thread */
+	EXIT_NOPYTHON = 6,   /* the Python runtime cannot be decoded */
+};
+
+struct options {
+	bool dump, json, native_all, python_only, no_source;
 };
 
 /* The only global state: set by the signal handler, polled by proc. */
@@ -34,13 +42,19 @@ static void on_signal(int sig)
 
 static void usage(FILE *out)
 {
-	fputs("Usage: msttop -p PID [--dump]\n"
+	fputs("Usage: msttop -p PID --dump [--json] [--native-all | --python-only]\n"
 	      "A top for Python processes: every thread's merged Python and native stack.\n"
 	      "\n"
-	      "  -p, --pid PID   the process to look at\n"
-	      "  -d, --dump      print one snapshot of every thread's stack and exit\n"
-	      "  -h, --help      show this help and exit\n"
-	      "  -V, --version   show the version and exit\n"
+	      "  -p, --pid PID     the process to look at\n"
+	      "  -d, --dump        print one snapshot of every thread's stack and exit\n"
+	      "      --json        print the snapshot as one JSON object\n"
+	      "      --native-all  show every native frame, also the interpreter's own\n"
+	      "                    frames between two Python frames (folded by default)\n"
+	      "      --python-only show Python frames alone, read without stopping any\n"
+	      "                    thread\n"
+	      "      --no-source   no source line under Python frames\n"
+	      "  -h, --help        show this help and exit\n"
+	      "  -V, --version     show the version and exit\n"
 	      "\n"
 	      "Exit codes:\n"
 	      "  0  success\n"
@@ -50,6 +64,8 @@ static void usage(FILE *out)
 	      "  4  not permitted to trace the process (run as root or with CAP_SYS_PTRACE,\n"
 	      "     or set kernel.yama.ptrace_scope=0)\n"
 	      "  5  the PID cannot be traced: msttop itself, a zombie, a kernel thread\n"
+	      "  6  its Python cannot be decoded (unsupported version or build; with\n"
+	      "     --python-only: no Python at all); native stacks are still printed\n"
 	      "  128+N  interrupted by signal N\n",
 	      out);
 }
@@ -64,22 +80,51 @@ static int exit_code_for(int rc)
 	}
 }
 
-static int run_dump(pid_t pid)
+static int run_dump(pid_t pid, const struct options *o)
 {
-	struct mst_err err = {0};
+	struct mst_err err = {0}, py_err = {0};
 	struct mst_proc *proc = NULL;
+	struct mst_maps *maps = NULL;
+	struct mst_py *py = NULL;
 	struct mst_unwinder *unw = NULL;
 	struct mst_symbols *sym = NULL;
 	struct mst_snapshot *snap = NULL;
 	int code = EXIT_OK;
 
-	int rc = mst_proc_open(pid, MST_PROC_ATTACH, &cancel_signal, &proc, &err);
+	int rc = mst_proc_open(pid, o->python_only ? 0 : MST_PROC_ATTACH, &cancel_signal, &proc,
+			       &err);
 	if (rc < 0) {
 		fprintf(stderr, "msttop: %s\n", err.msg);
 		return exit_code_for(rc);
 	}
-	if ((rc = mst_unwinder_new(proc, &unw, &err)) < 0 ||
-	    (rc = mst_snapshot_take(proc, unw, &snap, &err)) < 0) {
+	pid = mst_proc_pid(proc);
+	if ((rc = mst_maps_read(pid, &maps, &err)) < 0) {
+		fprintf(stderr, "msttop: %s\n", err.msg);
+		code = exit_code_for(rc);
+		goto out;
+	}
+	struct mst_reader reader = mst_proc_reader(proc);
+	rc = mst_py_open(pid, maps, &reader, &py, &py_err);
+	if (rc < 0 && rc != -MST_ENOPYTHON) {
+		/* Say it once on stderr; the native stacks still follow. */
+		fprintf(stderr, "msttop: %s\n", py_err.msg);
+		code = EXIT_NOPYTHON;
+	}
+	if (rc < 0 && o->python_only) {
+		if (rc == -MST_ENOPYTHON)
+			fprintf(stderr, "msttop: %s: --python-only has nothing to show\n",
+				py_err.msg);
+		code = EXIT_NOPYTHON;
+		goto out;
+	}
+	if (!o->python_only && (rc = mst_unwinder_new(proc, &unw, &err)) < 0) {
+		fprintf(stderr, "msttop: %s\n", err.msg);
+		code = EXIT_FAILED;
+		goto out;
+	}
+	rc = mst_snapshot_take(proc, unw, py, &py_err, o->python_only ? MST_SNAP_PYTHON_ONLY : 0,
+			       &snap, &err);
+	if (rc < 0) {
 		code = rc == -MST_EINTR ? 128 + (int)cancel_signal : EXIT_FAILED;
 		if (rc != -MST_EINTR)
 			fprintf(stderr, "msttop: %s\n", err.msg);
@@ -89,15 +134,20 @@ static int run_dump(pid_t pid)
 	 * symbolization, which only reads files and memory. */
 	mst_unwinder_free(unw);
 	unw = NULL;
-	if ((rc = mst_symbols_open(mst_proc_pid(proc), &sym, &err)) < 0) {
+	if (!o->python_only && (rc = mst_symbols_open(pid, &sym, &err)) < 0) {
 		fprintf(stderr, "msttop: %s\n", err.msg);
 		code = EXIT_FAILED;
 		goto out;
 	}
-	rc = mst_dump_text(stdout, snap, sym);
-	if (rc == -EPIPE)
-		code = EXIT_OK; /* the reader had enough: `msttop --dump | head` */
-	else if (rc < 0) {
+	mst_snapshot_classify(snap, py, sym);
+	unsigned flags = (o->native_all ? MST_DUMP_NATIVE_ALL : 0) |
+			 (o->python_only ? MST_DUMP_PYTHON_ONLY : 0) |
+			 (o->no_source ? MST_DUMP_NO_SOURCE : 0);
+	rc = o->json ? mst_dump_json(stdout, snap, sym, flags)
+		     : mst_dump_text(stdout, snap, sym, flags);
+	if (rc == -EPIPE) {
+		/* The reader had enough: `msttop --dump | head`. */
+	} else if (rc < 0) {
 		fprintf(stderr, "msttop: cannot write the dump: %s\n", strerror(-rc));
 		code = EXIT_FAILED;
 	}
@@ -107,6 +157,8 @@ out:
 	mst_snapshot_free(snap);
 	mst_symbols_close(sym);
 	mst_unwinder_free(unw);
+	mst_py_close(py);
+	mst_maps_free(maps);
 	mst_proc_close(proc);
 	return code;
 }
@@ -116,12 +168,16 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{"pid", required_argument, NULL, 'p'},
 		{"dump", no_argument, NULL, 'd'},
+		{"json", no_argument, NULL, 'j'},
+		{"native-all", no_argument, NULL, 'N'},
+		{"python-only", no_argument, NULL, 'P'},
+		{"no-source", no_argument, NULL, 'S'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *pid_arg = NULL;
-	int dump = 0;
+	struct options o = {0};
 	int c;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "p:dhV", opts, NULL)) != -1) {
@@ -134,7 +190,19 @@ int main(int argc, char **argv)
 			pid_arg = optarg;
 			break;
 		case 'd':
-			dump = 1;
+			o.dump = true;
+			break;
+		case 'j':
+			o.json = true;
+			break;
+		case 'N':
+			o.native_all = true;
+			break;
+		case 'P':
+			o.python_only = true;
+			break;
+		case 'S':
+			o.no_source = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -157,6 +225,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "msttop: unexpected argument '%s' (try --help)\n", argv[optind]);
 		return EXIT_USAGE;
 	}
+	if (o.native_all && o.python_only) {
+		fprintf(stderr, "msttop: --native-all and --python-only exclude each other\n");
+		return EXIT_USAGE;
+	}
+	if ((o.json || o.native_all || o.python_only || o.no_source) && !o.dump) {
+		fprintf(stderr, "msttop: --json, --native-all, --python-only and --no-source "
+				"go with --dump\n");
+		return EXIT_USAGE;
+	}
 	if (!pid_arg) {
 		fprintf(stderr, "msttop: no PID given: use -p PID (try --help)\n");
 		return EXIT_USAGE;
@@ -177,7 +254,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "msttop: %s\n", err.msg);
 		return EXIT_UNTRACEABLE;
 	}
-	if (!dump) {
+	if (!o.dump) {
 		fprintf(stderr, "msttop: the live view is not available yet: use --dump\n");
 		return EXIT_USAGE;
 	}
@@ -192,5 +269,5 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	return run_dump(pid);
+	return run_dump(pid, &o);
 }

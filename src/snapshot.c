@@ -1,5 +1,6 @@
 /* Taking a snapshot: for each thread in turn, stop it, copy registers and
- * the top of its stack, walk the native stack, resume it. */
+ * the top of its stack, walk the native stack, read its Python frames and
+ * whether it holds the GIL, resume it. Then classify what was seen. */
 #include "msttop/snapshot.h"
 
 #include <fcntl.h>
@@ -11,6 +12,13 @@
 /* Enough for deep C stacks and for the CPython eval loop's frames; deeper
  * parts are read from the target as the walk needs them. */
 #define STACK_COPY_MAX (256 * 1024)
+/* glibc (2.36, x86_64) keeps the kernel tid of a thread in its struct
+ * pthread at this offset from pthread_self(): how a 3.6-3.10 thread state
+ * (which records only pthread_self) finds its OS thread without stopping
+ * it. Checked against /proc/PID/task before use, never trusted alone. */
+#define GLIBC_PTHREAD_TID_OFF 720
+/* Innermost native frames searched for GIL and GC markers. */
+#define MARKER_DEPTH 64
 
 void mst_read_cmdline(pid_t pid, char *buf, size_t len)
 {
@@ -34,34 +42,145 @@ void mst_read_cmdline(pid_t pid, char *buf, size_t len)
 		buf[--n] = '\0';
 }
 
-int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_snapshot **out,
+static bool is_task(struct mst_proc *p, pid_t tid)
+{
+	for (size_t i = 0; i < mst_proc_ntasks(p); i++)
+		if (mst_proc_task(p, i) == tid)
+			return true;
+	return false;
+}
+
+/* The Python thread state of a thread: by kernel tid where the runtime
+ * records it (3.11+), else by pthread_self() == the thread pointer. */
+static struct mst_py_thread *match_tstate(struct mst_py_threads *pt, pid_t tid, uint64_t tp,
+					  bool have_tp)
+{
+	for (size_t i = 0; i < pt->n; i++) {
+		struct mst_py_thread *t = &pt->v[i];
+		if (t->native_tid > 0 ? t->native_tid == tid : have_tp && t->thread_id == tp)
+			return t;
+	}
+	return NULL;
+}
+
+static void copy_py(struct mst_thread_snap *t, const struct mst_py_thread *pt)
+{
+	t->has_py = true;
+	t->tstate = pt->tstate;
+	snprintf(t->pyname, sizeof(t->pyname), "%s", pt->name);
+	t->holds_gil = pt->holds_gil;
+	t->py_truncated = pt->truncated;
+	t->py_error = pt->error;
+	t->py = malloc((pt->nframes ? pt->nframes : 1) * sizeof(*t->py));
+	if (t->py) {
+		memcpy(t->py, pt->frames, pt->nframes * sizeof(*t->py));
+		t->npy = pt->nframes;
+	}
+}
+
+/* Read this (stopped) thread's frames and GIL ownership now, so they agree
+ * with its native stack. */
+static void read_py_stopped(struct mst_py *py, struct mst_thread_snap *t,
+			    const struct mst_py_thread *pt, struct mst_py_frame *scratch)
+{
+	t->has_py = true;
+	t->tstate = pt->tstate;
+	snprintf(t->pyname, sizeof(t->pyname), "%s", pt->name);
+	size_t n = 0;
+	bool trunc = false;
+	struct mst_err e = {0};
+	t->py_error = mst_py_read_frames(py, pt->tstate, scratch, MST_PY_MAX_FRAMES, &n, &trunc, &e);
+	t->py_truncated = trunc;
+	t->py = malloc((n ? n : 1) * sizeof(*t->py));
+	if (t->py) {
+		memcpy(t->py, scratch, n * sizeof(*t->py));
+		t->npy = n;
+	}
+	struct mst_py_gil g;
+	if (mst_py_read_gil(py, &g) == 0 && g.known)
+		t->holds_gil = g.holder == pt->tstate && g.locked;
+	else
+		t->holds_gil = pt->holds_gil;
+}
+
+int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py *py,
+		      const struct mst_err *py_err, unsigned flags, struct mst_snapshot **out,
 		      struct mst_err *err)
 {
+	bool py_only = flags & MST_SNAP_PYTHON_ONLY;
 	struct mst_snapshot *s = calloc(1, sizeof(*s));
-	uint8_t *stack = malloc(STACK_COPY_MAX);
+	uint8_t *stack = py_only ? NULL : malloc(STACK_COPY_MAX);
+	struct mst_py_frame *scratch = py ? malloc(MST_PY_MAX_FRAMES * sizeof(*scratch)) : NULL;
 	size_t nt = mst_proc_ntasks(p);
-	if (!s || !stack || !(s->threads = calloc(nt ? nt : 1, sizeof(*s->threads)))) {
-		free(stack);
-		mst_snapshot_free(s);
-		return mst_err_set(err, -ENOMEM, "out of memory");
+	struct mst_py_threads pt = {0};
+	bool *used = NULL;
+	int rc = 0;
+	if (!s || (!py_only && !stack) || (py && !scratch) ||
+	    !(s->threads = calloc(nt ? nt : 1, sizeof(*s->threads)))) {
+		rc = mst_err_set(err, -ENOMEM, "out of memory");
+		goto out;
 	}
 	s->pid = mst_proc_pid(p);
 	mst_read_cmdline(s->pid, s->cmdline, sizeof(s->cmdline));
-	int rc = 0;
+	if (py) {
+		snprintf(s->py_version, sizeof(s->py_version), "%s", mst_py_version(py));
+		struct mst_err e = {0};
+		/* Which thread states exist, and their names; the frames are
+		 * read again per thread while it is stopped. */
+		int prc = mst_py_read_threads(py, true, &pt, &e);
+		if (prc < 0) {
+			s->py_status = prc;
+			snprintf(s->py_msg, sizeof(s->py_msg), "%s", e.msg);
+		}
+		s->gc_known = pt.gc_known;
+		s->gc_collecting = pt.gc_collecting;
+		used = calloc(pt.n ? pt.n : 1, sizeof(*used));
+		if (!used) {
+			rc = mst_err_set(err, -ENOMEM, "out of memory");
+			goto out;
+		}
+	} else {
+		s->py_status = py_err && py_err->code ? py_err->code : -MST_ENOPYTHON;
+		snprintf(s->py_msg, sizeof(s->py_msg), "%s",
+			 py_err && py_err->msg[0] ? py_err->msg : "no Python runtime found");
+	}
+
 	size_t alive = 0;
 	for (size_t i = 0; i < nt; i++) {
 		struct mst_thread_snap *t = &s->threads[s->nthreads++];
 		t->tid = mst_proc_task(p, i);
+		t->regs.syscall_nr = -1;
 		if (mst_proc_task_info(s->pid, t->tid, t->comm, &t->state) < 0) {
 			t->error = -ESRCH;
 			snprintf(t->errmsg, sizeof(t->errmsg), "thread has exited");
+			continue;
+		}
+		if (py_only) {
+			struct mst_py_thread *m = match_tstate(&pt, t->tid, 0, false);
+			if (!m) {
+				/* 3.6-3.10 record only pthread_self(): find its tid
+				 * in glibc's struct pthread. */
+				for (size_t k = 0; k < pt.n && !m; k++) {
+					int32_t tid = 0;
+					if (!used[k] && pt.v[k].native_tid <= 0 &&
+					    mst_proc_read(p, pt.v[k].thread_id + GLIBC_PTHREAD_TID_OFF,
+							  &tid, sizeof(tid)) == 0 &&
+					    tid == t->tid && is_task(p, tid))
+						m = &pt.v[k];
+				}
+			}
+			if (m) {
+				used[m - pt.v] = true;
+				copy_py(t, m);
+			}
+			alive++;
 			continue;
 		}
 		struct mst_err terr = {0};
 		int src = mst_proc_stop(p, t->tid, &t->regs, &terr);
 		if (src == -MST_EINTR) {
 			rc = mst_err_set(err, src, "interrupted");
-			break;
+			goto out;
 		}
 		if (src < 0) {
 			t->error = src;
@@ -73,17 +192,30 @@ int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_sna
 		t->pcs = malloc(MST_MAX_NATIVE_FRAMES * sizeof(*t->pcs));
 		if (t->pcs)
 			mst_unwind(u, &t->regs, &copy, t->pcs, MST_MAX_NATIVE_FRAMES, &t->npcs, NULL);
+		if (py) {
+			struct mst_py_thread *m = match_tstate(&pt, t->tid, t->regs.tp, true);
+			if (m) {
+				used[m - pt.v] = true;
+				read_py_stopped(py, t, m, scratch);
+			}
+		}
 		mst_proc_resume(p, t->tid);
 		alive++;
 	}
-	free(stack);
-	if (rc == 0 && alive == 0 && access("/proc/self", F_OK) == 0) {
+	for (size_t k = 0; k < pt.n; k++)
+		s->orphan_tstates += !used[k];
+	if (alive == 0) {
 		char path[64];
 		snprintf(path, sizeof(path), "/proc/%d", (int)s->pid);
 		if (access(path, F_OK) < 0)
 			rc = mst_err_set(err, -ESRCH, "process %d exited during the snapshot",
 					 (int)s->pid);
 	}
+out:
+	free(stack);
+	free(scratch);
+	free(used);
+	mst_py_threads_free(&pt);
 	if (rc < 0) {
 		mst_snapshot_free(s);
 		return rc;
@@ -96,8 +228,104 @@ void mst_snapshot_free(struct mst_snapshot *s)
 {
 	if (!s)
 		return;
-	for (size_t i = 0; i < s->nthreads; i++)
+	for (size_t i = 0; s->threads && i < s->nthreads; i++) {
 		free(s->threads[i].pcs);
+		free(s->threads[i].nkinds);
+		free(s->threads[i].py);
+	}
 	free(s->threads);
 	free(s);
+}
+
+/* "collect.constprop.0" and "take_gil.cold" are the function they split
+ * from: compare the part before the first '.'. */
+static bool name_is(const char *func, const char *const *names)
+{
+	if (!func)
+		return false;
+	size_t len = strcspn(func, ".");
+	for (; *names; names++)
+		if (strlen(*names) == len && !strncmp(func, *names, len))
+			return true;
+	return false;
+}
+
+/* The interpreter's own functions that mark a state, by version:
+ * take_gil (3.6-3.13, static), drop_gil, and the collector's entry points
+ * (3.6-3.7 collect/collect_with_callback, 3.8-3.12 gc_collect_main etc.,
+ * 3.13 gc_collect_main/gc_collect_region). Static functions: found only in
+ * builds that keep .symtab. */
+static const char *const gil_wait_names[] = {"take_gil", NULL};
+static const char *const gil_drop_names[] = {"drop_gil", NULL};
+static const char *const gc_names[] = {"collect", "collect_with_callback", "collect_generations",
+				      "gc_collect_main", "gc_collect_with_callback",
+				      "gc_collect_generations", "gc_collect_region",
+				      "gc_collect_full", "gc_collect_young",
+				      "gc_collect_increment", "_PyGC_Collect", "PyGC_Collect",
+				      "_PyGC_CollectNoFail", NULL};
+
+void mst_snapshot_classify(struct mst_snapshot *s, struct mst_py *py, struct mst_symbols *sym)
+{
+	const struct mst_py_runtime_info *info = py ? mst_py_info(py) : NULL;
+	struct mst_py_gil g = {0};
+	if (py)
+		mst_py_read_gil(py, &g);
+	bool gc_seen = false;
+	for (size_t i = 0; i < s->nthreads; i++) {
+		struct mst_thread_snap *t = &s->threads[i];
+		free(t->nkinds);
+		t->nkinds = calloc(t->npcs ? t->npcs : 1, 1);
+		bool waits = false, drops = false, in_gc = false;
+		for (size_t k = 0; k < t->npcs && t->nkinds; k++) {
+			/* A return address points after the call. */
+			uint64_t a = k ? t->pcs[k] - 1 : t->pcs[k];
+			if (info && mst_py_runtime_is_eval_pc(info, a))
+				t->nkinds[k] = MST_NK_EVAL;
+			else if (info && a >= info->module_start && a < info->module_end)
+				t->nkinds[k] = MST_NK_INTERP;
+			if (!sym || k >= MARKER_DEPTH || t->nkinds[k] == MST_NK_OTHER)
+				continue;
+			const struct mst_native_frame *fr;
+			size_t n;
+			if (mst_symbols_resolve(sym, t->pcs[k], k > 0, &fr, &n) < 0)
+				continue;
+			for (size_t j = 0; j < n; j++) {
+				waits |= name_is(fr[j].func, gil_wait_names);
+				drops |= name_is(fr[j].func, gil_drop_names);
+				in_gc |= name_is(fr[j].func, gc_names);
+			}
+		}
+		/* A thread blocked on a futex inside the GIL struct waits for
+		 * it; on the switch condition, it is dropping it (FORCE_SWITCHING
+		 * makes the releaser wait for the next holder). This needs no
+		 * symbols, so it works on stripped builds too. */
+		if (g.addr && t->regs.syscall_nr == MST_SYS_FUTEX) {
+			uint64_t f = t->regs.syscall_arg0;
+			if (f >= g.switch_lo && f < g.switch_hi)
+				drops = true;
+			else if (f >= g.addr && f < g.addr + g.size)
+				waits = true;
+		}
+		unsigned st = 0;
+		if (t->has_py)
+			st |= MST_TS_PYTHON;
+		if (t->holds_gil)
+			st |= MST_TS_HOLDS_GIL;
+		else if (drops)
+			st |= MST_TS_DROPS_GIL;
+		else if (waits)
+			st |= MST_TS_WAITS_GIL;
+		if (s->gc_collecting && in_gc) {
+			st |= MST_TS_IN_GC;
+			gc_seen = true;
+		}
+		if (t->state == 'R')
+			st |= MST_TS_RUNNING;
+		else if (t->state == 'T' || t->state == 't')
+			st |= MST_TS_STOPPED;
+		else if (!(st & (MST_TS_WAITS_GIL | MST_TS_DROPS_GIL)))
+			st |= MST_TS_IDLE;
+		t->states = st;
+	}
+	s->gc_thread_unknown = s->gc_collecting && !gc_seen;
 }

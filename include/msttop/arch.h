@@ -15,6 +15,11 @@ struct mst_regs {
 	/* The thread pointer: fs_base on x86_64. With glibc it equals
 	 * pthread_self(), which CPython stores as tstate->thread_id. */
 	uint64_t tp;
+	/* The system call the thread is in, or -1: a thread stopped inside a
+	 * blocking call (futex, nanosleep) reports it here, with its first
+	 * argument (the futex address). */
+	int64_t syscall_nr;
+	uint64_t syscall_arg0;
 	/* Indexed by libunwind register number. */
 	uint64_t unw[MST_ARCH_NREGS];
 };
@@ -24,6 +29,9 @@ int mst_arch_getregs(pid_t tid, struct mst_regs *out);
 
 /* Value of libunwind register regnum; false if we do not have it. */
 bool mst_arch_unw_reg(const struct mst_regs *r, int regnum, uint64_t *val);
+
+/* System call numbers msttop interprets. */
+#define MST_SYS_FUTEX 202
 
 /* The ABI's red zone below the stack pointer that leaf code may use. */
 #define MST_ARCH_RED_ZONE 128

@@ -5,7 +5,9 @@
  *
  * Lifetimes: strings in mst_py_frame (func, file) belong to the mst_py's
  * code-object cache and stay valid until mst_py_close. An mst_py_threads is
- * filled by mst_py_read_threads and released with mst_py_threads_free. */
+ * filled by mst_py_read_threads and released with mst_py_threads_free.
+ * An mst_py is not thread-safe: it keeps caches and a scratch buffer, so
+ * one thread at a time reads through it. */
 #ifndef MSTTOP_PY_H
 #define MSTTOP_PY_H
 
@@ -49,7 +51,8 @@ struct mst_py_thread {
 	struct mst_py_frame *frames; /* innermost first */
 	size_t nframes;
 	bool truncated;       /* the walk hit a bound or a bad pointer */
-	int error;            /* 0, or why the frames could not be read */
+	int error;            /* 0, or why the walk stopped early (frames then
+	                       * holds what was read before) */
 };
 
 struct mst_py_threads {
@@ -58,20 +61,28 @@ struct mst_py_threads {
 	bool gil_known;       /* whether the GIL state could be read */
 	bool gil_locked;
 	uint64_t gil_holder;  /* tstate address, 0 if none */
-	bool gc_collecting;   /* the collector runs (in some thread) */
+	bool gc_known;        /* whether the collector's flag could be read (3.6:
+	                       * the static `collecting` needs .symtab) */
+	bool gc_collecting;   /* the collector runs (in some thread); false when
+	                       * !gc_known */
+	bool threads_truncated; /* the thread-state walk hit a bound or a list
+	                         * that changed under it */
 };
 
 struct mst_py;
 
 /* Find and validate the runtime (mst_py_runtime_find) and pick the layout
  * (table for 3.6-3.12, _Py_DebugOffsets for 3.13+). -MST_ENOPYTHON when the
- * process has no CPython, -MST_EUNSUPPORTED with the version named. */
+ * process has no CPython, -MST_EUNSUPPORTED with the version named.
+ * *r is copied; the object r->ctx points to must outlive the mst_py. */
 int mst_py_open(pid_t pid, const struct mst_maps *maps, const struct mst_reader *r,
 		struct mst_py **out, struct mst_err *err);
 void mst_py_close(struct mst_py *py);
 
 const struct mst_py_runtime_info *mst_py_info(const struct mst_py *py);
 const struct mst_py_layout *mst_py_layout(const struct mst_py *py);
+/* The reader the decoder uses (borrowed). */
+const struct mst_reader *mst_py_reader(const struct mst_py *py);
 /* "3.11.7" */
 const char *mst_py_version(const struct mst_py *py);
 
@@ -86,5 +97,17 @@ int mst_py_read_threads(struct mst_py *py, bool want_names, struct mst_py_thread
 int mst_py_read_frames(struct mst_py *py, uint64_t tstate, struct mst_py_frame *frames,
 		       size_t max, size_t *n, bool *truncated, struct mst_err *err);
 void mst_py_threads_free(struct mst_py_threads *t);
+
+/* The GIL right now, and where it lives: a thread blocked on a futex inside
+ * [addr, addr + size) waits for it, one blocked inside [switch_lo,
+ * switch_hi) is dropping it (FORCE_SWITCHING). */
+struct mst_py_gil {
+	bool known;      /* locked and holder could be read */
+	bool locked;
+	uint64_t holder; /* tstate of the last holder (sticky: check locked) */
+	uint64_t addr, size;
+	uint64_t switch_lo, switch_hi;
+};
+int mst_py_read_gil(struct mst_py *py, struct mst_py_gil *out);
 
 #endif

@@ -1,6 +1,7 @@
 /* One snapshot of every thread of a target: what --dump prints, and what one
  * tick of the sampler produces. Each thread is stopped only while its
- * registers and the top of its stack are copied and its stack is walked. */
+ * registers and stack are copied, its native stack walked and its Python
+ * frames read, so the two halves of its stack are consistent. */
 #ifndef MSTTOP_SNAPSHOT_H
 #define MSTTOP_SNAPSHOT_H
 
@@ -11,33 +12,87 @@
 
 #include "msttop/arch.h"
 #include "msttop/err.h"
+#include "msttop/merge.h"
 #include "msttop/proc.h"
+#include "msttop/py.h"
+#include "msttop/symbols.h"
 #include "msttop/unwind.h"
+
+/* Thread states shown to the user (design.md). */
+enum {
+	MST_TS_RUNNING = 1 << 0,   /* on a CPU (R) */
+	MST_TS_IDLE = 1 << 1,      /* sleeping in a system call, not for the GIL */
+	MST_TS_HOLDS_GIL = 1 << 2,
+	MST_TS_WAITS_GIL = 1 << 3, /* inside the GIL acquisition path */
+	MST_TS_DROPS_GIL = 1 << 4, /* releasing it, waiting for the next holder */
+	MST_TS_IN_GC = 1 << 5,     /* this thread runs the collector */
+	MST_TS_PYTHON = 1 << 6,    /* has a Python thread state */
+	MST_TS_STOPPED = 1 << 7,   /* stopped by someone else (T) */
+};
 
 struct mst_thread_snap {
 	pid_t tid;
 	char comm[16];        /* /proc/PID/task/TID/comm */
 	char state;           /* /proc state letter before it was stopped */
-	int error;            /* 0, or why the thread has no stack (-ESRCH...) */
+	int error;            /* 0, or why the thread has no native stack */
 	char errmsg[MST_ERR_MSG_MAX];
 	struct mst_regs regs;
-	uint64_t *pcs;        /* innermost first */
+	uint64_t *pcs;        /* native, innermost first */
 	size_t npcs;
+	uint8_t *nkinds;      /* enum mst_native_kind per pc (after classify) */
+
+	/* Python, when a thread state belongs to this thread. */
+	bool has_py;
+	uint64_t tstate;
+	char pyname[64];      /* threading name, "" if unknown */
+	struct mst_py_frame *py; /* innermost first */
+	size_t npy;
+	bool py_truncated;
+	int py_error;
+	bool holds_gil;       /* read while this thread was stopped */
+
+	unsigned states;      /* MST_TS_* (after classify) */
 };
 
 struct mst_snapshot {
 	pid_t pid;
-	char cmdline[512];    /* NUL-separated arguments joined by spaces */
+	char cmdline[512];
 	size_t nthreads;
 	struct mst_thread_snap *threads; /* by tid */
+
+	/* The Python runtime: py_status is 0 when one was found and read,
+	 * -MST_ENOPYTHON when there is none, another code when it could not
+	 * be decoded (py_msg says why). */
+	int py_status;
+	char py_msg[MST_ERR_MSG_MAX];
+	char py_version[32];
+	bool gc_known, gc_collecting;
+	bool gc_thread_unknown; /* collecting, but no thread shows the collector */
+	/* Thread states that no OS thread of the snapshot matched (a thread
+	 * that just ended, or one created between the two reads). */
+	size_t orphan_tstates;
 };
 
-/* Take a snapshot of every task of p (attached with MST_PROC_ATTACH). A
- * thread that cannot be read is kept with its error; only a cancel
- * (-MST_EINTR) or the whole process being gone fails the call. */
-int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_snapshot **out,
+enum {
+	/* Read Python frames without stopping any thread; no native stacks. */
+	MST_SNAP_PYTHON_ONLY = 1 << 0,
+};
+
+/* Take a snapshot of every task of p. u is the unwinder (NULL with
+ * MST_SNAP_PYTHON_ONLY); py the decoder, or NULL when the target has no
+ * usable runtime (py_status/py_msg are then copied from py_err). A thread
+ * that cannot be read is kept with its error; only a cancel (-MST_EINTR) or
+ * the whole process being gone fails the call. */
+int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py *py,
+		      const struct mst_err *py_err, unsigned flags, struct mst_snapshot **out,
 		      struct mst_err *err);
 void mst_snapshot_free(struct mst_snapshot *s);
+
+/* Fill nkinds and states of every thread: which native frames are the eval
+ * loop or interpreter internals, and running / idle / GIL / GC states, from
+ * /proc, the registers, the runtime and the native symbols. sym may be NULL
+ * (then only what needs no names). */
+void mst_snapshot_classify(struct mst_snapshot *s, struct mst_py *py, struct mst_symbols *sym);
 
 /* The command line of pid, arguments separated by spaces. */
 void mst_read_cmdline(pid_t pid, char *buf, size_t len);

@@ -2,13 +2,13 @@
 
 State:
   thread "collector": collector_main() -> collector() -> gc.collect()
-      (MARK: gc_collect) -> (native collector: finalize garbage)
-      -> Finalizable.__del__() -> time.sleep (MARK: del_sleep).
+      (marker gc_collect) -> (native collector: finalize garbage)
+      -> Finalizable.__del__() -> time.sleep (marker del_sleep).
       The reference cycle is created in collector() right before the
       collection, with automatic collection disabled, so this explicit
       gc.collect() is the one that finds it.
-  thread "idle": idle() blocked in threading.Event().wait() (MARK: idle_wait).
-  main thread: waits in main() on threading.Event().wait() (MARK: main_wait).
+  thread "idle": idle() blocked in threading.Event().wait() (marker idle_wait).
+  main thread: waits in main() on threading.Event().wait() (marker main_wait).
 
 Usage: py_gc.py
 Ready line (printed from __del__ right before it sleeps):

@@ -5,15 +5,15 @@ its holder releases it voluntarily; the spinning thread never does, which
 makes the roles below stable for the whole run (not just statistically):
 
   thread "spin":    spin_main() -> spin(), a pure-Python busy loop holding the
-                    GIL (MARK: spin_loop; spin_main calls spin on
-                    MARK: call_spin).
-  thread "contend": contend() sleeping 1 ms in a loop (MARK: contend_sleep);
+                    GIL (marker spin_loop; spin_main calls spin on
+                    marker call_spin).
+  thread "contend": contend() sleeping 1 ms in a loop (marker contend_sleep);
                     on wake-up time.sleep tries to retake the GIL and stays
                     blocked in take_gil (native) with contend() as the top
                     Python frame.
   thread "idle":    idle() blocked in threading.Event().wait()
-                    (MARK: idle_wait), GIL released.
-  main thread:      blocked in threading.Event().wait() (MARK: main_wait).
+                    (marker idle_wait), GIL released.
+  main thread:      blocked in threading.Event().wait() (marker main_wait).
 
 Usage: py_gil.py
 Ready line (written by spin() with a raw write(2) that keeps the GIL, after
@@ -81,7 +81,7 @@ def spin():
     data = line.encode("ascii")
     raw_write(1, data, len(data))
     n = 0
-    while True: n += 1  # noqa: E701  MARK: spin_loop
+    while True: n += 1  # MARK: spin_loop
 
 
 def spin_main():

@@ -1,7 +1,7 @@
 """py_idle: the simplest target.
 
-State: the main thread sleeps in idle_sleep() -> time.sleep (MARK: idle_sleep),
-called from main() (MARK: idle_call). Single-threaded.
+State: the main thread sleeps in idle_sleep() -> time.sleep (marker idle_sleep),
+called from main() (marker idle_call). Single-threaded.
 
 Usage: py_idle.py
 Ready line (printed from idle_sleep() right before it sleeps):

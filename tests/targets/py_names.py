@@ -2,18 +2,18 @@
 
 State:
   thread "worker-1" (ASCII name):
-      run_method() -> Klass().method() (MARK: method_call)
-      -> time.sleep (MARK: method_sleep). 3.11+ shows the qualified name
+      run_method() -> Klass().method() (marker method_call)
+      -> time.sleep (marker method_sleep). 3.11+ shows the qualified name
       "Klass.method".
   thread "worker-ä1" (non-ASCII name):
-      run_unicode() -> grüße() (MARK: call_gruesse) -> 计算() (MARK: call_cjk)
-      -> time.sleep (MARK: cjk_sleep).
+      run_unicode() -> grüße() (marker call_gruesse) -> 计算() (marker call_cjk)
+      -> time.sleep (marker cjk_sleep).
   thread "gen":
-      run_generator() iterates produce() with a for loop (MARK: gen_iterate);
-      the generator body is blocked in time.sleep (MARK: gen_sleep).
-  main thread: an asyncio event loop (run_until_complete, MARK: loop_run)
-      running the coroutine serve(), which awaits handle() (MARK: coro_await),
-      which is blocked in a *synchronous* time.sleep (MARK: coro_sleep), so
+      run_generator() iterates produce() with a for loop (marker gen_iterate);
+      the generator body is blocked in time.sleep (marker gen_sleep).
+  main thread: an asyncio event loop (run_until_complete, marker loop_run)
+      running the coroutine serve(), which awaits handle() (marker coro_await),
+      which is blocked in a *synchronous* time.sleep (marker coro_sleep), so
       both coroutine frames are on the thread's stack.
 
 Usage: py_names.py

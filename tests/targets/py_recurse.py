@@ -4,9 +4,9 @@ State:
   main thread:  main() -> recurse(DEPTH) -> recurse(DEPTH-1) -> ... -> recurse(1)
                 -> leaf() -> time.sleep
                 exactly DEPTH frames of recurse(); recurse(n) calls itself on
-                MARK: recurse_self, recurse(1) calls leaf() on MARK: recurse_leaf,
-                leaf() sleeps on MARK: leaf_sleep; main() calls recurse() on
-                MARK: main_recurse.
+                marker recurse_self, recurse(1) calls leaf() on marker recurse_leaf,
+                leaf() sleeps on marker leaf_sleep; main() calls recurse() on
+                marker main_recurse.
   thread "chain": chain_entry() -> alpha() -> beta() -> gamma() -> time.sleep
                 MARKs: chain_alpha, chain_beta, chain_gamma, gamma_sleep.
 

@@ -1,8 +1,8 @@
 """py_spin: N CPU-bound pure-Python threads, for throughput benchmarks.
 
 State: threads "spin-1".."spin-N" each run spin(slot), a loop calling the
-pure-Python function work() (MARK: spin_work) and counting iterations;
-main thread waits in signal.pause() (MARK: main_pause).
+pure-Python function work() (marker spin_work) and counting iterations;
+main thread waits in signal.pause() (marker main_pause).
 
 Usage: py_spin.py [N]            (default 4)
 Ready line (once every thread has started looping):
@@ -45,7 +45,7 @@ def arm_safety_timeout():
 
 
 def work(x):
-    return (x * 1103515245 + 12345) % 2147483648
+    return (x * 1103515245 + 12345) % 2147483648  # MARK: work_body
 
 
 def spin(slot):
