@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -13,6 +14,8 @@
 #include "msttop/maps.h"
 #include "msttop/proc.h"
 #include "msttop/py.h"
+#include "msttop/report.h"
+#include "msttop/sampler.h"
 #include "msttop/snapshot.h"
 #include "msttop/symbols.h"
 #include "msttop/unwind.h"
@@ -30,6 +33,9 @@ enum {
 
 struct options {
 	bool dump, json, native_all, python_only, no_source;
+	bool batch, nonblocking;
+	double rate, duration;
+	const char *log;
 };
 
 /* The only global state: set by the signal handler, polled by proc. */
@@ -42,10 +48,18 @@ static void on_signal(int sig)
 
 static void usage(FILE *out)
 {
-	fputs("Usage: msttop -p PID --dump [--json] [--native-all | --python-only]\n"
+	fputs("Usage: msttop -p PID [--rate HZ] [--nonblocking] [--duration S] [--batch]\n"
+	      "       msttop -p PID --dump [--json] [--native-all | --python-only]\n"
 	      "A top for Python processes: every thread's merged Python and native stack.\n"
 	      "\n"
 	      "  -p, --pid PID     the process to look at\n"
+	      "  -r, --rate HZ     samples per second (default 100)\n"
+	      "      --nonblocking read Python frames without stopping any thread (no\n"
+	      "                    native frames)\n"
+	      "      --duration S  stop after S seconds\n"
+	      "  -b, --batch       no screen: sample for --duration seconds (default 5)\n"
+	      "                    and print the threads and hot frames as text\n"
+	      "      --log FILE    append diagnostics to FILE\n"
 	      "  -d, --dump        print one snapshot of every thread's stack and exit\n"
 	      "      --json        print the snapshot as one JSON object\n"
 	      "      --native-all  show every native frame, also the interpreter's own\n"
@@ -163,6 +177,72 @@ out:
 	return code;
 }
 
+static bool parse_number(const char *s, double lo, double hi, double *out)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || *end || !(v >= lo && v <= hi))
+		return false;
+	*out = v;
+	return true;
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Sample without a screen until the duration ends, then print a report. */
+static int run_batch(struct mst_sampler *s, const struct options *o)
+{
+	struct mst_err err = {0};
+	uint64_t end = mono_ns() + (uint64_t)((o->duration > 0 ? o->duration : 5) * 1e9);
+	for (;;) {
+		uint64_t now = mono_ns();
+		if (now >= end || cancel_signal)
+			break;
+		uint64_t due = mst_sampler_next_due(s);
+		if (due > now) {
+			uint64_t wait = (due < end ? due : end) - now;
+			struct timespec ts = {(time_t)(wait / 1000000000ull), (long)(wait % 1000000000ull)};
+			nanosleep(&ts, NULL);
+			continue;
+		}
+		int rc = mst_sampler_tick(s, now, &err);
+		if (rc == -ESRCH)
+			break; /* the target exited: report what was seen */
+		if (rc == -MST_EINTR)
+			break;
+	}
+	int rc = mst_report_text(stdout, s, 30);
+	if (rc < 0 && rc != -EPIPE) {
+		fprintf(stderr, "msttop: cannot write the report: %s\n", strerror(-rc));
+		return EXIT_FAILED;
+	}
+	return cancel_signal ? 128 + (int)cancel_signal : EXIT_OK;
+}
+
+static int run_live(pid_t pid, const struct options *o)
+{
+	struct mst_err err = {0};
+	struct mst_sampler_opts so = {
+		.pid = pid, .rate_hz = o->rate, .nonblocking = o->nonblocking, .log_path = o->log};
+	struct mst_sampler *s = NULL;
+	int rc = mst_sampler_open(&so, &cancel_signal, &s, &err);
+	if (rc < 0) {
+		fprintf(stderr, "msttop: %s\n", err.msg);
+		if (rc == -MST_ENOPYTHON || rc == -MST_EUNSUPPORTED)
+			return EXIT_NOPYTHON;
+		return exit_code_for(rc);
+	}
+	int code = run_batch(s, o);
+	mst_sampler_close(s);
+	return code;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -172,6 +252,11 @@ int main(int argc, char **argv)
 		{"native-all", no_argument, NULL, 'N'},
 		{"python-only", no_argument, NULL, 'P'},
 		{"no-source", no_argument, NULL, 'S'},
+		{"rate", required_argument, NULL, 'r'},
+		{"duration", required_argument, NULL, 'D'},
+		{"nonblocking", no_argument, NULL, 'n'},
+		{"batch", no_argument, NULL, 'b'},
+		{"log", required_argument, NULL, 'L'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
@@ -180,7 +265,7 @@ int main(int argc, char **argv)
 	struct options o = {0};
 	int c;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "p:dhV", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:dhVr:b", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			if (pid_arg) {
@@ -204,6 +289,31 @@ int main(int argc, char **argv)
 		case 'S':
 			o.no_source = true;
 			break;
+		case 'r':
+			if (!parse_number(optarg, 1, 10000, &o.rate)) {
+				fprintf(stderr, "msttop: invalid rate '%s': expected 1 to 10000 "
+						"samples per second\n",
+					optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'D':
+			if (!parse_number(optarg, 0.001, 1e9, &o.duration)) {
+				fprintf(stderr, "msttop: invalid duration '%s': expected seconds "
+						"> 0\n",
+					optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'n':
+			o.nonblocking = true;
+			break;
+		case 'b':
+			o.batch = true;
+			break;
+		case 'L':
+			o.log = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return EXIT_OK;
@@ -225,6 +335,17 @@ int main(int argc, char **argv)
 		fprintf(stderr, "msttop: unexpected argument '%s' (try --help)\n", argv[optind]);
 		return EXIT_USAGE;
 	}
+	if (o.native_all && o.python_only) {
+		fprintf(stderr, "msttop: --native-all and --python-only exclude each other\n");
+		return EXIT_USAGE;
+	}
+	if (o.dump && (o.batch || o.rate > 0 || o.duration > 0)) {
+		fprintf(stderr, "msttop: --dump takes one snapshot: --batch, --rate and "
+				"--duration go with the live view\n");
+		return EXIT_USAGE;
+	}
+	if (o.dump && o.nonblocking)
+		o.python_only = true; /* the same thing for a single snapshot */
 	if (o.native_all && o.python_only) {
 		fprintf(stderr, "msttop: --native-all and --python-only exclude each other\n");
 		return EXIT_USAGE;
@@ -254,10 +375,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "msttop: %s\n", err.msg);
 		return EXIT_UNTRACEABLE;
 	}
-	if (!o.dump) {
-		fprintf(stderr, "msttop: the live view is not available yet: use --dump\n");
-		return EXIT_USAGE;
-	}
 
 	/* No debuginfod: a network lookup would stall a dump for seconds. */
 	unsetenv("DEBUGINFOD_URLS");
@@ -269,5 +386,5 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	return run_dump(pid, &o);
+	return o.dump ? run_dump(pid, &o) : run_live(pid, &o);
 }

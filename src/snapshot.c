@@ -5,6 +5,7 @@
 
 #include <fcntl.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -19,6 +20,13 @@
 #define GLIBC_PTHREAD_TID_OFF 720
 /* Innermost native frames searched for GIL and GC markers. */
 #define MARKER_DEPTH 64
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
 
 void mst_read_cmdline(pid_t pid, char *buf, size_t len)
 {
@@ -177,6 +185,7 @@ int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py 
 			continue;
 		}
 		struct mst_err terr = {0};
+		uint64_t t0 = mono_ns();
 		int src = mst_proc_stop(p, t->tid, &t->regs, &terr);
 		if (src == -MST_EINTR) {
 			rc = mst_err_set(err, src, "interrupted");
@@ -200,10 +209,24 @@ int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py 
 			}
 		}
 		mst_proc_resume(p, t->tid);
+		t->pause_ns = mono_ns() - t0;
 		alive++;
 	}
 	for (size_t k = 0; k < pt.n; k++)
 		s->orphan_tstates += !used[k];
+	if (py && !py_only) {
+		/* Each thread's GIL ownership was read while it was stopped,
+		 * at different instants: the GIL may have moved in between. A
+		 * snapshot shows one holder, as of now. */
+		size_t holders = 0;
+		for (size_t i = 0; i < s->nthreads; i++)
+			holders += s->threads[i].holds_gil;
+		struct mst_py_gil g;
+		if (holders > 1 && mst_py_read_gil(py, &g) == 0 && g.known)
+			for (size_t i = 0; i < s->nthreads; i++)
+				s->threads[i].holds_gil =
+					g.locked && s->threads[i].has_py && g.holder == s->threads[i].tstate;
+	}
 	if (alive == 0) {
 		char path[64];
 		snprintf(path, sizeof(path), "/proc/%d", (int)s->pid);

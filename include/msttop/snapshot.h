@@ -52,6 +52,7 @@ struct mst_thread_snap {
 	bool holds_gil;       /* read while this thread was stopped */
 
 	unsigned states;      /* MST_TS_* (after classify) */
+	uint64_t pause_ns;    /* how long it was stopped (0 if not stopped) */
 };
 
 struct mst_snapshot {

@@ -1,0 +1,72 @@
+/* The live sampler: ties proc, unwind, py, merge and agg together at a rate.
+ * One tick samples every thread of the target (each stopped only while it is
+ * read, or none with nonblocking) and feeds the merged stacks to the agg. It
+ * keeps its own statistics. Single-threaded: the UI loop calls
+ * mst_sampler_tick when mst_sampler_next_due says so. */
+#ifndef MSTTOP_SAMPLER_H
+#define MSTTOP_SAMPLER_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "msttop/agg.h"
+#include "msttop/err.h"
+
+struct mst_sampler_opts {
+	pid_t pid;
+	double rate_hz;      /* samples per second, default 100 */
+	bool nonblocking;    /* read Python frames only, stop nothing */
+	const char *log_path; /* diagnostics file, or NULL */
+};
+
+/* What the header shows about the target; stable for the sampler's life
+ * except where noted. */
+struct mst_target_info {
+	pid_t pid;
+	char cmdline[512];
+	bool has_python;
+	char py_version[32];  /* "3.11.7", "" without Python */
+	char py_msg[256];     /* why there is no Python view, "" if there is */
+};
+
+struct mst_sampler_stats {
+	uint64_t ticks;           /* samples of the whole process */
+	uint64_t thread_samples;  /* thread stacks read */
+	uint64_t misses;          /* a thread vanished or its memory changed under us */
+	uint64_t errors;          /* other failures */
+	double rate_asked;
+	double rate_achieved;     /* over the last second or so */
+	uint64_t tick_ns_last, tick_ns_avg; /* time spent in one tick */
+	uint64_t pause_ns_p50, pause_ns_p99; /* per-thread stop-to-resume time */
+	size_t threads;           /* threads in the last tick */
+	bool target_exited;       /* the process is gone; data is kept */
+	char status[256];         /* last diagnostic, "" if none */
+};
+
+struct mst_sampler;
+
+int mst_sampler_open(const struct mst_sampler_opts *o, volatile sig_atomic_t *cancel,
+		     struct mst_sampler **out, struct mst_err *err);
+/* Detaches from the target (every thread left running) and frees. */
+void mst_sampler_close(struct mst_sampler *s);
+
+/* Monotonic ns (CLOCK_MONOTONIC) when the next tick is due. */
+uint64_t mst_sampler_next_due(const struct mst_sampler *s);
+/* Take one tick now (now_ns from CLOCK_MONOTONIC). Errors of single threads
+ * are counted, not returned; returns -ESRCH once the target has exited
+ * (stats.target_exited is then set and later ticks do nothing), -MST_EINTR
+ * when cancelled. */
+int mst_sampler_tick(struct mst_sampler *s, uint64_t now_ns, struct mst_err *err);
+
+/* The aggregation the ticks feed (borrowed; the UI reads it). */
+struct mst_agg *mst_sampler_agg(struct mst_sampler *s);
+const struct mst_target_info *mst_sampler_target(const struct mst_sampler *s);
+void mst_sampler_stats(const struct mst_sampler *s, struct mst_sampler_stats *out);
+/* Pause: ticks are skipped (the target is left alone) until resumed. */
+void mst_sampler_pause(struct mst_sampler *s, bool paused);
+bool mst_sampler_paused(const struct mst_sampler *s);
+
+#endif

@@ -1,0 +1,87 @@
+/* --batch output: the since-start figures of a sampler run as text. */
+#include "msttop/report.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "msttop/agg.h"
+#include "msttop/text.h"
+
+static const char *base(const char *p)
+{
+	const char *s = p ? strrchr(p, '/') : NULL;
+	return s ? s + 1 : p ? p : "";
+}
+
+int mst_report_text(FILE *out, struct mst_sampler *s, size_t limit)
+{
+	const struct mst_target_info *ti = mst_sampler_target(s);
+	struct mst_sampler_stats st;
+	mst_sampler_stats(s, &st);
+	struct mst_agg *agg = mst_sampler_agg(s);
+	struct mst_agg_totals tot;
+	mst_agg_totals(agg, MST_AGG_CUMULATIVE, &tot);
+	char a[1024], b[1024];
+	double secs = tot.last_ns > tot.first_ns ? (double)(tot.last_ns - tot.first_ns) / 1e9 : 0;
+	fprintf(out, "PID %d: %s\n", (int)ti->pid, mst_text_escape(ti->cmdline, a, sizeof(a)));
+	if (ti->has_python)
+		fprintf(out, "Python %s", ti->py_version);
+	else
+		fprintf(out, "%s", mst_text_escape(ti->py_msg, a, sizeof(a)));
+	fprintf(out,
+		"; %.1f s, %llu samples at %.1f Hz (asked %.0f), %llu misses, %llu errors, "
+		"pause p50 %.1f us p99 %.1f us\n",
+		secs, (unsigned long long)st.ticks,
+		secs > 0 ? (double)st.ticks / secs : 0.0, st.rate_asked,
+		(unsigned long long)st.misses, (unsigned long long)st.errors,
+		(double)st.pause_ns_p50 / 1e3, (double)st.pause_ns_p99 / 1e3);
+	fprintf(out, "GIL held %.1f%%, GC %.1f%%%s\n", tot.gil_pct, tot.gc_pct,
+		st.target_exited ? "; the target exited" : "");
+
+	const struct mst_agg_thread *th;
+	size_t nth;
+	struct mst_err err = {0};
+	if (mst_agg_threads(agg, MST_AGG_CUMULATIVE, &th, &nth, &err) == 0) {
+		fprintf(out, "\n%8s %-20s %7s %7s %7s %7s  %s\n", "TID", "NAME", "ACTIVE", "GIL",
+			"WAIT", "GC", "TOP FRAME");
+		for (size_t i = 0; i < nth; i++) {
+			struct mst_agg_frame f = {0};
+			const char *top = "";
+			if (th[i].top_id != MST_AGG_NONE &&
+			    mst_agg_frame(agg, MST_AGG_BY_LINE, th[i].top_id, &f) == 0)
+				top = f.function;
+			fprintf(out, "%8d %-20.20s %6.1f%% %6.1f%% %6.1f%% %6.1f%%  %s\n",
+				(int)th[i].tid, mst_text_escape(th[i].name, a, sizeof(a)),
+				th[i].active_pct, th[i].gil_pct, th[i].gil_wait_pct, th[i].gc_pct,
+				mst_text_escape(top, b, sizeof(b)));
+		}
+	}
+	struct mst_agg_query q = {.window = MST_AGG_CUMULATIVE,
+				  .mode = MST_AGG_BY_LINE,
+				  .view = MST_AGG_VIEW_FOLDED,
+				  .sort = MST_AGG_SORT_OWN,
+				  .limit = limit ? limit : 30};
+	const struct mst_agg_hot *rows;
+	size_t n;
+	struct mst_agg_count scope;
+	if (mst_agg_hot(agg, &q, &rows, &n, &scope, &err) == 0) {
+		fprintf(out, "\n%6s %7s %9s %9s %-3s %s\n", "%OWN", "%TOTAL", "OWN", "TOTAL", "", "FRAME");
+		for (size_t i = 0; i < n; i++) {
+			const struct mst_agg_hot *r = &rows[i];
+			double den = scope.samples ? (double)scope.samples : 1;
+			fprintf(out, "%5.1f%% %6.1f%% %8.2fs %8.2fs %-3s %s", 100.0 * r->own_samples / den,
+				100.0 * r->total_samples / den, (double)r->own_ns / 1e9,
+				(double)r->total_ns / 1e9, r->frame.kind == MST_AGG_PYTHON ? "py" : "C",
+				mst_text_escape(r->frame.function, a, sizeof(a)));
+			if (r->frame.file[0])
+				fprintf(out, " (%s:%u)", mst_text_escape(r->frame.file, b, sizeof(b)),
+					r->frame.line);
+			if (r->frame.module[0])
+				fprintf(out, " [%s]", mst_text_escape(base(r->frame.module), b, sizeof(b)));
+			fputc('\n', out);
+		}
+	}
+	if (fflush(out) != 0 || ferror(out))
+		return errno == EPIPE ? -EPIPE : -EIO;
+	return 0;
+}

@@ -1,0 +1,343 @@
+/* The live sampler: one tick is a snapshot of every thread (snapshot.c),
+ * classified, merged and fed to the agg. Statistics are its own. */
+#include "msttop/sampler.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "msttop/maps.h"
+#include "msttop/merge.h"
+#include "msttop/proc.h"
+#include "msttop/py.h"
+#include "msttop/snapshot.h"
+#include "msttop/symbols.h"
+#include "msttop/unwind.h"
+
+/* How often the task list and the module list are refreshed: new threads
+ * and newly loaded libraries are picked up within this time. */
+#define REFRESH_NS 500000000ull
+#define PAUSE_RING 1024
+#define MAX_MERGED (MST_MAX_NATIVE_FRAMES * 4 + MST_PY_MAX_FRAMES)
+
+struct mst_sampler {
+	struct mst_sampler_opts o;
+	volatile sig_atomic_t *cancel;
+	struct mst_proc *proc;
+	struct mst_maps *maps;
+	struct mst_reader reader;
+	struct mst_py *py;
+	struct mst_err py_err;
+	struct mst_unwinder *unw;
+	struct mst_symbols *sym;
+	struct mst_agg *agg;
+	struct mst_target_info target;
+	struct mst_sampler_stats st;
+	FILE *log;
+	bool paused;
+	uint64_t interval_ns, next_due, last_tick, last_refresh;
+	uint64_t rate_t0, rate_ticks0;
+	uint64_t tick_ns_sum;
+	uint64_t pauses[PAUSE_RING];
+	size_t npauses, pause_pos;
+	/* Per-tick buffers, reused. */
+	struct mst_agg_frame_in *frames;
+	struct mst_agg_thread_in *threads;
+	size_t threads_cap;
+	struct mst_mframe *merged;
+	bool *entry;
+	char (*names)[64]; /* module+offset names for unsymbolized frames */
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void logf_(struct mst_sampler *s, const char *fmt, const char *msg)
+{
+	snprintf(s->st.status, sizeof(s->st.status), fmt, msg);
+	if (s->log) {
+		fprintf(s->log, "%s\n", s->st.status);
+		fflush(s->log);
+	}
+}
+
+int mst_sampler_open(const struct mst_sampler_opts *o, volatile sig_atomic_t *cancel,
+		     struct mst_sampler **out, struct mst_err *err)
+{
+	struct mst_sampler *s = calloc(1, sizeof(*s));
+	if (!s)
+		return mst_err_set(err, -ENOMEM, "out of memory");
+	s->o = *o;
+	s->cancel = cancel;
+	if (s->o.rate_hz <= 0)
+		s->o.rate_hz = 100;
+	s->interval_ns = (uint64_t)(1e9 / s->o.rate_hz);
+	int rc;
+	if (o->log_path && !(s->log = fopen(o->log_path, "ae"))) {
+		rc = mst_err_set(err, -errno, "cannot open log file %s: %s", o->log_path,
+				 strerror(errno));
+		goto fail;
+	}
+	s->frames = calloc(MAX_MERGED, sizeof(*s->frames));
+	s->merged = calloc(MAX_MERGED, sizeof(*s->merged));
+	s->entry = calloc(MST_PY_MAX_FRAMES, sizeof(*s->entry));
+	s->names = calloc(MST_MAX_NATIVE_FRAMES, sizeof(*s->names));
+	if (!s->frames || !s->merged || !s->entry || !s->names) {
+		rc = mst_err_set(err, -ENOMEM, "out of memory");
+		goto fail;
+	}
+	rc = mst_proc_open(o->pid, o->nonblocking ? 0 : MST_PROC_ATTACH, cancel, &s->proc, err);
+	if (rc < 0)
+		goto fail;
+	pid_t pid = mst_proc_pid(s->proc);
+	if ((rc = mst_maps_read(pid, &s->maps, err)) < 0)
+		goto fail;
+	s->reader = mst_proc_reader(s->proc);
+	s->target.pid = pid;
+	mst_read_cmdline(pid, s->target.cmdline, sizeof(s->target.cmdline));
+	rc = mst_py_open(pid, s->maps, &s->reader, &s->py, &s->py_err);
+	if (rc < 0) {
+		if (o->nonblocking) {
+			rc = mst_err_set(err, rc, "%s: --nonblocking reads Python frames only",
+					 s->py_err.msg);
+			goto fail;
+		}
+		snprintf(s->target.py_msg, sizeof(s->target.py_msg), "%s", s->py_err.msg);
+	} else {
+		s->target.has_python = true;
+		snprintf(s->target.py_version, sizeof(s->target.py_version), "%s",
+			 mst_py_version(s->py));
+	}
+	if (!o->nonblocking && ((rc = mst_unwinder_new(s->proc, &s->unw, err)) < 0 ||
+				(rc = mst_symbols_open(pid, &s->sym, err)) < 0))
+		goto fail;
+	if ((rc = mst_agg_new(NULL, &s->agg, err)) < 0)
+		goto fail;
+	s->st.rate_asked = s->o.rate_hz;
+	s->next_due = now_ns();
+	s->rate_t0 = s->next_due;
+	s->last_refresh = s->next_due;
+	*out = s;
+	return 0;
+fail:
+	mst_sampler_close(s);
+	return rc;
+}
+
+void mst_sampler_close(struct mst_sampler *s)
+{
+	if (!s)
+		return;
+	mst_agg_free(s->agg);
+	mst_symbols_close(s->sym);
+	mst_unwinder_free(s->unw);
+	mst_py_close(s->py);
+	mst_maps_free(s->maps);
+	mst_proc_close(s->proc);
+	if (s->log)
+		fclose(s->log);
+	free(s->frames);
+	free(s->threads);
+	free(s->merged);
+	free(s->entry);
+	free(s->names);
+	free(s);
+}
+
+uint64_t mst_sampler_next_due(const struct mst_sampler *s)
+{
+	return s->next_due;
+}
+
+struct mst_agg *mst_sampler_agg(struct mst_sampler *s)
+{
+	return s->agg;
+}
+
+const struct mst_target_info *mst_sampler_target(const struct mst_sampler *s)
+{
+	return &s->target;
+}
+
+void mst_sampler_pause(struct mst_sampler *s, bool paused)
+{
+	s->paused = paused;
+}
+
+bool mst_sampler_paused(const struct mst_sampler *s)
+{
+	return s->paused;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return (x > y) - (x < y);
+}
+
+void mst_sampler_stats(const struct mst_sampler *s, struct mst_sampler_stats *out)
+{
+	*out = s->st;
+	if (s->npauses) {
+		uint64_t sorted[PAUSE_RING];
+		memcpy(sorted, s->pauses, s->npauses * sizeof(sorted[0]));
+		qsort(sorted, s->npauses, sizeof(sorted[0]), cmp_u64);
+		out->pause_ns_p50 = sorted[s->npauses / 2];
+		out->pause_ns_p99 = sorted[(s->npauses * 99) / 100];
+	}
+}
+
+/* Turn one thread's merged stack into agg frames, innermost first. */
+static size_t to_agg(struct mst_sampler *s, const struct mst_thread_snap *t)
+{
+	size_t nnat = t->npcs;
+	for (size_t i = 0; i < t->npy && i < MST_PY_MAX_FRAMES; i++)
+		s->entry[i] = t->py[i].entry;
+	size_t nm;
+	static const uint8_t none[1];
+	mst_merge(t->nkinds ? t->nkinds : none, t->nkinds ? nnat : 0, s->entry, t->npy, s->merged,
+		  MAX_MERGED, &nm);
+	size_t n = 0;
+	for (size_t i = 0; i < nm && n < MAX_MERGED; i++) {
+		const struct mst_mframe *m = &s->merged[i];
+		bool folded = m->flags & MST_MF_FOLDED;
+		if (m->kind == MST_MF_PYTHON) {
+			const struct mst_py_frame *f = &t->py[m->index];
+			s->frames[n++] = (struct mst_agg_frame_in){
+				.kind = MST_AGG_PYTHON, .line = (uint32_t)(f->line > 0 ? f->line : 0),
+				.function = f->func, .file = f->file};
+			continue;
+		}
+		const struct mst_native_frame *nf;
+		size_t k;
+		uint64_t pc = t->pcs[m->index];
+		if (!s->sym || mst_symbols_resolve(s->sym, pc, m->index > 0, &nf, &k) < 0 || !k)
+			continue;
+		/* The symbols give the real function first, then each inlined
+		 * callee: innermost is last. */
+		for (size_t j = k; j-- > 0 && n < MAX_MERGED;) {
+			const char *func = nf[j].func;
+			if (!func && m->index < MST_MAX_NATIVE_FRAMES) {
+				const char *mod = nf[j].module ? strrchr(nf[j].module, '/') : NULL;
+				snprintf(s->names[m->index], sizeof(s->names[0]), "%s+0x%llx",
+					 mod ? mod + 1 : "??", (unsigned long long)nf[j].module_off);
+				func = s->names[m->index];
+			}
+			s->frames[n++] = (struct mst_agg_frame_in){
+				.kind = MST_AGG_NATIVE, .inlined = nf[j].inlined, .folded = folded,
+				.line = (uint32_t)(nf[j].line > 0 ? nf[j].line : 0), .function = func,
+				.file = nf[j].file, .module = nf[j].module};
+		}
+	}
+	return n;
+}
+
+int mst_sampler_tick(struct mst_sampler *s, uint64_t now, struct mst_err *err)
+{
+	if (s->st.target_exited)
+		return -ESRCH;
+	/* Stay on schedule: the next tick is due one interval after this one
+	 * was due, unless we fell behind by more than an interval. */
+	s->next_due += s->interval_ns;
+	if (s->next_due < now)
+		s->next_due = now + s->interval_ns;
+	if (s->paused)
+		return 0;
+	uint64_t t0 = now_ns();
+	struct mst_err e = {0};
+	if (t0 - s->last_refresh >= REFRESH_NS) {
+		s->last_refresh = t0;
+		if (mst_proc_refresh_tasks(s->proc, &e) < 0) {
+			s->st.target_exited = true;
+			logf_(s, "target exited: %s", e.msg);
+			return mst_err_set(err, -ESRCH, "%s", e.msg);
+		}
+	}
+	struct mst_snapshot *snap = NULL;
+	int rc = mst_snapshot_take(s->proc, s->unw, s->py, &s->py_err,
+				   s->o.nonblocking ? MST_SNAP_PYTHON_ONLY : 0, &snap, &e);
+	if (rc == -MST_EINTR)
+		return mst_err_set(err, rc, "interrupted");
+	if (rc < 0) {
+		if (rc == -ESRCH) {
+			s->st.target_exited = true;
+			logf_(s, "target exited: %s", e.msg);
+			return mst_err_set(err, rc, "%s", e.msg);
+		}
+		s->st.errors++;
+		logf_(s, "sample failed: %s", e.msg);
+		return 0;
+	}
+	mst_snapshot_classify(snap, s->py, s->sym);
+	if (s->threads_cap < snap->nthreads) {
+		struct mst_agg_thread_in *nt = realloc(s->threads, snap->nthreads * sizeof(*nt));
+		if (!nt) {
+			mst_snapshot_free(snap);
+			return mst_err_set(err, -ENOMEM, "out of memory");
+		}
+		s->threads = nt;
+		s->threads_cap = snap->nthreads;
+	}
+	uint64_t weight = s->last_tick && now > s->last_tick ? now - s->last_tick : s->interval_ns;
+	if (weight > 4 * s->interval_ns)
+		weight = 4 * s->interval_ns; /* a pause or a stall is not time spent */
+	s->last_tick = now;
+	mst_agg_begin(s->agg, now, weight);
+	size_t nthreads = 0;
+	for (size_t i = 0; i < snap->nthreads; i++) {
+		const struct mst_thread_snap *t = &snap->threads[i];
+		if (t->error && !t->npy) {
+			if (t->error == -ESRCH)
+				s->st.misses++;
+			else
+				s->st.errors++;
+			continue;
+		}
+		if (t->pause_ns) {
+			s->pauses[s->pause_pos] = t->pause_ns;
+			s->pause_pos = (s->pause_pos + 1) % PAUSE_RING;
+			if (s->npauses < PAUSE_RING)
+				s->npauses++;
+		}
+		unsigned st = t->states;
+		uint32_t flags = (st & MST_TS_RUNNING ? MST_AGG_ACTIVE : 0) |
+				 (st & MST_TS_HOLDS_GIL ? MST_AGG_GIL_HELD : 0) |
+				 (st & MST_TS_WAITS_GIL ? MST_AGG_GIL_WAIT : 0) |
+				 (st & MST_TS_DROPS_GIL ? MST_AGG_GIL_DROP : 0) |
+				 (st & MST_TS_IN_GC ? MST_AGG_IN_GC : 0) |
+				 (st & MST_TS_PYTHON ? MST_AGG_HAS_PYTHON : 0);
+		struct mst_agg_thread_in in = {
+			.tid = t->tid,
+			.name = t->pyname[0] ? t->pyname : t->comm,
+			.state = flags,
+			.frames = s->frames,
+			.nframes = to_agg(s, t),
+		};
+		if (mst_agg_add_thread(s->agg, &in, &e) < 0) {
+			s->st.errors++;
+			logf_(s, "aggregation: %s", e.msg);
+		}
+		s->st.thread_samples++;
+		nthreads++;
+	}
+	mst_agg_end(s->agg);
+	s->st.threads = nthreads;
+	s->st.ticks++;
+	mst_snapshot_free(snap);
+	uint64_t t1 = now_ns();
+	s->st.tick_ns_last = t1 - t0;
+	s->tick_ns_sum += t1 - t0;
+	s->st.tick_ns_avg = s->tick_ns_sum / s->st.ticks;
+	if (t1 - s->rate_t0 >= 1000000000ull) {
+		s->st.rate_achieved =
+			(double)(s->st.ticks - s->rate_ticks0) * 1e9 / (double)(t1 - s->rate_t0);
+		s->rate_t0 = t1;
+		s->rate_ticks0 = s->st.ticks;
+	}
+	return 0;
+}
