@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "msttop/py_collector.h"
+
 /* Enough for deep C stacks and for the CPython eval loop's frames; deeper
  * parts are read from the target as the walk needs them. */
 #define STACK_COPY_MAX (256 * 1024)
@@ -278,7 +280,11 @@ static bool name_is(const char *func, const char *const *names)
  * (3.6-3.7 collect/collect_with_callback, 3.8-3.12 gc_collect_main etc.,
  * 3.13 gc_collect_main/gc_collect_region). Static functions: found only in
  * builds that keep .symtab. */
-static const char *const gil_wait_names[] = {"take_gil", NULL};
+static const char *const gil_wait_names[] = {
+	"take_gil",
+	/* Exported, so named even in stripped builds: they only block while
+	 * taking the GIL back (take_gil is inlined or unnamed there). */
+	"PyEval_RestoreThread", "PyEval_AcquireThread", "PyEval_AcquireLock", NULL};
 static const char *const gil_drop_names[] = {"drop_gil", NULL};
 static const char *const gc_names[] = {"collect", "collect_with_callback", "collect_generations",
 				      "gc_collect_main", "gc_collect_with_callback",
@@ -294,6 +300,10 @@ void mst_snapshot_classify(struct mst_snapshot *s, struct mst_py *py, struct mst
 	if (py)
 		mst_py_read_gil(py, &g);
 	bool gc_seen = false;
+	const struct mst_py_range *gcr = NULL;
+	size_t ngcr = 0;
+	if (py && s->gc_collecting)
+		mst_py_collector(py, &gcr, &ngcr);
 	for (size_t i = 0; i < s->nthreads; i++) {
 		struct mst_thread_snap *t = &s->threads[i];
 		free(t->nkinds);
@@ -306,6 +316,8 @@ void mst_snapshot_classify(struct mst_snapshot *s, struct mst_py *py, struct mst
 				t->nkinds[k] = MST_NK_EVAL;
 			else if (info && a >= info->module_start && a < info->module_end)
 				t->nkinds[k] = MST_NK_INTERP;
+			for (size_t r = 0; r < ngcr && t->nkinds[k] == MST_NK_INTERP; r++)
+				in_gc |= a >= gcr[r].lo && a < gcr[r].hi;
 			if (!sym || k >= MARKER_DEPTH || t->nkinds[k] == MST_NK_OTHER)
 				continue;
 			const struct mst_native_frame *fr;
@@ -322,7 +334,8 @@ void mst_snapshot_classify(struct mst_snapshot *s, struct mst_py *py, struct mst
 		 * it; on the switch condition, it is dropping it (FORCE_SWITCHING
 		 * makes the releaser wait for the next holder). This needs no
 		 * symbols, so it works on stripped builds too. */
-		if (g.addr && t->regs.syscall_nr == MST_SYS_FUTEX) {
+		if (g.addr && (t->regs.syscall_nr == MST_SYS_FUTEX ||
+			       t->regs.syscall_nr == MST_SYS_RESTART)) {
 			uint64_t f = t->regs.syscall_arg0;
 			if (f >= g.switch_lo && f < g.switch_hi)
 				drops = true;

@@ -385,3 +385,60 @@ int mst_exit_code(int status)
 		return 128 + WTERMSIG(status);
 	return -1;
 }
+
+int mst_wait_all_sleeping(pid_t pid, int timeout_ms)
+{
+	long deadline = now_ms() + timeout_ms;
+	char dir[64];
+	snprintf(dir, sizeof(dir), "/proc/%d/task", (int)pid);
+	do {
+		DIR *d = opendir(dir);
+		if (!d)
+			return -1;
+		bool all = true;
+		struct dirent *de;
+		while ((de = readdir(d))) {
+			if (de->d_name[0] == '.')
+				continue;
+			char path[300], buf[512];
+			snprintf(path, sizeof(path), "%s/%s/stat", dir, de->d_name);
+			FILE *f = fopen(path, "r");
+			if (!f)
+				continue;
+			size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+			fclose(f);
+			buf[n] = '\0';
+			char *rp = strrchr(buf, ')');
+			if (!rp || rp[2] != 'S')
+				all = false;
+		}
+		closedir(d);
+		if (all)
+			return 0;
+		usleep(10000);
+	} while (now_ms() < deadline);
+	return -1;
+}
+
+char *mst_msttop_dump(pid_t pid, const char *o1, const char *o2, const char *o3, int *code)
+{
+	char *bin = mst_build_path("msttop");
+	char pids[32];
+	snprintf(pids, sizeof(pids), "%d", (int)pid);
+	char *argv[8] = {bin, "--dump", "-p", pids};
+	int n = 4;
+	if (o1)
+		argv[n++] = (char *)o1;
+	if (o2)
+		argv[n++] = (char *)o2;
+	if (o3)
+		argv[n++] = (char *)o3;
+	argv[n] = NULL;
+	char *out = NULL, *err = NULL;
+	*code = mst_exit_code(mst_run(argv, 60000, &out, &err));
+	if (*code != 0)
+		fprintf(stderr, "msttop --dump -p %s exited %d: %s\n", pids, *code, err ? err : "");
+	free(err);
+	free(bin);
+	return out;
+}

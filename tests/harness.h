@@ -63,6 +63,15 @@ int mst_run(char *const argv[], int timeout_ms, char **out, char **errout);
  * is not NULL) on pipes; signals are safe across the fork. The caller reaps. */
 pid_t mst_spawn(char *const argv[], int *out_fd, int *err_fd);
 
+/* Wait until every thread of pid is asleep (S) in /proc: a target prints
+ * its ready line just before its last call, so this is when its frames are
+ * final. Returns 0, or -1 after timeout_ms. */
+int mst_wait_all_sleeping(pid_t pid, int timeout_ms);
+
+/* Run `msttop --dump -p PID` with up to three extra options; returns the
+ * malloc'd stdout and sets *code to the exit code. */
+char *mst_msttop_dump(pid_t pid, const char *o1, const char *o2, const char *o3, int *code);
+
 /* Exit code of a waitpid status, or 128+signal. */
 int mst_exit_code(int status);
 

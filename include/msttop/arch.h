@@ -32,6 +32,10 @@ bool mst_arch_unw_reg(const struct mst_regs *r, int regnum, uint64_t *val);
 
 /* System call numbers msttop interprets. */
 #define MST_SYS_FUTEX 202
+/* A blocking call interrupted by a ptrace stop resumes as restart_syscall:
+ * after the first stop, that is what a thread blocked in futex shows, with
+ * its registers (and so the futex address) unchanged. */
+#define MST_SYS_RESTART 219
 
 /* The ABI's red zone below the stack pointer that leaf code may use. */
 #define MST_ARCH_RED_ZONE 128

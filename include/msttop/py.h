@@ -110,4 +110,11 @@ struct mst_py_gil {
 };
 int mst_py_read_gil(struct mst_py *py, struct mst_py_gil *out);
 
+/* In a build without .symtab: the address ranges of the collector's
+ * functions (src/py/collector.c), computed once; none otherwise. Borrowed
+ * until mst_py_close. */
+#define MST_PY_COLLECTOR_MAX 64
+struct mst_py_range;
+void mst_py_collector(struct mst_py *py, const struct mst_py_range **ranges, size_t *n);
+
 #endif

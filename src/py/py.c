@@ -14,6 +14,7 @@
 #include <string.h>
 #include <uthash.h>
 
+#include "msttop/py_collector.h"
 #include "msttop/py_decode.h"
 
 /* Longest line table kept per code object; a bigger one leaves lines at 0. */
@@ -79,6 +80,11 @@ struct mst_py {
 	/* Key objects found once by string compare, then matched by address
 	 * (interned strings keep their address). */
 	uint64_t key_threading, key_active, key_name;
+
+	/* The collector's code in a stripped build, found once on demand. */
+	bool collector_done;
+	struct mst_py_range collector[MST_PY_COLLECTOR_MAX];
+	size_t ncollector;
 };
 
 /* ---- small helpers -------------------------------------------------------- */
@@ -1206,4 +1212,18 @@ int mst_py_read_threads(struct mst_py *py, bool want_names, struct mst_py_thread
 		}
 	}
 	return 0;
+}
+
+void mst_py_collector(struct mst_py *py, const struct mst_py_range **ranges, size_t *n)
+{
+	if (!py->collector_done) {
+		py->collector_done = true;
+		/* With .symtab the collector's functions are named: the names
+		 * are the better evidence, and no code is decoded. */
+		if (py->info.stripped)
+			mst_py_collector_ranges(&py->info, py->collector, MST_PY_COLLECTOR_MAX,
+						&py->ncollector);
+	}
+	*ranges = py->collector;
+	*n = py->ncollector;
 }
