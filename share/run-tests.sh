@@ -35,6 +35,17 @@ run_build() {
 	local rc=$?
 	# The interpreters the live suites found.
 	grep -h -A20 '^interpreters found' "$dir/meson-logs/testlog.txt" | grep -E '^(interpreters|  [0-9])' | sort -u
+	# The per-interpreter table of the live Python scenarios.
+	grep -h '^RESULT ' "$dir/meson-logs/testlog.txt" | awk '
+		{ label = $2 " " $3; scen = $4; res = ($5 == "ok") ? "ok" : "FAIL"
+		  if (!(label in seen)) { seen[label] = 1; labels[++nl] = label }
+		  if (!(scen in sseen)) { sseen[scen] = 1; scens[++ns] = scen }
+		  cell[label, scen] = res }
+		END { if (!nl) exit
+		  printf "  %-22s", "interpreter"; for (j = 1; j <= ns; j++) printf " %-11s", scens[j]; print ""
+		  for (i = 1; i <= nl; i++) { printf "  %-22s", labels[i]
+		    for (j = 1; j <= ns; j++) { c = cell[labels[i], scens[j]]; printf " %-11s", c == "" ? "-" : c }
+		    print "" } }'
 	# Check's own summary lines, per test program.
 	local sums
 	sums=$(grep -E '^[0-9]+%: Checks: [0-9]+, Failures: [0-9]+, Errors: [0-9]+' "$dir/meson-logs/testlog.txt")

@@ -438,7 +438,7 @@ START_TEST(embedded)
 	for (size_t k = 0; k < m->n && !m->f[k].py; k++)
 		main_seen |= !strcmp(m->f[k].func, "main") && strstr(m->f[k].raw, "embed");
 	ck_assert_msg(main_seen, "the embedder's main() is not under the Python frames:\n%s", text);
-	printf("RESULT %-22s %-14s ok\n", "embed (C main)", "embedded");
+	printf("RESULT %-22s %-14s ok\n", "C-main embedding", "embedded");
 	pdump_free(&d);
 	free(text);
 	free(bin);
