@@ -306,6 +306,12 @@ int mst_proc_open(pid_t pid, unsigned flags, volatile sig_atomic_t *cancel,
 	struct mst_proc *p = calloc(1, sizeof(*p));
 	if (!p)
 		return mst_err_set(err, -ENOMEM, "out of memory");
+	/* Tracee stops are announced with SIGCHLD; blocked, it queues, and the
+	 * waits sleep on it (sigtimedwait) instead of polling. */
+	sigset_t chld;
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, NULL);
 	p->pid = pid;
 	p->flags = flags;
 	p->cancel = cancel;
@@ -333,37 +339,80 @@ pid_t mst_proc_task(const struct mst_proc *p, size_t i)
 	return i < p->ntasks ? p->tasks[i].tid : -1;
 }
 
-/* Wait for a ptrace-stop of tid, polling so that a timeout and a cancel
- * request can end the wait. Returns the waitpid status, or a negative code. */
-static int wait_stop(struct mst_proc *p, pid_t tid, int *status)
+/* Sleep until a child or tracee changes state (SIGCHLD, kept blocked by
+ * mst_proc_open so that it queues), a signal handler runs, or up to
+ * max_ns. */
+static void wait_sigchld(uint64_t max_ns)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	if (max_ns > 10000000)
+		max_ns = 10000000; /* wake up to check the deadline and cancel */
+	struct timespec ts = {0, (long)max_ns};
+	sigtimedwait(&set, NULL, &ts);
+}
+
+/* Wait for a state change of tid (-1: any tracee) without blocking past the
+ * deadline or a cancel request. Returns the pid with *status, or a negative
+ * code. */
+static pid_t wait_change(struct mst_proc *p, pid_t tid, uint64_t timeout_ns, int *status)
 {
 	uint64_t start = now_ns();
-	long sleep_ns = 0;
 	for (;;) {
 		pid_t r = waitpid(tid, status, __WALL | WNOHANG);
-		if (r == tid)
-			return 0;
+		if (r > 0)
+			return r;
 		if (r < 0 && errno != EINTR)
 			return -errno;
 		if (p->cancel && *p->cancel)
 			return -MST_EINTR;
-		if (now_ns() - start > STOP_TIMEOUT_NS)
+		uint64_t el = now_ns() - start;
+		if (el >= timeout_ns)
 			return -ETIMEDOUT;
-		/* A running thread stops within microseconds: spin briefly with
-		 * sched_yield, then back off so a sleeping D-state thread does not
-		 * cost us a core. */
-		if (sleep_ns == 0 && now_ns() - start < 200000) {
-			sched_yield();
-			continue;
-		}
-		sleep_ns = sleep_ns ? (sleep_ns < 1000000 ? sleep_ns * 2 : sleep_ns) : 20000;
-		struct timespec ts = {0, sleep_ns};
-		nanosleep(&ts, NULL);
+		wait_sigchld(timeout_ns - el);
 	}
 }
 
-/* Drive tid into a ptrace-stop after PTRACE_INTERRUPT. Signals that arrive
- * meanwhile are delivered (re-injected), never swallowed. */
+static int wait_stop(struct mst_proc *p, pid_t tid, int *status)
+{
+	pid_t r = wait_change(p, tid, STOP_TIMEOUT_NS, status);
+	return r < 0 ? (int)r : 0;
+}
+
+/* What a waitpid status of an interrupted thread means. Signals that
+ * arrive meanwhile are delivered (re-injected), never swallowed. Returns 1
+ * when the thread is now in a stop we can read, 0 when it must be waited
+ * for again, or -ESRCH when it ended. */
+static int handle_status(struct task *t, int status)
+{
+	if (WIFEXITED(status) || WIFSIGNALED(status)) {
+		t->seized = t->stop_pending = false;
+		return -ESRCH;
+	}
+	if (!WIFSTOPPED(status))
+		return 0;
+	int sig = WSTOPSIG(status);
+	int event = status >> 16;
+	if (event == PTRACE_EVENT_STOP) {
+		/* SIGTRAP: our interrupt. A stop signal: a group-stop, i.e.
+		 * someone else stopped the process; it must stay stopped. */
+		t->group_stopped = sig != SIGTRAP;
+		t->stopped = true;
+		t->stop_pending = false;
+		return 1;
+	}
+	/* Signal-delivery-stop (event 0): let the signal through; our pending
+	 * interrupt then stops the thread. Another ptrace event (none are
+	 * enabled): continue. */
+	if (ptrace(PTRACE_CONT, t->tid, 0, (void *)(long)(event == 0 ? sig : 0)) < 0 &&
+	    errno == ESRCH) {
+		t->seized = t->stop_pending = false;
+		return -ESRCH;
+	}
+	return 0;
+}
+
 static int reach_stop(struct mst_proc *p, struct task *t, struct mst_err *err)
 {
 	for (int round = 0; round < 64; round++) {
@@ -378,34 +427,74 @@ static int reach_stop(struct mst_proc *p, struct task *t, struct mst_err *err)
 			t->stop_pending = true;
 			return mst_err_set(err, rc, "interrupted");
 		}
-		if (rc < 0 || WIFEXITED(status) || WIFSIGNALED(status)) {
-			t->seized = false;
+		if (rc < 0) {
+			t->seized = t->stop_pending = false;
 			return mst_err_set(err, -ESRCH, "thread %d has exited", (int)t->tid);
 		}
-		if (!WIFSTOPPED(status))
-			continue;
-		int sig = WSTOPSIG(status);
-		int event = status >> 16;
-		if (event == PTRACE_EVENT_STOP) {
-			/* SIGTRAP: our interrupt. A stop signal: a group-stop, i.e.
-			 * someone else stopped the process; it must stay stopped. */
-			t->group_stopped = sig != SIGTRAP;
-			t->stopped = true;
+		int h = handle_status(t, status);
+		if (h == 1)
 			return 0;
-		}
-		if (event == 0) {
-			/* Signal-delivery-stop: let the signal through; our pending
-			 * interrupt then stops the thread. */
-			if (ptrace(PTRACE_CONT, t->tid, 0, (void *)(long)sig) < 0) {
-				t->seized = errno != ESRCH;
-				return mst_err_set(err, -ESRCH, "thread %d has exited", (int)t->tid);
-			}
-			continue;
-		}
-		/* Another ptrace event (none are enabled): just continue. */
-		ptrace(PTRACE_CONT, t->tid, 0, 0);
+		if (h < 0)
+			return mst_err_set(err, -ESRCH, "thread %d has exited", (int)t->tid);
 	}
+	t->stop_pending = true;
 	return mst_err_set(err, -EAGAIN, "thread %d kept receiving signals", (int)t->tid);
+}
+
+int mst_proc_interrupt(struct mst_proc *p, pid_t tid)
+{
+	struct task *t = find_task(p, tid);
+	if (!t || !t->seized)
+		return -ESRCH;
+	if (t->stopped || t->stop_pending)
+		return 0;
+	if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0) {
+		t->seized = errno != ESRCH;
+		return -ESRCH;
+	}
+	t->stop_pending = true;
+	return 0;
+}
+
+bool mst_proc_pending(const struct mst_proc *p, pid_t tid)
+{
+	for (size_t i = 0; i < p->ntasks; i++)
+		if (p->tasks[i].tid == tid)
+			return p->tasks[i].stop_pending;
+	return false;
+}
+
+int mst_proc_wait_any(struct mst_proc *p, uint64_t timeout_ns, pid_t *tid, struct mst_regs *regs,
+		      struct mst_err *err)
+{
+	uint64_t start = now_ns();
+	for (;;) {
+		uint64_t el = now_ns() - start;
+		if (el >= timeout_ns)
+			return mst_err_set(err, -ETIMEDOUT, "threads did not stop in time");
+		int status = 0;
+		pid_t r = wait_change(p, -1, timeout_ns - el, &status);
+		if (r == -MST_EINTR)
+			return mst_err_set(err, (int)r, "interrupted");
+		if (r == -ECHILD || r == -ETIMEDOUT)
+			return mst_err_set(err, -ETIMEDOUT, "threads did not stop in time");
+		if (r < 0)
+			return mst_err_set(err, (int)r, "waitpid: %s", strerror((int)-r));
+		struct task *t = find_task(p, r);
+		if (!t)
+			continue; /* not one of ours: a child of the caller */
+		int h = handle_status(t, status);
+		if (h == 0)
+			continue;
+		*tid = r;
+		if (h < 0)
+			return mst_err_set(err, -ESRCH, "thread %d has exited", (int)r);
+		int rc = mst_arch_getregs(r, regs);
+		if (rc < 0)
+			return mst_err_set(err, rc, "cannot read registers of thread %d: %s", (int)r,
+					   strerror(-rc));
+		return 0;
+	}
 }
 
 int mst_proc_stop(struct mst_proc *p, pid_t tid, struct mst_regs *regs, struct mst_err *err)

@@ -22,6 +22,8 @@
 #define GLIBC_PTHREAD_TID_OFF 720
 /* Innermost native frames searched for GIL and GC markers. */
 #define MARKER_DEPTH 64
+/* How long a snapshot waits for its threads to stop. */
+#define SNAP_STOP_TIMEOUT_NS (2ull * 1000 * 1000 * 1000)
 
 static uint64_t mono_ns(void)
 {
@@ -155,7 +157,7 @@ int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py 
 			 py_err && py_err->msg[0] ? py_err->msg : "no Python runtime found");
 	}
 
-	size_t alive = 0;
+	size_t alive = 0, pending = 0;
 	for (size_t i = 0; i < nt; i++) {
 		struct mst_thread_snap *t = &s->threads[s->nthreads++];
 		t->tid = mst_proc_task(p, i);
@@ -186,18 +188,59 @@ int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py 
 			alive++;
 			continue;
 		}
+		/* Ask every thread to stop first (see mst_proc_interrupt). */
+		if (mst_proc_interrupt(p, t->tid) < 0) {
+			t->error = -ESRCH;
+			snprintf(t->errmsg, sizeof(t->errmsg), "thread has exited");
+			continue;
+		}
+		t->pause_ns = 1; /* marks "interrupted, not yet read" */
+		pending++;
+	}
+	uint64_t deadline = mono_ns() + SNAP_STOP_TIMEOUT_NS;
+	while (pending > 0) {
+		uint64_t now = mono_ns();
+		pid_t tid = 0;
+		struct mst_regs regs;
 		struct mst_err terr = {0};
-		uint64_t t0 = mono_ns();
-		int src = mst_proc_stop(p, t->tid, &t->regs, &terr);
+		int src = now < deadline ? mst_proc_wait_any(p, deadline - now, &tid, &regs, &terr)
+					 : -ETIMEDOUT;
 		if (src == -MST_EINTR) {
 			rc = mst_err_set(err, src, "interrupted");
 			goto out;
 		}
+		if (src == -ETIMEDOUT) {
+			/* Threads in uninterruptible sleep stop only when they
+			 * leave the kernel: report them, do not wait for them. */
+			for (size_t i = 0; i < s->nthreads; i++) {
+				struct mst_thread_snap *t = &s->threads[i];
+				if (t->pause_ns == 1 && !t->error && !t->pcs) {
+					t->error = -ETIMEDOUT;
+					t->pause_ns = 0;
+					snprintf(t->errmsg, sizeof(t->errmsg),
+						 "did not stop in time (uninterruptible sleep?)");
+				}
+			}
+			break;
+		}
+		struct mst_thread_snap *t = NULL;
+		for (size_t i = 0; i < s->nthreads && !t; i++)
+			if (s->threads[i].tid == tid && s->threads[i].pause_ns == 1)
+				t = &s->threads[i];
+		if (!t) {
+			if (src == 0)
+				mst_proc_resume(p, tid); /* not asked for in this snapshot */
+			continue;
+		}
+		pending--;
 		if (src < 0) {
 			t->error = src;
+			t->pause_ns = 0;
 			snprintf(t->errmsg, sizeof(t->errmsg), "%s", terr.msg);
 			continue;
 		}
+		uint64_t t0 = mono_ns();
+		t->regs = regs;
 		struct mst_stack_copy copy;
 		mst_stack_copy_take(p, &t->regs, stack, STACK_COPY_MAX, &copy);
 		t->pcs = malloc(MST_MAX_NATIVE_FRAMES * sizeof(*t->pcs));
@@ -212,6 +255,8 @@ int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py 
 		}
 		mst_proc_resume(p, t->tid);
 		t->pause_ns = mono_ns() - t0;
+		if (t->pause_ns <= 1)
+			t->pause_ns = 2;
 		alive++;
 	}
 	for (size_t k = 0; k < pt.n; k++)

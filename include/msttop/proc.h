@@ -62,6 +62,21 @@ int mst_proc_refresh_tasks(struct mst_proc *p, struct mst_err *err);
  * (uninterruptible sleep), -MST_EINTR when cancelled. A thread already
  * stopped by someone else (SIGSTOP) is read and left stopped on resume. */
 int mst_proc_stop(struct mst_proc *p, pid_t tid, struct mst_regs *regs, struct mst_err *err);
+/* Pipelined stops: ask every given thread to stop at once, then take each
+ * as soon as it has stopped. A thread needs the CPU to enter its stop, and
+ * on a busy machine that can take milliseconds: asking them all first lets
+ * those waits overlap, while each thread is still held only while it is
+ * read (mst_proc_resume right after). */
+int mst_proc_interrupt(struct mst_proc *p, pid_t tid);
+/* Wait up to timeout_ns for any interrupted thread to stop: 0 with *tid and
+ * its registers; -ESRCH with *tid when that thread ended; -ETIMEDOUT;
+ * -MST_EINTR when cancelled. */
+int mst_proc_wait_any(struct mst_proc *p, uint64_t timeout_ns, pid_t *tid, struct mst_regs *regs,
+		      struct mst_err *err);
+/* Give up on an interrupted thread that did not stop in time: it is left to
+ * stop later (and is resumed on the next stop or at detach). */
+bool mst_proc_pending(const struct mst_proc *p, pid_t tid);
+
 /* Resume a thread stopped by mst_proc_stop. */
 int mst_proc_resume(struct mst_proc *p, pid_t tid);
 /* Detach one thread now (stopped by mst_proc_stop or not). */

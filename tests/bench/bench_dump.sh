@@ -19,25 +19,29 @@ median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 bench_target() {
 	local name=$1 pid=$2
-	local m=() e=() g=()
+	local m=() e=() es=() g=()
 	for i in $(seq "$runs"); do
 		t0=$(ns); "$build/msttop" --dump -p "$pid" >/dev/null 2>&1; t1=$(ns)
 		m+=($(( (t1 - t0) / 1000 )))
 		t0=$(ns); eu-stack -p "$pid" >/dev/null 2>&1; t1=$(ns)
 		e+=($(( (t1 - t0) / 1000 )))
+		t0=$(ns); eu-stack -i -s -p "$pid" >/dev/null 2>&1; t1=$(ns)
+		es+=($(( (t1 - t0) / 1000 )))
 		if command -v gdb >/dev/null && [ "$i" -le 3 ]; then
 			t0=$(ns); gdb -p "$pid" -batch -nx -ex 'thread apply all bt' >/dev/null 2>&1; t1=$(ns)
 			g+=($(( (t1 - t0) / 1000 )))
 		fi
 	done
-	local mm em gm
+	local mm em esm gm
 	mm=$(printf '%s\n' "${m[@]}" | median)
 	em=$(printf '%s\n' "${e[@]}" | median)
-	printf '%-34s msttop --dump %8.1f ms   eu-stack %8.1f ms   ratio msttop/eu-stack %.2f\n' \
-		"$name" "$(echo "$mm/1000" | bc -l)" "$(echo "$em/1000" | bc -l)" "$(echo "$mm/$em" | bc -l)"
+	esm=$(printf '%s\n' "${es[@]}" | median)
+	printf '%-36s msttop --dump %7.1f ms | eu-stack %7.1f ms, ratio %.2f | eu-stack -i -s (inlines, lines) %7.1f ms, ratio %.2f\n' \
+		"$name" "$(echo "$mm/1000" | bc -l)" "$(echo "$em/1000" | bc -l)" "$(echo "$mm/$em" | bc -l)" \
+		"$(echo "$esm/1000" | bc -l)" "$(echo "$mm/$esm" | bc -l)"
 	if [ ${#g[@]} -gt 0 ]; then
 		gm=$(printf '%s\n' "${g[@]}" | median)
-		printf '%-34s gdb thread apply all bt %8.1f ms (median of %d)   ratio msttop/gdb %.3f\n' \
+		printf '%-36s gdb thread apply all bt %8.1f ms (median of %d)   ratio msttop/gdb %.3f\n' \
 			"" "$(echo "$gm/1000" | bc -l)" "${#g[@]}" "$(echo "$mm/$gm" | bc -l)"
 	fi
 }
