@@ -57,6 +57,17 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+static bool maps_equal(const struct mst_maps *a, const struct mst_maps *b)
+{
+	if (a->n != b->n)
+		return false;
+	for (size_t i = 0; i < a->n; i++)
+		if (a->v[i].start != b->v[i].start || a->v[i].end != b->v[i].end ||
+		    a->v[i].inode != b->v[i].inode)
+			return false;
+	return true;
+}
+
 static void logf_(struct mst_sampler *s, const char *fmt, const char *msg)
 {
 	snprintf(s->st.status, sizeof(s->st.status), fmt, msg);
@@ -256,6 +267,20 @@ int mst_sampler_tick(struct mst_sampler *s, uint64_t now, struct mst_err *err)
 			s->st.target_exited = true;
 			logf_(s, "target exited: %s", e.msg);
 			return mst_err_set(err, -ESRCH, "%s", e.msg);
+		}
+		/* Libraries loaded or unloaded since: name their code too. */
+		struct mst_maps *nm = NULL;
+		if (mst_maps_read(s->target.pid, &nm, NULL) == 0) {
+			if (!maps_equal(nm, s->maps)) {
+				mst_maps_free(s->maps);
+				s->maps = nm;
+				nm = NULL;
+				if (s->sym && mst_symbols_refresh(s->sym, &e) < 0)
+					logf_(s, "symbols: %s", e.msg);
+				if (s->unw)
+					mst_unwinder_flush(s->unw);
+			}
+			mst_maps_free(nm);
 		}
 	}
 	struct mst_snapshot *snap = NULL;
