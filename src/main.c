@@ -17,6 +17,7 @@
 #include "msttop/report.h"
 #include "msttop/sampler.h"
 #include "msttop/snapshot.h"
+#include "../ui/ui.h"
 #include "msttop/symbols.h"
 #include "msttop/unwind.h"
 
@@ -238,7 +239,26 @@ static int run_live(pid_t pid, const struct options *o)
 			return EXIT_NOPYTHON;
 		return exit_code_for(rc);
 	}
-	int code = run_batch(s, o);
+	int code;
+	if (o->batch) {
+		code = run_batch(s, o);
+	} else {
+		struct mst_ui_opts uo = {.duration_s = o->duration};
+		if (o->native_all) {
+			uo.view = MST_AGG_VIEW_ALL;
+			uo.view_set = true;
+		}
+		rc = mst_ui_run(s, &uo, &cancel_signal, &err);
+		if (rc == -MST_EINTR) {
+			code = 128 + (int)cancel_signal;
+		} else if (rc < 0) {
+			/* curses has given the terminal back: now we may speak. */
+			fprintf(stderr, "msttop: %s\n", err.msg);
+			code = rc == -ENOTTY ? EXIT_USAGE : EXIT_FAILED;
+		} else {
+			code = EXIT_OK;
+		}
+	}
 	mst_sampler_close(s);
 	return code;
 }
@@ -350,8 +370,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "msttop: --native-all and --python-only exclude each other\n");
 		return EXIT_USAGE;
 	}
-	if ((o.json || o.native_all || o.python_only || o.no_source) && !o.dump) {
-		fprintf(stderr, "msttop: --json, --native-all, --python-only and --no-source "
+	if ((o.json || o.python_only || o.no_source) && !o.dump) {
+		fprintf(stderr, "msttop: --json, --python-only and --no-source "
 				"go with --dump\n");
 		return EXIT_USAGE;
 	}
