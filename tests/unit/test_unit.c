@@ -410,6 +410,67 @@ START_TEST(cli_not_permitted)
 }
 END_TEST
 
+/* msttop reads its target and never writes it: no request that writes
+ * memory or registers may appear anywhere in the sources. */
+START_TEST(sources_never_write_target)
+{
+	static const char *const forbidden[] = {"PTRACE_POKE", "process_vm_writev",
+						"PTRACE_SETREGS", "PTRACE_SETFPREGS",
+						"PTRACE_SETREGSET", "PTRACE_SETSIGINFO", NULL};
+	char *cmd = NULL;
+	char *root = mst_src_path("");
+	ck_assert_int_gt(asprintf(&cmd, "find '%s/src' '%s/ui' '%s/include' -name '*.[ch]'", root,
+				  root, root),
+			 0);
+	FILE *list = popen(cmd, "r");
+	ck_assert_ptr_nonnull(list);
+	char path[4096];
+	int files = 0;
+	while (fgets(path, sizeof(path), list)) {
+		path[strcspn(path, "\n")] = '\0';
+		FILE *f = fopen(path, "r");
+		ck_assert_ptr_nonnull(f);
+		char line[4096];
+		int n = 0;
+		while (fgets(line, sizeof(line), f)) {
+			n++;
+			for (int k = 0; forbidden[k]; k++)
+				ck_assert_msg(!strstr(line, forbidden[k]), "%s:%d uses %s", path, n,
+					      forbidden[k]);
+		}
+		fclose(f);
+		files++;
+	}
+	pclose(list);
+	ck_assert_int_gt(files, 20);
+	free(cmd);
+	free(root);
+}
+END_TEST
+
+START_TEST(cli_closed_pipe)
+{
+	/* `msttop --dump | head -1`: the reader leaves early; msttop must
+	 * end quietly and successfully, its target untouched. */
+	char *bin = mst_build_path("msttop");
+	char *cmd = NULL;
+	ck_assert_int_gt(asprintf(&cmd,
+				  "sleep 30 & p=$!; '%s' --dump -p $p | head -1; "
+				  "s=${PIPESTATUS[0]}; kill $p; exit $s",
+				  bin),
+			 0);
+	char *argv[] = {"/bin/bash", "-c", cmd, NULL};
+	struct result r = {0};
+	r.code = mst_exit_code(mst_run(argv, 30000, &r.out, &r.err));
+	ck_assert_msg(r.code == 0, "exit %d, stderr: %s", r.code, r.err);
+	ck_assert(strncmp(r.out, "Process ", 8) == 0);
+	ck_assert_str_eq(r.err, "");
+	free_result(&r);
+	free(cmd);
+	free(bin);
+}
+END_TEST
+
 static Suite *unit_suite(void)
 {
 	Suite *s = suite_create("unit");
@@ -437,6 +498,8 @@ static Suite *unit_suite(void)
 	tcase_add_test(tc, cli_kernel_thread);
 	tcase_add_test(tc, cli_self);
 	tcase_add_test(tc, cli_not_permitted);
+	tcase_add_test(tc, cli_closed_pipe);
+	tcase_add_test(tc, sources_never_write_target);
 	suite_add_tcase(s, tc);
 	return s;
 }
