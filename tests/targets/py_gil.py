@@ -23,11 +23,11 @@ Exits by itself after $MSTTOP_TARGET_TIMEOUT seconds (default 300); the
 timeout is SIGALRM with its default action, which needs no GIL.
 """
 import ctypes
-import os
-import signal
 import sys
 import threading
 import time
+
+from targetlib import arm_safety_timeout, native_tid
 
 tids = {}
 idle_ready = threading.Event()
@@ -37,26 +37,6 @@ main_waiting = []
 raw_write = ctypes.PyDLL(None).write
 raw_write.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t]
 raw_write.restype = ctypes.c_ssize_t
-
-
-def native_tid():
-    """Kernel tid of the calling thread (get_native_id is 3.8+)."""
-    try:
-        return threading.get_native_id()
-    except AttributeError:
-        return ctypes.CDLL(None).syscall(186)  # SYS_gettid on x86_64
-
-
-def arm_safety_timeout():
-    """SIGALRM with its default action kills us even while in native code."""
-    try:
-        secs = int(os.environ.get("MSTTOP_TARGET_TIMEOUT", "300"))
-    except ValueError:
-        secs = 300
-    signal.signal(signal.SIGALRM, signal.SIG_DFL)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGALRM])
-    if secs > 0:
-        signal.alarm(secs)
 
 
 def idle():

@@ -14,34 +14,13 @@ Ready line (printed from compare() right before it sleeps):
 Exits by itself after $MSTTOP_TARGET_TIMEOUT seconds (default 300).
 """
 import ctypes
-import os
-import signal
 import sys
-import threading
 import time
+
+from targetlib import arm_safety_timeout, native_tid
 
 libc = ctypes.CDLL(None)
 CMPFUNC = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_int), ctypes.POINTER(ctypes.c_int))
-
-
-def native_tid():
-    """Kernel tid of the calling thread (get_native_id is 3.8+)."""
-    try:
-        return threading.get_native_id()
-    except AttributeError:
-        return libc.syscall(186)  # SYS_gettid on x86_64
-
-
-def arm_safety_timeout():
-    """SIGALRM with its default action kills us even while in native code."""
-    try:
-        secs = int(os.environ.get("MSTTOP_TARGET_TIMEOUT", "300"))
-    except ValueError:
-        secs = 300
-    signal.signal(signal.SIGALRM, signal.SIG_DFL)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGALRM])
-    if secs > 0:
-        signal.alarm(secs)
 
 
 def compare(a, b):
