@@ -432,6 +432,21 @@ static int line_of(const struct mst_py *py, const struct code_entry *c, int64_t 
 	return line == MST_PY_NO_LINE ? 0 : line;
 }
 
+/* A decoded frame: its code object's names and the line at units. */
+static struct mst_py_frame make_frame(const struct mst_py *py, const struct code_entry *c,
+				      uint64_t code, uint64_t addr, int64_t units, bool entry)
+{
+	return (struct mst_py_frame){
+		.code = code,
+		.frame = addr,
+		.func = c->func,
+		.file = c->file,
+		.line = line_of(py, c, units),
+		.firstlineno = c->firstlineno,
+		.entry = entry,
+	};
+}
+
 /* ---- frames ------------------------------------------------------------- */
 
 /* 3.6-3.10: PyFrameObject chain through f_back. Every frame has its own
@@ -480,15 +495,7 @@ static int walk_frame_objects(struct mst_py *py, uint64_t addr, struct mst_py_fr
 			units = lasti / 2;
 		else
 			units = lasti;
-		out[*n] = (struct mst_py_frame){
-		    .code = code,
-		    .frame = addr,
-		    .func = c->func,
-		    .file = c->file,
-		    .line = line_of(py, c, units),
-		    .firstlineno = c->firstlineno,
-		    .entry = true,
-		};
+		out[*n] = make_frame(py, c, code, addr, units, true);
 		(*n)++;
 		addr = get_u64(buf, l->fo_back);
 	}
@@ -570,15 +577,7 @@ static int walk_interp_frames(struct mst_py *py, uint64_t addr, struct mst_py_fr
 			*truncated = true;
 			return 0;
 		}
-		out[*n] = (struct mst_py_frame){
-		    .code = code,
-		    .frame = addr,
-		    .func = c->func,
-		    .file = c->file,
-		    .line = line_of(py, c, units),
-		    .firstlineno = c->firstlineno,
-		    .entry = is_entry,
-		};
+		out[*n] = make_frame(py, c, code, addr, units, is_entry);
 		(*n)++;
 		if (is_entry)
 			group = *n;
