@@ -46,3 +46,26 @@ bool mst_arch_unw_reg(const struct mst_regs *r, int regnum, uint64_t *val)
 	*val = r->unw[regnum];
 	return true;
 }
+
+bool mst_arch_syscall_blocks(int64_t nr)
+{
+	switch (nr) {
+	case 7:   /* poll */
+	case 23:  /* select */
+	case 34:  /* pause */
+	case 35:  /* nanosleep */
+	case 61:  /* wait4 */
+	case 202: /* futex */
+	case 219: /* restart_syscall */
+	case 230: /* clock_nanosleep */
+	case 232: /* epoll_wait */
+	case 247: /* waitid */
+	case 270: /* pselect6 */
+	case 271: /* ppoll */
+	case 281: /* epoll_pwait */
+	case 441: /* epoll_pwait2 */
+		return true;
+	default:
+		return false;
+	}
+}

@@ -199,8 +199,11 @@ void mst_dump_states(const struct mst_snapshot *s, const struct mst_thread_snap 
 	size_t o = 0;
 	buf[0] = '\0';
 #define PUT(str) o += (size_t)snprintf(buf + o, o < len ? len - o : 0, "%s%s", o ? ", " : "", str)
-	PUT(mst_proc_state_name(t->state));
 	unsigned st = t->states;
+	/* /proc said R just before the stop, but the thread was caught in a
+	 * sleeping system call: it sleeps. */
+	PUT(t->state == 'R' && !(st & MST_TS_RUNNING) && t->npcs ? "sleeping"
+								  : mst_proc_state_name(t->state));
 	if (st & MST_TS_HOLDS_GIL)
 		PUT("holds GIL");
 	if (st & MST_TS_WAITS_GIL)
@@ -209,7 +212,7 @@ void mst_dump_states(const struct mst_snapshot *s, const struct mst_thread_snap 
 		PUT("drops GIL");
 	if (st & MST_TS_IN_GC)
 		PUT("in GC");
-	if ((st & MST_TS_IDLE) && t->state != 'S')
+	if ((st & MST_TS_IDLE) && t->state != 'S' && t->state != 'R')
 		PUT("idle");
 	if (s->py_status == 0 && !(st & MST_TS_PYTHON))
 		PUT("native only");

@@ -59,13 +59,17 @@ int mst_report_text(FILE *out, struct mst_sampler *s, size_t limit)
 	struct mst_agg_query q = {.window = MST_AGG_CUMULATIVE,
 				  .mode = MST_AGG_BY_LINE,
 				  .view = MST_AGG_VIEW_FOLDED,
+				  /* Where the time goes: samples of threads on the
+				   * CPU, as the live view shows by default. */
+				  .subset = MST_AGG_ONLY_ACTIVE,
 				  .sort = MST_AGG_SORT_OWN,
 				  .limit = limit ? limit : 30};
 	const struct mst_agg_hot *rows;
 	size_t n;
 	struct mst_agg_count scope;
 	if (mst_agg_hot(agg, &q, &rows, &n, &scope, &err) == 0) {
-		fprintf(out, "\n%6s %7s %9s %9s %-3s %s\n", "%OWN", "%TOTAL", "OWN", "TOTAL", "", "FRAME");
+		fprintf(out, "\nHot frames of the active samples (%llu):\n%6s %7s %9s %9s %-3s %s\n",
+			(unsigned long long)scope.samples, "%OWN", "%TOTAL", "OWN", "TOTAL", "", "FRAME");
 		for (size_t i = 0; i < n; i++) {
 			const struct mst_agg_hot *r = &rows[i];
 			double den = scope.samples ? (double)scope.samples : 1;

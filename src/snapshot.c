@@ -400,7 +400,10 @@ void mst_snapshot_classify(struct mst_snapshot *s, struct mst_py *py, struct mst
 			st |= MST_TS_IN_GC;
 			gc_seen = true;
 		}
-		if (t->state == 'R')
+		/* /proc's letter was read before the stop; a thread stopped
+		 * inside a sleeping system call was not on the CPU. */
+		bool blocked = t->regs.syscall_nr >= 0 && mst_arch_syscall_blocks(t->regs.syscall_nr);
+		if (t->state == 'R' && !blocked && !waits && !drops)
 			st |= MST_TS_RUNNING;
 		else if (t->state == 'T' || t->state == 't')
 			st |= MST_TS_STOPPED;

@@ -37,6 +37,11 @@ bool mst_arch_unw_reg(const struct mst_regs *r, int regnum, uint64_t *val);
  * its registers (and so the futex address) unchanged. */
 #define MST_SYS_RESTART 219
 
+/* True for the system calls a thread sleeps in (futex, the sleeps, select,
+ * poll, epoll, wait, pause, restart_syscall): a thread stopped inside one
+ * is not using the CPU, whatever /proc said a moment before. */
+bool mst_arch_syscall_blocks(int64_t nr);
+
 /* The ABI's red zone below the stack pointer that leaf code may use. */
 #define MST_ARCH_RED_ZONE 128
 
