@@ -365,15 +365,12 @@ void mst_snapshot_classify(struct mst_snapshot *s, struct mst_py *py, struct mst
 				in_gc |= a >= gcr[r].lo && a < gcr[r].hi;
 			if (!sym || k >= MARKER_DEPTH || t->nkinds[k] == MST_NK_OTHER)
 				continue;
-			const struct mst_native_frame *fr;
-			size_t n;
-			if (mst_symbols_resolve(sym, t->pcs[k], k > 0, &fr, &n) < 0)
-				continue;
-			for (size_t j = 0; j < n; j++) {
-				waits |= name_is(fr[j].func, gil_wait_names);
-				drops |= name_is(fr[j].func, gil_drop_names);
-				in_gc |= name_is(fr[j].func, gc_names);
-			}
+			/* ELF names only: no DWARF is read for frames that are
+			 * folded away anyway. */
+			const char *fn = mst_symbols_func_name(sym, t->pcs[k], k > 0);
+			waits |= name_is(fn, gil_wait_names);
+			drops |= name_is(fn, gil_drop_names);
+			in_gc |= name_is(fn, gc_names);
 		}
 		/* A thread blocked on a futex inside the GIL struct waits for
 		 * it; on the switch condition, it is dropping it (FORCE_SWITCHING

@@ -28,10 +28,17 @@ struct entry {
 	struct mst_native_frame frames[];
 };
 
+struct name_entry {
+	uint64_t key;
+	const char *name;
+	UT_hash_handle hh;
+};
+
 struct mst_symbols {
 	pid_t pid;
 	Dwfl *dwfl;
 	struct entry *cache;
+	struct name_entry *names;
 	struct str *strings;
 };
 
@@ -113,6 +120,12 @@ static void flush_cache(struct mst_symbols *s)
 	{
 		HASH_DEL(s->cache, e);
 		free(e);
+	}
+	struct name_entry *n, *ntmp;
+	HASH_ITER(hh, s->names, n, ntmp)
+	{
+		HASH_DEL(s->names, n);
+		free(n);
 	}
 }
 
@@ -217,6 +230,43 @@ static int call_line(Dwarf_Die *inl)
 	return (int)line;
 }
 
+/* The ELF symbol covering addr, without its version suffix, interned. */
+static const char *elf_name(struct mst_symbols *s, Dwfl_Module *mod, uint64_t addr)
+{
+	GElf_Off off;
+	GElf_Sym sym;
+	const char *symname = dwfl_module_addrinfo(mod, addr, &off, &sym, NULL, NULL, NULL);
+	/* A symbol with a size that does not cover addr is a wrong guess
+	 * (stripped statics): better module+offset than a wrong name. */
+	if (!symname || (sym.st_size > 0 && off >= sym.st_size))
+		return NULL;
+	if (strchr(symname, '@')) {
+		/* "memcpy@@GLIBC_2.14": the symbol version is noise here. */
+		char plain[512];
+		snprintf(plain, sizeof(plain), "%.*s", (int)strcspn(symname, "@"), symname);
+		return intern_name(s, plain);
+	}
+	return intern_name(s, symname);
+}
+
+const char *mst_symbols_func_name(struct mst_symbols *s, uint64_t pc, bool is_return)
+{
+	uint64_t addr = is_return && pc > 0 ? pc - 1 : pc;
+	struct name_entry *e;
+	HASH_FIND(hh, s->names, &addr, sizeof(addr), e);
+	if (e)
+		return e->name;
+	Dwfl_Module *mod = dwfl_addrmodule(s->dwfl, addr);
+	const char *name = mod ? elf_name(s, mod, addr) : NULL;
+	e = malloc(sizeof(*e));
+	if (!e)
+		return name;
+	e->key = addr;
+	e->name = name;
+	HASH_ADD(hh, s->names, key, sizeof(e->key), e);
+	return name;
+}
+
 /* Fill frames (outermost first) for address addr; returns the count. */
 static size_t lookup(struct mst_symbols *s, uint64_t pc, uint64_t addr,
 		     struct mst_native_frame *fr)
@@ -236,21 +286,7 @@ static size_t lookup(struct mst_symbols *s, uint64_t pc, uint64_t addr,
 	else
 		base.module_off = pc - start;
 
-	GElf_Off off;
-	GElf_Sym sym;
-	const char *symname = dwfl_module_addrinfo(mod, addr, &off, &sym, NULL, NULL, NULL);
-	/* A symbol with a size that does not cover addr is a wrong guess
-	 * (stripped statics): better module+offset than a wrong name. */
-	if (symname && sym.st_size > 0 && off >= sym.st_size)
-		symname = NULL;
-	if (symname && strchr(symname, '@')) {
-		/* "memcpy@@GLIBC_2.14": the symbol version is noise here. */
-		char plain[512];
-		snprintf(plain, sizeof(plain), "%.*s", (int)strcspn(symname, "@"), symname);
-		base.func = intern_name(s, plain);
-	} else {
-		base.func = intern_name(s, symname);
-	}
+	base.func = elf_name(s, mod, addr);
 
 	/* The innermost source position. */
 	Dwfl_Line *ln = dwfl_module_getsrc(mod, addr);

@@ -40,4 +40,8 @@ int mst_symbols_refresh(struct mst_symbols *s, struct mst_err *err);
 int mst_symbols_resolve(struct mst_symbols *s, uint64_t pc, bool is_return,
 			const struct mst_native_frame **frames, size_t *n);
 
+/* Only the ELF symbol name of the function holding the address (no DWARF:
+ * cheap), version suffix removed, or NULL. Owned by s. */
+const char *mst_symbols_func_name(struct mst_symbols *s, uint64_t pc, bool is_return);
+
 #endif
