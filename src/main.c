@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -45,6 +46,25 @@ static volatile sig_atomic_t cancel_signal;
 static void on_signal(int sig)
 {
 	cancel_signal = sig;
+}
+
+/* The terminal as it was before curses took it, for the crash handler. */
+static struct termios saved_tty;
+static volatile sig_atomic_t tty_saved;
+
+/* A fatal signal in msttop itself (a bug): give the terminal back (only
+ * async-signal-safe calls) and die of the same signal. The kernel detaches
+ * every traced thread when msttop exits, resuming any it had stopped. */
+static void on_fatal(int sig)
+{
+	if (tty_saved) {
+		static const char reset[] = "\033[?1049l\033[?25h\033[0m\r\n";
+		ssize_t w = write(STDOUT_FILENO, reset, sizeof(reset) - 1);
+		(void)w;
+		tcsetattr(STDIN_FILENO, TCSANOW, &saved_tty);
+	}
+	signal(sig, SIG_DFL);
+	raise(sig);
 }
 
 static void usage(FILE *out)
@@ -406,5 +426,15 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	if (!o.dump && !o.batch && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO) &&
+	    tcgetattr(STDIN_FILENO, &saved_tty) == 0)
+		tty_saved = 1;
+	struct sigaction fatal = {0};
+	fatal.sa_handler = on_fatal;
+	sigemptyset(&fatal.sa_mask);
+	fatal.sa_flags = SA_RESETHAND;
+	int fatal_sigs[] = {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL};
+	for (size_t i = 0; i < sizeof(fatal_sigs) / sizeof(fatal_sigs[0]); i++)
+		sigaction(fatal_sigs[i], &fatal, NULL);
 	return o.dump ? run_dump(pid, &o) : run_live(pid, &o);
 }
