@@ -167,6 +167,10 @@ int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py 
 			snprintf(t->errmsg, sizeof(t->errmsg), "thread has exited");
 			continue;
 		}
+		/* Every thread runs between our stops; a seized thread that a
+		 * stop signal halted shows as 't' (traced) instead of 'T'. */
+		if (t->state == 't')
+			t->state = 'T';
 		if (py_only) {
 			struct mst_py_thread *m = match_tstate(&pt, t->tid, 0, false);
 			if (!m) {

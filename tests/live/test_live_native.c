@@ -261,6 +261,52 @@ START_TEST(signal_during_dump)
 }
 END_TEST
 
+/* A process someone else stopped (SIGSTOP) is dumped and stays stopped;
+ * SIGCONT then finds it runnable and untraced. */
+START_TEST(stopped_target)
+{
+	char *bin = mst_build_path("tests/native_chain");
+	char *argv[] = {bin, "threads", "3", "spin", NULL};
+	struct mst_target t;
+	ck_assert_int_eq(mst_target_start(&t, argv, 20000), 0);
+	kill(t.pid, SIGSTOP);
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)t.pid);
+	for (int i = 0; i < 200; i++) {
+		FILE *f = fopen(path, "r");
+		size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+		if (f)
+			fclose(f);
+		buf[n] = '\0';
+		char *rp = strrchr(buf, ')');
+		if (rp && rp[2] == 'T')
+			break;
+		usleep(5000);
+	}
+	int code;
+	char *dump = run_dump(t.pid, &code);
+	ck_assert_int_eq(code, 0);
+	int stopped = 0;
+	for (const char *p = dump; (p = strstr(p, "\nThread ")); p++)
+		stopped += strncmp(strchr(p, '(') ? strchr(p, '(') : "", "(stopped", 8) == 0;
+	ck_assert_msg(stopped == 4, "%d threads shown stopped:\n%s", stopped, dump);
+	ck_assert_msg(strstr(dump, " chain_c at "), "no stacks of the stopped threads");
+	/* Still stopped, and nobody traces it. */
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)t.pid);
+	FILE *f = fopen(path, "r");
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	ck_assert_msg(strstr(buf, "State:\tT (stopped)"), "target no longer stopped: %s", buf);
+	ck_assert(strstr(buf, "TracerPid:\t0\n"));
+	kill(t.pid, SIGCONT);
+	assert_target_free(t.pid);
+	free(dump);
+	free(bin);
+	mst_target_stop(&t);
+}
+END_TEST
+
 START_TEST(python_interpreters)
 {
 	const struct mst_interp *py;
@@ -300,6 +346,7 @@ static Suite *live_suite(void)
 	tcase_add_test(tc, native_chain_spinning);
 	tcase_add_test(tc, many_threads);
 	tcase_add_test(tc, signal_during_dump);
+	tcase_add_test(tc, stopped_target);
 	tcase_add_test(tc, python_interpreters);
 	suite_add_tcase(s, tc);
 	return s;
