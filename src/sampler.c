@@ -48,6 +48,13 @@ struct mst_sampler {
 	struct mst_mframe *merged;
 	bool *entry;
 	char (*names)[64]; /* module+offset names for unsymbolized frames */
+	/* Python thread names by tid, read at each refresh rather than every
+	 * tick: the lookup walks dicts in the target and names rarely change. */
+	struct pyname {
+		pid_t tid;
+		char name[64];
+	} *pynames;
+	size_t npynames, pynames_cap;
 };
 
 static uint64_t now_ns(void)
@@ -157,6 +164,7 @@ void mst_sampler_close(struct mst_sampler *s)
 	free(s->merged);
 	free(s->entry);
 	free(s->names);
+	free(s->pynames);
 	free(s);
 }
 
@@ -261,7 +269,8 @@ int mst_sampler_tick(struct mst_sampler *s, uint64_t now, struct mst_err *err)
 		return 0;
 	uint64_t t0 = now_ns();
 	struct mst_err e = {0};
-	if (t0 - s->last_refresh >= REFRESH_NS) {
+	bool refresh = t0 - s->last_refresh >= REFRESH_NS || s->st.ticks == 0;
+	if (refresh) {
 		s->last_refresh = t0;
 		if (mst_proc_refresh_tasks(s->proc, &e) < 0) {
 			s->st.target_exited = true;
@@ -285,7 +294,9 @@ int mst_sampler_tick(struct mst_sampler *s, uint64_t now, struct mst_err *err)
 	}
 	struct mst_snapshot *snap = NULL;
 	int rc = mst_snapshot_take(s->proc, s->unw, s->py, &s->py_err,
-				   s->o.nonblocking ? MST_SNAP_PYTHON_ONLY : 0, &snap, &e);
+				   (s->o.nonblocking ? MST_SNAP_PYTHON_ONLY : 0) |
+					   (refresh ? 0 : MST_SNAP_NO_NAMES),
+				   &snap, &e);
 	if (rc == -MST_EINTR)
 		return mst_err_set(err, rc, "interrupted");
 	if (rc < 0) {
@@ -299,6 +310,31 @@ int mst_sampler_tick(struct mst_sampler *s, uint64_t now, struct mst_err *err)
 		return 0;
 	}
 	mst_snapshot_classify(snap, s->py, s->sym);
+	if (refresh) {
+		/* Remember this tick's names for the ticks that skip them. */
+		s->npynames = 0;
+		for (size_t i = 0; i < snap->nthreads; i++) {
+			if (!snap->threads[i].pyname[0])
+				continue;
+			if (s->npynames == s->pynames_cap) {
+				size_t nc = s->pynames_cap ? 2 * s->pynames_cap : 16;
+				struct pyname *np = realloc(s->pynames, nc * sizeof(*np));
+				if (!np)
+					break;
+				s->pynames = np;
+				s->pynames_cap = nc;
+			}
+			struct pyname *pn = &s->pynames[s->npynames++];
+			pn->tid = snap->threads[i].tid;
+			snprintf(pn->name, sizeof(pn->name), "%s", snap->threads[i].pyname);
+		}
+	} else {
+		for (size_t i = 0; i < snap->nthreads; i++)
+			for (size_t k = 0; k < s->npynames; k++)
+				if (s->pynames[k].tid == snap->threads[i].tid)
+					snprintf(snap->threads[i].pyname, sizeof(snap->threads[i].pyname),
+						 "%s", s->pynames[k].name);
+	}
 	if (s->threads_cap < snap->nthreads) {
 		struct mst_agg_thread_in *nt = realloc(s->threads, snap->nthreads * sizeof(*nt));
 		if (!nt) {

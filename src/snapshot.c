@@ -139,7 +139,7 @@ int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py 
 		struct mst_err e = {0};
 		/* Which thread states exist, and their names; the frames are
 		 * read again per thread while it is stopped. */
-		int prc = mst_py_read_threads(py, true, &pt, &e);
+		int prc = mst_py_read_threads(py, !(flags & MST_SNAP_NO_NAMES), &pt, &e);
 		if (prc < 0) {
 			s->py_status = prc;
 			snprintf(s->py_msg, sizeof(s->py_msg), "%s", e.msg);

@@ -77,6 +77,9 @@ struct mst_snapshot {
 enum {
 	/* Read Python frames without stopping any thread; no native stacks. */
 	MST_SNAP_PYTHON_ONLY = 1 << 0,
+	/* Skip the threading-module lookup of thread names (pyname stays ""):
+	 * the sampler reads names only now and then. */
+	MST_SNAP_NO_NAMES = 1 << 1,
 };
 
 /* Take a snapshot of every task of p. u is the unwinder (NULL with
