@@ -5,7 +5,7 @@ set -eu
 
 PKGS="gcc libc6-dev meson ninja-build pkg-config
       libunwind-dev libdw-dev libelf-dev libncurses-dev uthash-dev libiberty-dev check
-      elfutils tmux python3 procps"
+      elfutils tmux python3 procps bc clang libclang-rt-14-dev"
 
 missing=""
 for p in $PKGS; do

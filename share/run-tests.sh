@@ -78,5 +78,14 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:detect_stack_use_after_retur
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 MULT=3 run_build build-asan -Db_sanitize=address,undefined -Db_lundef=false \
 	-Dc_args=-fno-sanitize-recover=all --buildtype=debug
+# The CPython decoder under libFuzzer + ASan + UBSan, from real captures.
+echo "=== fuzz: the decoder on mutated memory images (${MSTTOP_FUZZ_SECONDS:-60}s)"
+if bash tests/fuzz/run-fuzz.sh build "${MSTTOP_FUZZ_SECONDS:-60}" > build.fuzz.log 2>&1; then
+	passed=$((passed + 1))
+else
+	failed=$((failed + 1))
+	status=1
+fi
+grep -E '^fuzz:|ERROR|SUMMARY' build.fuzz.log | sed 's/^/  /'
 echo "$passed passed, $failed failed"
 [ $status -eq 0 ] && [ $failed -eq 0 ]

@@ -78,6 +78,10 @@ struct mst_py;
 int mst_py_open(pid_t pid, const struct mst_maps *maps, const struct mst_reader *r,
 		struct mst_py **out, struct mst_err *err);
 void mst_py_close(struct mst_py *py);
+/* The same from a runtime description the caller fills itself: for reading
+ * captured or synthetic memory (tests, the fuzz harness) through r. */
+int mst_py_open_info(const struct mst_py_runtime_info *info, const struct mst_reader *r,
+		     struct mst_py **out, struct mst_err *err);
 
 const struct mst_py_runtime_info *mst_py_info(const struct mst_py *py);
 const struct mst_py_layout *mst_py_layout(const struct mst_py *py);

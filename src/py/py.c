@@ -201,6 +201,8 @@ static void compute_read_lengths(struct mst_py *py)
 	py->code_len = co;
 }
 
+static int setup(struct mst_py *py, struct mst_err *err);
+
 int mst_py_open(pid_t pid, const struct mst_maps *maps, const struct mst_reader *r,
                 struct mst_py **out, struct mst_err *err)
 {
@@ -216,23 +218,56 @@ int mst_py_open(pid_t pid, const struct mst_maps *maps, const struct mst_reader 
 	rc = mst_py_runtime_find(pid, maps, r, &py->info, err);
 	if (rc < 0)
 		goto fail;
+	rc = setup(py, err);
+	if (rc < 0)
+		goto fail;
+	*out = py;
+	return 0;
+fail:
+	free(py);
+	return rc;
+}
+
+int mst_py_open_info(const struct mst_py_runtime_info *info, const struct mst_reader *r,
+		     struct mst_py **out, struct mst_err *err)
+{
+	*out = NULL;
+	struct mst_py *py = calloc(1, sizeof(*py));
+	if (!py)
+		return mst_err_set(err, -ENOMEM, "out of memory");
+	py->r = *r;
+	py->info = *info;
+	int rc = setup(py, err);
+	if (rc < 0) {
+		free(py);
+		return rc;
+	}
+	*out = py;
+	return 0;
+}
+
+/* Everything that follows from the runtime's version: the layout, string
+ * layout, read sizes, buffers. */
+static int setup(struct mst_py *py, struct mst_err *err)
+{
+	int rc;
 	if (py->info.major == 3 && py->info.minor >= 13) {
 		uint8_t buf[MST_PY_DEBUG_OFFSETS_MAX];
 		rc = rd(py, py->info.runtime, buf, sizeof(buf));
 		if (rc < 0) {
 			mst_err_set(err, rc, "cannot read _Py_DebugOffsets at 0x%" PRIx64,
 			            py->info.runtime);
-			goto fail;
+			return rc;
 		}
 		rc = mst_py_layout_from_debug_offsets(buf, sizeof(buf), &py->lay, err);
 		if (rc < 0)
-			goto fail;
+			return rc;
 	} else {
 		const struct mst_py_layout *l;
 		rc = mst_py_layout_for_version(py->info.major, py->info.minor, py->info.micro, &l,
 		                               err);
 		if (rc < 0)
-			goto fail;
+			return rc;
 		py->lay = *l;
 	}
 	py->str.length_off = (uint32_t)py->lay.u_length;
@@ -245,15 +280,9 @@ int mst_py_open(pid_t pid, const struct mst_maps *maps, const struct mst_reader 
 	snprintf(py->version, sizeof(py->version), "%d.%d.%d", py->info.major, py->info.minor,
 	         py->info.micro);
 	py->scratch = calloc(MST_PY_MAX_FRAMES, sizeof(*py->scratch));
-	if (!py->scratch) {
-		rc = mst_err_set(err, -ENOMEM, "out of memory");
-		goto fail;
-	}
-	*out = py;
+	if (!py->scratch)
+		return mst_err_set(err, -ENOMEM, "out of memory");
 	return 0;
-fail:
-	free(py);
-	return rc;
 }
 
 void mst_py_close(struct mst_py *py)
@@ -1192,7 +1221,9 @@ int mst_py_read_threads(struct mst_py *py, bool want_names, struct mst_py_thread
 			}
 		}
 		if (g.known) {
-			set_holds(out->v + first, out->n - first, &g);
+			/* No thread states: out->v may still be NULL. */
+			if (out->n > first)
+				set_holds(out->v + first, out->n - first, &g);
 			/* Report the main interpreter's GIL: the last in the
 			 * list (the list is newest first). */
 			out->gil_known = true;
@@ -1203,7 +1234,7 @@ int mst_py_read_threads(struct mst_py *py, bool want_names, struct mst_py_thread
 			else if (g.locked == -1 && out->n - first == 1)
 				out->gil_holder = out->v[first].tstate;
 		}
-		if (want_names)
+		if (want_names && out->n > first)
 			fill_names(py, interp, out->v + first, out->n - first);
 		if (rd_u64(py, interp + (uint64_t)l->is_next, &interp) < 0) {
 			out->threads_truncated = true;

@@ -1,0 +1,117 @@
+/* libFuzzer harness for everything msttop decodes from target memory: the
+ * CPython thread/frame/code/string/dict walk (through a reader over a
+ * mutated memory image), the GIL read, the _Py_DebugOffsets parser and the
+ * three line-table decoders. Any crash, sanitizer report, hang or unbounded
+ * loop is a bug: every walk must be bounded, every read checked. */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "image.h"
+#include "msttop/py.h"
+#include "msttop/py_decode.h"
+#include "msttop/py_layout.h"
+
+#define MAX_SEGS 4096
+
+struct segs {
+	size_t n;
+	uint64_t addr[MAX_SEGS];
+	uint32_t len[MAX_SEGS];
+	const uint8_t *data[MAX_SEGS];
+};
+
+static int seg_read(void *ctx, uint64_t addr, void *buf, size_t len)
+{
+	const struct segs *s = ctx;
+	for (size_t i = 0; i < s->n; i++)
+		if (addr >= s->addr[i] && addr - s->addr[i] <= s->len[i] &&
+		    len <= s->len[i] - (addr - s->addr[i])) {
+			memcpy(buf, s->data[i] + (addr - s->addr[i]), len);
+			return 0;
+		}
+	return -EFAULT;
+}
+
+static void walk(const struct mst_py_runtime_info *info, const struct mst_reader *r)
+{
+	struct mst_py *py = NULL;
+	struct mst_err err;
+	if (mst_py_open_info(info, r, &py, &err) < 0)
+		return;
+	struct mst_py_threads t;
+	if (mst_py_read_threads(py, true, &t, &err) == 0) {
+		for (size_t i = 0; i < t.n; i++) {
+			struct mst_py_frame fr[64];
+			size_t n;
+			bool trunc;
+			mst_py_read_frames(py, t.v[i].tstate, fr, 64, &n, &trunc, &err);
+		}
+		mst_py_threads_free(&t);
+	}
+	struct mst_py_gil g;
+	mst_py_read_gil(py, &g);
+	mst_py_close(py);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (size < 8)
+		return 0;
+	/* The line tables and the debug-offsets parser on the raw bytes. */
+	for (int minor = 6; minor <= 13; minor++)
+		for (int off = -1; off < 64; off += 3)
+			mst_py_line_at(minor, data, size, 100, off);
+	struct mst_py_layout lay;
+	struct mst_err err;
+	mst_py_layout_from_debug_offsets(data, size, &lay, &err);
+
+	static struct segs s;
+	s.n = 0;
+	struct mst_py_runtime_info info;
+	if (size >= sizeof(struct image_hdr) && !memcmp(data, "MSTC", 4)) {
+		struct image_hdr h;
+		memcpy(&h, data, sizeof(h));
+		image_info_from_hdr(&h, &info);
+		size_t pos = sizeof(h);
+		while (pos + sizeof(struct image_seg) <= size && s.n < MAX_SEGS) {
+			struct image_seg sg;
+			memcpy(&sg, data + pos, sizeof(sg));
+			pos += sizeof(sg);
+			if (sg.len > size - pos)
+				break;
+			s.addr[s.n] = sg.addr;
+			s.len[s.n] = sg.len;
+			s.data[s.n] = data + pos;
+			s.n++;
+			pos += sg.len;
+		}
+	} else {
+		/* Raw: the bytes are memory at a fixed base; the first byte picks
+		 * a version, the runtime sits at the base. */
+		static const uint8_t minors[] = {6, 7, 8, 9, 10, 11, 12, 13};
+		static const uint8_t micros[] = {15, 16, 18, 18, 13, 7, 1, 0};
+		const uint64_t base = 0x10000;
+		memset(&info, 0, sizeof(info));
+		info.major = 3;
+		info.minor = minors[data[0] % 8];
+		info.micro = micros[data[0] % 8];
+		info.runtime = base;
+		info.tstate_current = base + 8;
+		info.interp_head = base + 16;
+		info.gil_locked = base + 24;
+		info.gil_last_holder = base + 32;
+		info.gc_collecting = base + 40;
+		info.has_interp_head = info.has_gil_locked = info.has_gil_last_holder =
+			info.has_gc_collecting = true;
+		s.addr[0] = base;
+		s.len[0] = (uint32_t)(size > UINT32_MAX ? UINT32_MAX : size);
+		s.data[0] = data;
+		s.n = 1;
+	}
+	struct mst_reader r = {seg_read, &s};
+	walk(&info, &r);
+	return 0;
+}
