@@ -446,6 +446,46 @@ START_TEST(embedded)
 }
 END_TEST
 
+/* A function name carrying a terminal escape sequence and a newline (set
+ * with code.replace) is shown escaped: in text as \x1b, in JSON as \u001b;
+ * no raw ESC byte reaches the output. */
+START_TEST(escaped_names)
+{
+	const struct mst_interp *py;
+	size_t n = mst_test_interps(&py);
+	ck_assert_uint_gt(n, 0);
+	const struct mst_interp *newest = &py[n - 1];
+	static const char script[] =
+		"import sys, threading, time\n"
+		"def f():\n"
+		"    time.sleep(1000)\n"
+		"bad = 'evil\\x1b[31mred\\nline'\n"
+		"kw = {'co_name': bad}\n"
+		"if sys.version_info >= (3, 11): kw['co_qualname'] = bad\n"
+		"f.__code__ = f.__code__.replace(**kw)\n"
+		"threading.current_thread().name = 'thr\\x1b]0;title\\x07'\n"
+		"print('ready', flush=True)\n"
+		"f()\n";
+	char *argv[] = {(char *)newest->path, "-c", (char *)script, NULL};
+	struct mst_target t;
+	ck_assert_int_eq(mst_target_start(&t, argv, 30000), 0);
+	ck_assert_int_eq(mst_wait_all_sleeping(t.pid, 10000), 0);
+	int code;
+	char *text = mst_msttop_dump(t.pid, NULL, NULL, NULL, &code);
+	ck_assert_int_eq(code, 0);
+	ck_assert_msg(!strchr(text, '\x1b') && !strchr(text, '\x07'), "raw control bytes:\n%s", text);
+	ck_assert_msg(strstr(text, "evil\\x1b[31mred\\x0aline"), "function not escaped:\n%s", text);
+	ck_assert_msg(strstr(text, "thr\\x1b]0;title\\x07"), "thread name not escaped:\n%s", text);
+	free(text);
+	text = mst_msttop_dump(t.pid, "--json", NULL, NULL, &code);
+	ck_assert_int_eq(code, 0);
+	ck_assert(!strchr(text, '\x1b'));
+	ck_assert_msg(strstr(text, "evil\\u001b[31mred\\nline"), "JSON not escaped:\n%s", text);
+	free(text);
+	mst_target_stop(&t);
+}
+END_TEST
+
 START_TEST(not_python)
 {
 	/* A process without Python: native stacks and a note. */
@@ -482,6 +522,7 @@ static Suite *live_py_suite(void)
 	tcase_add_test(tc, names);
 	tcase_add_test(tc, json);
 	tcase_add_test(tc, embedded);
+	tcase_add_test(tc, escaped_names);
 	tcase_add_test(tc, not_python);
 	suite_add_tcase(s, tc);
 	return s;
