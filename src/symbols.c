@@ -15,6 +15,10 @@
 #include <uthash.h>
 
 #define MAX_INLINE 16
+/* Addresses remembered before the caches start over. The sampler sees a new
+ * innermost pc with nearly every sample of hot code: without a bound the
+ * cache grows for as long as it runs. Strings stay interned across a reset. */
+#define CACHE_MAX 32768
 
 struct str {
 	UT_hash_handle hh;
@@ -39,6 +43,7 @@ struct mst_symbols {
 	Dwfl *dwfl;
 	struct entry *cache;
 	struct name_entry *names;
+	size_t ncache, nnames;
 	struct str *strings;
 };
 
@@ -127,6 +132,7 @@ static void flush_cache(struct mst_symbols *s)
 		HASH_DEL(s->names, n);
 		free(n);
 	}
+	s->ncache = s->nnames = 0;
 }
 
 void mst_symbols_close(struct mst_symbols *s)
@@ -258,12 +264,15 @@ const char *mst_symbols_func_name(struct mst_symbols *s, uint64_t pc, bool is_re
 		return e->name;
 	Dwfl_Module *mod = dwfl_addrmodule(s->dwfl, addr);
 	const char *name = mod ? elf_name(s, mod, addr) : NULL;
+	if (s->nnames >= CACHE_MAX || s->ncache >= CACHE_MAX)
+		flush_cache(s);
 	e = malloc(sizeof(*e));
 	if (!e)
 		return name;
 	e->key = addr;
 	e->name = name;
 	HASH_ADD(hh, s->names, key, sizeof(e->key), e);
+	s->nnames++;
 	return name;
 }
 
@@ -349,6 +358,8 @@ int mst_symbols_resolve(struct mst_symbols *s, uint64_t pc, bool is_return,
 	if (!e) {
 		struct mst_native_frame tmp[MAX_INLINE + 1];
 		size_t cnt = lookup(s, pc, addr, tmp);
+		if (s->ncache >= CACHE_MAX || s->nnames >= CACHE_MAX)
+			flush_cache(s);
 		e = malloc(sizeof(*e) + cnt * sizeof(e->frames[0]));
 		if (!e)
 			return -ENOMEM;
@@ -356,6 +367,7 @@ int mst_symbols_resolve(struct mst_symbols *s, uint64_t pc, bool is_return,
 		e->n = cnt;
 		memcpy(e->frames, tmp, cnt * sizeof(tmp[0]));
 		HASH_ADD(hh, s->cache, key, sizeof(e->key), e);
+		s->ncache++;
 	}
 	/* The cached pc is the first one seen at this address; return
 	 * addresses repeat exactly, so it is the same pc. */

@@ -35,13 +35,15 @@ int mst_symbols_refresh(struct mst_symbols *s, struct mst_err *err);
 /* Frames for one unwound address, outermost first (the real function, then
  * each inlined callee). is_return is true for every frame but the innermost
  * one: a return address points after the call, so it is looked up at pc - 1.
- * Writes at most max frames and returns how many, or a negative code. The
- * array returned through *frames is owned by s (cache) and valid until close. */
+ * Returns 0 with *frames and *n, or a negative code. The array is owned by s
+ * and stays valid until mst_symbols_refresh, mst_symbols_close, or a later
+ * lookup that finds the cache full (32768 addresses) and starts it over;
+ * the strings in it stay valid until close. */
 int mst_symbols_resolve(struct mst_symbols *s, uint64_t pc, bool is_return,
 			const struct mst_native_frame **frames, size_t *n);
 
 /* Only the ELF symbol name of the function holding the address (no DWARF:
- * cheap), version suffix removed, or NULL. Owned by s. */
+ * cheap), version suffix removed, or NULL. Valid until close. */
 const char *mst_symbols_func_name(struct mst_symbols *s, uint64_t pc, bool is_return);
 
 #endif
