@@ -280,12 +280,12 @@ int mst_proc_refresh_tasks(struct mst_proc *p, struct mst_err *err)
 		if (!added)
 			break;
 	}
-	/* Forget tasks that ended: their /proc entry is gone. */
+	/* Forget tasks that ended: their /proc entry is gone, or they are
+	 * zombies waiting for a parent that has not reaped them yet. */
 	size_t w = 0;
 	for (size_t i = 0; i < p->ntasks; i++) {
-		char tp[96];
-		snprintf(tp, sizeof(tp), "/proc/%d/task/%d", (int)p->pid, (int)p->tasks[i].tid);
-		if (access(tp, F_OK) == 0)
+		char st = 0;
+		if (read_stat(p->pid, p->tasks[i].tid, &st, NULL) == 0 && st != 'Z' && st != 'X')
 			p->tasks[w++] = p->tasks[i];
 	}
 	p->ntasks = w;

@@ -1,0 +1,74 @@
+"""py_robust: a process that changes under the sampler.
+
+Usage: py_robust.py MODE
+  exit     exit(0) 1 s after the ready line, two threads spinning till then
+  exec     1 s after ready, os.execv("/bin/sleep", ["sleep", "60"])
+  fork     fork a child that spins in Python; both keep running
+           (ready line: child=<pid>)
+  churn    create and join threads at >= 500 per second, for 60 s
+           (reports nothing; the main thread loops)
+  gilflip  four threads spinning with sys.setswitchinterval(1e-6), so the
+           GIL changes hands all the time
+Ready line: "ready mode=MODE ..." printed once the mode's state is reached.
+"""
+import os
+import sys
+import threading
+import time
+
+from targetlib import arm_safety_timeout
+
+
+def spin():
+    n = 0
+    while True:
+        n += 1
+
+
+def start_spinners(k):
+    for i in range(k):
+        threading.Thread(target=spin, name="spin-%d" % i, daemon=True).start()
+
+
+def short_life():
+    sum(range(200))
+
+
+def main():
+    arm_safety_timeout()
+    mode = sys.argv[1]
+    if mode == "exit":
+        start_spinners(2)
+        print("ready mode=exit", flush=True)
+        time.sleep(1)
+        os._exit(0)
+    elif mode == "exec":
+        start_spinners(2)
+        print("ready mode=exec", flush=True)
+        time.sleep(1)
+        os.execv("/bin/sleep", ["sleep", "60"])
+    elif mode == "fork":
+        pid = os.fork()
+        if pid == 0:
+            spin()
+        start_spinners(1)
+        print("ready mode=fork child=%d" % pid, flush=True)
+        time.sleep(1000)
+    elif mode == "churn":
+        print("ready mode=churn", flush=True)
+        end = time.time() + 60
+        while time.time() < end:
+            ts = [threading.Thread(target=short_life) for _ in range(10)]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join()
+    elif mode == "gilflip":
+        sys.setswitchinterval(1e-6)
+        start_spinners(4)
+        print("ready mode=gilflip", flush=True)
+        time.sleep(1000)
+
+
+if __name__ == "__main__":
+    main()
