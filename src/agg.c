@@ -30,6 +30,19 @@ struct cnt {
 	uint32_t own[NVIEW];
 };
 
+/* The recent window of one count cell: a bucket per second of the ring. Only
+ * cells counted within the window have one; a block whose buckets all aged
+ * out goes back to a pool, so memory follows what is hot now and not every
+ * cell ever counted (most of those only keep their since-start count). */
+struct rblk {
+	struct tent *e; /* owner: a thread cell, or NULL for a process cell */
+	uint32_t pidx;  /* process cell: id * NVAR + subset */
+	uint32_t mode;
+	size_t live;        /* index in the agg's live list */
+	struct rblk *next;  /* in the pool */
+	struct cnt c[];     /* [nb] */
+};
+
 /* Thread-sample shares: [0] every sample, [1 + bit] samples with that flag. */
 struct shr {
 	uint32_t n[NSHR];
@@ -64,8 +77,8 @@ struct frame {
 	bool unfolded;
 };
 
-/* A thread's counts of one frame in one mode and subset: c[0] since start,
- * c[1 + slot] the recent ring. Keyed by id | mode << 31 | subset << 29. */
+/* A thread's counts of one frame in one mode and subset: c since start, r
+ * the recent ring when it has one. Keyed by id | mode << 31 | subset << 29. */
 struct tent {
 	uint32_t key;
 	uint32_t gen;
@@ -74,7 +87,8 @@ struct tent {
 	 * another lookup: the subsets ([0] is itself) and the function's entry. */
 	struct tent *var[NVAR];
 	struct tent *fn;
-	struct cnt c[];
+	struct rblk *r;
+	struct cnt c;
 };
 
 struct tnode {
@@ -128,7 +142,8 @@ struct mst_agg {
 	struct frame *fh[2];  /* per mode, by key */
 	struct frame **fv[2]; /* per mode, by id */
 	uint32_t nf[2], fcap[2];
-	struct cnt *pc[2]; /* process counts: [id][subset][stride] */
+	struct cnt *pc[2];   /* process counts since start: [id][subset] */
+	struct rblk **pr[2]; /* their recent rings, NULL when not hot: [id][subset] */
 	uint32_t gen;
 
 	struct thr *threads;
@@ -140,6 +155,11 @@ struct mst_agg {
 	uint32_t tick_flags;
 	struct tick *pt; /* [stride] */
 	struct shr *psh; /* [stride]: every thread sample */
+
+	/* Recent rings in use (the clock walks only these) and spare ones. */
+	struct rblk **live;
+	size_t nlive, live_cap;
+	struct rblk *pool;
 
 	/* Per-sample scratch, max_depth long, so a warm tick allocates nothing. */
 	struct frame **sf;
@@ -161,23 +181,29 @@ struct mst_agg {
 
 static struct cnt *pcell(const struct mst_agg *a, int mode, int var, uint32_t id)
 {
-	return a->pc[mode] + ((size_t)id * NVAR + (size_t)var) * a->stride;
+	return a->pc[mode] + (size_t)id * NVAR + (size_t)var;
 }
 
-static void cnt_total(struct cnt *c, size_t slot, uint64_t w)
+static struct rblk **prec(const struct mst_agg *a, int mode, int var, uint32_t id)
 {
-	c[0].total++;
-	c[0].total_ns += w;
-	c[slot].total++;
-	c[slot].total_ns += w;
+	return a->pr[mode] + (size_t)id * NVAR + (size_t)var;
 }
 
-static void cnt_own(struct cnt *c, size_t slot, int view, uint64_t w)
+/* r is there: the feeding path takes one before it counts anything. */
+static void cnt_total(struct cnt *c, struct rblk *r, size_t slot, uint64_t w)
 {
-	c[0].own[view]++;
-	c[0].own_ns[view] += w;
-	c[slot].own[view]++;
-	c[slot].own_ns[view] += w;
+	c->total++;
+	c->total_ns += w;
+	r->c[slot].total++;
+	r->c[slot].total_ns += w;
+}
+
+static void cnt_own(struct cnt *c, struct rblk *r, size_t slot, int view, uint64_t w)
+{
+	c->own[view]++;
+	c->own_ns[view] += w;
+	r->c[slot].own[view]++;
+	r->c[slot].own_ns[view] += w;
 }
 
 static void shr_add(struct shr *s, size_t slot, uint32_t state, uint64_t w)
@@ -194,20 +220,26 @@ static void shr_add(struct shr *s, size_t slot, uint32_t state, uint64_t w)
 	}
 }
 
-/* Sum a window of a [stride] array of cells into out. */
-static void cnt_read(const struct cnt *c, size_t nb, enum mst_agg_window w, struct cnt *out)
+/* A cell's counts over a window: its since-start count, or the sum of its
+ * recent ring (none: nothing in the window). */
+static void cnt_read(const struct cnt *c, const struct rblk *r, size_t nb, enum mst_agg_window w,
+                     struct cnt *out)
 {
+	if (w == MST_AGG_CUMULATIVE) {
+		*out = *c;
+		return;
+	}
 	memset(out, 0, sizeof(*out));
-	size_t from = w == MST_AGG_CUMULATIVE ? 0 : 1, to = w == MST_AGG_CUMULATIVE ? 1 : 1 + nb;
-	for (size_t i = from; i < to; i++) {
-		out->total += c[i].total;
-		out->total_ns += c[i].total_ns;
+	for (size_t i = 0; r && i < nb; i++) {
+		out->total += r->c[i].total;
+		out->total_ns += r->c[i].total_ns;
 		for (int v = 0; v < NVIEW; v++) {
-			out->own[v] += c[i].own[v];
-			out->own_ns[v] += c[i].own_ns[v];
+			out->own[v] += r->c[i].own[v];
+			out->own_ns[v] += r->c[i].own_ns[v];
 		}
 	}
 }
+
 
 static void shr_read(const struct shr *s, size_t nb, enum mst_agg_window w, struct shr *out)
 {
@@ -250,6 +282,62 @@ static int grow(void **buf, size_t *cap, size_t need, size_t size)
 static double pct(uint64_t part, uint64_t whole)
 {
 	return whole ? 100.0 * (double)part / (double)whole : 0.0;
+}
+
+/* ---- recent rings ---- */
+
+/* Make sure *slot has a recent ring (from the pool when it can); owner and
+ * pidx say where it hangs, so it can be taken back when it ages out. */
+static int rblk_take(struct mst_agg *a, struct rblk **slot, struct tent *owner, int mode,
+                     size_t pidx)
+{
+	if (*slot)
+		return 0;
+	if (grow((void **)&a->live, &a->live_cap, a->nlive + 1, sizeof(*a->live)) < 0)
+		return -ENOMEM;
+	struct rblk *r = a->pool;
+	if (r) {
+		a->pool = r->next;
+	} else {
+		r = calloc(1, sizeof(*r) + a->nb * sizeof(struct cnt));
+		if (!r)
+			return -ENOMEM;
+	}
+	r->e = owner;
+	r->pidx = (uint32_t)pidx;
+	r->mode = (uint32_t)mode;
+	r->next = NULL;
+	r->live = a->nlive;
+	a->live[a->nlive++] = r;
+	*slot = r;
+	return 0;
+}
+
+/* Detach r from its cell and keep it, zeroed, for the next cell that gets
+ * hot: in a steady state the pool and the live list trade blocks and
+ * nothing is allocated. */
+static void rblk_give(struct mst_agg *a, struct rblk *r)
+{
+	if (r->e)
+		r->e->r = NULL;
+	else
+		a->pr[r->mode][r->pidx] = NULL;
+	struct rblk *last = a->live[--a->nlive];
+	a->live[r->live] = last;
+	last->live = r->live;
+	memset(r->c, 0, a->nb * sizeof(struct cnt));
+	r->e = NULL;
+	r->next = a->pool;
+	a->pool = r;
+}
+
+static void rblk_drop_pool(struct mst_agg *a)
+{
+	while (a->pool) {
+		struct rblk *r = a->pool;
+		a->pool = r->next;
+		free(r);
+	}
 }
 
 /* ---- interning ---- */
@@ -295,12 +383,19 @@ static int frame_add(struct mst_agg *a, int mode, const struct fkey *k, struct f
 		if (!v)
 			return -ENOMEM;
 		a->fv[mode] = v;
-		size_t cells = (size_t)NVAR * a->stride;
-		struct cnt *pc = realloc(a->pc[mode], cap * cells * sizeof(*pc));
+		size_t old = (size_t)a->fcap[mode] * NVAR, cells = (size_t)cap * NVAR;
+		struct cnt *pc = realloc(a->pc[mode], cells * sizeof(*pc));
 		if (!pc)
 			return -ENOMEM;
-		memset(pc + a->fcap[mode] * cells, 0, (cap - a->fcap[mode]) * cells * sizeof(*pc));
+		memset(pc + old, 0, (cells - old) * sizeof(*pc));
 		a->pc[mode] = pc;
+		/* Rings refer to their process cell by index, so moving the
+		 * array leaves them valid. */
+		struct rblk **pr = realloc(a->pr[mode], cells * sizeof(*pr));
+		if (!pr)
+			return -ENOMEM;
+		memset(pr + old, 0, (cells - old) * sizeof(*pr));
+		a->pr[mode] = pr;
 		a->fcap[mode] = cap;
 	}
 	struct frame *f = calloc(1, sizeof(*f));
@@ -480,12 +575,12 @@ static uint32_t ekey(uint32_t id, int mode, int var)
 	return id | (uint32_t)mode << 31 | (uint32_t)var << 29;
 }
 
-static int ent_get(struct mst_agg *a, struct thr *t, uint32_t key, struct tent **out)
+static int ent_get(struct thr *t, uint32_t key, struct tent **out)
 {
 	struct tent *e;
 	HASH_FIND(hh, t->ents, &key, sizeof(key), e);
 	if (!e) {
-		e = calloc(1, sizeof(*e) + a->stride * sizeof(struct cnt));
+		e = calloc(1, sizeof(*e));
 		if (!e)
 			return -ENOMEM;
 		e->key = key;
@@ -502,16 +597,16 @@ static int ent_get(struct mst_agg *a, struct thr *t, uint32_t key, struct tent *
 }
 
 /* The subsets vm asks for, on an entry from ent_resolve or the cache. */
-static int ent_subsets(struct mst_agg *a, struct thr *t, struct tent *e, unsigned vm)
+static int ent_subsets(struct thr *t, struct tent *e, unsigned vm)
 {
 	int rc;
 	uint32_t id = e->key & ((1u << 29) - 1), fn = e->fn->key & ((1u << 29) - 1);
 	for (int v = 1; v < NVAR; v++) {
 		if (!(vm & (1u << v)))
 			continue;
-		if (!e->var[v] && (rc = ent_get(a, t, ekey(id, 0, v), &e->var[v])) < 0)
+		if (!e->var[v] && (rc = ent_get(t, ekey(id, 0, v), &e->var[v])) < 0)
 			return rc;
-		if (!e->fn->var[v] && (rc = ent_get(a, t, ekey(fn, 1, v), &e->fn->var[v])) < 0)
+		if (!e->fn->var[v] && (rc = ent_get(t, ekey(fn, 1, v), &e->fn->var[v])) < 0)
 			return rc;
 	}
 	return 0;
@@ -532,16 +627,16 @@ static int ent_resolve(struct mst_agg *a, struct thr *t, const struct frame *f, 
 			a->st.entries_over_limit++;
 			e = t->other;
 		} else {
-			if ((rc = ent_get(a, t, key, &e)) < 0)
+			if ((rc = ent_get(t, key, &e)) < 0)
 				return rc;
 			t->nlines++;
 		}
 	}
 	uint32_t fn = e == t->other ? MST_AGG_OTHER_FRAME : f->fn;
-	if (!e->fn && (rc = ent_get(a, t, ekey(fn, 1, 0), &e->fn)) < 0)
+	if (!e->fn && (rc = ent_get(t, ekey(fn, 1, 0), &e->fn)) < 0)
 		return rc;
 	*out = e;
-	return ent_subsets(a, t, e, vm);
+	return ent_subsets(t, e, vm);
 }
 
 static void thr_free(struct mst_agg *a, struct thr *t)
@@ -549,6 +644,8 @@ static void thr_free(struct mst_agg *a, struct thr *t)
 	struct tent *e, *tmp;
 	HASH_ITER(hh, t->ents, e, tmp)
 	{
+		if (e->r)
+			rblk_give(a, e->r);
 		HASH_DEL(t->ents, e);
 		free(e);
 	}
@@ -595,8 +692,8 @@ static int thr_new(struct mst_agg *a, pid_t tid, struct thr **out)
 	t->top = MST_AGG_NONE;
 	t->first_ns = a->now_ns;
 	if (tree_init(a, &t->tree[0]) < 0 || tree_init(a, &t->tree[1]) < 0 ||
-	    ent_get(a, t, ekey(MST_AGG_OTHER_FRAME, 0, 0), &t->other) < 0 ||
-	    ent_get(a, t, ekey(MST_AGG_OTHER_FRAME, 1, 0), &t->other->fn) < 0)
+	    ent_get(t, ekey(MST_AGG_OTHER_FRAME, 0, 0), &t->other) < 0 ||
+	    ent_get(t, ekey(MST_AGG_OTHER_FRAME, 1, 0), &t->other->fn) < 0)
 		goto fail;
 	HASH_ADD(hh, a->threads, tid, sizeof(t->tid), t);
 	if (!t->hh.tbl)
@@ -618,21 +715,28 @@ static struct thr *thr_find(const struct mst_agg *a, pid_t tid)
 
 /* ---- the clock ---- */
 
+static bool rblk_empty(const struct mst_agg *a, const struct rblk *r)
+{
+	/* Own is only ever counted next to a total in the same bucket. */
+	for (size_t i = 0; i < a->nb; i++)
+		if (r->c[i].total)
+			return false;
+	return true;
+}
+
 static void zero_slot(struct mst_agg *a, size_t slot)
 {
 	size_t s = 1 + slot;
-	for (int m = 0; m < 2; m++)
-		for (uint32_t id = 0; id < a->nf[m]; id++)
-			for (int v = 0; v < NVAR; v++)
-				memset(&pcell(a, m, v, id)[s], 0, sizeof(struct cnt));
+	/* Backwards: giving a ring back moves the last one into its place. */
+	for (size_t i = a->nlive; i-- > 0;) {
+		struct rblk *r = a->live[i];
+		memset(&r->c[slot], 0, sizeof(r->c[slot]));
+		if (rblk_empty(a, r))
+			rblk_give(a, r);
+	}
 	struct thr *t, *ttmp;
 	HASH_ITER(hh, a->threads, t, ttmp)
 	{
-		struct tent *e, *etmp;
-		HASH_ITER(hh, t->ents, e, etmp)
-		{
-			memset(&e->c[s], 0, sizeof(e->c[s]));
-		}
 		memset(&t->sh[s], 0, sizeof(t->sh[s]));
 	}
 	memset(&a->pt[s], 0, sizeof(a->pt[s]));
@@ -744,8 +848,16 @@ void mst_agg_free(struct mst_agg *a)
 		for (uint32_t i = 0; i < a->nf[m]; i++)
 			free(a->fv[m][i]);
 		free(a->fv[m]);
-		free(a->pc[m]);
 	}
+	/* Process rings are still live; thread ones went with their threads. */
+	while (a->nlive)
+		rblk_give(a, a->live[a->nlive - 1]);
+	for (int m = 0; m < 2; m++) {
+		free(a->pc[m]);
+		free(a->pr[m]);
+	}
+	rblk_drop_pool(a);
+	free(a->live);
 	struct str *s, *stmp;
 	HASH_ITER(hh, a->strs, s, stmp)
 	{
@@ -770,8 +882,12 @@ void mst_agg_reset(struct mst_agg *a)
 	{
 		thr_free(a, t);
 	}
+	while (a->nlive)
+		rblk_give(a, a->live[a->nlive - 1]);
+	/* What was hot before the reset need not be again: start small. */
+	rblk_drop_pool(a);
 	for (int m = 0; m < 2; m++)
-		memset(a->pc[m], 0, (size_t)a->fcap[m] * NVAR * a->stride * sizeof(struct cnt));
+		memset(a->pc[m], 0, (size_t)a->fcap[m] * NVAR * sizeof(struct cnt));
 	memset(a->pt, 0, a->stride * sizeof(*a->pt));
 	memset(a->psh, 0, a->stride * sizeof(*a->psh));
 	a->have_first = false;
@@ -845,7 +961,7 @@ int mst_agg_add_thread(struct mst_agg *a, const struct mst_agg_thread_in *in, st
 		for (size_t k = 0; k < n; k++) {
 			size_t i = n - 1 - k;
 			if (k < match)
-				rc = ent_subsets(a, t, a->sl[i] = t->cache[k].e, vm);
+				rc = ent_subsets(t, a->sl[i] = t->cache[k].e, vm);
 			else
 				rc = ent_resolve(a, t, a->sf[i], vm, &a->sl[i]);
 			if (rc < 0)
@@ -854,11 +970,29 @@ int mst_agg_add_thread(struct mst_agg *a, const struct mst_agg_thread_in *in, st
 	} else {
 		a->st.threads_uncounted++;
 	}
+	/* Every cell this sample counts gets its recent ring now, while a
+	 * failure still counts nothing; a ring left unused ages out. */
+	for (size_t i = 0; i < n; i++) {
+		const struct frame *f = a->sf[i];
+		for (int v = 0; v < NVAR; v++) {
+			if (!(vm & (1u << v)))
+				continue;
+			struct tent *le = t ? a->sl[i]->var[v] : NULL;
+			struct tent *fe = t ? a->sl[i]->fn->var[v] : NULL;
+			if ((rc = rblk_take(a, prec(a, 0, v, f->id), NULL, 0,
+			                    (size_t)f->id * NVAR + (size_t)v)) < 0 ||
+			    (rc = rblk_take(a, prec(a, 1, v, f->fn), NULL, 1,
+			                    (size_t)f->fn * NVAR + (size_t)v)) < 0 ||
+			    (le && (rc = rblk_take(a, &le->r, le, 0, 0)) < 0) ||
+			    (fe && (rc = rblk_take(a, &fe->r, fe, 0, 0)) < 0))
+				goto nomem;
+		}
+	}
 
 	/* Counting: no allocation, no failure. */
 	uint32_t g = next_gen(a);
 	uint64_t w = a->weight;
-	size_t s = 1 + a->slot;
+	size_t s = 1 + a->slot, rs = a->slot;
 	size_t own_at[NVIEW];
 	bool has_own[NVIEW] = {n > 0, false, false};
 	own_at[0] = 0;
@@ -880,13 +1014,17 @@ int mst_agg_add_thread(struct mst_agg *a, const struct mst_agg_thread_in *in, st
 			if (!(vm & (1u << v)))
 				continue;
 			if (f->gen != g)
-				cnt_total(pcell(a, 0, v, f->id), s, w);
+				cnt_total(pcell(a, 0, v, f->id), *prec(a, 0, v, f->id), rs, w);
 			if (fu->gen != g)
-				cnt_total(pcell(a, 1, v, fu->id), s, w);
-			if (t && a->sl[i]->gen != g)
-				cnt_total(a->sl[i]->var[v]->c, s, w);
-			if (t && a->sl[i]->fn->gen != g)
-				cnt_total(a->sl[i]->fn->var[v]->c, s, w);
+				cnt_total(pcell(a, 1, v, fu->id), *prec(a, 1, v, fu->id), rs, w);
+			if (t && a->sl[i]->gen != g) {
+				struct tent *e = a->sl[i]->var[v];
+				cnt_total(&e->c, e->r, rs, w);
+			}
+			if (t && a->sl[i]->fn->gen != g) {
+				struct tent *e = a->sl[i]->fn->var[v];
+				cnt_total(&e->c, e->r, rs, w);
+			}
 		}
 		f->gen = fu->gen = g;
 		if (t)
@@ -900,11 +1038,12 @@ int mst_agg_add_thread(struct mst_agg *a, const struct mst_agg_thread_in *in, st
 		for (int v = 0; v < NVAR; v++) {
 			if (!(vm & (1u << v)))
 				continue;
-			cnt_own(pcell(a, 0, v, f->id), s, view, w);
-			cnt_own(pcell(a, 1, v, f->fn), s, view, w);
+			cnt_own(pcell(a, 0, v, f->id), *prec(a, 0, v, f->id), rs, view, w);
+			cnt_own(pcell(a, 1, v, f->fn), *prec(a, 1, v, f->fn), rs, view, w);
 			if (t) {
-				cnt_own(a->sl[i]->var[v]->c, s, view, w);
-				cnt_own(a->sl[i]->fn->var[v]->c, s, view, w);
+				struct tent *le = a->sl[i]->var[v], *fe = a->sl[i]->fn->var[v];
+				cnt_own(&le->c, le->r, rs, view, w);
+				cnt_own(&fe->c, fe->r, rs, view, w);
 			}
 		}
 	}
@@ -1069,10 +1208,11 @@ static bool hot_keep(const struct mst_agg_query *q, const struct frame *f)
 
 /* Append a row for f if it has samples in the window and passes the query. */
 static void hot_push(struct mst_agg *a, const struct mst_agg_query *q, int mode,
-                     const struct frame *f, const struct cnt *cells, size_t *n)
+                     const struct frame *f, const struct cnt *cum, const struct rblk *ring,
+                     size_t *n)
 {
 	struct cnt c;
-	cnt_read(cells, a->nb, q->window, &c);
+	cnt_read(cum, ring, a->nb, q->window, &c);
 	if (!c.total || !hot_keep(q, f))
 		return;
 	struct mst_agg_hot *r = &a->hot[(*n)++];
@@ -1112,14 +1252,15 @@ int mst_agg_hot(struct mst_agg *a, const struct mst_agg_query *q, const struct m
 	size_t n = 0;
 	if (!t) {
 		for (uint32_t id = 0; id < a->nf[m]; id++)
-			hot_push(a, &qq, m, a->fv[m][id], pcell(a, m, v, id), &n);
+			hot_push(a, &qq, m, a->fv[m][id], pcell(a, m, v, id), *prec(a, m, v, id),
+			         &n);
 	} else {
 		struct tent *e, *tmp;
 		HASH_ITER(hh, t->ents, e, tmp)
 		{
 			if ((int)(e->key >> 31) != m || (int)((e->key >> 29) & 3) != v)
 				continue;
-			hot_push(a, &qq, m, a->fv[m][e->key & ((1u << 29) - 1)], e->c, &n);
+			hot_push(a, &qq, m, a->fv[m][e->key & ((1u << 29) - 1)], &e->c, e->r, &n);
 		}
 	}
 	enum mst_agg_sort key = q->sort;
