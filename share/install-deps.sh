@@ -3,7 +3,7 @@
 # and is not installed yet. Idempotent; silent when everything is present.
 set -eu
 
-PKGS="gcc libc6-dev meson ninja-build pkg-config
+PKGS="gcc g++ libc6-dev meson ninja-build pkg-config
       libunwind-dev libdw-dev libelf-dev libncurses-dev uthash-dev libiberty-dev check
       elfutils tmux python3 procps bc clang libclang-rt-14-dev"
 

@@ -261,6 +261,31 @@ START_TEST(signal_during_dump)
 }
 END_TEST
 
+/* C++ frames are shown demangled, with their scope and parameters. */
+START_TEST(cxx_demangled)
+{
+	char *bin = mst_build_path("tests/cxx_chain");
+	char *argv[] = {bin, NULL};
+	struct mst_target t;
+	ck_assert_msg(mst_target_start(&t, argv, 20000) == 0, "no C++ target (is g++ installed?)");
+	int code;
+	char *dump = run_dump(t.pid, &code);
+	ck_assert_int_eq(code, 0);
+	char *src = mst_src_path("tests/targets/cxx_chain.cpp");
+	char want[512];
+	snprintf(want, sizeof(want), " demo::Worker::run(int) at %s:%d ", src,
+		 mst_marker_line(src, "cxx_call"));
+	ck_assert_msg(strstr(dump, want), "missing '%s':\n%s", want, dump);
+	ck_assert_msg(strstr(dump, "demo::wait_here<int>(int) at "), "template not demangled:\n%s",
+		      dump);
+	ck_assert_msg(!strstr(dump, "_ZN4demo"), "a mangled name is shown:\n%s", dump);
+	free(src);
+	free(dump);
+	free(bin);
+	mst_target_stop(&t);
+}
+END_TEST
+
 /* A process someone else stopped (SIGSTOP) is dumped and stays stopped;
  * SIGCONT then finds it runnable and untraced. */
 START_TEST(stopped_target)
@@ -347,6 +372,7 @@ static Suite *live_suite(void)
 	tcase_add_test(tc, many_threads);
 	tcase_add_test(tc, signal_during_dump);
 	tcase_add_test(tc, stopped_target);
+	tcase_add_test(tc, cxx_demangled);
 	tcase_add_test(tc, python_interpreters);
 	suite_add_tcase(s, tc);
 	return s;
