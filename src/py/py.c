@@ -727,15 +727,18 @@ static void read_runtime_gil(const struct mst_py *py, struct gil_state *g)
 }
 
 /* 3.12+: each interpreter points to its GIL (its own _gil, or the main
- * interpreter's when shared). */
-static void read_interp_gil(const struct mst_py *py, uint64_t interp, struct gil_state *g)
+ * interpreter's when shared). *gil_addr gets where it is, 0 if unknown. */
+static void read_interp_gil(const struct mst_py *py, uint64_t interp, struct gil_state *g,
+			    uint64_t *gil_addr)
 {
 	const struct mst_py_layout *l = &py->lay;
 	uint64_t gil;
 
 	memset(g, 0, sizeof(*g));
+	*gil_addr = 0;
 	if (l->is_ceval_gil < 0 || rd_u64(py, interp + (uint64_t)l->is_ceval_gil, &gil) < 0 || !gil)
 		return;
+	*gil_addr = gil;
 	read_gil_struct(py, gil, l->gil_locked, l->gil_last_holder, g);
 }
 
@@ -1166,8 +1169,9 @@ int mst_py_read_threads(struct mst_py *py, bool want_names, struct mst_py_thread
 		}
 		interps[ninterps++] = interp;
 		read_gc(py, interp, out);
+		uint64_t gil_addr;
 		if (l->is_ceval_gil >= 0)
-			read_interp_gil(py, interp, &g);
+			read_interp_gil(py, interp, &g, &gil_addr);
 		else
 			g = rtgil;
 
@@ -1256,4 +1260,45 @@ void mst_py_collector(struct mst_py *py, const struct mst_py_range **ranges, siz
 	}
 	*ranges = py->collector;
 	*n = py->ncollector;
+}
+
+int mst_py_read_gil(struct mst_py *py, struct mst_py_gil *out)
+{
+	const struct mst_py_layout *l = &py->lay;
+	struct gil_state g;
+	uint64_t gil = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (l->is_ceval_gil >= 0) {
+		/* 3.12+: the main interpreter's GIL. */
+		int64_t off = l->rt_interpreters_main >= 0 ? l->rt_interpreters_main
+							   : l->rt_interpreters_head;
+		uint64_t interp;
+		if (rd_u64(py, py->info.runtime + (uint64_t)off, &interp) < 0)
+			return -EFAULT;
+		read_interp_gil(py, interp, &g, &gil);
+	} else {
+		read_runtime_gil(py, &g);
+		if (l->rt_gil >= 0) /* 3.7-3.11: embedded in _PyRuntime.ceval */
+			gil = py->info.runtime + (uint64_t)l->rt_gil;
+	}
+	if (!g.known)
+		return -ENOENT;
+	if (g.locked == -1) {
+		/* 3.6 creates the GIL when the first thread starts; until then
+		 * the only thread runs and is _PyThreadState_Current. */
+		if (rd_u64(py, py->info.tstate_current, &g.holder) < 0)
+			return -EFAULT;
+		g.locked = g.holder != 0;
+	}
+	out->known = true;
+	out->locked = g.locked == 1; /* last_holder is sticky: locked decides */
+	out->holder = g.holder;
+	if (gil) {
+		out->addr = gil;
+		out->size = (uint64_t)l->gil_size;
+		out->switch_lo = gil + (uint64_t)l->gil_switch_cond;
+		out->switch_hi = gil + (uint64_t)l->gil_size;
+	}
+	return 0;
 }
