@@ -133,6 +133,13 @@ struct mst_py_layout {
 	int64_t tp_name;  /* const char* */
 	int64_t tp_flags; /* unsigned long */
 	int64_t tp_dictoffset;
+	int64_t tp_basicsize;
+	int64_t ht_cached_keys;        /* PyHeapTypeObject: shared keys of managed dicts */
+	int64_t tpflags_managed_dict;  /* Py_TPFLAGS_MANAGED_DICT (3.11+: 1 << 4) */
+	int64_t tpflags_inline_values; /* Py_TPFLAGS_INLINE_VALUES (3.13+: 1 << 2) */
+	int64_t managed_dict_pre;      /* bytes before the object of its managed dict
+	                                * pointer (3.11, 3.13) or dict-or-values word (3.12) */
+	int64_t managed_values_pre;    /* bytes before the object of its values pointer (3.11) */
 	int64_t u_length;
 	int64_t u_state;
 	int64_t u_ascii_data;   /* compact ASCII data: sizeof(PyASCIIObject) */
@@ -169,6 +176,7 @@ struct mst_py_layout {
 	int64_t dkue_key;
 	int64_t dkue_value;
 	int64_t dv_values; /* values array inside what ma_values points to */
+	int64_t dv_valid;  /* uint8: inline values in use (3.13+) */
 };
 
 /* A named member of struct mst_py_layout, for dumps, the generator and tests. */

@@ -58,6 +58,9 @@
 #include <internal/pycore_code.h>
 #include <internal/pycore_dict.h>
 #endif
+#if V(3, 11)
+#include <internal/pycore_object.h> /* managed dict accessors */
+#endif
 #if V(3, 12)
 #include <internal/pycore_long.h>
 #endif
@@ -386,6 +389,34 @@ static void code(void)
 #endif
 }
 
+/* Where 3.11+ keep an object's managed dict (and, in 3.11, its values
+ * pointer): words just before the object. Measured through the headers'
+ * own accessors on a fake object whose type has Py_TPFLAGS_MANAGED_DICT
+ * (their asserts read it), printed as bytes before the object. */
+static void managed_dict(void)
+{
+#if V(3, 11)
+	static PyTypeObject tp;
+	static PyObject *mem[16];
+	PyObject *o = (PyObject *)&mem[8];
+	tp.tp_flags = Py_TPFLAGS_MANAGED_DICT;
+	o->ob_type = &tp;
+#endif
+#if V(3, 13)
+	p("managed_dict_pre", (long long)((char *)o - (char *)_PyObject_ManagedDictPointer(o)));
+	NA("managed_values_pre");
+#elif V(3, 12)
+	p("managed_dict_pre", (long long)((char *)o - (char *)_PyObject_DictOrValuesPointer(o)));
+	NA("managed_values_pre");
+#elif V(3, 11)
+	p("managed_dict_pre", (long long)((char *)o - (char *)_PyObject_ManagedDictPointer(o)));
+	p("managed_values_pre", (long long)((char *)o - (char *)_PyObject_ValuesPointer(o)));
+#else
+	NA("managed_dict_pre");
+	NA("managed_values_pre");
+#endif
+}
+
 static void objects(void)
 {
 	OFF("ob_type", PyObject, ob_type);
@@ -404,6 +435,19 @@ static void objects(void)
 	OFF("list_ob_size", PyListObject, ob_base.ob_size);
 	OFF("list_ob_item", PyListObject, ob_item);
 	OFF("md_dict", PyModuleObject, md_dict);
+	OFF("tp_basicsize", PyTypeObject, tp_basicsize);
+	OFF("ht_cached_keys", PyHeapTypeObject, ht_cached_keys);
+#ifdef Py_TPFLAGS_MANAGED_DICT
+	p("tpflags_managed_dict", (long long)Py_TPFLAGS_MANAGED_DICT);
+#else
+	NA("tpflags_managed_dict");
+#endif
+#ifdef Py_TPFLAGS_INLINE_VALUES
+	p("tpflags_inline_values", (long long)Py_TPFLAGS_INLINE_VALUES);
+#else
+	NA("tpflags_inline_values");
+#endif
+	managed_dict();
 #if V(3, 12)
 	NA("long_ob_size");
 	OFF("long_lv_tag", PyLongObject, long_value.lv_tag);
@@ -442,12 +486,18 @@ static void dicts(void)
 	OFF("dkue_key", PyDictUnicodeEntry, me_key);
 	OFF("dkue_value", PyDictUnicodeEntry, me_value);
 	OFF("dv_values", PyDictValues, values);
+#if V(3, 13)
+	OFF("dv_valid", PyDictValues, valid);
+#else
+	NA("dv_valid");
+#endif
 #else
 	NA("dkue_size");
 	NA("dkue_key");
 	NA("dkue_value");
 	/* ma_values is a plain PyObject ** up to 3.10. */
 	p("dv_values", 0);
+	NA("dv_valid");
 #endif
 }
 

@@ -99,6 +99,12 @@ static const struct mst_py_layout_field fields[] = {
 	FIELD(tp_name),
 	FIELD(tp_flags),
 	FIELD(tp_dictoffset),
+	FIELD(tp_basicsize),
+	FIELD(ht_cached_keys),
+	FIELD(tpflags_managed_dict),
+	FIELD(tpflags_inline_values),
+	FIELD(managed_dict_pre),
+	FIELD(managed_values_pre),
 	FIELD(u_length),
 	FIELD(u_state),
 	FIELD(u_ascii_data),
@@ -130,6 +136,7 @@ static const struct mst_py_layout_field fields[] = {
 	FIELD(dkue_key),
 	FIELD(dkue_value),
 	FIELD(dv_values),
+	FIELD(dv_valid),
 };
 /* clang-format on */
 

@@ -29,12 +29,6 @@
 /* Longest str kept as a function or file name (UTF-8 bytes). */
 #define NAME_MAX_BYTES 1024
 
-/* Flags of PyTypeObject.tp_flags (Include/object.h). */
-#define TPFLAGS_INLINE_VALUES (1ul << 2) /* 3.13+ */
-#define TPFLAGS_MANAGED_DICT (1ul << 4)  /* 3.11+ */
-/* PyTypeObject.tp_basicsize: +32 in every version 3.6-3.13 (after the
- * PyVarObject header and tp_name). */
-#define TP_BASICSIZE_OFF 32
 
 /* A decoded code object. The strings are interned in the mst_py and outlive
  * the entry (a stale entry is replaced, its strings stay valid). The
@@ -74,8 +68,6 @@ struct mst_py {
 	/* Bytes read at once from a tstate, a frame, a code object: enough
 	 * for every field used (computed at open). */
 	size_t ts_len, frame_len, code_len;
-	/* PyHeapTypeObject.ht_cached_keys (shared keys of managed dicts). */
-	int64_t ht_cached_keys;
 
 	/* Key objects found once by string compare, then matched by address
 	 * (interned strings keep their address). */
@@ -143,22 +135,6 @@ static const char *intern(struct mst_py *py, const char *s)
 
 /* ---- open / close ------------------------------------------------------- */
 
-/* PyHeapTypeObject.ht_cached_keys, measured with gdb on the pyenv builds'
- * debug info (p &((PyHeapTypeObject*)0)->ht_cached_keys): 0x358 in 3.6,
- * 0x368 in 3.10 and 3.11.7, 0x370 in 3.12.1 and 3.13.0. Only 3.11+ needs it
- * (managed dicts); 3.11.2 (Debian) has the same public struct as 3.11.7. */
-static int64_t cached_keys_offset(int minor)
-{
-	switch (minor) {
-	case 11:
-		return 0x368;
-	case 12:
-	case 13:
-		return 0x370;
-	default:
-		return -1;
-	}
-}
 
 static void compute_read_lengths(struct mst_py *py)
 {
@@ -275,7 +251,6 @@ static int setup(struct mst_py *py, struct mst_err *err)
 	py->str.ascii_data_off = (uint32_t)py->lay.u_ascii_data;
 	py->str.compact_data_off = (uint32_t)py->lay.u_compact_data;
 	py->str.has_ready = py->lay.u_ready_mask >= 0;
-	py->ht_cached_keys = cached_keys_offset((int)py->lay.minor);
 	compute_read_lengths(py);
 	snprintf(py->version, sizeof(py->version), "%d.%d.%d", py->info.major, py->info.minor,
 	         py->info.micro);
@@ -965,13 +940,12 @@ static int read_ulong(const struct mst_py *py, uint64_t obj, uint64_t *v)
 
 /* Thread._name of a threading.Thread instance. Its attributes live in the
  * instance dict at tp_dictoffset (3.6-3.10), or in a managed dict (3.11+,
- * Py_TPFLAGS_MANAGED_DICT): 3.11 keeps the dict pointer at obj-24 and the
- * values pointer at obj-32 (pycore_object.h _PyObject_ManagedDictPointer,
- * _PyObject_ValuesPointer); 3.12 one tagged word at obj-24, values when
- * bit 0 is set (stored as values - 1, _PyDictOrValues_GetValues); 3.13 a
- * dict pointer at obj-24 or, with Py_TPFLAGS_INLINE_VALUES, values inline
- * at obj + tp_basicsize whose `valid` byte (+3) says they are in use. The
- * values' keys are the type's shared ht_cached_keys. */
+ * Py_TPFLAGS_MANAGED_DICT): 3.11 keeps a dict pointer and a values pointer
+ * just before the object, 3.12 one tagged word, 3.13 a dict pointer or,
+ * with Py_TPFLAGS_INLINE_VALUES, values inline at obj + tp_basicsize whose
+ * `valid` byte says they are in use. Where they sit comes from the layout
+ * (managed_dict_pre, managed_values_pre, dv_valid). The values' keys are
+ * the type's shared ht_cached_keys. */
 static int thread_name(struct mst_py *py, uint64_t obj, char *name, size_t len)
 {
 	const struct mst_py_layout *l = &py->lay;
@@ -989,41 +963,43 @@ static int thread_name(struct mst_py *py, uint64_t obj, char *name, size_t len)
 		return -EFAULT;
 	fit(&tlen, l->tp_flags, 8);
 	fit(&tlen, l->tp_dictoffset, 8);
-	fit(&tlen, TP_BASICSIZE_OFF, 8);
-	fit(&tlen, py->ht_cached_keys, 8);
+	fit(&tlen, l->tp_basicsize, 8);
+	fit(&tlen, l->ht_cached_keys, 8);
 	if (tlen > sizeof(tbuf) || rd(py, type, tbuf, tlen) < 0)
 		return -EFAULT;
 	tpflags = get_u64(tbuf, l->tp_flags);
 	dictoffset = (int64_t)get_u64(tbuf, l->tp_dictoffset);
 
-	if (l->minor >= 11 && (tpflags & TPFLAGS_MANAGED_DICT)) {
+	if (l->tpflags_managed_dict > 0 && (tpflags & (uint64_t)l->tpflags_managed_dict)) {
 		uint64_t w;
-		if (rd_u64(py, obj - 24, &w) < 0)
+		if (rd_u64(py, obj - (uint64_t)l->managed_dict_pre, &w) < 0)
 			return -EFAULT;
-		if (l->minor == 11) {
-			dict = w;
-			if (!dict && rd_u64(py, obj - 32, &values) < 0)
-				return -EFAULT;
-		} else if (l->minor == 12) {
+		if (l->minor == 12) {
+			/* 3.12: one word, the values pointer minus 1 when bit 0
+			 * is set (_PyDictOrValues_GetValues). */
 			if (w & 1)
 				values = w + 1;
 			else
 				dict = w;
 		} else {
 			dict = w;
-			if (!dict && (tpflags & TPFLAGS_INLINE_VALUES)) {
-				uint8_t valid;
-				values = obj + get_u64(tbuf, TP_BASICSIZE_OFF);
-				if (rd(py, values + 3, &valid, 1) < 0)
-					return -EFAULT;
-				if (!valid)
-					values = 0;
-			}
+		}
+		if (!dict && l->managed_values_pre >= 0 &&
+		    rd_u64(py, obj - (uint64_t)l->managed_values_pre, &values) < 0)
+			return -EFAULT;
+		if (!dict && l->tpflags_inline_values > 0 &&
+		    (tpflags & (uint64_t)l->tpflags_inline_values)) {
+			uint8_t valid;
+			values = obj + get_u64(tbuf, l->tp_basicsize);
+			if (rd(py, values + (uint64_t)l->dv_valid, &valid, 1) < 0)
+				return -EFAULT;
+			if (!valid)
+				values = 0;
 		}
 		if (!dict && values) {
-			if (py->ht_cached_keys < 0)
+			if (l->ht_cached_keys < 0)
 				return -ENOENT;
-			keys = get_u64(tbuf, py->ht_cached_keys);
+			keys = get_u64(tbuf, l->ht_cached_keys);
 			values += (uint64_t)l->dv_values;
 		}
 	} else if (dictoffset > 0) {
