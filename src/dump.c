@@ -60,19 +60,13 @@ static void build(struct ctx *c, const struct mst_thread_snap *t)
 {
 	c->nfr = 0;
 	bool py_only = c->flags & MST_DUMP_PYTHON_ONLY;
-	size_t nnat = py_only || !c->sym ? 0 : t->npcs;
-	size_t max = nnat + t->npy;
+	size_t max = t->npcs + t->npy;
 	struct mst_mframe *m = malloc((max ? max : 1) * sizeof(*m));
 	bool *entry = malloc((t->npy ? t->npy : 1) * sizeof(*entry));
-	uint8_t *kinds = calloc(nnat ? nnat : 1, 1);
-	if (!m || !entry || !kinds)
+	if (!m || !entry)
 		goto out;
-	for (size_t i = 0; i < t->npy; i++)
-		entry[i] = t->py[i].entry;
-	if (t->nkinds)
-		memcpy(kinds, t->nkinds, nnat);
 	size_t n;
-	mst_merge(kinds, nnat, entry, t->npy, m, max, &n);
+	mst_snapshot_merge(t, !py_only && c->sym, entry, m, max, &n);
 	for (size_t i = n; i-- > 0;) {
 		if (m[i].kind == MST_MF_PYTHON) {
 			/* Python-only output has no eval frames to pair with: its
@@ -96,7 +90,6 @@ static void build(struct ctx *c, const struct mst_thread_snap *t)
 out:
 	free(m);
 	free(entry);
-	free(kinds);
 }
 
 static struct source *load_source(struct ctx *c, const char *file)

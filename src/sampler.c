@@ -214,13 +214,9 @@ void mst_sampler_stats(const struct mst_sampler *s, struct mst_sampler_stats *ou
 /* Turn one thread's merged stack into agg frames, innermost first. */
 static size_t to_agg(struct mst_sampler *s, const struct mst_thread_snap *t)
 {
-	size_t nnat = t->npcs;
-	for (size_t i = 0; i < t->npy && i < MST_PY_MAX_FRAMES; i++)
-		s->entry[i] = t->py[i].entry;
 	size_t nm;
-	static const uint8_t none[1];
-	mst_merge(t->nkinds ? t->nkinds : none, t->nkinds ? nnat : 0, s->entry, t->npy, s->merged,
-		  MAX_MERGED, &nm);
+	/* t->npy <= MST_PY_MAX_FRAMES: the frames were read with that bound. */
+	mst_snapshot_merge(t, true, s->entry, s->merged, MAX_MERGED, &nm);
 	size_t n = 0;
 	for (size_t i = 0; i < nm && n < MAX_MERGED; i++) {
 		const struct mst_mframe *m = &s->merged[i];

@@ -311,6 +311,15 @@ void mst_snapshot_free(struct mst_snapshot *s)
 	free(s);
 }
 
+void mst_snapshot_merge(const struct mst_thread_snap *t, bool native, bool *entry,
+			struct mst_mframe *out, size_t max, size_t *n)
+{
+	for (size_t i = 0; i < t->npy; i++)
+		entry[i] = t->py[i].entry;
+	size_t nnat = native && t->nkinds ? t->npcs : 0;
+	mst_merge(t->nkinds, nnat, entry, t->npy, out, max, n);
+}
+
 /* "collect.constprop.0" and "take_gil.cold" are the function they split
  * from: compare the part before the first '.'. */
 static bool name_is(const char *func, const char *const *names)

@@ -98,6 +98,12 @@ void mst_snapshot_free(struct mst_snapshot *s);
  * (then only what needs no names). */
 void mst_snapshot_classify(struct mst_snapshot *s, struct mst_py *py, struct mst_symbols *sym);
 
+/* The merged stack of a classified thread, innermost first (merge.h), into
+ * out (at most max: t->npcs + t->npy is enough). entry is scratch for
+ * t->npy flags. Native frames are left out when !native. */
+void mst_snapshot_merge(const struct mst_thread_snap *t, bool native, bool *entry,
+			struct mst_mframe *out, size_t max, size_t *n);
+
 /* The command line of pid, arguments separated by spaces. */
 void mst_read_cmdline(pid_t pid, char *buf, size_t len);
 
