@@ -137,9 +137,12 @@ int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py 
 	if (py) {
 		snprintf(s->py_version, sizeof(s->py_version), "%s", mst_py_version(py));
 		struct mst_err e = {0};
-		/* Which thread states exist, and their names; the frames are
-		 * read again per thread while it is stopped. */
-		int prc = mst_py_read_threads(py, !(flags & MST_SNAP_NO_NAMES), &pt, &e);
+		/* Which thread states exist, and their names. Their frames are
+		 * read here only when no thread is stopped (python-only);
+		 * otherwise per thread, while it is stopped. */
+		bool names = !(flags & MST_SNAP_NO_NAMES);
+		int prc = py_only ? mst_py_read_threads(py, names, &pt, &e)
+				  : mst_py_read_thread_list(py, names, &pt, &e);
 		if (prc < 0) {
 			s->py_status = prc;
 			snprintf(s->py_msg, sizeof(s->py_msg), "%s", e.msg);

@@ -96,6 +96,11 @@ const char *mst_py_version(const struct mst_py *py);
  * when want_names. */
 int mst_py_read_threads(struct mst_py *py, bool want_names, struct mst_py_threads *out,
 			struct mst_err *err);
+/* The same without any frame (frames NULL, nframes 0): the thread states,
+ * their ids and names, the GIL and GC state. For a caller that reads each
+ * thread's frames itself, while that thread is stopped. */
+int mst_py_read_thread_list(struct mst_py *py, bool want_names, struct mst_py_threads *out,
+			    struct mst_err *err);
 /* Only the frames of one thread state (the sampler's per-thread read while
  * the thread is stopped). frames must hold max entries. */
 int mst_py_read_frames(struct mst_py *py, uint64_t tstate, struct mst_py_frame *frames,

@@ -1112,8 +1112,8 @@ static void set_holds(struct mst_py_thread *t, size_t n, const struct gil_state 
 	}
 }
 
-int mst_py_read_threads(struct mst_py *py, bool want_names, struct mst_py_threads *out,
-                        struct mst_err *err)
+static int read_threads(struct mst_py *py, bool want_names, bool want_frames,
+                        struct mst_py_threads *out, struct mst_err *err)
 {
 	const struct mst_py_layout *l = &py->lay;
 	struct gil_state rtgil, g;
@@ -1187,6 +1187,8 @@ int mst_py_read_threads(struct mst_py *py, bool want_names, struct mst_py_thread
 			th->native_tid = l->ts_native_thread_id >= 0
 			                     ? (int64_t)get_u64(ts, l->ts_native_thread_id)
 			                     : -1;
+			if (!want_frames)
+				continue;
 			th->error = frames_from_tstate(py, ts, py->scratch, MST_PY_MAX_FRAMES, &nf,
 			                               &trunc, &ferr);
 			th->truncated = trunc;
@@ -1222,6 +1224,18 @@ int mst_py_read_threads(struct mst_py *py, bool want_names, struct mst_py_thread
 		}
 	}
 	return 0;
+}
+
+int mst_py_read_threads(struct mst_py *py, bool want_names, struct mst_py_threads *out,
+                        struct mst_err *err)
+{
+	return read_threads(py, want_names, true, out, err);
+}
+
+int mst_py_read_thread_list(struct mst_py *py, bool want_names, struct mst_py_threads *out,
+                            struct mst_err *err)
+{
+	return read_threads(py, want_names, false, out, err);
 }
 
 void mst_py_collector(struct mst_py *py, const struct mst_py_range **ranges, size_t *n)
