@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -456,13 +455,6 @@ int mst_proc_interrupt(struct mst_proc *p, pid_t tid)
 	return 0;
 }
 
-bool mst_proc_pending(const struct mst_proc *p, pid_t tid)
-{
-	for (size_t i = 0; i < p->ntasks; i++)
-		if (p->tasks[i].tid == tid)
-			return p->tasks[i].stop_pending;
-	return false;
-}
 
 int mst_proc_wait_any(struct mst_proc *p, uint64_t timeout_ns, pid_t *tid, struct mst_regs *regs,
 		      struct mst_err *err)
@@ -497,27 +489,6 @@ int mst_proc_wait_any(struct mst_proc *p, uint64_t timeout_ns, pid_t *tid, struc
 	}
 }
 
-int mst_proc_stop(struct mst_proc *p, pid_t tid, struct mst_regs *regs, struct mst_err *err)
-{
-	struct task *t = find_task(p, tid);
-	if (!t || !t->seized)
-		return mst_err_set(err, -ESRCH, "thread %d is not attached", (int)tid);
-	if (!t->stopped) {
-		if (!t->stop_pending && ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0) {
-			t->seized = errno != ESRCH;
-			return mst_err_set(err, -ESRCH, "thread %d has exited", (int)tid);
-		}
-		t->stop_pending = false;
-		int rc = reach_stop(p, t, err);
-		if (rc < 0)
-			return rc;
-	}
-	int rc = mst_arch_getregs(tid, regs);
-	if (rc < 0)
-		return mst_err_set(err, rc, "cannot read registers of thread %d: %s", (int)tid,
-				   strerror(-rc));
-	return 0;
-}
 
 int mst_proc_resume(struct mst_proc *p, pid_t tid)
 {
@@ -533,7 +504,8 @@ int mst_proc_resume(struct mst_proc *p, pid_t tid)
 	return rc < 0 ? -errno : 0;
 }
 
-int mst_proc_detach(struct mst_proc *p, pid_t tid)
+/* Detach one thread now (stopped by us or not). */
+static int detach(struct mst_proc *p, pid_t tid)
 {
 	struct task *t = find_task(p, tid);
 	if (!t || !t->seized)
@@ -561,7 +533,7 @@ void mst_proc_close(struct mst_proc *p)
 	/* Detaching must happen even after a cancel request. */
 	p->cancel = NULL;
 	for (size_t i = 0; i < p->ntasks; i++)
-		mst_proc_detach(p, p->tasks[i].tid);
+		detach(p, p->tasks[i].tid);
 	free(p->tasks);
 	free(p);
 }

@@ -25,10 +25,4 @@ enum {
 int mst_err_set(struct mst_err *err, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* Prefix an existing message: "what: <old message>". Returns err->code. */
-int mst_err_prefix(struct mst_err *err, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-void mst_err_clear(struct mst_err *err);
-
 #endif

@@ -57,11 +57,6 @@ pid_t mst_proc_task(const struct mst_proc *p, size_t i);
 /* Re-read /proc/PID/task: seize new tasks, forget ended ones. */
 int mst_proc_refresh_tasks(struct mst_proc *p, struct mst_err *err);
 
-/* Stop one seized thread (PTRACE_INTERRUPT) and read its registers. Returns
- * -ESRCH when the thread ended, -ETIMEDOUT when it did not stop in time
- * (uninterruptible sleep), -MST_EINTR when cancelled. A thread already
- * stopped by someone else (SIGSTOP) is read and left stopped on resume. */
-int mst_proc_stop(struct mst_proc *p, pid_t tid, struct mst_regs *regs, struct mst_err *err);
 /* Pipelined stops: ask every given thread to stop at once, then take each
  * as soon as it has stopped. A thread needs the CPU to enter its stop, and
  * on a busy machine that can take milliseconds: asking them all first lets
@@ -73,14 +68,10 @@ int mst_proc_interrupt(struct mst_proc *p, pid_t tid);
  * -MST_EINTR when cancelled. */
 int mst_proc_wait_any(struct mst_proc *p, uint64_t timeout_ns, pid_t *tid, struct mst_regs *regs,
 		      struct mst_err *err);
-/* Give up on an interrupted thread that did not stop in time: it is left to
- * stop later (and is resumed on the next stop or at detach). */
-bool mst_proc_pending(const struct mst_proc *p, pid_t tid);
 
-/* Resume a thread stopped by mst_proc_stop. */
+/* Resume a thread that mst_proc_wait_any handed over. A thread stopped by
+ * someone else (SIGSTOP) is left stopped. */
 int mst_proc_resume(struct mst_proc *p, pid_t tid);
-/* Detach one thread now (stopped by mst_proc_stop or not). */
-int mst_proc_detach(struct mst_proc *p, pid_t tid);
 
 /* Read target memory with process_vm_readv. 0, -EFAULT or -ESRCH. */
 int mst_proc_read(const struct mst_proc *p, uint64_t addr, void *buf, size_t len);
