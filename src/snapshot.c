@@ -15,11 +15,6 @@
 /* Enough for deep C stacks and for the CPython eval loop's frames; deeper
  * parts are read from the target as the walk needs them. */
 #define STACK_COPY_MAX (256 * 1024)
-/* glibc (2.36, x86_64) keeps the kernel tid of a thread in its struct
- * pthread at this offset from pthread_self(): how a 3.6-3.10 thread state
- * (which records only pthread_self) finds its OS thread without stopping
- * it. Checked against /proc/PID/task before use, never trusted alone. */
-#define GLIBC_PTHREAD_TID_OFF 720
 /* Innermost native frames searched for GIL and GC markers. */
 #define MARKER_DEPTH 64
 /* How long a snapshot waits for its threads to stop. */
@@ -182,7 +177,7 @@ int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py 
 				for (size_t k = 0; k < pt.n && !m; k++) {
 					int32_t tid = 0;
 					if (!used[k] && pt.v[k].native_tid <= 0 &&
-					    mst_proc_read(p, pt.v[k].thread_id + GLIBC_PTHREAD_TID_OFF,
+					    mst_proc_read(p, pt.v[k].thread_id + MST_ARCH_PTHREAD_TID_OFF,
 							  &tid, sizeof(tid)) == 0 &&
 					    tid == t->tid && is_task(p, tid))
 						m = &pt.v[k];

@@ -42,6 +42,12 @@ bool mst_arch_unw_reg(const struct mst_regs *r, int regnum, uint64_t *val);
  * is not using the CPU, whatever /proc said a moment before. */
 bool mst_arch_syscall_blocks(int64_t nr);
 
+/* glibc (2.36, x86_64) keeps the kernel tid of a thread in its struct
+ * pthread at this offset from pthread_self(): how a 3.6-3.10 thread state
+ * (which records only pthread_self) finds its OS thread without stopping
+ * it. Checked against /proc/PID/task before use, never trusted alone. */
+#define MST_ARCH_PTHREAD_TID_OFF 720
+
 /* The ABI's red zone below the stack pointer that leaf code may use. */
 #define MST_ARCH_RED_ZONE 128
 
