@@ -14,24 +14,15 @@
 #include "../check_main.h"
 #include "../harness.h"
 
+/* The harness's `msttop --dump -p PID [opt]`. */
 static char *run_dump_opt(pid_t pid, const char *opt, int *code)
 {
-	char *bin = mst_build_path("msttop");
-	char pids[32];
-	snprintf(pids, sizeof(pids), "%d", (int)pid);
-	char *argv[] = {bin, "--dump", "-p", pids, (char *)opt, NULL};
-	char *out = NULL, *err = NULL;
-	*code = mst_exit_code(mst_run(argv, 60000, &out, &err));
-	if (*code != 0)
-		fprintf(stderr, "msttop --dump -p %s exited %d: %s\n", pids, *code, err);
-	free(err);
-	free(bin);
-	return out;
+	return mst_msttop_dump(pid, opt, NULL, NULL, code);
 }
 
 static char *run_dump(pid_t pid, int *code)
 {
-	return run_dump_opt(pid, NULL, code);
+	return mst_msttop_dump(pid, NULL, NULL, NULL, code);
 }
 
 /* The section of the dump for one thread: from its header to the next. */
