@@ -286,19 +286,34 @@ START_TEST(stopped_target)
 	struct mst_target t;
 	ck_assert_int_eq(mst_target_start(&t, argv, 20000), 0);
 	kill(t.pid, SIGSTOP);
+	/* The group stop reaches each thread in its own time: wait until all
+	 * four are stopped. */
 	char path[64], buf[512];
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)t.pid);
-	for (int i = 0; i < 200; i++) {
-		FILE *f = fopen(path, "r");
-		size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
-		if (f)
-			fclose(f);
-		buf[n] = '\0';
-		char *rp = strrchr(buf, ')');
-		if (rp && rp[2] == 'T')
-			break;
-		usleep(5000);
+	int all = 0;
+	for (int i = 0; i < 400 && all < 4; i++) {
+		all = 0;
+		char dir[64];
+		snprintf(dir, sizeof(dir), "/proc/%d/task", (int)t.pid);
+		DIR *d = opendir(dir);
+		struct dirent *de;
+		while (d && (de = readdir(d))) {
+			if (de->d_name[0] == '.')
+				continue;
+			snprintf(path, sizeof(path), "%s/%.20s/stat", dir, de->d_name);
+			FILE *f = fopen(path, "r");
+			size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+			if (f)
+				fclose(f);
+			buf[n] = '\0';
+			char *rp = strrchr(buf, ')');
+			all += rp && rp[2] == 'T';
+		}
+		if (d)
+			closedir(d);
+		if (all < 4)
+			usleep(5000);
 	}
+	ck_assert_int_eq(all, 4);
 	int code;
 	char *dump = run_dump(t.pid, &code);
 	ck_assert_int_eq(code, 0);
