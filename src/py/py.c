@@ -914,8 +914,14 @@ static int read_ulong(const struct mst_py *py, uint64_t obj, uint64_t *v)
 	int64_t ndigits;
 	uint64_t x = 0;
 
-	if (l->long_ob_digit + 3 * l->long_digit_size > (int64_t)sizeof(buf) ||
-	    rd(py, obj, buf, (size_t)(l->long_ob_digit + 3 * l->long_digit_size)) < 0)
+	/* Every field read below must lie in buf: with 3.13+ the offsets come
+	 * from the target's own (possibly corrupt) debug table. */
+	size_t len = 0;
+	fit(&len, l->long_ob_digit, (size_t)(3 * l->long_digit_size));
+	fit(&len, l->long_lv_tag, 8);
+	fit(&len, l->long_ob_size, 8);
+	if (l->long_ob_digit < 0 || l->long_digit_size != 4 || len > sizeof(buf) ||
+	    rd(py, obj, buf, len) < 0)
 		return -EFAULT;
 	if (l->long_lv_tag >= 0) {
 		uint64_t tag = get_u64(buf, l->long_lv_tag);

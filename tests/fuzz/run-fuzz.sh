@@ -34,6 +34,8 @@ for py in "$root"/versions/3.*/bin/python3 /usr/bin/python3.1[0-9]; do
 	wait "$pid" 2>/dev/null
 	rm -f "$log"
 done
+# Inputs that once crashed the decoder stay in the corpus for good.
+cp "$src"/tests/fuzz/regress/* "$out/corpus/" 2>/dev/null
 echo "fuzz: $(ls "$out/corpus" | wc -l) seeds, fuzzing for ${secs}s"
 "$out/fuzz_py" "$out/corpus" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
 	-max_len=1048576 -artifact_prefix="$out/artifacts/" -print_final_stats=1 \
