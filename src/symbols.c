@@ -5,6 +5,8 @@
  * hash lookup. */
 #include "msttop/symbols.h"
 
+#include "msttop/debugcache.h"
+
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
@@ -47,10 +49,31 @@ struct mst_symbols {
 	struct str *strings;
 };
 
+/* A compressed separate debug file is swapped for its uncompressed copy in
+ * the debug cache, by the module's build-id; the rest is found the standard
+ * way (build-id, then debuglink under /usr/lib/debug). This must come
+ * first: the standard search hands libdwfl the file it opened itself. */
+static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname,
+			  GElf_Addr base, const char *file_name, const char *debuglink_file,
+			  GElf_Word debuglink_crc, char **debuginfo_file_name)
+{
+	const unsigned char *id;
+	GElf_Addr id_vaddr;
+	int n = dwfl_module_build_id(mod, &id, &id_vaddr);
+	char dir[4096];
+	int fd = n > 0 ? mst_debugcache_find(mst_debugcache_dir(dir, sizeof(dir)), "/usr/lib/debug", id,
+					    (size_t)n, debuginfo_file_name)
+		       : -1;
+	if (fd >= 0)
+		return fd;
+	return dwfl_standard_find_debuginfo(mod, userdata, modname, base, file_name,
+					    debuglink_file, debuglink_crc, debuginfo_file_name);
+}
+
 static char *debuginfo_path;
 static const Dwfl_Callbacks callbacks = {
 	.find_elf = dwfl_linux_proc_find_elf,
-	.find_debuginfo = dwfl_standard_find_debuginfo,
+	.find_debuginfo = find_debuginfo,
 	.debuginfo_path = &debuginfo_path,
 };
 
