@@ -29,6 +29,9 @@ struct mst_elf {
 	size_t ndynsym;    /* how many of syms came from .dynsym */
 	struct sym *by_addr; /* defined sized FUNC/OBJECT symbols sorted by value */
 	size_t nby_addr;
+	Elf_Scn *dynsym, *symtab;
+	GElf_Shdr dynsh, tabsh;
+	bool loaded, sorted, failed;
 	char build_id[41];
 };
 
@@ -139,27 +142,15 @@ int mst_elf_open(const char *path, struct mst_elf **out, struct mst_err *err)
 			tabsh = sh;
 		}
 	}
-	if ((dyn && load_symtab(e, dyn, &dynsh) < 0)) {
-		rc = mst_err_set(err, -ENOMEM, "out of memory");
-		goto fail;
-	}
-	e->ndynsym = e->nsyms;
-	if (tab) {
-		e->has_symtab = true;
-		if (load_symtab(e, tab, &tabsh) < 0) {
-			rc = mst_err_set(err, -ENOMEM, "out of memory");
-			goto fail;
-		}
-	}
-	e->by_addr = malloc((e->nsyms ? e->nsyms : 1) * sizeof(*e->by_addr));
-	if (!e->by_addr) {
-		rc = mst_err_set(err, -ENOMEM, "out of memory");
-		goto fail;
-	}
-	for (size_t i = 0; i < e->nsyms; i++)
-		if (e->syms[i].size > 0)
-			e->by_addr[e->nby_addr++] = e->syms[i];
-	qsort(e->by_addr, e->nby_addr, sizeof(*e->by_addr), cmp_addr);
+	/* Symbols are read on first use: the unwinder opens every module
+	 * only for its sections and never asks for one. */
+	e->dynsym = dyn;
+	e->symtab = tab;
+	e->has_symtab = tab != NULL;
+	if (dyn)
+		e->dynsh = dynsh;
+	if (tab)
+		e->tabsh = tabsh;
 	load_build_id(e);
 	*out = e;
 	return 0;
@@ -198,8 +189,46 @@ const char *mst_elf_build_id(const struct mst_elf *e)
 	return e->build_id;
 }
 
-int mst_elf_lookup(const struct mst_elf *e, const char *name, uint64_t *value, uint64_t *size)
+/* Read .dynsym, then .symtab. False when out of memory. */
+static bool load_symbols(struct mst_elf *e)
 {
+	if (e->loaded)
+		return !e->failed;
+	e->loaded = true;
+	if ((e->dynsym && load_symtab(e, e->dynsym, &e->dynsh) < 0)) {
+		e->failed = true;
+		return false;
+	}
+	e->ndynsym = e->nsyms;
+	if (e->symtab && load_symtab(e, e->symtab, &e->tabsh) < 0)
+		e->failed = true;
+	return !e->failed;
+}
+
+/* The sized symbols by address, for symbol_at: sorted on first use (a
+ * libpython has ~15k symbols; only GC detection on stripped builds and
+ * the tests ask). */
+static bool sort_symbols(struct mst_elf *e)
+{
+	if (e->sorted)
+		return e->by_addr != NULL;
+	e->sorted = true;
+	if (!load_symbols(e))
+		return false;
+	e->by_addr = malloc((e->nsyms ? e->nsyms : 1) * sizeof(*e->by_addr));
+	if (!e->by_addr)
+		return false;
+	for (size_t i = 0; i < e->nsyms; i++)
+		if (e->syms[i].size > 0)
+			e->by_addr[e->nby_addr++] = e->syms[i];
+	qsort(e->by_addr, e->nby_addr, sizeof(*e->by_addr), cmp_addr);
+	return true;
+}
+
+int mst_elf_lookup(struct mst_elf *e, const char *name, uint64_t *value, uint64_t *size)
+{
+	if (!load_symbols(e))
+		return -ENOMEM;
 	for (size_t i = 0; i < e->nsyms; i++) {
 		if (strcmp(e->syms[i].name, name))
 			continue;
@@ -212,9 +241,10 @@ int mst_elf_lookup(const struct mst_elf *e, const char *name, uint64_t *value, u
 	return -ENOENT;
 }
 
-const char *mst_elf_symbol_at(const struct mst_elf *e, uint64_t vaddr, uint64_t *start,
-			      uint64_t *size)
+const char *mst_elf_symbol_at(struct mst_elf *e, uint64_t vaddr, uint64_t *start, uint64_t *size)
 {
+	if (!sort_symbols(e))
+		return NULL;
 	/* Find the last symbol starting at or below vaddr, then walk back over
 	 * the few that may still contain it (nested or aliased symbols). */
 	size_t lo = 0, hi = e->nby_addr;

@@ -24,13 +24,12 @@ bool mst_elf_has_symtab(const struct mst_elf *e);
 /* A defined symbol by exact name, .dynsym first, then .symtab. value is the
  * link-time address (add the bias for the target address). Returns 0 or
  * -ENOENT. value/size may be NULL. */
-int mst_elf_lookup(const struct mst_elf *e, const char *name, uint64_t *value, uint64_t *size);
+int mst_elf_lookup(struct mst_elf *e, const char *name, uint64_t *value, uint64_t *size);
 
 /* The function or object symbol whose [st_value, st_value + st_size) holds the
  * link-time address vaddr, or NULL. Never the "nearest preceding" symbol:
  * with only .dynsym that names the wrong function. Borrowed from e. */
-const char *mst_elf_symbol_at(const struct mst_elf *e, uint64_t vaddr, uint64_t *start,
-			      uint64_t *size);
+const char *mst_elf_symbol_at(struct mst_elf *e, uint64_t vaddr, uint64_t *start, uint64_t *size);
 
 /* A section's link-time address and size by name. 0 or -ENOENT. */
 int mst_elf_section(const struct mst_elf *e, const char *name, uint64_t *addr, uint64_t *size);

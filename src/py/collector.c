@@ -21,7 +21,7 @@
 #define MAX_FUNC_BYTES (64 * 1024)
 
 struct fde_index {
-	const struct mst_elf *e;
+	struct mst_elf *e;
 	uint64_t hdr;      /* link-time address of .eh_frame_hdr */
 	uint32_t count;
 };

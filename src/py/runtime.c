@@ -147,14 +147,14 @@ static const struct mst_map *exe_map(pid_t pid, const struct mst_maps *maps)
 	return map_of(maps, path);
 }
 
-static bool defines(const struct mst_elf *e, const char *name)
+static bool defines(struct mst_elf *e, const char *name)
 {
 	return mst_elf_lookup(e, name, NULL, NULL) == 0;
 }
 
 /* A CPython (any major) defines Py_Initialize; programs that only link
  * against libpython have it undefined, which mst_elf_lookup ignores. */
-static bool is_python(const struct mst_elf *e)
+static bool is_python(struct mst_elf *e)
 {
 	return defines(e, "Py_Initialize");
 }
@@ -231,7 +231,7 @@ static bool match_version(const uint8_t *p, const uint8_t *end, int major, uint3
  * given major, and of minor want_minor when it is known (>= 0). With the minor
  * unknown, minors 0-3 are skipped: "3.2.0" is the Unicode version of
  * unicodedata's legacy database and sits in every 3.x binary (Debian's). */
-static int version_from_rodata(const struct mst_elf *e, int major, int want_minor,
+static int version_from_rodata(struct mst_elf *e, int major, int want_minor,
                                struct mst_py_runtime_info *out, struct mst_err *err)
 {
 	uint64_t addr, size;
@@ -282,7 +282,7 @@ static int version_from_rodata(const struct mst_elf *e, int major, int want_mino
 	return 0;
 }
 
-static int detect_version(const struct mst_elf *e, const struct candidate *c,
+static int detect_version(struct mst_elf *e, const struct candidate *c,
                           const struct mst_reader *r, struct mst_py_runtime_info *out,
                           struct mst_err *err)
 {
@@ -363,7 +363,7 @@ static int check_supported(const struct mst_py_runtime_info *out, struct mst_err
 
 /* ---- addresses ----------------------------------------------------------- */
 
-static uint64_t sym_addr(const struct mst_elf *e, uint64_t bias, const char *name, bool *found)
+static uint64_t sym_addr(struct mst_elf *e, uint64_t bias, const char *name, bool *found)
 {
 	uint64_t v;
 	bool ok = mst_elf_lookup(e, name, &v, NULL) == 0;
@@ -372,7 +372,7 @@ static uint64_t sym_addr(const struct mst_elf *e, uint64_t bias, const char *nam
 	return ok ? bias + v : 0;
 }
 
-static void add_eval_range(const struct mst_elf *e, struct mst_py_runtime_info *out,
+static void add_eval_range(struct mst_elf *e, struct mst_py_runtime_info *out,
                            const char *name)
 {
 	uint64_t v, size;
@@ -416,7 +416,7 @@ static int check_debug_offsets(const struct mst_reader *r, struct mst_py_runtime
 	return 0;
 }
 
-static int find_runtime(const struct mst_elf *e, const struct mst_reader *r,
+static int find_runtime(struct mst_elf *e, const struct mst_reader *r,
                         struct mst_py_runtime_info *out, struct mst_err *err)
 {
 	uint64_t v, size, word;
@@ -466,7 +466,7 @@ static void module_extent(const struct mst_maps *maps, const char *path,
 }
 
 /* Everything from the chosen object; e is open. */
-static int inspect(const struct mst_maps *maps, const struct mst_reader *r, const struct mst_elf *e,
+static int inspect(const struct mst_maps *maps, const struct mst_reader *r, struct mst_elf *e,
                    const struct candidate *c, struct mst_py_runtime_info *out, struct mst_err *err)
 {
 	int rc;
