@@ -3,6 +3,7 @@
  * path of the command line (run against the real binary). */
 #include <check.h>
 #include <elf.h>
+#include <elfutils/libdwfl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -177,6 +178,91 @@ START_TEST(symbols_known_function)
 	ck_assert_ptr_null(fr[0].func);
 	ck_assert_ptr_null(fr[0].module);
 	mst_symbols_close(s);
+}
+END_TEST
+
+/* The symbol index must name every address as libdwfl's own
+ * dwfl_module_addrinfo does: checked on every module of this process
+ * (libc with its debug file's full .symtab, libdw, libcheck, ...), at each
+ * symbol's start, inside it, just past it, and at a spread of addresses. */
+struct name_check {
+	struct mst_symbols *s;
+	Dwfl *d;
+	size_t checked, named;
+};
+
+static void check_name_at(struct name_check *c, Dwfl_Module *mod, uint64_t a)
+{
+	/* Only addresses that are mapped from the module (not .bss past
+	 * its file pages, which no unwound pc can be in). */
+	if (dwfl_addrmodule(c->d, a) != mod)
+		return;
+	GElf_Off off;
+	GElf_Sym sym;
+	const char *want = dwfl_module_addrinfo(mod, a, &off, &sym, NULL, NULL, NULL);
+	if (want && want[0] == '_' && want[1] == 'Z')
+		return; /* ours is demangled */
+	char plain[512] = "";
+	if (want)
+		snprintf(plain, sizeof(plain), "%.*s", (int)strcspn(want, "@"), want);
+	const char *got = mst_symbols_func_name(c->s, a, false);
+	if (!want != !got || (want && strcmp(plain, got) != 0))
+		ck_abort_msg("at %#llx in %s: libdwfl says %s, msttop %s", (unsigned long long)a,
+			     dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+			     want ? want : "nothing", got ? got : "nothing");
+	c->checked++;
+	c->named += got != NULL;
+}
+
+static int check_module_names(Dwfl_Module *mod, void **ud, const char *name, Dwarf_Addr base,
+			      void *arg)
+{
+	(void)ud;
+	(void)name;
+	(void)base;
+	struct name_check *c = arg;
+	Dwarf_Addr lo, hi;
+	dwfl_module_info(mod, NULL, &lo, &hi, NULL, NULL, NULL, NULL);
+	int n = dwfl_module_getsymtab(mod);
+	/* libdwfl's own lookup is a scan of the table: a sample of the
+	 * symbols of big modules keeps this test quick. */
+	int step = n / 1500 + 1;
+	for (int i = 1; i < n; i += step) {
+		GElf_Sym sym;
+		GElf_Addr a;
+		if (!dwfl_module_getsym_info(mod, i, &sym, &a, NULL, NULL, NULL) || a < lo ||
+		    a >= hi)
+			continue;
+		check_name_at(c, mod, a);
+		check_name_at(c, mod, a + sym.st_size / 2);
+		if (sym.st_size)
+			check_name_at(c, mod, a + sym.st_size);
+	}
+	for (uint64_t a = lo; a < hi; a += (hi - lo) / 1024 + 1)
+		check_name_at(c, mod, a);
+	return DWARF_CB_OK;
+}
+
+START_TEST(symbols_names_as_libdwfl)
+{
+	struct name_check c = {0};
+	struct mst_err err = {0};
+	ck_assert_int_eq(mst_symbols_open(getpid(), &c.s, &err), 0);
+	static char *path;
+	static const Dwfl_Callbacks cb = {.find_elf = dwfl_linux_proc_find_elf,
+					  .find_debuginfo = dwfl_standard_find_debuginfo,
+					  .debuginfo_path = &path};
+	Dwfl *d = c.d = dwfl_begin(&cb);
+	ck_assert_ptr_nonnull(d);
+	dwfl_report_begin(d);
+	ck_assert_int_eq(dwfl_linux_proc_report(d, getpid()), 0);
+	dwfl_report_end(d, NULL, NULL);
+	dwfl_getmodules(d, check_module_names, &c, 0);
+	dwfl_end(d);
+	mst_symbols_close(c.s);
+	/* Thousands of addresses, most of them named. */
+	ck_assert_uint_gt(c.checked, 10000);
+	ck_assert_uint_gt(c.named, c.checked / 2);
 }
 END_TEST
 
@@ -487,6 +573,7 @@ static Suite *unit_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, symbols_known_function);
 	tcase_add_test(tc, symbols_demangle_and_versions);
+	tcase_add_test(tc, symbols_names_as_libdwfl);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("cli");
 	tcase_set_timeout(tc, 60);
