@@ -30,6 +30,7 @@ struct mst_sampler {
 	struct mst_py *py;
 	struct mst_err py_err;
 	struct mst_unwinder *unw;
+	struct mst_snapshot *snap; /* the last tick's, its memory reused by the next */
 	struct mst_symbols *sym;
 	struct mst_agg *agg;
 	struct mst_target_info target;
@@ -151,6 +152,7 @@ void mst_sampler_close(struct mst_sampler *s)
 {
 	if (!s)
 		return;
+	mst_snapshot_free(s->snap);
 	mst_agg_free(s->agg);
 	mst_symbols_close(s->sym);
 	mst_unwinder_free(s->unw);
@@ -288,11 +290,12 @@ int mst_sampler_tick(struct mst_sampler *s, uint64_t now, struct mst_err *err)
 			mst_maps_free(nm);
 		}
 	}
-	struct mst_snapshot *snap = NULL;
+	/* One snapshot's memory serves every tick. */
 	int rc = mst_snapshot_take(s->proc, s->unw, s->py, &s->py_err,
 				   (s->o.nonblocking ? MST_SNAP_PYTHON_ONLY : 0) |
 					   (refresh ? 0 : MST_SNAP_NO_NAMES),
-				   &snap, &e);
+				   &s->snap, &e);
+	struct mst_snapshot *snap = s->snap;
 	if (rc == -MST_EINTR)
 		return mst_err_set(err, rc, "interrupted");
 	if (rc < 0) {
@@ -333,10 +336,8 @@ int mst_sampler_tick(struct mst_sampler *s, uint64_t now, struct mst_err *err)
 	}
 	if (s->threads_cap < snap->nthreads) {
 		struct mst_agg_thread_in *nt = realloc(s->threads, snap->nthreads * sizeof(*nt));
-		if (!nt) {
-			mst_snapshot_free(snap);
+		if (!nt)
 			return mst_err_set(err, -ENOMEM, "out of memory");
-		}
 		s->threads = nt;
 		s->threads_cap = snap->nthreads;
 	}
@@ -385,7 +386,6 @@ int mst_sampler_tick(struct mst_sampler *s, uint64_t now, struct mst_err *err)
 	mst_agg_end(s->agg);
 	s->st.threads = nthreads;
 	s->st.ticks++;
-	mst_snapshot_free(snap);
 	uint64_t t1 = now_ns();
 	s->st.tick_ns_last = t1 - t0;
 	s->tick_ns_sum += t1 - t0;

@@ -70,6 +70,20 @@ static struct mst_py_thread *match_tstate(struct mst_py_threads *pt, pid_t tid, 
 	return NULL;
 }
 
+/* Room for n Python frames in t->py, kept from take to take. */
+static bool py_room(struct mst_thread_snap *t, size_t n)
+{
+	if (t->py && n <= t->py_cap)
+		return true;
+	size_t c = n > 16 ? n : 16;
+	struct mst_py_frame *f = realloc(t->py, c * sizeof(*f));
+	if (!f)
+		return false;
+	t->py = f;
+	t->py_cap = c;
+	return true;
+}
+
 static void copy_py(struct mst_thread_snap *t, const struct mst_py_thread *pt)
 {
 	t->has_py = true;
@@ -78,8 +92,7 @@ static void copy_py(struct mst_thread_snap *t, const struct mst_py_thread *pt)
 	t->holds_gil = pt->holds_gil;
 	t->py_truncated = pt->truncated;
 	t->py_error = pt->error;
-	t->py = malloc((pt->nframes ? pt->nframes : 1) * sizeof(*t->py));
-	if (t->py) {
+	if (py_room(t, pt->nframes)) {
 		memcpy(t->py, pt->frames, pt->nframes * sizeof(*t->py));
 		t->npy = pt->nframes;
 	}
@@ -98,8 +111,7 @@ static void read_py_stopped(struct mst_py *py, struct mst_thread_snap *t,
 	struct mst_err e = {0};
 	t->py_error = mst_py_read_frames(py, pt->tstate, scratch, MST_PY_MAX_FRAMES, &n, &trunc, &e);
 	t->py_truncated = trunc;
-	t->py = malloc((n ? n : 1) * sizeof(*t->py));
-	if (t->py) {
+	if (py_room(t, n)) {
 		memcpy(t->py, scratch, n * sizeof(*t->py));
 		t->npy = n;
 	}
@@ -110,25 +122,63 @@ static void read_py_stopped(struct mst_py *py, struct mst_thread_snap *t,
 		t->holds_gil = pt->holds_gil;
 }
 
+/* Forget what the last take found, keep its memory, and make room for nt
+ * threads. */
+static int reset(struct mst_snapshot *s, size_t nt, bool native, bool python)
+{
+	s->nthreads = 0;
+	s->py_status = 0;
+	s->py_msg[0] = s->py_version[0] = '\0';
+	s->gc_known = s->gc_collecting = s->gc_thread_unknown = false;
+	s->orphan_tstates = 0;
+	if (native && !s->stack && !(s->stack = malloc(STACK_COPY_MAX)))
+		return -ENOMEM;
+	if (python && !s->scratch && !(s->scratch = malloc(MST_PY_MAX_FRAMES * sizeof(*s->scratch))))
+		return -ENOMEM;
+	if (nt > s->threads_cap) {
+		struct mst_thread_snap *v = realloc(s->threads, nt * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		memset(v + s->threads_cap, 0, (nt - s->threads_cap) * sizeof(*v));
+		s->threads = v;
+		s->threads_cap = nt;
+	}
+	for (size_t i = 0; i < nt; i++) {
+		struct mst_thread_snap *t = &s->threads[i];
+		struct mst_thread_snap keep = *t;
+		memset(t, 0, sizeof(*t));
+		t->pcs = keep.pcs;
+		t->nkinds = keep.nkinds;
+		t->py = keep.py;
+		t->py_cap = keep.py_cap;
+		t->hint_tid = keep.hint_tid;
+		t->stack_hint = keep.stack_hint;
+		if (native && !t->pcs && !(t->pcs = malloc(MST_MAX_NATIVE_FRAMES * sizeof(*t->pcs))))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py *py,
 		      const struct mst_err *py_err, unsigned flags, struct mst_snapshot **out,
 		      struct mst_err *err)
 {
 	bool py_only = flags & MST_SNAP_PYTHON_ONLY;
-	struct mst_snapshot *s = calloc(1, sizeof(*s));
-	uint8_t *stack = py_only ? NULL : malloc(STACK_COPY_MAX);
-	struct mst_py_frame *scratch = py ? malloc(MST_PY_MAX_FRAMES * sizeof(*scratch)) : NULL;
+	struct mst_snapshot *s = *out;
+	bool fresh = !s;
+	if (fresh && !(s = calloc(1, sizeof(*s))))
+		return mst_err_set(err, -ENOMEM, "out of memory");
 	size_t nt = mst_proc_ntasks(p);
-	struct mst_py_threads pt = {0};
-	bool *used = NULL;
+	struct mst_py_threads *ptl = &s->pt;
 	int rc = 0;
-	if (!s || (!py_only && !stack) || (py && !scratch) ||
-	    !(s->threads = calloc(nt ? nt : 1, sizeof(*s->threads)))) {
+	if (reset(s, nt, !py_only, py != NULL) < 0) {
 		rc = mst_err_set(err, -ENOMEM, "out of memory");
 		goto out;
 	}
-	s->pid = mst_proc_pid(p);
-	mst_read_cmdline(s->pid, s->cmdline, sizeof(s->cmdline));
+	if (fresh) {
+		s->pid = mst_proc_pid(p);
+		mst_read_cmdline(s->pid, s->cmdline, sizeof(s->cmdline));
+	}
 	if (py) {
 		snprintf(s->py_version, sizeof(s->py_version), "%s", mst_py_version(py));
 		struct mst_err e = {0};
@@ -136,19 +186,25 @@ int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py 
 		 * read here only when no thread is stopped (python-only);
 		 * otherwise per thread, while it is stopped. */
 		bool names = !(flags & MST_SNAP_NO_NAMES);
-		int prc = py_only ? mst_py_read_threads(py, names, &pt, &e)
-				  : mst_py_read_thread_list(py, names, &pt, &e);
+		int prc = py_only ? mst_py_read_threads(py, names, ptl, &e)
+				  : mst_py_read_thread_list(py, names, ptl, &e);
 		if (prc < 0) {
 			s->py_status = prc;
 			snprintf(s->py_msg, sizeof(s->py_msg), "%s", e.msg);
 		}
-		s->gc_known = pt.gc_known;
-		s->gc_collecting = pt.gc_collecting;
-		used = calloc(pt.n ? pt.n : 1, sizeof(*used));
-		if (!used) {
-			rc = mst_err_set(err, -ENOMEM, "out of memory");
-			goto out;
+		s->gc_known = ptl->gc_known;
+		s->gc_collecting = ptl->gc_collecting;
+		if (ptl->n > s->used_cap) {
+			bool *nu = realloc(s->used, ptl->n * sizeof(*nu));
+			if (!nu) {
+				rc = mst_err_set(err, -ENOMEM, "out of memory");
+				goto out;
+			}
+			s->used = nu;
+			s->used_cap = ptl->n;
 		}
+		if (ptl->n)
+			memset(s->used, 0, ptl->n * sizeof(*s->used));
 	} else {
 		s->py_status = py_err && py_err->code ? py_err->code : -MST_ENOPYTHON;
 		snprintf(s->py_msg, sizeof(s->py_msg), "%s",
@@ -170,21 +226,21 @@ int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py 
 		if (t->state == 't')
 			t->state = 'T';
 		if (py_only) {
-			struct mst_py_thread *m = match_tstate(&pt, t->tid, 0, false);
+			struct mst_py_thread *m = match_tstate(ptl, t->tid, 0, false);
 			if (!m) {
 				/* 3.6-3.10 record only pthread_self(): find its tid
 				 * in glibc's struct pthread. */
-				for (size_t k = 0; k < pt.n && !m; k++) {
+				for (size_t k = 0; k < ptl->n && !m; k++) {
 					int32_t tid = 0;
-					if (!used[k] && pt.v[k].native_tid <= 0 &&
-					    mst_proc_read(p, pt.v[k].thread_id + MST_ARCH_PTHREAD_TID_OFF,
+					if (!s->used[k] && ptl->v[k].native_tid <= 0 &&
+					    mst_proc_read(p, ptl->v[k].thread_id + MST_ARCH_PTHREAD_TID_OFF,
 							  &tid, sizeof(tid)) == 0 &&
 					    tid == t->tid && is_task(p, tid))
-						m = &pt.v[k];
+						m = &ptl->v[k];
 				}
 			}
 			if (m) {
-				used[m - pt.v] = true;
+				s->used[m - ptl->v] = true;
 				copy_py(t, m);
 			}
 			alive++;
@@ -216,7 +272,7 @@ int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py 
 			 * leave the kernel: report them, do not wait for them. */
 			for (size_t i = 0; i < s->nthreads; i++) {
 				struct mst_thread_snap *t = &s->threads[i];
-				if (t->pause_ns == 1 && !t->error && !t->pcs) {
+				if (t->pause_ns == 1 && !t->error) {
 					t->error = -ETIMEDOUT;
 					t->pause_ns = 0;
 					snprintf(t->errmsg, sizeof(t->errmsg),
@@ -244,15 +300,13 @@ int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py 
 		uint64_t t0 = mono_ns();
 		t->regs = regs;
 		struct mst_stack_copy copy;
-		mst_stack_copy_take(p, &t->regs, stack, STACK_COPY_MAX, &copy);
-		t->pcs = malloc(MST_MAX_NATIVE_FRAMES * sizeof(*t->pcs));
-		if (t->pcs)
-			mst_unwind(u, &t->regs, &copy, t->pcs, MST_MAX_NATIVE_FRAMES, &t->npcs, NULL);
+		mst_stack_copy_take(p, &t->regs, s->stack, STACK_COPY_MAX, &copy);
+		mst_unwind(u, &t->regs, &copy, t->pcs, MST_MAX_NATIVE_FRAMES, &t->npcs, NULL);
 		if (py) {
-			struct mst_py_thread *m = match_tstate(&pt, t->tid, t->regs.tp, true);
+			struct mst_py_thread *m = match_tstate(ptl, t->tid, t->regs.tp, true);
 			if (m) {
-				used[m - pt.v] = true;
-				read_py_stopped(py, t, m, scratch);
+				s->used[m - ptl->v] = true;
+				read_py_stopped(py, t, m, s->scratch);
 			}
 		}
 		mst_proc_resume(p, t->tid);
@@ -261,8 +315,8 @@ int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py 
 			t->pause_ns = 2;
 		alive++;
 	}
-	for (size_t k = 0; k < pt.n; k++)
-		s->orphan_tstates += !used[k];
+	for (size_t k = 0; k < ptl->n; k++)
+		s->orphan_tstates += !s->used[k];
 	if (py && !py_only) {
 		/* Each thread's GIL ownership was read while it was stopped,
 		 * at different instants: the GIL may have moved in between. A
@@ -284,12 +338,11 @@ int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py 
 					 (int)s->pid);
 	}
 out:
-	free(stack);
-	free(scratch);
-	free(used);
-	mst_py_threads_free(&pt);
 	if (rc < 0) {
-		mst_snapshot_free(s);
+		if (fresh)
+			mst_snapshot_free(s);
+		else
+			s->nthreads = 0;
 		return rc;
 	}
 	*out = s;
@@ -300,12 +353,16 @@ void mst_snapshot_free(struct mst_snapshot *s)
 {
 	if (!s)
 		return;
-	for (size_t i = 0; s->threads && i < s->nthreads; i++) {
+	for (size_t i = 0; s->threads && i < s->threads_cap; i++) {
 		free(s->threads[i].pcs);
 		free(s->threads[i].nkinds);
 		free(s->threads[i].py);
 	}
 	free(s->threads);
+	free(s->stack);
+	free(s->scratch);
+	free(s->used);
+	mst_py_threads_free(&s->pt);
 	free(s);
 }
 
@@ -362,8 +419,10 @@ void mst_snapshot_classify(struct mst_snapshot *s, struct mst_py *py, struct mst
 		mst_py_collector(py, &gcr, &ngcr);
 	for (size_t i = 0; i < s->nthreads; i++) {
 		struct mst_thread_snap *t = &s->threads[i];
-		free(t->nkinds);
-		t->nkinds = calloc(t->npcs ? t->npcs : 1, 1);
+		if (!t->nkinds)
+			t->nkinds = malloc(MST_MAX_NATIVE_FRAMES);
+		if (t->nkinds)
+			memset(t->nkinds, MST_NK_OTHER, t->npcs);
 		bool waits = false, drops = false, in_gc = false;
 		for (size_t k = 0; k < t->npcs && t->nkinds; k++) {
 			/* A return address points after the call. */

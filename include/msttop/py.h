@@ -50,6 +50,7 @@ struct mst_py_thread {
 	char name[64];        /* threading.Thread name, UTF-8, "" if not found */
 	struct mst_py_frame *frames; /* innermost first */
 	size_t nframes;
+	size_t frames_cap;    /* allocated entries of frames */
 	bool truncated;       /* the walk hit a bound or a bad pointer */
 	int error;            /* 0, or why the walk stopped early (frames then
 	                       * holds what was read before) */
@@ -67,6 +68,8 @@ struct mst_py_threads {
 	                       * !gc_known */
 	bool threads_truncated; /* the thread-state walk hit a bound or a list
 	                         * that changed under it */
+	size_t cap;           /* entries allocated in v: a later read into the
+	                       * same struct reuses them and their frames */
 };
 
 struct mst_py;
@@ -105,6 +108,8 @@ int mst_py_read_thread_list(struct mst_py *py, bool want_names, struct mst_py_th
  * the thread is stopped). frames must hold max entries. */
 int mst_py_read_frames(struct mst_py *py, uint64_t tstate, struct mst_py_frame *frames,
 		       size_t max, size_t *n, bool *truncated, struct mst_err *err);
+/* A struct mst_py_threads starts zeroed; reading into it again reuses its
+ * memory (the sampler does so on every tick). Free it once at the end. */
 void mst_py_threads_free(struct mst_py_threads *t);
 
 /* The GIL right now, and where it lives: a thread blocked on a futex inside

@@ -53,6 +53,12 @@ struct mst_thread_snap {
 
 	unsigned states;      /* MST_TS_* (after classify) */
 	uint64_t pause_ns;    /* how long it was stopped (0 if not stopped) */
+	/* Kept for the next take into the same snapshot: pcs and nkinds
+	 * hold MST_MAX_NATIVE_FRAMES, py holds py_cap frames; the stack
+	 * bytes the last walk of this tid used. */
+	size_t py_cap;
+	pid_t hint_tid;
+	size_t stack_hint;
 };
 
 struct mst_snapshot {
@@ -72,6 +78,14 @@ struct mst_snapshot {
 	/* Thread states that no OS thread of the snapshot matched (a thread
 	 * that just ended, or one created between the two reads). */
 	size_t orphan_tstates;
+
+	/* Memory kept for the next take into this snapshot. */
+	size_t threads_cap;
+	uint8_t *stack;
+	struct mst_py_frame *scratch;
+	bool *used;
+	size_t used_cap;
+	struct mst_py_threads pt;
 };
 
 enum {
@@ -86,7 +100,12 @@ enum {
  * MST_SNAP_PYTHON_ONLY); py the decoder, or NULL when the target has no
  * usable runtime (py_status/py_msg are then copied from py_err). A thread
  * that cannot be read is kept with its error; only a cancel (-MST_EINTR) or
- * the whole process being gone fails the call. */
+ * the whole process being gone fails the call.
+ *
+ * *out is NULL for a new snapshot, or an earlier one of the same process
+ * to take the new one into: its memory is reused, so that once warm a
+ * sampler tick allocates nothing, and its command line is kept. After a
+ * failure an earlier snapshot stays the caller's to free, with no threads. */
 int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py *py,
 		      const struct mst_err *py_err, unsigned flags, struct mst_snapshot **out,
 		      struct mst_err *err);

@@ -1070,7 +1070,7 @@ void mst_py_threads_free(struct mst_py_threads *t)
 {
 	if (!t)
 		return;
-	for (size_t i = 0; i < t->n; i++)
+	for (size_t i = 0; i < t->cap; i++)
 		free(t->v[i].frames);
 	free(t->v);
 	memset(t, 0, sizeof(*t));
@@ -1129,7 +1129,12 @@ static int read_threads(struct mst_py *py, bool want_names, bool want_frames,
 	uint8_t ts[512];
 	int rc;
 
+	/* Keep the entries and frame buffers of an earlier read. */
+	struct mst_py_thread *keep = out->v;
+	cap = out->cap;
 	memset(out, 0, sizeof(*out));
+	out->v = keep;
+	out->cap = cap;
 	if (py->ts_len > sizeof(ts))
 		return mst_err_set(err, -MST_ECORRUPT, "tstate layout too large");
 	rc = first_interp(py, &interp, err);
@@ -1183,11 +1188,16 @@ static int read_threads(struct mst_py *py, bool want_names, bool want_frames,
 					mst_py_threads_free(out);
 					return mst_err_set(err, -ENOMEM, "out of memory");
 				}
+				memset(v + cap, 0, (ncap - cap) * sizeof(*v));
 				out->v = v;
-				cap = ncap;
+				out->cap = cap = ncap;
 			}
 			th = &out->v[out->n++];
+			struct mst_py_frame *fbuf = th->frames;
+			size_t fcap = th->frames_cap;
 			memset(th, 0, sizeof(*th));
+			th->frames = fbuf;
+			th->frames_cap = fcap;
 			th->tstate = t;
 			th->thread_id = get_u64(ts, l->ts_thread_id);
 			th->native_tid = l->ts_native_thread_id >= 0
@@ -1198,14 +1208,18 @@ static int read_threads(struct mst_py *py, bool want_names, bool want_frames,
 			th->error = frames_from_tstate(py, ts, py->scratch, MST_PY_MAX_FRAMES, &nf,
 			                               &trunc, &ferr);
 			th->truncated = trunc;
-			if (nf) {
-				th->frames = malloc(nf * sizeof(*th->frames));
-				if (th->frames) {
-					memcpy(th->frames, py->scratch, nf * sizeof(*th->frames));
-					th->nframes = nf;
-				} else {
-					th->error = -ENOMEM;
+			if (nf > th->frames_cap) {
+				struct mst_py_frame *f = realloc(th->frames, nf * sizeof(*f));
+				if (f) {
+					th->frames = f;
+					th->frames_cap = nf;
 				}
+			}
+			if (nf <= th->frames_cap) {
+				memcpy(th->frames, py->scratch, nf * sizeof(*th->frames));
+				th->nframes = nf;
+			} else {
+				th->error = -ENOMEM;
 			}
 		}
 		if (g.known) {

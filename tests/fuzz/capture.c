@@ -54,9 +54,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "capture: %s\n", err.msg);
 		return 1;
 	}
-	struct mst_py_threads t;
-	if (mst_py_read_threads(py, true, &t, &err) == 0)
-		mst_py_threads_free(&t);
+	struct mst_py_threads t = {0};
+	mst_py_read_threads(py, true, &t, &err);
+	mst_py_threads_free(&t);
 	struct mst_py_gil g;
 	mst_py_read_gil(py, &g);
 	const struct mst_py_runtime_info *i = mst_py_info(py);

@@ -40,7 +40,7 @@ static void walk(const struct mst_py_runtime_info *info, const struct mst_reader
 	struct mst_err err;
 	if (mst_py_open_info(info, r, &py, &err) < 0)
 		return;
-	struct mst_py_threads t;
+	struct mst_py_threads t = {0};
 	if (mst_py_read_threads(py, true, &t, &err) == 0) {
 		for (size_t i = 0; i < t.n; i++) {
 			struct mst_py_frame fr[64];
@@ -48,8 +48,8 @@ static void walk(const struct mst_py_runtime_info *info, const struct mst_reader
 			bool trunc;
 			mst_py_read_frames(py, t.v[i].tstate, fr, 64, &n, &trunc, &err);
 		}
-		mst_py_threads_free(&t);
 	}
+	mst_py_threads_free(&t);
 	struct mst_py_gil g;
 	mst_py_read_gil(py, &g);
 	mst_py_close(py);

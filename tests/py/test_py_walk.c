@@ -697,7 +697,7 @@ START_TEST(test_corrupt_reads_are_contained)
 		}
 		b.armed = true;
 		for (int k = 0; k < 300; k++) {
-			struct mst_py_threads th;
+			struct mst_py_threads th = {0};
 			if (mst_py_read_threads(py, true, &th, &err) == 0) {
 				ok++;
 				ck_assert_uint_le(th.n, MST_PY_MAX_THREADS);
@@ -708,8 +708,8 @@ START_TEST(test_corrupt_reads_are_contained)
 						ck_assert(th.v[j].frames[f].func &&
 						          th.v[j].frames[f].file);
 				}
-				mst_py_threads_free(&th);
 			}
+			mst_py_threads_free(&th);
 		}
 		mst_py_close(py);
 		mst_target_stop(&t);
