@@ -65,15 +65,30 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* Whether the code the target has mapped is the same: mapped files and the
+ * vdso, the only mappings symbols and unwind tables come from. The heap
+ * and anonymous arenas change all the time and must not throw the symbol
+ * caches away. */
+static bool code_map(const struct mst_map *m)
+{
+	return m->path && (m->path[0] == '/' || !strcmp(m->path, "[vdso]"));
+}
+
 static bool maps_equal(const struct mst_maps *a, const struct mst_maps *b)
 {
-	if (a->n != b->n)
-		return false;
-	for (size_t i = 0; i < a->n; i++)
-		if (a->v[i].start != b->v[i].start || a->v[i].end != b->v[i].end ||
-		    a->v[i].inode != b->v[i].inode)
+	size_t i = 0, k = 0;
+	for (;;) {
+		while (i < a->n && !code_map(&a->v[i]))
+			i++;
+		while (k < b->n && !code_map(&b->v[k]))
+			k++;
+		if (i == a->n || k == b->n)
+			return i == a->n && k == b->n;
+		const struct mst_map *x = &a->v[i++], *y = &b->v[k++];
+		if (x->start != y->start || x->end != y->end || x->inode != y->inode ||
+		    x->offset != y->offset || strcmp(x->path, y->path))
 			return false;
-	return true;
+	}
 }
 
 static void logf_(struct mst_sampler *s, const char *fmt, const char *msg)
