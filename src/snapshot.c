@@ -12,9 +12,8 @@
 
 #include "msttop/py_collector.h"
 
-/* Enough for deep C stacks and for the CPython eval loop's frames; deeper
- * parts are read from the target as the walk needs them. */
-#define STACK_COPY_MAX (256 * 1024)
+/* The first copy of a stack not seen before: most walks need less. */
+#define STACK_COPY_FIRST (32 * 1024)
 /* Innermost native frames searched for GIL and GC markers. */
 #define MARKER_DEPTH 64
 /* How long a snapshot waits for its threads to stop. */
@@ -131,7 +130,7 @@ static int reset(struct mst_snapshot *s, size_t nt, bool native, bool python)
 	s->py_msg[0] = s->py_version[0] = '\0';
 	s->gc_known = s->gc_collecting = s->gc_thread_unknown = false;
 	s->orphan_tstates = 0;
-	if (native && !s->stack && !(s->stack = malloc(STACK_COPY_MAX)))
+	if (native && !s->stack && !(s->stack = malloc(MST_STACK_COPY_MAX)))
 		return -ENOMEM;
 	if (python && !s->scratch && !(s->scratch = malloc(MST_PY_MAX_FRAMES * sizeof(*s->scratch))))
 		return -ENOMEM;
@@ -300,8 +299,14 @@ int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py 
 		uint64_t t0 = mono_ns();
 		t->regs = regs;
 		struct mst_stack_copy copy;
-		mst_stack_copy_take(p, &t->regs, s->stack, STACK_COPY_MAX, &copy);
+		/* Copy what this thread's last walk used, and a page more. */
+		size_t first = t->hint_tid == t->tid && t->stack_hint
+				       ? (t->stack_hint + 2 * 4096) & ~(size_t)4095
+				       : STACK_COPY_FIRST;
+		mst_stack_copy_take(p, &t->regs, s->stack, MST_STACK_COPY_MAX, first, &copy);
 		mst_unwind(u, &t->regs, &copy, t->pcs, MST_MAX_NATIVE_FRAMES, &t->npcs, NULL);
+		t->hint_tid = t->tid;
+		t->stack_hint = copy.used;
 		if (py) {
 			struct mst_py_thread *m = match_tstate(ptl, t->tid, t->regs.tp, true);
 			if (m) {

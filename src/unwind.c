@@ -40,7 +40,7 @@ struct mst_unwinder {
 	size_t nmods;
 	/* Per walk. */
 	const struct mst_regs *regs;
-	const struct mst_stack_copy *stack;
+	struct mst_stack_copy *stack;
 };
 
 static void free_modules(struct mst_unwinder *u)
@@ -186,9 +186,23 @@ static int access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *val, int
 	struct mst_unwinder *u = arg;
 	if (write)
 		return -UNW_EREADONLYREG; /* we never write the target */
-	const struct mst_stack_copy *st = u->stack;
+	struct mst_stack_copy *st = u->stack;
+	/* Deeper than the copy but within its room: copy the next stretch
+	 * (the thread is still stopped) rather than read word by word. */
+	if (st && !st->at_end && addr >= st->base + st->len &&
+	    addr - st->base + sizeof(*val) <= st->cap) {
+		size_t want = (size_t)(addr - st->base) + sizeof(*val) + 32 * 1024;
+		if (want > st->cap)
+			want = st->cap;
+		size_t got = mst_proc_read_partial(u->proc, st->base + st->len,
+						   st->data + st->len, want - st->len);
+		st->at_end = got < want - st->len;
+		st->len += got;
+	}
 	if (st && addr >= st->base && addr - st->base + sizeof(*val) <= st->len) {
 		memcpy(val, st->data + (addr - st->base), sizeof(*val));
+		if (addr - st->base + sizeof(*val) > st->used)
+			st->used = addr - st->base + sizeof(*val);
 		return 0;
 	}
 	/* Unwind tables live in read-only segments: read them from the file
@@ -291,15 +305,19 @@ void mst_unwinder_free(struct mst_unwinder *u)
 }
 
 void mst_stack_copy_take(struct mst_proc *p, const struct mst_regs *regs, uint8_t *buf,
-			 size_t max, struct mst_stack_copy *out)
+			 size_t cap, size_t first, struct mst_stack_copy *out)
 {
 	out->base = regs->sp >= MST_ARCH_RED_ZONE ? regs->sp - MST_ARCH_RED_ZONE : 0;
 	out->data = buf;
-	out->len = mst_proc_read_partial(p, out->base, buf, max);
+	out->cap = cap;
+	size_t want = first < cap ? first : cap;
+	out->len = mst_proc_read_partial(p, out->base, buf, want);
+	out->at_end = out->len < want;
+	out->used = 0;
 }
 
 int mst_unwind(struct mst_unwinder *u, const struct mst_regs *regs,
-	       const struct mst_stack_copy *stack, uint64_t *pcs, size_t max, size_t *n,
+	       struct mst_stack_copy *stack, uint64_t *pcs, size_t max, size_t *n,
 	       struct mst_err *err)
 {
 	u->regs = regs;

@@ -5,6 +5,7 @@
 #ifndef MSTTOP_UNWIND_H
 #define MSTTOP_UNWIND_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,22 +24,32 @@ void mst_unwinder_free(struct mst_unwinder *u);
 void mst_unwinder_flush(struct mst_unwinder *u);
 
 /* A copy of the top of a thread's stack, taken while it was stopped. */
+/* The most of a stack copied while a thread is stopped: enough for deep C
+ * stacks and CPython's eval loop; deeper parts are read from the target as
+ * the walk needs them. */
+#define MST_STACK_COPY_MAX (256 * 1024)
+
 struct mst_stack_copy {
 	uint64_t base;  /* target address of data[0] */
-	size_t len;
+	size_t len;     /* bytes copied so far */
+	size_t cap;     /* room in data: the walk copies more as it goes */
+	bool at_end;    /* a copy stopped at unreadable memory: no more */
 	uint8_t *data;
+	size_t used;    /* bytes from base the walk read (set by mst_unwind) */
 };
 
-/* Copy up to max bytes of the stack from regs->sp (minus the red zone).
- * buf must hold max bytes; it is not freed by the unwinder. */
+/* Copy the top of the stack from regs->sp (minus the red zone): first
+ * bytes, then more as the walk needs it, up to cap in all. One
+ * process_vm_readv copies what lies beyond the stack's end too, so the
+ * first copy is best the size the last walk of this thread used. */
 void mst_stack_copy_take(struct mst_proc *p, const struct mst_regs *regs, uint8_t *buf,
-			 size_t max, struct mst_stack_copy *out);
+			 size_t cap, size_t first, struct mst_stack_copy *out);
 
 /* Walk the native stack: pcs[0] is the innermost frame's pc, then the return
  * addresses outward. Returns 0 with *n set (at least 1 frame), or a negative
  * code; a walk that stops early is not an error. */
 int mst_unwind(struct mst_unwinder *u, const struct mst_regs *regs,
-	       const struct mst_stack_copy *stack, uint64_t *pcs, size_t max, size_t *n,
+	       struct mst_stack_copy *stack, uint64_t *pcs, size_t max, size_t *n,
 	       struct mst_err *err);
 
 #endif
