@@ -303,6 +303,8 @@ static const struct sym_index *module_index(Dwfl_Module *mod)
 	return *ud;
 }
 
+/* libdwfl's callback for a module going away: its second argument is
+ * the address of the module's userdata (void **), whatever its type says. */
 static int free_index(Dwfl_Module *mod, void *userdata, const char *name, Dwarf_Addr base,
 		      void *arg)
 {
@@ -310,16 +312,16 @@ static int free_index(Dwfl_Module *mod, void *userdata, const char *name, Dwarf_
 	(void)name;
 	(void)base;
 	(void)arg;
-	index_free(userdata);
+	void **ud = userdata;
+	index_free(*ud);
+	*ud = NULL;
 	return DWARF_CB_OK;
 }
 
 static int free_index_cb(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr base,
 			 void *arg)
 {
-	(void)free_index(mod, *userdata, name, base, arg);
-	*userdata = NULL;
-	return DWARF_CB_OK;
+	return free_index(mod, userdata, name, base, arg);
 }
 
 static int report(struct mst_symbols *s, struct mst_err *err)
