@@ -30,6 +30,7 @@ struct task {
 	bool stopped;       /* in a ptrace-stop we caused */
 	bool group_stopped; /* stopped by a stop signal from someone else */
 	bool stop_pending;  /* interrupted, stop not yet seen (timed out) */
+	int stat_fd;        /* /proc/PID/task/TID/stat kept open, or -1 */
 };
 
 struct mst_proc {
@@ -38,6 +39,7 @@ struct mst_proc {
 	volatile sig_atomic_t *cancel;
 	struct task *tasks;
 	size_t ntasks, cap;
+	size_t nsorted; /* tasks[0..nsorted) are sorted by tid */
 };
 
 static uint64_t now_ns(void)
@@ -66,7 +68,20 @@ int mst_proc_parse_pid(const char *s, pid_t *out, struct mst_err *err)
 	return 0;
 }
 
-/* Fields of /proc/PID/stat after the comm, which may hold spaces and ')'. */
+static int parse_stat(char *buf, char *state, unsigned *flags);
+
+/* A stat file read again through an fd kept open: one pread a tick instead
+ * of open, read and close. A thread that has ended reads as ESRCH. */
+static int pread_stat(int fd, char *state)
+{
+	char buf[1024];
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+	if (n <= 0)
+		return n < 0 ? -errno : -ESRCH;
+	buf[n] = '\0';
+	return parse_stat(buf, state, NULL);
+}
+
 static int read_stat(pid_t pid, pid_t tid, char *state, unsigned *flags)
 {
 	char path[64], buf[1024];
@@ -83,6 +98,12 @@ static int read_stat(pid_t pid, pid_t tid, char *state, unsigned *flags)
 	if (n <= 0)
 		return n < 0 ? -en : -ESRCH;
 	buf[n] = '\0';
+	return parse_stat(buf, state, flags);
+}
+
+/* Fields of /proc/PID/stat after the comm, which may hold spaces and ')'. */
+static int parse_stat(char *buf, char *state, unsigned *flags)
+{
 	char *rp = strrchr(buf, ')');
 	if (!rp || !rp[1] || !rp[2])
 		return -EINVAL;
@@ -185,12 +206,46 @@ const char *mst_proc_state_name(char s)
 	}
 }
 
+/* Tasks are sorted by tid after each refresh; seize appends new ones at
+ * the end until then. */
 static struct task *find_task(struct mst_proc *p, pid_t tid)
 {
-	for (size_t i = 0; i < p->ntasks; i++)
+	size_t lo = 0, hi = p->nsorted;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (p->tasks[mid].tid < tid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < p->nsorted && p->tasks[lo].tid == tid)
+		return &p->tasks[lo];
+	for (size_t i = p->nsorted; i < p->ntasks; i++)
 		if (p->tasks[i].tid == tid)
 			return &p->tasks[i];
 	return NULL;
+}
+
+static void close_stat(struct task *t)
+{
+	if (t->stat_fd >= 0)
+		close(t->stat_fd);
+	t->stat_fd = -1;
+}
+
+int mst_proc_task_state(struct mst_proc *p, pid_t tid, char *state)
+{
+	struct task *t = find_task(p, tid);
+	if (t && t->stat_fd < 0) {
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)p->pid, (int)tid);
+		/* Out of descriptors (thousands of threads): read it the
+		 * plain way. */
+		t->stat_fd = open(path, O_RDONLY | O_CLOEXEC);
+	}
+	if (t && t->stat_fd >= 0)
+		return pread_stat(t->stat_fd, state);
+	return read_stat(p->pid, tid, state, NULL);
 }
 
 static int permission_message(pid_t pid, struct mst_err *err)
@@ -230,6 +285,7 @@ static int seize(struct mst_proc *p, pid_t tid, struct mst_err *err)
 	struct task *t = &p->tasks[p->ntasks];
 	memset(t, 0, sizeof(*t));
 	t->tid = tid;
+	t->stat_fd = -1;
 	if (p->flags & MST_PROC_ATTACH) {
 		if (ptrace(PTRACE_SEIZE, tid, 0, 0) < 0) {
 			if (errno == ESRCH)
@@ -284,11 +340,17 @@ int mst_proc_refresh_tasks(struct mst_proc *p, struct mst_err *err)
 	size_t w = 0;
 	for (size_t i = 0; i < p->ntasks; i++) {
 		char st = 0;
-		if (read_stat(p->pid, p->tasks[i].tid, &st, NULL) == 0 && st != 'Z' && st != 'X')
-			p->tasks[w++] = p->tasks[i];
+		struct task *t = &p->tasks[i];
+		int rc = t->stat_fd >= 0 ? pread_stat(t->stat_fd, &st)
+					 : read_stat(p->pid, t->tid, &st, NULL);
+		if (rc == 0 && st != 'Z' && st != 'X')
+			p->tasks[w++] = *t;
+		else
+			close_stat(t);
 	}
 	p->ntasks = w;
 	qsort(p->tasks, p->ntasks, sizeof(*p->tasks), cmp_tid);
+	p->nsorted = p->ntasks;
 	if (p->ntasks == 0)
 		return mst_err_set(err, -ESRCH, "process %d has exited", (int)p->pid);
 	return 0;
@@ -532,8 +594,10 @@ void mst_proc_close(struct mst_proc *p)
 		return;
 	/* Detaching must happen even after a cancel request. */
 	p->cancel = NULL;
-	for (size_t i = 0; i < p->ntasks; i++)
+	for (size_t i = 0; i < p->ntasks; i++) {
 		detach(p, p->tasks[i].tid);
+		close_stat(&p->tasks[i]);
+	}
 	free(p->tasks);
 	free(p);
 }

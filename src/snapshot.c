@@ -152,6 +152,8 @@ static int reset(struct mst_snapshot *s, size_t nt, bool native, bool python)
 		t->py_cap = keep.py_cap;
 		t->hint_tid = keep.hint_tid;
 		t->stack_hint = keep.stack_hint;
+		t->comm_tid = keep.comm_tid;
+		memcpy(t->comm, keep.comm, sizeof(t->comm));
 		if (native && !t->pcs && !(t->pcs = malloc(MST_MAX_NATIVE_FRAMES * sizeof(*t->pcs))))
 			return -ENOMEM;
 	}
@@ -215,11 +217,17 @@ int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py 
 		struct mst_thread_snap *t = &s->threads[s->nthreads++];
 		t->tid = mst_proc_task(p, i);
 		t->regs.syscall_nr = -1;
-		if (mst_proc_task_info(s->pid, t->tid, t->comm, &t->state) < 0) {
+		/* The state on every take, through an fd kept open; the name
+		 * only when names are read, or for a thread new in this slot. */
+		bool comm = !(flags & MST_SNAP_NO_NAMES) || t->comm_tid != t->tid;
+		if ((comm && mst_proc_task_info(s->pid, t->tid, t->comm, NULL) < 0) ||
+		    mst_proc_task_state(p, t->tid, &t->state) < 0) {
+			t->comm_tid = 0;
 			t->error = -ESRCH;
 			snprintf(t->errmsg, sizeof(t->errmsg), "thread has exited");
 			continue;
 		}
+		t->comm_tid = t->tid;
 		/* Every thread runs between our stops; a seized thread that a
 		 * stop signal halted shows as 't' (traced) instead of 'T'. */
 		if (t->state == 't')

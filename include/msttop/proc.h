@@ -33,6 +33,10 @@ enum mst_pid_problem mst_proc_check_pid(pid_t pid, struct mst_err *err);
 /* A thread's name and state from /proc/PID/task/TID/{comm,stat}. state is the
  * kernel's letter (R, S, D, T, t, Z, ...); 0 or -errno. */
 int mst_proc_task_info(pid_t pid, pid_t tid, char comm[16], char *state);
+/* The same state letter for a task of p, through a /proc fd kept open for
+ * it (the sampler asks on every tick). 0 or -errno. */
+struct mst_proc;
+int mst_proc_task_state(struct mst_proc *p, pid_t tid, char *state);
 /* "running", "sleeping", "disk wait", "stopped", ... for a state letter. */
 const char *mst_proc_state_name(char state);
 

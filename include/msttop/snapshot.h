@@ -59,6 +59,7 @@ struct mst_thread_snap {
 	size_t py_cap;
 	pid_t hint_tid;
 	size_t stack_hint;
+	pid_t comm_tid;       /* whose comm the slot holds */
 };
 
 struct mst_snapshot {
@@ -104,7 +105,8 @@ enum {
  *
  * *out is NULL for a new snapshot, or an earlier one of the same process
  * to take the new one into: its memory is reused, so that once warm a
- * sampler tick allocates nothing, and its command line is kept. After a
+ * sampler tick allocates nothing, and its command line is kept (as are the
+ * threads' comm names with MST_SNAP_NO_NAMES). After a
  * failure an earlier snapshot stays the caller's to free, with no threads. */
 int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py *py,
 		      const struct mst_err *py_err, unsigned flags, struct mst_snapshot **out,
