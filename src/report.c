@@ -37,6 +37,9 @@ int mst_report_text(FILE *out, struct mst_sampler *s, size_t limit)
 		(double)st.pause_ns_p50 / 1e3, (double)st.pause_ns_p99 / 1e3);
 	fprintf(out, "GIL held %.1f%%, GC %.1f%%%s\n", tot.gil_pct, tot.gc_pct,
 		st.target_exited ? "; the target exited" : "");
+	fprintf(out, "%llu thread stacks, %.1f per second; tick avg %.1f us; %zu threads\n",
+		(unsigned long long)st.thread_samples, secs > 0 ? (double)st.thread_samples / secs : 0.0,
+		(double)st.tick_ns_avg / 1e3, st.threads);
 
 	const struct mst_agg_thread *th;
 	size_t nth;
