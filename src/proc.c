@@ -640,6 +640,18 @@ size_t mst_proc_read_partial(const struct mst_proc *p, uint64_t addr, void *buf,
 	return n > 0 ? (size_t)n : 0;
 }
 
+static int proc_reader_read2(void *ctx, uint64_t a1, void *b1, size_t l1, uint64_t a2,
+			     void *b2, size_t l2)
+{
+	const struct mst_proc *p = ctx;
+	struct iovec local[2] = {{b1, l1}, {b2, l2}};
+	struct iovec remote[2] = {{(void *)(uintptr_t)a1, l1}, {(void *)(uintptr_t)a2, l2}};
+	ssize_t n = process_vm_readv(p->pid, local, 2, remote, 2, 0);
+	if (n == (ssize_t)(l1 + l2))
+		return 0;
+	return n < 0 && errno == ESRCH ? -ESRCH : -EFAULT;
+}
+
 static int proc_reader_read(void *ctx, uint64_t addr, void *buf, size_t len)
 {
 	return mst_proc_read(ctx, addr, buf, len);
@@ -647,7 +659,7 @@ static int proc_reader_read(void *ctx, uint64_t addr, void *buf, size_t len)
 
 struct mst_reader mst_proc_reader(struct mst_proc *p)
 {
-	return (struct mst_reader){proc_reader_read, p};
+	return (struct mst_reader){proc_reader_read, p, proc_reader_read2};
 }
 
 int mst_pid_reader_read(void *ctx, uint64_t addr, void *buf, size_t len)

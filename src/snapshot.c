@@ -92,7 +92,8 @@ static void copy_py(struct mst_thread_snap *t, const struct mst_py_thread *pt)
 	t->py_truncated = pt->truncated;
 	t->py_error = pt->error;
 	if (py_room(t, pt->nframes)) {
-		memcpy(t->py, pt->frames, pt->nframes * sizeof(*t->py));
+		if (pt->nframes)
+			memcpy(t->py, pt->frames, pt->nframes * sizeof(*t->py));
 		t->npy = pt->nframes;
 	}
 }

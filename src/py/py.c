@@ -88,6 +88,16 @@ static int rd(const struct mst_py *py, uint64_t addr, void *buf, size_t len)
 	return mst_read(&py->r, addr, buf, len);
 }
 
+/* Two reads, in one call when the reader can. Returns which succeeded:
+ * bit 0 the first, bit 1 the second. */
+static unsigned rd2(const struct mst_py *py, uint64_t a1, void *b1, size_t l1, uint64_t a2,
+		    void *b2, size_t l2)
+{
+	if (a1 && a2 && py->r.read2 && py->r.read2(py->r.ctx, a1, b1, l1, a2, b2, l2) == 0)
+		return 3;
+	return (rd(py, a1, b1, l1) == 0 ? 1u : 0u) | (rd(py, a2, b2, l2) == 0 ? 2u : 0u);
+}
+
 static int rd_u64(const struct mst_py *py, uint64_t addr, uint64_t *v)
 {
 	return rd(py, addr, v, sizeof(*v));
@@ -336,22 +346,30 @@ static const char *read_name(struct mst_py *py, uint64_t addr, bool *ok)
 
 /* The cache entry for the code object at addr, (re)built when missing or
  * stale. -MST_ECORRUPT when it is not a code object. */
-static int code_get(struct mst_py *py, uint64_t addr, const struct code_entry **out,
-                    struct mst_err *err)
+/* The code object at addr, from the cache when its header (read now, or
+ * given as have: py->code_len bytes read with the frame) still matches. */
+#define CODE_HDR_MAX 512
+
+static int code_get(struct mst_py *py, uint64_t addr, const uint8_t *have,
+                    const struct code_entry **out, struct mst_err *err)
 {
 	const struct mst_py_layout *l = &py->lay;
-	uint8_t hdr[512];
+	uint8_t buf[CODE_HDR_MAX];
+	const uint8_t *hdr = have;
 	struct code_entry *c;
 	uint64_t name_p, file_p, lt_p;
 	int32_t first, firsttr = 0;
 	bool ok = true;
 	int rc;
 
-	if (py->code_len > sizeof(hdr))
+	if (py->code_len > sizeof(buf))
 		return mst_err_set(err, -MST_ECORRUPT, "code header too large");
-	rc = rd(py, addr, hdr, py->code_len);
-	if (rc < 0)
-		return mst_err_set(err, rc, "cannot read code object at 0x%" PRIx64, addr);
+	if (!hdr) {
+		rc = rd(py, addr, buf, py->code_len);
+		if (rc < 0)
+			return mst_err_set(err, rc, "cannot read code object at 0x%" PRIx64, addr);
+		hdr = buf;
+	}
 	if (py->info.code_type && get_u64(hdr, l->ob_type) != py->info.code_type)
 		return mst_err_set(err, -MST_ECORRUPT,
 		                   "object at 0x%" PRIx64 " is not a code object", addr);
@@ -460,15 +478,16 @@ static int walk_frame_objects(struct mst_py *py, uint64_t addr, struct mst_py_fr
                               size_t max, size_t *n, bool *truncated, struct mst_err *err)
 {
 	const struct mst_py_layout *l = &py->lay;
-	uint8_t buf[256];
+	uint8_t buf[256], next[256], hdr[CODE_HDR_MAX];
+	bool have = false; /* buf already holds the frame at addr */
 	size_t steps = 0;
 	int rc;
 
-	if (py->frame_len > sizeof(buf))
+	if (py->frame_len > sizeof(buf) || py->code_len > sizeof(hdr))
 		return mst_err_set(err, -MST_ECORRUPT, "frame layout too large");
 	while (addr) {
 		const struct code_entry *c;
-		uint64_t code;
+		uint64_t code, back;
 		int32_t lasti;
 		int64_t units;
 
@@ -476,7 +495,8 @@ static int walk_frame_objects(struct mst_py *py, uint64_t addr, struct mst_py_fr
 			*truncated = true;
 			return 0;
 		}
-		rc = rd(py, addr, buf, py->frame_len);
+		rc = have ? 0 : rd(py, addr, buf, py->frame_len);
+		have = false;
 		if (rc < 0) {
 			*truncated = true;
 			return mst_err_set(err, rc, "cannot read frame at 0x%" PRIx64, addr);
@@ -488,7 +508,10 @@ static int walk_frame_objects(struct mst_py *py, uint64_t addr, struct mst_py_fr
 		}
 		code = get_u64(buf, l->fo_code);
 		lasti = get_i32(buf, l->fo_lasti);
-		rc = code_get(py, code, &c, err);
+		back = get_u64(buf, l->fo_back);
+		/* The code header and the caller's frame, in one read. */
+		unsigned got = rd2(py, code, hdr, py->code_len, back, next, py->frame_len);
+		rc = code_get(py, code, got & 1 ? hdr : NULL, &c, err);
 		if (rc < 0) {
 			*truncated = true;
 			return rc;
@@ -501,7 +524,11 @@ static int walk_frame_objects(struct mst_py *py, uint64_t addr, struct mst_py_fr
 			units = lasti;
 		out[*n] = make_frame(py, c, code, addr, units, true);
 		(*n)++;
-		addr = get_u64(buf, l->fo_back);
+		addr = back;
+		if (got & 2) {
+			memcpy(buf, next, py->frame_len);
+			have = true;
+		}
 	}
 	return 0;
 }
@@ -517,16 +544,17 @@ static int walk_interp_frames(struct mst_py *py, uint64_t addr, struct mst_py_fr
                               size_t max, size_t *n, bool *truncated, struct mst_err *err)
 {
 	const struct mst_py_layout *l = &py->lay;
-	uint8_t buf[256];
+	uint8_t buf[256], next[256], hdr[CODE_HDR_MAX];
+	bool have = false; /* buf already holds the frame at addr */
 	size_t steps = 0;
 	size_t group = *n; /* first frame shown since the last boundary */
 	int rc;
 
-	if (py->frame_len > sizeof(buf))
+	if (py->frame_len > sizeof(buf) || py->code_len > sizeof(hdr))
 		return mst_err_set(err, -MST_ECORRUPT, "frame layout too large");
 	while (addr) {
 		const struct code_entry *c;
-		uint64_t code, instr;
+		uint64_t code, instr, prev;
 		int64_t units;
 		uint8_t owner;
 		bool is_entry = false;
@@ -535,7 +563,8 @@ static int walk_interp_frames(struct mst_py *py, uint64_t addr, struct mst_py_fr
 			*truncated = true;
 			return 0;
 		}
-		rc = rd(py, addr, buf, py->frame_len);
+		rc = have ? 0 : rd(py, addr, buf, py->frame_len);
+		have = false;
 		if (rc < 0) {
 			*truncated = true;
 			return mst_err_set(err, rc, "cannot read frame at 0x%" PRIx64, addr);
@@ -559,7 +588,10 @@ static int walk_interp_frames(struct mst_py *py, uint64_t addr, struct mst_py_fr
 			addr = get_u64(buf, l->if_previous);
 			continue;
 		}
-		rc = code_get(py, code, &c, err);
+		/* The code header and the previous frame, in one read. */
+		prev = get_u64(buf, l->if_previous);
+		unsigned got = rd2(py, code, hdr, py->code_len, prev, next, py->frame_len);
+		rc = code_get(py, code, got & 1 ? hdr : NULL, &c, err);
 		if (rc < 0) {
 			*truncated = true;
 			return rc;
@@ -574,18 +606,21 @@ static int walk_interp_frames(struct mst_py *py, uint64_t addr, struct mst_py_fr
 					out[*n - 1].entry = true;
 				group = *n;
 			}
-			addr = get_u64(buf, l->if_previous);
-			continue;
+		} else {
+			if (*n >= max) {
+				*truncated = true;
+				return 0;
+			}
+			out[*n] = make_frame(py, c, code, addr, units, is_entry);
+			(*n)++;
+			if (is_entry)
+				group = *n;
 		}
-		if (*n >= max) {
-			*truncated = true;
-			return 0;
+		addr = prev;
+		if (got & 2) {
+			memcpy(buf, next, py->frame_len);
+			have = true;
 		}
-		out[*n] = make_frame(py, c, code, addr, units, is_entry);
-		(*n)++;
-		if (is_entry)
-			group = *n;
-		addr = get_u64(buf, l->if_previous);
 	}
 	/* The chain's last frame was entered by the outermost activation. */
 	if (*n > group)
@@ -1216,7 +1251,8 @@ static int read_threads(struct mst_py *py, bool want_names, bool want_frames,
 				}
 			}
 			if (nf <= th->frames_cap) {
-				memcpy(th->frames, py->scratch, nf * sizeof(*th->frames));
+				if (nf)
+					memcpy(th->frames, py->scratch, nf * sizeof(*th->frames));
 				th->nframes = nf;
 			} else {
 				th->error = -ENOMEM;
