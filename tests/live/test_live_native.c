@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -191,8 +192,9 @@ START_TEST(many_threads)
 }
 END_TEST
 
-/* SIGINT/SIGTERM arriving while the dump runs: msttop ends and every
- * thread is left running, untraced. */
+/* Signals arriving while msttop runs (SIGINT, SIGTERM, SIGHUP, SIGKILL, and
+ * SIGSEGV/SIGABRT as a crash would): msttop ends and every thread is left
+ * running, untraced. */
 START_TEST(signal_during_dump)
 {
 	char *tbin = mst_build_path("tests/native_chain");
@@ -205,12 +207,17 @@ START_TEST(signal_during_dump)
 	srand((unsigned)getpid());
 	/* A mix of signals at random moments, in --dump and in the sampler
 	 * (--batch): whatever msttop was doing, the target runs on. SIGKILL
-	 * gives msttop no chance to clean up: the kernel detaches then. */
-	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGKILL};
+	 * gives msttop no chance to clean up: the kernel detaches then.
+	 * SIGSEGV and SIGABRT stand for a crash of msttop: its handler gives
+	 * the terminal back and dies of the signal. No core files. */
+	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGKILL, SIGSEGV, SIGABRT};
+	const int nsigs = (int)(sizeof(sigs) / sizeof(sigs[0]));
+	struct rlimit nocore = {0, 0};
+	ck_assert_int_eq(setrlimit(RLIMIT_CORE, &nocore), 0);
 	int counts = getenv("MSTTOP_KILL_ROUNDS") ? atoi(getenv("MSTTOP_KILL_ROUNDS")) : 24;
 	for (int i = 0; i < counts; i++) {
-		int sig = sigs[i % 4];
-		bool batch = (i / 4) % 2;
+		int sig = sigs[i % nsigs];
+		bool batch = (i / nsigs) % 2;
 		char *margv[] = {bin, "-p", pids, batch ? "--batch" : "--dump", NULL};
 		int ofd, efd;
 		pid_t m = mst_spawn(margv, &ofd, &efd);
