@@ -31,6 +31,7 @@ struct task {
 	bool group_stopped; /* stopped by a stop signal from someone else */
 	bool stop_pending;  /* interrupted, stop not yet seen (timed out) */
 	int stat_fd;        /* /proc/PID/task/TID/stat kept open, or -1 */
+	int sys_fd;         /* and its syscall file */
 };
 
 struct mst_proc {
@@ -230,7 +231,56 @@ static void close_stat(struct task *t)
 {
 	if (t->stat_fd >= 0)
 		close(t->stat_fd);
-	t->stat_fd = -1;
+	if (t->sys_fd >= 0)
+		close(t->sys_fd);
+	t->stat_fd = t->sys_fd = -1;
+}
+
+int mst_proc_task_syscall(struct mst_proc *p, pid_t tid, struct mst_syscall_line *out)
+{
+	memset(out, 0, sizeof(*out));
+	struct task *t = find_task(p, tid);
+	if (!t)
+		return -ESRCH;
+	if (t->sys_fd < 0) {
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall", (int)p->pid, (int)tid);
+		if ((t->sys_fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+			return -errno;
+	}
+	char buf[256];
+	ssize_t n = pread(t->sys_fd, buf, sizeof(buf) - 1, 0);
+	if (n <= 0)
+		return n < 0 ? -errno : -ESRCH;
+	buf[n] = '\0';
+	if (!strncmp(buf, "running", 7)) {
+		out->running = true;
+		return 0;
+	}
+	/* "nr a0 a1 a2 a3 a4 a5 sp pc", or "-1 sp pc" outside a call. */
+	unsigned long long v[8];
+	char *e;
+	out->nr = strtol(buf, &e, 10);
+	size_t k = 0;
+	for (; k < 8; k++) {
+		char *q;
+		v[k] = strtoull(e, &q, 16);
+		if (q == e)
+			break;
+		e = q;
+	}
+	if (out->nr >= 0 && k == 8) {
+		for (int i = 0; i < 6; i++)
+			out->args[i] = v[i];
+		out->sp = v[6];
+		out->pc = v[7];
+	} else if (out->nr < 0 && k == 2) {
+		out->sp = v[0];
+		out->pc = v[1];
+	} else {
+		return -EINVAL;
+	}
+	return 0;
 }
 
 int mst_proc_task_state(struct mst_proc *p, pid_t tid, char *state)
@@ -285,7 +335,7 @@ static int seize(struct mst_proc *p, pid_t tid, struct mst_err *err)
 	struct task *t = &p->tasks[p->ntasks];
 	memset(t, 0, sizeof(*t));
 	t->tid = tid;
-	t->stat_fd = -1;
+	t->stat_fd = t->sys_fd = -1;
 	if (p->flags & MST_PROC_ATTACH) {
 		if (ptrace(PTRACE_SEIZE, tid, 0, 0) < 0) {
 			if (errno == ESRCH)

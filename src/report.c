@@ -40,6 +40,9 @@ int mst_report_text(FILE *out, struct mst_sampler *s, size_t limit)
 	fprintf(out, "%llu thread stacks, %.1f per second; tick avg %.1f us; %zu threads\n",
 		(unsigned long long)st.thread_samples, secs > 0 ? (double)st.thread_samples / secs : 0.0,
 		(double)st.tick_ns_avg / 1e3, st.threads);
+	fprintf(out, "%llu thread stops (the other stacks: blocked where they were, or read "
+		"without stopping)\n",
+		(unsigned long long)st.thread_stops);
 
 	const struct mst_agg_thread *th;
 	size_t nth;

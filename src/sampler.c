@@ -396,6 +396,7 @@ int mst_sampler_tick(struct mst_sampler *s, uint64_t now, struct mst_err *err)
 			logf_(s, "aggregation: %s", e.msg);
 		}
 		s->st.thread_samples++;
+		s->st.thread_stops += t->pause_ns > 0;
 		nthreads++;
 	}
 	mst_agg_end(s->agg);

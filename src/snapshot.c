@@ -12,6 +12,8 @@
 
 #include "msttop/py_collector.h"
 
+/* Stack words one walk may note for recognising it next time. */
+#define MST_STACK_READS_MAX 4096
 /* The first copy of a stack not seen before: most walks need less. */
 #define STACK_COPY_FIRST (32 * 1024)
 /* Innermost native frames searched for GIL and GC markers. */
@@ -122,6 +124,71 @@ static void read_py_stopped(struct mst_py *py, struct mst_thread_snap *t,
 		t->holds_gil = pt->holds_gil;
 }
 
+/* The same system call on the same first argument (a futex: the same
+ * lock), at the same sp and pc. Other arguments may differ from one wait
+ * to the next (a condition variable's sequence number). A wait with a
+ * timeout that our stop interrupted continues as restart_syscall, with
+ * the registers it had. */
+static bool same_syscall(const struct mst_syscall_line *a, const struct mst_syscall_line *b)
+{
+	bool nr = a->nr == b->nr || a->nr == MST_SYS_RESTART || b->nr == MST_SYS_RESTART;
+	return !a->running && !b->running && a->nr >= 0 && b->nr >= 0 && nr && a->sp == b->sp &&
+	       a->pc == b->pc && a->args[0] == b->args[0];
+}
+
+/* Is t blocked where its last walk left it, with the same stack words
+ * under the walk? Then its native stack is the same and it need not be
+ * stopped. The stack is read without stopping it: a thread blocked in the
+ * kernel does not change it. */
+static bool still_blocked(struct mst_proc *p, struct mst_thread_snap *t, uint8_t *buf,
+			  struct mst_syscall_line *now)
+{
+	const struct mst_thread_memo *m = &t->memo;
+	if (m->tid != t->tid || !m->walked || m->stack_len > MST_STACK_COPY_MAX ||
+	    mst_proc_task_syscall(p, t->tid, now) < 0 || !same_syscall(now, &m->sys) ||
+	    mst_proc_read(p, m->stack_base, buf, m->stack_len) < 0)
+		return false;
+	for (size_t i = 0; i < m->nwords; i++) {
+		uint64_t v;
+		memcpy(&v, buf + m->words[i].off, sizeof(v));
+		if (v != m->words[i].val)
+			return false;
+	}
+	return true;
+}
+
+/* Remember what this walk needs to be recognised next time. */
+static void memo_walk(struct mst_thread_snap *t, const struct mst_syscall_line *sys,
+		      const struct mst_stack_copy *copy)
+{
+	struct mst_thread_memo *m = &t->memo;
+	m->tid = t->tid;
+	m->walked = false;
+	m->stack_len = copy->used;
+	/* Only a thread blocked in a system call can be recognised, and only
+	 * when every word its walk read was noted. */
+	if (sys->running || sys->nr < 0 || t->npcs == 0 || !copy->reads ||
+	    copy->nreads > copy->reads_max)
+		return;
+	if (copy->nreads > m->words_cap) {
+		struct mst_stack_word *w = realloc(m->words, copy->nreads * sizeof(*w));
+		if (!w)
+			return;
+		m->words = w;
+		m->words_cap = copy->nreads;
+	}
+	for (size_t i = 0; i < copy->nreads; i++) {
+		m->words[i].off = copy->reads[i];
+		memcpy(&m->words[i].val, copy->data + copy->reads[i], sizeof(m->words[i].val));
+	}
+	m->nwords = copy->nreads;
+	m->stack_base = copy->base;
+	m->npcs = t->npcs;
+	m->regs = t->regs;
+	m->sys = *sys;
+	m->walked = true;
+}
+
 /* Forget what the last take found, keep its memory, and make room for nt
  * threads. */
 static int reset(struct mst_snapshot *s, size_t nt, bool native, bool python)
@@ -130,8 +197,10 @@ static int reset(struct mst_snapshot *s, size_t nt, bool native, bool python)
 	s->py_status = 0;
 	s->py_msg[0] = s->py_version[0] = '\0';
 	s->gc_known = s->gc_collecting = s->gc_thread_unknown = false;
-	s->orphan_tstates = 0;
+	s->orphan_tstates = s->reused = 0;
 	if (native && !s->stack && !(s->stack = malloc(MST_STACK_COPY_MAX)))
+		return -ENOMEM;
+	if (native && !s->reads && !(s->reads = malloc(MST_STACK_READS_MAX * sizeof(*s->reads))))
 		return -ENOMEM;
 	if (python && !s->scratch && !(s->scratch = malloc(MST_PY_MAX_FRAMES * sizeof(*s->scratch))))
 		return -ENOMEM;
@@ -151,8 +220,7 @@ static int reset(struct mst_snapshot *s, size_t nt, bool native, bool python)
 		t->nkinds = keep.nkinds;
 		t->py = keep.py;
 		t->py_cap = keep.py_cap;
-		t->hint_tid = keep.hint_tid;
-		t->stack_hint = keep.stack_hint;
+		t->memo = keep.memo;
 		t->comm_tid = keep.comm_tid;
 		memcpy(t->comm, keep.comm, sizeof(t->comm));
 		if (native && !t->pcs && !(t->pcs = malloc(MST_MAX_NATIVE_FRAMES * sizeof(*t->pcs))))
@@ -254,7 +322,35 @@ int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py 
 			alive++;
 			continue;
 		}
-		/* Ask every thread to stop first (see mst_proc_interrupt). */
+		/* Blocked where it was last time: its native stack is the one
+		 * walked then; read its Python frames, and check it did not
+		 * move meanwhile. */
+		struct mst_syscall_line now, after;
+		if (!fresh && still_blocked(p, t, s->stack, &now)) {
+			t->regs = t->memo.regs;
+			t->npcs = t->memo.npcs;
+			struct mst_py_thread *m =
+				py ? match_tstate(ptl, t->tid, t->regs.tp, true) : NULL;
+			if (m)
+				read_py_stopped(py, t, m, s->scratch);
+			if (mst_proc_task_syscall(p, t->tid, &after) == 0 &&
+			    same_syscall(&after, &now)) {
+				if (m)
+					s->used[m - ptl->v] = true;
+				t->reused = true;
+				s->reused++;
+				alive++;
+				continue;
+			}
+			/* It moved: take it the usual way. */
+			t->has_py = false;
+			t->npy = 0;
+			t->npcs = 0;
+		}
+		/* Where it is blocked, for the next take; then ask every thread
+		 * to stop first (see mst_proc_interrupt). */
+		if (!fresh && mst_proc_task_syscall(p, t->tid, &t->memo.sys) < 0)
+			t->memo.sys.running = true;
 		if (mst_proc_interrupt(p, t->tid) < 0) {
 			t->error = -ESRCH;
 			snprintf(t->errmsg, sizeof(t->errmsg), "thread has exited");
@@ -309,13 +405,13 @@ int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py 
 		t->regs = regs;
 		struct mst_stack_copy copy;
 		/* Copy what this thread's last walk used, and a page more. */
-		size_t first = t->hint_tid == t->tid && t->stack_hint
-				       ? (t->stack_hint + 2 * 4096) & ~(size_t)4095
+		size_t first = t->memo.tid == t->tid && t->memo.stack_len
+				       ? (t->memo.stack_len + 2 * 4096) & ~(size_t)4095
 				       : STACK_COPY_FIRST;
 		mst_stack_copy_take(p, &t->regs, s->stack, MST_STACK_COPY_MAX, first, &copy);
+		copy.reads = s->reads;
+		copy.reads_max = s->reads ? MST_STACK_READS_MAX : 0;
 		mst_unwind(u, &t->regs, &copy, t->pcs, MST_MAX_NATIVE_FRAMES, &t->npcs, NULL);
-		t->hint_tid = t->tid;
-		t->stack_hint = copy.used;
 		if (py) {
 			struct mst_py_thread *m = match_tstate(ptl, t->tid, t->regs.tp, true);
 			if (m) {
@@ -327,6 +423,16 @@ int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py 
 		t->pause_ns = mono_ns() - t0;
 		if (t->pause_ns <= 1)
 			t->pause_ns = 2;
+		/* After the resume: the copy of what the walk read, for the
+		 * next take (a --dump has none). */
+		if (!fresh) {
+			struct mst_syscall_line sys = t->memo.sys;
+			memo_walk(t, &sys, &copy);
+		} else {
+			t->memo.tid = t->tid;
+			t->memo.walked = false;
+			t->memo.stack_len = copy.used;
+		}
 		alive++;
 	}
 	for (size_t k = 0; k < ptl->n; k++)
@@ -368,12 +474,14 @@ void mst_snapshot_free(struct mst_snapshot *s)
 	if (!s)
 		return;
 	for (size_t i = 0; s->threads && i < s->threads_cap; i++) {
+		free(s->threads[i].memo.words);
 		free(s->threads[i].pcs);
 		free(s->threads[i].nkinds);
 		free(s->threads[i].py);
 	}
 	free(s->threads);
 	free(s->stack);
+	free(s->reads);
 	free(s->scratch);
 	free(s->used);
 	mst_py_threads_free(&s->pt);

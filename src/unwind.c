@@ -203,6 +203,9 @@ static int access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *val, int
 		memcpy(val, st->data + (addr - st->base), sizeof(*val));
 		if (addr - st->base + sizeof(*val) > st->used)
 			st->used = addr - st->base + sizeof(*val);
+		if (st->reads && st->nreads < st->reads_max)
+			st->reads[st->nreads] = (uint32_t)(addr - st->base);
+		st->nreads++;
 		return 0;
 	}
 	/* Unwind tables live in read-only segments: read them from the file
@@ -314,6 +317,8 @@ void mst_stack_copy_take(struct mst_proc *p, const struct mst_regs *regs, uint8_
 	out->len = mst_proc_read_partial(p, out->base, buf, want);
 	out->at_end = out->len < want;
 	out->used = 0;
+	out->reads = NULL;
+	out->nreads = out->reads_max = 0;
 }
 
 int mst_unwind(struct mst_unwinder *u, const struct mst_regs *regs,

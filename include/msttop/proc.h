@@ -37,6 +37,17 @@ int mst_proc_task_info(pid_t pid, pid_t tid, char comm[16], char *state);
  * it (the sampler asks on every tick). 0 or -errno. */
 struct mst_proc;
 int mst_proc_task_state(struct mst_proc *p, pid_t tid, char *state);
+/* Where a task is blocked, from /proc/PID/task/TID/syscall, read without
+ * stopping it: the system call and its arguments, stack pointer and pc.
+ * running: it is on a CPU (nothing else is set); nr -1: blocked outside a
+ * system call. */
+struct mst_syscall_line {
+	bool running;
+	long nr;
+	uint64_t args[6];
+	uint64_t sp, pc;
+};
+int mst_proc_task_syscall(struct mst_proc *p, pid_t tid, struct mst_syscall_line *out);
 /* "running", "sleeping", "disk wait", "stopped", ... for a state letter. */
 const char *mst_proc_state_name(char state);
 

@@ -35,6 +35,9 @@ struct mst_target_info {
 struct mst_sampler_stats {
 	uint64_t ticks;           /* samples of the whole process */
 	uint64_t thread_samples;  /* thread stacks read */
+	uint64_t thread_stops;    /* of which stopped; the others were blocked
+	                           * where they were (snapshot.h, memo) or read
+	                           * without stopping (--nonblocking) */
 	uint64_t misses;          /* a thread vanished or its memory changed under us */
 	uint64_t errors;          /* other failures */
 	double rate_asked;

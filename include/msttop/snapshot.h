@@ -30,6 +30,29 @@ enum {
 	MST_TS_STOPPED = 1 << 7,   /* stopped by someone else (T) */
 };
 
+/* What the last walk of a thread leaves for the next take. A thread still
+ * blocked in the same system call on the same address at the same sp and
+ * pc, whose stack words that the walk read are unchanged, has the same
+ * native stack: it is not stopped again (its Python frames are still
+ * read). Other words may change (a timeout on the stack) without
+ * changing the walk. */
+struct mst_stack_word {
+	uint32_t off; /* from stack_base */
+	uint64_t val;
+};
+
+struct mst_thread_memo {
+	pid_t tid;             /* whose; 0: nothing kept */
+	bool walked;           /* the walk below is valid */
+	size_t npcs;
+	struct mst_regs regs;
+	struct mst_syscall_line sys; /* read just before it was stopped */
+	uint64_t stack_base;
+	size_t stack_len;      /* bytes from stack_base the walk read */
+	struct mst_stack_word *words;
+	size_t nwords, words_cap;
+};
+
 struct mst_thread_snap {
 	pid_t tid;
 	char comm[16];        /* /proc/PID/task/TID/comm */
@@ -53,13 +76,12 @@ struct mst_thread_snap {
 
 	unsigned states;      /* MST_TS_* (after classify) */
 	uint64_t pause_ns;    /* how long it was stopped (0 if not stopped) */
+	bool reused;          /* blocked where it was: last take's native stack */
 	/* Kept for the next take into the same snapshot: pcs and nkinds
-	 * hold MST_MAX_NATIVE_FRAMES, py holds py_cap frames; the stack
-	 * bytes the last walk of this tid used. */
+	 * hold MST_MAX_NATIVE_FRAMES, py holds py_cap frames. */
 	size_t py_cap;
-	pid_t hint_tid;
-	size_t stack_hint;
 	pid_t comm_tid;       /* whose comm the slot holds */
+	struct mst_thread_memo memo;
 };
 
 struct mst_snapshot {
@@ -80,9 +102,12 @@ struct mst_snapshot {
 	 * that just ended, or one created between the two reads). */
 	size_t orphan_tstates;
 
+	size_t reused;          /* threads not stopped: blocked where they were */
+
 	/* Memory kept for the next take into this snapshot. */
 	size_t threads_cap;
 	uint8_t *stack;
+	uint32_t *reads;        /* MST_STACK_READS_MAX offsets of one walk */
 	struct mst_py_frame *scratch;
 	bool *used;
 	size_t used_cap;

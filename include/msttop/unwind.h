@@ -36,6 +36,12 @@ struct mst_stack_copy {
 	bool at_end;    /* a copy stopped at unreadable memory: no more */
 	uint8_t *data;
 	size_t used;    /* bytes from base the walk read (set by mst_unwind) */
+	/* Optional (reads NULL: not kept): the offsets from base of the
+	 * stack words the walk read, in order; nreads > reads_max means some
+	 * were not kept. The walk is a function of these words, the
+	 * registers and the modules' files. */
+	uint32_t *reads;
+	size_t nreads, reads_max;
 };
 
 /* Copy the top of the stack from regs->sp (minus the red zone): first

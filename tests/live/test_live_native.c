@@ -14,6 +14,10 @@
 
 #include "../check_main.h"
 #include "../harness.h"
+#include "msttop/proc.h"
+#include "msttop/snapshot.h"
+#include "msttop/symbols.h"
+#include "msttop/unwind.h"
 
 /* The harness's `msttop --dump -p PID [opt]`. */
 static char *run_dump_opt(pid_t pid, const char *opt, int *code)
@@ -259,6 +263,87 @@ START_TEST(signal_during_dump)
 }
 END_TEST
 
+/* The sampler does not stop a thread that is still blocked where its last
+ * walk left it (same system call, sp, pc, and stack words under the walk):
+ * it reuses that walk. A thread that sleeps in the same place forever is
+ * reused; one that sleeps at the same sp and pc from two callers in turn
+ * must show the caller it is in now, as the target's own `side` says. */
+static bool has_func(struct mst_symbols *sym, const struct mst_thread_snap *t, const char *name)
+{
+	for (size_t k = 0; k < t->npcs; k++) {
+		const struct mst_native_frame *fr;
+		size_t n;
+		if (mst_symbols_resolve(sym, t->pcs[k], k > 0, &fr, &n) < 0)
+			continue;
+		for (size_t j = 0; j < n; j++)
+			if (fr[j].func && !strcmp(fr[j].func, name))
+				return true;
+	}
+	return false;
+}
+
+START_TEST(blocked_threads_reused)
+{
+	char *bin = mst_build_path("tests/alt_sleep");
+	char *argv[] = {bin, NULL};
+	struct mst_target t;
+	ck_assert_int_eq(mst_target_start(&t, argv, 20000), 0);
+	char v[64];
+	ck_assert_int_eq(mst_target_ready_value(&t, "alt", v, sizeof(v)), 0);
+	pid_t alt = (pid_t)atoi(v);
+	ck_assert_int_eq(mst_target_ready_value(&t, "forever", v, sizeof(v)), 0);
+	pid_t forever = (pid_t)atoi(v);
+	ck_assert_int_eq(mst_target_ready_value(&t, "side", v, sizeof(v)), 0);
+	uint64_t side_addr = strtoull(v, NULL, 16);
+
+	struct mst_err err = {0};
+	struct mst_proc *p = NULL;
+	struct mst_unwinder *u = NULL;
+	struct mst_symbols *sym = NULL;
+	ck_assert_msg(mst_proc_open(t.pid, MST_PROC_ATTACH, NULL, &p, &err) == 0, "%s", err.msg);
+	ck_assert_msg(mst_unwinder_new(p, &u, &err) == 0, "%s", err.msg);
+	ck_assert_msg(mst_symbols_open(t.pid, &sym, &err) == 0, "%s", err.msg);
+	struct mst_snapshot *s = NULL;
+	int left = 0, right = 0, alt_reused = 0, wrong = 0, forever_reused = 0, takes = 300;
+	for (int i = 0; i < takes; i++) {
+		ck_assert_msg(mst_snapshot_take(p, u, NULL, NULL, 0, &s, &err) == 0, "%s", err.msg);
+		int32_t now = 0;
+		ck_assert_int_eq(mst_proc_read(p, side_addr, &now, sizeof(now)), 0);
+		for (size_t k = 0; k < s->nthreads; k++) {
+			const struct mst_thread_snap *th = &s->threads[k];
+			if (th->tid == forever) {
+				ck_assert_msg(has_func(sym, th, "forever"), "take %d: forever lost", i);
+				forever_reused += th->reused;
+			}
+			if (th->tid != alt || !has_func(sym, th, "nap"))
+				continue;
+			bool l = has_func(sym, th, "left"), r = has_func(sym, th, "right");
+			ck_assert_msg(l != r, "take %d: left %d right %d", i, l, r);
+			left += l;
+			right += r;
+			alt_reused += th->reused;
+			/* side flips just before nap: only the instant of a
+			 * switch may disagree. */
+			wrong += (l && now != 1) || (r && now != 2);
+		}
+		usleep(4000);
+	}
+	mst_snapshot_free(s);
+	mst_symbols_close(sym);
+	mst_unwinder_free(u);
+	mst_proc_close(p);
+	mst_target_stop(&t);
+	free(bin);
+	fprintf(stderr, "blocked_threads_reused: left %d right %d (reused %d), wrong %d, "
+		"forever reused %d of %d\n", left, right, alt_reused, wrong, forever_reused, takes);
+	ck_assert_int_ge(forever_reused, takes - 5);
+	ck_assert_int_gt(alt_reused, 0);
+	ck_assert_int_gt(left, takes / 6);
+	ck_assert_int_gt(right, takes / 6);
+	ck_assert_int_le(wrong, (left + right) / 20 + 2);
+}
+END_TEST
+
 /* C++ frames are shown demangled, with their scope and parameters. */
 START_TEST(cxx_demangled)
 {
@@ -386,6 +471,7 @@ static Suite *live_suite(void)
 	tcase_add_test(tc, signal_during_dump);
 	tcase_add_test(tc, stopped_target);
 	tcase_add_test(tc, cxx_demangled);
+	tcase_add_test(tc, blocked_threads_reused);
 	tcase_add_test(tc, python_interpreters);
 	suite_add_tcase(s, tc);
 	return s;
