@@ -105,7 +105,12 @@ static void usage(FILE *out)
 	      "  5  the PID cannot be traced: msttop itself, a zombie, a kernel thread\n"
 	      "  6  its Python cannot be decoded (unsupported version or build; with\n"
 	      "     --python-only: no Python at all); native stacks are still printed\n"
-	      "  128+N  interrupted by signal N\n",
+	      "  128+N  interrupted by signal N\n"
+	      "\n"
+	      "Environment:\n"
+	      "  MSTTOP_CACHE_DIR  where compressed debug info is kept decompressed\n"
+	      "                    (default $XDG_CACHE_HOME/msttop or ~/.cache/msttop;\n"
+	      "                    off: no cache)\n",
 	      out);
 }
 
