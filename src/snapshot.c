@@ -189,6 +189,26 @@ static void memo_walk(struct mst_thread_snap *t, const struct mst_syscall_line *
 	m->walked = true;
 }
 
+/* The slot of tid: slots follow proc's task order, sorted by tid (a
+ * binary search, then a scan in case the order was broken). */
+static struct mst_thread_snap *find_slot(struct mst_snapshot *s, pid_t tid)
+{
+	size_t lo = 0, hi = s->nthreads;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (s->threads[mid].tid < tid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < s->nthreads && s->threads[lo].tid == tid)
+		return &s->threads[lo];
+	for (size_t i = 0; i < s->nthreads; i++)
+		if (s->threads[i].tid == tid)
+			return &s->threads[i];
+	return NULL;
+}
+
 /* Forget what the last take found, keep its memory, and make room for nt
  * threads. */
 static int reset(struct mst_snapshot *s, size_t nt, bool native, bool python)
@@ -385,10 +405,9 @@ int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py 
 			}
 			break;
 		}
-		struct mst_thread_snap *t = NULL;
-		for (size_t i = 0; i < s->nthreads && !t; i++)
-			if (s->threads[i].tid == tid && s->threads[i].pause_ns == 1)
-				t = &s->threads[i];
+		struct mst_thread_snap *t = find_slot(s, tid);
+		if (t && t->pause_ns != 1)
+			t = NULL;
 		if (!t) {
 			if (src == 0)
 				mst_proc_resume(p, tid); /* not asked for in this snapshot */
