@@ -166,8 +166,8 @@ static int run_dump(pid_t pid, const struct options *o)
 		code = EXIT_FAILED;
 		goto out;
 	}
-	rc = mst_snapshot_take(proc, unw, py, &py_err, o->python_only ? MST_SNAP_PYTHON_ONLY : 0,
-			       &snap, &err);
+	rc = mst_snapshot_take(proc, unw, py, &py_err,
+			       o->python_only ? MST_SNAP_PYTHON_ONLY : MST_SNAP_DETACH, &snap, &err);
 	if (rc < 0) {
 		code = rc == -MST_EINTR ? 128 + (int)cancel_signal : EXIT_FAILED;
 		if (rc != -MST_EINTR)

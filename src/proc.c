@@ -638,16 +638,60 @@ static int detach(struct mst_proc *p, pid_t tid)
 	return 0;
 }
 
+int mst_proc_detach(struct mst_proc *p, pid_t tid)
+{
+	return detach(p, tid);
+}
+
 void mst_proc_close(struct mst_proc *p)
 {
 	if (!p)
 		return;
 	/* Detaching must happen even after a cancel request. */
 	p->cancel = NULL;
+	/* PTRACE_DETACH needs a ptrace-stop. Ask every thread to stop at
+	 * once and detach each the moment it has: one after another, a busy
+	 * process on few cores cost a scheduling round per thread. */
+	size_t pending = 0;
 	for (size_t i = 0; i < p->ntasks; i++) {
-		detach(p, p->tasks[i].tid);
-		close_stat(&p->tasks[i]);
+		struct task *t = &p->tasks[i];
+		if (!t->seized)
+			continue;
+		if (t->stopped) {
+			ptrace(PTRACE_DETACH, t->tid, 0, 0);
+			t->seized = t->stopped = false;
+			continue;
+		}
+		if (!t->stop_pending && ptrace(PTRACE_INTERRUPT, t->tid, 0, 0) < 0) {
+			t->seized = false;
+			continue;
+		}
+		t->stop_pending = true;
+		pending++;
 	}
+	uint64_t start = now_ns();
+	while (pending > 0) {
+		uint64_t el = now_ns() - start;
+		int status = 0;
+		pid_t r = el < STOP_TIMEOUT_NS ? wait_change(p, -1, STOP_TIMEOUT_NS - el, &status)
+					      : -ETIMEDOUT;
+		/* A thread that would not stop in time is left to the kernel,
+		 * which detaches it when we exit. */
+		if (r < 0)
+			break;
+		struct task *t = find_task(p, r);
+		if (!t || !t->seized || !t->stop_pending)
+			continue;
+		int h = handle_status(t, status);
+		if (h == 0)
+			continue; /* a signal went through; the stop follows */
+		pending--;
+		if (h > 0)
+			ptrace(PTRACE_DETACH, r, 0, 0);
+		t->seized = t->stopped = false;
+	}
+	for (size_t i = 0; i < p->ntasks; i++)
+		close_stat(&p->tasks[i]);
 	free(p->tasks);
 	free(p);
 }

@@ -438,7 +438,10 @@ int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py 
 				read_py_stopped(py, t, m, s->scratch);
 			}
 		}
-		mst_proc_resume(p, t->tid);
+		if (flags & MST_SNAP_DETACH)
+			mst_proc_detach(p, t->tid);
+		else
+			mst_proc_resume(p, t->tid);
 		t->pause_ns = mono_ns() - t0;
 		if (t->pause_ns <= 1)
 			t->pause_ns = 2;

@@ -62,7 +62,8 @@ enum {
  * wait so a signal to msttop ends a stop promptly (-MST_EINTR). */
 int mst_proc_open(pid_t pid, unsigned flags, volatile sig_atomic_t *cancel,
 		  struct mst_proc **out, struct mst_err *err);
-/* Resume and detach every task still attached, then free. */
+/* Resume and detach every task still attached (all asked to stop at once,
+ * each detached as soon as it has stopped), then free. */
 void mst_proc_close(struct mst_proc *p);
 
 pid_t mst_proc_pid(const struct mst_proc *p);
@@ -87,6 +88,9 @@ int mst_proc_wait_any(struct mst_proc *p, uint64_t timeout_ns, pid_t *tid, struc
 /* Resume a thread that mst_proc_wait_any handed over. A thread stopped by
  * someone else (SIGSTOP) is left stopped. */
 int mst_proc_resume(struct mst_proc *p, pid_t tid);
+/* Or let go of it for good (a --dump is done with it): detached, it runs
+ * on, or stays stopped if someone else stopped it. */
+int mst_proc_detach(struct mst_proc *p, pid_t tid);
 
 /* Read target memory with process_vm_readv. 0, -EFAULT or -ESRCH. */
 int mst_proc_read(const struct mst_proc *p, uint64_t addr, void *buf, size_t len);

@@ -120,6 +120,9 @@ enum {
 	/* Skip the threading-module lookup of thread names (pyname stays ""):
 	 * the sampler reads names only now and then. */
 	MST_SNAP_NO_NAMES = 1 << 1,
+	/* Detach each thread once read, instead of resuming it (--dump: no
+	 * second round of stops to detach at the end). */
+	MST_SNAP_DETACH = 1 << 2,
 };
 
 /* Take a snapshot of every task of p. u is the unwinder (NULL with
