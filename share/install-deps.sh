@@ -5,7 +5,7 @@ set -eu
 
 PKGS="gcc g++ libc6-dev meson ninja-build pkg-config
       libunwind-dev libdw-dev libelf-dev libncurses-dev uthash-dev libiberty-dev check
-      elfutils tmux python3 procps bc clang libclang-rt-14-dev"
+      elfutils tmux python3 procps bc clang libclang-rt-14-dev valgrind"
 
 missing=""
 for p in $PKGS; do

@@ -9,9 +9,16 @@ Usage: py_robust.py MODE
            (reports nothing; the main thread loops)
   gilflip  four threads spinning with sys.setswitchinterval(1e-6), so the
            GIL changes hands all the time
+  exitsig  two threads spinning; on SIGUSR1 the process exits with 0
+           (os._exit, from the main thread's signal handler)
+  churncount
+           churn as above until killed, printing "churned N" (threads
+           created so far) once a second, flushed, so a test can measure
+           the rate
 Ready line: "ready mode=MODE ..." printed once the mode's state is reached.
 """
 import os
+import signal
 import sys
 import threading
 import time
@@ -63,6 +70,26 @@ def main():
                 t.start()
             for t in ts:
                 t.join()
+    elif mode == "exitsig":
+        signal.signal(signal.SIGUSR1, lambda *_: os._exit(0))
+        start_spinners(2)
+        print("ready mode=exitsig", flush=True)
+        while True:
+            time.sleep(1000)
+    elif mode == "churncount":
+        print("ready mode=churncount", flush=True)
+        made = 0
+        report = time.time() + 1
+        while True:
+            ts = [threading.Thread(target=short_life) for _ in range(10)]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join()
+            made += len(ts)
+            if time.time() >= report:
+                print("churned %d" % made, flush=True)
+                report += 1
     elif mode == "gilflip":
         sys.setswitchinterval(1e-6)
         start_spinners(4)

@@ -4,17 +4,25 @@
  * header, the threads, the hottest function on top, the thread screen,
  * help, resizing down to "too small", and that q exits 0 leaving the target
  * alive and running, not traced. A msttop that cannot attach fails the
- * test: it never passes by skipping. */
+ * test: it never passes by skipping.
+ *
+ * The "changing" cases: the target exits under the live view (the figures
+ * stay, keys work, q exits 0), threads churn by the thousand per second for
+ * $MSTTOP_CHURN_SECONDS (default 4) while the screen keeps refreshing, and
+ * a terminal below 40x10 from the start; each ends with q and checks that
+ * the terminal is restored (tmux's pane modes and the tty's stty -a). */
 #include <check.h>
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../check_main.h"
@@ -42,6 +50,7 @@ struct ctx {
 	struct mst_target target;
 	pid_t shell;      /* the pane's shell, msttop's parent */
 	char rcfile[128]; /* msttop's exit status, written by the shell */
+	char sttyfile[128]; /* the tty's modes right after msttop (new tests) */
 };
 
 static void sleep_ms(int ms)
@@ -467,6 +476,445 @@ START_TEST(live_view)
 }
 END_TEST
 
+/* ---- the target exits, threads churn, the terminal is too small ---- */
+
+/* Start msttop on pid in a fresh tmux session of cols x rows (TERM=screen,
+ * UTF-8). The pane's shell records msttop's exit status in c->rcfile and,
+ * before that, the terminal's modes (stty -a) in c->sttyfile. */
+static bool start_session(struct ctx *c, pid_t pid, int cols, int rows)
+{
+	const char *bin_env = getenv("MSTTOP_TUI_BIN"); /* a developer's own build */
+	char *bin = bin_env && *bin_env ? strdup(bin_env) : mst_build_path("msttop");
+	char cmd[2048], xs[16], ys[16];
+	snprintf(cmd, sizeof(cmd),
+	         "env TERM=screen LC_ALL=C.UTF-8 '%s' -p %d; s=$?; stty -a > %s 2>&1; "
+	         "echo $s > %s.tmp; mv %s.tmp %s; exec sleep 300",
+	         bin, (int)pid, c->sttyfile, c->rcfile, c->rcfile, c->rcfile);
+	free(bin);
+	snprintf(xs, sizeof(xs), "%d", cols);
+	snprintf(ys, sizeof(ys), "%d", rows);
+	if (tmux(c, NULL, "start-server", ";", "set-option", "-g", "remain-on-exit", "on", ";",
+	         "set-option", "-g", "default-terminal", "screen", ";", "new-session", "-d", "-s",
+	         "msttop", "-x", xs, "-y", ys, cmd, NULL) < 0)
+		return bad(c, "tmux did not start");
+	char *o = NULL;
+	if (tmux(c, &o, "display-message", "-p", "-t", "msttop", "#{pane_pid}", NULL) == 0 && o)
+		c->shell = atoi(o);
+	free(o);
+	return true;
+}
+
+static void session_init(struct ctx *c, const char *tag)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->sock, sizeof(c->sock), "msttop-test-%s-%d", tag, (int)getpid());
+	snprintf(c->rcfile, sizeof(c->rcfile), "/tmp/msttop-tui-%s-%d.rc", tag, (int)getpid());
+	snprintf(c->sttyfile, sizeof(c->sttyfile), "/tmp/msttop-tui-%s-%d.stty", tag,
+	         (int)getpid());
+	unlink(c->rcfile);
+	unlink(c->sttyfile);
+}
+
+/* Everything a session started goes, whatever happened. */
+static void session_end(struct ctx *c)
+{
+	kill_children(c->shell);
+	tmux(c, NULL, "kill-server", NULL);
+	unlink(c->rcfile);
+	unlink(c->sttyfile);
+	const char *tmpdir = getenv("TMUX_TMPDIR");
+	char sockpath[512];
+	snprintf(sockpath, sizeof(sockpath), "%s/tmux-%u/%s", tmpdir && *tmpdir ? tmpdir : "/tmp",
+	         (unsigned)getuid(), c->sock);
+	unlink(sockpath);
+	mst_target_stop(&c->target);
+}
+
+/* The header's "samples N", or -1. */
+static long samples_shown(const char *pane)
+{
+	const char *p = strstr(pane, "samples ");
+	long n = -1;
+	if (!p || sscanf(p + 8, "%ld", &n) != 1)
+		return -1;
+	return n;
+}
+
+static bool has_samples(struct ctx *c, const void *arg)
+{
+	(void)arg;
+	return samples_shown(c->pane) > 0;
+}
+
+/* q ends msttop with 0 and leaves the terminal as it found it: out of the
+ * alternate screen, cursor shown, keypad transmit off, and the tty back in
+ * canonical mode with echo (the shell's `stty -a` right after msttop). */
+static bool quit_clean(struct ctx *c)
+{
+	keys(c, "q");
+	int st = -1;
+	for (int t = 0; t < 10000 && !pane_dead(c, &st); t += STEP_MS)
+		sleep_ms(STEP_MS);
+	capture(c);
+	if (!pane_dead(c, &st))
+		return bad(c, "q did not end msttop");
+	if (st != 0)
+		return bad(c, "msttop exited with %d after q", st);
+	/* The shell lives on (sleep) so the pane shows what msttop left;
+	 * tmux may take a moment to process msttop's last output. */
+	int alt = -1, cur = -1, kp = -1;
+	for (int t = 0; t < 2000; t += 100) {
+		char *o = NULL;
+		tmux(c, &o, "display-message", "-p", "-t", "msttop",
+		     "#{alternate_on} #{cursor_flag} #{keypad_flag}", NULL);
+		if (!o || sscanf(o, "%d %d %d", &alt, &cur, &kp) != 3)
+			alt = cur = kp = -1;
+		free(o);
+		if (alt == 0 && cur == 1 && kp == 0)
+			break;
+		sleep_ms(100);
+	}
+	if (alt != 0 || cur != 1 || kp != 0)
+		return bad(c, "terminal not restored: alternate screen %d, cursor %d, keypad %d",
+		           alt, cur, kp);
+	char buf[4096] = "";
+	FILE *f = fopen(c->sttyfile, "r");
+	if (f) {
+		size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+		buf[n] = '\0';
+		fclose(f);
+	}
+	/* Flags are words: " icanon" set, " -icanon" cleared. */
+	if (!strstr(buf, " icanon") || !strstr(buf, " echo ") || !strstr(buf, " icrnl"))
+		return bad(c, "the tty is not back in canonical mode with echo:\n%s", buf);
+	return true;
+}
+
+/* The first task of pid that is stopped or traced, into what; false when
+ * none is (a task that just ended does not count). */
+static bool task_held(pid_t pid, char *what, size_t len)
+{
+	char dir[64];
+	snprintf(dir, sizeof(dir), "/proc/%d/task", (int)pid);
+	DIR *d = opendir(dir);
+	if (!d)
+		return false;
+	bool held = false;
+	struct dirent *de;
+	while (!held && (de = readdir(d))) {
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		char path[300], buf[4096];
+		snprintf(path, sizeof(path), "%s/%s/status", dir, de->d_name);
+		FILE *f = fopen(path, "r");
+		if (!f)
+			continue;
+		size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+		buf[n] = '\0';
+		const char *st = strstr(buf, "\nState:\t");
+		const char *tp = strstr(buf, "\nTracerPid:\t");
+		if (st && (st[8] == 't' || st[8] == 'T')) {
+			snprintf(what, len, "thread %s is left stopped (%c)", de->d_name, st[8]);
+			held = true;
+		} else if (tp && atoi(tp + 12) != 0) {
+			snprintf(what, len, "thread %s is still traced by %d", de->d_name,
+			         atoi(tp + 12));
+			held = true;
+		}
+	}
+	closedir(d);
+	return held;
+}
+
+/* The target lives, and within half a second /proc agrees that no thread
+ * is stopped or traced (threads churning by the thousand come and go). */
+static bool target_free_settled(struct ctx *c)
+{
+	if (kill(c->target.pid, 0) < 0)
+		return bad(c, "the target %d is gone", (int)c->target.pid);
+	char what[128] = "";
+	for (int i = 0; i < 50; i++) {
+		if (!task_held(c->target.pid, what, sizeof(what)))
+			return true;
+		sleep_ms(10);
+	}
+	return bad(c, "%s", what);
+}
+
+static long mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+static const struct mst_interp *newest_interp(void)
+{
+	const struct mst_interp *in;
+	size_t n = mst_test_interps(&in);
+	return n ? &in[n - 1] : NULL;
+}
+
+/* The target exits while the live view runs: its parent can reap it at
+ * once (msttop does not hold on to the dead process), the screen says it
+ * exited and keeps the last figures past the 5-s recent window, keys still
+ * work, and q exits 0 with the terminal restored. */
+static bool exit_scenario(struct ctx *c, const struct mst_interp *py)
+{
+	if (mst_target_start_py(&c->target, py, "tests/targets/py_robust.py", "exitsig", 20000) < 0)
+		return bad(c, "the target did not start under %s", py->label);
+	if (!start_session(c, c->target.pid, 120, 40))
+		return false;
+	const char *threads[] = {"spin-0", "spin-1", NULL};
+	if (!wait_for(c, has_all, threads, WAIT_MS))
+		return bad(c, "the target's threads are not on the screen (%s)",
+		           pane_dead(c, NULL) ? "msttop exited" : "timeout");
+	/* Python frames only: the spinners' function tops the hot frames. */
+	keys(c, "n");
+	keys(c, "n");
+	if (!wait_for(c, hot_on_top, " spin ", WAIT_MS))
+		return bad(c, "spin is not on top of the hot frames");
+
+	pid_t pid = c->target.pid;
+	kill(pid, SIGUSR1);
+	/* Its parent (this test) reaps it while msttop still runs. */
+	int st = -1;
+	pid_t r = 0;
+	for (int t = 0; t < 5000 && (r = waitpid(pid, &st, WNOHANG)) == 0; t += 20)
+		sleep_ms(20);
+	if (r != pid)
+		return bad(c, "the exited target could not be reaped by its parent within 5 s "
+		              "while msttop runs (waitpid: %d)",
+		           (int)r);
+	c->target.pid = 0; /* reaped: nothing to kill */
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		return bad(c, "the target did not exit with 0 (status 0x%x)", st);
+	long exited_at = mono_ms();
+
+	const char *gone[] = {"[target exited]", "The target exited", NULL};
+	if (!wait_for(c, has_all, gone, 5000))
+		return bad(c, "the screen does not say the target exited");
+	long last = samples_shown(c->pane);
+	char line[1024];
+	if (last <= 0)
+		return bad(c, "no samples counted before the exit");
+	if (!strstr(c->pane, "spin-0") || !strstr(c->pane, "spin-1") ||
+	    !first_hot_row(c->pane, line, sizeof(line)) || !strstr(line, " spin "))
+		return bad(c, "the last figures are gone once the target exited");
+
+	/* Still responsive: help opens and closes. */
+	keys(c, "?");
+	const char *help[] = {"msttop help", "Keys", NULL};
+	if (!wait_for(c, has_all, help, 5000))
+		return bad(c, "? did not show the help after the target exited");
+	keys(c, "Escape");
+	const char *top[] = {"TID", "%OWN", "spin-0", NULL};
+	if (!wait_for(c, has_all, top, 5000))
+		return bad(c, "the help did not go back after the target exited");
+
+	/* Past the recent window (5 s plus the current second): the figures
+	 * stay, frozen. */
+	while (mono_ms() - exited_at < 6500) {
+		sleep_ms(500);
+		capture(c);
+		if (pane_dead(c, NULL))
+			return bad(c, "msttop ended by itself after the target exited");
+	}
+	capture(c);
+	if (!strstr(c->pane, "target exited"))
+		return bad(c, "the exit notice went away");
+	if (samples_shown(c->pane) != last)
+		return bad(c, "samples went from %ld to %ld after the exit", last,
+		           samples_shown(c->pane));
+	if (!strstr(c->pane, "spin-0") || !strstr(c->pane, "spin-1") ||
+	    !first_hot_row(c->pane, line, sizeof(line)) || !strstr(line, " spin "))
+		return bad(c, "the last figures faded 6 s after the exit: '%s'", line);
+	return quit_clean(c);
+}
+
+START_TEST(target_exits_live)
+{
+	ck_assert_msg(access(tmux_path(), X_OK) == 0, "tmux is not installed");
+	const struct mst_interp *py = newest_interp();
+	ck_assert_msg(py, "no Python interpreter found to test with");
+	struct ctx c;
+	session_init(&c, "exit");
+	bool ok = exit_scenario(&c, py);
+	session_end(&c);
+	ck_assert_msg(ok, "%s (%s)", c.why, py->label);
+}
+END_TEST
+
+/* Read the target's "churned N" lines available now; the last N and when it
+ * was read. */
+static void read_churned(struct ctx *c, long *n, long *at)
+{
+	char buf[4096];
+	for (;;) {
+		struct pollfd pfd = {c->target.out_fd, POLLIN, 0};
+		if (poll(&pfd, 1, 0) <= 0)
+			return;
+		ssize_t k = read(c->target.out_fd, buf, sizeof(buf) - 1);
+		if (k <= 0)
+			return;
+		buf[k] = '\0';
+		for (const char *p = buf; (p = strstr(p, "churned ")); p += 8) {
+			*n = atol(p + 8);
+			*at = mono_ms();
+		}
+	}
+}
+
+/* Threads created and joined by the thousand per second while the live
+ * view runs for $MSTTOP_CHURN_SECONDS (default 4): the screen keeps
+ * refreshing, the churn keeps its pace (>= 500 threads/s), q exits 0, and
+ * the target is left alive, untraced, no thread stopped. */
+static bool churn_scenario(struct ctx *c, const struct mst_interp *py, int secs)
+{
+	if (mst_target_start_py(&c->target, py, "tests/targets/py_robust.py", "churncount",
+	                        20000) < 0)
+		return bad(c, "the target did not start under %s", py->label);
+	if (!start_session(c, c->target.pid, 120, 40))
+		return false;
+	char ver[32];
+	snprintf(ver, sizeof(ver), "Python %d.%d", py->major, py->minor);
+	const char *first[] = {ver, "TID", NULL};
+	if (!wait_for(c, has_all, first, WAIT_MS))
+		return bad(c, "no '%s' and threads on the screen (%s)", ver,
+		           pane_dead(c, NULL) ? "msttop exited" : "timeout");
+
+	/* The first sample (symbols loaded, every thread attached) may take
+	 * a while, more so in a sanitized build: from then on, the count
+	 * must move at every redraw (about once a second). */
+	if (!wait_for(c, has_samples, NULL, WAIT_MS))
+		return bad(c, "no sample counted under the churn");
+	long n0 = -1, t0 = 0, n1 = -1, t1 = 0;
+	read_churned(c, &n0, &t0);
+	long start = mono_ms(), changed = start;
+	long shown = samples_shown(c->pane), first_shown = shown;
+	while (mono_ms() - start < secs * 1000L) {
+		sleep_ms(STEP_MS);
+		capture(c);
+		if (pane_dead(c, NULL))
+			return bad(c, "msttop ended during the churn");
+		long now = samples_shown(c->pane);
+		if (now != shown) {
+			shown = now;
+			changed = mono_ms();
+		} else if (mono_ms() - changed > 3000) {
+			return bad(c, "the screen stopped refreshing: samples stuck at %ld for %.1f s",
+			           shown, (mono_ms() - changed) / 1000.0);
+		}
+		if (n0 < 0)
+			read_churned(c, &n0, &t0);
+	}
+	read_churned(c, &n1, &t1);
+	if (shown <= first_shown)
+		return bad(c, "no samples counted during the churn (%ld -> %ld)", first_shown,
+		           shown);
+	if (n0 < 0 || n1 <= n0 || t1 - t0 < 1000)
+		return bad(c, "the target did not report its churn (%ld at %ld, %ld at %ld)", n0,
+		           t0, n1, t1);
+	double rate = (double)(n1 - n0) * 1000.0 / (double)(t1 - t0);
+	fprintf(stderr, "tui: churn %.0f threads/s for %d s, %ld samples shown\n", rate, secs,
+	        shown);
+	if (rate < 500)
+		return bad(c, "only %.0f threads created per second under the live view", rate);
+	if (!quit_clean(c))
+		return false;
+	return target_free_settled(c);
+}
+
+START_TEST(churn_live)
+{
+	ck_assert_msg(access(tmux_path(), X_OK) == 0, "tmux is not installed");
+	const struct mst_interp *py = newest_interp();
+	ck_assert_msg(py, "no Python interpreter found to test with");
+	const char *env = getenv("MSTTOP_CHURN_SECONDS");
+	int secs = env && atoi(env) > 0 ? atoi(env) : 4;
+	struct ctx c;
+	session_init(&c, "churn");
+	bool ok = churn_scenario(&c, py, secs);
+	session_end(&c);
+	ck_assert_msg(ok, "%s (%s)", c.why, py->label);
+}
+END_TEST
+
+/* A screen that fits: no "too small", the column bars, no line wider. */
+static bool usable(struct ctx *c, const void *arg)
+{
+	const int *cols = arg;
+	int w = 0;
+	for (const unsigned char *p = (const unsigned char *)c->pane; *p; p++) {
+		if (*p == '\n') {
+			w = 0;
+			continue;
+		}
+		if ((*p & 0xc0) != 0x80 && ++w > cols[0])
+			return false;
+	}
+	return !strstr(c->pane, "too small") && strstr(c->pane, "TID");
+}
+
+static bool resize(struct ctx *c, int cols, int rows)
+{
+	char xs[16], ys[16];
+	snprintf(xs, sizeof(xs), "%d", cols);
+	snprintf(ys, sizeof(ys), "%d", rows);
+	return tmux(c, NULL, "resize-window", "-t", "msttop", "-x", xs, "-y", ys, NULL) == 0;
+}
+
+/* Started in a terminal below 40x10 the screen says so, with the size it
+ * needs and has; exactly 40x10 is usable, one column or row less is not;
+ * q quits from the "too small" screen too. */
+static bool small_scenario(struct ctx *c, const struct mst_interp *py)
+{
+	if (mst_target_start_py(&c->target, py, "tests/targets/tui_hot.py", NULL, 20000) < 0)
+		return bad(c, "the target did not start under %s", py->label);
+	if (!start_session(c, c->target.pid, 30, 8))
+		return false;
+	const char *small[] = {"terminal too small", "need 40x10, have 30x8", NULL};
+	if (!wait_for(c, has_all, small, WAIT_MS))
+		return bad(c, "no 'too small' in a 30x8 terminal");
+	int w40 = 40;
+	resize(c, 40, 10);
+	if (!wait_for(c, usable, &w40, 5000))
+		return bad(c, "no usable screen at 40x10");
+	resize(c, 39, 10);
+	const char *s39[] = {"too small", "have 39x10", NULL};
+	if (!wait_for(c, has_all, s39, 5000))
+		return bad(c, "no 'too small' at 39x10");
+	resize(c, 40, 9);
+	const char *s9[] = {"too small", "have 40x9", NULL};
+	if (!wait_for(c, has_all, s9, 5000))
+		return bad(c, "no 'too small' at 40x9");
+	int w100 = 100;
+	resize(c, 100, 30);
+	if (!wait_for(c, usable, &w100, 5000))
+		return bad(c, "no usable screen after growing to 100x30");
+	resize(c, 20, 5);
+	const char *s20[] = {"too small", NULL};
+	if (!wait_for(c, has_all, s20, 5000))
+		return bad(c, "no 'too small' at 20x5");
+	if (!quit_clean(c))
+		return false;
+	return target_ok(c);
+}
+
+START_TEST(too_small)
+{
+	ck_assert_msg(access(tmux_path(), X_OK) == 0, "tmux is not installed");
+	const struct mst_interp *py = newest_interp();
+	ck_assert_msg(py, "no Python interpreter found to test with");
+	struct ctx c;
+	session_init(&c, "small");
+	bool ok = small_scenario(&c, py);
+	session_end(&c);
+	ck_assert_msg(ok, "%s (%s)", c.why, py->label);
+}
+END_TEST
+
 static void pick_variants(void)
 {
 	const struct mst_interp *in;
@@ -494,6 +942,12 @@ static Suite *tui_suite(void)
 	tcase_set_timeout(tc, 180);
 	tcase_add_loop_test(tc, live_view, 0, nvariants > 0 ? nvariants : 1);
 	suite_add_tcase(s, tc);
+	TCase *tc2 = tcase_create("changing");
+	tcase_set_timeout(tc2, 180);
+	tcase_add_test(tc2, target_exits_live);
+	tcase_add_test(tc2, churn_live);
+	tcase_add_test(tc2, too_small);
+	suite_add_tcase(s, tc2);
 	return s;
 }
 
