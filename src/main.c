@@ -166,6 +166,17 @@ static int run_dump(pid_t pid, const struct options *o)
 		code = EXIT_FAILED;
 		goto out;
 	}
+	/* The modules are listed now, while the target surely lives: one
+	 * that exits right after the snapshot still gets its stacks named. */
+	if (!o->python_only && (rc = mst_symbols_open(pid, &sym, &err)) < 0) {
+		char st = 0;
+		if (mst_proc_task_info(pid, pid, NULL, &st) < 0 || st == 'Z' || st == 'X')
+			fprintf(stderr, "msttop: process %d exited during the snapshot\n", (int)pid);
+		else
+			fprintf(stderr, "msttop: %s\n", err.msg);
+		code = EXIT_FAILED;
+		goto out;
+	}
 	rc = mst_snapshot_take(proc, unw, py, &py_err,
 			       o->python_only ? MST_SNAP_PYTHON_ONLY : MST_SNAP_DETACH, &snap, &err);
 	if (rc < 0) {
@@ -174,15 +185,10 @@ static int run_dump(pid_t pid, const struct options *o)
 			fprintf(stderr, "msttop: %s\n", err.msg);
 		goto out;
 	}
-	/* Every thread is resumed; let go of the target before the slow part,
-	 * symbolization, which only reads files and memory. */
+	/* Every thread is let go; the slow part, symbolization, only reads
+	 * files and memory. */
 	mst_unwinder_free(unw);
 	unw = NULL;
-	if (!o->python_only && (rc = mst_symbols_open(pid, &sym, &err)) < 0) {
-		fprintf(stderr, "msttop: %s\n", err.msg);
-		code = EXIT_FAILED;
-		goto out;
-	}
 	mst_snapshot_classify(snap, py, sym);
 	unsigned flags = (o->native_all ? MST_DUMP_NATIVE_ALL : 0) |
 			 (o->python_only ? MST_DUMP_PYTHON_ONLY : 0) |

@@ -41,6 +41,7 @@ struct mst_proc {
 	struct task *tasks;
 	size_t ntasks, cap;
 	size_t nsorted; /* tasks[0..nsorted) are sorted by tid */
+	size_t nseized; /* seizes that succeeded, ever: permission is not the problem */
 };
 
 static uint64_t now_ns(void)
@@ -340,12 +341,22 @@ static int seize(struct mst_proc *p, pid_t tid, struct mst_err *err)
 		if (ptrace(PTRACE_SEIZE, tid, 0, 0) < 0) {
 			if (errno == ESRCH)
 				return 0; /* the thread ended meanwhile */
-			if (errno == EPERM)
+			/* A thread that is exiting refuses with EPERM too: once
+			 * another thread of the process was seized, or this one
+			 * is gone or a zombie, it is not a permission problem. */
+			int en = errno;
+			char st = 0;
+			if (en == EPERM && (p->nseized > 0 || read_stat(p->pid, tid, &st, NULL) < 0 ||
+					    st == 'Z' || st == 'X'))
+				return 0;
+			errno = en;
+			if (en == EPERM)
 				return permission_message(p->pid, err);
 			return mst_err_set(err, -errno, "cannot attach to thread %d: %s", (int)tid,
 					   strerror(errno));
 		}
 		t->seized = true;
+		p->nseized++;
 	}
 	p->ntasks++;
 	return 0;
