@@ -284,6 +284,8 @@ int mst_dump_text(FILE *out, const struct mst_snapshot *s, struct mst_symbols *s
 			fprintf(out, ", %zu Python thread state(s) with no OS thread",
 				s->orphan_tstates);
 		fputc('\n', out);
+		if (s->py_note[0])
+			fprintf(out, "Note: %s\n", s->py_note);
 	} else {
 		fprintf(out, "%s: native stacks only\n",
 			mst_text_escape(s->py_msg[0] ? s->py_msg : "no Python runtime found", a,
@@ -350,6 +352,8 @@ int mst_dump_json(FILE *out, const struct mst_snapshot *s, struct mst_symbols *s
 	if (s->py_status == 0) {
 		fputs("\"python\":{", out);
 		jstr(out, "version", s->py_version, true);
+		if (s->py_note[0])
+			jstr(out, "note", s->py_note, true);
 		fprintf(out, "\"gc_known\":%s,\"gc_collecting\":%s,\"orphan_thread_states\":%zu},",
 			s->gc_known ? "true" : "false", s->gc_collecting ? "true" : "false",
 			s->orphan_tstates);

@@ -35,8 +35,14 @@ int mst_report_text(FILE *out, struct mst_sampler *s, size_t limit)
 		secs > 0 ? (double)st.ticks / secs : 0.0, st.rate_asked,
 		(unsigned long long)st.misses, (unsigned long long)st.errors,
 		(double)st.pause_ns_p50 / 1e3, (double)st.pause_ns_p99 / 1e3);
-	fprintf(out, "GIL held %.1f%%, GC %.1f%%%s\n", tot.gil_pct, tot.gc_pct,
-		st.target_exited ? "; the target exited" : "");
+	if (ti->has_python && ti->py_note[0])
+		fprintf(out, "Note: %s\n", mst_text_escape(ti->py_note, a, sizeof(a)));
+	if (st.gc_known || !ti->has_python)
+		fprintf(out, "GIL held %.1f%%, GC %.1f%%%s\n", tot.gil_pct, tot.gc_pct,
+			st.target_exited ? "; the target exited" : "");
+	else
+		fprintf(out, "GIL held %.1f%%, GC unknown%s\n", tot.gil_pct,
+			st.target_exited ? "; the target exited" : "");
 	fprintf(out, "%llu thread stacks, %.1f per second; tick avg %.1f us; %zu threads\n",
 		(unsigned long long)st.thread_samples, secs > 0 ? (double)st.thread_samples / secs : 0.0,
 		(double)st.tick_ns_avg / 1e3, st.threads);

@@ -146,6 +146,7 @@ int mst_sampler_open(const struct mst_sampler_opts *o, volatile sig_atomic_t *ca
 		s->target.has_python = true;
 		snprintf(s->target.py_version, sizeof(s->target.py_version), "%s",
 			 mst_py_version(s->py));
+		snprintf(s->target.py_note, sizeof(s->target.py_note), "%s", mst_py_limits(s->py));
 	}
 	if (!o->nonblocking && ((rc = mst_unwinder_new(s->proc, &s->unw, err)) < 0 ||
 				(rc = mst_symbols_open(pid, &s->sym, err)) < 0))
@@ -324,6 +325,7 @@ int mst_sampler_tick(struct mst_sampler *s, uint64_t now, struct mst_err *err)
 		return 0;
 	}
 	mst_snapshot_classify(snap, s->py, s->sym);
+	s->st.gc_known |= snap->gc_known;
 	if (refresh) {
 		/* Remember this tick's names for the ticks that skip them. */
 		s->npynames = 0;

@@ -215,7 +215,7 @@ static int reset(struct mst_snapshot *s, size_t nt, bool native, bool python)
 {
 	s->nthreads = 0;
 	s->py_status = 0;
-	s->py_msg[0] = s->py_version[0] = '\0';
+	s->py_msg[0] = s->py_version[0] = s->py_note[0] = '\0';
 	s->gc_known = s->gc_collecting = s->gc_thread_unknown = false;
 	s->orphan_tstates = s->reused = 0;
 	if (native && !s->stack && !(s->stack = malloc(MST_STACK_COPY_MAX)))
@@ -271,6 +271,7 @@ int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py 
 	}
 	if (py) {
 		snprintf(s->py_version, sizeof(s->py_version), "%s", mst_py_version(py));
+		snprintf(s->py_note, sizeof(s->py_note), "%s", mst_py_limits(py));
 		struct mst_err e = {0};
 		/* Which thread states exist, and their names. Their frames are
 		 * read here only when no thread is stopped (python-only);

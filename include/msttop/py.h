@@ -92,6 +92,9 @@ const struct mst_py_layout *mst_py_layout(const struct mst_py *py);
 const struct mst_reader *mst_py_reader(const struct mst_py *py);
 /* "3.11.7" */
 const char *mst_py_version(const struct mst_py *py);
+/* What this build keeps from view, as a sentence for the user ("" if
+ * nothing): a stripped 3.6 libpython hides its static globals. */
+const char *mst_py_limits(const struct mst_py *py);
 
 /* Walk every thread state of every interpreter with its frames, the GIL
  * and GC state. Reads are bounded; a thread whose frames cannot be read is

@@ -30,6 +30,7 @@ struct mst_target_info {
 	bool has_python;
 	char py_version[32];  /* "3.11.7", "" without Python */
 	char py_msg[256];     /* why there is no Python view, "" if there is */
+	char py_note[256];    /* what the Python view lacks (py.h), "" if nothing */
 };
 
 struct mst_sampler_stats {
@@ -46,6 +47,7 @@ struct mst_sampler_stats {
 	uint64_t pause_ns_p50, pause_ns_p99; /* per-thread stop-to-resume time */
 	size_t threads;           /* threads in the last tick */
 	bool target_exited;       /* the process is gone; data is kept */
+	bool gc_known;            /* a tick could read the collector's flag */
 	char status[256];         /* last diagnostic, "" if none */
 };
 

@@ -96,6 +96,7 @@ struct mst_snapshot {
 	int py_status;
 	char py_msg[MST_ERR_MSG_MAX];
 	char py_version[32];
+	char py_note[256];      /* what this build keeps from view (py.h), or "" */
 	bool gc_known, gc_collecting;
 	bool gc_thread_unknown; /* collecting, but no thread shows the collector */
 	/* Thread states that no OS thread of the snapshot matched (a thread

@@ -59,6 +59,7 @@ struct mst_py {
 	struct mst_py_layout lay;
 	struct mst_py_str_layout str;
 	char version[32];
+	char limits[256]; /* what this build keeps from view, "" if nothing */
 
 	struct code_entry *codes;
 	size_t ncodes;
@@ -262,6 +263,19 @@ static int setup(struct mst_py *py, struct mst_err *err)
 	py->str.compact_data_off = (uint32_t)py->lay.u_compact_data;
 	py->str.has_ready = py->lay.u_ready_mask >= 0;
 	compute_read_lengths(py);
+	/* 3.6 keeps the interpreter list and the collector's flag in static
+	 * variables: a libpython stripped of .symtab hides them. */
+	if (py->lay.static_globals) {
+		const char *threads = !py->info.has_interp_head
+			? "Python threads are found only through the one holding the GIL (none "
+			  "while all wait)"
+			: "";
+		const char *gc = !py->info.has_gc_collecting ? "the GC state is unknown" : "";
+		if (*threads || *gc)
+			snprintf(py->limits, sizeof(py->limits),
+				 "libpython has no symbol table (stripped): %s%s%s", threads,
+				 *threads && *gc ? "; " : "", gc);
+	}
 	snprintf(py->version, sizeof(py->version), "%d.%d.%d", py->info.major, py->info.minor,
 	         py->info.micro);
 	py->scratch = calloc(MST_PY_MAX_FRAMES, sizeof(*py->scratch));
@@ -304,6 +318,11 @@ const struct mst_py_layout *mst_py_layout(const struct mst_py *py)
 const struct mst_reader *mst_py_reader(const struct mst_py *py)
 {
 	return &py->r;
+}
+
+const char *mst_py_limits(const struct mst_py *py)
+{
+	return py->limits;
 }
 
 const char *mst_py_version(const struct mst_py *py)
