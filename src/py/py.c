@@ -276,6 +276,13 @@ static int setup(struct mst_py *py, struct mst_err *err)
 				 "libpython has no symbol table (stripped): %s%s%s", threads,
 				 *threads && *gc ? "; " : "", gc);
 	}
+	/* No symbol at all (a static CPython stripped of .dynsym too): the
+	 * eval loop cannot be told apart from other native code. */
+	if (!py->limits[0] && py->info.n_eval == 0)
+		snprintf(py->limits, sizeof(py->limits),
+			 "%s has no symbols (stripped): the interpreter's native frames are "
+			 "not named, and Python frames are not placed between them",
+			 py->info.module_path[0] ? py->info.module_path : "the interpreter");
 	snprintf(py->version, sizeof(py->version), "%d.%d.%d", py->info.major, py->info.minor,
 	         py->info.micro);
 	py->scratch = calloc(MST_PY_MAX_FRAMES, sizeof(*py->scratch));

@@ -153,10 +153,14 @@ static bool defines(struct mst_elf *e, const char *name)
 }
 
 /* A CPython (any major) defines Py_Initialize; programs that only link
- * against libpython have it undefined, which mst_elf_lookup ignores. */
+ * against libpython have it undefined, which mst_elf_lookup ignores. A
+ * program with CPython linked in statically and stripped of every symbol
+ * still has 3.10+'s .PyRuntime section. */
 static bool is_python(struct mst_elf *e)
 {
-	return defines(e, "Py_Initialize");
+	uint64_t a, size;
+	return defines(e, "Py_Initialize") ||
+	       (mst_elf_section(e, ".PyRuntime", &a, &size) == 0 && size > 0);
 }
 
 /* ---- version ---------------------------------------------------------- */
@@ -569,8 +573,9 @@ int mst_py_runtime_find(pid_t pid, const struct mst_maps *maps, const struct mst
 		                   "executable could not be identified",
 		                   (int)pid);
 	return mst_err_set(err, -MST_ENOPYTHON,
-	                   "process %d has no CPython: no libpython mapped and %s defines no "
-	                   "Py_Initialize",
+	                   "process %d has no CPython: no libpython mapped, and %s neither "
+	                   "defines Py_Initialize nor has a .PyRuntime section (a CPython "
+	                   "linked in statically and stripped of its symbols looks the same)",
 	                   (int)pid, exe->path);
 }
 
