@@ -8,14 +8,26 @@
  * - Everything the caller passes in (strings, frame arrays) is borrowed for
  *   the duration of the call only; the agg copies what it keeps.
  * - Frame strings handed out (function, file, module) are interned and stay
- *   valid until mst_agg_free, across mst_agg_reset.
+ *   valid, across mst_agg_reset, until their frames are evicted (see
+ *   max_frames), which only happens inside mst_agg_add_thread and
+ *   mst_agg_add, or until mst_agg_free.
  * - Row arrays returned by mst_agg_hot, mst_agg_threads,
  *   mst_agg_tree_children and mst_agg_thread_stack are owned by the agg and
  *   stay valid until the next call of the same function or mst_agg_free:
- *   they are copies, so ticks and resets do not change them, and reads of
- *   different kinds do not invalidate each other.
- * - Frame ids are stable until mst_agg_free; tree node ids until the next
- *   mst_agg_reset (or until their thread is evicted, see max_threads).
+ *   they are copies, so ticks and resets do not change them (the strings
+ *   they point to are the frames', above), and reads of different kinds do
+ *   not invalidate each other.
+ * - Frame ids are stable until their frame is evicted (see max_frames; the
+ *   id may then be reused for another frame) or mst_agg_free; tree node ids
+ *   until the next mst_agg_add_thread or mst_agg_add (which may prune trees)
+ *   or mst_agg_reset. Everything read between two ticks is consistent.
+ *
+ * Memory is bounded by the configuration and stops growing once the caps
+ * are reached: when a table is full, the coldest of what was not counted in
+ * the recent window (fewest samples since start) is merged into the
+ * "(other frames)" frame, the thread's "(other frames)" entry or an
+ * "(other)" tree node, and its room reused. Own counts and shares stay
+ * exact; a merged "(other frames)" total is held to the scope's samples.
  *
  * Not thread-safe: the live loop is single-threaded. */
 #ifndef MSTTOP_AGG_H
@@ -64,19 +76,21 @@ struct mst_agg_thread_in {
 	size_t nframes;
 };
 
-/* Zero (or a NULL config) means the default shown. */
+/* Zero (or a NULL config) means the default shown. The caps bound memory;
+ * past each, the coldest go to the overflow (see above). */
 struct mst_agg_config {
 	uint32_t recent_s;           /* 5: the recent window, in whole seconds */
-	uint32_t max_frames;         /* 16384 distinct by-line frames, then "(other frames)" */
-	uint32_t max_thread_entries; /* 8192 counted frames per thread, then "(other frames)" */
+	uint32_t max_frames;         /* 2048 frames held per mode (by line, by function) */
+	uint32_t max_thread_entries; /* 256 counted frames per thread and mode */
 	uint32_t max_threads;        /* 256 threads kept; the least recently seen is evicted */
-	uint32_t max_tree_nodes;     /* 4096 call-tree nodes per thread and mode, then "(other)" */
+	uint32_t max_tree_nodes;     /* 1024 call-tree nodes per thread and mode */
 	uint32_t max_depth;          /* 2048 frames of one stack; outermost ones beyond dropped */
 	uint64_t end_after_ns;       /* 2 s unseen: a thread is marked ended */
 };
 
 /* The ids of the frame every overflow (max_frames, max_thread_entries) is
- * counted under, in both modes; its function is "(other frames)". */
+ * counted under, in both modes; its function is "(other frames)". It is
+ * never evicted. */
 #define MST_AGG_OTHER_FRAME 0u
 /* A top frame id meaning "no frame" (empty stack). */
 #define MST_AGG_NONE UINT32_MAX
@@ -113,6 +127,8 @@ void mst_agg_reset(struct mst_agg *a);
 
 /* ---- reading ---- */
 
+/* Recent: the last recent_s whole seconds and the current one, with times
+ * kept to the microsecond; cumulative: since start or reset, to the ns. */
 enum mst_agg_window { MST_AGG_RECENT = 0, MST_AGG_CUMULATIVE = 1 };
 enum mst_agg_mode { MST_AGG_BY_LINE = 0, MST_AGG_BY_FUNC = 1 };
 /* Which samples count: all, only those where the thread was active, only
@@ -223,7 +239,10 @@ int mst_agg_thread_stack(struct mst_agg *a, pid_t tid, const struct mst_agg_stac
 /* Call trees (since start only): a prefix tree per thread and mode of frame
  * ids from the outermost frame inwards. self counts samples whose stack ends
  * at the node. When a tree is full, the rest of a new stack is counted in an
- * "(other)" child (frame MST_AGG_TREE_OTHER) of the deepest node it reached. */
+ * "(other)" child (frame MST_AGG_TREE_OTHER) of the deepest node it reached,
+ * and after that sample the coldest subtrees (and those of evicted frames)
+ * are folded into "(other)" children of where they hung, so new paths find
+ * room again; the path of the thread's last stack is kept. */
 struct mst_agg_node {
 	uint32_t node;  /* pass to mst_agg_tree_children */
 	uint32_t frame; /* id in the tree's mode, MST_AGG_TREE_OTHER or MST_AGG_TREE_ROOT_FRAME */
@@ -243,12 +262,18 @@ int mst_agg_tree_children(struct mst_agg *a, pid_t tid, enum mst_agg_mode mode, 
 
 /* Sizes, to watch memory stay flat, and what was cut to keep it so. */
 struct mst_agg_stats {
-	size_t frames, funcs, strings; /* interned */
+	size_t frames, funcs, strings; /* interned now */
 	size_t threads;
-	size_t thread_entries; /* counted (thread, frame, mode, subset) cells */
+	size_t thread_entries; /* counted (thread, frame, mode) entries, overflow ones too */
 	size_t tree_nodes;     /* over every thread and mode */
+	size_t rings;          /* recent-window blocks, in use and spare */
+	size_t bytes;          /* held by the agg (allocated capacity, not malloc's overhead) */
 	uint64_t ticks;        /* since mst_agg_new */
-	uint64_t frames_over_limit, entries_over_limit, stacks_truncated, threads_evicted;
+	/* Frames and entries counted as "(other frames)" for want of room in
+	 * their sample (room is made after it). */
+	uint64_t frames_over_limit, entries_over_limit;
+	uint64_t frames_evicted, entries_evicted, nodes_pruned; /* merged into the overflow */
+	uint64_t stacks_truncated, threads_evicted;
 	uint64_t threads_uncounted; /* thread samples kept only in the process counts */
 };
 
