@@ -305,6 +305,11 @@ int mst_sampler_tick(struct mst_sampler *s, uint64_t now, struct mst_err *err)
 			}
 			mst_maps_free(nm);
 		}
+		int trc = s->sym ? mst_symbols_trim(s->sym, &e) : 0;
+		if (trc < 0)
+			logf_(s, "symbols: %s", e.msg);
+		else if (trc > 0 && s->log)
+			fprintf(s->log, "symbols: libdw started afresh (its caches dropped)\n");
 	}
 	/* One snapshot's memory serves every tick. */
 	int rc = mst_snapshot_take(s->proc, s->unw, s->py, &s->py_err,

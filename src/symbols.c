@@ -11,6 +11,7 @@
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
 #include <libiberty/demangle.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,9 @@
 /* Addresses remembered before the caches start over. The sampler sees a new
  * innermost pc with nearly every sample of hot code: without a bound the
  * cache grows for as long as it runs. Strings stay interned across a reset. */
-#define CACHE_MAX 32768
+#define CACHE_MAX 8192
+/* Lookups that reach libdw before mst_symbols_trim starts it afresh. */
+#define TRIM_MISSES 512
 
 struct str {
 	UT_hash_handle hh;
@@ -46,6 +49,7 @@ struct mst_symbols {
 	struct entry *cache;
 	struct name_entry *names;
 	size_t ncache, nnames;
+	size_t misses; /* lookups that went to libdw since it was (re)started */
 	struct str *strings;
 };
 
@@ -390,6 +394,23 @@ void mst_symbols_close(struct mst_symbols *s)
 	free(s);
 }
 
+int mst_symbols_trim(struct mst_symbols *s, struct mst_err *err)
+{
+	if (s->misses < TRIM_MISSES)
+		return 0;
+	Dwfl *fresh = dwfl_begin(&callbacks);
+	if (!fresh)
+		return mst_err_set(err, -ENOMEM, "libdwfl: %s", dwfl_errmsg(-1));
+	dwfl_getmodules(s->dwfl, free_index_cb, NULL, 0);
+	dwfl_end(s->dwfl);
+	s->dwfl = fresh;
+	s->misses = 0;
+	int rc = report(s, err);
+	/* Give what libdw held back to the system, or RSS would not show it. */
+	malloc_trim(0);
+	return rc < 0 ? rc : 1;
+}
+
 int mst_symbols_refresh(struct mst_symbols *s, struct mst_err *err)
 {
 	/* Addresses may now belong to other modules: drop cached answers. */
@@ -517,6 +538,7 @@ const char *mst_symbols_func_name(struct mst_symbols *s, uint64_t pc, bool is_re
 static size_t lookup(struct mst_symbols *s, uint64_t pc, uint64_t addr,
 		     struct mst_native_frame *fr)
 {
+	s->misses++;
 	struct mst_native_frame base = {.pc = pc};
 	Dwfl_Module *mod = dwfl_addrmodule(s->dwfl, addr);
 	if (!mod) {

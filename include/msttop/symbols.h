@@ -29,6 +29,14 @@ struct mst_symbols;
 
 int mst_symbols_open(pid_t pid, struct mst_symbols **out, struct mst_err *err);
 void mst_symbols_close(struct mst_symbols *s);
+/* libdw keeps the line tables and DIEs of every compilation unit it has
+ * read until it is closed, and a long-running sampler keeps meeting code
+ * in new units (some hundred KB a minute on the demo). After enough
+ * lookups have reached libdw, start it afresh: the answers cached by
+ * address and the interned strings stay, so only addresses never seen
+ * before go to libdw again. The sampler calls this now and then. Returns 1
+ * when it started afresh, 0 when not yet, or a negative code. */
+int mst_symbols_trim(struct mst_symbols *s, struct mst_err *err);
 /* Re-read the target's modules (after new libraries were mapped). */
 int mst_symbols_refresh(struct mst_symbols *s, struct mst_err *err);
 
@@ -37,7 +45,7 @@ int mst_symbols_refresh(struct mst_symbols *s, struct mst_err *err);
  * one: a return address points after the call, so it is looked up at pc - 1.
  * Returns 0 with *frames and *n, or a negative code. The array is owned by s
  * and stays valid until mst_symbols_refresh, mst_symbols_close, or a later
- * lookup that finds the cache full (32768 addresses) and starts it over;
+ * lookup that finds the cache full (8192 addresses) and starts it over;
  * the strings in it stay valid until close. */
 int mst_symbols_resolve(struct mst_symbols *s, uint64_t pc, bool is_return,
 			const struct mst_native_frame **frames, size_t *n);

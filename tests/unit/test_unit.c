@@ -266,6 +266,48 @@ START_TEST(symbols_names_as_libdwfl)
 }
 END_TEST
 
+/* Starting libdw afresh (mst_symbols_trim) keeps every answer: addresses
+ * already named keep their names, new ones are named as a fresh
+ * mst_symbols names them. */
+START_TEST(symbols_trim_keeps_answers)
+{
+	struct mst_symbols *s = NULL, *fresh = NULL;
+	struct mst_err err = {0};
+	ck_assert_int_eq(mst_symbols_open(getpid(), &s, &err), 0);
+	ck_assert_int_eq(mst_symbols_open(getpid(), &fresh, &err), 0);
+	/* 1200 addresses through libc's code: enough lookups to trim. */
+	uint64_t base = (uint64_t)(uintptr_t)&getpid;
+	enum { N = 1200 };
+	static char before[N][128];
+	for (int i = 0; i < N; i++) {
+		const struct mst_native_frame *fr;
+		size_t n;
+		ck_assert_int_eq(mst_symbols_resolve(s, base + 61u * (uint64_t)i, false, &fr, &n), 0);
+		snprintf(before[i], sizeof(before[i]), "%s %s:%d", fr[n - 1].func ? fr[n - 1].func : "-",
+			 fr[n - 1].file ? fr[n - 1].file : "-", fr[n - 1].line);
+	}
+	ck_assert_int_eq(mst_symbols_trim(s, &err), 1);
+	ck_assert_int_eq(mst_symbols_trim(s, &err), 0); /* nothing looked up since */
+	for (int i = 0; i < 2 * N; i++) {
+		const struct mst_native_frame *fr, *fr2;
+		size_t n, n2;
+		uint64_t a = base + 61u * (uint64_t)i;
+		ck_assert_int_eq(mst_symbols_resolve(s, a, false, &fr, &n), 0);
+		ck_assert_int_eq(mst_symbols_resolve(fresh, a, false, &fr2, &n2), 0);
+		char now[128], want[128];
+		snprintf(now, sizeof(now), "%s %s:%d", fr[n - 1].func ? fr[n - 1].func : "-",
+			 fr[n - 1].file ? fr[n - 1].file : "-", fr[n - 1].line);
+		snprintf(want, sizeof(want), "%s %s:%d", fr2[n2 - 1].func ? fr2[n2 - 1].func : "-",
+			 fr2[n2 - 1].file ? fr2[n2 - 1].file : "-", fr2[n2 - 1].line);
+		ck_assert_str_eq(now, want);
+		if (i < N)
+			ck_assert_str_eq(now, before[i]);
+	}
+	mst_symbols_close(s);
+	mst_symbols_close(fresh);
+}
+END_TEST
+
 START_TEST(symbols_demangle_and_versions)
 {
 	/* libc's memcpy is exported with a version ("memcpy@@GLIBC_2.14"):
@@ -574,6 +616,7 @@ static Suite *unit_suite(void)
 	tcase_add_test(tc, symbols_known_function);
 	tcase_add_test(tc, symbols_demangle_and_versions);
 	tcase_add_test(tc, symbols_names_as_libdwfl);
+	tcase_add_test(tc, symbols_trim_keeps_answers);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("cli");
 	tcase_set_timeout(tc, 60);
