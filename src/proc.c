@@ -649,6 +649,23 @@ static int detach(struct mst_proc *p, pid_t tid)
 	return 0;
 }
 
+size_t mst_proc_reap(struct mst_proc *p)
+{
+	size_t left = 0;
+	for (size_t i = 0; i < p->ntasks; i++) {
+		struct task *t = &p->tasks[i];
+		if (!t->seized)
+			continue;
+		int st = 0;
+		pid_t r = waitpid(t->tid, &st, WNOHANG | __WALL);
+		if ((r == t->tid && (WIFEXITED(st) || WIFSIGNALED(st))) || (r < 0 && errno == ECHILD))
+			t->seized = t->stopped = t->stop_pending = false;
+		else
+			left++;
+	}
+	return left;
+}
+
 int mst_proc_detach(struct mst_proc *p, pid_t tid)
 {
 	return detach(p, tid);

@@ -270,6 +270,18 @@ static size_t to_agg(struct mst_sampler *s, const struct mst_thread_snap *t)
 	return n;
 }
 
+/* The target has exited: collect its threads' exits now (they arrive
+ * within moments of its death), so that its parent can reap it while the
+ * view stays open on the last figures. */
+static void target_gone(struct mst_sampler *s)
+{
+	s->st.target_exited = true;
+	for (int i = 0; i < 200 && mst_proc_reap(s->proc) > 0; i++) {
+		struct timespec ts = {0, 1000000};
+		nanosleep(&ts, NULL);
+	}
+}
+
 int mst_sampler_tick(struct mst_sampler *s, uint64_t now, struct mst_err *err)
 {
 	if (s->st.target_exited)
@@ -287,7 +299,7 @@ int mst_sampler_tick(struct mst_sampler *s, uint64_t now, struct mst_err *err)
 	if (refresh) {
 		s->last_refresh = t0;
 		if (mst_proc_refresh_tasks(s->proc, &e) < 0) {
-			s->st.target_exited = true;
+			target_gone(s);
 			logf_(s, "target exited: %s", e.msg);
 			return mst_err_set(err, -ESRCH, "%s", e.msg);
 		}
@@ -321,7 +333,7 @@ int mst_sampler_tick(struct mst_sampler *s, uint64_t now, struct mst_err *err)
 		return mst_err_set(err, rc, "interrupted");
 	if (rc < 0) {
 		if (rc == -ESRCH) {
-			s->st.target_exited = true;
+			target_gone(s);
 			logf_(s, "target exited: %s", e.msg);
 			return mst_err_set(err, rc, "%s", e.msg);
 		}
