@@ -41,7 +41,9 @@ static int batch(pid_t pid, const char *secs, const char *extra, char **out)
 	snprintf(pids, sizeof(pids), "%d", (int)pid);
 	char *argv[] = {bin, "-p", pids, "--batch", "--duration", (char *)secs, (char *)extra, NULL};
 	char *err = NULL;
-	int code = mst_exit_code(mst_run(argv, 60000, out, &err));
+	/* The run's own length, and time to attach and to report. */
+	int timeout_ms = (int)(atof(secs) * 1000) + 60000;
+	int code = mst_exit_code(mst_run(argv, timeout_ms, out, &err));
 	if (code != 0)
 		fprintf(stderr, "msttop exited %d: %s\n", code, err ? err : "");
 	free(err);
