@@ -404,10 +404,15 @@ int mst_proc_refresh_tasks(struct mst_proc *p, struct mst_err *err)
 		struct task *t = &p->tasks[i];
 		int rc = t->stat_fd >= 0 ? pread_stat(t->stat_fd, &st)
 					 : read_stat(p->pid, t->tid, &st, NULL);
-		if (rc == 0 && st != 'Z' && st != 'X')
+		if (rc == 0 && st != 'Z' && st != 'X') {
 			p->tasks[w++] = *t;
-		else
-			close_stat(t);
+			continue;
+		}
+		close_stat(t);
+		/* A traced thread that ended stays a zombie until its tracer
+		 * has collected its exit. */
+		if (t->seized)
+			waitpid(t->tid, NULL, WNOHANG | __WALL);
 	}
 	p->ntasks = w;
 	qsort(p->tasks, p->ntasks, sizeof(*p->tasks), cmp_tid);
