@@ -140,13 +140,12 @@ static bool same_syscall(const struct mst_syscall_line *a, const struct mst_sysc
  * under the walk? Then its native stack is the same and it need not be
  * stopped. The stack is read without stopping it: a thread blocked in the
  * kernel does not change it. */
-static bool still_blocked(struct mst_proc *p, struct mst_thread_snap *t, uint8_t *buf,
-			  struct mst_syscall_line *now)
+static bool still_blocked(struct mst_proc *p, const struct mst_thread_snap *t,
+			  const struct mst_syscall_line *now, uint8_t *buf)
 {
 	const struct mst_thread_memo *m = &t->memo;
 	if (m->tid != t->tid || !m->walked || m->stack_len > MST_STACK_COPY_MAX ||
-	    mst_proc_task_syscall(p, t->tid, now) < 0 || !same_syscall(now, &m->sys) ||
-	    mst_proc_read(p, m->stack_base, buf, m->stack_len) < 0)
+	    !same_syscall(now, &m->sys) || mst_proc_read(p, m->stack_base, buf, m->stack_len) < 0)
 		return false;
 	for (size_t i = 0; i < m->nwords; i++) {
 		uint64_t v;
@@ -157,9 +156,9 @@ static bool still_blocked(struct mst_proc *p, struct mst_thread_snap *t, uint8_t
 	return true;
 }
 
-/* Remember what this walk needs to be recognised next time. */
-static void memo_walk(struct mst_thread_snap *t, const struct mst_syscall_line *sys,
-		      const struct mst_stack_copy *copy)
+/* Remember what this walk needs to be recognised next time (m->sys was
+ * read just before the stop). */
+static void memo_walk(struct mst_thread_snap *t, const struct mst_stack_copy *copy)
 {
 	struct mst_thread_memo *m = &t->memo;
 	m->tid = t->tid;
@@ -167,7 +166,7 @@ static void memo_walk(struct mst_thread_snap *t, const struct mst_syscall_line *
 	m->stack_len = copy->used;
 	/* Only a thread blocked in a system call can be recognised, and only
 	 * when every word its walk read was noted. */
-	if (sys->running || sys->nr < 0 || t->npcs == 0 || !copy->reads ||
+	if (m->sys.running || m->sys.nr < 0 || t->npcs == 0 || !copy->reads ||
 	    copy->nreads > copy->reads_max)
 		return;
 	if (copy->nreads > m->words_cap) {
@@ -185,7 +184,6 @@ static void memo_walk(struct mst_thread_snap *t, const struct mst_syscall_line *
 	m->stack_base = copy->base;
 	m->npcs = t->npcs;
 	m->regs = t->regs;
-	m->sys = *sys;
 	m->walked = true;
 }
 
@@ -346,16 +344,21 @@ int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py 
 		/* Blocked where it was last time: its native stack is the one
 		 * walked then; read its Python frames, and check it did not
 		 * move meanwhile. */
-		struct mst_syscall_line now, after;
-		if (!fresh && still_blocked(p, t, s->stack, &now)) {
+		/* Where it is blocked, read once: it decides whether the last
+		 * walk still holds, and is kept for the next take otherwise. */
+		struct mst_syscall_line now = {.running = true};
+		if (!fresh && mst_proc_task_syscall(p, t->tid, &now) < 0)
+			now = (struct mst_syscall_line){.running = true};
+		if (!fresh && still_blocked(p, t, &now, s->stack)) {
 			t->regs = t->memo.regs;
 			t->npcs = t->memo.npcs;
 			struct mst_py_thread *m =
 				py ? match_tstate(ptl, t->tid, t->regs.tp, true) : NULL;
 			if (m)
 				read_py_stopped(py, t, m, s->scratch);
-			if (mst_proc_task_syscall(p, t->tid, &after) == 0 &&
-			    same_syscall(&after, &now)) {
+			struct mst_syscall_line after;
+			bool read = mst_proc_task_syscall(p, t->tid, &after) == 0;
+			if (read && same_syscall(&after, &now)) {
 				if (m)
 					s->used[m - ptl->v] = true;
 				t->reused = true;
@@ -364,14 +367,13 @@ int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py 
 				continue;
 			}
 			/* It moved: take it the usual way. */
+			now = read ? after : (struct mst_syscall_line){.running = true};
 			t->has_py = false;
 			t->npy = 0;
 			t->npcs = 0;
 		}
-		/* Where it is blocked, for the next take; then ask every thread
-		 * to stop first (see mst_proc_interrupt). */
-		if (!fresh && mst_proc_task_syscall(p, t->tid, &t->memo.sys) < 0)
-			t->memo.sys.running = true;
+		/* Ask every thread to stop first (see mst_proc_interrupt). */
+		t->memo.sys = now;
 		if (mst_proc_interrupt(p, t->tid) < 0) {
 			t->error = -ESRCH;
 			snprintf(t->errmsg, sizeof(t->errmsg), "thread has exited");
@@ -446,16 +448,9 @@ int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py 
 		t->pause_ns = mono_ns() - t0;
 		if (t->pause_ns <= 1)
 			t->pause_ns = 2;
-		/* After the resume: the copy of what the walk read, for the
-		 * next take (a --dump has none). */
-		if (!fresh) {
-			struct mst_syscall_line sys = t->memo.sys;
-			memo_walk(t, &sys, &copy);
-		} else {
-			t->memo.tid = t->tid;
-			t->memo.walked = false;
-			t->memo.stack_len = copy.used;
-		}
+		/* After the resume: what the walk read, for the next take (a
+		 * --dump, which read no syscall line, keeps only the size). */
+		memo_walk(t, &copy);
 		alive++;
 	}
 	for (size_t k = 0; k < ptl->n; k++)
