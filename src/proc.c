@@ -210,7 +210,7 @@ const char *mst_proc_state_name(char s)
 
 /* Tasks are sorted by tid after each refresh; seize appends new ones at
  * the end until then. */
-static struct task *find_task(struct mst_proc *p, pid_t tid)
+static struct task *find_task(const struct mst_proc *p, pid_t tid)
 {
 	size_t lo = 0, hi = p->nsorted;
 	while (lo < hi) {
@@ -226,6 +226,12 @@ static struct task *find_task(struct mst_proc *p, pid_t tid)
 		if (p->tasks[i].tid == tid)
 			return &p->tasks[i];
 	return NULL;
+}
+
+ssize_t mst_proc_task_index(const struct mst_proc *p, pid_t tid)
+{
+	const struct task *t = find_task(p, tid);
+	return t ? t - p->tasks : -1;
 }
 
 static void close_stat(struct task *t)

@@ -50,14 +50,6 @@ void mst_read_cmdline(pid_t pid, char *buf, size_t len)
 		buf[--n] = '\0';
 }
 
-static bool is_task(struct mst_proc *p, pid_t tid)
-{
-	for (size_t i = 0; i < mst_proc_ntasks(p); i++)
-		if (mst_proc_task(p, i) == tid)
-			return true;
-	return false;
-}
-
 /* The Python thread state of a thread: by kernel tid where the runtime
  * records it (3.11+), else by pthread_self() == the thread pointer. */
 static struct mst_py_thread *match_tstate(struct mst_py_threads *pt, pid_t tid, uint64_t tp,
@@ -187,26 +179,6 @@ static void memo_walk(struct mst_thread_snap *t, const struct mst_stack_copy *co
 	m->walked = true;
 }
 
-/* The slot of tid: slots follow proc's task order, sorted by tid (a
- * binary search, then a scan in case the order was broken). */
-static struct mst_thread_snap *find_slot(struct mst_snapshot *s, pid_t tid)
-{
-	size_t lo = 0, hi = s->nthreads;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (s->threads[mid].tid < tid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo < s->nthreads && s->threads[lo].tid == tid)
-		return &s->threads[lo];
-	for (size_t i = 0; i < s->nthreads; i++)
-		if (s->threads[i].tid == tid)
-			return &s->threads[i];
-	return NULL;
-}
-
 /* Forget what the last take found, keep its memory, and make room for nt
  * threads. */
 static int reset(struct mst_snapshot *s, size_t nt, bool native, bool python)
@@ -330,7 +302,7 @@ int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py 
 					if (!s->used[k] && ptl->v[k].native_tid <= 0 &&
 					    mst_proc_read(p, ptl->v[k].thread_id + MST_ARCH_PTHREAD_TID_OFF,
 							  &tid, sizeof(tid)) == 0 &&
-					    tid == t->tid && is_task(p, tid))
+					    tid == t->tid && mst_proc_task_index(p, tid) >= 0)
 						m = &ptl->v[k];
 				}
 			}
@@ -408,8 +380,11 @@ int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py 
 			}
 			break;
 		}
-		struct mst_thread_snap *t = find_slot(s, tid);
-		if (t && t->pause_ns != 1)
+		/* Slot i is proc's task i. */
+		ssize_t ti = mst_proc_task_index(p, tid);
+		struct mst_thread_snap *t =
+			ti >= 0 && (size_t)ti < s->nthreads ? &s->threads[ti] : NULL;
+		if (t && (t->tid != tid || t->pause_ns != 1))
 			t = NULL;
 		if (!t) {
 			if (src == 0)

@@ -70,6 +70,8 @@ pid_t mst_proc_pid(const struct mst_proc *p);
 /* The tasks seen at open or at the last refresh. Borrowed until refresh. */
 size_t mst_proc_ntasks(const struct mst_proc *p);
 pid_t mst_proc_task(const struct mst_proc *p, size_t i);
+/* The i of tid for mst_proc_task, or -1 if it is not one of the tasks. */
+ssize_t mst_proc_task_index(const struct mst_proc *p, pid_t tid);
 /* Re-read /proc/PID/task: seize new tasks, forget ended ones. */
 int mst_proc_refresh_tasks(struct mst_proc *p, struct mst_err *err);
 
