@@ -386,6 +386,54 @@ int mst_exit_code(int status)
 	return -1;
 }
 
+int mst_task_held(pid_t pid, char *what, size_t len)
+{
+	char dir[64];
+	snprintf(dir, sizeof(dir), "/proc/%d/task", (int)pid);
+	DIR *d = opendir(dir);
+	if (!d)
+		return 0;
+	int held = 0;
+	struct dirent *de;
+	while (!held && (de = readdir(d))) {
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		char path[300], buf[4096];
+		snprintf(path, sizeof(path), "%s/%s/status", dir, de->d_name);
+		FILE *f = fopen(path, "r");
+		if (!f)
+			continue; /* a thread that just ended */
+		size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+		buf[n] = '\0';
+		const char *st = strstr(buf, "\nState:\t");
+		const char *tp = strstr(buf, "\nTracerPid:\t");
+		if (st && (st[8] == 'Z' || st[8] == 'X'))
+			continue;
+		if (st && (st[8] == 't' || st[8] == 'T')) {
+			snprintf(what, len, "thread %s of %d is left stopped (%c)", de->d_name,
+			         (int)pid, st[8]);
+			held = 1;
+		} else if (tp && atoi(tp + 12) != 0) {
+			snprintf(what, len, "thread %s of %d is still traced by %d", de->d_name,
+			         (int)pid, atoi(tp + 12));
+			held = 1;
+		}
+	}
+	closedir(d);
+	return held;
+}
+
+int mst_wait_none_held(pid_t pid, char *what, size_t len)
+{
+	for (int attempt = 0; attempt < 50; attempt++) {
+		if (!mst_task_held(pid, what, len))
+			return 0;
+		usleep(10000);
+	}
+	return 1;
+}
+
 int mst_wait_all_sleeping(pid_t pid, int timeout_ms)
 {
 	long deadline = now_ms() + timeout_ms;

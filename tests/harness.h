@@ -68,6 +68,15 @@ pid_t mst_spawn(char *const argv[], int *out_fd, int *err_fd);
  * final. Returns 0, or -1 after timeout_ms. */
 int mst_wait_all_sleeping(pid_t pid, int timeout_ms);
 
+/* msttop must leave no thread of its target held. One pass over the tasks
+ * of pid: 1 with the first one found stopped (t/T) or traced described in
+ * what, else 0 (a task that ended, or a gone process, does not count). */
+int mst_task_held(pid_t pid, char *what, size_t len);
+/* The same, given up to half a second for /proc to agree (detaching ends
+ * before msttop exits, and churning threads come and go): 0 once no task
+ * is held, 1 if one still is (described in what). */
+int mst_wait_none_held(pid_t pid, char *what, size_t len);
+
 /* Run `msttop --dump -p PID` with up to three extra options; returns the
  * malloc'd stdout and sets *code to the exit code. */
 char *mst_msttop_dump(pid_t pid, const char *o1, const char *o2, const char *o3, int *code);

@@ -47,36 +47,11 @@ static char *thread_section(const char *dump, pid_t tid)
 /* Every traced thread of pid is running again and nobody traces it. */
 static void assert_target_free(pid_t pid)
 {
-	char path[64];
+	char path[64], what[128] = "";
 	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
-	/* Detach completes before msttop exits; allow the kernel a moment to
-	 * update the state it reports. */
-	for (int attempt = 0; attempt < 50; attempt++) {
-		bool ok = true;
-		DIR *d = opendir(path);
-		ck_assert_msg(d != NULL, "target %d is gone", (int)pid);
-		struct dirent *de;
-		while ((de = readdir(d))) {
-			if (de->d_name[0] == '.')
-				continue;
-			char st[128], buf[512] = "";
-			snprintf(st, sizeof(st), "%s/%s/status", path, de->d_name);
-			FILE *f = fopen(st, "r");
-			if (!f)
-				continue;
-			size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-			buf[n] = '\0';
-			fclose(f);
-			if (strstr(buf, "State:\tt") || strstr(buf, "State:\tT") ||
-			    !strstr(buf, "TracerPid:\t0\n"))
-				ok = false;
-		}
-		closedir(d);
-		if (ok)
-			return;
-		usleep(10000);
-	}
-	ck_abort_msg("target %d has a thread stopped or still traced", (int)pid);
+	ck_assert_msg(access(path, F_OK) == 0, "target %d is gone", (int)pid);
+	if (mst_wait_none_held(pid, what, sizeof(what)))
+		ck_abort_msg("target %d has a thread stopped or still traced: %s", (int)pid, what);
 }
 
 /* Find needle in hay at or after *pos, on one line; advance *pos past it. */

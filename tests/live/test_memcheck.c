@@ -45,36 +45,11 @@ static char *valgrind_path(void)
 /* No task of pid stopped or traced (retrying briefly, as /proc may lag). */
 static void assert_free(pid_t pid)
 {
-	char what[128] = "";
-	for (int attempt = 0; attempt < 50; attempt++) {
-		what[0] = '\0';
-		char dir[64];
-		snprintf(dir, sizeof(dir), "/proc/%d/task", (int)pid);
-		DIR *d = opendir(dir);
-		ck_assert_msg(d, "the target %d is gone", (int)pid);
-		struct dirent *de;
-		while (!what[0] && (de = readdir(d))) {
-			if (de->d_name[0] == '.')
-				continue;
-			char path[300], buf[2048] = "";
-			snprintf(path, sizeof(path), "%s/%s/status", dir, de->d_name);
-			FILE *f = fopen(path, "r");
-			if (!f)
-				continue;
-			size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-			buf[n] = '\0';
-			fclose(f);
-			if (strstr(buf, "State:\tt") || strstr(buf, "State:\tT"))
-				snprintf(what, sizeof(what), "task %s is stopped", de->d_name);
-			else if (!strstr(buf, "TracerPid:\t0\n"))
-				snprintf(what, sizeof(what), "task %s is traced", de->d_name);
-		}
-		closedir(d);
-		if (!what[0])
-			return;
-		usleep(10000);
-	}
-	ck_abort_msg("%s", what);
+	char dir[64], what[128] = "";
+	snprintf(dir, sizeof(dir), "/proc/%d/task", (int)pid);
+	ck_assert_msg(access(dir, F_OK) == 0, "the target %d is gone", (int)pid);
+	if (mst_wait_none_held(pid, what, sizeof(what)))
+		ck_abort_msg("%s", what);
 }
 
 struct vg_run {

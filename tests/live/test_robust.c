@@ -51,54 +51,13 @@ static int batch(pid_t pid, const char *secs, const char *extra, char **out)
 	return code;
 }
 
-/* One pass over the tasks of pid: the first task found stopped or traced
- * (its description in what), or 0. A gone process is fine. */
-static int find_held(pid_t pid, char *what, size_t len)
-{
-	char dir[64];
-	snprintf(dir, sizeof(dir), "/proc/%d/task", (int)pid);
-	DIR *d = opendir(dir);
-	if (!d)
-		return 0;
-	int found = 0;
-	struct dirent *de;
-	while (!found && (de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
-		char path[300], buf[2048] = "";
-		snprintf(path, sizeof(path), "%s/%s/status", dir, de->d_name);
-		FILE *f = fopen(path, "r");
-		if (!f)
-			continue;
-		size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-		buf[n] = '\0';
-		fclose(f);
-		if (strstr(buf, "State:\tZ") || strstr(buf, "State:\tX"))
-			continue;
-		if (strstr(buf, "State:\tt") || strstr(buf, "State:\tT")) {
-			snprintf(what, len, "task %s of %d is stopped", de->d_name, (int)pid);
-			found = 1;
-		} else if (!strstr(buf, "TracerPid:\t0\n")) {
-			snprintf(what, len, "task %s of %d is traced", de->d_name, (int)pid);
-			found = 1;
-		}
-	}
-	closedir(d);
-	return found;
-}
-
 /* No task of pid is stopped or traced. Threads come and go by the
- * thousand here; give /proc up to half a second to agree, as
- * live-native's check does. */
+ * thousand here; the harness gives /proc half a second to agree. */
 static void assert_free(pid_t pid)
 {
 	char what[128] = "";
-	for (int attempt = 0; attempt < 50; attempt++) {
-		if (!find_held(pid, what, sizeof(what)))
-			return;
-		usleep(10000);
-	}
-	ck_abort_msg("%s", what);
+	if (mst_wait_none_held(pid, what, sizeof(what)))
+		ck_abort_msg("%s", what);
 }
 
 START_TEST(target_exits)

@@ -249,34 +249,8 @@ static bool target_ok(struct ctx *c)
 	pid_t pid = c->target.pid;
 	if (kill(pid, 0) < 0)
 		return bad(c, "the target %d is gone", (int)pid);
-	char dir[64];
-	snprintf(dir, sizeof(dir), "/proc/%d/task", (int)pid);
-	DIR *d = opendir(dir);
-	if (!d)
-		return bad(c, "cannot list %s", dir);
-	struct dirent *de;
-	bool ok = true;
-	while (ok && (de = readdir(d))) {
-		if (!isdigit((unsigned char)de->d_name[0]))
-			continue;
-		char path[128], buf[4096];
-		snprintf(path, sizeof(path), "%s/%s/status", dir, de->d_name);
-		FILE *f = fopen(path, "r");
-		if (!f)
-			continue; /* a thread that just ended */
-		size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-		fclose(f);
-		buf[n] = '\0';
-		const char *st = strstr(buf, "\nState:\t");
-		const char *tp = strstr(buf, "\nTracerPid:\t");
-		if (st && (st[8] == 't' || st[8] == 'T'))
-			ok = bad(c, "thread %s of the target is left stopped (%c)", de->d_name,
-			         st[8]);
-		else if (tp && atoi(tp + 12) != 0)
-			ok = bad(c, "thread %s is still traced by %d", de->d_name, atoi(tp + 12));
-	}
-	closedir(d);
-	return ok;
+	char what[128] = "";
+	return !mst_task_held(pid, what, sizeof(what)) || bad(c, "%s", what);
 }
 
 /* CPU time of a thread, in clock ticks. */
@@ -590,43 +564,6 @@ static bool quit_clean(struct ctx *c)
 	return true;
 }
 
-/* The first task of pid that is stopped or traced, into what; false when
- * none is (a task that just ended does not count). */
-static bool task_held(pid_t pid, char *what, size_t len)
-{
-	char dir[64];
-	snprintf(dir, sizeof(dir), "/proc/%d/task", (int)pid);
-	DIR *d = opendir(dir);
-	if (!d)
-		return false;
-	bool held = false;
-	struct dirent *de;
-	while (!held && (de = readdir(d))) {
-		if (!isdigit((unsigned char)de->d_name[0]))
-			continue;
-		char path[300], buf[4096];
-		snprintf(path, sizeof(path), "%s/%s/status", dir, de->d_name);
-		FILE *f = fopen(path, "r");
-		if (!f)
-			continue;
-		size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-		fclose(f);
-		buf[n] = '\0';
-		const char *st = strstr(buf, "\nState:\t");
-		const char *tp = strstr(buf, "\nTracerPid:\t");
-		if (st && (st[8] == 't' || st[8] == 'T')) {
-			snprintf(what, len, "thread %s is left stopped (%c)", de->d_name, st[8]);
-			held = true;
-		} else if (tp && atoi(tp + 12) != 0) {
-			snprintf(what, len, "thread %s is still traced by %d", de->d_name,
-			         atoi(tp + 12));
-			held = true;
-		}
-	}
-	closedir(d);
-	return held;
-}
-
 /* The target lives, and within half a second /proc agrees that no thread
  * is stopped or traced (threads churning by the thousand come and go). */
 static bool target_free_settled(struct ctx *c)
@@ -634,12 +571,7 @@ static bool target_free_settled(struct ctx *c)
 	if (kill(c->target.pid, 0) < 0)
 		return bad(c, "the target %d is gone", (int)c->target.pid);
 	char what[128] = "";
-	for (int i = 0; i < 50; i++) {
-		if (!task_held(c->target.pid, what, sizeof(what)))
-			return true;
-		sleep_ms(10);
-	}
-	return bad(c, "%s", what);
+	return !mst_wait_none_held(c->target.pid, what, sizeof(what)) || bad(c, "%s", what);
 }
 
 static long mono_ms(void)
