@@ -19,6 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "target_timeout.h"
+
 #define NOINLINE __attribute__((noinline, noipa))
 
 static volatile int side;
@@ -75,8 +77,7 @@ static void *forever_main(void *arg)
 
 int main(void)
 {
-	const char *s = getenv("MSTTOP_TARGET_TIMEOUT");
-	alarm(s && *s ? (unsigned)atoi(s) : 300);
+	arm_safety_timeout();
 	pthread_t a, f;
 	if (pthread_create(&a, NULL, alt_main, NULL) || pthread_create(&f, NULL, forever_main, NULL))
 		return 1;

@@ -31,6 +31,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "target_timeout.h"
+
 /* One Python line per C line; the first one is two lines below this one. */
 static const int snippet_first_line = __LINE__ + 2;
 static const char snippet[] =
@@ -57,27 +59,6 @@ static const char run_script[] =
 	"sys.argv = list(sys._msttop_embed_argv)\n"
 	"del sys._msttop_embed_argv\n"
 	"runpy.run_path(sys.argv[0], run_name='__main__')\n";
-
-static void arm_safety_timeout(void)
-{
-	const char *s = getenv("MSTTOP_TARGET_TIMEOUT");
-	long secs = 300;
-	sigset_t set;
-
-	if (s && *s) {
-		char *end;
-
-		secs = strtol(s, &end, 10);
-		if (*end || secs < 0)
-			secs = 300;
-	}
-	signal(SIGALRM, SIG_DFL);
-	sigemptyset(&set);
-	sigaddset(&set, SIGALRM);
-	sigprocmask(SIG_UNBLOCK, &set, NULL);
-	if (secs > 0)
-		alarm((unsigned)secs);
-}
 
 /* Compile and run the snippet padded with newlines so that its line numbers
  * are those of this file. */

@@ -30,6 +30,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "target_timeout.h"
+
 /* Keep the chain deterministic at -O1 and -O2: no inlining, no IPA clones
  * (chain_c.constprop.0), no identical-code folding. */
 #if defined(__clang__)
@@ -155,27 +157,6 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: native_chain [spin] | native_chain threads N [spin]\n");
 	exit(2);
-}
-
-static void arm_safety_timeout(void)
-{
-	const char *s = getenv("MSTTOP_TARGET_TIMEOUT");
-	long secs = 300;
-	sigset_t set;
-
-	if (s && *s) {
-		char *end;
-
-		secs = strtol(s, &end, 10);
-		if (*end || secs < 0)
-			secs = 300;
-	}
-	signal(SIGALRM, SIG_DFL);
-	sigemptyset(&set);
-	sigaddset(&set, SIGALRM);
-	sigprocmask(SIG_UNBLOCK, &set, NULL);
-	if (secs > 0)
-		alarm((unsigned)secs);
 }
 
 int main(int argc, char **argv)

@@ -40,6 +40,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "target_timeout.h"
+
 #define MESSAGE "msttop-syscall-block: 0123456789 abcdefghijklmnopqrstuvwxyz\n"
 
 static int pipefd[2];
@@ -141,27 +143,6 @@ static int asleep(pid_t tid)
 	}
 	fclose(f);
 	return ok;
-}
-
-static void arm_safety_timeout(void)
-{
-	const char *s = getenv("MSTTOP_TARGET_TIMEOUT");
-	long t = 300;
-	sigset_t set;
-
-	if (s && *s) {
-		char *end;
-
-		t = strtol(s, &end, 10);
-		if (*end || t < 0)
-			t = 300;
-	}
-	signal(SIGALRM, SIG_DFL);
-	sigemptyset(&set);
-	sigaddset(&set, SIGALRM);
-	sigprocmask(SIG_UNBLOCK, &set, NULL);
-	if (t > 0)
-		alarm((unsigned)t);
 }
 
 int main(int argc, char **argv)
