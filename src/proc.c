@@ -42,6 +42,12 @@ struct mst_proc {
 	size_t ntasks, cap;
 	size_t nsorted; /* tasks[0..nsorted) are sorted by tid */
 	size_t nseized; /* seizes that succeeded, ever: permission is not the problem */
+	/* Traced threads that ended and were dropped from tasks before their
+	 * exit could be collected (a group leader's only comes once all the
+	 * others' have): until the tracer collects it, the target's parent
+	 * cannot reap the process. */
+	pid_t *unreaped;
+	size_t nunreaped, unreaped_cap;
 };
 
 static uint64_t now_ns(void)
@@ -368,6 +374,8 @@ static int seize(struct mst_proc *p, pid_t tid, struct mst_err *err)
 	return 0;
 }
 
+static void reap_dropped(struct mst_proc *p);
+
 static int cmp_tid(const void *a, const void *b)
 {
 	const struct task *x = a, *y = b;
@@ -415,11 +423,19 @@ int mst_proc_refresh_tasks(struct mst_proc *p, struct mst_err *err)
 			continue;
 		}
 		close_stat(t);
-		/* A traced thread that ended stays a zombie until its tracer
-		 * has collected its exit. */
-		if (t->seized)
-			waitpid(t->tid, NULL, WNOHANG | __WALL);
+		if (t->seized && p->nunreaped < p->unreaped_cap)
+			p->unreaped[p->nunreaped++] = t->tid;
+		else if (t->seized) {
+			size_t nc = p->unreaped_cap ? 2 * p->unreaped_cap : 16;
+			pid_t *nu = realloc(p->unreaped, nc * sizeof(*nu));
+			if (nu) {
+				p->unreaped = nu;
+				p->unreaped_cap = nc;
+				p->unreaped[p->nunreaped++] = t->tid;
+			}
+		}
 	}
+	reap_dropped(p);
 	p->ntasks = w;
 	qsort(p->tasks, p->ntasks, sizeof(*p->tasks), cmp_tid);
 	p->nsorted = p->ntasks;
@@ -660,21 +676,39 @@ static int detach(struct mst_proc *p, pid_t tid)
 	return 0;
 }
 
+/* Collect tid's exit: true once it is collected (or not ours to wait for). */
+static bool reaped(pid_t tid)
+{
+	int st = 0;
+	pid_t r = waitpid(tid, &st, WNOHANG | __WALL);
+	return (r == tid && (WIFEXITED(st) || WIFSIGNALED(st))) || (r < 0 && errno == ECHILD);
+}
+
+/* The dropped threads' exits that can be collected now. */
+static void reap_dropped(struct mst_proc *p)
+{
+	size_t w = 0;
+	for (size_t i = 0; i < p->nunreaped; i++)
+		if (!reaped(p->unreaped[i]))
+			p->unreaped[w++] = p->unreaped[i];
+	p->nunreaped = w;
+}
+
 size_t mst_proc_reap(struct mst_proc *p)
 {
 	size_t left = 0;
+	reap_dropped(p);
+	/* The target is gone: no stop of a live thread can be taken here. */
 	for (size_t i = 0; i < p->ntasks; i++) {
 		struct task *t = &p->tasks[i];
 		if (!t->seized)
 			continue;
-		int st = 0;
-		pid_t r = waitpid(t->tid, &st, WNOHANG | __WALL);
-		if ((r == t->tid && (WIFEXITED(st) || WIFSIGNALED(st))) || (r < 0 && errno == ECHILD))
+		if (reaped(t->tid))
 			t->seized = t->stopped = t->stop_pending = false;
 		else
 			left++;
 	}
-	return left;
+	return left + p->nunreaped;
 }
 
 int mst_proc_detach(struct mst_proc *p, pid_t tid)
@@ -731,6 +765,7 @@ void mst_proc_close(struct mst_proc *p)
 	}
 	for (size_t i = 0; i < p->ntasks; i++)
 		close_stat(&p->tasks[i]);
+	free(p->unreaped);
 	free(p->tasks);
 	free(p);
 }

@@ -91,9 +91,10 @@ int mst_proc_wait_any(struct mst_proc *p, uint64_t timeout_ns, pid_t *tid, struc
  * someone else (SIGSTOP) is left stopped. */
 int mst_proc_resume(struct mst_proc *p, pid_t tid);
 /* Once the target has exited: collect the exit of every thread still
- * traced, without blocking. Until the tracer has, the target's parent
- * cannot reap it (a supervisor would wait on a zombie). Returns how many
- * threads are still to be collected. */
+ * traced, without blocking, including threads a refresh dropped before
+ * their exit could be collected. Until the tracer has, the target's
+ * parent cannot reap it (a supervisor would wait on a zombie). Returns how
+ * many threads are still to be collected. */
 size_t mst_proc_reap(struct mst_proc *p);
 /* Or let go of it for good (a --dump is done with it): detached, it runs
  * on, or stays stopped if someone else stopped it. */
