@@ -490,37 +490,6 @@ void mst_snapshot_merge(const struct mst_thread_snap *t, bool native, bool *entr
 	mst_merge(t->nkinds, nnat, entry, t->npy, out, max, n);
 }
 
-/* "collect.constprop.0" and "take_gil.cold" are the function they split
- * from: compare the part before the first '.'. */
-static bool name_is(const char *func, const char *const *names)
-{
-	if (!func)
-		return false;
-	size_t len = strcspn(func, ".");
-	for (; *names; names++)
-		if (strlen(*names) == len && !strncmp(func, *names, len))
-			return true;
-	return false;
-}
-
-/* The interpreter's own functions that mark a state, by version:
- * take_gil (3.6-3.13, static), drop_gil, and the collector's entry points
- * (3.6-3.7 collect/collect_with_callback, 3.8-3.12 gc_collect_main etc.,
- * 3.13 gc_collect_main/gc_collect_region). Static functions: found only in
- * builds that keep .symtab. */
-static const char *const gil_wait_names[] = {
-	"take_gil",
-	/* Exported, so named even in stripped builds: they only block while
-	 * taking the GIL back (take_gil is inlined or unnamed there). */
-	"PyEval_RestoreThread", "PyEval_AcquireThread", "PyEval_AcquireLock", NULL};
-static const char *const gil_drop_names[] = {"drop_gil", NULL};
-static const char *const gc_names[] = {"collect", "collect_with_callback", "collect_generations",
-				      "gc_collect_main", "gc_collect_with_callback",
-				      "gc_collect_generations", "gc_collect_region",
-				      "gc_collect_full", "gc_collect_young",
-				      "gc_collect_increment", "_PyGC_Collect", "PyGC_Collect",
-				      "_PyGC_CollectNoFail", NULL};
-
 void mst_snapshot_classify(struct mst_snapshot *s, struct mst_py *py, struct mst_symbols *sym)
 {
 	const struct mst_py_runtime_info *info = py ? mst_py_info(py) : NULL;
@@ -553,9 +522,10 @@ void mst_snapshot_classify(struct mst_snapshot *s, struct mst_py *py, struct mst
 			/* ELF names only: no DWARF is read for frames that are
 			 * folded away anyway. */
 			const char *fn = mst_symbols_func_name(sym, t->pcs[k], k > 0);
-			waits |= name_is(fn, gil_wait_names);
-			drops |= name_is(fn, gil_drop_names);
-			in_gc |= name_is(fn, gc_names);
+			enum mst_py_fn_role role = mst_py_function_role(fn);
+			waits |= role == MST_PY_FN_GIL_WAIT;
+			drops |= role == MST_PY_FN_GIL_DROP;
+			in_gc |= role == MST_PY_FN_GC;
 		}
 		/* A thread blocked on a futex inside the GIL struct waits for
 		 * it; on the switch condition, it is dropping it (FORCE_SWITCHING

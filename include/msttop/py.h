@@ -115,6 +115,17 @@ int mst_py_read_frames(struct mst_py *py, uint64_t tstate, struct mst_py_frame *
  * memory (the sampler does so on every tick). Free it once at the end. */
 void mst_py_threads_free(struct mst_py_threads *t);
 
+/* What a native function of the interpreter says of the thread running it,
+ * by its ELF name (the part before a ".cold" or ".constprop.0" suffix):
+ * taking the GIL, dropping it, running the collector, or nothing. */
+enum mst_py_fn_role {
+	MST_PY_FN_NONE,
+	MST_PY_FN_GIL_WAIT,
+	MST_PY_FN_GIL_DROP,
+	MST_PY_FN_GC,
+};
+enum mst_py_fn_role mst_py_function_role(const char *func);
+
 /* The GIL right now, and where it lives: a thread blocked on a futex inside
  * [addr, addr + size) waits for it, one blocked inside [switch_lo,
  * switch_hi) is dropping it (FORCE_SWITCHING). */

@@ -714,6 +714,49 @@ int mst_py_read_frames(struct mst_py *py, uint64_t tstate, struct mst_py_frame *
 
 /* ---- GIL and GC --------------------------------------------------------- */
 
+/* "collect.constprop.0" and "take_gil.cold" are the function they split
+ * from: compare the part before the first '.'. */
+static bool name_is(const char *func, const char *const *names)
+{
+	if (!func)
+		return false;
+	size_t len = strcspn(func, ".");
+	for (; *names; names++)
+		if (strlen(*names) == len && !strncmp(func, *names, len))
+			return true;
+	return false;
+}
+
+/* The interpreter's own functions that mark a state, by version:
+ * take_gil (3.6-3.13, static), drop_gil, and the collector's entry points
+ * (3.6-3.7 collect/collect_with_callback, 3.8-3.12 gc_collect_main etc.,
+ * 3.13 gc_collect_main/gc_collect_region). Static functions: found only in
+ * builds that keep .symtab. */
+static const char *const gil_wait_names[] = {
+	"take_gil",
+	/* Exported, so named even in stripped builds: they only block while
+	 * taking the GIL back (take_gil is inlined or unnamed there). */
+	"PyEval_RestoreThread", "PyEval_AcquireThread", "PyEval_AcquireLock", NULL};
+static const char *const gil_drop_names[] = {"drop_gil", NULL};
+static const char *const gc_names[] = {"collect", "collect_with_callback", "collect_generations",
+				      "gc_collect_main", "gc_collect_with_callback",
+				      "gc_collect_generations", "gc_collect_region",
+				      "gc_collect_full", "gc_collect_young",
+				      "gc_collect_increment", "_PyGC_Collect", "PyGC_Collect",
+				      "_PyGC_CollectNoFail", NULL};
+
+enum mst_py_fn_role mst_py_function_role(const char *func)
+{
+	if (name_is(func, gil_wait_names))
+		return MST_PY_FN_GIL_WAIT;
+	if (name_is(func, gil_drop_names))
+		return MST_PY_FN_GIL_DROP;
+	if (name_is(func, gc_names))
+		return MST_PY_FN_GC;
+	return MST_PY_FN_NONE;
+}
+
+
 struct gil_state {
 	bool known;
 	int32_t locked; /* 1 held, 0 free, -1 not created yet */
