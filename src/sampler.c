@@ -2,6 +2,7 @@
  * classified, merged and fed to the agg. Statistics are its own. */
 #include "msttop/sampler.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,8 @@
  * and newly loaded libraries are picked up within this time. */
 #define REFRESH_NS 500000000ull
 #define PAUSE_RING 1024
+#define SEC_NS 1000000000ull
+#define MEMLOG_NS (10 * SEC_NS)
 #define MAX_MERGED (MST_MAX_NATIVE_FRAMES * 4 + MST_PY_MAX_FRAMES)
 
 struct mst_sampler {
@@ -37,7 +40,7 @@ struct mst_sampler {
 	struct mst_sampler_stats st;
 	FILE *log;
 	bool paused;
-	uint64_t interval_ns, next_due, last_tick, last_refresh;
+	uint64_t interval_ns, next_due, last_tick, last_refresh, last_memlog, started;
 	uint64_t rate_t0, rate_ticks0;
 	uint64_t tick_ns_sum;
 	uint64_t pauses[PAUSE_RING];
@@ -155,7 +158,7 @@ int mst_sampler_open(const struct mst_sampler_opts *o, volatile sig_atomic_t *ca
 		goto fail;
 	s->st.rate_asked = s->o.rate_hz;
 	s->next_due = now_ns();
-	s->rate_t0 = s->next_due;
+	s->rate_t0 = s->started = s->next_due;
 	s->last_refresh = s->next_due;
 	*out = s;
 	return 0;
@@ -282,6 +285,23 @@ static void target_gone(struct mst_sampler *s)
 	}
 }
 
+/* What memory holds, every MEMLOG_NS into the log: a long run's growth
+ * can then be put down to its owner. */
+static void log_memory(struct mst_sampler *s, uint64_t now)
+{
+	s->last_memlog = now;
+	struct mst_symbols_stats st;
+	mst_symbols_stats(s->sym, &st);
+	struct mallinfo2 mi = mallinfo2();
+	fprintf(s->log,
+		"memory at %llu s: heap %zu KB in use of %zu KB; symbols: %zu addresses cached, "
+		"%zu strings, %zu units in tables (%zu KB), libdw holds %llu rows\n",
+		(unsigned long long)((now - s->started) / SEC_NS), mi.uordblks / 1024,
+		(mi.arena + mi.hblkhd) / 1024, st.cached, st.strings, st.units,
+		st.table_bytes / 1024, (unsigned long long)st.libdw_rows);
+	fflush(s->log);
+}
+
 int mst_sampler_tick(struct mst_sampler *s, uint64_t now, struct mst_err *err)
 {
 	if (s->st.target_exited)
@@ -317,11 +337,10 @@ int mst_sampler_tick(struct mst_sampler *s, uint64_t now, struct mst_err *err)
 			}
 			mst_maps_free(nm);
 		}
-		int trc = s->sym ? mst_symbols_trim(s->sym, &e) : 0;
-		if (trc < 0)
-			logf_(s, "symbols: %s", e.msg);
-		else if (trc > 0 && s->log)
-			fprintf(s->log, "symbols: libdw started afresh (its caches dropped)\n");
+		if (s->sym)
+			mst_symbols_release(s->sym);
+		if (s->log && s->sym && t0 - s->last_memlog >= MEMLOG_NS)
+			log_memory(s, t0);
 	}
 	/* One snapshot's memory serves every tick. */
 	int rc = mst_snapshot_take(s->proc, s->unw, s->py, &s->py_err,

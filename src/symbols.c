@@ -1,29 +1,30 @@
 /* Native symbolization with libdwfl, in the manner of eu-stack: the module
- * for an address, its ELF symbol for the enclosing function, DWARF scopes
- * for inlined calls and the line table for file:line. Answers are cached per
- * looked-up address, and strings are interned, so a hot address costs one
- * hash lookup. */
+ * for an address, its ELF symbol for the enclosing function, and from the
+ * module's DWARF tables (dwtab.h) the chain of inlined calls and file:line.
+ * Answers are cached per looked-up address, and strings are interned, so a
+ * hot address costs one hash lookup. */
 #include "msttop/symbols.h"
 
 #include "msttop/debugcache.h"
+#include "msttop/dwtab.h"
 
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
 #include <libiberty/demangle.h>
-#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <uthash.h>
 
-#define MAX_INLINE 16
 /* Addresses remembered before the caches start over. The sampler sees a new
  * innermost pc with nearly every sample of hot code: without a bound the
- * cache grows for as long as it runs. Strings stay interned across a reset. */
-#define CACHE_MAX 8192
-/* Lookups that reach libdw before mst_symbols_trim starts it afresh. */
-#define TRIM_MISSES 512
+ * cache grows for as long as it runs. A miss costs a few binary searches in
+ * the DWARF tables, so the bound can be small. Strings stay interned across
+ * a reset. */
+#define CACHE_MAX 2048
 
 struct str {
 	UT_hash_handle hh;
@@ -49,7 +50,10 @@ struct mst_symbols {
 	struct entry *cache;
 	struct name_entry *names;
 	size_t ncache, nnames;
-	size_t misses; /* lookups that went to libdw since it was (re)started */
+	uint64_t rows_read; /* line rows libdwfl's own Dwarf parsed (and keeps) */
+	size_t nstrings;
+	size_t read_units, released_units; /* units read into tables; as of the last release */
+	unsigned release_calls;            /* mst_symbols_release calls since */
 	struct str *strings;
 };
 
@@ -95,6 +99,7 @@ static const char *intern(struct mst_symbols *s, const char *str)
 		return NULL;
 	memcpy(e->s, str, len + 1);
 	HASH_ADD_KEYPTR(hh, s->strings, e->s, len, e);
+	s->nstrings++;
 	return e->s;
 }
 
@@ -296,43 +301,80 @@ static const struct sym_ent *index_find(const struct sym_index *x, uint64_t addr
 										    : NULL;
 }
 
-static const struct sym_index *module_index(Dwfl_Module *mod)
+/* What we keep per module, in its libdwfl userdata: the symbol index
+ * (rebuilt after a restart of libdw: it points into libdw's ELF data) and
+ * the DWARF tables (carried over a restart). */
+struct mod_data {
+	struct sym_index *index;
+	struct mst_dwtab *tab;
+};
+
+static const char *intern_cb(void *ctx, const char *str)
+{
+	return intern(ctx, str);
+}
+
+static const char *intern_name_cb(void *ctx, const char *str)
+{
+	return intern_name(ctx, str);
+}
+
+static struct mod_data *module_data(struct mst_symbols *s, Dwfl_Module *mod)
 {
 	void **ud = NULL;
 	dwfl_module_info(mod, &ud, NULL, NULL, NULL, NULL, NULL, NULL);
 	if (!ud)
 		return NULL;
-	if (!*ud)
-		*ud = index_build(mod);
-	return *ud;
+	struct mod_data *md = *ud;
+	if (!md && !(md = *ud = calloc(1, sizeof(*md))))
+		return NULL;
+	if (!md->tab) {
+		struct mst_dwtab_strings str = {
+			.ctx = s, .intern = intern_cb, .intern_name = intern_name_cb};
+		md->tab = mst_dwtab_new(&str);
+	}
+	return md;
+}
+
+static const struct sym_index *module_index(struct mst_symbols *s, Dwfl_Module *mod)
+{
+	struct mod_data *md = module_data(s, mod);
+	if (md && !md->index)
+		md->index = index_build(mod);
+	return md ? md->index : NULL;
 }
 
 /* libdwfl's callback for a module going away: its second argument is
  * the address of the module's userdata (void **), whatever its type says. */
-static int free_index(Dwfl_Module *mod, void *userdata, const char *name, Dwarf_Addr base,
-		      void *arg)
+static int free_data(Dwfl_Module *mod, void *userdata, const char *name, Dwarf_Addr base,
+		     void *arg)
 {
 	(void)mod;
 	(void)name;
 	(void)base;
 	(void)arg;
 	void **ud = userdata;
-	index_free(*ud);
+	struct mod_data *md = *ud;
+	if (md) {
+		index_free(md->index);
+		mst_dwtab_free(md->tab);
+		free(md);
+	}
 	*ud = NULL;
 	return DWARF_CB_OK;
 }
 
-static int free_index_cb(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr base,
-			 void *arg)
+static int free_data_cb(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr base,
+			void *arg)
 {
-	return free_index(mod, userdata, name, base, arg);
+	return free_data(mod, userdata, name, base, arg);
 }
 
 static int report(struct mst_symbols *s, struct mst_err *err)
 {
 	dwfl_report_begin(s->dwfl);
 	int rc = dwfl_linux_proc_report(s->dwfl, s->pid);
-	dwfl_report_end(s->dwfl, free_index, NULL);
+	dwfl_report_end(s->dwfl, free_data, NULL);
 	if (rc != 0)
 		return mst_err_set(err, rc > 0 ? -rc : -EIO, "cannot read the modules of PID %d: %s",
 				   (int)s->pid, rc > 0 ? strerror(rc) : dwfl_errmsg(-1));
@@ -388,27 +430,81 @@ void mst_symbols_close(struct mst_symbols *s)
 		free(e);
 	}
 	if (s->dwfl) {
-		dwfl_getmodules(s->dwfl, free_index_cb, NULL, 0);
+		dwfl_getmodules(s->dwfl, free_data_cb, NULL, 0);
 		dwfl_end(s->dwfl);
 	}
 	free(s);
 }
 
-int mst_symbols_trim(struct mst_symbols *s, struct mst_err *err)
+/* Page out the ELF images of a module whose units were read. */
+static int release_module(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr start,
+			  void *arg)
 {
-	if (s->misses < TRIM_MISSES)
-		return 0;
-	Dwfl *fresh = dwfl_begin(&callbacks);
-	if (!fresh)
-		return mst_err_set(err, -ENOMEM, "libdwfl: %s", dwfl_errmsg(-1));
-	dwfl_getmodules(s->dwfl, free_index_cb, NULL, 0);
-	dwfl_end(s->dwfl);
-	s->dwfl = fresh;
-	s->misses = 0;
-	int rc = report(s, err);
-	/* Give what libdw held back to the system, or RSS would not show it. */
-	malloc_trim(0);
-	return rc < 0 ? rc : 1;
+	(void)name;
+	(void)start;
+	(void)arg;
+	const struct mod_data *md = *userdata;
+	if (!md || !md->tab || !mst_dwtab_units(md->tab))
+		return DWARF_CB_OK;
+	Dwarf_Addr bias;
+	Elf *elfs[2] = {dwfl_module_getelf(mod, &bias), NULL};
+	Dwarf *dw = dwfl_module_getdwarf(mod, &bias);
+	if (dw && dwarf_getelf(dw) != elfs[0])
+		elfs[1] = dwarf_getelf(dw);
+	for (int i = 0; i < 2; i++) {
+		size_t len = 0;
+		char *img = elfs[i] ? elf_rawfile(elfs[i], &len) : NULL;
+		long page = sysconf(_SC_PAGESIZE);
+		uintptr_t lo = (uintptr_t)img & ~(uintptr_t)(page - 1);
+		uintptr_t hi = ((uintptr_t)img + len) & ~(uintptr_t)(page - 1);
+		/* Only whole pages of the image: the partial ones at its ends
+		 * may be shared with other memory (if libelf read it into
+		 * the heap). Paged-out memory keeps its contents. */
+		if (img && hi > lo + (uintptr_t)page)
+			madvise((void *)(lo + (uintptr_t)page), hi - lo - (uintptr_t)page, MADV_PAGEOUT);
+	}
+	return DWARF_CB_OK;
+}
+
+void mst_symbols_release(struct mst_symbols *s)
+{
+	/* Not every page goes at the first call: pages faulted in moments ago
+	 * may sit in the kernel's per-CPU LRU batches, and a debug file just
+	 * written (a new debug cache entry) has dirty pages until writeback.
+	 * Ask again at calls 1, 2, 4 ... 128 after units were read. */
+	if (s->released_units != s->read_units) {
+		s->released_units = s->read_units;
+		s->release_calls = 0;
+	}
+	if (s->release_calls > 128)
+		return;
+	unsigned c = ++s->release_calls;
+	if (c & (c - 1))
+		return;
+	dwfl_getmodules(s->dwfl, release_module, NULL, 0);
+}
+
+static int add_stats(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr start,
+		     void *arg)
+{
+	(void)mod;
+	(void)name;
+	(void)start;
+	struct mst_symbols_stats *st = arg;
+	const struct mod_data *md = *userdata;
+	if (md && md->tab) {
+		st->units += mst_dwtab_units(md->tab);
+		st->table_bytes += mst_dwtab_bytes(md->tab);
+	}
+	return DWARF_CB_OK;
+}
+
+void mst_symbols_stats(struct mst_symbols *s, struct mst_symbols_stats *st)
+{
+	*st = (struct mst_symbols_stats){.cached = s->ncache + s->nnames,
+					 .strings = s->nstrings,
+					 .libdw_rows = s->rows_read};
+	dwfl_getmodules(s->dwfl, add_stats, st, 0);
 }
 
 int mst_symbols_refresh(struct mst_symbols *s, struct mst_err *err)
@@ -418,88 +514,10 @@ int mst_symbols_refresh(struct mst_symbols *s, struct mst_err *err)
 	return report(s, err);
 }
 
-/* DWARF records source names relative to the compilation directory
- * ("../tests/x.c" from a meson build dir): join and normalize them so the
- * path shown is the one a user can open. */
-static const char *source_path(struct mst_symbols *s, Dwarf_Die *cudie, const char *file)
-{
-	if (!file)
-		return NULL;
-	if (file[0] == '/' || !cudie)
-		return intern(s, file);
-	Dwarf_Attribute attr;
-	const char *dir = dwarf_formstring(dwarf_attr(cudie, DW_AT_comp_dir, &attr));
-	if (!dir || dir[0] != '/')
-		return intern(s, file);
-	char buf[4096];
-	snprintf(buf, sizeof(buf), "%s/%s", dir, file);
-	/* Collapse "/./" and "/x/../" in place. */
-	char out[4096];
-	size_t o = 0;
-	for (const char *p = buf; *p;) {
-		while (*p == '/')
-			p++;
-		const char *e = p + strcspn(p, "/");
-		size_t len = (size_t)(e - p);
-		if (len == 0)
-			break;
-		if (len == 1 && p[0] == '.') {
-			/* skip */
-		} else if (len == 2 && p[0] == '.' && p[1] == '.') {
-			while (o > 0 && out[o - 1] != '/')
-				o--;
-			if (o > 0)
-				o--;
-		} else if (o + len + 2 < sizeof(out)) {
-			out[o++] = '/';
-			memcpy(out + o, p, len);
-			o += len;
-		}
-		p = e;
-	}
-	out[o] = '\0';
-	return intern(s, o ? out : "/");
-}
-
-/* The name of a DWARF function DIE: the linkage name (demangled, so C++
- * shows its scope), else the plain name, following abstract origins. */
-static const char *die_name(struct mst_symbols *s, Dwarf_Die *die)
-{
-	Dwarf_Attribute attr;
-	const char *n = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_linkage_name, &attr));
-	if (!n)
-		n = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &attr));
-	if (!n)
-		n = dwarf_diename(die);
-	return intern_name(s, n);
-}
-
-static const char *call_file(struct mst_symbols *s, Dwarf_Die *cudie, Dwarf_Die *inl)
-{
-	Dwarf_Attribute attr;
-	Dwarf_Word idx;
-	if (dwarf_formudata(dwarf_attr(inl, DW_AT_call_file, &attr), &idx) != 0)
-		return NULL;
-	Dwarf_Files *files;
-	size_t nfiles;
-	if (dwarf_getsrcfiles(cudie, &files, &nfiles) != 0 || idx >= nfiles)
-		return NULL;
-	return source_path(s, cudie, dwarf_filesrc(files, idx, NULL, NULL));
-}
-
-static int call_line(Dwarf_Die *inl)
-{
-	Dwarf_Attribute attr;
-	Dwarf_Word line;
-	if (dwarf_formudata(dwarf_attr(inl, DW_AT_call_line, &attr), &line) != 0)
-		return 0;
-	return (int)line;
-}
-
 /* The ELF symbol covering addr, without its version suffix, interned. */
 static const char *elf_name(struct mst_symbols *s, Dwfl_Module *mod, uint64_t addr)
 {
-	const struct sym_index *x = module_index(mod);
+	const struct sym_index *x = module_index(s, mod);
 	const struct sym_ent *e = x ? index_find(x, addr) : NULL;
 	const char *symname = e ? e->name : NULL;
 	if (!symname)
@@ -538,7 +556,6 @@ const char *mst_symbols_func_name(struct mst_symbols *s, uint64_t pc, bool is_re
 static size_t lookup(struct mst_symbols *s, uint64_t pc, uint64_t addr,
 		     struct mst_native_frame *fr)
 {
-	s->misses++;
 	struct mst_native_frame base = {.pc = pc};
 	Dwfl_Module *mod = dwfl_addrmodule(s->dwfl, addr);
 	if (!mod) {
@@ -556,55 +573,39 @@ static size_t lookup(struct mst_symbols *s, uint64_t pc, uint64_t addr,
 
 	base.func = elf_name(s, mod, addr);
 
-	/* The innermost source position. */
-	Dwfl_Line *ln = dwfl_module_getsrc(mod, addr);
-	const char *src_file = NULL;
-	int src_line = 0;
-	if (ln) {
-		int l = 0;
-		src_file = dwfl_lineinfo(ln, NULL, &l, NULL, NULL, NULL);
-		Dwarf_Die *lcu = dwfl_linecu(ln);
-		src_file = source_path(s, lcu, src_file);
-		src_line = l;
+	/* The source position and the inlined calls there. */
+	struct mod_data *md = module_data(s, mod);
+	struct mst_dwtab_pos pos;
+	pos.ninl = 0;
+	pos.file = pos.func = NULL;
+	pos.line = 0;
+	if (md && md->tab) {
+		uint64_t rows = mst_dwtab_rows_read(md->tab);
+		size_t units = mst_dwtab_units(md->tab);
+		if (mst_dwtab_lookup(md->tab, mod, addr, &pos) <= 0)
+			pos.ninl = 0, pos.file = pos.func = NULL, pos.line = 0;
+		s->rows_read += mst_dwtab_rows_read(md->tab) - rows;
+		s->read_units += mst_dwtab_units(md->tab) - units;
 	}
-
-	/* Inline chain: scopes run innermost to outermost; each inlined
-	 * subroutine's call site is the position in the function around it. */
-	Dwarf_Addr dbias = 0;
-	Dwarf_Die *cudie = dwfl_module_addrdie(mod, addr, &dbias);
-	Dwarf_Die *scopes = NULL;
-	int nscopes = cudie ? dwarf_getscopes(cudie, addr - dbias, &scopes) : 0;
-	Dwarf_Die *inl[MAX_INLINE];
-	size_t ninl = 0;
-	for (int i = 0; i < nscopes && ninl < MAX_INLINE; i++)
-		if (dwarf_tag(&scopes[i]) == DW_TAG_inlined_subroutine)
-			inl[ninl++] = &scopes[i];
-		else if (dwarf_tag(&scopes[i]) == DW_TAG_subprogram)
-			break;
 
 	size_t n = 0;
 	/* The real function: its ELF symbol's name (an inline's name would
-	 * hide which function the code belongs to). */
+	 * hide which function the code belongs to), then each inlined call,
+	 * each at the position of the call in the frame before it. */
 	fr[n] = base;
-	if (!fr[n].func && nscopes > 0) {
-		for (int i = 0; i < nscopes; i++)
-			if (dwarf_tag(&scopes[i]) == DW_TAG_subprogram) {
-				fr[n].func = die_name(s, &scopes[i]);
-				break;
-			}
-	}
-	fr[n].file = ninl ? call_file(s, cudie, inl[ninl - 1]) : src_file;
-	fr[n].line = ninl ? call_line(inl[ninl - 1]) : src_line;
+	if (!fr[n].func)
+		fr[n].func = pos.func;
+	fr[n].file = pos.ninl ? pos.inl[0].call_file : pos.file;
+	fr[n].line = pos.ninl ? pos.inl[0].call_line : pos.line;
 	n++;
-	for (size_t k = ninl; k-- > 0;) {
+	for (size_t k = 0; k < pos.ninl; k++) {
 		fr[n] = base;
-		fr[n].func = die_name(s, inl[k]);
+		fr[n].func = pos.inl[k].func;
 		fr[n].inlined = true;
-		fr[n].file = k ? call_file(s, cudie, inl[k - 1]) : src_file;
-		fr[n].line = k ? call_line(inl[k - 1]) : src_line;
+		fr[n].file = k + 1 < pos.ninl ? pos.inl[k + 1].call_file : pos.file;
+		fr[n].line = k + 1 < pos.ninl ? pos.inl[k + 1].call_line : pos.line;
 		n++;
 	}
-	free(scopes);
 	return n;
 }
 
@@ -615,7 +616,7 @@ int mst_symbols_resolve(struct mst_symbols *s, uint64_t pc, bool is_return,
 	struct entry *e;
 	HASH_FIND(hh, s->cache, &addr, sizeof(addr), e);
 	if (!e) {
-		struct mst_native_frame tmp[MAX_INLINE + 1];
+		struct mst_native_frame tmp[MST_DWTAB_MAX_INLINE + 1];
 		size_t cnt = lookup(s, pc, addr, tmp);
 		if (s->ncache >= CACHE_MAX || s->nnames >= CACHE_MAX)
 			flush_cache(s);

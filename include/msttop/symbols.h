@@ -29,14 +29,26 @@ struct mst_symbols;
 
 int mst_symbols_open(pid_t pid, struct mst_symbols **out, struct mst_err *err);
 void mst_symbols_close(struct mst_symbols *s);
-/* libdw keeps the line tables and DIEs of every compilation unit it has
- * read until it is closed, and a long-running sampler keeps meeting code
- * in new units (some hundred KB a minute on the demo). After enough
- * lookups have reached libdw, start it afresh: the answers cached by
- * address and the interned strings stay, so only addresses never seen
- * before go to libdw again. The sampler calls this now and then. Returns 1
- * when it started afresh, 0 when not yet, or a negative code. */
-int mst_symbols_trim(struct mst_symbols *s, struct mst_err *err);
+/* Reading a compilation unit into the tables touches its DIEs and line
+ * program in libdwfl's mapping of the debug file: megabytes of clean file
+ * pages that count in msttop's RSS as long as they stay mapped in. Once
+ * units were read, hand those pages back to the kernel (MADV_PAGEOUT, which
+ * keeps the contents: they come back on the next touch). For a long run,
+ * at every refresh (it does nothing unless units were read recently);
+ * --dump has no use for it. */
+void mst_symbols_release(struct mst_symbols *s);
+
+/* What the symbols hold, for the log. */
+struct mst_symbols_stats {
+	size_t cached;        /* addresses with a cached answer */
+	size_t strings;       /* interned names */
+	size_t units;         /* compilation units in the DWARF tables */
+	size_t table_bytes;   /* the DWARF tables' size */
+	uint64_t libdw_rows;  /* line rows libdwfl holds (when a unit could not be
+	                         read with a Dwarf of the tables' own) */
+};
+void mst_symbols_stats(struct mst_symbols *s, struct mst_symbols_stats *st);
+
 /* Re-read the target's modules (after new libraries were mapped). */
 int mst_symbols_refresh(struct mst_symbols *s, struct mst_err *err);
 
@@ -45,7 +57,7 @@ int mst_symbols_refresh(struct mst_symbols *s, struct mst_err *err);
  * one: a return address points after the call, so it is looked up at pc - 1.
  * Returns 0 with *frames and *n, or a negative code. The array is owned by s
  * and stays valid until mst_symbols_refresh, mst_symbols_close, or a later
- * lookup that finds the cache full (8192 addresses) and starts it over;
+ * lookup that finds the cache full (2048 addresses) and starts it over;
  * the strings in it stay valid until close. */
 int mst_symbols_resolve(struct mst_symbols *s, uint64_t pc, bool is_return,
 			const struct mst_native_frame **frames, size_t *n);
