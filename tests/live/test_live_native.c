@@ -81,14 +81,18 @@ static void check_chain(const char *mode)
 
 	char *src = mst_src_path("tests/targets/native_chain.c");
 	int l_a = mst_marker_line(src, "call_a"), l_b = mst_marker_line(src, "call_b"),
-	    l_c = mst_marker_line(src, "call_c");
+	    l_b2 = mst_marker_line(src, "call_b2"), l_c = mst_marker_line(src, "call_c");
 	int l_end = mst_marker_line(src, mode ? "spin_loop" : "pause_call");
-	ck_assert(l_a > 0 && l_b > 0 && l_c > 0 && l_end > 0);
-	char want[4][128];
+	ck_assert(l_a > 0 && l_b > 0 && l_b2 > 0 && l_c > 0 && l_end > 0);
+	/* chain_b2 is inlined into chain_b, inlined into chain_a: both
+	 * inlined frames, each at the line of its call. */
+	enum { NWANT = 5 };
+	char want[NWANT][128];
 	snprintf(want[0], sizeof(want[0]), " worker_main at %s:%d ", src, l_a);
 	snprintf(want[1], sizeof(want[1]), " chain_a at %s:%d ", src, l_b);
-	snprintf(want[2], sizeof(want[2]), " chain_b (inlined) at %s:%d ", src, l_c);
-	snprintf(want[3], sizeof(want[3]), " chain_c at %s:%d ", src, l_end);
+	snprintf(want[2], sizeof(want[2]), " chain_b (inlined) at %s:%d ", src, l_b2);
+	snprintf(want[3], sizeof(want[3]), " chain_b2 (inlined) at %s:%d ", src, l_c);
+	snprintf(want[4], sizeof(want[4]), " chain_c at %s:%d ", src, l_end);
 
 	int workers = 0;
 	char *save = NULL;
@@ -105,7 +109,7 @@ static void check_chain(const char *mode)
 		/* Most recent call last, each frame on its own line, in order,
 		 * with nothing between the chain's frames. */
 		const char *pos = sec;
-		for (int k = 0; k < 4; k++) {
+		for (int k = 0; k < NWANT; k++) {
 			const char *before = pos;
 			ck_assert_msg(find_line_after(sec, &pos, want[k]),
 				      "thread %d: frame '%s' missing or out of order:\n%s", (int)tid,

@@ -1,8 +1,9 @@
 /* native_chain: a pure C target with a known call chain in every worker.
  *
- * Each worker thread runs  worker_main -> chain_a -> chain_b -> chain_c
- * where chain_b is forced inline into chain_a (an inlined frame in the debug
- * info) and chain_a / chain_c are real out-of-line functions. The chain ends
+ * Each worker thread runs  worker_main -> chain_a -> chain_b -> chain_b2 ->
+ * chain_c where chain_b2 is forced inline into chain_b and chain_b into
+ * chain_a (two levels of inlined frames in the debug info) and chain_a /
+ * chain_c are real out-of-line functions. The chain ends
  * either blocked in pause() (default) or busy-looping (spin modes). Workers
  * are named "worker-1".."worker-N" with pthread_setname_np; the main thread
  * waits in pthread_join.
@@ -79,12 +80,21 @@ CHAIN_NOINLINE static unsigned long chain_c(int depth)
 	return 0;
 }
 
-static inline __attribute__((always_inline)) unsigned long chain_b(int depth)
+/* Two levels of inlining: chain_b2 into chain_b into chain_a. */
+static inline __attribute__((always_inline)) unsigned long chain_b2(int depth)
 {
 	unsigned long r = chain_c(depth + 1); /* MARK: call_c */
 
 	sink = r;
 	return r + 1;
+}
+
+static inline __attribute__((always_inline)) unsigned long chain_b(int depth)
+{
+	unsigned long r = chain_b2(depth + 1); /* MARK: call_b2 */
+
+	sink = r;
+	return r + 2;
 }
 
 CHAIN_NOINLINE static unsigned long chain_a(int depth)
