@@ -18,7 +18,10 @@
 /* One frame as shown. Exactly one of py / nat is set. */
 struct dframe {
 	const struct mst_py_frame *py;
-	const struct mst_native_frame *nat;
+	/* A copy: the symbols' answer arrays go when their cache starts over,
+	 * which a later lookup of this very dump may do. Its strings stay. */
+	struct mst_native_frame nat;
+	bool has_nat;
 	uint64_t pc;
 	uint8_t flags; /* MST_MF_* */
 };
@@ -85,7 +88,8 @@ static void build(struct ctx *c, const struct mst_thread_snap *t)
 			continue;
 		}
 		for (size_t j = 0; j < k; j++)
-			add(c, (struct dframe){.nat = &nf[j], .pc = pc, .flags = m[i].flags});
+			add(c, (struct dframe){.nat = nf[j], .has_nat = true, .pc = pc,
+					       .flags = m[i].flags});
 	}
 out:
 	free(m);
@@ -223,7 +227,7 @@ static void text_native(struct ctx *c, const struct dframe *d)
 	char a[1024], b[1024];
 	FILE *out = c->out;
 	fprintf(out, "    (C) 0x%016" PRIx64 " ", d->pc);
-	const struct mst_native_frame *f = d->nat;
+	const struct mst_native_frame *f = d->has_nat ? &d->nat : NULL;
 	if (f && f->func)
 		fprintf(out, "%s%s", mst_text_escape(f->func, a, sizeof(a)),
 			f->inlined ? " (inlined)" : "");
@@ -394,7 +398,7 @@ int mst_dump_json(FILE *out, const struct mst_snapshot *s, struct mst_symbols *s
 												: NULL,
 				     true);
 			} else {
-				const struct mst_native_frame *f = d->nat;
+				const struct mst_native_frame *f = d->has_nat ? &d->nat : NULL;
 				fputs("\"kind\":\"native\",", out);
 				fprintf(out, "\"address\":\"0x%" PRIx64 "\",", d->pc);
 				jstr(out, "function", f ? f->func : NULL, true);
