@@ -19,37 +19,51 @@
 #include <unistd.h>
 #include <uthash.h>
 
-/* Addresses remembered before the caches start over. The sampler sees a new
- * innermost pc with nearly every sample of hot code: without a bound the
- * cache grows for as long as it runs. A miss costs a few binary searches in
- * the DWARF tables, so the bound can be small. Strings stay interned across
- * a reset. */
-#define CACHE_MAX 2048
+/* The answers for recent addresses live in fixed tables, allocated and
+ * touched once at open: a hot address costs one probe, a miss a few binary
+ * searches in the symbol index and the DWARF tables, and the memory is all
+ * there from the start, whatever the sampler meets (a new innermost pc with
+ * nearly every sample of hot code). Answers: 1024 sets of two ways, the
+ * least recently used way replaced; an answer of more than SLOT_FRAMES
+ * frames (inlined deeper) is looked up each time. Names: direct-mapped. */
+#define CACHE_SETS 1024
+#define SLOT_FRAMES 8
+#define NAME_SLOTS 4096
+
+/* One frame of a cached answer; pc and module are the answer's. */
+struct cframe {
+	const char *func, *file;
+	int32_t line;
+	bool inlined;
+};
+
+struct slot {
+	uint64_t key; /* the address looked up (pc, or pc - 1 for returns) + 1; 0: empty */
+	uint64_t pc;
+	const char *module;
+	uint64_t module_off;
+	uint32_t n;
+	struct cframe fr[SLOT_FRAMES];
+};
+
+struct name_slot {
+	uint64_t key; /* address + 1; 0: empty */
+	const char *name;
+};
 
 struct str {
 	UT_hash_handle hh;
 	char s[];
 };
 
-struct entry {
-	uint64_t key; /* the address looked up (pc, or pc - 1 for returns) */
-	UT_hash_handle hh;
-	size_t n;
-	struct mst_native_frame frames[];
-};
-
-struct name_entry {
-	uint64_t key;
-	const char *name;
-	UT_hash_handle hh;
-};
-
 struct mst_symbols {
 	pid_t pid;
 	Dwfl *dwfl;
-	struct entry *cache;
-	struct name_entry *names;
-	size_t ncache, nnames;
+	struct slot *slots;       /* CACHE_SETS * 2 */
+	uint8_t *mru;             /* per set: the way used last */
+	struct name_slot *names;  /* NAME_SLOTS */
+	/* The answer handed out, valid until the next lookup. */
+	struct mst_native_frame out[MST_DWTAB_MAX_INLINE + 1];
 	uint64_t rows_read; /* line rows libdwfl's own Dwarf parsed (and keeps) */
 	size_t nstrings;
 	size_t read_units, released_units; /* units read into tables; as of the last release */
@@ -381,15 +395,26 @@ static int report(struct mst_symbols *s, struct mst_err *err)
 	return 0;
 }
 
+static void flush_cache(struct mst_symbols *s);
+
 int mst_symbols_open(pid_t pid, struct mst_symbols **out, struct mst_err *err)
 {
 	struct mst_symbols *s = calloc(1, sizeof(*s));
 	if (!s)
 		return mst_err_set(err, -ENOMEM, "out of memory");
 	s->pid = pid;
+	/* malloc and memset rather than calloc: the pages are touched now. */
+	s->slots = malloc(2 * CACHE_SETS * sizeof(s->slots[0]));
+	s->mru = malloc(CACHE_SETS);
+	s->names = malloc(NAME_SLOTS * sizeof(s->names[0]));
+	if (!s->slots || !s->mru || !s->names) {
+		mst_symbols_close(s);
+		return mst_err_set(err, -ENOMEM, "out of memory");
+	}
+	flush_cache(s);
 	s->dwfl = dwfl_begin(&callbacks);
 	if (!s->dwfl) {
-		free(s);
+		mst_symbols_close(s);
 		return mst_err_set(err, -ENOMEM, "libdwfl: %s", dwfl_errmsg(-1));
 	}
 	int rc = report(s, err);
@@ -403,26 +428,18 @@ int mst_symbols_open(pid_t pid, struct mst_symbols **out, struct mst_err *err)
 
 static void flush_cache(struct mst_symbols *s)
 {
-	struct entry *e, *tmp;
-	HASH_ITER(hh, s->cache, e, tmp)
-	{
-		HASH_DEL(s->cache, e);
-		free(e);
-	}
-	struct name_entry *n, *ntmp;
-	HASH_ITER(hh, s->names, n, ntmp)
-	{
-		HASH_DEL(s->names, n);
-		free(n);
-	}
-	s->ncache = s->nnames = 0;
+	memset(s->slots, 0, 2 * CACHE_SETS * sizeof(s->slots[0]));
+	memset(s->mru, 0, CACHE_SETS);
+	memset(s->names, 0, NAME_SLOTS * sizeof(s->names[0]));
 }
 
 void mst_symbols_close(struct mst_symbols *s)
 {
 	if (!s)
 		return;
-	flush_cache(s);
+	free(s->slots);
+	free(s->mru);
+	free(s->names);
 	struct str *e, *tmp;
 	HASH_ITER(hh, s->strings, e, tmp)
 	{
@@ -501,7 +518,12 @@ static int add_stats(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_
 
 void mst_symbols_stats(struct mst_symbols *s, struct mst_symbols_stats *st)
 {
-	*st = (struct mst_symbols_stats){.cached = s->ncache + s->nnames,
+	size_t cached = 0;
+	for (size_t i = 0; i < 2 * CACHE_SETS; i++)
+		cached += s->slots[i].key != 0;
+	for (size_t i = 0; i < NAME_SLOTS; i++)
+		cached += s->names[i].key != 0;
+	*st = (struct mst_symbols_stats){.cached = cached,
 					 .strings = s->nstrings,
 					 .libdw_rows = s->rows_read};
 	dwfl_getmodules(s->dwfl, add_stats, st, 0);
@@ -531,24 +553,20 @@ static const char *elf_name(struct mst_symbols *s, Dwfl_Module *mod, uint64_t ad
 	return intern_name(s, symname);
 }
 
+static size_t slot_hash(uint64_t addr, unsigned bits)
+{
+	return (size_t)((addr * 0x9E3779B97F4A7C15ull) >> (64 - bits));
+}
+
 const char *mst_symbols_func_name(struct mst_symbols *s, uint64_t pc, bool is_return)
 {
 	uint64_t addr = is_return && pc > 0 ? pc - 1 : pc;
-	struct name_entry *e;
-	HASH_FIND(hh, s->names, &addr, sizeof(addr), e);
-	if (e)
+	struct name_slot *e = &s->names[slot_hash(addr, 12)];
+	if (e->key == addr + 1)
 		return e->name;
 	Dwfl_Module *mod = dwfl_addrmodule(s->dwfl, addr);
 	const char *name = mod ? elf_name(s, mod, addr) : NULL;
-	if (s->nnames >= CACHE_MAX || s->ncache >= CACHE_MAX)
-		flush_cache(s);
-	e = malloc(sizeof(*e));
-	if (!e)
-		return name;
-	e->key = addr;
-	e->name = name;
-	HASH_ADD(hh, s->names, key, sizeof(e->key), e);
-	s->nnames++;
+	*e = (struct name_slot){.key = addr + 1, .name = name};
 	return name;
 }
 
@@ -613,25 +631,34 @@ int mst_symbols_resolve(struct mst_symbols *s, uint64_t pc, bool is_return,
 			const struct mst_native_frame **frames, size_t *n)
 {
 	uint64_t addr = is_return && pc > 0 ? pc - 1 : pc;
-	struct entry *e;
-	HASH_FIND(hh, s->cache, &addr, sizeof(addr), e);
-	if (!e) {
-		struct mst_native_frame tmp[MST_DWTAB_MAX_INLINE + 1];
-		size_t cnt = lookup(s, pc, addr, tmp);
-		if (s->ncache >= CACHE_MAX || s->nnames >= CACHE_MAX)
-			flush_cache(s);
-		e = malloc(sizeof(*e) + cnt * sizeof(e->frames[0]));
-		if (!e)
-			return -ENOMEM;
-		e->key = addr;
-		e->n = cnt;
-		memcpy(e->frames, tmp, cnt * sizeof(tmp[0]));
-		HASH_ADD(hh, s->cache, key, sizeof(e->key), e);
-		s->ncache++;
+	size_t set = slot_hash(addr, 10);
+	struct slot *way = &s->slots[2 * set];
+	int w = way[0].key == addr + 1 ? 0 : way[1].key == addr + 1 ? 1 : -1;
+	*frames = s->out;
+	if (w >= 0) {
+		/* The cached pc is the first one seen at this address; return
+		 * addresses repeat exactly, so it is the same pc. */
+		const struct slot *e = &way[w];
+		s->mru[set] = (uint8_t)w;
+		for (uint32_t i = 0; i < e->n; i++)
+			s->out[i] = (struct mst_native_frame){
+				.pc = e->pc, .func = e->fr[i].func, .file = e->fr[i].file,
+				.line = e->fr[i].line, .module = e->module, .module_off = e->module_off,
+				.inlined = e->fr[i].inlined};
+		*n = e->n;
+		return 0;
 	}
-	/* The cached pc is the first one seen at this address; return
-	 * addresses repeat exactly, so it is the same pc. */
-	*frames = e->frames;
-	*n = e->n;
+	size_t cnt = lookup(s, pc, addr, s->out);
+	*n = cnt;
+	if (cnt > SLOT_FRAMES)
+		return 0;
+	w = !s->mru[set];
+	s->mru[set] = (uint8_t)w;
+	struct slot *e = &way[w];
+	*e = (struct slot){.key = addr + 1, .pc = s->out[0].pc, .module = s->out[0].module,
+			   .module_off = s->out[0].module_off, .n = (uint32_t)cnt};
+	for (size_t i = 0; i < cnt; i++)
+		e->fr[i] = (struct cframe){.func = s->out[i].func, .file = s->out[i].file,
+					   .line = s->out[i].line, .inlined = s->out[i].inlined};
 	return 0;
 }

@@ -56,8 +56,7 @@ int mst_symbols_refresh(struct mst_symbols *s, struct mst_err *err);
  * each inlined callee). is_return is true for every frame but the innermost
  * one: a return address points after the call, so it is looked up at pc - 1.
  * Returns 0 with *frames and *n, or a negative code. The array is owned by s
- * and stays valid until mst_symbols_refresh, mst_symbols_close, or a later
- * lookup that finds the cache full (2048 addresses) and starts it over;
+ * and stays valid until the next mst_symbols_resolve (copy what is kept);
  * the strings in it stay valid until close. */
 int mst_symbols_resolve(struct mst_symbols *s, uint64_t pc, bool is_return,
 			const struct mst_native_frame **frames, size_t *n);

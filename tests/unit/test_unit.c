@@ -269,6 +269,55 @@ START_TEST(symbols_names_as_libdwfl)
 }
 END_TEST
 
+/* An answer is the same whether it comes from the cache or from a lookup:
+ * twice over more addresses than the cache holds, the second time in the
+ * other order (hits and evictions both), and after a refresh flushed it. */
+static void describe_frames(char *buf, size_t len, const struct mst_native_frame *fr, size_t n)
+{
+	int o = 0;
+	for (size_t i = 0; i < n && o >= 0 && (size_t)o < len; i++)
+		o += snprintf(buf + o, len - (size_t)o, "%llx %s %s:%d %s+%llx%s|",
+			      (unsigned long long)fr[i].pc, fr[i].func ? fr[i].func : "-",
+			      fr[i].file ? fr[i].file : "-", fr[i].line,
+			      fr[i].module ? fr[i].module : "-", (unsigned long long)fr[i].module_off,
+			      fr[i].inlined ? " (inlined)" : "");
+}
+
+START_TEST(symbols_cache_same_answers)
+{
+	struct mst_symbols *s = NULL;
+	struct mst_err err = {0};
+	ck_assert_int_eq(mst_symbols_open(getpid(), &s, &err), 0);
+	uint64_t base = (uint64_t)(uintptr_t)&mst_symbols_open;
+	enum { N = 5000 };
+	static char first[N][512];
+	for (int i = 0; i < N; i++) {
+		const struct mst_native_frame *fr;
+		size_t k;
+		ck_assert_int_eq(mst_symbols_resolve(s, base + 13u * (uint64_t)i, i % 2, &fr, &k), 0);
+		ck_assert_uint_gt(k, 0);
+		describe_frames(first[i], sizeof(first[i]), fr, k);
+	}
+	for (int pass = 0; pass < 2; pass++) {
+		if (pass == 1)
+			ck_assert_int_eq(mst_symbols_refresh(s, &err), 0);
+		for (int i = N; i-- > 0;) {
+			const struct mst_native_frame *fr;
+			size_t k;
+			char now[512];
+			ck_assert_int_eq(
+				mst_symbols_resolve(s, base + 13u * (uint64_t)i, i % 2, &fr, &k), 0);
+			describe_frames(now, sizeof(now), fr, k);
+			ck_assert_str_eq(now, first[i]);
+		}
+	}
+	struct mst_symbols_stats st;
+	mst_symbols_stats(s, &st);
+	ck_assert_uint_gt(st.cached, 1000);
+	mst_symbols_close(s);
+}
+END_TEST
+
 /* KB resident in libdwfl's mapping of path: private, writable, the whole
  * file from offset 0 (the program's own rw-p mapping of path is its .data,
  * at an offset), and made after the mappings in old[0..nold) (a sanitizer
@@ -667,6 +716,7 @@ static Suite *unit_suite(void)
 	tcase_add_test(tc, symbols_demangle_and_versions);
 	tcase_add_test(tc, symbols_names_as_libdwfl);
 	tcase_add_test(tc, symbols_release_pages);
+	tcase_add_test(tc, symbols_cache_same_answers);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("cli");
 	tcase_set_timeout(tc, 60);
