@@ -64,6 +64,7 @@ struct mst_dwtab {
 	struct span *spans;
 	size_t nspans, capspans;
 	uint64_t rows_read;
+	uint64_t searches;
 	size_t bytes;
 };
 
@@ -112,6 +113,11 @@ uint64_t mst_dwtab_rows_read(const struct mst_dwtab *t)
 size_t mst_dwtab_units(const struct mst_dwtab *t)
 {
 	return t->nunits;
+}
+
+uint64_t mst_dwtab_searches(const struct mst_dwtab *t)
+{
+	return t->searches;
 }
 
 size_t mst_dwtab_bytes(const struct mst_dwtab *t)
@@ -643,6 +649,7 @@ int mst_dwtab_lookup(struct mst_dwtab *t, Dwfl_Module *mod, uint64_t addr,
 	uint64_t a = addr - bias;
 	struct unit *u = find_span(t, a);
 	if (!u) {
+		t->searches++;
 		Dwarf_Addr b2;
 		Dwarf_Die *cudie = dwfl_module_addrdie(mod, addr, &b2);
 		if (!cudie)

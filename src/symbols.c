@@ -12,6 +12,7 @@
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
 #include <libiberty/demangle.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,7 +67,7 @@ struct mst_symbols {
 	struct mst_native_frame out[MST_DWTAB_MAX_INLINE + 1];
 	uint64_t rows_read; /* line rows libdwfl's own Dwarf parsed (and keeps) */
 	size_t nstrings;
-	size_t read_units, released_units; /* units read into tables; as of the last release */
+	uint64_t searches, released;       /* DWARF searches (dwtab); as of the last release */
 	unsigned release_calls;            /* mst_symbols_release calls since */
 	struct str *strings;
 };
@@ -453,7 +454,7 @@ void mst_symbols_close(struct mst_symbols *s)
 	free(s);
 }
 
-/* Page out the ELF images of a module whose units were read. */
+/* Page out the ELF images of a module whose DWARF was searched. */
 static int release_module(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr start,
 			  void *arg)
 {
@@ -461,7 +462,7 @@ static int release_module(Dwfl_Module *mod, void **userdata, const char *name, D
 	(void)start;
 	(void)arg;
 	const struct mod_data *md = *userdata;
-	if (!md || !md->tab || !mst_dwtab_units(md->tab))
+	if (!md || !md->tab || !mst_dwtab_searches(md->tab))
 		return DWARF_CB_OK;
 	Dwarf_Addr bias;
 	Elf *elfs[2] = {dwfl_module_getelf(mod, &bias), NULL};
@@ -488,10 +489,14 @@ void mst_symbols_release(struct mst_symbols *s)
 	/* Not every page goes at the first call: pages faulted in moments ago
 	 * may sit in the kernel's per-CPU LRU batches, and a debug file just
 	 * written (a new debug cache entry) has dirty pages until writeback.
-	 * Ask again at calls 1, 2, 4 ... 128 after units were read. */
-	if (s->released_units != s->read_units) {
-		s->released_units = s->read_units;
+	 * Ask again at calls 1, 2, 4 ... 128 after DWARF was searched. */
+	if (s->released != s->searches) {
+		s->released = s->searches;
 		s->release_calls = 0;
+		/* Reading a unit parsed its line table and more into the heap,
+		 * freed with the unit's Dwarf but below what the tables keep:
+		 * holes of megabytes that glibc keeps resident unless asked. */
+		malloc_trim(0);
 	}
 	if (s->release_calls > 128)
 		return;
@@ -599,11 +604,11 @@ static size_t lookup(struct mst_symbols *s, uint64_t pc, uint64_t addr,
 	pos.line = 0;
 	if (md && md->tab) {
 		uint64_t rows = mst_dwtab_rows_read(md->tab);
-		size_t units = mst_dwtab_units(md->tab);
+		uint64_t searches = mst_dwtab_searches(md->tab);
 		if (mst_dwtab_lookup(md->tab, mod, addr, &pos) <= 0)
 			pos.ninl = 0, pos.file = pos.func = NULL, pos.line = 0;
 		s->rows_read += mst_dwtab_rows_read(md->tab) - rows;
-		s->read_units += mst_dwtab_units(md->tab) - units;
+		s->searches += mst_dwtab_searches(md->tab) - searches;
 	}
 
 	size_t n = 0;

@@ -64,6 +64,11 @@ int mst_dwtab_lookup(struct mst_dwtab *t, Dwfl_Module *mod, uint64_t addr,
 uint64_t mst_dwtab_rows_read(const struct mst_dwtab *t);
 /* Compilation units read into the tables, and the bytes the tables use. */
 size_t mst_dwtab_units(const struct mst_dwtab *t);
+/* Times libdw was asked which unit holds an address the tables did not
+ * cover: each may touch pages of the debug file (the first one of a module
+ * sets up its address ranges, which can read every unit's header), whether
+ * or not a unit was found. */
+uint64_t mst_dwtab_searches(const struct mst_dwtab *t);
 size_t mst_dwtab_bytes(const struct mst_dwtab *t);
 
 #endif

@@ -29,13 +29,15 @@ struct mst_symbols;
 
 int mst_symbols_open(pid_t pid, struct mst_symbols **out, struct mst_err *err);
 void mst_symbols_close(struct mst_symbols *s);
-/* Reading a compilation unit into the tables touches its DIEs and line
- * program in libdwfl's mapping of the debug file: megabytes of clean file
- * pages that count in msttop's RSS as long as they stay mapped in. Once
- * units were read, hand those pages back to the kernel (MADV_PAGEOUT, which
- * keeps the contents: they come back on the next touch). For a long run,
- * at every refresh (it does nothing unless units were read recently);
- * --dump has no use for it. */
+/* Looking for the compilation unit of an address, and reading it into the
+ * tables, touch the debug file through libdwfl's mapping of it: megabytes
+ * of clean file pages (a module's first search may read every unit's
+ * header) that count in msttop's RSS as long as they stay mapped in. After
+ * such searches, hand those pages back to the kernel (MADV_PAGEOUT, which
+ * keeps the contents: they come back on the next touch), and the heap's
+ * free holes that reading left (malloc_trim). For a long run, at every
+ * refresh (it does nothing unless DWARF was searched recently); --dump has
+ * no use for it. */
 void mst_symbols_release(struct mst_symbols *s);
 
 /* What the symbols hold, for the log. */

@@ -447,7 +447,7 @@ if want rss; then
 		start_spin 4 "$out"
 		pid=$tpid
 		"$msttop" -p "$pid" -b --duration "$(calc '%.0f' "$rss_secs + 60")" --rate 100 \
-			>"$tmp/rss.report" 2>"$tmp/rss.err" &
+			--log "$tmp/rss.log" >"$tmp/rss.report" 2>"$tmp/rss.err" &
 		m=$!; pids+=("$m")
 		t0=$(now_us) series=() rss_at_warm="" rss_last="" t_warm="" t_last="" maxr=0
 		next=0
@@ -455,7 +455,8 @@ if want rss; then
 			t=$(( ($(now_us) - t0 + 500000) / 1000000 ))
 			r=$(awk '/^VmRSS:/ {print $2}' "/proc/$m/status" 2>/dev/null)
 			[ -n "$r" ] || break
-			series+=("${t}s:$r")
+			a=$(awk '/^RssAnon:/ {print $2}' "/proc/$m/status" 2>/dev/null)
+			series+=("${t}s:$r/${a:-?}")
 			if [ -z "$rss_at_warm" ] && [ "$t" -ge "${warm%.*}" ]; then rss_at_warm=$r t_warm=$t; fi
 			rss_last=$r t_last=$t
 			[ "$r" -gt "$maxr" ] && maxr=$r
@@ -466,8 +467,10 @@ if want rss; then
 		done
 		stop_msttop "$m"
 		stop_spin "$pid"
-		echo "   t:VmRSS (KiB)"
-		printf '%s\n' "${series[@]}" | xargs -n 10 echo "  "
+		echo "   t:VmRSS/RssAnon (KiB; the rest of VmRSS is mapped files)"
+		printf '%s\n' "${series[@]}" | xargs -n 8 echo "  "
+		# msttop's own account from its log (a line every 10 s): at 10 s and the last.
+		grep '^memory at' "$tmp/rss.log" 2>/dev/null | sed -n '2p;$p' | sed 's/^/   msttop log: /'
 		if [ -n "$rss_at_warm" ] && [ "$t_last" -gt "$t_warm" ]; then
 			growth=$(( rss_last - rss_at_warm ))
 			per10=$(calc '%.0f' "$growth / ($t_last - $t_warm) * 600")
