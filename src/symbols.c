@@ -454,13 +454,68 @@ void mst_symbols_close(struct mst_symbols *s)
 	free(s);
 }
 
-/* Page out the ELF images of a module whose DWARF was searched. */
+/* Our file mappings that hold no private (copied-on-write) page, from
+ * /proc/self/smaps: dropping their pages loses nothing, they come back
+ * from the file as they were. */
+#define MAX_CLEAN 256
+struct clean_maps {
+	size_t n;
+	uintptr_t lo[MAX_CLEAN], hi[MAX_CLEAN];
+};
+
+static void read_clean_maps(struct clean_maps *c)
+{
+	c->n = 0;
+	FILE *f = fopen("/proc/self/smaps", "re");
+	if (!f)
+		return;
+	char line[512];
+	uintptr_t lo = 0, hi = 0;
+	bool file = false;
+	unsigned long kb;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long a, b, ino;
+		if (sscanf(line, "%lx-%lx %*s %*s %*s %lu", &a, &b, &ino) == 3) {
+			lo = a, hi = b, file = ino != 0;
+		} else if (sscanf(line, "Anonymous: %lu kB", &kb) == 1 && file && kb == 0 &&
+			   c->n < MAX_CLEAN) {
+			c->lo[c->n] = lo;
+			c->hi[c->n++] = hi;
+		}
+	}
+	fclose(f);
+}
+
+/* Drop the pages of an ELF image libdwfl mapped, when its mapping holds
+ * none of its own (then MADV_DONTNEED only unmaps them: they come back from
+ * the file on the next touch); else ask the kernel to page them out, which
+ * keeps any content but skips pages it cannot take (large folios it cannot
+ * split, pages others map). */
+static void release_image(const struct clean_maps *c, char *img, size_t len)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	uintptr_t lo = (uintptr_t)img & ~(uintptr_t)(page - 1);
+	uintptr_t hi = ((uintptr_t)img + len) & ~(uintptr_t)(page - 1);
+	/* Only whole pages of the image: the partial ones at its ends may
+	 * be shared with other memory (if libelf read it into the heap). */
+	lo += (uintptr_t)page;
+	if (hi <= lo)
+		return;
+	for (size_t i = 0; i < c->n; i++)
+		if (c->lo[i] <= lo && hi <= c->hi[i]) {
+			madvise((void *)lo, hi - lo, MADV_DONTNEED);
+			return;
+		}
+	madvise((void *)lo, hi - lo, MADV_PAGEOUT);
+}
+
+/* Release the ELF images of a module whose DWARF was searched. */
 static int release_module(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr start,
 			  void *arg)
 {
 	(void)name;
 	(void)start;
-	(void)arg;
+	const struct clean_maps *c = arg;
 	const struct mod_data *md = *userdata;
 	if (!md || !md->tab || !mst_dwtab_searches(md->tab))
 		return DWARF_CB_OK;
@@ -472,14 +527,8 @@ static int release_module(Dwfl_Module *mod, void **userdata, const char *name, D
 	for (int i = 0; i < 2; i++) {
 		size_t len = 0;
 		char *img = elfs[i] ? elf_rawfile(elfs[i], &len) : NULL;
-		long page = sysconf(_SC_PAGESIZE);
-		uintptr_t lo = (uintptr_t)img & ~(uintptr_t)(page - 1);
-		uintptr_t hi = ((uintptr_t)img + len) & ~(uintptr_t)(page - 1);
-		/* Only whole pages of the image: the partial ones at its ends
-		 * may be shared with other memory (if libelf read it into
-		 * the heap). Paged-out memory keeps its contents. */
-		if (img && hi > lo + (uintptr_t)page)
-			madvise((void *)(lo + (uintptr_t)page), hi - lo - (uintptr_t)page, MADV_PAGEOUT);
+		if (img)
+			release_image(c, img, len);
 	}
 	return DWARF_CB_OK;
 }
@@ -489,7 +538,9 @@ void mst_symbols_release(struct mst_symbols *s)
 	/* Not every page goes at the first call: pages faulted in moments ago
 	 * may sit in the kernel's per-CPU LRU batches, and a debug file just
 	 * written (a new debug cache entry) has dirty pages until writeback.
-	 * Ask again at calls 1, 2, 4 ... 128 after DWARF was searched. */
+	 * Ask again at calls 1, 2, 4 ... 128 after DWARF was searched, and
+	 * at every 64th call in any case: pages held for a reason not seen
+	 * here go at the latest then. */
 	if (s->released != s->searches) {
 		s->released = s->searches;
 		s->release_calls = 0;
@@ -498,12 +549,15 @@ void mst_symbols_release(struct mst_symbols *s)
 		 * holes of megabytes that glibc keeps resident unless asked. */
 		malloc_trim(0);
 	}
-	if (s->release_calls > 128)
-		return;
 	unsigned c = ++s->release_calls;
-	if (c & (c - 1))
+	if (c > 128 ? c % 64 != 0 : (c & (c - 1)) != 0)
 		return;
-	dwfl_getmodules(s->dwfl, release_module, NULL, 0);
+	struct clean_maps *maps = malloc(sizeof(*maps));
+	if (!maps)
+		return;
+	read_clean_maps(maps);
+	dwfl_getmodules(s->dwfl, release_module, maps, 0);
+	free(maps);
 }
 
 static int add_stats(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr start,
