@@ -73,9 +73,10 @@ struct mst_symbols {
 };
 
 /* A compressed separate debug file is swapped for its uncompressed copy in
- * the debug cache, by the module's build-id; the rest is found the standard
- * way (build-id, then debuglink under /usr/lib/debug). This must come
- * first: the standard search hands libdwfl the file it opened itself. */
+ * the debug cache, by the module's build-id; the rest is found by build-id
+ * under /usr/lib/debug (or, for a module without one, by debuglink). This
+ * must come first: the standard search hands libdwfl the file it opened
+ * itself. */
 static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname,
 			  GElf_Addr base, const char *file_name, const char *debuglink_file,
 			  GElf_Word debuglink_crc, char **debuginfo_file_name)
@@ -89,6 +90,17 @@ static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname
 		       : -1;
 	if (fd >= 0)
 		return fd;
+	/* With a build-id, look it up under /usr/lib/debug/.build-id and stop
+	 * there: the standard search would end by asking debuginfod, and
+	 * libdw dlopens its client for that even with no server configured,
+	 * which maps in libcurl, GnuTLS and more (7.5 MB of RSS at a random
+	 * moment of a long run, when a module without debug info is first
+	 * looked at). Without one, the standard search (.gnu_debuglink) can
+	 * not get there. */
+	if (n > 0)
+		return dwfl_build_id_find_debuginfo(mod, userdata, modname, base, file_name,
+						    debuglink_file, debuglink_crc,
+						    debuginfo_file_name);
 	return dwfl_standard_find_debuginfo(mod, userdata, modname, base, file_name,
 					    debuglink_file, debuglink_crc, debuginfo_file_name);
 }
