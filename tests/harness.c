@@ -100,6 +100,58 @@ static int cmp_interp(const void *a, const void *b)
 	return (int)x->system - (int)y->system;
 }
 
+void mst_pyenv_versions(char *buf, size_t len)
+{
+	const char *root = getenv("PYENV_ROOT");
+	if (root && *root)
+		snprintf(buf, len, "%s/versions", root);
+	else
+		snprintf(buf, len, "%s/.pyenv/versions", getenv("HOME") ? getenv("HOME") : "/root");
+}
+
+char *mst_which(const char *prog)
+{
+	const char *env = getenv("PATH");
+	char *dirs = strdup(env && *env ? env : "/usr/local/bin:/usr/bin:/bin");
+	char *found = NULL;
+	for (char *save = NULL, *d = strtok_r(dirs, ":", &save); d && !found;
+	     d = strtok_r(NULL, ":", &save)) {
+		char *p = NULL;
+		if (asprintf(&p, "%s/%s", d, prog) < 0)
+			abort();
+		if (access(p, X_OK) == 0)
+			found = p;
+		else
+			free(p);
+	}
+	free(dirs);
+	return found;
+}
+
+char *mst_libpython_of(const struct mst_interp *py)
+{
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s", py->path);
+	char *slash = strrchr(dir, '/');
+	if (!slash)
+		return NULL;
+	*slash = '\0';
+	slash = strrchr(dir, '/');
+	if (!slash)
+		return NULL;
+	strcpy(slash, "/lib");
+	DIR *d = opendir(dir);
+	char *found = NULL;
+	struct dirent *de;
+	while (d && !found && (de = readdir(d)))
+		if (!strncmp(de->d_name, "libpython3", 10) && strstr(de->d_name, ".so.1.0"))
+			if (asprintf(&found, "%s/%s", dir, de->d_name) < 0)
+				abort();
+	if (d)
+		closedir(d);
+	return found;
+}
+
 size_t mst_test_interps(const struct mst_interp **out)
 {
 	if (!interps_done) {
@@ -111,13 +163,8 @@ size_t mst_test_interps(const struct mst_interp **out)
 				add_interp(t, strncmp(t, "/usr/", 5) == 0);
 			free(copy);
 		} else {
-			const char *root = getenv("PYENV_ROOT");
 			char dir[PATH_MAX];
-			if (root && *root)
-				snprintf(dir, sizeof(dir), "%s/versions", root);
-			else
-				snprintf(dir, sizeof(dir), "%s/.pyenv/versions",
-					 getenv("HOME") ? getenv("HOME") : "/root");
+			mst_pyenv_versions(dir, sizeof(dir));
 			DIR *d = opendir(dir);
 			struct dirent *de;
 			while (d && (de = readdir(d))) {

@@ -25,6 +25,12 @@ struct mst_interp {
  * defaults to ~/.pyenv) and /usr/bin/python3.N. Sorted by version; the
  * result is cached for the process. Returns the count. */
 size_t mst_test_interps(const struct mst_interp **out);
+/* $PYENV_ROOT/versions (PYENV_ROOT defaults to ~/.pyenv) into buf. */
+void mst_pyenv_versions(char *buf, size_t len);
+/* The libpython*.so.1.0 of a pyenv interpreter (malloc'd), or NULL. */
+char *mst_libpython_of(const struct mst_interp *py);
+/* Path of prog in $PATH (malloc'd), or NULL. */
+char *mst_which(const char *prog);
 
 struct mst_target {
 	pid_t pid;

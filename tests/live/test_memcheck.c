@@ -23,24 +23,6 @@
 #include "../check_main.h"
 #include "../harness.h"
 
-static char *valgrind_path(void)
-{
-	const char *env = getenv("PATH");
-	char *dirs = strdup(env && *env ? env : "/usr/local/bin:/usr/bin:/bin");
-	char *found = NULL;
-	for (char *save = NULL, *d = strtok_r(dirs, ":", &save); d && !found;
-	     d = strtok_r(NULL, ":", &save)) {
-		char *p = NULL;
-		if (asprintf(&p, "%s/valgrind", d) < 0)
-			abort();
-		if (access(p, X_OK) == 0)
-			found = p;
-		else
-			free(p);
-	}
-	free(dirs);
-	return found;
-}
 
 /* No task of pid stopped or traced (retrying briefly, as /proc may lag). */
 static void assert_free(pid_t pid)
@@ -62,7 +44,7 @@ struct vg_run {
 static struct vg_run memcheck(const char *a1, const char *a2, const char *a3, const char *a4,
                               const char *a5)
 {
-	char *vg = valgrind_path();
+	char *vg = mst_which("valgrind");
 	char *bin = mst_build_path("msttop");
 	char *argv[16] = {vg,
 	                  "--tool=memcheck",
@@ -164,7 +146,7 @@ END_TEST
 
 int main(void)
 {
-	char *vg = valgrind_path();
+	char *vg = mst_which("valgrind");
 	if (!vg) {
 		printf("SKIP: valgrind is not installed (sh share/install-deps.sh installs it)\n");
 		return 77;

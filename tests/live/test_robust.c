@@ -434,25 +434,6 @@ static void assert_one_line(const struct res *r, const char *want)
 	              "stderr is not one line: '%s'", r->err);
 }
 
-/* Path of prog in $PATH, malloc'd, or NULL. */
-static char *in_path(const char *prog)
-{
-	const char *env = getenv("PATH");
-	char *dirs = strdup(env && *env ? env : "/usr/local/bin:/usr/bin:/bin");
-	char *found = NULL;
-	for (char *save = NULL, *d = strtok_r(dirs, ":", &save); d && !found;
-	     d = strtok_r(NULL, ":", &save)) {
-		char *p = NULL;
-		if (asprintf(&p, "%s/%s", d, prog) < 0)
-			abort();
-		if (access(p, X_OK) == 0)
-			found = p;
-		else
-			free(p);
-	}
-	free(dirs);
-	return found;
-}
 
 static struct mst_target start_native(const char *threads)
 {
@@ -549,13 +530,8 @@ static char *unsupported_python(void)
 	const char *env = getenv("MSTTOP_TEST_UNSUPPORTED_PYTHON");
 	if (env && *env)
 		return strdup(env);
-	const char *root = getenv("PYENV_ROOT");
 	char dir[PATH_MAX];
-	if (root && *root)
-		snprintf(dir, sizeof(dir), "%s/versions", root);
-	else
-		snprintf(dir, sizeof(dir), "%s/.pyenv/versions",
-		         getenv("HOME") ? getenv("HOME") : "/root");
+	mst_pyenv_versions(dir, sizeof(dir));
 	DIR *d = opendir(dir);
 	char *found = NULL;
 	struct dirent *de;
@@ -631,30 +607,6 @@ static void must_run(char *const argv[])
 	free(err);
 }
 
-/* The libpython*.so.1.0 of a pyenv interpreter (malloc'd), or NULL. */
-static char *libpython_of(const struct mst_interp *py)
-{
-	char dir[PATH_MAX];
-	snprintf(dir, sizeof(dir), "%s", py->path);
-	char *slash = strrchr(dir, '/');
-	if (!slash)
-		return NULL;
-	*slash = '\0';
-	slash = strrchr(dir, '/');
-	if (!slash)
-		return NULL;
-	strcpy(slash, "/lib");
-	DIR *d = opendir(dir);
-	char *found = NULL;
-	struct dirent *de;
-	while (d && !found && (de = readdir(d)))
-		if (!strncmp(de->d_name, "libpython3", 10) && strstr(de->d_name, ".so.1.0"))
-			if (asprintf(&found, "%s/%s", dir, de->d_name) < 0)
-				abort();
-	if (d)
-		closedir(d);
-	return found;
-}
 
 static bool maps_hold(pid_t pid, const char *s)
 {
@@ -683,7 +635,7 @@ START_TEST(stripped_libpython)
 	size_t n = mst_test_interps(&in);
 	const struct mst_interp *picks[2] = {NULL, NULL};
 	for (size_t i = 0; i < n; i++) {
-		char *lib = in[i].system ? NULL : libpython_of(&in[i]);
+		char *lib = in[i].system ? NULL : mst_libpython_of(&in[i]);
 		if (lib) {
 			if (!picks[0])
 				picks[0] = &in[i];
@@ -692,14 +644,14 @@ START_TEST(stripped_libpython)
 		free(lib);
 	}
 	ck_assert_msg(picks[0], "no interpreter with a shared libpython to strip");
-	char *strip = in_path("strip");
+	char *strip = mst_which("strip");
 	ck_assert_msg(strip, "strip (binutils) is not installed");
 	char failures[4096] = "";
 	for (int k = 0; k < 2; k++) {
 		if (k == 1 && picks[1] == picks[0])
 			break;
 		const struct mst_interp *py = picks[k];
-		char *lib = libpython_of(py);
+		char *lib = mst_libpython_of(py);
 		char tmpl[] = "/tmp/msttop-stripped-XXXXXX";
 		ck_assert_ptr_nonnull(mkdtemp(tmpl));
 		char *copy = NULL;
@@ -824,7 +776,7 @@ START_TEST(stripped_static_python)
 		if (!in[i].system && static_parts(&in[i], obj, ar, home, sizeof(obj)))
 			py = &in[i];
 	ck_assert_msg(py, "no interpreter with python.o and a static libpython to link");
-	char *cc = in_path("cc"), *strip = in_path("strip");
+	char *cc = mst_which("cc"), *strip = mst_which("strip");
 	ck_assert_msg(cc && strip, "cc and strip are needed");
 	char tmpl[] = "/tmp/msttop-static-XXXXXX";
 	ck_assert_ptr_nonnull(mkdtemp(tmpl));

@@ -123,31 +123,22 @@ static void describe(char *buf, size_t len, const struct mst_dwtab_pos *p)
 			      base(p->inl[i].call_file), p->inl[i].call_line);
 }
 
-/* The newest pyenv CPython with a shared libpython. */
-static int find_libpython(char *out, size_t len)
+/* The newest pyenv CPython with a shared libpython (malloc'd), or NULL. */
+static char *find_libpython(void)
 {
 	const struct mst_interp *py;
 	size_t n = mst_test_interps(&py);
-	for (size_t i = n; i-- > 0;) {
-		if (py[i].system)
-			continue;
-		char dir[PATH_MAX];
-		snprintf(dir, sizeof(dir), "%s", py[i].path);
-		char *slash = strrchr(dir, '/');
-		if (!slash)
-			continue;
-		*slash = '\0'; /* .../bin */
-		snprintf(out, len, "%s/../lib/libpython%d.%d.so.1.0", dir, py[i].major, py[i].minor);
-		if (access(out, R_OK) == 0)
-			return 0;
-	}
-	return -1;
+	char *lib = NULL;
+	for (size_t i = n; i-- > 0 && !lib;)
+		if (!py[i].system)
+			lib = mst_libpython_of(&py[i]);
+	return lib;
 }
 
 START_TEST(dwtab_as_libdw_on_libpython)
 {
-	char path[PATH_MAX + 64];
-	if (find_libpython(path, sizeof(path)) < 0)
+	char *path = find_libpython();
+	if (!path)
 		ck_abort_msg("no pyenv CPython with a shared libpython: the inline chains cannot be "
 			     "checked (install one, see README)");
 	static char *dpath;
@@ -240,6 +231,7 @@ START_TEST(dwtab_as_libdw_on_libpython)
 	mst_dwtab_free(t);
 	strs_free(&k);
 	dwfl_end(d);
+	free(path);
 }
 END_TEST
 
