@@ -272,22 +272,34 @@ static int read_rows(struct mst_dwtab *t, struct unit *u, Dwarf_Die *cudie)
 
 /* dwfl_module_getsrc's answer: the last row at or below a, unless that one
  * ends a sequence. */
-static ptrdiff_t find_row(const struct unit *u, uint64_t a)
+/* How many of the n items (each starting with its uint32_t offset, stride
+ * bytes apart, sorted by it) start at or below address a of unit u; 0 when
+ * a is outside the unit. Rows and segments are both searched this way. */
+static size_t count_at_or_below(const struct unit *u, const void *items, size_t n,
+				size_t stride, uint64_t a)
 {
 	if (a < u->base || a - u->base > UINT32_MAX)
-		return -1;
+		return 0;
 	uint32_t off = (uint32_t)(a - u->base);
-	size_t lo = 0, hi = u->nrows;
+	size_t lo = 0, hi = n;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		if (u->rows[mid].off <= off)
+		uint32_t at;
+		memcpy(&at, (const char *)items + mid * stride, sizeof(at));
+		if (at <= off)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	if (lo == 0 || u->rfile[lo - 1] == NO_FILE)
+	return lo;
+}
+
+static ptrdiff_t find_row(const struct unit *u, uint64_t a)
+{
+	size_t k = count_at_or_below(u, u->rows, u->nrows, sizeof(u->rows[0]), a);
+	if (k == 0 || u->rfile[k - 1] == NO_FILE)
 		return -1;
-	return (ptrdiff_t)lo - 1;
+	return (ptrdiff_t)k - 1;
 }
 
 /* --- scopes -------------------------------------------------------------- */
@@ -526,20 +538,10 @@ static int read_scopes(struct mst_dwtab *t, struct unit *u, Dwarf_Die *cudie)
 
 static const struct node *find_node(const struct unit *u, uint64_t a)
 {
-	if (a < u->base || a - u->base > UINT32_MAX)
+	size_t k = count_at_or_below(u, u->segs, u->nsegs, sizeof(u->segs[0]), a);
+	if (k == 0 || u->segs[k - 1].node < 0)
 		return NULL;
-	uint32_t off = (uint32_t)(a - u->base);
-	size_t lo = 0, hi = u->nsegs;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (u->segs[mid].off <= off)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo == 0 || u->segs[lo - 1].node < 0)
-		return NULL;
-	return &u->nodes[u->segs[lo - 1].node];
+	return &u->nodes[u->segs[k - 1].node];
 }
 
 /* --- units --------------------------------------------------------------- */

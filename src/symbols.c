@@ -562,7 +562,7 @@ void mst_symbols_release(struct mst_symbols *s)
 		malloc_trim(0);
 	}
 	unsigned c = ++s->release_calls;
-	if (c > 128 ? c % 64 != 0 : (c & (c - 1)) != 0)
+	if (!s->searches || (c > 128 ? c % 64 != 0 : (c & (c - 1)) != 0))
 		return;
 	struct clean_maps *maps = malloc(sizeof(*maps));
 	if (!maps)
@@ -664,15 +664,12 @@ static size_t lookup(struct mst_symbols *s, uint64_t pc, uint64_t addr,
 
 	/* The source position and the inlined calls there. */
 	struct mod_data *md = module_data(s, mod);
-	struct mst_dwtab_pos pos;
-	pos.ninl = 0;
-	pos.file = pos.func = NULL;
-	pos.line = 0;
+	struct mst_dwtab_pos pos = {0};
 	if (md && md->tab) {
 		uint64_t rows = mst_dwtab_rows_read(md->tab);
 		uint64_t searches = mst_dwtab_searches(md->tab);
-		if (mst_dwtab_lookup(md->tab, mod, addr, &pos) <= 0)
-			pos.ninl = 0, pos.file = pos.func = NULL, pos.line = 0;
+		/* 0 or an error leave pos empty: names alone. */
+		mst_dwtab_lookup(md->tab, mod, addr, &pos);
 		s->rows_read += mst_dwtab_rows_read(md->tab) - rows;
 		s->searches += mst_dwtab_searches(md->tab) - searches;
 	}
