@@ -169,8 +169,11 @@ static int run_dump(pid_t pid, const struct options *o)
 	/* The modules are listed now, while the target surely lives: one
 	 * that exits right after the snapshot still gets its stacks named. */
 	if (!o->python_only && (rc = mst_symbols_open(pid, &sym, &err)) < 0) {
+		/* ESRCH: the maps went with the dying process's memory, maybe
+		 * before /proc shows it a zombie. */
 		char st = 0;
-		if (mst_proc_task_info(pid, pid, NULL, &st) < 0 || st == 'Z' || st == 'X')
+		if (rc == -ESRCH || mst_proc_task_info(pid, pid, NULL, &st) < 0 || st == 'Z' ||
+		    st == 'X')
 			fprintf(stderr, "msttop: process %d exited during the snapshot\n", (int)pid);
 		else
 			fprintf(stderr, "msttop: %s\n", err.msg);
