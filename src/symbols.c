@@ -70,6 +70,12 @@ struct mst_symbols {
 	uint64_t searches, released;       /* DWARF searches (dwtab); as of the last release */
 	unsigned release_calls;            /* mst_symbols_release calls since */
 	struct str *strings;
+	/* Names given by the caller to code no ELF symbol covers. */
+	struct named_range {
+		uint64_t lo, hi;
+		const char *name;
+	} ranges[MST_SYMBOLS_NAMED_MAX];
+	size_t nranges;
 };
 
 /* A compressed separate debug file is swapped for its uncompressed copy in
@@ -613,8 +619,12 @@ static const char *elf_name(struct mst_symbols *s, Dwfl_Module *mod, uint64_t ad
 	const struct sym_index *x = module_index(s, mod);
 	const struct sym_ent *e = x ? index_find(x, addr) : NULL;
 	const char *symname = e ? e->name : NULL;
-	if (!symname)
+	if (!symname) {
+		for (size_t i = 0; i < s->nranges; i++)
+			if (addr >= s->ranges[i].lo && addr < s->ranges[i].hi)
+				return s->ranges[i].name;
 		return NULL;
+	}
 	if (strchr(symname, '@')) {
 		/* "memcpy@@GLIBC_2.14": the symbol version is noise here. */
 		char plain[512];
@@ -627,6 +637,17 @@ static const char *elf_name(struct mst_symbols *s, Dwfl_Module *mod, uint64_t ad
 static size_t slot_hash(uint64_t addr, unsigned bits)
 {
 	return (size_t)((addr * 0x9E3779B97F4A7C15ull) >> (64 - bits));
+}
+
+int mst_symbols_name_range(struct mst_symbols *s, uint64_t lo, uint64_t hi, const char *name)
+{
+	if (s->nranges == MST_SYMBOLS_NAMED_MAX)
+		return -ENOSPC;
+	const char *n = intern_name(s, name);
+	if (!n)
+		return -ENOMEM;
+	s->ranges[s->nranges++] = (struct named_range){lo, hi, n};
+	return 0;
 }
 
 const char *mst_symbols_func_name(struct mst_symbols *s, uint64_t pc, bool is_return)

@@ -96,6 +96,12 @@ const char *mst_py_version(const struct mst_py *py);
  * nothing): a stripped 3.6 libpython hides its static globals. */
 const char *mst_py_limits(const struct mst_py *py);
 
+struct mst_symbols;
+/* Give sym the names of the interpreter's code that a stripped binary no
+ * longer names (the eval loop's cold fragment), so that --native-all and
+ * the hot frames show it for what it is. py or sym may be NULL. */
+void mst_py_name_fragments(const struct mst_py *py, struct mst_symbols *sym);
+
 /* Walk every thread state of every interpreter with its frames, the GIL
  * and GC state. Reads are bounded; a thread whose frames cannot be read is
  * kept with its error. Thread names are looked up in the threading module

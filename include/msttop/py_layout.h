@@ -1,7 +1,7 @@
 /* Per-version CPython layouts: every byte offset the decoder reads in a live
  * interpreter, selected once at attach. 3.6-3.12 come from tables generated
- * from each release's headers (share/tools/gen-py-layout.sh); 3.13 is filled
- * from the target's own _Py_DebugOffsets table at _PyRuntime+0. Linux
+ * from each release's headers (share/tools/gen-py-layout.sh); 3.13 and later
+ * are filled from the target's own _Py_DebugOffsets table at _PyRuntime+0. Linux
  * x86_64, release (non-Py_DEBUG), default-GIL builds only. */
 #ifndef MSTTOP_PY_LAYOUT_H
 #define MSTTOP_PY_LAYOUT_H
@@ -16,7 +16,7 @@ enum {
 	MST_PY_INSTR_LASTI_BYTES = 0, /* 3.6-3.9: int f_lasti, a byte offset; -1 = not started */
 	MST_PY_INSTR_LASTI_UNITS = 1, /* 3.10: int f_lasti, in 2-byte code units */
 	MST_PY_INSTR_PREV_INSTR = 2,  /* 3.11-3.12: _Py_CODEUNIT *prev_instr */
-	MST_PY_INSTR_INSTR_PTR = 3,   /* 3.13: _Py_CODEUNIT *instr_ptr */
+	MST_PY_INSTR_INSTR_PTR = 3,   /* 3.13+: _Py_CODEUNIT *instr_ptr */
 };
 
 /* Every numeric member is an int64_t so that tools and tests can treat the
@@ -51,6 +51,9 @@ struct mst_py_layout {
 	int64_t long_digit_size;    /* sizeof(digit) */
 	int64_t long_ndigits_shift; /* 3.12+: ndigits = lv_tag >> this; sign = lv_tag & 3
 	                             * (0 positive, 1 zero, 2 negative). -1 before 3.12 */
+	int64_t stackref_tag_bits;  /* 3.14+: f_executable is a _PyStackRef, a PyObject
+	                             * pointer tagged in these low bits (3.14: 1, 3.15: 3);
+	                             * 0 before */
 
 	/* --- _PyRuntimeState (symbol _PyRuntime, 3.7+) --- */
 	int64_t rt_size;
@@ -193,7 +196,7 @@ int64_t mst_py_layout_get(const struct mst_py_layout *l, const struct mst_py_lay
 
 /* The built-in table for a 3.6-3.12 release. micro may be -1 when unknown
  * (only the file name gave the version); that is refused for 3.7 only.
- * Refuses 3.7.0-3.7.3 (another _PyRuntimeState layout), 3.13 (use
+ * Refuses 3.7.0-3.7.3 (another _PyRuntimeState layout), 3.13+ (use
  * mst_py_layout_from_debug_offsets) and anything else with
  * -MST_EUNSUPPORTED and a message naming the version. *out is static
  * storage (its micro is that of the headers the table came from). */
@@ -201,18 +204,28 @@ int mst_py_layout_for_version(int major, int minor, int micro, const struct mst_
                               struct mst_err *err);
 
 /* Bytes to read from _PyRuntime+0 for mst_py_layout_from_debug_offsets (the
- * largest table position known, rounded up). */
+ * largest table known, 3.15's 888 bytes, rounded up). */
 #define MST_PY_DEBUG_OFFSETS_MAX 1024
 
-/* Fill out from the _Py_DebugOffsets table at the start of a 3.13
+/* Fill out from the _Py_DebugOffsets table at the start of a 3.13+
  * _PyRuntimeState (buf, len bytes read from _PyRuntime+0). Checks the
  * "xdebugpy" cookie, picks the table's own layout by its version's
- * major.minor, refuses free-threaded builds, unknown versions (3.14+) and
- * insane sizes. Facts the table lacks (bit masks, owner values, dict keys,
- * unicode compact data...) come from the built-in 3.13 header table.
- * -MST_ECORRUPT for a bad cookie or size, -MST_EUNSUPPORTED otherwise. */
+ * major.minor (3.13, 3.14, 3.15), refuses free-threaded and Py_DEBUG builds
+ * and checks every size and position it uses. Facts the table lacks (bit
+ * masks, owner values, the _PyStackRef tag, dict keys, unicode compact
+ * data...) come from the built-in header table of that release.
+ * A release newer than the newest layout known (3.16+) is read with that
+ * layout when every check passes: *newer (may be NULL) is then set to the
+ * minor version of the layout used, else 0; when a check fails it is
+ * refused (-MST_EUNSUPPORTED) with the reason.
+ * -MST_ECORRUPT for a bad cookie, version or size, -MST_EUNSUPPORTED
+ * otherwise. */
 int mst_py_layout_from_debug_offsets(const void *buf, size_t len, struct mst_py_layout *out,
-                                     struct mst_err *err);
+                                     int *newer, struct mst_err *err);
+
+/* The newest CPython minor version whose _Py_DebugOffsets layout msttop
+ * knows (15 for 3.15). */
+int mst_py_debug_offsets_newest_minor(void);
 
 /* Decode a PY_VERSION_HEX word (Py_Version, debug offsets .version):
  * major v>>24, minor (v>>16)&255, micro (v>>8)&255. Any out pointer may be

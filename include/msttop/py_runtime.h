@@ -103,7 +103,7 @@ struct mst_py_runtime_info {
  *
  * Returns 0 and fills *out, or:
  *   -MST_ENOPYTHON    no CPython in the process;
- *   -MST_EUNSUPPORTED a CPython outside 3.6-3.13 (e.g. 2.7), 3.7.0-3.7.3,
+ *   -MST_EUNSUPPORTED a CPython before 3.6 (e.g. 2.7), 3.7.0-3.7.3,
  *                     an alpha/beta pre-release, or a free-threaded 3.13t
  *                     build; the message names the version;
  *   -MST_ECORRUPT     the version or runtime found do not agree;
@@ -112,6 +112,11 @@ struct mst_py_runtime_info {
  * of an unsupported interpreter). */
 int mst_py_runtime_find(pid_t pid, const struct mst_maps *maps, const struct mst_reader *r,
                         struct mst_py_runtime_info *out, struct mst_err *err);
+
+/* The eval loop's fragments beyond its exported function (its .cold part,
+ * unnamed in a stripped binary): eval[1..n_eval) of info, as the name
+ * "_PyEval_EvalFrameDefault.cold" for symbols to show. */
+#define MST_PY_EVAL_COLD_NAME "_PyEval_EvalFrameDefault.cold"
 
 /* True when pc (a target address) lies in the eval loop. */
 bool mst_py_runtime_is_eval_pc(const struct mst_py_runtime_info *info, uint64_t pc);

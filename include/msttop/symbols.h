@@ -63,6 +63,13 @@ int mst_symbols_refresh(struct mst_symbols *s, struct mst_err *err);
 int mst_symbols_resolve(struct mst_symbols *s, uint64_t pc, bool is_return,
 			const struct mst_native_frame **frames, size_t *n);
 
+/* Name the code at target addresses [lo, hi) where no ELF symbol does: a
+ * function's cold fragment in a stripped binary, which the caller found by
+ * other means. Call before the first lookup (answers are cached). At most
+ * MST_SYMBOLS_NAMED_MAX ranges; 0, -ENOSPC or -ENOMEM. */
+#define MST_SYMBOLS_NAMED_MAX 8
+int mst_symbols_name_range(struct mst_symbols *s, uint64_t lo, uint64_t hi, const char *name);
+
 /* Only the ELF symbol name of the function holding the address (no DWARF:
  * cheap), version suffix removed, or NULL. Valid until close. */
 const char *mst_symbols_func_name(struct mst_symbols *s, uint64_t pc, bool is_return);

@@ -5,8 +5,11 @@
 #
 # usage: gen-py-layout.sh [-o OUT] [PREFIX...]
 #   PREFIX  an installation prefix holding include/python3.N*/ (for example
-#           ~/.pyenv/versions/3.11.7). Default: the newest installed pyenv
-#           release of each of 3.6 to 3.13 under ${PYENV_ROOT:-~/.pyenv}.
+#           ~/.pyenv/versions/3.11.7), or an include directory python3.N itself
+#           (Debian's, whose pyconfig.h is found through the directory above).
+#           Default: the newest installed pyenv release of each of 3.6 to 3.13
+#           under ${PYENV_ROOT:-~/.pyenv}, then Debian unstable's 3.14 and 3.15
+#           headers from the sysroot of share/tools/get-debian-pythons.sh.
 #   OUT     output file (default: stdout).
 #
 # Each table is named py_3_N and its .source names the release, so the
@@ -29,6 +32,9 @@ if [ $# -eq 0 ]; then
 			sort -t. -k3,3n | tail -n 1 || true)
 		[ -n "$p" ] && set -- "$@" "$p"
 	done
+	for p in $(bash "$here/get-debian-pythons.sh" --print); do
+		set -- "$@" "$(dirname "$p")/../include/$(basename "$p")"
+	done
 fi
 [ $# -gt 0 ] || { echo "gen-py-layout.sh: no CPython headers found" >&2; exit 1; }
 
@@ -40,8 +46,12 @@ trap 'rm -rf "$tmp"' EXIT
 	echo " * compiled against installed CPython headers. Do not edit by hand: rerun the"
 	echo " * script and commit the result (tests/py/test_py_layout.c checks it). */"
 	for prefix in "$@"; do
-		inc=$(ls -d "$prefix"/include/python3.* | head -n 1)
-		"$cc" -std=gnu11 -w -I"$inc" -I"$inc/internal" "$probe" -o "$tmp/probe"
+		if [ -f "$prefix/Python.h" ]; then
+			inc=$prefix
+		else
+			inc=$(ls -d "$prefix"/include/python3.* | head -n 1)
+		fi
+		"$cc" -std=gnu11 -w -I"$inc" -I"$inc/internal" -I"$inc/.." "$probe" -o "$tmp/probe"
 		"$tmp/probe" >"$tmp/out"
 		maj=$(awk '$1 == "major" { print $2 }' "$tmp/out")
 		min=$(awk '$1 == "minor" { print $2 }' "$tmp/out")

@@ -31,8 +31,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#if PY_VERSION_HEX < 0x03060000 || PY_VERSION_HEX >= 0x030E0000
-#error "py_offsets.c knows CPython 3.6 to 3.13"
+#if PY_VERSION_HEX < 0x03060000 || PY_VERSION_HEX >= 0x03100000
+#error "py_offsets.c knows CPython 3.6 to 3.15"
 #endif
 
 #define V(maj, min) (PY_VERSION_HEX >= (((maj) << 24) | ((min) << 16)))
@@ -132,7 +132,10 @@ static void facts(void)
 	p("instr_encoding", 0);
 #endif
 
-#if V(3, 13)
+#if V(3, 14)
+	/* 3.14 moved holds_gil out of _status into an int of its own. */
+	NA("status_holds_gil");
+#elif V(3, 13)
 	{
 		static PyThreadState t;
 		memset(&t, 0, sizeof(t));
@@ -147,7 +150,11 @@ static void facts(void)
 #else
 	NA("owner_generator");
 #endif
-#if V(3, 12)
+#if V(3, 14)
+	/* 3.14 renumbers: the frame _PyEval_EvalFrameDefault pushes on entry is
+	 * owned by the INTERPRETER (3); CSTACK (4, gone in 3.15) is above it. */
+	p("owner_cstack", FRAME_OWNED_BY_INTERPRETER);
+#elif V(3, 12)
 	p("owner_cstack", FRAME_OWNED_BY_CSTACK);
 #else
 	NA("owner_cstack");
@@ -179,6 +186,12 @@ static void facts(void)
 		p("u_ready_mask", word_at(&a, so));
 #endif
 	}
+#if V(3, 14)
+	/* f_executable is a _PyStackRef: a tagged PyObject pointer. */
+	p("stackref_tag_bits", (long long)Py_TAG_BITS);
+#else
+	p("stackref_tag_bits", 0);
+#endif
 	p("long_shift", PyLong_SHIFT);
 	p("long_digit_size", sizeof(digit));
 #if V(3, 12)

@@ -6,6 +6,7 @@
  * struct mst_py_layout; the few it lacks are cited inline with their CPython
  * version (docs/cpython-internals.md is the reference). */
 #include "msttop/py.h"
+#include "msttop/symbols.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -246,9 +247,15 @@ static int setup(struct mst_py *py, struct mst_err *err)
 			            py->info.runtime);
 			return rc;
 		}
-		rc = mst_py_layout_from_debug_offsets(buf, sizeof(buf), &py->lay, err);
+		int newer = 0;
+		rc = mst_py_layout_from_debug_offsets(buf, sizeof(buf), &py->lay, &newer, err);
 		if (rc < 0)
 			return rc;
+		if (newer)
+			snprintf(py->limits, sizeof(py->limits),
+				 "CPython %d.%d is newer than msttop was tested with (3.6-3.%d): "
+				 "read with the 3.%d layout of its debug offsets",
+				 py->info.major, py->info.minor, newer, newer);
 	} else {
 		const struct mst_py_layout *l;
 		rc = mst_py_layout_for_version(py->info.major, py->info.minor, py->info.micro, &l,
@@ -265,7 +272,7 @@ static int setup(struct mst_py *py, struct mst_err *err)
 	compute_read_lengths(py);
 	/* 3.6 keeps the interpreter list and the collector's flag in static
 	 * variables: a libpython stripped of .symtab hides them. */
-	if (py->lay.static_globals) {
+	if (py->lay.static_globals && !py->limits[0]) {
 		const char *threads = !py->info.has_interp_head
 			? "Python threads are found only through the one holding the GIL (none "
 			  "while all wait)"
@@ -289,6 +296,15 @@ static int setup(struct mst_py *py, struct mst_err *err)
 	if (!py->scratch)
 		return mst_err_set(err, -ENOMEM, "out of memory");
 	return 0;
+}
+
+void mst_py_name_fragments(const struct mst_py *py, struct mst_symbols *sym)
+{
+	if (!py || !sym)
+		return;
+	for (int i = 1; i < py->info.n_eval && i < MST_PY_EVAL_RANGES_MAX; i++)
+		mst_symbols_name_range(sym, py->info.eval[i].start, py->info.eval[i].end,
+				       MST_PY_EVAL_COLD_NAME);
 }
 
 void mst_py_close(struct mst_py *py)
@@ -561,7 +577,8 @@ static int walk_frame_objects(struct mst_py *py, uint64_t addr, struct mst_py_fr
 
 /* 3.11+: _PyInterpreterFrame chain through previous. Entries (doc §6.3,
  * §6.4): 3.11 marks them with is_entry; 3.12+ put a shim frame (owner
- * CSTACK) below each activation's first frame, so the entry is the last
+ * CSTACK in 3.12-3.13, INTERPRETER in 3.14+: the layout's owner_cstack)
+ * below each activation's first frame, so the entry is the last
  * frame before a shim, or the last of the chain. Shims and incomplete
  * frames (still in their prologue, doc §3.1) are not shown; when a hidden
  * frame closes an activation, the flag moves to the activation's
@@ -607,8 +624,9 @@ static int walk_interp_frames(struct mst_py *py, uint64_t addr, struct mst_py_fr
 		}
 		if (l->if_is_entry >= 0)
 			is_entry = buf[l->if_is_entry] != 0;
-		code = get_u64(buf, l->if_code);
-		/* 3.13: f_executable is not always a code object. */
+		/* 3.14+: f_executable is a _PyStackRef, tagged in its low bits. */
+		code = get_u64(buf, l->if_code) & ~(uint64_t)l->stackref_tag_bits;
+		/* 3.13+: f_executable is not always a code object. */
 		if (l->instr_encoding == MST_PY_INSTR_INSTR_PTR && py->info.none &&
 		    code == py->info.none) {
 			addr = get_u64(buf, l->if_previous);

@@ -3,6 +3,7 @@
  * and the target addresses of the globals the decoder starts from.
  * Layout facts cited here come from docs/cpython-internals.md §1. */
 #include "msttop/py_runtime.h"
+#include "msttop/py_collector.h"
 
 #include <ctype.h>
 #include <elf.h>
@@ -16,7 +17,6 @@
 
 /* Newest and oldest versions msttop decodes. */
 #define MIN_MINOR 6
-#define MAX_MINOR 13
 
 /* Distinct libpython paths considered; a process maps one, an odd embedder
  * maybe two. */
@@ -345,11 +345,13 @@ static int check_supported(const struct mst_py_runtime_info *out, struct mst_err
 	else
 		snprintf(v, sizeof(v), "%d.%d.%d%s%d", out->major, out->minor, out->micro,
 		         level_name(out->level), out->serial);
-	if (out->major != 3 || out->minor < MIN_MINOR || out->minor > MAX_MINOR)
+	/* No upper bound here: from 3.13 on, the runtime's own debug offsets
+	 * say whether its layout is one msttop can read (py_layout.h). */
+	if (out->major != 3 || out->minor < MIN_MINOR)
 		return mst_err_set(
 		    err, -MST_EUNSUPPORTED,
-		    "Python %s (%s) is not supported: msttop reads CPython 3.%d-3.%d", v,
-		    out->module_path, MIN_MINOR, MAX_MINOR);
+		    "Python %s (%s) is not supported: msttop reads CPython 3.%d and later", v,
+		    out->module_path, MIN_MINOR);
 	/* 3.7.0-3.7.3 lay out _PyRuntimeState differently from 3.7.4+
 	 * (gilstate.tstate_current at 1392, not 1480) and were never measured. */
 	if (out->minor == 7 && out->micro < 4)
@@ -498,6 +500,19 @@ static int inspect(const struct mst_maps *maps, const struct mst_reader *r, stru
 	/* The 3.11/3.12 builds split off _PyEval_EvalFrameDefault.cold (a local
 	 * symbol): reached by a jump, so a PC there is the same activation. */
 	add_eval_range(e, out, "_PyEval_EvalFrameDefault.cold");
+	if (out->n_eval == 1) {
+		/* Stripped: the fragment has lost its name (3.14+ PGO builds
+		 * run most of the loop there). */
+		struct mst_py_range cold[2];
+		size_t ncold = 0;
+		uint64_t lo = out->eval[0].start - out->bias, hi = out->eval[0].end - out->bias;
+		if (mst_py_cold_parts(e, lo, hi, cold, 2, &ncold) == 0)
+			for (size_t i = 0; i < ncold && out->n_eval < MST_PY_EVAL_RANGES_MAX; i++) {
+				out->eval[out->n_eval].start = out->bias + cold[i].lo;
+				out->eval[out->n_eval].end = out->bias + cold[i].hi;
+				out->n_eval++;
+			}
+	}
 
 	if (out->minor == 6) {
 		/* 3.6 has no _PyRuntime: _PyThreadState_Current is exported, the

@@ -66,7 +66,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			mst_py_line_at(minor, data, size, 100, off);
 	struct mst_py_layout lay;
 	struct mst_err err;
-	mst_py_layout_from_debug_offsets(data, size, &lay, &err);
+	mst_py_layout_from_debug_offsets(data, size, &lay, NULL, &err);
 
 	static struct segs s;
 	s.n = 0;

@@ -473,7 +473,7 @@ START_TEST(test_debug_offsets_real_file)
 
 	load_313_table();
 	ck_assert_msg(run_probe(&h313, true, &po, msg, sizeof(msg)) == 0, "%s", msg);
-	ck_assert_msg(mst_py_layout_from_debug_offsets(dbg_buf, 584, &l, &err) == 0, "%s", err.msg);
+	ck_assert_msg(mst_py_layout_from_debug_offsets(dbg_buf, 584, &l, NULL, &err) == 0, "%s", err.msg);
 	ck_assert_ptr_nonnull(strstr(mst_py_layout_source(&l), "debug offsets"));
 
 	/* Every member: what the file's table says (plus the built-in 3.13
@@ -521,43 +521,43 @@ START_TEST(test_debug_offsets_refused)
 
 	memcpy(b, dbg_buf, sizeof(b));
 	b[0] = 'X';
-	ck_assert_int_eq(mst_py_layout_from_debug_offsets(b, 584, &l, &err), -MST_ECORRUPT);
+	ck_assert_int_eq(mst_py_layout_from_debug_offsets(b, 584, &l, NULL, &err), -MST_ECORRUPT);
 	ck_assert_msg(strstr(err.msg, "cookie") != NULL, "message: %s", err.msg);
 
 	memcpy(b, dbg_buf, sizeof(b));
 	put_u64(b, 8, 0x030e00f0); /* 3.14.0 final */
-	ck_assert_int_eq(mst_py_layout_from_debug_offsets(b, 584, &l, &err), -MST_EUNSUPPORTED);
+	ck_assert_int_eq(mst_py_layout_from_debug_offsets(b, 584, &l, NULL, &err), -MST_EUNSUPPORTED);
 	ck_assert_msg(strstr(err.msg, "3.14.0") != NULL, "message: %s", err.msg);
 
 	put_u64(b, 8, 0x030c01f0); /* 3.12.1 has no table */
-	ck_assert_int_eq(mst_py_layout_from_debug_offsets(b, 584, &l, &err), -MST_ECORRUPT);
+	ck_assert_int_eq(mst_py_layout_from_debug_offsets(b, 584, &l, NULL, &err), -MST_ECORRUPT);
 	put_u64(b, 8, 0x020712f0);
-	ck_assert_int_eq(mst_py_layout_from_debug_offsets(b, 584, &l, &err), -MST_ECORRUPT);
+	ck_assert_int_eq(mst_py_layout_from_debug_offsets(b, 584, &l, NULL, &err), -MST_ECORRUPT);
 
 	memcpy(b, dbg_buf, sizeof(b));
 	put_u64(b, 16, 1); /* free_threaded */
-	ck_assert_int_eq(mst_py_layout_from_debug_offsets(b, 584, &l, &err), -MST_EUNSUPPORTED);
+	ck_assert_int_eq(mst_py_layout_from_debug_offsets(b, 584, &l, NULL, &err), -MST_EUNSUPPORTED);
 	ck_assert_msg(strstr(err.msg, "free-threaded") != NULL, "message: %s", err.msg);
 
 	memcpy(b, dbg_buf, sizeof(b));
-	ck_assert_int_eq(mst_py_layout_from_debug_offsets(b, 200, &l, &err), -MST_ECORRUPT);
-	ck_assert_int_eq(mst_py_layout_from_debug_offsets(b, 10, &l, &err), -MST_ECORRUPT);
+	ck_assert_int_eq(mst_py_layout_from_debug_offsets(b, 200, &l, NULL, &err), -MST_ECORRUPT);
+	ck_assert_int_eq(mst_py_layout_from_debug_offsets(b, 10, &l, NULL, &err), -MST_ECORRUPT);
 
 	put_u64(b, 24, 1ull << 40); /* runtime_state.size */
-	ck_assert_int_eq(mst_py_layout_from_debug_offsets(b, 584, &l, &err), -MST_ECORRUPT);
+	ck_assert_int_eq(mst_py_layout_from_debug_offsets(b, 584, &l, NULL, &err), -MST_ECORRUPT);
 
 	memcpy(b, dbg_buf, sizeof(b));
 	put_u64(b, 184, 1ull << 20); /* thread_state.current_frame past the tstate */
-	ck_assert_int_eq(mst_py_layout_from_debug_offsets(b, 584, &l, &err), -MST_ECORRUPT);
+	ck_assert_int_eq(mst_py_layout_from_debug_offsets(b, 584, &l, NULL, &err), -MST_ECORRUPT);
 	ck_assert_msg(strstr(err.msg, "current_frame") != NULL, "message: %s", err.msg);
 
 	memcpy(b, dbg_buf, sizeof(b));
 	put_u64(b, 352, 32); /* pyobject.size of a Py_TRACE_REFS build */
-	ck_assert_int_eq(mst_py_layout_from_debug_offsets(b, 584, &l, &err), -MST_EUNSUPPORTED);
+	ck_assert_int_eq(mst_py_layout_from_debug_offsets(b, 584, &l, NULL, &err), -MST_EUNSUPPORTED);
 
 	/* And the untouched table still parses. */
 	memcpy(b, dbg_buf, sizeof(b));
-	ck_assert_int_eq(mst_py_layout_from_debug_offsets(b, 584, &l, &err), 0);
+	ck_assert_int_eq(mst_py_layout_from_debug_offsets(b, 584, &l, NULL, &err), 0);
 }
 END_TEST
 
