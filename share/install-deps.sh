@@ -3,12 +3,15 @@
 # and is not installed yet. Idempotent; silent when everything is present.
 set -eu
 
+# patchelf: share/tools/get-debian-pythons.sh runs Debian unstable's 3.14/3.15
+# from a private sysroot.
 # libc6-dbg: file:line and inlined calls for libc's frames (its DWARF comes
 # compressed, which the debug cache is for); without it libc frames show
 # function names only.
 PKGS="gcc g++ libc6-dev meson ninja-build pkg-config
       libunwind-dev libdw-dev libelf-dev libncurses-dev uthash-dev libiberty-dev check
-      elfutils tmux python3 procps bc clang libclang-rt-14-dev valgrind libc6-dbg"
+      elfutils tmux python3 procps bc clang libclang-rt-14-dev valgrind libc6-dbg
+      patchelf"
 
 missing=""
 for p in $PKGS; do

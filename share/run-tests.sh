@@ -20,6 +20,19 @@ setup() {
 passed=0
 failed=0
 status=0
+
+# Debian unstable's CPython 3.14 and 3.15, in a private sysroot (never
+# installed): the live suites read them with the other interpreters. A
+# failed download fails the run, with the script's one-line reason.
+echo "=== Debian unstable's CPython 3.14 and 3.15"
+if deb=$(bash share/tools/get-debian-pythons.sh --print); then
+	MSTTOP_DEBIAN_PYTHONS=$(echo "$deb" | tr '\n' ':' | sed 's/:$//')
+	export MSTTOP_DEBIAN_PYTHONS
+	echo "$deb" | sed 's/^/  /'
+else
+	failed=$((failed + 1))
+	status=1
+fi
 run_build() {
 	local dir=$1
 	shift

@@ -68,6 +68,12 @@ static struct mst_interp *interps;
 static size_t ninterps;
 static int interps_done;
 
+/* Where share/tools/get-debian-pythons.sh keeps Debian unstable's 3.14+. */
+static bool debian_sysroot_path(const char *real)
+{
+	return strstr(real, "/msttop-pythons/sysroot/") != NULL;
+}
+
 static void add_interp(const char *path, bool sys)
 {
 	if (access(path, X_OK) < 0)
@@ -86,7 +92,8 @@ static void add_interp(const char *path, bool sys)
 	struct mst_interp *it = &interps[ninterps++];
 	memset(it, 0, sizeof(*it));
 	snprintf(it->path, sizeof(it->path), "%s", real);
-	snprintf(it->label, sizeof(it->label), "%.40s %s", full, sys ? "system" : "pyenv");
+	snprintf(it->label, sizeof(it->label), "%.40s %s", full,
+		 debian_sysroot_path(real) ? "debian" : sys ? "system" : "pyenv");
 	it->major = major;
 	it->minor = minor;
 	it->system = sys;
@@ -180,6 +187,23 @@ size_t mst_test_interps(const struct mst_interp **out)
 				char p[64];
 				snprintf(p, sizeof(p), "/usr/bin/python3.%d", minor);
 				add_interp(p, true);
+			}
+			/* Debian unstable's static, stripped 3.14 and 3.15 (run-tests.sh
+			 * fetches them and fails when it cannot). */
+			const char *deb = getenv("MSTTOP_DEBIAN_PYTHONS");
+			if (deb && *deb) {
+				char *copy = strdup(deb), *save = NULL;
+				for (char *t = strtok_r(copy, ": ", &save); t;
+				     t = strtok_r(NULL, ": ", &save)) {
+					size_t before = ninterps;
+					add_interp(t, true);
+					if (ninterps == before) {
+						fprintf(stderr, "MSTTOP_DEBIAN_PYTHONS names %s, which "
+								"does not run\n", t);
+						abort();
+					}
+				}
+				free(copy);
 			}
 		}
 		qsort(interps, ninterps, sizeof(*interps), cmp_interp);

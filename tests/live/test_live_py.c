@@ -4,6 +4,7 @@
  * interpreter; each prints one RESULT line per interpreter for the summary
  * table. */
 #include <check.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -414,13 +415,19 @@ START_TEST(json)
 }
 END_TEST
 
-START_TEST(embedded)
+/* A C program with its own main() that embeds libpython: bin under the
+ * build tree, home its PYTHONHOME (NULL: the libpython finds its own). */
+static void embedded_one(const char *bin_rel, const char *home, const char *label)
 {
-	/* A C program with its own main() that embeds libpython. */
-	char *bin = mst_build_path("tests/embed");
+	char *bin = mst_build_path(bin_rel);
+	ck_assert_msg(access(bin, X_OK) == 0, "%s was not built", bin);
 	char *argv[] = {bin, NULL};
 	struct mst_target t;
-	ck_assert_int_eq(mst_target_start(&t, argv, 30000), 0);
+	if (home)
+		setenv("PYTHONHOME", home, 1);
+	int started = mst_target_start(&t, argv, 30000);
+	unsetenv("PYTHONHOME");
+	ck_assert_int_eq(started, 0);
 	ck_assert_int_eq(mst_wait_all_sleeping(t.pid, 10000), 0);
 	int code;
 	char *text = mst_msttop_dump(t.pid, "--no-source", NULL, NULL, &code);
@@ -432,17 +439,39 @@ START_TEST(embedded)
 	static const char *E = "tests/targets/embed.c";
 	ck_assert_msg(has_py_frame(m, "embed_outer", "embed.c", mark(E, "emb_call_inner")) &&
 			      has_py_frame(m, "embed_inner", "embed.c", mark(E, "emb_sleep")),
-		      "embedded Python frames missing:\n%s", text);
+		      "%s: embedded Python frames missing:\n%s", label, text);
 	/* The embedding program's own main is below the Python frames. */
 	bool main_seen = false;
 	for (size_t k = 0; k < m->n && !m->f[k].py; k++)
 		main_seen |= !strcmp(m->f[k].func, "main") && strstr(m->f[k].raw, "embed");
-	ck_assert_msg(main_seen, "the embedder's main() is not under the Python frames:\n%s", text);
-	printf("RESULT %-22s %-14s ok\n", "C-main embedding", "embedded");
+	ck_assert_msg(main_seen, "%s: the embedder's main() is not under the Python frames:\n%s",
+		      label, text);
+	printf("RESULT %-22s %-14s ok\n", label, "embedded");
 	pdump_free(&d);
 	free(text);
 	free(bin);
 	mst_target_stop(&t);
+}
+
+START_TEST(embedded)
+{
+	embedded_one("tests/embed", NULL, "C-main embedding");
+}
+END_TEST
+
+/* The same on Debian unstable's libpython3.14, whenever run-tests.sh
+ * fetched it (MSTTOP_DEBIAN_PYTHONS names its interpreters). */
+START_TEST(embedded_debian)
+{
+	const char *deb = getenv("MSTTOP_DEBIAN_PYTHONS");
+	if (!deb || !*deb || !strstr(deb, "python3.14"))
+		return;
+	char home[PATH_MAX];
+	snprintf(home, sizeof(home), "%s", deb);
+	char *bin = strstr(home, "/bin/python3.14");
+	ck_assert_ptr_nonnull(bin);
+	*bin = '\0';
+	embedded_one("tests/embed-debian-3.14", home, "C-main libpython3.14");
 }
 END_TEST
 
@@ -522,6 +551,7 @@ static Suite *live_py_suite(void)
 	tcase_add_test(tc, names);
 	tcase_add_test(tc, json);
 	tcase_add_test(tc, embedded);
+	tcase_add_test(tc, embedded_debian);
 	tcase_add_test(tc, escaped_names);
 	tcase_add_test(tc, not_python);
 	suite_add_tcase(s, tc);
