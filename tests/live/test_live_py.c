@@ -191,6 +191,53 @@ out:
 	mst_target_stop(&t);
 }
 
+/* A compiled C extension between Python frames: its two C functions stand
+ * where outer() called it, and the callback's Python frame above them. */
+static void scen_cext(struct ctx *c)
+{
+	static const char *T = "tests/targets/py_cext.py";
+	struct mst_target t = {0};
+	struct pdump d = {0};
+	char *text = NULL;
+	if (start_and_dump(c, &t, T, NULL, true, NULL, &d, &text) < 0)
+		goto out;
+	const struct pthread_ *m = pdump_thread(&d, ready_tid(&t, "tid"));
+	EXPECT(c, m, "main thread missing");
+	long mainf = -1, outer = -1, c_outer = -1, c_inner = -1, cb = -1, sleep = -1;
+	for (size_t k = 0; k < m->n; k++) {
+		const struct pframe *f = &m->f[k];
+		if (f->py && frame_is(f, "main", "py_cext.py", mark(T, "main_outer")))
+			mainf = (long)k;
+		else if (f->py && frame_is(f, "outer", "py_cext.py", mark(T, "cext_call")))
+			outer = (long)k;
+		else if (f->py && frame_is(f, "callback", "py_cext.py", mark(T, "cb_sleep")))
+			cb = (long)k;
+		else if (!f->py && !strcmp(f->func, "cext_outer") && strstr(f->raw, "msttop_cext"))
+			c_outer = (long)k;
+		else if (!f->py && !strcmp(f->func, "cext_inner") && strstr(f->raw, "msttop_cext"))
+			c_inner = (long)k;
+		else if (!f->py && cb >= 0 && (strstr(f->func, "sleep") || strstr(f->func, "select")))
+			sleep = (long)k;
+	}
+	EXPECT(c, mainf >= 0 && outer > mainf, "main/outer frames missing or out of order");
+	EXPECT(c, c_outer > outer && c_inner > c_outer,
+	       "the extension's frames do not follow outer (outer=%ld cext_outer=%ld "
+	       "cext_inner=%ld)",
+	       outer, c_outer, c_inner);
+	EXPECT(c, cb > c_inner, "callback not after the extension (callback=%ld)", cb);
+	EXPECT(c, sleep > cb, "no sleep frame after callback");
+	const struct pframe *py[MAXF];
+	size_t n = pdump_py(m, py, MAXF);
+	EXPECT(c, n == 4 && !strcmp(py[0]->func, "<module>"), "Python frames: %zu", n);
+	EXPECT(c, !strstr(text, "(no native eval frame matched)") &&
+			  !strstr(text, "(no Python frames left to match)"),
+	       "unmatched frames in a complete stack");
+out:
+	pdump_free(&d);
+	free(text);
+	mst_target_stop(&t);
+}
+
 static void scen_gil(struct ctx *c)
 {
 	static const char *T = "tests/targets/py_gil.py";
@@ -453,6 +500,12 @@ static void embedded_one(const char *bin_rel, const char *home, const char *labe
 	mst_target_stop(&t);
 }
 
+START_TEST(cext)
+{
+	run_everywhere("cext", scen_cext);
+}
+END_TEST
+
 START_TEST(embedded)
 {
 	embedded_one("tests/embed", NULL, "C-main embedding");
@@ -550,6 +603,7 @@ static Suite *live_py_suite(void)
 	tcase_add_test(tc, gc_state);
 	tcase_add_test(tc, names);
 	tcase_add_test(tc, json);
+	tcase_add_test(tc, cext);
 	tcase_add_test(tc, embedded);
 	tcase_add_test(tc, embedded_debian);
 	tcase_add_test(tc, escaped_names);
