@@ -180,7 +180,7 @@ static int run_dump(pid_t pid, const struct options *o)
 		code = EXIT_FAILED;
 		goto out;
 	}
-	mst_py_name_fragments(py, sym);
+	mst_py_name_fragments(py, sym, mst_symbols_name_range);
 	rc = mst_snapshot_take(proc, unw, py, &py_err,
 			       o->python_only ? MST_SNAP_PYTHON_ONLY : MST_SNAP_DETACH, &snap, &err);
 	if (rc < 0) {

@@ -154,7 +154,7 @@ int mst_sampler_open(const struct mst_sampler_opts *o, volatile sig_atomic_t *ca
 	if (!o->nonblocking && ((rc = mst_unwinder_new(s->proc, &s->unw, err)) < 0 ||
 				(rc = mst_symbols_open(pid, &s->sym, err)) < 0))
 		goto fail;
-	mst_py_name_fragments(s->py, s->sym);
+	mst_py_name_fragments(s->py, s->sym, mst_symbols_name_range);
 	if ((rc = mst_agg_new(NULL, &s->agg, err)) < 0)
 		goto fail;
 	s->st.rate_asked = s->o.rate_hz;

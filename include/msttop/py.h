@@ -99,8 +99,12 @@ const char *mst_py_limits(const struct mst_py *py);
 struct mst_symbols;
 /* Give sym the names of the interpreter's code that a stripped binary no
  * longer names (the eval loop's cold fragment), so that --native-all and
- * the hot frames show it for what it is. py or sym may be NULL. */
-void mst_py_name_fragments(const struct mst_py *py, struct mst_symbols *sym);
+ * the hot frames show it for what it is: name is mst_symbols_name_range,
+ * passed in so that the decoder does not link the symbols module (the
+ * fuzz harness builds it alone). py or sym may be NULL. */
+void mst_py_name_fragments(const struct mst_py *py, struct mst_symbols *sym,
+			   int (*name)(struct mst_symbols *sym, uint64_t lo, uint64_t hi,
+				       const char *name));
 
 /* Walk every thread state of every interpreter with its frames, the GIL
  * and GC state. Reads are bounded; a thread whose frames cannot be read is

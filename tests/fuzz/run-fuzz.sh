@@ -22,7 +22,8 @@ clang "${common[@]}" "$src/tests/fuzz/capture.c" -o "$out/capture" || exit 1
 
 # Seed corpus: real memory of every interpreter the tests use.
 root=${PYENV_ROOT:-$HOME/.pyenv}
-for py in "$root"/versions/3.*/bin/python3 /usr/bin/python3.1[0-9]; do
+# shellcheck disable=SC2086
+for py in "$root"/versions/3.*/bin/python3 /usr/bin/python3.1[0-9] ${MSTTOP_DEBIAN_PYTHONS//:/ }; do
 	[ -x "$py" ] || continue
 	log=$(mktemp)
 	MSTTOP_TARGET_TIMEOUT=60 "$py" "$src/tests/targets/py_names.py" > "$log" 2>&1 &

@@ -94,7 +94,11 @@ static void assert_clean(const struct vg_run *r, const char *what)
 /* The target runs the system's interpreter when there is one (stripped,
  * as in production, its debug information in separate files: the first
  * sample is quick under Valgrind, so the run is mostly steady-state
- * sampling), else the newest. */
+ * sampling), else the newest. Not Debian unstable's 3.14/3.15: Debian 12's
+ * libunwind 1.6.2 steps through their GCC 16 unwind tables reading a local
+ * of its own that it never set (Memcheck: "uninitialised value created by
+ * a stack allocation" in _Ux86_64_step, reaching msttop's access_mem);
+ * the stacks come out right, as live-py checks. */
 START_TEST(batch_and_dump)
 {
 	const struct mst_interp *in;
@@ -102,7 +106,7 @@ START_TEST(batch_and_dump)
 	ck_assert_msg(n > 0, "no Python interpreter found");
 	const struct mst_interp *py = &in[n - 1];
 	for (size_t i = 0; i < n; i++)
-		if (in[i].system)
+		if (in[i].system && !strncmp(in[i].path, "/usr/bin/", 9))
 			py = &in[i];
 	/* Without it, time for libdw to read the DWARF of a full libpython
 	 * under Valgrind (~10 s) and then sample. */
