@@ -149,6 +149,20 @@ out:
 	mst_target_stop(&t);
 }
 
+/* A complete merged stack: npy Python frames from <module> on, and every
+ * Python frame matched with a native eval frame and back. */
+static void expect_complete(struct ctx *c, const struct pthread_ *m, const char *text,
+			    size_t npy)
+{
+	const struct pframe *py[MAXF];
+	size_t n = pdump_py(m, py, MAXF);
+	EXPECT(c, n == npy && !strcmp(py[0]->func, "<module>"), "Python frames: %zu", n);
+	EXPECT(c, !strstr(text, "(no native eval frame matched)") &&
+			  !strstr(text, "(no Python frames left to match)"),
+	       "unmatched frames in a complete stack");
+out:;
+}
+
 static void scen_qsort(struct ctx *c)
 {
 	static const char *T = "tests/targets/py_qsort.py";
@@ -179,12 +193,7 @@ static void scen_qsort(struct ctx *c)
 	EXPECT(c, compare > qsort, "compare not after qsort (compare=%ld qsort=%ld)", compare, qsort);
 	EXPECT(c, sleep > compare, "no sleep frame after compare");
 	/* Nothing lost: four Python frames, <module> main outer compare. */
-	const struct pframe *py[MAXF];
-	size_t n = pdump_py(m, py, MAXF);
-	EXPECT(c, n == 4 && !strcmp(py[0]->func, "<module>"), "Python frames: %zu", n);
-	EXPECT(c, !strstr(text, "(no native eval frame matched)") &&
-			  !strstr(text, "(no Python frames left to match)"),
-	       "unmatched frames in a complete stack");
+	expect_complete(c, m, text, 4);
 out:
 	pdump_free(&d);
 	free(text);
@@ -226,12 +235,8 @@ static void scen_cext(struct ctx *c)
 	       outer, c_outer, c_inner);
 	EXPECT(c, cb > c_inner, "callback not after the extension (callback=%ld)", cb);
 	EXPECT(c, sleep > cb, "no sleep frame after callback");
-	const struct pframe *py[MAXF];
-	size_t n = pdump_py(m, py, MAXF);
-	EXPECT(c, n == 4 && !strcmp(py[0]->func, "<module>"), "Python frames: %zu", n);
-	EXPECT(c, !strstr(text, "(no native eval frame matched)") &&
-			  !strstr(text, "(no Python frames left to match)"),
-	       "unmatched frames in a complete stack");
+	/* <module> main outer callback. */
+	expect_complete(c, m, text, 4);
 out:
 	pdump_free(&d);
 	free(text);
