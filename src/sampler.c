@@ -40,6 +40,7 @@ struct mst_sampler {
 	struct mst_sampler_stats st;
 	FILE *log;
 	bool paused;
+	size_t unreaped; /* once the target exited: its traced threads not collected yet */
 	uint64_t interval_ns, next_due, last_tick, last_refresh, last_memlog, started;
 	uint64_t rate_t0, rate_ticks0;
 	uint64_t tick_ns_sum;
@@ -276,14 +277,24 @@ static size_t to_agg(struct mst_sampler *s, const struct mst_thread_snap *t)
 
 /* The target has exited: collect its threads' exits now (they arrive
  * within moments of its death), so that its parent can reap it while the
- * view stays open on the last figures. */
+ * view stays open on the last figures. What a busy machine leaves for later
+ * is collected by mst_sampler_reap. */
 static void target_gone(struct mst_sampler *s)
 {
 	s->st.target_exited = true;
-	for (int i = 0; i < 200 && mst_proc_reap(s->proc) > 0; i++) {
+	s->unreaped = (size_t)-1; /* not counted yet */
+	for (int i = 0; i < 200 && mst_sampler_reap(s) > 0; i++) {
 		struct timespec ts = {0, 1000000};
 		nanosleep(&ts, NULL);
 	}
+}
+
+size_t mst_sampler_reap(struct mst_sampler *s)
+{
+	if (!s->st.target_exited || !s->unreaped)
+		return 0;
+	s->unreaped = mst_proc_reap(s->proc);
+	return s->unreaped;
 }
 
 /* What memory holds, every MEMLOG_NS into the log: a long run's growth

@@ -406,6 +406,9 @@ static void init_colors(struct mst_ui *u, bool no_color)
 	init_pair(PAIR_STATUS, COLOR_BLACK, COLOR_CYAN);
 }
 
+/* How often a dead target's remaining thread exits are collected. */
+#define REAP_POLL_NS (10 * NS_PER_MS)
+
 /* Sample as long as the sampler is due; a stalled tick never starves the
  * screen because the caller redraws in between. */
 static int sample(struct mst_ui *u, volatile sig_atomic_t *cancel)
@@ -515,6 +518,10 @@ int mst_ui_run(struct mst_sampler *s, const struct mst_ui_opts *o, volatile sig_
 			if (due < wake)
 				wake = due;
 		}
+		/* A dead target's threads not collected yet keep its parent
+		 * from reaping it: look again soon. */
+		if (u->exited && mst_sampler_reap(s) > 0 && u->now_ns + REAP_POLL_NS < wake)
+			wake = u->now_ns + REAP_POLL_NS;
 		if (end && end < wake)
 			wake = end;
 		uint64_t now = mono_ns();

@@ -58,6 +58,14 @@ int mst_sampler_open(const struct mst_sampler_opts *o, volatile sig_atomic_t *ca
 /* Detaches from the target (every thread left running) and frees. */
 void mst_sampler_close(struct mst_sampler *s);
 
+/* Once the target has exited: collect the exits of its threads that are
+ * still traced, and return how many are left. A traced process that exits
+ * is reported to its tracer first: its parent can reap it only once msttop
+ * has collected it, so the live view calls this on every turn of its loop
+ * (it never blocks) until it returns 0, however long the dying threads
+ * take. 0 while the target lives. */
+size_t mst_sampler_reap(struct mst_sampler *s);
+
 /* Monotonic ns (CLOCK_MONOTONIC) when the next tick is due. */
 uint64_t mst_sampler_next_due(const struct mst_sampler *s);
 /* Take one tick now (now_ns from CLOCK_MONOTONIC). Errors of single threads
