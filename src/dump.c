@@ -9,22 +9,12 @@
 #include <uthash.h>
 
 #include "msttop/merge.h"
+#include "msttop/stack.h"
 #include "msttop/proc.h"
 #include "msttop/text.h"
 
 #define MAX_SOURCE_FILES 256
 #define MAX_SOURCE_BYTES (8u << 20)
-
-/* One frame as shown. Exactly one of py / nat is set. */
-struct dframe {
-	const struct mst_py_frame *py;
-	/* A copy: the symbols' answer arrays go when their cache starts over,
-	 * which a later lookup of this very dump may do. Its strings stay. */
-	struct mst_native_frame nat;
-	bool has_nat;
-	uint64_t pc;
-	uint8_t flags; /* MST_MF_* */
-};
 
 struct source {
 	char *path;
@@ -41,59 +31,21 @@ struct ctx {
 	unsigned flags;
 	struct source *sources;
 	size_t nsources;
-	struct dframe *fr;
-	size_t nfr, cap;
+	struct mst_stack st;
 };
 
-static void add(struct ctx *c, struct dframe d)
-{
-	if (c->nfr == c->cap) {
-		size_t nc = c->cap ? 2 * c->cap : 256;
-		struct dframe *n = realloc(c->fr, nc * sizeof(*n));
-		if (!n)
-			return;
-		c->fr = n;
-		c->cap = nc;
-	}
-	c->fr[c->nfr++] = d;
-}
-
-/* The frames of thread t, most recent call last. */
+/* The frames of thread t as shown: most recent call last, so they are
+ * walked from the end of c->st; folded ones are skipped unless every
+ * native frame is asked for. */
 static void build(struct ctx *c, const struct mst_thread_snap *t)
 {
-	c->nfr = 0;
 	bool py_only = c->flags & MST_DUMP_PYTHON_ONLY;
-	size_t max = t->npcs + t->npy;
-	struct mst_mframe *m = malloc((max ? max : 1) * sizeof(*m));
-	bool *entry = malloc((t->npy ? t->npy : 1) * sizeof(*entry));
-	if (!m || !entry)
-		goto out;
-	size_t n;
-	mst_snapshot_merge(t, !py_only && c->sym, entry, m, max, &n);
-	for (size_t i = n; i-- > 0;) {
-		if (m[i].kind == MST_MF_PYTHON) {
-			/* Python-only output has no eval frames to pair with: its
-			 * frames are not "unmatched". */
-			uint8_t fl = py_only ? 0 : m[i].flags;
-			add(c, (struct dframe){.py = &t->py[m[i].index], .flags = fl});
-			continue;
-		}
-		if ((m[i].flags & MST_MF_FOLDED) && !(c->flags & MST_DUMP_NATIVE_ALL))
-			continue;
-		uint64_t pc = t->pcs[m[i].index];
-		const struct mst_native_frame *nf;
-		size_t k;
-		if (mst_symbols_resolve(c->sym, pc, m[i].index > 0, &nf, &k) < 0 || k == 0) {
-			add(c, (struct dframe){.pc = pc, .flags = m[i].flags});
-			continue;
-		}
-		for (size_t j = 0; j < k; j++)
-			add(c, (struct dframe){.nat = nf[j], .has_nat = true, .pc = pc,
-					       .flags = m[i].flags});
-	}
-out:
-	free(m);
-	free(entry);
+	mst_stack_build(&c->st, t, c->sym, !py_only && c->sym);
+}
+
+static bool shown(const struct ctx *c, const struct mst_frame *f)
+{
+	return f->py || !(f->flags & MST_MF_FOLDED) || (c->flags & MST_DUMP_NATIVE_ALL);
 }
 
 static struct source *load_source(struct ctx *c, const char *file)
@@ -176,7 +128,8 @@ static bool source_line(struct ctx *c, const char *file, int line, char *buf, si
 	return true;
 }
 
-static void free_sources(struct ctx *c)
+/* Everything a dump holds: the source files read, the stack's memory. */
+static void ctx_fini(struct ctx *c)
 {
 	struct source *src, *tmp;
 	HASH_ITER(hh, c->sources, src, tmp)
@@ -187,7 +140,7 @@ static void free_sources(struct ctx *c)
 		free(src->lines);
 		free(src);
 	}
-	free(c->fr);
+	mst_stack_fini(&c->st);
 }
 
 void mst_dump_states(const struct mst_snapshot *s, const struct mst_thread_snap *t, char *buf,
@@ -216,26 +169,14 @@ void mst_dump_states(const struct mst_snapshot *s, const struct mst_thread_snap 
 #undef PUT
 }
 
-static const char *basename_of(const char *path)
-{
-	const char *s = path ? strrchr(path, '/') : NULL;
-	return s ? s + 1 : path;
-}
-
-static void text_native(struct ctx *c, const struct dframe *d)
+static void text_native(struct ctx *c, const struct mst_frame *d)
 {
 	char a[1024], b[1024];
 	FILE *out = c->out;
 	fprintf(out, "    (C) 0x%016" PRIx64 " ", d->pc);
-	const struct mst_native_frame *f = d->has_nat ? &d->nat : NULL;
-	if (f && f->func)
-		fprintf(out, "%s%s", mst_text_escape(f->func, a, sizeof(a)),
-			f->inlined ? " (inlined)" : "");
-	else if (f && f->module)
-		fprintf(out, "%s+0x%" PRIx64, mst_text_escape(basename_of(f->module), a, sizeof(a)),
-			f->module_off);
-	else
-		fputs("??", out);
+	const struct mst_native_frame *f = d->resolved ? &d->nat : NULL;
+	fprintf(out, "%s%s", mst_text_escape(d->label, a, sizeof(a)),
+		f && f->func && f->inlined ? " (inlined)" : "");
 	if (f && f->file)
 		fprintf(out, " at %s:%d", mst_text_escape(f->file, a, sizeof(a)), f->line);
 	if (f && f->module)
@@ -245,7 +186,7 @@ static void text_native(struct ctx *c, const struct dframe *d)
 	fputc('\n', out);
 }
 
-static void text_python(struct ctx *c, const struct dframe *d)
+static void text_python(struct ctx *c, const struct mst_frame *d)
 {
 	char a[1024], b[4200], line[1024];
 	const struct mst_py_frame *f = d->py;
@@ -316,11 +257,14 @@ int mst_dump_text(FILE *out, const struct mst_snapshot *s, struct mst_symbols *s
 			fprintf(out, "    (no native stack: %s)\n",
 				mst_text_escape(t->errmsg, a, sizeof(a)));
 		build(&c, t);
-		for (size_t k = 0; k < c.nfr; k++) {
-			if (c.fr[k].py)
-				text_python(&c, &c.fr[k]);
+		for (size_t k = c.st.n; k-- > 0;) {
+			const struct mst_frame *f = &c.st.v[k];
+			if (!shown(&c, f))
+				continue;
+			if (f->py)
+				text_python(&c, f);
 			else
-				text_native(&c, &c.fr[k]);
+				text_native(&c, f);
 		}
 		if (t->py_truncated)
 			fputs("    (Python frames truncated: the chain changed or hit the "
@@ -329,7 +273,7 @@ int mst_dump_text(FILE *out, const struct mst_snapshot *s, struct mst_symbols *s
 		if ((flags & MST_DUMP_PYTHON_ONLY) && !t->npy)
 			fputs("    (no Python frames)\n", out);
 	}
-	free_sources(&c);
+	ctx_fini(&c);
 	return finish(out);
 }
 
@@ -384,9 +328,13 @@ int mst_dump_json(FILE *out, const struct mst_snapshot *s, struct mst_symbols *s
 		jstr(out, "error", t->error ? t->errmsg : NULL, true);
 		fprintf(out, "\"python_truncated\":%s,\"frames\":[", t->py_truncated ? "true" : "false");
 		build(&c, t);
-		for (size_t k = 0; k < c.nfr; k++) {
-			const struct dframe *d = &c.fr[k];
-			fputs(k ? ",{" : "{", out);
+		bool first = true;
+		for (size_t k = c.st.n; k-- > 0;) {
+			const struct mst_frame *d = &c.st.v[k];
+			if (!shown(&c, d))
+				continue;
+			fputs(first ? "{" : ",{", out);
+			first = false;
 			if (d->py) {
 				char line[1024];
 				fputs("\"kind\":\"python\",", out);
@@ -398,7 +346,7 @@ int mst_dump_json(FILE *out, const struct mst_snapshot *s, struct mst_symbols *s
 												: NULL,
 				     true);
 			} else {
-				const struct mst_native_frame *f = d->has_nat ? &d->nat : NULL;
+				const struct mst_native_frame *f = d->resolved ? &d->nat : NULL;
 				fputs("\"kind\":\"native\",", out);
 				fprintf(out, "\"address\":\"0x%" PRIx64 "\",", d->pc);
 				jstr(out, "function", f ? f->func : NULL, true);
@@ -414,6 +362,6 @@ int mst_dump_json(FILE *out, const struct mst_snapshot *s, struct mst_symbols *s
 		fputs("]}", out);
 	}
 	fputs("]}\n", out);
-	free_sources(&c);
+	ctx_fini(&c);
 	return finish(out);
 }

@@ -10,6 +10,7 @@
 
 #include "msttop/maps.h"
 #include "msttop/merge.h"
+#include "msttop/stack.h"
 #include "msttop/proc.h"
 #include "msttop/py.h"
 #include "msttop/snapshot.h"
@@ -50,9 +51,7 @@ struct mst_sampler {
 	struct mst_agg_frame_in *frames;
 	struct mst_agg_thread_in *threads;
 	size_t threads_cap;
-	struct mst_mframe *merged;
-	bool *entry;
-	char (*names)[64]; /* module+offset names for unsymbolized frames */
+	struct mst_stack stack;
 	/* Python thread names by tid, read at each refresh rather than every
 	 * tick: the lookup walks dicts in the target and names rarely change. */
 	struct pyname {
@@ -122,10 +121,7 @@ int mst_sampler_open(const struct mst_sampler_opts *o, volatile sig_atomic_t *ca
 		goto fail;
 	}
 	s->frames = calloc(MAX_MERGED, sizeof(*s->frames));
-	s->merged = calloc(MAX_MERGED, sizeof(*s->merged));
-	s->entry = calloc(MST_PY_MAX_FRAMES, sizeof(*s->entry));
-	s->names = calloc(MST_MAX_NATIVE_FRAMES, sizeof(*s->names));
-	if (!s->frames || !s->merged || !s->entry || !s->names) {
+	if (!s->frames) {
 		rc = mst_err_set(err, -ENOMEM, "out of memory");
 		goto fail;
 	}
@@ -184,9 +180,7 @@ void mst_sampler_close(struct mst_sampler *s)
 		fclose(s->log);
 	free(s->frames);
 	free(s->threads);
-	free(s->merged);
-	free(s->entry);
-	free(s->names);
+	mst_stack_fini(&s->stack);
 	free(s->pynames);
 	free(s);
 }
@@ -234,42 +228,24 @@ void mst_sampler_stats(const struct mst_sampler *s, struct mst_sampler_stats *ou
 	}
 }
 
-/* Turn one thread's merged stack into agg frames, innermost first. */
+/* Turn one thread's merged stack into agg frames, innermost first. Native
+ * frames no module covers are left out. */
 static size_t to_agg(struct mst_sampler *s, const struct mst_thread_snap *t)
 {
-	size_t nm;
-	/* t->npy <= MST_PY_MAX_FRAMES: the frames were read with that bound. */
-	mst_snapshot_merge(t, true, s->entry, s->merged, MAX_MERGED, &nm);
+	mst_stack_build(&s->stack, t, s->sym, true);
 	size_t n = 0;
-	for (size_t i = 0; i < nm && n < MAX_MERGED; i++) {
-		const struct mst_mframe *m = &s->merged[i];
-		bool folded = m->flags & MST_MF_FOLDED;
-		if (m->kind == MST_MF_PYTHON) {
-			const struct mst_py_frame *f = &t->py[m->index];
+	for (size_t i = 0; i < s->stack.n && n < MAX_MERGED; i++) {
+		const struct mst_frame *f = &s->stack.v[i];
+		if (f->py) {
 			s->frames[n++] = (struct mst_agg_frame_in){
-				.kind = MST_AGG_PYTHON, .line = (uint32_t)(f->line > 0 ? f->line : 0),
-				.function = f->func, .file = f->file};
-			continue;
-		}
-		const struct mst_native_frame *nf;
-		size_t k;
-		uint64_t pc = t->pcs[m->index];
-		if (!s->sym || mst_symbols_resolve(s->sym, pc, m->index > 0, &nf, &k) < 0 || !k)
-			continue;
-		/* The symbols give the real function first, then each inlined
-		 * callee: innermost is last. */
-		for (size_t j = k; j-- > 0 && n < MAX_MERGED;) {
-			const char *func = nf[j].func;
-			if (!func && m->index < MST_MAX_NATIVE_FRAMES) {
-				const char *mod = nf[j].module ? strrchr(nf[j].module, '/') : NULL;
-				snprintf(s->names[m->index], sizeof(s->names[0]), "%s+0x%llx",
-					 mod ? mod + 1 : "??", (unsigned long long)nf[j].module_off);
-				func = s->names[m->index];
-			}
+			    .kind = MST_AGG_PYTHON, .line = (uint32_t)(f->py->line > 0 ? f->py->line : 0),
+			    .function = f->py->func, .file = f->py->file};
+		} else if (f->resolved) {
 			s->frames[n++] = (struct mst_agg_frame_in){
-				.kind = MST_AGG_NATIVE, .inlined = nf[j].inlined, .folded = folded,
-				.line = (uint32_t)(nf[j].line > 0 ? nf[j].line : 0), .function = func,
-				.file = nf[j].file, .module = nf[j].module};
+			    .kind = MST_AGG_NATIVE, .inlined = f->nat.inlined,
+			    .folded = f->flags & MST_MF_FOLDED,
+			    .line = (uint32_t)(f->nat.line > 0 ? f->nat.line : 0), .function = f->label,
+			    .file = f->nat.file, .module = f->nat.module};
 		}
 	}
 	return n;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "msttop/merge.h"
+#include "msttop/stack.h"
 #include "msttop/text.h"
 
 Suite *merge_suite(void);
@@ -119,6 +120,48 @@ START_TEST(merge_bounded_output)
 }
 END_TEST
 
+/* The stack of a synthetic thread, without symbols: merged innermost first,
+ * natives labelled "??", flags kept; Python alone clears them. Rendered as
+ * in render() with the label of each native frame. */
+static void render_stack(const struct mst_stack *st, char *buf, size_t len)
+{
+	buf[0] = '\0';
+	for (size_t i = 0; i < st->n; i++) {
+		const struct mst_frame *f = &st->v[i];
+		size_t l = strlen(buf);
+		snprintf(buf + l, len - l, "%s%s%s%s", i ? " " : "", f->py ? f->py->func : f->label,
+			 f->flags & MST_MF_FOLDED ? "+f" : "",
+			 f->flags & MST_MF_UNMATCHED ? "+u" : "");
+	}
+}
+
+START_TEST(stack_without_symbols)
+{
+	uint64_t pcs[] = {0x1000, 0x2000, 0x3000, 0x4000};
+	uint8_t nk[] = {N, E, I, E};
+	struct mst_py_frame py[] = {{.func = "leaf", .entry = true}, {.func = "main", .entry = true},
+				    {.func = "extra", .entry = true}};
+	struct mst_thread_snap t = {.pcs = pcs, .npcs = 4, .nkinds = nk, .py = py, .npy = 3};
+	struct mst_stack st = {0};
+	char buf[256];
+	ck_assert_int_eq(mst_stack_build(&st, &t, NULL, true), 0);
+	render_stack(&st, buf, sizeof(buf));
+	/* Two eval frames for three Python frames: the outermost is kept and
+	 * marked, nothing is lost. */
+	ck_assert_str_eq(buf, "?? leaf ??+f ??+f main ??+f extra+u");
+	ck_assert_uint_eq(st.v[0].pc, 0x1000);
+	ck_assert(!st.v[0].resolved);
+	/* Built again into the same stack: the same, and Python alone. */
+	ck_assert_int_eq(mst_stack_build(&st, &t, NULL, true), 0);
+	render_stack(&st, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "?? leaf ??+f ??+f main ??+f extra+u");
+	ck_assert_int_eq(mst_stack_build(&st, &t, NULL, false), 0);
+	render_stack(&st, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "leaf main extra");
+	mst_stack_fini(&st);
+}
+END_TEST
+
 START_TEST(text_escapes)
 {
 	char out[128];
@@ -157,6 +200,7 @@ Suite *merge_suite(void)
 	tcase_add_test(tc, merge_qsort_callback);
 	tcase_add_test(tc, merge_no_python);
 	tcase_add_test(tc, merge_bounded_output);
+	tcase_add_test(tc, stack_without_symbols);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("text");
 	tcase_add_test(tc, text_escapes);

@@ -1,0 +1,120 @@
+/* Merge + symbolize + inline expansion of one thread's stack, for every
+ * reader (stack.h). */
+#include "msttop/stack.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int grow(void **p, size_t *cap, size_t want, size_t size)
+{
+	if (want <= *cap)
+		return 0;
+	size_t nc = *cap ? *cap : 64;
+	while (nc < want)
+		nc *= 2;
+	void *n = realloc(*p, nc * size);
+	if (!n)
+		return -ENOMEM;
+	*p = n;
+	*cap = nc;
+	return 0;
+}
+
+static int push(struct mst_stack *st, struct mst_frame f)
+{
+	size_t cap = st->cap;
+	if (grow((void **)&st->v, &cap, st->n + 1, sizeof(*st->v)) < 0)
+		return -ENOMEM;
+	if (cap != st->cap) {
+		size_t lcap = st->cap;
+		void *l = st->labels;
+		if (grow(&l, &lcap, cap, sizeof(*st->labels)) < 0)
+			return -ENOMEM;
+		st->labels = l;
+		st->cap = cap;
+	}
+	st->v[st->n++] = f;
+	return 0;
+}
+
+static const char *basename_of(const char *path)
+{
+	const char *s = strrchr(path, '/');
+	return s ? s + 1 : path;
+}
+
+/* The label of native frame i of st (stored beside it). */
+static void label_native(struct mst_stack *st, size_t i)
+{
+	struct mst_frame *f = &st->v[i];
+	if (f->resolved && f->nat.func) {
+		f->label = f->nat.func;
+	} else if (f->resolved && f->nat.module) {
+		snprintf(st->labels[i], sizeof(st->labels[i]), "%s+0x%" PRIx64,
+			 basename_of(f->nat.module), f->nat.module_off);
+		f->label = st->labels[i];
+	} else {
+		f->label = "??";
+	}
+}
+
+int mst_stack_build(struct mst_stack *st, const struct mst_thread_snap *t,
+		    struct mst_symbols *sym, bool native)
+{
+	st->n = 0;
+	size_t max = t->npcs + t->npy;
+	if (grow((void **)&st->m, &st->mcap, max ? max : 1, sizeof(*st->m)) < 0 ||
+	    grow((void **)&st->entry, &st->ecap, t->npy ? t->npy : 1, sizeof(*st->entry)) < 0)
+		return -ENOMEM;
+	size_t nm;
+	mst_snapshot_merge(t, native, st->entry, st->m, max, &nm);
+	for (size_t i = 0; i < nm; i++) {
+		const struct mst_mframe *m = &st->m[i];
+		if (m->kind == MST_MF_PYTHON) {
+			const struct mst_py_frame *p = &t->py[m->index];
+			/* Python frames alone have no eval frames to pair with:
+			 * they are not "unmatched". */
+			if (push(st, (struct mst_frame){.py = p, .label = p->func,
+							.flags = native ? m->flags : 0}) < 0)
+				return -ENOMEM;
+			continue;
+		}
+		uint64_t pc = t->pcs[m->index];
+		const struct mst_native_frame *nf = NULL;
+		size_t k = 0;
+		/* Every frame but the innermost holds a return address, which
+		 * points after its call: it is looked up at pc - 1. */
+		bool is_return = m->index > 0;
+		if (!sym || mst_symbols_resolve(sym, pc, is_return, &nf, &k) < 0 || !k) {
+			if (push(st, (struct mst_frame){.pc = pc, .nat = {.pc = pc},
+							.flags = m->flags}) < 0)
+				return -ENOMEM;
+			continue;
+		}
+		/* The symbols give the real function first, then each inlined
+		 * callee: innermost first means from the last. The answer is
+		 * copied: the symbols' array lasts only until their next lookup. */
+		for (size_t j = k; j-- > 0;) {
+			if (push(st, (struct mst_frame){.nat = nf[j], .resolved = true, .pc = pc,
+							.flags = m->flags}) < 0)
+				return -ENOMEM;
+		}
+	}
+	/* Labels last: the label storage may move while frames are added. */
+	for (size_t i = 0; i < st->n; i++)
+		if (!st->v[i].py)
+			label_native(st, i);
+	return 0;
+}
+
+void mst_stack_fini(struct mst_stack *st)
+{
+	free(st->v);
+	free(st->labels);
+	free(st->m);
+	free(st->entry);
+	memset(st, 0, sizeof(*st));
+}
