@@ -21,6 +21,7 @@
 #include "../ui/ui.h"
 #include "msttop/symbols.h"
 #include "msttop/unwind.h"
+#include "msttop/clock.h"
 
 /* Exit codes: documented in --help and README.md. */
 enum {
@@ -228,20 +229,13 @@ static bool parse_number(const char *s, double lo, double hi, double *out)
 	return true;
 }
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* Sample without a screen until the duration ends, then print a report. */
 static int run_batch(struct mst_sampler *s, const struct options *o)
 {
 	struct mst_err err = {0};
-	uint64_t end = mono_ns() + (uint64_t)((o->duration > 0 ? o->duration : 5) * 1e9);
+	uint64_t end = mst_clock_ns() + (uint64_t)((o->duration > 0 ? o->duration : 5) * 1e9);
 	for (;;) {
-		uint64_t now = mono_ns();
+		uint64_t now = mst_clock_ns();
 		if (now >= end || cancel_signal)
 			break;
 		uint64_t due = mst_sampler_next_due(s);

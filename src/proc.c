@@ -3,6 +3,7 @@
  * Nothing here writes target memory: only PTRACE_SEIZE, INTERRUPT, GETREGS,
  * CONT, LISTEN and DETACH are used, and reads go through process_vm_readv. */
 #include "msttop/proc.h"
+#include "msttop/clock.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -49,13 +50,6 @@ struct mst_proc {
 	pid_t *unreaped;
 	size_t nunreaped, unreaped_cap;
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 int mst_proc_parse_pid(const char *s, pid_t *out, struct mst_err *err)
 {
@@ -507,7 +501,7 @@ static void wait_sigchld(uint64_t max_ns)
  * code. */
 static pid_t wait_change(struct mst_proc *p, pid_t tid, uint64_t timeout_ns, int *status)
 {
-	uint64_t start = now_ns();
+	uint64_t start = mst_clock_ns();
 	for (;;) {
 		pid_t r = waitpid(tid, status, __WALL | WNOHANG);
 		if (r > 0)
@@ -516,7 +510,7 @@ static pid_t wait_change(struct mst_proc *p, pid_t tid, uint64_t timeout_ns, int
 			return -errno;
 		if (p->cancel && *p->cancel)
 			return -MST_EINTR;
-		uint64_t el = now_ns() - start;
+		uint64_t el = mst_clock_ns() - start;
 		if (el >= timeout_ns)
 			return -ETIMEDOUT;
 		wait_sigchld(timeout_ns - el);
@@ -605,13 +599,12 @@ int mst_proc_interrupt(struct mst_proc *p, pid_t tid)
 	return 0;
 }
 
-
 int mst_proc_wait_any(struct mst_proc *p, uint64_t timeout_ns, pid_t *tid, struct mst_regs *regs,
 		      struct mst_err *err)
 {
-	uint64_t start = now_ns();
+	uint64_t start = mst_clock_ns();
 	for (;;) {
-		uint64_t el = now_ns() - start;
+		uint64_t el = mst_clock_ns() - start;
 		if (el >= timeout_ns)
 			return mst_err_set(err, -ETIMEDOUT, "threads did not stop in time");
 		int status = 0;
@@ -638,7 +631,6 @@ int mst_proc_wait_any(struct mst_proc *p, uint64_t timeout_ns, pid_t *tid, struc
 		return 0;
 	}
 }
-
 
 int mst_proc_resume(struct mst_proc *p, pid_t tid)
 {
@@ -742,9 +734,9 @@ void mst_proc_close(struct mst_proc *p)
 		t->stop_pending = true;
 		pending++;
 	}
-	uint64_t start = now_ns();
+	uint64_t start = mst_clock_ns();
 	while (pending > 0) {
-		uint64_t el = now_ns() - start;
+		uint64_t el = mst_clock_ns() - start;
 		int status = 0;
 		pid_t r = el < STOP_TIMEOUT_NS ? wait_change(p, -1, STOP_TIMEOUT_NS - el, &status)
 					      : -ETIMEDOUT;

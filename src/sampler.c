@@ -16,6 +16,7 @@
 #include "msttop/snapshot.h"
 #include "msttop/symbols.h"
 #include "msttop/unwind.h"
+#include "msttop/clock.h"
 
 /* How often the task list and the module list are refreshed: new threads
  * and newly loaded libraries are picked up within this time. */
@@ -60,13 +61,6 @@ struct mst_sampler {
 	} *pynames;
 	size_t npynames, pynames_cap;
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* Whether the code the target has mapped is the same: mapped files and the
  * vdso, the only mappings symbols and unwind tables come from. The heap
@@ -155,7 +149,7 @@ int mst_sampler_open(const struct mst_sampler_opts *o, volatile sig_atomic_t *ca
 	if ((rc = mst_agg_new(NULL, &s->agg, err)) < 0)
 		goto fail;
 	s->st.rate_asked = s->o.rate_hz;
-	s->next_due = now_ns();
+	s->next_due = mst_clock_ns();
 	s->rate_t0 = s->started = s->next_due;
 	s->last_refresh = s->next_due;
 	*out = s;
@@ -301,7 +295,7 @@ int mst_sampler_tick(struct mst_sampler *s, uint64_t now, struct mst_err *err)
 		s->next_due = now + s->interval_ns;
 	if (s->paused)
 		return 0;
-	uint64_t t0 = now_ns();
+	uint64_t t0 = mst_clock_ns();
 	struct mst_err e = {0};
 	bool refresh = t0 - s->last_refresh >= REFRESH_NS || s->st.ticks == 0;
 	if (refresh) {
@@ -428,7 +422,7 @@ int mst_sampler_tick(struct mst_sampler *s, uint64_t now, struct mst_err *err)
 	mst_agg_end(s->agg);
 	s->st.threads = nthreads;
 	s->st.ticks++;
-	uint64_t t1 = now_ns();
+	uint64_t t1 = mst_clock_ns();
 	s->st.tick_ns_last = t1 - t0;
 	s->tick_ns_sum += t1 - t0;
 	s->st.tick_ns_avg = s->tick_ns_sum / s->st.ticks;

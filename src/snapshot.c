@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "msttop/py_collector.h"
+#include "msttop/clock.h"
 
 /* Stack words one walk may note for recognising it next time. */
 #define MST_STACK_READS_MAX 4096
@@ -20,13 +21,6 @@
 #define MARKER_DEPTH 64
 /* How long a snapshot waits for its threads to stop. */
 #define SNAP_STOP_TIMEOUT_NS (2ull * 1000 * 1000 * 1000)
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 void mst_read_cmdline(pid_t pid, char *buf, size_t len)
 {
@@ -354,9 +348,9 @@ int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py 
 		t->pause_ns = 1; /* marks "interrupted, not yet read" */
 		pending++;
 	}
-	uint64_t deadline = mono_ns() + SNAP_STOP_TIMEOUT_NS;
+	uint64_t deadline = mst_clock_ns() + SNAP_STOP_TIMEOUT_NS;
 	while (pending > 0) {
-		uint64_t now = mono_ns();
+		uint64_t now = mst_clock_ns();
 		pid_t tid = 0;
 		struct mst_regs regs;
 		struct mst_err terr = {0};
@@ -398,7 +392,7 @@ int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py 
 			snprintf(t->errmsg, sizeof(t->errmsg), "%s", terr.msg);
 			continue;
 		}
-		uint64_t t0 = mono_ns();
+		uint64_t t0 = mst_clock_ns();
 		t->regs = regs;
 		struct mst_stack_copy copy;
 		/* Copy what this thread's last walk used, and a page more. */
@@ -420,7 +414,7 @@ int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py 
 			mst_proc_detach(p, t->tid);
 		else
 			mst_proc_resume(p, t->tid);
-		t->pause_ns = mono_ns() - t0;
+		t->pause_ns = mst_clock_ns() - t0;
 		if (t->pause_ns <= 1)
 			t->pause_ns = 2;
 		/* After the resume: what the walk read, for the next take (a

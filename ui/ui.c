@@ -20,6 +20,7 @@
 
 #include "ui/format.h"
 #include "ui/view.h"
+#include "msttop/clock.h"
 
 #define NS_PER_MS 1000000ull
 #define NS_PER_S 1000000000ull
@@ -29,12 +30,6 @@
  * if a signal does not interrupt the wait. */
 #define WAIT_MAX_MS 200
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
-}
 
 /* ---- painting ---- */
 
@@ -415,7 +410,7 @@ static int sample(struct mst_ui *u, volatile sig_atomic_t *cancel)
 {
 	if (u->paused || u->exited)
 		return 0;
-	uint64_t now = mono_ns();
+	uint64_t now = mst_clock_ns();
 	if (now < mst_sampler_next_due(u->s))
 		return 0;
 	struct mst_err e = {0};
@@ -478,7 +473,7 @@ int mst_ui_run(struct mst_sampler *s, const struct mst_ui_opts *o, volatile sig_
 	init_colors(u, o->no_color);
 
 	unsigned refresh_ms = o->refresh_ms ? o->refresh_ms : 1000;
-	uint64_t start = mono_ns();
+	uint64_t start = mst_clock_ns();
 	uint64_t end = o->duration_s > 0 ? start + (uint64_t)(o->duration_s * 1e9) : 0;
 	uint64_t next_draw = 0;
 	int rc = 0;
@@ -489,7 +484,7 @@ int mst_ui_run(struct mst_sampler *s, const struct mst_ui_opts *o, volatile sig_
 			rc = -MST_EINTR;
 			break;
 		}
-		u->now_ns = mono_ns();
+		u->now_ns = mst_clock_ns();
 		if (end && u->now_ns >= end)
 			break;
 		if (sample(u, cancel) < 0) {
@@ -504,7 +499,7 @@ int mst_ui_run(struct mst_sampler *s, const struct mst_ui_opts *o, volatile sig_
 				u->dirty = true;
 			}
 		}
-		u->now_ns = mono_ns();
+		u->now_ns = mst_clock_ns();
 		if (u->dirty || u->now_ns >= next_draw) {
 			draw(u);
 			u->dirty = false;
@@ -524,7 +519,7 @@ int mst_ui_run(struct mst_sampler *s, const struct mst_ui_opts *o, volatile sig_
 			wake = u->now_ns + REAP_POLL_NS;
 		if (end && end < wake)
 			wake = end;
-		uint64_t now = mono_ns();
+		uint64_t now = mst_clock_ns();
 		int ms = wake <= now ? 0 : (int)((wake - now + NS_PER_MS - 1) / NS_PER_MS);
 		if (ms > WAIT_MAX_MS)
 			ms = WAIT_MAX_MS;
@@ -532,7 +527,7 @@ int mst_ui_run(struct mst_sampler *s, const struct mst_ui_opts *o, volatile sig_
 		int ch = getch();
 		if (ch == ERR)
 			continue;
-		u->now_ns = mono_ns();
+		u->now_ns = mst_clock_ns();
 		key(u, ch);
 		u->dirty = true;
 	}
