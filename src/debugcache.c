@@ -178,7 +178,7 @@ static bool write_copy(Elf *in, int out_fd)
 }
 
 int mst_debugcache_find(const char *dir, const char *debug_root, const unsigned char *id,
-			size_t idlen, char **path)
+                        size_t idlen, char **path)
 {
 	if (!dir || !*dir || !debug_root || idlen < 2 || idlen > MAX_BUILD_ID)
 		return -1;
@@ -188,7 +188,7 @@ int mst_debugcache_find(const char *dir, const char *debug_root, const unsigned 
 	char name[4096], tmp[4096], src[4096];
 	if (snprintf(name, sizeof(name), "%s/%s.debug", dir, hex) >= (int)sizeof(name) ||
 	    snprintf(tmp, sizeof(tmp), "%s/.%s.%d.tmp", dir, hex, (int)getpid()) >=
-		    (int)sizeof(tmp))
+	        (int)sizeof(tmp))
 		return -1;
 	int fd = dir_is_private(dir) ? open_entry(name, hex) : -1;
 	if (fd < 0) {
@@ -201,8 +201,8 @@ int mst_debugcache_find(const char *dir, const char *debug_root, const unsigned 
 		if (e && elf_kind(e) == ELF_K_ELF && has_compressed_debug(e) &&
 		    build_id_hex(e, sid, sizeof(sid)) && strcmp(sid, hex) == 0 &&
 		    (dir_is_private(dir) || make_dir(dir))) {
-			int wfd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-				       0600);
+			int wfd =
+			    open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 			if (wfd >= 0) {
 				bool ok = write_copy(e, wfd);
 				close(wfd);

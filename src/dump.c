@@ -18,8 +18,8 @@
 
 struct source {
 	char *path;
-	char *text;       /* NULL when unreadable */
-	size_t *lines;    /* offsets of line starts */
+	char *text;    /* NULL when unreadable */
+	size_t *lines; /* offsets of line starts */
 	size_t nlines;
 	UT_hash_handle hh;
 };
@@ -69,7 +69,7 @@ static struct source *load_source(struct ctx *c, const char *file)
 	 * relative name (3.6-3.8 keep the script's as given) from its cwd. */
 	char path[4200];
 	snprintf(path, sizeof(path), "/proc/%d/%s%s%s", (int)c->s->pid,
-		 file[0] == '/' ? "root" : "cwd", file[0] == '/' ? "" : "/", file);
+	         file[0] == '/' ? "root" : "cwd", file[0] == '/' ? "" : "/", file);
 	FILE *f = fopen(path, "re");
 	if (!f)
 		return src;
@@ -144,7 +144,7 @@ static void ctx_fini(struct ctx *c)
 }
 
 void mst_dump_states(const struct mst_snapshot *s, const struct mst_thread_snap *t, char *buf,
-		     size_t len)
+                     size_t len)
 {
 	size_t o = 0;
 	buf[0] = '\0';
@@ -153,7 +153,7 @@ void mst_dump_states(const struct mst_snapshot *s, const struct mst_thread_snap 
 	/* /proc said R just before the stop, but the thread was caught in a
 	 * sleeping system call: it sleeps. */
 	PUT(t->state == 'R' && !(st & MST_TS_RUNNING) && t->npcs ? "sleeping"
-								  : mst_proc_state_name(t->state));
+	                                                         : mst_proc_state_name(t->state));
 	if (st & MST_TS_HOLDS_GIL)
 		PUT("holds GIL");
 	if (st & MST_TS_WAITS_GIL)
@@ -176,7 +176,7 @@ static void text_native(struct ctx *c, const struct mst_frame *d)
 	fprintf(out, "    (C) 0x%016" PRIx64 " ", d->pc);
 	const struct mst_native_frame *f = d->resolved ? &d->nat : NULL;
 	fprintf(out, "%s%s", mst_text_escape(d->label, a, sizeof(a)),
-		f && f->func && f->inlined ? " (inlined)" : "");
+	        f && f->func && f->inlined ? " (inlined)" : "");
 	if (f && f->file)
 		fprintf(out, " at %s:%d", mst_text_escape(f->file, a, sizeof(a)), f->line);
 	if (f && f->module)
@@ -191,8 +191,8 @@ static void text_python(struct ctx *c, const struct mst_frame *d)
 	char a[1024], b[4200], line[1024];
 	const struct mst_py_frame *f = d->py;
 	fprintf(c->out, "    (Python) %s at %s:%d%s\n", mst_text_escape(f->func, a, sizeof(a)),
-		mst_text_escape(f->file, b, sizeof(b)), f->line,
-		d->flags & MST_MF_UNMATCHED ? " (no native eval frame matched)" : "");
+	        mst_text_escape(f->file, b, sizeof(b)), f->line,
+	        d->flags & MST_MF_UNMATCHED ? " (no native eval frame matched)" : "");
 	if (source_line(c, f->file, f->line, line, sizeof(line)))
 		fprintf(c->out, "        %s\n", line);
 }
@@ -204,13 +204,12 @@ static int finish(FILE *out)
 	return 0;
 }
 
-int mst_dump_text(FILE *out, const struct mst_snapshot *s, struct mst_symbols *sym,
-		  unsigned flags)
+int mst_dump_text(FILE *out, const struct mst_snapshot *s, struct mst_symbols *sym, unsigned flags)
 {
 	struct ctx c = {.out = out, .s = s, .sym = sym, .flags = flags};
 	char a[4200], b[256];
 	fprintf(out, "Process %d: %s\n", (int)s->pid,
-		s->cmdline[0] ? mst_text_escape(s->cmdline, a, sizeof(a)) : "?");
+	        s->cmdline[0] ? mst_text_escape(s->cmdline, a, sizeof(a)) : "?");
 	if (s->py_status == 0) {
 		fprintf(out, "Python %s", s->py_version);
 		if (s->gc_collecting) {
@@ -227,14 +226,14 @@ int mst_dump_text(FILE *out, const struct mst_snapshot *s, struct mst_symbols *s
 		}
 		if (s->orphan_tstates)
 			fprintf(out, ", %zu Python thread state(s) with no OS thread",
-				s->orphan_tstates);
+			        s->orphan_tstates);
 		fputc('\n', out);
 		if (s->py_note[0])
 			fprintf(out, "Note: %s\n", s->py_note);
 	} else {
 		fprintf(out, "%s: native stacks only\n",
-			mst_text_escape(s->py_msg[0] ? s->py_msg : "no Python runtime found", a,
-					sizeof(a)));
+		        mst_text_escape(s->py_msg[0] ? s->py_msg : "no Python runtime found", a,
+		                        sizeof(a)));
 	}
 	for (size_t i = 0; i < s->nthreads; i++) {
 		const struct mst_thread_snap *t = &s->threads[i];
@@ -243,19 +242,20 @@ int mst_dump_text(FILE *out, const struct mst_snapshot *s, struct mst_symbols *s
 		if (t->pyname[0]) {
 			char n1[256], n2[64];
 			fprintf(out, " \"%s\" [%s]", mst_text_escape(t->pyname, n1, sizeof(n1)),
-				mst_text_escape(t->comm, n2, sizeof(n2)));
+			        mst_text_escape(t->comm, n2, sizeof(n2)));
 		} else {
 			char n2[64];
 			fprintf(out, " \"%s\"", mst_text_escape(t->comm, n2, sizeof(n2)));
 		}
 		fprintf(out, " (%s)\n", b);
 		if (t->error && !t->npy) {
-			fprintf(out, "    (no stack: %s)\n", mst_text_escape(t->errmsg, a, sizeof(a)));
+			fprintf(out, "    (no stack: %s)\n",
+			        mst_text_escape(t->errmsg, a, sizeof(a)));
 			continue;
 		}
 		if (t->error)
 			fprintf(out, "    (no native stack: %s)\n",
-				mst_text_escape(t->errmsg, a, sizeof(a)));
+			        mst_text_escape(t->errmsg, a, sizeof(a)));
 		build(&c, t);
 		for (size_t k = c.st.n; k-- > 0;) {
 			const struct mst_frame *f = &c.st.v[k];
@@ -291,8 +291,7 @@ static void jstr(FILE *f, const char *key, const char *val, bool comma)
 		fputc(',', f);
 }
 
-int mst_dump_json(FILE *out, const struct mst_snapshot *s, struct mst_symbols *sym,
-		  unsigned flags)
+int mst_dump_json(FILE *out, const struct mst_snapshot *s, struct mst_symbols *sym, unsigned flags)
 {
 	struct ctx c = {.out = out, .s = s, .sym = sym, .flags = flags};
 	fprintf(out, "{\"pid\":%d,", (int)s->pid);
@@ -303,8 +302,8 @@ int mst_dump_json(FILE *out, const struct mst_snapshot *s, struct mst_symbols *s
 		if (s->py_note[0])
 			jstr(out, "note", s->py_note, true);
 		fprintf(out, "\"gc_known\":%s,\"gc_collecting\":%s,\"orphan_thread_states\":%zu},",
-			s->gc_known ? "true" : "false", s->gc_collecting ? "true" : "false",
-			s->orphan_tstates);
+		        s->gc_known ? "true" : "false", s->gc_collecting ? "true" : "false",
+		        s->orphan_tstates);
 		fputs("\"python_error\":null,", out);
 	} else {
 		fputs("\"python\":null,", out);
@@ -319,14 +318,16 @@ int mst_dump_json(FILE *out, const struct mst_snapshot *s, struct mst_symbols *s
 		jstr(out, "os_name", t->comm, true);
 		jstr(out, "state", mst_proc_state_name(t->state), true);
 		fprintf(out,
-			"\"python\":%s,\"holds_gil\":%s,\"waits_gil\":%s,\"drops_gil\":%s,"
-			"\"in_gc\":%s,\"idle\":%s,",
-			st & MST_TS_PYTHON ? "true" : "false", st & MST_TS_HOLDS_GIL ? "true" : "false",
-			st & MST_TS_WAITS_GIL ? "true" : "false",
-			st & MST_TS_DROPS_GIL ? "true" : "false", st & MST_TS_IN_GC ? "true" : "false",
-			st & MST_TS_IDLE ? "true" : "false");
+		        "\"python\":%s,\"holds_gil\":%s,\"waits_gil\":%s,\"drops_gil\":%s,"
+		        "\"in_gc\":%s,\"idle\":%s,",
+		        st & MST_TS_PYTHON ? "true" : "false",
+		        st & MST_TS_HOLDS_GIL ? "true" : "false",
+		        st & MST_TS_WAITS_GIL ? "true" : "false",
+		        st & MST_TS_DROPS_GIL ? "true" : "false",
+		        st & MST_TS_IN_GC ? "true" : "false", st & MST_TS_IDLE ? "true" : "false");
 		jstr(out, "error", t->error ? t->errmsg : NULL, true);
-		fprintf(out, "\"python_truncated\":%s,\"frames\":[", t->py_truncated ? "true" : "false");
+		fprintf(out, "\"python_truncated\":%s,\"frames\":[",
+		        t->py_truncated ? "true" : "false");
 		build(&c, t);
 		bool first = true;
 		for (size_t k = c.st.n; k-- > 0;) {
@@ -342,8 +343,9 @@ int mst_dump_json(FILE *out, const struct mst_snapshot *s, struct mst_symbols *s
 				jstr(out, "file", d->py->file, true);
 				fprintf(out, "\"line\":%d,", d->py->line);
 				jstr(out, "source",
-				     source_line(&c, d->py->file, d->py->line, line, sizeof(line)) ? line
-												: NULL,
+				     source_line(&c, d->py->file, d->py->line, line, sizeof(line))
+				         ? line
+				         : NULL,
 				     true);
 			} else {
 				const struct mst_native_frame *f = d->resolved ? &d->nat : NULL;
@@ -353,11 +355,14 @@ int mst_dump_json(FILE *out, const struct mst_snapshot *s, struct mst_symbols *s
 				jstr(out, "file", f ? f->file : NULL, true);
 				fprintf(out, "\"line\":%d,", f && f->file ? f->line : 0);
 				jstr(out, "module", f ? f->module : NULL, true);
-				fprintf(out, "\"offset\":\"0x%" PRIx64 "\",\"inlined\":%s,\"folded\":%s,",
-					f ? f->module_off : 0, f && f->inlined ? "true" : "false",
-					d->flags & MST_MF_FOLDED ? "true" : "false");
+				fprintf(out,
+				        "\"offset\":\"0x%" PRIx64
+				        "\",\"inlined\":%s,\"folded\":%s,",
+				        f ? f->module_off : 0, f && f->inlined ? "true" : "false",
+				        d->flags & MST_MF_FOLDED ? "true" : "false");
 			}
-			fprintf(out, "\"unmatched\":%s}", d->flags & MST_MF_UNMATCHED ? "true" : "false");
+			fprintf(out, "\"unmatched\":%s}",
+			        d->flags & MST_MF_UNMATCHED ? "true" : "false");
 		}
 		fputs("]}", out);
 	}

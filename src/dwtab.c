@@ -183,7 +183,7 @@ static const char *die_name(const struct mst_dwtab *t, Dwarf_Die *die)
 
 /* The unit's file idx as a path, made on first use. */
 static const char *unit_file(const struct mst_dwtab *t, struct unit *u, Dwarf_Die *cudie,
-			     Dwarf_Files *files, size_t idx)
+                             Dwarf_Files *files, size_t idx)
 {
 	if (idx >= u->nfiles)
 		return NULL;
@@ -275,8 +275,8 @@ static int read_rows(struct mst_dwtab *t, struct unit *u, Dwarf_Die *cudie)
 /* How many of the n items (each starting with its uint32_t offset, stride
  * bytes apart, sorted by it) start at or below address a of unit u; 0 when
  * a is outside the unit. Rows and segments are both searched this way. */
-static size_t count_at_or_below(const struct unit *u, const void *items, size_t n,
-				size_t stride, uint64_t a)
+static size_t count_at_or_below(const struct unit *u, const void *items, size_t n, size_t stride,
+                                uint64_t a)
 {
 	if (a < u->base || a - u->base > UINT32_MAX)
 		return 0;
@@ -378,12 +378,14 @@ static void walk_die(struct walk *w, Dwarf_Die *die, int32_t pnode, uint32_t dep
 		}
 		me = (int32_t)w->nnodes++;
 		struct node *n = &w->nodes[me];
-		*n = (struct node){.name = die_name(w->t, die), .parent = pnode,
-				   .inlined = tag == DW_TAG_inlined_subroutine};
+		*n = (struct node){.name = die_name(w->t, die),
+		                   .parent = pnode,
+		                   .inlined = tag == DW_TAG_inlined_subroutine};
 		if (n->inlined) {
 			Dwarf_Attribute attr;
 			Dwarf_Word v;
-			if (dwarf_formudata(dwarf_attr(die, DW_AT_call_file, &attr), &v) == 0 && w->files)
+			if (dwarf_formudata(dwarf_attr(die, DW_AT_call_file, &attr), &v) == 0 &&
+			    w->files)
 				n->call_file = unit_file(w->t, w->u, w->cudie, w->files, (size_t)v);
 			if (dwarf_formudata(dwarf_attr(die, DW_AT_call_line, &attr), &v) == 0)
 				n->call_line = (int32_t)v;
@@ -392,12 +394,12 @@ static void walk_die(struct walk *w, Dwarf_Die *die, int32_t pnode, uint32_t dep
 			if (hi <= lo)
 				continue;
 			if (!grow((void **)&w->ranges, &w->capranges, w->nranges + 1,
-				  sizeof(w->ranges[0]))) {
+			          sizeof(w->ranges[0]))) {
 				w->nomem = true;
 				return;
 			}
 			w->ranges[w->nranges++] =
-				(struct range){.lo = lo, .hi = hi, .node = me, .depth = depth};
+			    (struct range){.lo = lo, .hi = hi, .node = me, .depth = depth};
 		}
 	}
 	if (depth < MAX_DEPTH)
@@ -499,7 +501,8 @@ static int make_segs(struct walk *w)
 	n = 0;
 	for (size_t i = 0; i < nb; i++)
 		if (n == 0 || owner[i] != u->segs[n - 1].node)
-			u->segs[n++] = (struct seg){.off = (uint32_t)(b[i] - u->base), .node = owner[i]};
+			u->segs[n++] =
+			    (struct seg){.off = (uint32_t)(b[i] - u->base), .node = owner[i]};
 	u->nsegs = n;
 	free(b);
 	free(owner);
@@ -632,8 +635,8 @@ static struct unit *read_unit(struct mst_dwtab *t, Dwarf *main_dw, Dwarf_Die *ma
 	/* A unit without ranges: its line sequences say where its code is. */
 	for (size_t i = 0, start = 0; !any && i < u->nrows; i++)
 		if (u->rfile[i] == NO_FILE) {
-			if ((*rc = add_span(t, u->base + u->rows[start].off, u->base + u->rows[i].off,
-					    idx)) < 0)
+			if ((*rc = add_span(t, u->base + u->rows[start].off,
+			                    u->base + u->rows[i].off, idx)) < 0)
 				return NULL;
 			start = i + 1;
 		}
@@ -641,7 +644,7 @@ static struct unit *read_unit(struct mst_dwtab *t, Dwarf *main_dw, Dwarf_Die *ma
 }
 
 int mst_dwtab_lookup(struct mst_dwtab *t, Dwfl_Module *mod, uint64_t addr,
-		     struct mst_dwtab_pos *pos)
+                     struct mst_dwtab_pos *pos)
 {
 	memset(pos, 0, offsetof(struct mst_dwtab_pos, inl));
 	Dwarf_Addr bias = 0;
@@ -683,8 +686,8 @@ int mst_dwtab_lookup(struct mst_dwtab *t, Dwfl_Module *mod, uint64_t addr,
 	pos->ninl = n;
 	for (size_t i = 0; i < n; i++) {
 		const struct node *c = chain[n - 1 - i];
-		pos->inl[i] = (struct mst_dwtab_inline){.func = c->name, .call_file = c->call_file,
-							.call_line = c->call_line};
+		pos->inl[i] = (struct mst_dwtab_inline){
+		    .func = c->name, .call_file = c->call_file, .call_line = c->call_line};
 	}
 	return 1;
 }

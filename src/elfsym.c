@@ -24,9 +24,9 @@ struct mst_elf {
 	Elf *elf;
 	int type;
 	bool has_symtab;
-	struct sym *syms;  /* .dynsym first, then .symtab: lookup order by name */
+	struct sym *syms; /* .dynsym first, then .symtab: lookup order by name */
 	size_t nsyms;
-	size_t ndynsym;    /* how many of syms came from .dynsym */
+	size_t ndynsym;      /* how many of syms came from .dynsym */
 	struct sym *by_addr; /* defined sized FUNC/OBJECT symbols sorted by value */
 	size_t nby_addr;
 	Elf_Scn *dynsym, *symtab;
@@ -312,7 +312,7 @@ int mst_elf_read(const struct mst_elf *e, uint64_t vaddr, void *buf, size_t len)
 }
 
 int mst_elf_bias(const struct mst_elf *e, const struct mst_maps *maps, const char *map_path,
-		 uint64_t *bias)
+                 uint64_t *bias)
 {
 	size_t n;
 	if (elf_getphdrnum(e->elf, &n) < 0)
@@ -344,7 +344,7 @@ int mst_elf_bias(const struct mst_elf *e, const struct mst_maps *maps, const cha
 }
 
 int mst_elf_phdr(const struct mst_elf *e, uint32_t p_type, uint32_t flags, uint64_t *vaddr,
-		 uint64_t *memsz)
+                 uint64_t *memsz)
 {
 	size_t n;
 	if (elf_getphdrnum(e->elf, &n) < 0)

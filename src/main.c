@@ -26,12 +26,12 @@
 /* Exit codes: documented in --help and README.md. */
 enum {
 	EXIT_OK = 0,
-	EXIT_FAILED = 1,     /* the snapshot failed: target exited, I/O error */
-	EXIT_USAGE = 2,      /* bad options or a malformed PID */
-	EXIT_NOSUCH = 3,     /* no such process */
-	EXIT_PERM = 4,       /* not permitted to trace it */
+	EXIT_FAILED = 1,      /* the snapshot failed: target exited, I/O error */
+	EXIT_USAGE = 2,       /* bad options or a malformed PID */
+	EXIT_NOSUCH = 3,      /* no such process */
+	EXIT_PERM = 4,        /* not permitted to trace it */
 	EXIT_UNTRACEABLE = 5, /* msttop itself, a zombie, a kernel thread */
-	EXIT_NOPYTHON = 6,   /* the Python runtime cannot be decoded */
+	EXIT_NOPYTHON = 6,    /* the Python runtime cannot be decoded */
 };
 
 struct options {
@@ -118,10 +118,14 @@ static void usage(FILE *out)
 static int exit_code_for(int rc)
 {
 	switch (-rc) {
-	case ESRCH: return EXIT_NOSUCH;
-	case EPERM: return EXIT_PERM;
-	case EACCES: return EXIT_PERM;
-	default: return EXIT_FAILED;
+	case ESRCH:
+		return EXIT_NOSUCH;
+	case EPERM:
+		return EXIT_PERM;
+	case EACCES:
+		return EXIT_PERM;
+	default:
+		return EXIT_FAILED;
 	}
 }
 
@@ -136,8 +140,8 @@ static int run_dump(pid_t pid, const struct options *o)
 	struct mst_snapshot *snap = NULL;
 	int code = EXIT_OK;
 
-	int rc = mst_proc_open(pid, o->python_only ? 0 : MST_PROC_ATTACH, &cancel_signal, &proc,
-			       &err);
+	int rc =
+	    mst_proc_open(pid, o->python_only ? 0 : MST_PROC_ATTACH, &cancel_signal, &proc, &err);
 	if (rc < 0) {
 		fprintf(stderr, "msttop: %s\n", err.msg);
 		return exit_code_for(rc);
@@ -158,7 +162,7 @@ static int run_dump(pid_t pid, const struct options *o)
 	if (rc < 0 && o->python_only) {
 		if (rc == -MST_ENOPYTHON)
 			fprintf(stderr, "msttop: %s: --python-only has nothing to show\n",
-				py_err.msg);
+			        py_err.msg);
 		code = EXIT_NOPYTHON;
 		goto out;
 	}
@@ -175,15 +179,17 @@ static int run_dump(pid_t pid, const struct options *o)
 		char st = 0;
 		if (rc == -ESRCH || mst_proc_task_info(pid, pid, NULL, &st) < 0 || st == 'Z' ||
 		    st == 'X')
-			fprintf(stderr, "msttop: process %d exited during the snapshot\n", (int)pid);
+			fprintf(stderr, "msttop: process %d exited during the snapshot\n",
+			        (int)pid);
 		else
 			fprintf(stderr, "msttop: %s\n", err.msg);
 		code = EXIT_FAILED;
 		goto out;
 	}
 	mst_py_name_fragments(py, sym, mst_symbols_name_range);
-	rc = mst_snapshot_take(proc, unw, py, &py_err,
-			       o->python_only ? MST_SNAP_PYTHON_ONLY : MST_SNAP_DETACH, &snap, &err);
+	rc =
+	    mst_snapshot_take(proc, unw, py, &py_err,
+	                      o->python_only ? MST_SNAP_PYTHON_ONLY : MST_SNAP_DETACH, &snap, &err);
 	if (rc < 0) {
 		code = rc == -MST_EINTR ? 128 + (int)cancel_signal : EXIT_FAILED;
 		if (rc != -MST_EINTR)
@@ -196,10 +202,10 @@ static int run_dump(pid_t pid, const struct options *o)
 	unw = NULL;
 	mst_snapshot_classify(snap, py, sym);
 	unsigned flags = (o->native_all ? MST_DUMP_NATIVE_ALL : 0) |
-			 (o->python_only ? MST_DUMP_PYTHON_ONLY : 0) |
-			 (o->no_source ? MST_DUMP_NO_SOURCE : 0);
+	                 (o->python_only ? MST_DUMP_PYTHON_ONLY : 0) |
+	                 (o->no_source ? MST_DUMP_NO_SOURCE : 0);
 	rc = o->json ? mst_dump_json(stdout, snap, sym, flags)
-		     : mst_dump_text(stdout, snap, sym, flags);
+	             : mst_dump_text(stdout, snap, sym, flags);
 	if (rc == -EPIPE) {
 		/* The reader had enough: `msttop --dump | head`. */
 	} else if (rc < 0) {
@@ -241,7 +247,8 @@ static int run_batch(struct mst_sampler *s, const struct options *o)
 		uint64_t due = mst_sampler_next_due(s);
 		if (due > now) {
 			uint64_t wait = (due < end ? due : end) - now;
-			struct timespec ts = {(time_t)(wait / 1000000000ull), (long)(wait % 1000000000ull)};
+			struct timespec ts = {(time_t)(wait / 1000000000ull),
+			                      (long)(wait % 1000000000ull)};
 			nanosleep(&ts, NULL);
 			continue;
 		}
@@ -263,7 +270,7 @@ static int run_live(pid_t pid, const struct options *o)
 {
 	struct mst_err err = {0};
 	struct mst_sampler_opts so = {
-		.pid = pid, .rate_hz = o->rate, .nonblocking = o->nonblocking, .log_path = o->log};
+	    .pid = pid, .rate_hz = o->rate, .nonblocking = o->nonblocking, .log_path = o->log};
 	struct mst_sampler *s = NULL;
 	int rc = mst_sampler_open(&so, &cancel_signal, &s, &err);
 	if (rc < 0) {
@@ -299,20 +306,13 @@ static int run_live(pid_t pid, const struct options *o)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"pid", required_argument, NULL, 'p'},
-		{"dump", no_argument, NULL, 'd'},
-		{"json", no_argument, NULL, 'j'},
-		{"native-all", no_argument, NULL, 'N'},
-		{"python-only", no_argument, NULL, 'P'},
-		{"no-source", no_argument, NULL, 'S'},
-		{"rate", required_argument, NULL, 'r'},
-		{"duration", required_argument, NULL, 'D'},
-		{"nonblocking", no_argument, NULL, 'n'},
-		{"batch", no_argument, NULL, 'b'},
-		{"log", required_argument, NULL, 'L'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0},
+	    {"pid", required_argument, NULL, 'p'},   {"dump", no_argument, NULL, 'd'},
+	    {"json", no_argument, NULL, 'j'},        {"native-all", no_argument, NULL, 'N'},
+	    {"python-only", no_argument, NULL, 'P'}, {"no-source", no_argument, NULL, 'S'},
+	    {"rate", required_argument, NULL, 'r'},  {"duration", required_argument, NULL, 'D'},
+	    {"nonblocking", no_argument, NULL, 'n'}, {"batch", no_argument, NULL, 'b'},
+	    {"log", required_argument, NULL, 'L'},   {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},     {NULL, 0, NULL, 0},
 	};
 	const char *pid_arg = NULL;
 	struct options o = {0};
@@ -344,17 +344,19 @@ int main(int argc, char **argv)
 			break;
 		case 'r':
 			if (!parse_number(optarg, 1, 10000, &o.rate)) {
-				fprintf(stderr, "msttop: invalid rate '%s': expected 1 to 10000 "
-						"samples per second\n",
-					optarg);
+				fprintf(stderr,
+				        "msttop: invalid rate '%s': expected 1 to 10000 "
+				        "samples per second\n",
+				        optarg);
 				return EXIT_USAGE;
 			}
 			break;
 		case 'D':
 			if (!parse_number(optarg, 0.001, 1e9, &o.duration)) {
-				fprintf(stderr, "msttop: invalid duration '%s': expected seconds "
-						"> 0\n",
-					optarg);
+				fprintf(stderr,
+				        "msttop: invalid duration '%s': expected seconds "
+				        "> 0\n",
+				        optarg);
 				return EXIT_USAGE;
 			}
 			break;
@@ -377,10 +379,11 @@ int main(int argc, char **argv)
 			if (optopt == 'p')
 				fprintf(stderr, "msttop: -p needs a PID (try --help)\n");
 			else if (optopt)
-				fprintf(stderr, "msttop: unknown option -%c (try --help)\n", optopt);
+				fprintf(stderr, "msttop: unknown option -%c (try --help)\n",
+				        optopt);
 			else
 				fprintf(stderr, "msttop: unknown option %s (try --help)\n",
-					argv[optind - 1]);
+				        argv[optind - 1]);
 			return EXIT_USAGE;
 		}
 	}
@@ -394,7 +397,7 @@ int main(int argc, char **argv)
 	}
 	if (o.dump && (o.batch || o.rate > 0 || o.duration > 0)) {
 		fprintf(stderr, "msttop: --dump takes one snapshot: --batch, --rate and "
-				"--duration go with the live view\n");
+		                "--duration go with the live view\n");
 		return EXIT_USAGE;
 	}
 	if (o.dump && o.nonblocking)
@@ -405,7 +408,7 @@ int main(int argc, char **argv)
 	}
 	if ((o.json || o.python_only || o.no_source) && !o.dump) {
 		fprintf(stderr, "msttop: --json, --python-only and --no-source "
-				"go with --dump\n");
+		                "go with --dump\n");
 		return EXIT_USAGE;
 	}
 	if (!pid_arg) {

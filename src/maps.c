@@ -73,7 +73,7 @@ static int parse_line(char *line, struct mst_map *m, char **path)
 	unsigned maj, min;
 	int n = 0;
 	if (sscanf(line, "%llx-%llx %4s %llx %x:%x %llu %n", &start, &end, perms, &off, &maj, &min,
-		   &inode, &n) < 7)
+	           &inode, &n) < 7)
 		return -1;
 	memset(m, 0, sizeof(*m));
 	m->start = start;
@@ -159,7 +159,7 @@ void mst_maps_open_path(pid_t pid, const struct mst_map *map, char *buf, size_t 
 {
 	if (map->deleted)
 		snprintf(buf, len, "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, (int)pid, map->start,
-			 map->end);
+		         map->end);
 	else
 		snprintf(buf, len, "/proc/%d/root%s", (int)pid, map->path ? map->path : "");
 }

@@ -2,14 +2,14 @@
 #include "msttop/merge.h"
 
 static void put(struct mst_mframe *out, size_t max, size_t *n, uint8_t kind, uint8_t flags,
-		size_t index)
+                size_t index)
 {
 	if (*n < max)
 		out[(*n)++] = (struct mst_mframe){kind, flags, (uint32_t)index};
 }
 
 void mst_merge(const uint8_t *native_kinds, size_t nnative, const bool *py_entry, size_t npy,
-	       struct mst_mframe *out, size_t max, size_t *nout)
+               struct mst_mframe *out, size_t max, size_t *nout)
 {
 	size_t n = 0, p = 0;
 	/* Interpreter-internal frames are folded only when they stand between

@@ -58,7 +58,7 @@ int mst_proc_parse_pid(const char *s, pid_t *out, struct mst_err *err)
 	for (const char *c = s; *c; c++)
 		if (!isdigit((unsigned char)*c))
 			return mst_err_set(err, -EINVAL,
-					   "invalid PID '%s': expected a positive number", s);
+			                   "invalid PID '%s': expected a positive number", s);
 	errno = 0;
 	char *end;
 	unsigned long long v = strtoull(s, &end, 10);
@@ -117,7 +117,7 @@ static int parse_stat(char *buf, char *state, unsigned *flags)
 		int ppid, pgrp, sess, tty, tpgid;
 		char st;
 		if (sscanf(rp + 2, "%c %d %d %d %d %d %lu", &st, &ppid, &pgrp, &sess, &tty, &tpgid,
-			   &f) != 7)
+		           &f) != 7)
 			return -EINVAL;
 		*flags = (unsigned)f;
 	}
@@ -158,12 +158,12 @@ enum mst_pid_problem mst_proc_check_pid(pid_t pid, struct mst_err *err)
 	}
 	if (state == 'Z' || state == 'X') {
 		mst_err_set(err, -ESRCH, "PID %d is a zombie: it has exited and has no stack",
-			    (int)pid);
+		            (int)pid);
 		return MST_PID_ZOMBIE;
 	}
 	if (flags & PF_KTHREAD) {
 		mst_err_set(err, -EINVAL, "PID %d is a kernel thread: it has no user-space stack",
-			    (int)pid);
+		            (int)pid);
 		return MST_PID_KTHREAD;
 	}
 	return MST_PID_OK;
@@ -194,17 +194,28 @@ int mst_proc_task_info(pid_t pid, pid_t tid, char comm[16], char *state)
 const char *mst_proc_state_name(char s)
 {
 	switch (s) {
-	case 'R': return "running";
-	case 'S': return "sleeping";
-	case 'D': return "disk wait";
-	case 'T': return "stopped";
-	case 't': return "tracing stop";
-	case 'Z': return "zombie";
-	case 'X': return "dead";
-	case 'I': return "idle";
-	case 'P': return "parked";
-	case 'W': return "paging";
-	default: return "unknown";
+	case 'R':
+		return "running";
+	case 'S':
+		return "sleeping";
+	case 'D':
+		return "disk wait";
+	case 'T':
+		return "stopped";
+	case 't':
+		return "tracing stop";
+	case 'Z':
+		return "zombie";
+	case 'X':
+		return "dead";
+	case 'I':
+		return "idle";
+	case 'P':
+		return "parked";
+	case 'W':
+		return "paging";
+	default:
+		return "unknown";
 	}
 }
 
@@ -310,9 +321,9 @@ static int permission_message(pid_t pid, struct mst_err *err)
 	long tracer = status_field(pid, "TracerPid");
 	if (tracer > 0 && tracer != getpid())
 		return mst_err_set(err, -EPERM,
-				   "PID %d is already traced by PID %ld (a debugger or another "
-				   "profiler); detach it first",
-				   (int)pid, tracer);
+		                   "PID %d is already traced by PID %ld (a debugger or another "
+		                   "profiler); detach it first",
+		                   (int)pid, tracer);
 	char scope[16] = "";
 	FILE *f = fopen("/proc/sys/kernel/yama/ptrace_scope", "re");
 	if (f) {
@@ -322,11 +333,11 @@ static int permission_message(pid_t pid, struct mst_err *err)
 		scope[strcspn(scope, "\n")] = '\0';
 	}
 	return mst_err_set(err, -EPERM,
-			   "not permitted to trace PID %d: run msttop as root or with "
-			   "CAP_SYS_PTRACE (setcap cap_sys_ptrace+ep), or allow it with "
-			   "'sysctl kernel.yama.ptrace_scope=0'%s%s%s; in a container, add "
-			   "--cap-add SYS_PTRACE",
-			   (int)pid, scope[0] ? " (now " : "", scope, scope[0] ? ")" : "");
+	                   "not permitted to trace PID %d: run msttop as root or with "
+	                   "CAP_SYS_PTRACE (setcap cap_sys_ptrace+ep), or allow it with "
+	                   "'sysctl kernel.yama.ptrace_scope=0'%s%s%s; in a container, add "
+	                   "--cap-add SYS_PTRACE",
+	                   (int)pid, scope[0] ? " (now " : "", scope, scope[0] ? ")" : "");
 }
 
 static int seize(struct mst_proc *p, pid_t tid, struct mst_err *err)
@@ -352,14 +363,15 @@ static int seize(struct mst_proc *p, pid_t tid, struct mst_err *err)
 			 * is gone or a zombie, it is not a permission problem. */
 			int en = errno;
 			char st = 0;
-			if (en == EPERM && (p->nseized > 0 || read_stat(p->pid, tid, &st, NULL) < 0 ||
-					    st == 'Z' || st == 'X'))
+			if (en == EPERM &&
+			    (p->nseized > 0 || read_stat(p->pid, tid, &st, NULL) < 0 || st == 'Z' ||
+			     st == 'X'))
 				return 0;
 			errno = en;
 			if (en == EPERM)
 				return permission_message(p->pid, err);
 			return mst_err_set(err, -errno, "cannot attach to thread %d: %s", (int)tid,
-					   strerror(errno));
+			                   strerror(errno));
 		}
 		t->seized = true;
 		p->nseized++;
@@ -411,7 +423,7 @@ int mst_proc_refresh_tasks(struct mst_proc *p, struct mst_err *err)
 		char st = 0;
 		struct task *t = &p->tasks[i];
 		int rc = t->stat_fd >= 0 ? pread_stat(t->stat_fd, &st)
-					 : read_stat(p->pid, t->tid, &st, NULL);
+		                         : read_stat(p->pid, t->tid, &st, NULL);
 		if (rc == 0 && st != 'Z' && st != 'X') {
 			p->tasks[w++] = *t;
 			continue;
@@ -438,8 +450,8 @@ int mst_proc_refresh_tasks(struct mst_proc *p, struct mst_err *err)
 	return 0;
 }
 
-int mst_proc_open(pid_t pid, unsigned flags, volatile sig_atomic_t *cancel,
-		  struct mst_proc **out, struct mst_err *err)
+int mst_proc_open(pid_t pid, unsigned flags, volatile sig_atomic_t *cancel, struct mst_proc **out,
+                  struct mst_err *err)
 {
 	if (mst_proc_check_pid(pid, err) != MST_PID_OK)
 		return err ? err->code : -EINVAL;
@@ -563,8 +575,9 @@ static int reach_stop(struct mst_proc *p, struct task *t, struct mst_err *err)
 		int rc = wait_stop(p, t->tid, &status);
 		if (rc == -ETIMEDOUT) {
 			t->stop_pending = true;
-			return mst_err_set(err, rc, "thread %d did not stop (uninterruptible sleep?)",
-					   (int)t->tid);
+			return mst_err_set(err, rc,
+			                   "thread %d did not stop (uninterruptible sleep?)",
+			                   (int)t->tid);
 		}
 		if (rc == -MST_EINTR) {
 			t->stop_pending = true;
@@ -600,7 +613,7 @@ int mst_proc_interrupt(struct mst_proc *p, pid_t tid)
 }
 
 int mst_proc_wait_any(struct mst_proc *p, uint64_t timeout_ns, pid_t *tid, struct mst_regs *regs,
-		      struct mst_err *err)
+                      struct mst_err *err)
 {
 	uint64_t start = mst_clock_ns();
 	for (;;) {
@@ -626,8 +639,8 @@ int mst_proc_wait_any(struct mst_proc *p, uint64_t timeout_ns, pid_t *tid, struc
 			return mst_err_set(err, -ESRCH, "thread %d has exited", (int)r);
 		int rc = mst_arch_getregs(r, regs);
 		if (rc < 0)
-			return mst_err_set(err, rc, "cannot read registers of thread %d: %s", (int)r,
-					   strerror(-rc));
+			return mst_err_set(err, rc, "cannot read registers of thread %d: %s",
+			                   (int)r, strerror(-rc));
 		return 0;
 	}
 }
@@ -639,7 +652,8 @@ int mst_proc_resume(struct mst_proc *p, pid_t tid)
 		return 0;
 	/* PTRACE_LISTEN keeps a group-stopped thread stopped, as its owner
 	 * wanted, while still letting us be notified. */
-	long rc = t->group_stopped ? ptrace(PTRACE_LISTEN, tid, 0, 0) : ptrace(PTRACE_CONT, tid, 0, 0);
+	long rc =
+	    t->group_stopped ? ptrace(PTRACE_LISTEN, tid, 0, 0) : ptrace(PTRACE_CONT, tid, 0, 0);
 	t->stopped = false;
 	if (rc < 0 && errno == ESRCH)
 		t->seized = false;
@@ -739,7 +753,7 @@ void mst_proc_close(struct mst_proc *p)
 		uint64_t el = mst_clock_ns() - start;
 		int status = 0;
 		pid_t r = el < STOP_TIMEOUT_NS ? wait_change(p, -1, STOP_TIMEOUT_NS - el, &status)
-					      : -ETIMEDOUT;
+		                               : -ETIMEDOUT;
 		/* A thread that would not stop in time is left to the kernel,
 		 * which detaches it when we exit. */
 		if (r < 0)
@@ -800,8 +814,8 @@ size_t mst_proc_read_partial(const struct mst_proc *p, uint64_t addr, void *buf,
 	return n > 0 ? (size_t)n : 0;
 }
 
-static int proc_reader_read2(void *ctx, uint64_t a1, void *b1, size_t l1, uint64_t a2,
-			     void *b2, size_t l2)
+static int proc_reader_read2(void *ctx, uint64_t a1, void *b1, size_t l1, uint64_t a2, void *b2,
+                             size_t l2)
 {
 	const struct mst_proc *p = ctx;
 	struct iovec local[2] = {{b1, l1}, {b2, l2}};

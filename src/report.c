@@ -29,33 +29,34 @@ int mst_report_text(FILE *out, struct mst_sampler *s, size_t limit)
 	else
 		fprintf(out, "%s", mst_text_escape(ti->py_msg, a, sizeof(a)));
 	fprintf(out,
-		"; %.1f s, %llu samples at %.1f Hz (asked %.0f), %llu misses, %llu errors, "
-		"pause p50 %.1f us p99 %.1f us\n",
-		secs, (unsigned long long)st.ticks,
-		secs > 0 ? (double)st.ticks / secs : 0.0, st.rate_asked,
-		(unsigned long long)st.misses, (unsigned long long)st.errors,
-		(double)st.pause_ns_p50 / 1e3, (double)st.pause_ns_p99 / 1e3);
+	        "; %.1f s, %llu samples at %.1f Hz (asked %.0f), %llu misses, %llu errors, "
+	        "pause p50 %.1f us p99 %.1f us\n",
+	        secs, (unsigned long long)st.ticks, secs > 0 ? (double)st.ticks / secs : 0.0,
+	        st.rate_asked, (unsigned long long)st.misses, (unsigned long long)st.errors,
+	        (double)st.pause_ns_p50 / 1e3, (double)st.pause_ns_p99 / 1e3);
 	if (ti->has_python && ti->py_note[0])
 		fprintf(out, "Note: %s\n", mst_text_escape(ti->py_note, a, sizeof(a)));
 	if (st.gc_known || !ti->has_python)
 		fprintf(out, "GIL held %.1f%%, GC %.1f%%%s\n", tot.gil_pct, tot.gc_pct,
-			st.target_exited ? "; the target exited" : "");
+		        st.target_exited ? "; the target exited" : "");
 	else
 		fprintf(out, "GIL held %.1f%%, GC unknown%s\n", tot.gil_pct,
-			st.target_exited ? "; the target exited" : "");
+		        st.target_exited ? "; the target exited" : "");
 	fprintf(out, "%llu thread stacks, %.1f per second; tick avg %.1f us; %zu threads\n",
-		(unsigned long long)st.thread_samples, secs > 0 ? (double)st.thread_samples / secs : 0.0,
-		(double)st.tick_ns_avg / 1e3, st.threads);
-	fprintf(out, "%llu thread stops (the other stacks: blocked where they were, or read "
-		"without stopping)\n",
-		(unsigned long long)st.thread_stops);
+	        (unsigned long long)st.thread_samples,
+	        secs > 0 ? (double)st.thread_samples / secs : 0.0, (double)st.tick_ns_avg / 1e3,
+	        st.threads);
+	fprintf(out,
+	        "%llu thread stops (the other stacks: blocked where they were, or read "
+	        "without stopping)\n",
+	        (unsigned long long)st.thread_stops);
 
 	const struct mst_agg_thread *th;
 	size_t nth;
 	struct mst_err err = {0};
 	if (mst_agg_threads(agg, MST_AGG_CUMULATIVE, &th, &nth, &err) == 0) {
 		fprintf(out, "\n%8s %-20s %7s %7s %7s %7s  %s\n", "TID", "NAME", "ACTIVE", "GIL",
-			"WAIT", "GC", "TOP FRAME");
+		        "WAIT", "GC", "TOP FRAME");
 		for (size_t i = 0; i < nth; i++) {
 			struct mst_agg_frame f = {0};
 			const char *top = "";
@@ -63,37 +64,42 @@ int mst_report_text(FILE *out, struct mst_sampler *s, size_t limit)
 			    mst_agg_frame(agg, MST_AGG_BY_LINE, th[i].top_id, &f) == 0)
 				top = f.function;
 			fprintf(out, "%8d %-20.20s %6.1f%% %6.1f%% %6.1f%% %6.1f%%  %s\n",
-				(int)th[i].tid, mst_text_escape(th[i].name, a, sizeof(a)),
-				th[i].active_pct, th[i].gil_pct, th[i].gil_wait_pct, th[i].gc_pct,
-				mst_text_escape(top, b, sizeof(b)));
+			        (int)th[i].tid, mst_text_escape(th[i].name, a, sizeof(a)),
+			        th[i].active_pct, th[i].gil_pct, th[i].gil_wait_pct, th[i].gc_pct,
+			        mst_text_escape(top, b, sizeof(b)));
 		}
 	}
 	struct mst_agg_query q = {.window = MST_AGG_CUMULATIVE,
-				  .mode = MST_AGG_BY_LINE,
-				  .view = MST_AGG_VIEW_FOLDED,
-				  /* Where the time goes: samples of threads on the
-				   * CPU, as the live view shows by default. */
-				  .subset = MST_AGG_ONLY_ACTIVE,
-				  .sort = MST_AGG_SORT_OWN,
-				  .limit = limit ? limit : 30};
+	                          .mode = MST_AGG_BY_LINE,
+	                          .view = MST_AGG_VIEW_FOLDED,
+	                          /* Where the time goes: samples of threads on the
+	                           * CPU, as the live view shows by default. */
+	                          .subset = MST_AGG_ONLY_ACTIVE,
+	                          .sort = MST_AGG_SORT_OWN,
+	                          .limit = limit ? limit : 30};
 	const struct mst_agg_hot *rows;
 	size_t n;
 	struct mst_agg_count scope;
 	if (mst_agg_hot(agg, &q, &rows, &n, &scope, &err) == 0) {
-		fprintf(out, "\nHot frames of the active samples (%llu):\n%6s %7s %9s %9s %-3s %s\n",
-			(unsigned long long)scope.samples, "%OWN", "%TOTAL", "OWN", "TOTAL", "", "FRAME");
+		fprintf(out,
+		        "\nHot frames of the active samples (%llu):\n%6s %7s %9s %9s %-3s %s\n",
+		        (unsigned long long)scope.samples, "%OWN", "%TOTAL", "OWN", "TOTAL", "",
+		        "FRAME");
 		for (size_t i = 0; i < n; i++) {
 			const struct mst_agg_hot *r = &rows[i];
 			double den = scope.samples ? (double)scope.samples : 1;
-			fprintf(out, "%5.1f%% %6.1f%% %8.2fs %8.2fs %-3s %s", 100.0 * r->own_samples / den,
-				100.0 * r->total_samples / den, (double)r->own_ns / 1e9,
-				(double)r->total_ns / 1e9, r->frame.kind == MST_AGG_PYTHON ? "py" : "C",
-				mst_text_escape(r->frame.function, a, sizeof(a)));
+			fprintf(out, "%5.1f%% %6.1f%% %8.2fs %8.2fs %-3s %s",
+			        100.0 * r->own_samples / den, 100.0 * r->total_samples / den,
+			        (double)r->own_ns / 1e9, (double)r->total_ns / 1e9,
+			        r->frame.kind == MST_AGG_PYTHON ? "py" : "C",
+			        mst_text_escape(r->frame.function, a, sizeof(a)));
 			if (r->frame.file[0])
-				fprintf(out, " (%s:%u)", mst_text_escape(r->frame.file, b, sizeof(b)),
-					r->frame.line);
+				fprintf(out, " (%s:%u)",
+				        mst_text_escape(r->frame.file, b, sizeof(b)),
+				        r->frame.line);
 			if (r->frame.module[0])
-				fprintf(out, " [%s]", mst_text_escape(base(r->frame.module), b, sizeof(b)));
+				fprintf(out, " [%s]",
+				        mst_text_escape(base(r->frame.module), b, sizeof(b)));
 			fputc('\n', out);
 		}
 	}

@@ -58,7 +58,7 @@ struct mst_sampler {
 	struct pyname {
 		pid_t tid;
 		char name[64];
-	} *pynames;
+	} * pynames;
 	size_t npynames, pynames_cap;
 };
 
@@ -98,7 +98,7 @@ static void logf_(struct mst_sampler *s, const char *fmt, const char *msg)
 }
 
 int mst_sampler_open(const struct mst_sampler_opts *o, volatile sig_atomic_t *cancel,
-		     struct mst_sampler **out, struct mst_err *err)
+                     struct mst_sampler **out, struct mst_err *err)
 {
 	struct mst_sampler *s = calloc(1, sizeof(*s));
 	if (!s)
@@ -111,7 +111,7 @@ int mst_sampler_open(const struct mst_sampler_opts *o, volatile sig_atomic_t *ca
 	int rc;
 	if (o->log_path && !(s->log = fopen(o->log_path, "ae"))) {
 		rc = mst_err_set(err, -errno, "cannot open log file %s: %s", o->log_path,
-				 strerror(errno));
+		                 strerror(errno));
 		goto fail;
 	}
 	s->frames = calloc(MAX_MERGED, sizeof(*s->frames));
@@ -132,18 +132,18 @@ int mst_sampler_open(const struct mst_sampler_opts *o, volatile sig_atomic_t *ca
 	if (rc < 0) {
 		if (o->nonblocking) {
 			rc = mst_err_set(err, rc, "%s: --nonblocking reads Python frames only",
-					 s->py_err.msg);
+			                 s->py_err.msg);
 			goto fail;
 		}
 		snprintf(s->target.py_msg, sizeof(s->target.py_msg), "%s", s->py_err.msg);
 	} else {
 		s->target.has_python = true;
 		snprintf(s->target.py_version, sizeof(s->target.py_version), "%s",
-			 mst_py_version(s->py));
+		         mst_py_version(s->py));
 		snprintf(s->target.py_note, sizeof(s->target.py_note), "%s", mst_py_limits(s->py));
 	}
 	if (!o->nonblocking && ((rc = mst_unwinder_new(s->proc, &s->unw, err)) < 0 ||
-				(rc = mst_symbols_open(pid, &s->sym, err)) < 0))
+	                        (rc = mst_symbols_open(pid, &s->sym, err)) < 0))
 		goto fail;
 	mst_py_name_fragments(s->py, s->sym, mst_symbols_name_range);
 	if ((rc = mst_agg_new(NULL, &s->agg, err)) < 0)
@@ -232,14 +232,19 @@ static size_t to_agg(struct mst_sampler *s, const struct mst_thread_snap *t)
 		const struct mst_frame *f = &s->stack.v[i];
 		if (f->py) {
 			s->frames[n++] = (struct mst_agg_frame_in){
-			    .kind = MST_AGG_PYTHON, .line = (uint32_t)(f->py->line > 0 ? f->py->line : 0),
-			    .function = f->py->func, .file = f->py->file};
+			    .kind = MST_AGG_PYTHON,
+			    .line = (uint32_t)(f->py->line > 0 ? f->py->line : 0),
+			    .function = f->py->func,
+			    .file = f->py->file};
 		} else if (f->resolved) {
 			s->frames[n++] = (struct mst_agg_frame_in){
-			    .kind = MST_AGG_NATIVE, .inlined = f->nat.inlined,
+			    .kind = MST_AGG_NATIVE,
+			    .inlined = f->nat.inlined,
 			    .folded = f->flags & MST_MF_FOLDED,
-			    .line = (uint32_t)(f->nat.line > 0 ? f->nat.line : 0), .function = f->label,
-			    .file = f->nat.file, .module = f->nat.module};
+			    .line = (uint32_t)(f->nat.line > 0 ? f->nat.line : 0),
+			    .function = f->label,
+			    .file = f->nat.file,
+			    .module = f->nat.module};
 		}
 	}
 	return n;
@@ -276,11 +281,11 @@ static void log_memory(struct mst_sampler *s, uint64_t now)
 	mst_symbols_stats(s->sym, &st);
 	struct mallinfo2 mi = mallinfo2();
 	fprintf(s->log,
-		"memory at %llu s: heap %zu KB in use of %zu KB; symbols: %zu addresses cached, "
-		"%zu strings, %zu units in tables (%zu KB), libdw holds %llu rows\n",
-		(unsigned long long)((now - s->started) / SEC_NS), mi.uordblks / 1024,
-		(mi.arena + mi.hblkhd) / 1024, st.cached, st.strings, st.units,
-		st.table_bytes / 1024, (unsigned long long)st.libdw_rows);
+	        "memory at %llu s: heap %zu KB in use of %zu KB; symbols: %zu addresses cached, "
+	        "%zu strings, %zu units in tables (%zu KB), libdw holds %llu rows\n",
+	        (unsigned long long)((now - s->started) / SEC_NS), mi.uordblks / 1024,
+	        (mi.arena + mi.hblkhd) / 1024, st.cached, st.strings, st.units,
+	        st.table_bytes / 1024, (unsigned long long)st.libdw_rows);
 	fflush(s->log);
 }
 
@@ -326,9 +331,9 @@ int mst_sampler_tick(struct mst_sampler *s, uint64_t now, struct mst_err *err)
 	}
 	/* One snapshot's memory serves every tick. */
 	int rc = mst_snapshot_take(s->proc, s->unw, s->py, &s->py_err,
-				   (s->o.nonblocking ? MST_SNAP_PYTHON_ONLY : 0) |
-					   (refresh ? 0 : MST_SNAP_NO_NAMES),
-				   &s->snap, &e);
+	                           (s->o.nonblocking ? MST_SNAP_PYTHON_ONLY : 0) |
+	                               (refresh ? 0 : MST_SNAP_NO_NAMES),
+	                           &s->snap, &e);
 	struct mst_snapshot *snap = s->snap;
 	if (rc == -MST_EINTR)
 		return mst_err_set(err, rc, "interrupted");
@@ -366,8 +371,9 @@ int mst_sampler_tick(struct mst_sampler *s, uint64_t now, struct mst_err *err)
 		for (size_t i = 0; i < snap->nthreads; i++)
 			for (size_t k = 0; k < s->npynames; k++)
 				if (s->pynames[k].tid == snap->threads[i].tid)
-					snprintf(snap->threads[i].pyname, sizeof(snap->threads[i].pyname),
-						 "%s", s->pynames[k].name);
+					snprintf(snap->threads[i].pyname,
+					         sizeof(snap->threads[i].pyname), "%s",
+					         s->pynames[k].name);
 	}
 	if (s->threads_cap < snap->nthreads) {
 		struct mst_agg_thread_in *nt = realloc(s->threads, snap->nthreads * sizeof(*nt));
@@ -399,17 +405,17 @@ int mst_sampler_tick(struct mst_sampler *s, uint64_t now, struct mst_err *err)
 		}
 		unsigned st = t->states;
 		uint32_t flags = (st & MST_TS_RUNNING ? MST_AGG_ACTIVE : 0) |
-				 (st & MST_TS_HOLDS_GIL ? MST_AGG_GIL_HELD : 0) |
-				 (st & MST_TS_WAITS_GIL ? MST_AGG_GIL_WAIT : 0) |
-				 (st & MST_TS_DROPS_GIL ? MST_AGG_GIL_DROP : 0) |
-				 (st & MST_TS_IN_GC ? MST_AGG_IN_GC : 0) |
-				 (st & MST_TS_PYTHON ? MST_AGG_HAS_PYTHON : 0);
+		                 (st & MST_TS_HOLDS_GIL ? MST_AGG_GIL_HELD : 0) |
+		                 (st & MST_TS_WAITS_GIL ? MST_AGG_GIL_WAIT : 0) |
+		                 (st & MST_TS_DROPS_GIL ? MST_AGG_GIL_DROP : 0) |
+		                 (st & MST_TS_IN_GC ? MST_AGG_IN_GC : 0) |
+		                 (st & MST_TS_PYTHON ? MST_AGG_HAS_PYTHON : 0);
 		struct mst_agg_thread_in in = {
-			.tid = t->tid,
-			.name = t->pyname[0] ? t->pyname : t->comm,
-			.state = flags,
-			.frames = s->frames,
-			.nframes = to_agg(s, t),
+		    .tid = t->tid,
+		    .name = t->pyname[0] ? t->pyname : t->comm,
+		    .state = flags,
+		    .frames = s->frames,
+		    .nframes = to_agg(s, t),
 		};
 		if (mst_agg_add_thread(s->agg, &in, &e) < 0) {
 			s->st.errors++;
@@ -428,7 +434,7 @@ int mst_sampler_tick(struct mst_sampler *s, uint64_t now, struct mst_err *err)
 	s->st.tick_ns_avg = s->tick_ns_sum / s->st.ticks;
 	if (t1 - s->rate_t0 >= 1000000000ull) {
 		s->st.rate_achieved =
-			(double)(s->st.ticks - s->rate_ticks0) * 1e9 / (double)(t1 - s->rate_t0);
+		    (double)(s->st.ticks - s->rate_ticks0) * 1e9 / (double)(t1 - s->rate_t0);
 		s->rate_t0 = t1;
 		s->rate_ticks0 = s->st.ticks;
 	}

@@ -47,7 +47,7 @@ void mst_read_cmdline(pid_t pid, char *buf, size_t len)
 /* The Python thread state of a thread: by kernel tid where the runtime
  * records it (3.11+), else by pthread_self() == the thread pointer. */
 static struct mst_py_thread *match_tstate(struct mst_py_threads *pt, pid_t tid, uint64_t tp,
-					  bool have_tp)
+                                          bool have_tp)
 {
 	for (size_t i = 0; i < pt->n; i++) {
 		struct mst_py_thread *t = &pt->v[i];
@@ -89,7 +89,7 @@ static void copy_py(struct mst_thread_snap *t, const struct mst_py_thread *pt)
 /* Read this (stopped) thread's frames and GIL ownership now, so they agree
  * with its native stack. */
 static void read_py_stopped(struct mst_py *py, struct mst_thread_snap *t,
-			    const struct mst_py_thread *pt, struct mst_py_frame *scratch)
+                            const struct mst_py_thread *pt, struct mst_py_frame *scratch)
 {
 	t->has_py = true;
 	t->tstate = pt->tstate;
@@ -97,7 +97,8 @@ static void read_py_stopped(struct mst_py *py, struct mst_thread_snap *t,
 	size_t n = 0;
 	bool trunc = false;
 	struct mst_err e = {0};
-	t->py_error = mst_py_read_frames(py, pt->tstate, scratch, MST_PY_MAX_FRAMES, &n, &trunc, &e);
+	t->py_error =
+	    mst_py_read_frames(py, pt->tstate, scratch, MST_PY_MAX_FRAMES, &n, &trunc, &e);
 	t->py_truncated = trunc;
 	if (py_room(t, n)) {
 		memcpy(t->py, scratch, n * sizeof(*t->py));
@@ -127,7 +128,7 @@ static bool same_syscall(const struct mst_syscall_line *a, const struct mst_sysc
  * stopped. The stack is read without stopping it: a thread blocked in the
  * kernel does not change it. */
 static bool still_blocked(struct mst_proc *p, const struct mst_thread_snap *t,
-			  const struct mst_syscall_line *now, uint8_t *buf)
+                          const struct mst_syscall_line *now, uint8_t *buf)
 {
 	const struct mst_thread_memo *m = &t->memo;
 	if (m->tid != t->tid || !m->walked || m->stack_len > MST_STACK_COPY_MAX ||
@@ -186,7 +187,8 @@ static int reset(struct mst_snapshot *s, size_t nt, bool native, bool python)
 		return -ENOMEM;
 	if (native && !s->reads && !(s->reads = malloc(MST_STACK_READS_MAX * sizeof(*s->reads))))
 		return -ENOMEM;
-	if (python && !s->scratch && !(s->scratch = malloc(MST_PY_MAX_FRAMES * sizeof(*s->scratch))))
+	if (python && !s->scratch &&
+	    !(s->scratch = malloc(MST_PY_MAX_FRAMES * sizeof(*s->scratch))))
 		return -ENOMEM;
 	if (nt > s->threads_cap) {
 		struct mst_thread_snap *v = realloc(s->threads, nt * sizeof(*v));
@@ -207,15 +209,16 @@ static int reset(struct mst_snapshot *s, size_t nt, bool native, bool python)
 		t->memo = keep.memo;
 		t->comm_tid = keep.comm_tid;
 		memcpy(t->comm, keep.comm, sizeof(t->comm));
-		if (native && !t->pcs && !(t->pcs = malloc(MST_MAX_NATIVE_FRAMES * sizeof(*t->pcs))))
+		if (native && !t->pcs &&
+		    !(t->pcs = malloc(MST_MAX_NATIVE_FRAMES * sizeof(*t->pcs))))
 			return -ENOMEM;
 	}
 	return 0;
 }
 
 int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py *py,
-		      const struct mst_err *py_err, unsigned flags, struct mst_snapshot **out,
-		      struct mst_err *err)
+                      const struct mst_err *py_err, unsigned flags, struct mst_snapshot **out,
+                      struct mst_err *err)
 {
 	bool py_only = flags & MST_SNAP_PYTHON_ONLY;
 	struct mst_snapshot *s = *out;
@@ -242,7 +245,7 @@ int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py 
 		 * otherwise per thread, while it is stopped. */
 		bool names = !(flags & MST_SNAP_NO_NAMES);
 		int prc = py_only ? mst_py_read_threads(py, names, ptl, &e)
-				  : mst_py_read_thread_list(py, names, ptl, &e);
+		                  : mst_py_read_thread_list(py, names, ptl, &e);
 		if (prc < 0) {
 			s->py_status = prc;
 			snprintf(s->py_msg, sizeof(s->py_msg), "%s", e.msg);
@@ -263,7 +266,7 @@ int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py 
 	} else {
 		s->py_status = py_err && py_err->code ? py_err->code : -MST_ENOPYTHON;
 		snprintf(s->py_msg, sizeof(s->py_msg), "%s",
-			 py_err && py_err->msg[0] ? py_err->msg : "no Python runtime found");
+		         py_err && py_err->msg[0] ? py_err->msg : "no Python runtime found");
 	}
 
 	size_t alive = 0, pending = 0;
@@ -294,8 +297,9 @@ int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py 
 				for (size_t k = 0; k < ptl->n && !m; k++) {
 					int32_t tid = 0;
 					if (!s->used[k] && ptl->v[k].native_tid <= 0 &&
-					    mst_proc_read(p, ptl->v[k].thread_id + MST_ARCH_PTHREAD_TID_OFF,
-							  &tid, sizeof(tid)) == 0 &&
+					    mst_proc_read(
+					        p, ptl->v[k].thread_id + MST_ARCH_PTHREAD_TID_OFF,
+					        &tid, sizeof(tid)) == 0 &&
 					    tid == t->tid && mst_proc_task_index(p, tid) >= 0)
 						m = &ptl->v[k];
 				}
@@ -319,7 +323,7 @@ int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py 
 			t->regs = t->memo.regs;
 			t->npcs = t->memo.npcs;
 			struct mst_py_thread *m =
-				py ? match_tstate(ptl, t->tid, t->regs.tp, true) : NULL;
+			    py ? match_tstate(ptl, t->tid, t->regs.tp, true) : NULL;
 			if (m)
 				read_py_stopped(py, t, m, s->scratch);
 			struct mst_syscall_line after;
@@ -355,7 +359,7 @@ int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py 
 		struct mst_regs regs;
 		struct mst_err terr = {0};
 		int src = now < deadline ? mst_proc_wait_any(p, deadline - now, &tid, &regs, &terr)
-					 : -ETIMEDOUT;
+		                         : -ETIMEDOUT;
 		if (src == -MST_EINTR) {
 			rc = mst_err_set(err, src, "interrupted");
 			goto out;
@@ -369,7 +373,7 @@ int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py 
 					t->error = -ETIMEDOUT;
 					t->pause_ns = 0;
 					snprintf(t->errmsg, sizeof(t->errmsg),
-						 "did not stop in time (uninterruptible sleep?)");
+					         "did not stop in time (uninterruptible sleep?)");
 				}
 			}
 			break;
@@ -377,7 +381,7 @@ int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py 
 		/* Slot i is proc's task i. */
 		ssize_t ti = mst_proc_task_index(p, tid);
 		struct mst_thread_snap *t =
-			ti >= 0 && (size_t)ti < s->nthreads ? &s->threads[ti] : NULL;
+		    ti >= 0 && (size_t)ti < s->nthreads ? &s->threads[ti] : NULL;
 		if (t && (t->tid != tid || t->pause_ns != 1))
 			t = NULL;
 		if (!t) {
@@ -397,8 +401,8 @@ int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py 
 		struct mst_stack_copy copy;
 		/* Copy what this thread's last walk used, and a page more. */
 		size_t first = t->memo.tid == t->tid && t->memo.stack_len
-				       ? (t->memo.stack_len + 2 * 4096) & ~(size_t)4095
-				       : STACK_COPY_FIRST;
+		                   ? (t->memo.stack_len + 2 * 4096) & ~(size_t)4095
+		                   : STACK_COPY_FIRST;
 		mst_stack_copy_take(p, &t->regs, s->stack, MST_STACK_COPY_MAX, first, &copy);
 		copy.reads = s->reads;
 		copy.reads_max = s->reads ? MST_STACK_READS_MAX : 0;
@@ -434,15 +438,15 @@ int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py 
 		struct mst_py_gil g;
 		if (holders > 1 && mst_py_read_gil(py, &g) == 0 && g.known)
 			for (size_t i = 0; i < s->nthreads; i++)
-				s->threads[i].holds_gil =
-					g.locked && s->threads[i].has_py && g.holder == s->threads[i].tstate;
+				s->threads[i].holds_gil = g.locked && s->threads[i].has_py &&
+				                          g.holder == s->threads[i].tstate;
 	}
 	if (alive == 0) {
 		char path[64];
 		snprintf(path, sizeof(path), "/proc/%d", (int)s->pid);
 		if (access(path, F_OK) < 0)
 			rc = mst_err_set(err, -ESRCH, "process %d exited during the snapshot",
-					 (int)s->pid);
+			                 (int)s->pid);
 	}
 out:
 	if (rc < 0) {
@@ -476,7 +480,7 @@ void mst_snapshot_free(struct mst_snapshot *s)
 }
 
 void mst_snapshot_merge(const struct mst_thread_snap *t, bool native, bool *entry,
-			struct mst_mframe *out, size_t max, size_t *n)
+                        struct mst_mframe *out, size_t max, size_t *n)
 {
 	for (size_t i = 0; i < t->npy; i++)
 		entry[i] = t->py[i].entry;
@@ -526,7 +530,7 @@ void mst_snapshot_classify(struct mst_snapshot *s, struct mst_py *py, struct mst
 		 * makes the releaser wait for the next holder). This needs no
 		 * symbols, so it works on stripped builds too. */
 		if (g.addr && (t->regs.syscall_nr == MST_SYS_FUTEX ||
-			       t->regs.syscall_nr == MST_SYS_RESTART)) {
+		               t->regs.syscall_nr == MST_SYS_RESTART)) {
 			uint64_t f = t->regs.syscall_arg0;
 			if (f >= g.switch_lo && f < g.switch_hi)
 				drops = true;
@@ -548,7 +552,8 @@ void mst_snapshot_classify(struct mst_snapshot *s, struct mst_py *py, struct mst
 		}
 		/* /proc's letter was read before the stop; a thread stopped
 		 * inside a sleeping system call was not on the CPU. */
-		bool blocked = t->regs.syscall_nr >= 0 && mst_arch_syscall_blocks(t->regs.syscall_nr);
+		bool blocked =
+		    t->regs.syscall_nr >= 0 && mst_arch_syscall_blocks(t->regs.syscall_nr);
 		if (t->state == 'R' && !blocked && !waits && !drops)
 			st |= MST_TS_RUNNING;
 		else if (t->state == 'T' || t->state == 't')

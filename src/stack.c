@@ -54,15 +54,15 @@ static void label_native(struct mst_stack *st, size_t i)
 		f->label = f->nat.func;
 	} else if (f->resolved && f->nat.module) {
 		snprintf(st->labels[i], sizeof(st->labels[i]), "%s+0x%" PRIx64,
-			 basename_of(f->nat.module), f->nat.module_off);
+		         basename_of(f->nat.module), f->nat.module_off);
 		f->label = st->labels[i];
 	} else {
 		f->label = "??";
 	}
 }
 
-int mst_stack_build(struct mst_stack *st, const struct mst_thread_snap *t,
-		    struct mst_symbols *sym, bool native)
+int mst_stack_build(struct mst_stack *st, const struct mst_thread_snap *t, struct mst_symbols *sym,
+                    bool native)
 {
 	st->n = 0;
 	size_t max = t->npcs + t->npy;
@@ -77,8 +77,9 @@ int mst_stack_build(struct mst_stack *st, const struct mst_thread_snap *t,
 			const struct mst_py_frame *p = &t->py[m->index];
 			/* Python frames alone have no eval frames to pair with:
 			 * they are not "unmatched". */
-			if (push(st, (struct mst_frame){.py = p, .label = p->func,
-							.flags = native ? m->flags : 0}) < 0)
+			if (push(st, (struct mst_frame){.py = p,
+			                                .label = p->func,
+			                                .flags = native ? m->flags : 0}) < 0)
 				return -ENOMEM;
 			continue;
 		}
@@ -89,8 +90,8 @@ int mst_stack_build(struct mst_stack *st, const struct mst_thread_snap *t,
 		 * points after its call: it is looked up at pc - 1. */
 		bool is_return = m->index > 0;
 		if (!sym || mst_symbols_resolve(sym, pc, is_return, &nf, &k) < 0 || !k) {
-			if (push(st, (struct mst_frame){.pc = pc, .nat = {.pc = pc},
-							.flags = m->flags}) < 0)
+			if (push(st, (struct mst_frame){
+			                 .pc = pc, .nat = {.pc = pc}, .flags = m->flags}) < 0)
 				return -ENOMEM;
 			continue;
 		}
@@ -98,8 +99,10 @@ int mst_stack_build(struct mst_stack *st, const struct mst_thread_snap *t,
 		 * callee: innermost first means from the last. The answer is
 		 * copied: the symbols' array lasts only until their next lookup. */
 		for (size_t j = k; j-- > 0;) {
-			if (push(st, (struct mst_frame){.nat = nf[j], .resolved = true, .pc = pc,
-							.flags = m->flags}) < 0)
+			if (push(st,
+			         (struct mst_frame){
+			             .nat = nf[j], .resolved = true, .pc = pc, .flags = m->flags}) <
+			    0)
 				return -ENOMEM;
 		}
 	}

@@ -60,15 +60,15 @@ struct str {
 struct mst_symbols {
 	pid_t pid;
 	Dwfl *dwfl;
-	struct slot *slots;       /* CACHE_SETS * 2 */
-	uint8_t *mru;             /* per set: the way used last */
-	struct name_slot *names;  /* NAME_SLOTS */
+	struct slot *slots;      /* CACHE_SETS * 2 */
+	uint8_t *mru;            /* per set: the way used last */
+	struct name_slot *names; /* NAME_SLOTS */
 	/* The answer handed out, valid until the next lookup. */
 	struct mst_native_frame out[MST_DWTAB_MAX_INLINE + 1];
 	uint64_t rows_read; /* line rows libdwfl's own Dwarf parsed (and keeps) */
 	size_t nstrings;
-	uint64_t searches, released;       /* DWARF searches (dwtab); as of the last release */
-	unsigned release_calls;            /* mst_symbols_release calls since */
+	uint64_t searches, released; /* DWARF searches (dwtab); as of the last release */
+	unsigned release_calls;      /* mst_symbols_release calls since */
 	struct str *strings;
 	/* Names given by the caller to code no ELF symbol covers. */
 	struct named_range {
@@ -83,17 +83,17 @@ struct mst_symbols {
  * under /usr/lib/debug (or, for a module without one, by debuglink). This
  * must come first: the standard search hands libdwfl the file it opened
  * itself. */
-static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname,
-			  GElf_Addr base, const char *file_name, const char *debuglink_file,
-			  GElf_Word debuglink_crc, char **debuginfo_file_name)
+static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname, GElf_Addr base,
+                          const char *file_name, const char *debuglink_file,
+                          GElf_Word debuglink_crc, char **debuginfo_file_name)
 {
 	const unsigned char *id;
 	GElf_Addr id_vaddr;
 	int n = dwfl_module_build_id(mod, &id, &id_vaddr);
 	char dir[4096];
-	int fd = n > 0 ? mst_debugcache_find(mst_debugcache_dir(dir, sizeof(dir)), "/usr/lib/debug", id,
-					    (size_t)n, debuginfo_file_name)
-		       : -1;
+	int fd = n > 0 ? mst_debugcache_find(mst_debugcache_dir(dir, sizeof(dir)), "/usr/lib/debug",
+	                                     id, (size_t)n, debuginfo_file_name)
+	               : -1;
 	if (fd >= 0)
 		return fd;
 	/* With a build-id, look it up under /usr/lib/debug/.build-id and stop
@@ -105,17 +105,17 @@ static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname
 	 * not get there. */
 	if (n > 0)
 		return dwfl_build_id_find_debuginfo(mod, userdata, modname, base, file_name,
-						    debuglink_file, debuglink_crc,
-						    debuginfo_file_name);
-	return dwfl_standard_find_debuginfo(mod, userdata, modname, base, file_name,
-					    debuglink_file, debuglink_crc, debuginfo_file_name);
+		                                    debuglink_file, debuglink_crc,
+		                                    debuginfo_file_name);
+	return dwfl_standard_find_debuginfo(mod, userdata, modname, base, file_name, debuglink_file,
+	                                    debuglink_crc, debuginfo_file_name);
 }
 
 static char *debuginfo_path;
 static const Dwfl_Callbacks callbacks = {
-	.find_elf = dwfl_linux_proc_find_elf,
-	.find_debuginfo = find_debuginfo,
-	.debuginfo_path = &debuginfo_path,
+    .find_elf = dwfl_linux_proc_find_elf,
+    .find_debuginfo = find_debuginfo,
+    .debuginfo_path = &debuginfo_path,
 };
 
 static const char *intern(struct mst_symbols *s, const char *str)
@@ -210,9 +210,12 @@ static struct sym_index *index_build(Dwfl_Module *mod)
 		if (sym.st_size == 0 && shndx >= SHN_LORESERVE)
 			continue;
 		uint8_t bind = (uint8_t)GELF_ST_BIND(sym.st_info);
-		x->e[x->n++] = (struct sym_ent){.lo = addr, .size = sym.st_size, .name = name,
-						.idx = (uint32_t)i, .local = bind == STB_LOCAL,
-						.bind = bind};
+		x->e[x->n++] = (struct sym_ent){.lo = addr,
+		                                .size = sym.st_size,
+		                                .name = name,
+		                                .idx = (uint32_t)i,
+		                                .local = bind == STB_LOCAL,
+		                                .bind = bind};
 	}
 	qsort(x->e, x->n, sizeof(x->e[0]), cmp_sym);
 	/* Sections, for "is this label in the section of the address". */
@@ -330,8 +333,7 @@ static const struct sym_ent *index_find(const struct sym_index *x, uint64_t addr
 	uint64_t min = end[0] > end[1] ? end[0] : end[1];
 	if (!label || label->lo < min)
 		return NULL;
-	return label->lo == addr || section_of(x, addr) == section_of(x, label->lo) ? label
-										    : NULL;
+	return label->lo == addr || section_of(x, addr) == section_of(x, label->lo) ? label : NULL;
 }
 
 /* What we keep per module, in its libdwfl userdata: the symbol index
@@ -363,7 +365,7 @@ static struct mod_data *module_data(struct mst_symbols *s, Dwfl_Module *mod)
 		return NULL;
 	if (!md->tab) {
 		struct mst_dwtab_strings str = {
-			.ctx = s, .intern = intern_cb, .intern_name = intern_name_cb};
+		    .ctx = s, .intern = intern_cb, .intern_name = intern_name_cb};
 		md->tab = mst_dwtab_new(&str);
 	}
 	return md;
@@ -379,8 +381,7 @@ static const struct sym_index *module_index(struct mst_symbols *s, Dwfl_Module *
 
 /* libdwfl's callback for a module going away: its second argument is
  * the address of the module's userdata (void **), whatever its type says. */
-static int free_data(Dwfl_Module *mod, void *userdata, const char *name, Dwarf_Addr base,
-		     void *arg)
+static int free_data(Dwfl_Module *mod, void *userdata, const char *name, Dwarf_Addr base, void *arg)
 {
 	(void)mod;
 	(void)name;
@@ -398,7 +399,7 @@ static int free_data(Dwfl_Module *mod, void *userdata, const char *name, Dwarf_A
 }
 
 static int free_data_cb(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr base,
-			void *arg)
+                        void *arg)
 {
 	return free_data(mod, userdata, name, base, arg);
 }
@@ -409,8 +410,9 @@ static int report(struct mst_symbols *s, struct mst_err *err)
 	int rc = dwfl_linux_proc_report(s->dwfl, s->pid);
 	dwfl_report_end(s->dwfl, free_data, NULL);
 	if (rc != 0)
-		return mst_err_set(err, rc > 0 ? -rc : -EIO, "cannot read the modules of PID %d: %s",
-				   (int)s->pid, rc > 0 ? strerror(rc) : dwfl_errmsg(-1));
+		return mst_err_set(err, rc > 0 ? -rc : -EIO,
+		                   "cannot read the modules of PID %d: %s", (int)s->pid,
+		                   rc > 0 ? strerror(rc) : dwfl_errmsg(-1));
 	return 0;
 }
 
@@ -496,7 +498,7 @@ static void read_clean_maps(struct clean_maps *c)
 		if (sscanf(line, "%lx-%lx %*s %*s %*s %lu", &a, &b, &ino) == 3) {
 			lo = a, hi = b, file = ino != 0;
 		} else if (sscanf(line, "Anonymous: %lu kB", &kb) == 1 && file && kb == 0 &&
-			   c->n < MAX_CLEAN) {
+		           c->n < MAX_CLEAN) {
 			c->lo[c->n] = lo;
 			c->hi[c->n++] = hi;
 		}
@@ -529,7 +531,7 @@ static void release_image(const struct clean_maps *c, char *img, size_t len)
 
 /* Release the ELF images of a module whose DWARF was searched. */
 static int release_module(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr start,
-			  void *arg)
+                          void *arg)
 {
 	(void)name;
 	(void)start;
@@ -579,7 +581,7 @@ void mst_symbols_release(struct mst_symbols *s)
 }
 
 static int add_stats(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr start,
-		     void *arg)
+                     void *arg)
 {
 	(void)mod;
 	(void)name;
@@ -600,9 +602,8 @@ void mst_symbols_stats(struct mst_symbols *s, struct mst_symbols_stats *st)
 		cached += s->slots[i].key != 0;
 	for (size_t i = 0; i < NAME_SLOTS; i++)
 		cached += s->names[i].key != 0;
-	*st = (struct mst_symbols_stats){.cached = cached,
-					 .strings = s->nstrings,
-					 .libdw_rows = s->rows_read};
+	*st = (struct mst_symbols_stats){
+	    .cached = cached, .strings = s->nstrings, .libdw_rows = s->rows_read};
 	dwfl_getmodules(s->dwfl, add_stats, st, 0);
 }
 
@@ -663,8 +664,7 @@ const char *mst_symbols_func_name(struct mst_symbols *s, uint64_t pc, bool is_re
 }
 
 /* Fill frames (outermost first) for address addr; returns the count. */
-static size_t lookup(struct mst_symbols *s, uint64_t pc, uint64_t addr,
-		     struct mst_native_frame *fr)
+static size_t lookup(struct mst_symbols *s, uint64_t pc, uint64_t addr, struct mst_native_frame *fr)
 {
 	struct mst_native_frame base = {.pc = pc};
 	Dwfl_Module *mod = dwfl_addrmodule(s->dwfl, addr);
@@ -717,7 +717,7 @@ static size_t lookup(struct mst_symbols *s, uint64_t pc, uint64_t addr,
 }
 
 int mst_symbols_resolve(struct mst_symbols *s, uint64_t pc, bool is_return,
-			const struct mst_native_frame **frames, size_t *n)
+                        const struct mst_native_frame **frames, size_t *n)
 {
 	uint64_t addr = is_return && pc > 0 ? pc - 1 : pc;
 	size_t set = slot_hash(addr, 10);
@@ -730,10 +730,13 @@ int mst_symbols_resolve(struct mst_symbols *s, uint64_t pc, bool is_return,
 		const struct slot *e = &way[w];
 		s->mru[set] = (uint8_t)w;
 		for (uint32_t i = 0; i < e->n; i++)
-			s->out[i] = (struct mst_native_frame){
-				.pc = e->pc, .func = e->fr[i].func, .file = e->fr[i].file,
-				.line = e->fr[i].line, .module = e->module, .module_off = e->module_off,
-				.inlined = e->fr[i].inlined};
+			s->out[i] = (struct mst_native_frame){.pc = e->pc,
+			                                      .func = e->fr[i].func,
+			                                      .file = e->fr[i].file,
+			                                      .line = e->fr[i].line,
+			                                      .module = e->module,
+			                                      .module_off = e->module_off,
+			                                      .inlined = e->fr[i].inlined};
 		*n = e->n;
 		return 0;
 	}
@@ -744,10 +747,15 @@ int mst_symbols_resolve(struct mst_symbols *s, uint64_t pc, bool is_return,
 	w = !s->mru[set];
 	s->mru[set] = (uint8_t)w;
 	struct slot *e = &way[w];
-	*e = (struct slot){.key = addr + 1, .pc = s->out[0].pc, .module = s->out[0].module,
-			   .module_off = s->out[0].module_off, .n = (uint32_t)cnt};
+	*e = (struct slot){.key = addr + 1,
+	                   .pc = s->out[0].pc,
+	                   .module = s->out[0].module,
+	                   .module_off = s->out[0].module_off,
+	                   .n = (uint32_t)cnt};
 	for (size_t i = 0; i < cnt; i++)
-		e->fr[i] = (struct cframe){.func = s->out[i].func, .file = s->out[i].file,
-					   .line = s->out[i].line, .inlined = s->out[i].inlined};
+		e->fr[i] = (struct cframe){.func = s->out[i].func,
+		                           .file = s->out[i].file,
+		                           .line = s->out[i].line,
+		                           .inlined = s->out[i].inlined};
 	return 0;
 }

@@ -87,11 +87,21 @@ void mst_json_string(FILE *f, const char *in)
 			continue;
 		}
 		switch (cp) {
-		case '"': fputs("\\\"", f); break;
-		case '\\': fputs("\\\\", f); break;
-		case '\n': fputs("\\n", f); break;
-		case '\t': fputs("\\t", f); break;
-		case '\r': fputs("\\r", f); break;
+		case '"':
+			fputs("\\\"", f);
+			break;
+		case '\\':
+			fputs("\\\\", f);
+			break;
+		case '\n':
+			fputs("\\n", f);
+			break;
+		case '\t':
+			fputs("\\t", f);
+			break;
+		case '\r':
+			fputs("\\r", f);
+			break;
 		default:
 			if (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f))
 				fprintf(f, "\\u%04x", (unsigned)cp);

@@ -16,8 +16,8 @@
 /* Exported by libunwind for remote unwinders but not declared in its public
  * headers; the name carries the architecture. */
 extern int _Ux86_64_dwarf_search_unwind_table(unw_addr_space_t as, unw_word_t ip,
-					      unw_dyn_info_t *di, unw_proc_info_t *pi,
-					      int need_unwind_info, void *arg);
+                                              unw_dyn_info_t *di, unw_proc_info_t *pi,
+                                              int need_unwind_info, void *arg);
 #define search_unwind_table _Ux86_64_dwarf_search_unwind_table
 
 #define MAX_MODULES 1024
@@ -26,7 +26,7 @@ extern int _Ux86_64_dwarf_search_unwind_table(unw_addr_space_t as, unw_word_t ip
 struct module {
 	uint64_t text_lo, text_hi; /* executable range in the target */
 	uint64_t bias;
-	struct mst_elf *elf;       /* NULL when it could not be opened */
+	struct mst_elf *elf; /* NULL when it could not be opened */
 	bool have_table;
 	unw_dyn_info_t di;
 	char *path;
@@ -153,7 +153,7 @@ static struct module *find_module(struct mst_unwinder *u, uint64_t ip)
 }
 
 static int find_proc_info(unw_addr_space_t as, unw_word_t ip, unw_proc_info_t *pi,
-			  int need_unwind_info, void *arg)
+                          int need_unwind_info, void *arg)
 {
 	struct mst_unwinder *u = arg;
 	struct module *m = find_module(u, ip);
@@ -179,8 +179,7 @@ static int get_dyn_info_list_addr(unw_addr_space_t as, unw_word_t *addr, void *a
 	return -UNW_ENOINFO;
 }
 
-static int access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *val, int write,
-		      void *arg)
+static int access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *val, int write, void *arg)
 {
 	(void)as;
 	struct mst_unwinder *u = arg;
@@ -194,8 +193,8 @@ static int access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *val, int
 		size_t want = (size_t)(addr - st->base) + sizeof(*val) + 32 * 1024;
 		if (want > st->cap)
 			want = st->cap;
-		size_t got = mst_proc_read_partial(u->proc, st->base + st->len,
-						   st->data + st->len, want - st->len);
+		size_t got = mst_proc_read_partial(u->proc, st->base + st->len, st->data + st->len,
+		                                   want - st->len);
 		st->at_end = got < want - st->len;
 		st->len += got;
 	}
@@ -216,7 +215,8 @@ static int access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *val, int
 			struct module *m = &u->mods[i];
 			if (strcmp(m->path, mp->path))
 				continue;
-			if (addr >= m->bias && mst_elf_read(m->elf, addr - m->bias, val, sizeof(*val)) == 0)
+			if (addr >= m->bias &&
+			    mst_elf_read(m->elf, addr - m->bias, val, sizeof(*val)) == 0)
 				return 0;
 			break;
 		}
@@ -226,8 +226,7 @@ static int access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *val, int
 	return 0;
 }
 
-static int access_reg(unw_addr_space_t as, unw_regnum_t reg, unw_word_t *val, int write,
-		      void *arg)
+static int access_reg(unw_addr_space_t as, unw_regnum_t reg, unw_word_t *val, int write, void *arg)
 {
 	(void)as;
 	struct mst_unwinder *u = arg;
@@ -241,7 +240,7 @@ static int access_reg(unw_addr_space_t as, unw_regnum_t reg, unw_word_t *val, in
 }
 
 static int access_fpreg(unw_addr_space_t as, unw_regnum_t reg, unw_fpreg_t *val, int write,
-			void *arg)
+                        void *arg)
 {
 	(void)as;
 	(void)reg;
@@ -260,7 +259,7 @@ static int resume(unw_addr_space_t as, unw_cursor_t *c, void *arg)
 }
 
 static int get_proc_name(unw_addr_space_t as, unw_word_t addr, char *buf, size_t len,
-			 unw_word_t *off, void *arg)
+                         unw_word_t *off, void *arg)
 {
 	(void)as;
 	(void)addr;
@@ -272,14 +271,14 @@ static int get_proc_name(unw_addr_space_t as, unw_word_t addr, char *buf, size_t
 }
 
 static unw_accessors_t accessors = {
-	.find_proc_info = find_proc_info,
-	.put_unwind_info = put_unwind_info,
-	.get_dyn_info_list_addr = get_dyn_info_list_addr,
-	.access_mem = access_mem,
-	.access_reg = access_reg,
-	.access_fpreg = access_fpreg,
-	.resume = resume,
-	.get_proc_name = get_proc_name,
+    .find_proc_info = find_proc_info,
+    .put_unwind_info = put_unwind_info,
+    .get_dyn_info_list_addr = get_dyn_info_list_addr,
+    .access_mem = access_mem,
+    .access_reg = access_reg,
+    .access_fpreg = access_fpreg,
+    .resume = resume,
+    .get_proc_name = get_proc_name,
 };
 
 int mst_unwinder_new(struct mst_proc *p, struct mst_unwinder **out, struct mst_err *err)
@@ -307,8 +306,8 @@ void mst_unwinder_free(struct mst_unwinder *u)
 	free(u);
 }
 
-void mst_stack_copy_take(struct mst_proc *p, const struct mst_regs *regs, uint8_t *buf,
-			 size_t cap, size_t first, struct mst_stack_copy *out)
+void mst_stack_copy_take(struct mst_proc *p, const struct mst_regs *regs, uint8_t *buf, size_t cap,
+                         size_t first, struct mst_stack_copy *out)
 {
 	out->base = regs->sp >= MST_ARCH_RED_ZONE ? regs->sp - MST_ARCH_RED_ZONE : 0;
 	out->data = buf;
@@ -321,9 +320,8 @@ void mst_stack_copy_take(struct mst_proc *p, const struct mst_regs *regs, uint8_
 	out->nreads = out->reads_max = 0;
 }
 
-int mst_unwind(struct mst_unwinder *u, const struct mst_regs *regs,
-	       struct mst_stack_copy *stack, uint64_t *pcs, size_t max, size_t *n,
-	       struct mst_err *err)
+int mst_unwind(struct mst_unwinder *u, const struct mst_regs *regs, struct mst_stack_copy *stack,
+               uint64_t *pcs, size_t max, size_t *n, struct mst_err *err)
 {
 	u->regs = regs;
 	u->stack = stack;

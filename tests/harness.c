@@ -52,13 +52,13 @@ char *mst_build_path(const char *rel)
 static int probe_version(const char *path, int *major, int *minor, char *full, size_t len)
 {
 	char *argv[] = {(char *)path, "-c",
-			"import sys; print('%d %d %s' % (sys.version_info[0], "
-			"sys.version_info[1], sys.version.split()[0]))",
-			NULL};
+	                "import sys; print('%d %d %s' % (sys.version_info[0], "
+	                "sys.version_info[1], sys.version.split()[0]))",
+	                NULL};
 	char *out = NULL;
 	int st = mst_run(argv, 20000, &out, NULL);
 	int ok = st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0 && out &&
-		 sscanf(out, "%d %d %63s", major, minor, full) == 3;
+	         sscanf(out, "%d %d %63s", major, minor, full) == 3;
 	(void)len;
 	free(out);
 	return ok ? 0 : -1;
@@ -93,7 +93,9 @@ static void add_interp(const char *path, bool sys)
 	memset(it, 0, sizeof(*it));
 	snprintf(it->path, sizeof(it->path), "%s", real);
 	snprintf(it->label, sizeof(it->label), "%.40s %s", full,
-		 debian_sysroot_path(real) ? "debian" : sys ? "system" : "pyenv");
+	         debian_sysroot_path(real) ? "debian"
+	         : sys                     ? "system"
+	                                   : "pyenv");
 	it->major = major;
 	it->minor = minor;
 	it->system = sys;
@@ -166,7 +168,8 @@ size_t mst_test_interps(const struct mst_interp **out)
 		const char *env = getenv("MSTTOP_TEST_PYTHONS");
 		if (env && *env) {
 			char *copy = strdup(env), *save = NULL;
-			for (char *t = strtok_r(copy, ": ", &save); t; t = strtok_r(NULL, ": ", &save))
+			for (char *t = strtok_r(copy, ": ", &save); t;
+			     t = strtok_r(NULL, ": ", &save))
 				add_interp(t, strncmp(t, "/usr/", 5) == 0);
 			free(copy);
 		} else {
@@ -198,8 +201,10 @@ size_t mst_test_interps(const struct mst_interp **out)
 					size_t before = ninterps;
 					add_interp(t, true);
 					if (ninterps == before) {
-						fprintf(stderr, "MSTTOP_DEBIAN_PYTHONS names %s, which "
-								"does not run\n", t);
+						fprintf(stderr,
+						        "MSTTOP_DEBIAN_PYTHONS names %s, which "
+						        "does not run\n",
+						        t);
 						abort();
 					}
 				}
@@ -300,13 +305,13 @@ int mst_target_start(struct mst_target *t, char *const argv[], int timeout_ms)
 			len = 0;
 	}
 	fprintf(stderr, "harness: %s did not print its ready line within %d ms\n", argv[0],
-		timeout_ms);
+	        timeout_ms);
 	mst_target_stop(t);
 	return -1;
 }
 
 int mst_target_start_py(struct mst_target *t, const struct mst_interp *py, const char *script,
-			const char *arg, int timeout_ms)
+                        const char *arg, int timeout_ms)
 {
 	char *path = mst_src_path(script);
 	char *argv[] = {(char *)py->path, "-u", path, (char *)arg, NULL};
@@ -374,7 +379,8 @@ static char *drain(int fd, long deadline, pid_t pid, int *status, int fd2, char 
 		long left = deadline - now_ms();
 		if (left <= 0)
 			break;
-		struct pollfd pfd[2] = {{open1 ? fd : -1, POLLIN, 0}, {open2 ? fd2 : -1, POLLIN, 0}};
+		struct pollfd pfd[2] = {{open1 ? fd : -1, POLLIN, 0},
+		                        {open2 ? fd2 : -1, POLLIN, 0}};
 		if (poll(pfd, 2, (int)left) <= 0)
 			continue;
 		if (open1 && pfd[0].revents) {

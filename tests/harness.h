@@ -14,10 +14,10 @@
 #include <sys/types.h>
 
 struct mst_interp {
-	char label[64];       /* "3.11.7 pyenv", "3.11 system" */
-	char path[PATH_MAX];  /* the interpreter executable */
+	char label[64];      /* "3.11.7 pyenv", "3.11 system" */
+	char path[PATH_MAX]; /* the interpreter executable */
 	int major, minor;
-	bool system;          /* Debian's /usr/bin/python3.N */
+	bool system; /* Debian's /usr/bin/python3.N */
 };
 
 /* Every CPython 3.x found: $MSTTOP_TEST_PYTHONS (paths separated by ':' or
@@ -34,8 +34,8 @@ char *mst_which(const char *prog);
 
 struct mst_target {
 	pid_t pid;
-	int out_fd;             /* the target's stdout, after the ready line */
-	char ready[512];        /* the ready line, without the newline */
+	int out_fd;      /* the target's stdout, after the ready line */
+	char ready[512]; /* the ready line, without the newline */
 };
 
 /* Start argv (argv[0] a path) in its own process group with stdout on a pipe,
@@ -44,7 +44,7 @@ struct mst_target {
 int mst_target_start(struct mst_target *t, char *const argv[], int timeout_ms);
 /* Convenience: interpreter + script from the source tree + extra args. */
 int mst_target_start_py(struct mst_target *t, const struct mst_interp *py, const char *script,
-			const char *arg, int timeout_ms);
+                        const char *arg, int timeout_ms);
 /* SIGKILL the target's process group and reap it. Safe to call twice. */
 void mst_target_stop(struct mst_target *t);
 /* Value of "key=value" in the ready line into buf; 0 or -1. */

@@ -30,7 +30,6 @@
  * if a signal does not interrupt the wait. */
 #define WAIT_MAX_MS 200
 
-
 /* ---- painting ---- */
 
 enum { PAIR_BAR = 1, PAIR_SEL, PAIR_DIM, PAIR_HEADER, PAIR_WARN, PAIR_STATUS };
@@ -434,7 +433,8 @@ int mst_ui_run(struct mst_sampler *s, const struct mst_ui_opts *o, volatile sig_
 	if (!o)
 		o = &defaults;
 	if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))
-		return mst_err_set(err, -ENOTTY, "the live view needs a terminal: use --batch or --dump");
+		return mst_err_set(err, -ENOTTY,
+		                   "the live view needs a terminal: use --batch or --dump");
 
 	struct mst_ui *u = calloc(1, sizeof(*u));
 	if (!u)

@@ -22,12 +22,12 @@ const char *mst_debugcache_dir(char *buf, size_t len);
 
 /* An fd for the uncompressed debug file of the object with this GNU
  * build-id: the cache's entry, or one made now from the compressed file
- * DEBUG_ROOT/.build-id/xx/yyyy.debug (DEBUG_ROOT is /usr/lib/debug). -1 when there is none (no debug file there, it
- * is not compressed, dir is "" or unusable): then look the usual way. When
- * an fd is returned and path is not NULL, *path is replaced by the entry's
- * malloc'ed name (the old one is freed). */
+ * DEBUG_ROOT/.build-id/xx/yyyy.debug (DEBUG_ROOT is /usr/lib/debug). -1 when there is none (no
+ * debug file there, it is not compressed, dir is "" or unusable): then look the usual way. When an
+ * fd is returned and path is not NULL, *path is replaced by the entry's malloc'ed name (the old one
+ * is freed). */
 int mst_debugcache_find(const char *dir, const char *debug_root, const unsigned char *id,
-			size_t idlen, char **path);
+                        size_t idlen, char **path);
 
 /* Remove the oldest entries of dir until it holds at most max_bytes. */
 void mst_debugcache_trim(const char *dir, size_t max_bytes);

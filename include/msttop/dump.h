@@ -17,14 +17,12 @@ enum {
 
 /* sym may be NULL (no native frames then). Returns 0, or -EPIPE/-EIO when
  * out failed. */
-int mst_dump_text(FILE *out, const struct mst_snapshot *s, struct mst_symbols *sym,
-		  unsigned flags);
+int mst_dump_text(FILE *out, const struct mst_snapshot *s, struct mst_symbols *sym, unsigned flags);
 /* The same as one JSON object (format in README.md). */
-int mst_dump_json(FILE *out, const struct mst_snapshot *s, struct mst_symbols *sym,
-		  unsigned flags);
+int mst_dump_json(FILE *out, const struct mst_snapshot *s, struct mst_symbols *sym, unsigned flags);
 
 /* "running, holds GIL" for a thread's states. */
 void mst_dump_states(const struct mst_snapshot *s, const struct mst_thread_snap *t, char *buf,
-		     size_t len);
+                     size_t len);
 
 #endif

@@ -57,7 +57,7 @@ void mst_dwtab_free(struct mst_dwtab *t);
  * target) of module mod, which this table belongs to. Returns 1 with *pos
  * filled, 0 when no compilation unit covers addr, or -ENOMEM. */
 int mst_dwtab_lookup(struct mst_dwtab *t, Dwfl_Module *mod, uint64_t addr,
-		     struct mst_dwtab_pos *pos);
+                     struct mst_dwtab_pos *pos);
 
 /* Line rows libdwfl's Dwarf parsed for this table, when a unit could not be
  * read with a Dwarf of the table's own: libdwfl keeps them until it ends. */

@@ -43,12 +43,12 @@ int mst_elf_read(const struct mst_elf *e, uint64_t vaddr, void *buf, size_t len)
  * map_path is the path as it appears in the maps (the mappings of the file).
  * 0 or -ENOENT. */
 int mst_elf_bias(const struct mst_elf *e, const struct mst_maps *maps, const char *map_path,
-		 uint64_t *bias);
+                 uint64_t *bias);
 
 /* The first program header of type p_type whose p_flags include all of
  * flags (e.g. PT_LOAD with PF_X, or PT_GNU_EH_FRAME with 0). 0 or -ENOENT. */
 int mst_elf_phdr(const struct mst_elf *e, uint32_t p_type, uint32_t flags, uint64_t *vaddr,
-		 uint64_t *memsz);
+                 uint64_t *memsz);
 
 /* The GNU build-id note as hex, or "" when absent. Borrowed from e. */
 const char *mst_elf_build_id(const struct mst_elf *e);

@@ -15,14 +15,14 @@ struct mst_err {
 
 /* msttop's own codes, beyond errno's range so they never collide. */
 enum {
-	MST_ENOPYTHON = 1000,   /* no CPython runtime found in the target */
+	MST_ENOPYTHON = 1000,    /* no CPython runtime found in the target */
 	MST_EUNSUPPORTED = 1001, /* a CPython version or build we refuse to decode */
-	MST_ECORRUPT = 1002,    /* target memory does not look like what we expect */
-	MST_EINTR = 1003,       /* interrupted by a signal to msttop */
+	MST_ECORRUPT = 1002,     /* target memory does not look like what we expect */
+	MST_EINTR = 1003,        /* interrupted by a signal to msttop */
 };
 
 /* Fill err (may be NULL) and return code, which should be negative. */
 int mst_err_set(struct mst_err *err, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 #endif

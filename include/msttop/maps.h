@@ -13,10 +13,10 @@ struct mst_map {
 	uint64_t start, end; /* [start, end) in the target */
 	uint64_t offset;     /* file offset of start */
 	uint64_t inode;
-	char perms[5];       /* "r-xp" */
-	const char *path;    /* owned by the mst_maps; NULL when anonymous;
-	                        pseudo names such as "[stack]" kept as they are */
-	bool deleted;        /* the path was followed by " (deleted)", now stripped */
+	char perms[5];    /* "r-xp" */
+	const char *path; /* owned by the mst_maps; NULL when anonymous;
+	                     pseudo names such as "[stack]" kept as they are */
+	bool deleted;     /* the path was followed by " (deleted)", now stripped */
 };
 
 struct mst_maps {

@@ -41,6 +41,6 @@ struct mst_mframe {
  * the run one eval activation executes. Writes at most max frames (enough:
  * nnative + npy) and sets *nout. */
 void mst_merge(const uint8_t *native_kinds, size_t nnative, const bool *py_entry, size_t npy,
-	       struct mst_mframe *out, size_t max, size_t *nout);
+               struct mst_mframe *out, size_t max, size_t *nout);
 
 #endif

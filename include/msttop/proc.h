@@ -18,10 +18,10 @@
  * documented exit codes. */
 enum mst_pid_problem {
 	MST_PID_OK = 0,
-	MST_PID_NOSUCH,   /* no such process */
-	MST_PID_SELF,     /* msttop itself */
-	MST_PID_ZOMBIE,   /* exited, not reaped */
-	MST_PID_KTHREAD,  /* kernel thread: no user space to read */
+	MST_PID_NOSUCH,  /* no such process */
+	MST_PID_SELF,    /* msttop itself */
+	MST_PID_ZOMBIE,  /* exited, not reaped */
+	MST_PID_KTHREAD, /* kernel thread: no user space to read */
 };
 
 /* Parse a PID argument strictly (digits only, 1..pid_max). 0 or -EINVAL. */
@@ -60,8 +60,8 @@ enum {
 /* Open pid. With MST_PROC_ATTACH every task is seized; EPERM comes back with
  * a message that says what to do. cancel, when not NULL, is polled in every
  * wait so a signal to msttop ends a stop promptly (-MST_EINTR). */
-int mst_proc_open(pid_t pid, unsigned flags, volatile sig_atomic_t *cancel,
-		  struct mst_proc **out, struct mst_err *err);
+int mst_proc_open(pid_t pid, unsigned flags, volatile sig_atomic_t *cancel, struct mst_proc **out,
+                  struct mst_err *err);
 /* Resume and detach every task still attached (all asked to stop at once,
  * each detached as soon as it has stopped), then free. */
 void mst_proc_close(struct mst_proc *p);
@@ -85,7 +85,7 @@ int mst_proc_interrupt(struct mst_proc *p, pid_t tid);
  * its registers; -ESRCH with *tid when that thread ended; -ETIMEDOUT;
  * -MST_EINTR when cancelled. */
 int mst_proc_wait_any(struct mst_proc *p, uint64_t timeout_ns, pid_t *tid, struct mst_regs *regs,
-		      struct mst_err *err);
+                      struct mst_err *err);
 
 /* Resume a thread that mst_proc_wait_any handed over. A thread stopped by
  * someone else (SIGSTOP) is left stopped. */

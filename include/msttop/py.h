@@ -26,12 +26,12 @@
 #define MST_PY_MAX_THREADS 4096 /* bound of the thread-state list walk */
 
 struct mst_py_frame {
-	uint64_t code;       /* PyCodeObject address (cache key) */
-	uint64_t frame;      /* frame address: PyFrameObject* (3.6-3.10) or
-	                      * _PyInterpreterFrame* (3.11+) */
-	const char *func;    /* co_qualname on 3.11+, else co_name; UTF-8 */
-	const char *file;    /* co_filename, UTF-8 */
-	int line;            /* current line from the line table; 0 if unknown */
+	uint64_t code;    /* PyCodeObject address (cache key) */
+	uint64_t frame;   /* frame address: PyFrameObject* (3.6-3.10) or
+	                   * _PyInterpreterFrame* (3.11+) */
+	const char *func; /* co_qualname on 3.11+, else co_name; UTF-8 */
+	const char *file; /* co_filename, UTF-8 */
+	int line;         /* current line from the line table; 0 if unknown */
 	int firstlineno;
 	/* This frame was entered by a fresh native call of the eval loop: it
 	 * is the outermost Python frame run by one _PyEval_EvalFrameDefault
@@ -44,32 +44,32 @@ struct mst_py_frame {
 
 struct mst_py_thread {
 	uint64_t tstate;
-	uint64_t thread_id;   /* pthread_t: == the thread's fs_base on x86_64 glibc */
-	int64_t native_tid;   /* kernel tid (3.11+ native_thread_id), -1 if unknown */
-	bool holds_gil;       /* this tstate is the GIL holder right now */
-	char name[64];        /* threading.Thread name, UTF-8, "" if not found */
+	uint64_t thread_id;          /* pthread_t: == the thread's fs_base on x86_64 glibc */
+	int64_t native_tid;          /* kernel tid (3.11+ native_thread_id), -1 if unknown */
+	bool holds_gil;              /* this tstate is the GIL holder right now */
+	char name[64];               /* threading.Thread name, UTF-8, "" if not found */
 	struct mst_py_frame *frames; /* innermost first */
 	size_t nframes;
-	size_t frames_cap;    /* allocated entries of frames */
-	bool truncated;       /* the walk hit a bound or a bad pointer */
-	int error;            /* 0, or why the walk stopped early (frames then
-	                       * holds what was read before) */
+	size_t frames_cap; /* allocated entries of frames */
+	bool truncated;    /* the walk hit a bound or a bad pointer */
+	int error;         /* 0, or why the walk stopped early (frames then
+	                    * holds what was read before) */
 };
 
 struct mst_py_threads {
 	struct mst_py_thread *v;
 	size_t n;
-	bool gil_known;       /* whether the GIL state could be read */
+	bool gil_known; /* whether the GIL state could be read */
 	bool gil_locked;
-	uint64_t gil_holder;  /* tstate address, 0 if none */
-	bool gc_known;        /* whether the collector's flag could be read (3.6:
-	                       * the static `collecting` needs .symtab) */
-	bool gc_collecting;   /* the collector runs (in some thread); false when
-	                       * !gc_known */
+	uint64_t gil_holder;    /* tstate address, 0 if none */
+	bool gc_known;          /* whether the collector's flag could be read (3.6:
+	                         * the static `collecting` needs .symtab) */
+	bool gc_collecting;     /* the collector runs (in some thread); false when
+	                         * !gc_known */
 	bool threads_truncated; /* the thread-state walk hit a bound or a list
 	                         * that changed under it */
-	size_t cap;           /* entries allocated in v: a later read into the
-	                       * same struct reuses them and their frames */
+	size_t cap;             /* entries allocated in v: a later read into the
+	                         * same struct reuses them and their frames */
 };
 
 struct mst_py;
@@ -79,12 +79,12 @@ struct mst_py;
  * process has no CPython, -MST_EUNSUPPORTED with the version named.
  * *r is copied; the object r->ctx points to must outlive the mst_py. */
 int mst_py_open(pid_t pid, const struct mst_maps *maps, const struct mst_reader *r,
-		struct mst_py **out, struct mst_err *err);
+                struct mst_py **out, struct mst_err *err);
 void mst_py_close(struct mst_py *py);
 /* The same from a runtime description the caller fills itself: for reading
  * captured or synthetic memory (tests, the fuzz harness) through r. */
 int mst_py_open_info(const struct mst_py_runtime_info *info, const struct mst_reader *r,
-		     struct mst_py **out, struct mst_err *err);
+                     struct mst_py **out, struct mst_err *err);
 
 const struct mst_py_runtime_info *mst_py_info(const struct mst_py *py);
 const struct mst_py_layout *mst_py_layout(const struct mst_py *py);
@@ -103,24 +103,24 @@ struct mst_symbols;
  * passed in so that the decoder does not link the symbols module (the
  * fuzz harness builds it alone). py or sym may be NULL. */
 void mst_py_name_fragments(const struct mst_py *py, struct mst_symbols *sym,
-			   int (*name)(struct mst_symbols *sym, uint64_t lo, uint64_t hi,
-				       const char *name));
+                           int (*name)(struct mst_symbols *sym, uint64_t lo, uint64_t hi,
+                                       const char *name));
 
 /* Walk every thread state of every interpreter with its frames, the GIL
  * and GC state. Reads are bounded; a thread whose frames cannot be read is
  * kept with its error. Thread names are looked up in the threading module
  * when want_names. */
 int mst_py_read_threads(struct mst_py *py, bool want_names, struct mst_py_threads *out,
-			struct mst_err *err);
+                        struct mst_err *err);
 /* The same without any frame (frames NULL, nframes 0): the thread states,
  * their ids and names, the GIL and GC state. For a caller that reads each
  * thread's frames itself, while that thread is stopped. */
 int mst_py_read_thread_list(struct mst_py *py, bool want_names, struct mst_py_threads *out,
-			    struct mst_err *err);
+                            struct mst_err *err);
 /* Only the frames of one thread state (the sampler's per-thread read while
  * the thread is stopped). frames must hold max entries. */
-int mst_py_read_frames(struct mst_py *py, uint64_t tstate, struct mst_py_frame *frames,
-		       size_t max, size_t *n, bool *truncated, struct mst_err *err);
+int mst_py_read_frames(struct mst_py *py, uint64_t tstate, struct mst_py_frame *frames, size_t max,
+                       size_t *n, bool *truncated, struct mst_err *err);
 /* A struct mst_py_threads starts zeroed; reading into it again reuses its
  * memory (the sampler does so on every tick). Free it once at the end. */
 void mst_py_threads_free(struct mst_py_threads *t);
@@ -140,7 +140,7 @@ enum mst_py_fn_role mst_py_function_role(const char *func);
  * [addr, addr + size) waits for it, one blocked inside [switch_lo,
  * switch_hi) is dropping it (FORCE_SWITCHING). */
 struct mst_py_gil {
-	bool known;      /* locked and holder could be read */
+	bool known; /* locked and holder could be read */
 	bool locked;
 	uint64_t holder; /* tstate of the last holder (sticky: check locked) */
 	uint64_t addr, size;

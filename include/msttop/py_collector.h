@@ -19,11 +19,11 @@ struct mst_elf;
  * src/py/collector.c): link-time ranges into out. 0, or -ENOENT without
  * .eh_frame_hdr. */
 int mst_py_cold_parts(struct mst_elf *e, uint64_t lo, uint64_t hi, struct mst_py_range *out,
-		      size_t max, size_t *n);
+                      size_t max, size_t *n);
 
 /* Fill out with the collector functions' ranges. 0, or -ENOENT when the
  * file has no PyGC_Collect or no .eh_frame_hdr to work from. */
 int mst_py_collector_ranges(const struct mst_py_runtime_info *info, struct mst_py_range *out,
-			    size_t max, size_t *n);
+                            size_t max, size_t *n);
 
 #endif

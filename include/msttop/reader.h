@@ -19,8 +19,7 @@ struct mst_reader {
 	 * Returns 0 when both were copied whole, else a negative code; the
 	 * caller then reads them one by one to learn which failed. NULL: one
 	 * by one from the start. */
-	int (*read2)(void *ctx, uint64_t a1, void *b1, size_t l1, uint64_t a2, void *b2,
-		     size_t l2);
+	int (*read2)(void *ctx, uint64_t a1, void *b1, size_t l1, uint64_t a2, void *b2, size_t l2);
 };
 
 static inline int mst_read(const struct mst_reader *r, uint64_t addr, void *buf, size_t len)

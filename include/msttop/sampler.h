@@ -17,8 +17,8 @@
 
 struct mst_sampler_opts {
 	pid_t pid;
-	double rate_hz;      /* samples per second, default 100 */
-	bool nonblocking;    /* read Python frames only, stop nothing */
+	double rate_hz;       /* samples per second, default 100 */
+	bool nonblocking;     /* read Python frames only, stop nothing */
 	const char *log_path; /* diagnostics file, or NULL */
 };
 
@@ -28,33 +28,33 @@ struct mst_target_info {
 	pid_t pid;
 	char cmdline[512];
 	bool has_python;
-	char py_version[32];  /* "3.11.7", "" without Python */
-	char py_msg[256];     /* why there is no Python view, "" if there is */
-	char py_note[256];    /* what the Python view lacks (py.h), "" if nothing */
+	char py_version[32]; /* "3.11.7", "" without Python */
+	char py_msg[256];    /* why there is no Python view, "" if there is */
+	char py_note[256];   /* what the Python view lacks (py.h), "" if nothing */
 };
 
 struct mst_sampler_stats {
-	uint64_t ticks;           /* samples of the whole process */
-	uint64_t thread_samples;  /* thread stacks read */
-	uint64_t thread_stops;    /* of which stopped; the others were blocked
-	                           * where they were (snapshot.h, memo) or read
-	                           * without stopping (--nonblocking) */
-	uint64_t misses;          /* a thread vanished or its memory changed under us */
-	uint64_t errors;          /* other failures */
+	uint64_t ticks;          /* samples of the whole process */
+	uint64_t thread_samples; /* thread stacks read */
+	uint64_t thread_stops;   /* of which stopped; the others were blocked
+	                          * where they were (snapshot.h, memo) or read
+	                          * without stopping (--nonblocking) */
+	uint64_t misses;         /* a thread vanished or its memory changed under us */
+	uint64_t errors;         /* other failures */
 	double rate_asked;
-	double rate_achieved;     /* over the last second or so */
-	uint64_t tick_ns_last, tick_ns_avg; /* time spent in one tick */
+	double rate_achieved;                /* over the last second or so */
+	uint64_t tick_ns_last, tick_ns_avg;  /* time spent in one tick */
 	uint64_t pause_ns_p50, pause_ns_p99; /* per-thread stop-to-resume time */
-	size_t threads;           /* threads in the last tick */
-	bool target_exited;       /* the process is gone; data is kept */
-	bool gc_known;            /* a tick could read the collector's flag */
-	char status[256];         /* last diagnostic, "" if none */
+	size_t threads;                      /* threads in the last tick */
+	bool target_exited;                  /* the process is gone; data is kept */
+	bool gc_known;                       /* a tick could read the collector's flag */
+	char status[256];                    /* last diagnostic, "" if none */
 };
 
 struct mst_sampler;
 
 int mst_sampler_open(const struct mst_sampler_opts *o, volatile sig_atomic_t *cancel,
-		     struct mst_sampler **out, struct mst_err *err);
+                     struct mst_sampler **out, struct mst_err *err);
 /* Detaches from the target (every thread left running) and frees. */
 void mst_sampler_close(struct mst_sampler *s);
 

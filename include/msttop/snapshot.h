@@ -20,8 +20,8 @@
 
 /* Thread states shown to the user (design.md). */
 enum {
-	MST_TS_RUNNING = 1 << 0,   /* on a CPU (R) */
-	MST_TS_IDLE = 1 << 1,      /* sleeping in a system call, not for the GIL */
+	MST_TS_RUNNING = 1 << 0, /* on a CPU (R) */
+	MST_TS_IDLE = 1 << 1,    /* sleeping in a system call, not for the GIL */
 	MST_TS_HOLDS_GIL = 1 << 2,
 	MST_TS_WAITS_GIL = 1 << 3, /* inside the GIL acquisition path */
 	MST_TS_DROPS_GIL = 1 << 4, /* releasing it, waiting for the next holder */
@@ -42,45 +42,45 @@ struct mst_stack_word {
 };
 
 struct mst_thread_memo {
-	pid_t tid;             /* whose; 0: nothing kept */
-	bool walked;           /* the walk below is valid */
+	pid_t tid;   /* whose; 0: nothing kept */
+	bool walked; /* the walk below is valid */
 	size_t npcs;
 	struct mst_regs regs;
 	struct mst_syscall_line sys; /* read just before it was stopped */
 	uint64_t stack_base;
-	size_t stack_len;      /* bytes from stack_base the walk read */
+	size_t stack_len; /* bytes from stack_base the walk read */
 	struct mst_stack_word *words;
 	size_t nwords, words_cap;
 };
 
 struct mst_thread_snap {
 	pid_t tid;
-	char comm[16];        /* /proc/PID/task/TID/comm */
-	char state;           /* /proc state letter before it was stopped */
-	int error;            /* 0, or why the thread has no native stack */
+	char comm[16]; /* /proc/PID/task/TID/comm */
+	char state;    /* /proc state letter before it was stopped */
+	int error;     /* 0, or why the thread has no native stack */
 	char errmsg[MST_ERR_MSG_MAX];
 	struct mst_regs regs;
-	uint64_t *pcs;        /* native, innermost first */
+	uint64_t *pcs; /* native, innermost first */
 	size_t npcs;
-	uint8_t *nkinds;      /* enum mst_native_kind per pc (after classify) */
+	uint8_t *nkinds; /* enum mst_native_kind per pc (after classify) */
 
 	/* Python, when a thread state belongs to this thread. */
 	bool has_py;
 	uint64_t tstate;
-	char pyname[64];      /* threading name, "" if unknown */
+	char pyname[64];         /* threading name, "" if unknown */
 	struct mst_py_frame *py; /* innermost first */
 	size_t npy;
 	bool py_truncated;
 	int py_error;
-	bool holds_gil;       /* read while this thread was stopped */
+	bool holds_gil; /* read while this thread was stopped */
 
-	unsigned states;      /* MST_TS_* (after classify) */
-	uint64_t pause_ns;    /* how long it was stopped (0 if not stopped) */
-	bool reused;          /* blocked where it was: last take's native stack */
+	unsigned states;   /* MST_TS_* (after classify) */
+	uint64_t pause_ns; /* how long it was stopped (0 if not stopped) */
+	bool reused;       /* blocked where it was: last take's native stack */
 	/* Kept for the next take into the same snapshot: pcs and nkinds
 	 * hold MST_MAX_NATIVE_FRAMES, py holds py_cap frames. */
 	size_t py_cap;
-	pid_t comm_tid;       /* whose comm the slot holds */
+	pid_t comm_tid; /* whose comm the slot holds */
 	struct mst_thread_memo memo;
 };
 
@@ -96,19 +96,19 @@ struct mst_snapshot {
 	int py_status;
 	char py_msg[MST_ERR_MSG_MAX];
 	char py_version[32];
-	char py_note[256];      /* what this build keeps from view (py.h), or "" */
+	char py_note[256]; /* what this build keeps from view (py.h), or "" */
 	bool gc_known, gc_collecting;
 	bool gc_thread_unknown; /* collecting, but no thread shows the collector */
 	/* Thread states that no OS thread of the snapshot matched (a thread
 	 * that just ended, or one created between the two reads). */
 	size_t orphan_tstates;
 
-	size_t reused;          /* threads not stopped: blocked where they were */
+	size_t reused; /* threads not stopped: blocked where they were */
 
 	/* Memory kept for the next take into this snapshot. */
 	size_t threads_cap;
 	uint8_t *stack;
-	uint32_t *reads;        /* MST_STACK_READS_MAX offsets of one walk */
+	uint32_t *reads; /* MST_STACK_READS_MAX offsets of one walk */
 	struct mst_py_frame *scratch;
 	bool *used;
 	size_t used_cap;
@@ -138,8 +138,8 @@ enum {
  * threads' comm names with MST_SNAP_NO_NAMES). After a
  * failure an earlier snapshot stays the caller's to free, with no threads. */
 int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py *py,
-		      const struct mst_err *py_err, unsigned flags, struct mst_snapshot **out,
-		      struct mst_err *err);
+                      const struct mst_err *py_err, unsigned flags, struct mst_snapshot **out,
+                      struct mst_err *err);
 void mst_snapshot_free(struct mst_snapshot *s);
 
 /* Fill nkinds and states of every thread: which native frames are the eval
@@ -152,7 +152,7 @@ void mst_snapshot_classify(struct mst_snapshot *s, struct mst_py *py, struct mst
  * out (at most max: t->npcs + t->npy is enough). entry is scratch for
  * t->npy flags. Native frames are left out when !native. */
 void mst_snapshot_merge(const struct mst_thread_snap *t, bool native, bool *entry,
-			struct mst_mframe *out, size_t max, size_t *n);
+                        struct mst_mframe *out, size_t max, size_t *n);
 
 /* The command line of pid, arguments separated by spaces. */
 void mst_read_cmdline(pid_t pid, char *buf, size_t len);

@@ -30,8 +30,8 @@ struct mst_stack {
  * innermost) is looked up at pc - 1. 0, or -ENOMEM (st then holds what was
  * built). Frames stay valid until the next build into st or its fini, and
  * no longer than t and the symbols. */
-int mst_stack_build(struct mst_stack *st, const struct mst_thread_snap *t,
-		    struct mst_symbols *sym, bool native);
+int mst_stack_build(struct mst_stack *st, const struct mst_thread_snap *t, struct mst_symbols *sym,
+                    bool native);
 void mst_stack_fini(struct mst_stack *st);
 
 #endif

@@ -16,13 +16,13 @@
  * functions were inlined there. Every string is owned by the mst_symbols and
  * stays valid until mst_symbols_close. */
 struct mst_native_frame {
-	uint64_t pc;          /* the address as unwound */
-	const char *func;     /* demangled; NULL when no symbol covers pc */
-	const char *file;     /* source file, NULL if unknown */
-	int line;             /* 0 if unknown */
-	const char *module;   /* path of the mapped object, or "[vdso]"; NULL if unmapped */
-	uint64_t module_off;  /* pc as a link-time address of the module (addr2line's) */
-	bool inlined;         /* this frame was inlined into the frame before it */
+	uint64_t pc;         /* the address as unwound */
+	const char *func;    /* demangled; NULL when no symbol covers pc */
+	const char *file;    /* source file, NULL if unknown */
+	int line;            /* 0 if unknown */
+	const char *module;  /* path of the mapped object, or "[vdso]"; NULL if unmapped */
+	uint64_t module_off; /* pc as a link-time address of the module (addr2line's) */
+	bool inlined;        /* this frame was inlined into the frame before it */
 };
 
 struct mst_symbols;
@@ -42,12 +42,12 @@ void mst_symbols_release(struct mst_symbols *s);
 
 /* What the symbols hold, for the log. */
 struct mst_symbols_stats {
-	size_t cached;        /* addresses with a cached answer */
-	size_t strings;       /* interned names */
-	size_t units;         /* compilation units in the DWARF tables */
-	size_t table_bytes;   /* the DWARF tables' size */
-	uint64_t libdw_rows;  /* line rows libdwfl holds (when a unit could not be
-	                         read with a Dwarf of the tables' own) */
+	size_t cached;       /* addresses with a cached answer */
+	size_t strings;      /* interned names */
+	size_t units;        /* compilation units in the DWARF tables */
+	size_t table_bytes;  /* the DWARF tables' size */
+	uint64_t libdw_rows; /* line rows libdwfl holds (when a unit could not be
+	                        read with a Dwarf of the tables' own) */
 };
 void mst_symbols_stats(struct mst_symbols *s, struct mst_symbols_stats *st);
 
@@ -61,7 +61,7 @@ int mst_symbols_refresh(struct mst_symbols *s, struct mst_err *err);
  * and stays valid until the next mst_symbols_resolve (copy what is kept);
  * the strings in it stay valid until close. */
 int mst_symbols_resolve(struct mst_symbols *s, uint64_t pc, bool is_return,
-			const struct mst_native_frame **frames, size_t *n);
+                        const struct mst_native_frame **frames, size_t *n);
 
 /* Name the code at target addresses [lo, hi) where no ELF symbol does: a
  * function's cold fragment in a stripped binary, which the caller found by

@@ -30,12 +30,12 @@ void mst_unwinder_flush(struct mst_unwinder *u);
 #define MST_STACK_COPY_MAX (256 * 1024)
 
 struct mst_stack_copy {
-	uint64_t base;  /* target address of data[0] */
-	size_t len;     /* bytes copied so far */
-	size_t cap;     /* room in data: the walk copies more as it goes */
-	bool at_end;    /* a copy stopped at unreadable memory: no more */
+	uint64_t base; /* target address of data[0] */
+	size_t len;    /* bytes copied so far */
+	size_t cap;    /* room in data: the walk copies more as it goes */
+	bool at_end;   /* a copy stopped at unreadable memory: no more */
 	uint8_t *data;
-	size_t used;    /* bytes from base the walk read (set by mst_unwind) */
+	size_t used; /* bytes from base the walk read (set by mst_unwind) */
 	/* Optional (reads NULL: not kept): the offsets from base of the
 	 * stack words the walk read, in order; nreads > reads_max means some
 	 * were not kept. The walk is a function of these words, the
@@ -48,14 +48,13 @@ struct mst_stack_copy {
  * bytes, then more as the walk needs it, up to cap in all. One
  * process_vm_readv copies what lies beyond the stack's end too, so the
  * first copy is best the size the last walk of this thread used. */
-void mst_stack_copy_take(struct mst_proc *p, const struct mst_regs *regs, uint8_t *buf,
-			 size_t cap, size_t first, struct mst_stack_copy *out);
+void mst_stack_copy_take(struct mst_proc *p, const struct mst_regs *regs, uint8_t *buf, size_t cap,
+                         size_t first, struct mst_stack_copy *out);
 
 /* Walk the native stack: pcs[0] is the innermost frame's pc, then the return
  * addresses outward. Returns 0 with *n set (at least 1 frame), or a negative
  * code; a walk that stops early is not an error. */
-int mst_unwind(struct mst_unwinder *u, const struct mst_regs *regs,
-	       struct mst_stack_copy *stack, uint64_t *pcs, size_t max, size_t *n,
-	       struct mst_err *err);
+int mst_unwind(struct mst_unwinder *u, const struct mst_regs *regs, struct mst_stack_copy *stack,
+               uint64_t *pcs, size_t max, size_t *n, struct mst_err *err);
 
 #endif

@@ -144,15 +144,15 @@ static int line_of(const struct mst_py *py, const struct code_entry *c, int64_t 
 
 /* A decoded frame: its code object's names and the line at units. */
 struct mst_py_frame mst_py_make_frame(const struct mst_py *py, const struct code_entry *c,
-				      uint64_t code, uint64_t addr, int64_t units, bool entry)
+                                      uint64_t code, uint64_t addr, int64_t units, bool entry)
 {
 	return (struct mst_py_frame){
-		.code = code,
-		.frame = addr,
-		.func = c->func,
-		.file = c->file,
-		.line = line_of(py, c, units),
-		.firstlineno = c->firstlineno,
-		.entry = entry,
+	    .code = code,
+	    .frame = addr,
+	    .func = c->func,
+	    .file = c->file,
+	    .line = line_of(py, c, units),
+	    .firstlineno = c->firstlineno,
+	    .entry = entry,
 	};
 }

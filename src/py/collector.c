@@ -27,14 +27,14 @@
 
 struct fde_index {
 	struct mst_elf *e;
-	uint64_t hdr;      /* link-time address of .eh_frame_hdr */
+	uint64_t hdr; /* link-time address of .eh_frame_hdr */
 	uint32_t count;
 };
 
 /* Start and end (next function's start) of the function holding vaddr,
  * by binary search of the .eh_frame_hdr table (sorted, datarel sdata4). */
 static bool fde_range_max(const struct fde_index *x, uint64_t vaddr, uint64_t *lo, uint64_t *hi,
-			  uint64_t max)
+                          uint64_t max)
 {
 	uint32_t a = 0, b = x->count;
 	int32_t ent[2];
@@ -74,8 +74,8 @@ static bool have(const struct mst_py_range *r, size_t n, uint64_t lo)
 }
 
 /* Add the unnamed direct-call targets of [lo, hi) to out. */
-static void callees(const struct fde_index *x, uint64_t tlo, uint64_t thi, uint64_t lo,
-		    uint64_t hi, struct mst_py_range *out, size_t max, size_t *n)
+static void callees(const struct fde_index *x, uint64_t tlo, uint64_t thi, uint64_t lo, uint64_t hi,
+                    struct mst_py_range *out, size_t max, size_t *n)
 {
 	size_t len = hi - lo;
 	uint8_t *code = malloc(len);
@@ -123,7 +123,7 @@ static bool fde_index_open(struct mst_elf *e, struct fde_index *x)
  * FDE); two distinct jumps are asked for, so that bytes that merely look
  * like a jump do not name a range. */
 int mst_py_cold_parts(struct mst_elf *e, uint64_t lo, uint64_t hi, struct mst_py_range *out,
-		      size_t max, size_t *n)
+                      size_t max, size_t *n)
 {
 	struct fde_index x;
 	uint64_t tv, tsz;
@@ -143,8 +143,9 @@ int mst_py_cold_parts(struct mst_elf *e, uint64_t lo, uint64_t hi, struct mst_py
 	} cand[8];
 	size_t nc = 0;
 	for (size_t i = 0; i + 5 <= len; i++) {
-		size_t op = code[i] == 0xe9 ? 1 : (code[i] == 0x0f && i + 6 <= len &&
-						  (code[i + 1] & 0xf0) == 0x80) ? 2 : 0;
+		size_t op = code[i] == 0xe9                                                     ? 1
+		            : (code[i] == 0x0f && i + 6 <= len && (code[i + 1] & 0xf0) == 0x80) ? 2
+		                                                                                : 0;
 		if (!op)
 			continue;
 		int32_t rel;
@@ -173,7 +174,7 @@ int mst_py_cold_parts(struct mst_elf *e, uint64_t lo, uint64_t hi, struct mst_py
 }
 
 int mst_py_collector_ranges(const struct mst_py_runtime_info *info, struct mst_py_range *out,
-			    size_t max, size_t *n)
+                            size_t max, size_t *n)
 {
 	*n = 0;
 	struct mst_elf *e = NULL;

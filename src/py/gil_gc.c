@@ -23,17 +23,25 @@ static bool name_is(const char *func, const char *const *names)
  * 3.13 gc_collect_main/gc_collect_region). Static functions: found only in
  * builds that keep .symtab. */
 static const char *const gil_wait_names[] = {
-	"take_gil",
-	/* Exported, so named even in stripped builds: they only block while
-	 * taking the GIL back (take_gil is inlined or unnamed there). */
-	"PyEval_RestoreThread", "PyEval_AcquireThread", "PyEval_AcquireLock", NULL};
+    "take_gil",
+    /* Exported, so named even in stripped builds: they only block while
+     * taking the GIL back (take_gil is inlined or unnamed there). */
+    "PyEval_RestoreThread", "PyEval_AcquireThread", "PyEval_AcquireLock", NULL};
 static const char *const gil_drop_names[] = {"drop_gil", NULL};
-static const char *const gc_names[] = {"collect", "collect_with_callback", "collect_generations",
-				      "gc_collect_main", "gc_collect_with_callback",
-				      "gc_collect_generations", "gc_collect_region",
-				      "gc_collect_full", "gc_collect_young",
-				      "gc_collect_increment", "_PyGC_Collect", "PyGC_Collect",
-				      "_PyGC_CollectNoFail", NULL};
+static const char *const gc_names[] = {"collect",
+                                       "collect_with_callback",
+                                       "collect_generations",
+                                       "gc_collect_main",
+                                       "gc_collect_with_callback",
+                                       "gc_collect_generations",
+                                       "gc_collect_region",
+                                       "gc_collect_full",
+                                       "gc_collect_young",
+                                       "gc_collect_increment",
+                                       "_PyGC_Collect",
+                                       "PyGC_Collect",
+                                       "_PyGC_CollectNoFail",
+                                       NULL};
 
 enum mst_py_fn_role mst_py_function_role(const char *func)
 {
@@ -45,7 +53,6 @@ enum mst_py_fn_role mst_py_function_role(const char *func)
 		return MST_PY_FN_GC;
 	return MST_PY_FN_NONE;
 }
-
 
 /* locked and last_holder of a struct _gil_runtime_state at gil, in one
  * read (they are 8 bytes apart in 3.7-3.13) so the pair is consistent. */
@@ -92,7 +99,7 @@ void mst_py_read_runtime_gil(const struct mst_py *py, struct gil_state *g)
 /* 3.12+: each interpreter points to its GIL (its own _gil, or the main
  * interpreter's when shared). *gil_addr gets where it is, 0 if unknown. */
 void mst_py_read_interp_gil(const struct mst_py *py, uint64_t interp, struct gil_state *g,
-			    uint64_t *gil_addr)
+                            uint64_t *gil_addr)
 {
 	const struct mst_py_layout *l = &py->lay;
 	uint64_t gil;
@@ -136,7 +143,7 @@ void mst_py_collector(struct mst_py *py, const struct mst_py_range **ranges, siz
 		 * are the better evidence, and no code is decoded. */
 		if (py->info.stripped)
 			mst_py_collector_ranges(&py->info, py->collector, MST_PY_COLLECTOR_MAX,
-						&py->ncollector);
+			                        &py->ncollector);
 	}
 	*ranges = py->collector;
 	*n = py->ncollector;
@@ -152,7 +159,7 @@ int mst_py_read_gil(struct mst_py *py, struct mst_py_gil *out)
 	if (l->is_ceval_gil >= 0) {
 		/* 3.12+: the main interpreter's GIL. */
 		int64_t off = l->rt_interpreters_main >= 0 ? l->rt_interpreters_main
-							   : l->rt_interpreters_head;
+		                                           : l->rt_interpreters_head;
 		uint64_t interp;
 		if (rd_u64(py, py->info.runtime + (uint64_t)off, &interp) < 0)
 			return -EFAULT;

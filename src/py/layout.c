@@ -234,10 +234,9 @@ struct dbg_interp_3_13 {
 };
 /* 3.14: threads_main after threads_head; two generation counters at the end. */
 struct dbg_interp_3_14 {
-	uint64_t size, id, next, threads_head, threads_main, gc, imports_modules, sysdict,
-	    builtins, ceval_gil, gil_runtime_state, gil_runtime_state_enabled,
-	    gil_runtime_state_locked, gil_runtime_state_holder, code_object_generation,
-	    tlbc_generation;
+	uint64_t size, id, next, threads_head, threads_main, gc, imports_modules, sysdict, builtins,
+	    ceval_gil, gil_runtime_state, gil_runtime_state_enabled, gil_runtime_state_locked,
+	    gil_runtime_state_holder, code_object_generation, tlbc_generation;
 };
 struct dbg_tstate_3_13 {
 	uint64_t size, prev, next, interp, current_frame, thread_id, native_thread_id,
@@ -255,16 +254,15 @@ struct dbg_frame_3_13 {
 	uint64_t size, previous, executable, instr_ptr, localsplus, owner;
 };
 struct dbg_frame_3_14 {
-	uint64_t size, previous, executable, instr_ptr, localsplus, owner, stackpointer,
-	    tlbc_index;
+	uint64_t size, previous, executable, instr_ptr, localsplus, owner, stackpointer, tlbc_index;
 };
 struct dbg_code_3_13 {
-	uint64_t size, filename, name, qualname, linetable, firstlineno, argcount,
-	    localsplusnames, localspluskinds, co_code_adaptive;
+	uint64_t size, filename, name, qualname, linetable, firstlineno, argcount, localsplusnames,
+	    localspluskinds, co_code_adaptive;
 };
 struct dbg_code_3_14 {
-	uint64_t size, filename, name, qualname, linetable, firstlineno, argcount,
-	    localsplusnames, localspluskinds, co_code_adaptive, co_tlbc;
+	uint64_t size, filename, name, qualname, linetable, firstlineno, argcount, localsplusnames,
+	    localspluskinds, co_code_adaptive, co_tlbc;
 };
 struct dbg_pyobject {
 	uint64_t size, ob_type;
@@ -315,10 +313,10 @@ struct dbg_tail_3_14 {
 	    debugger_pending_call, debugger_script_path, debugger_script_path_size;
 };
 
-#define DBG_HEAD                                                                             \
-	char cookie[8];                                                                      \
-	uint64_t version;                                                                    \
-	uint64_t free_threaded;                                                              \
+#define DBG_HEAD                                                                                   \
+	char cookie[8];                                                                            \
+	uint64_t version;                                                                          \
+	uint64_t free_threaded;                                                                    \
 	struct dbg_runtime runtime_state
 
 struct dbg_3_13 {
@@ -382,8 +380,8 @@ _Static_assert(sizeof(struct dbg_3_15) <= MST_PY_DEBUG_OFFSETS_MAX, "raise the r
 
 /* Where the entries msttop uses sit in one table layout: byte positions. */
 struct dbg_pos {
-	int minor;     /* the release whose table this is */
-	size_t size;   /* sizeof(_Py_DebugOffsets) */
+	int minor;                        /* the release whose table this is */
+	size_t size;                      /* sizeof(_Py_DebugOffsets) */
 	const struct mst_py_layout *base; /* header table for what the debug table lacks */
 	size_t rt_size, rt_interpreters_head;
 	size_t is_size, is_id, is_next, is_threads_head, is_gc, is_imports_modules, is_sysdict,
@@ -738,10 +736,11 @@ int mst_py_layout_from_debug_offsets(const void *buf, size_t len, struct mst_py_
 		if (minor > p->minor) {
 			char why[MST_ERR_MSG_MAX];
 			snprintf(why, sizeof(why), "%s", err->msg);
-			return mst_err_set(err, -MST_EUNSUPPORTED,
-			                   "CPython %d.%d.%d is newer than msttop knows (3.6-3.%d) "
-			                   "and its _Py_DebugOffsets do not fit the 3.%d layout: %s",
-			                   major, minor, micro, p->minor, p->minor, why);
+			return mst_err_set(
+			    err, -MST_EUNSUPPORTED,
+			    "CPython %d.%d.%d is newer than msttop knows (3.6-3.%d) "
+			    "and its _Py_DebugOffsets do not fit the 3.%d layout: %s",
+			    major, minor, micro, p->minor, p->minor, why);
 		}
 		return rc;
 	}

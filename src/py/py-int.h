@@ -26,7 +26,6 @@
 /* Longest str kept as a function or file name (UTF-8 bytes). */
 #define NAME_MAX_BYTES 1024
 
-
 /* A decoded code object. The strings are interned in the mst_py and outlive
  * the entry (a stale entry is replaced, its strings stay valid). The
  * pointers and firstlineno are re-read on every hit and compared: code
@@ -89,7 +88,7 @@ static inline int rd(const struct mst_py *py, uint64_t addr, void *buf, size_t l
 /* Two reads, in one call when the reader can. Returns which succeeded:
  * bit 0 the first, bit 1 the second. */
 static inline unsigned rd2(const struct mst_py *py, uint64_t a1, void *b1, size_t l1, uint64_t a2,
-		    void *b2, size_t l2)
+                           void *b2, size_t l2)
 {
 	if (a1 && a2 && py->r.read2 && py->r.read2(py->r.ctx, a1, b1, l1, a2, b2, l2) == 0)
 		return 3;
@@ -138,16 +137,16 @@ const char *mst_py_intern(struct mst_py *py, const char *s);
  * py->code_len bytes read with the frame, or NULL to read it now) still
  * matches. -MST_ECORRUPT when it is not a code object. */
 int mst_py_code_get(struct mst_py *py, uint64_t addr, const uint8_t *have,
-		    const struct code_entry **out, struct mst_err *err);
+                    const struct code_entry **out, struct mst_err *err);
 /* One shown frame of code object c at instruction units. */
 struct mst_py_frame mst_py_make_frame(const struct mst_py *py, const struct code_entry *c,
-				      uint64_t code, uint64_t addr, int64_t units, bool entry);
+                                      uint64_t code, uint64_t addr, int64_t units, bool entry);
 
 /* ---- frames (frame.c) --------------------------------------------------- */
 
 /* The frame chain of a tstate read into ts (py->ts_len bytes). */
 int mst_py_frames_from_tstate(struct mst_py *py, const uint8_t *ts, struct mst_py_frame *frames,
-			      size_t max, size_t *n, bool *truncated, struct mst_err *err);
+                              size_t max, size_t *n, bool *truncated, struct mst_err *err);
 
 /* ---- GIL and GC (gil_gc.c) ---------------------------------------------- */
 
@@ -162,7 +161,7 @@ void mst_py_read_runtime_gil(const struct mst_py *py, struct gil_state *g);
 /* 3.12+: the GIL an interpreter points to; *gil_addr its address, 0 if
  * unknown. */
 void mst_py_read_interp_gil(const struct mst_py *py, uint64_t interp, struct gil_state *g,
-			    uint64_t *gil_addr);
+                            uint64_t *gil_addr);
 /* The collector's flag into out->gc_known / gc_collecting. */
 void mst_py_read_gc(const struct mst_py *py, uint64_t interp, struct mst_py_threads *out);
 
@@ -170,7 +169,6 @@ void mst_py_read_gc(const struct mst_py *py, uint64_t interp, struct mst_py_thre
 
 /* threading.Thread names of the n threads of interp, from threading's
  * _active dict, into threads[i].name. */
-void mst_py_fill_names(struct mst_py *py, uint64_t interp, struct mst_py_thread *threads,
-		       size_t n);
+void mst_py_fill_names(struct mst_py *py, uint64_t interp, struct mst_py_thread *threads, size_t n);
 
 #endif

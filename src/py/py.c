@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-
 const char *mst_py_intern(struct mst_py *py, const char *s)
 {
 	struct istr *e;
@@ -30,7 +29,6 @@ const char *mst_py_intern(struct mst_py *py, const char *s)
 }
 
 /* ---- open / close ------------------------------------------------------- */
-
 
 static void compute_read_lengths(struct mst_py *py)
 {
@@ -101,7 +99,7 @@ fail:
 }
 
 int mst_py_open_info(const struct mst_py_runtime_info *info, const struct mst_reader *r,
-		     struct mst_py **out, struct mst_err *err)
+                     struct mst_py **out, struct mst_err *err)
 {
 	*out = NULL;
 	struct mst_py *py = calloc(1, sizeof(*py));
@@ -137,9 +135,9 @@ static int setup(struct mst_py *py, struct mst_err *err)
 			return rc;
 		if (newer)
 			snprintf(py->limits, sizeof(py->limits),
-				 "CPython %d.%d is newer than msttop was tested with (3.6-3.%d): "
-				 "read with the 3.%d layout of its debug offsets",
-				 py->info.major, py->info.minor, newer, newer);
+			         "CPython %d.%d is newer than msttop was tested with (3.6-3.%d): "
+			         "read with the 3.%d layout of its debug offsets",
+			         py->info.major, py->info.minor, newer, newer);
 	} else {
 		const struct mst_py_layout *l;
 		rc = mst_py_layout_for_version(py->info.major, py->info.minor, py->info.micro, &l,
@@ -157,23 +155,24 @@ static int setup(struct mst_py *py, struct mst_err *err)
 	/* 3.6 keeps the interpreter list and the collector's flag in static
 	 * variables: a libpython stripped of .symtab hides them. */
 	if (py->lay.static_globals && !py->limits[0]) {
-		const char *threads = !py->info.has_interp_head
-			? "Python threads are found only through the one holding the GIL (none "
-			  "while all wait)"
-			: "";
+		const char *threads =
+		    !py->info.has_interp_head
+		        ? "Python threads are found only through the one holding the GIL (none "
+		          "while all wait)"
+		        : "";
 		const char *gc = !py->info.has_gc_collecting ? "the GC state is unknown" : "";
 		if (*threads || *gc)
 			snprintf(py->limits, sizeof(py->limits),
-				 "libpython has no symbol table (stripped): %s%s%s", threads,
-				 *threads && *gc ? "; " : "", gc);
+			         "libpython has no symbol table (stripped): %s%s%s", threads,
+			         *threads && *gc ? "; " : "", gc);
 	}
 	/* No symbol at all (a static CPython stripped of .dynsym too): the
 	 * eval loop cannot be told apart from other native code. */
 	if (!py->limits[0] && py->info.n_eval == 0)
 		snprintf(py->limits, sizeof(py->limits),
-			 "%s has no symbols (stripped): the interpreter's native frames are "
-			 "not named, and Python frames are not placed between them",
-			 py->info.module_path[0] ? py->info.module_path : "the interpreter");
+		         "%s has no symbols (stripped): the interpreter's native frames are "
+		         "not named, and Python frames are not placed between them",
+		         py->info.module_path[0] ? py->info.module_path : "the interpreter");
 	snprintf(py->version, sizeof(py->version), "%d.%d.%d", py->info.major, py->info.minor,
 	         py->info.micro);
 	py->scratch = calloc(MST_PY_MAX_FRAMES, sizeof(*py->scratch));
@@ -183,8 +182,8 @@ static int setup(struct mst_py *py, struct mst_err *err)
 }
 
 void mst_py_name_fragments(const struct mst_py *py, struct mst_symbols *sym,
-			   int (*name)(struct mst_symbols *sym, uint64_t lo, uint64_t hi,
-				       const char *name))
+                           int (*name)(struct mst_symbols *sym, uint64_t lo, uint64_t hi,
+                                       const char *name))
 {
 	if (!py || !sym)
 		return;

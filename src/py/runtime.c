@@ -286,9 +286,8 @@ static int version_from_rodata(struct mst_elf *e, int major, int want_minor,
 	return 0;
 }
 
-static int detect_version(struct mst_elf *e, const struct candidate *c,
-                          const struct mst_reader *r, struct mst_py_runtime_info *out,
-                          struct mst_err *err)
+static int detect_version(struct mst_elf *e, const struct candidate *c, const struct mst_reader *r,
+                          struct mst_py_runtime_info *out, struct mst_err *err)
 {
 	uint64_t value;
 	int major = c->name_major, minor = c->name_minor, rc;
@@ -378,8 +377,7 @@ static uint64_t sym_addr(struct mst_elf *e, uint64_t bias, const char *name, boo
 	return ok ? bias + v : 0;
 }
 
-static void add_eval_range(struct mst_elf *e, struct mst_py_runtime_info *out,
-                           const char *name)
+static void add_eval_range(struct mst_elf *e, struct mst_py_runtime_info *out, const char *name)
 {
 	uint64_t v, size;
 	if (out->n_eval >= MST_PY_EVAL_RANGES_MAX || mst_elf_lookup(e, name, &v, &size) < 0 ||

@@ -145,8 +145,8 @@ static int read_threads(struct mst_py *py, bool want_names, bool want_frames,
 			                     : -1;
 			if (!want_frames)
 				continue;
-			th->error = mst_py_frames_from_tstate(py, ts, py->scratch, MST_PY_MAX_FRAMES, &nf,
-			                               &trunc, &ferr);
+			th->error = mst_py_frames_from_tstate(
+			    py, ts, py->scratch, MST_PY_MAX_FRAMES, &nf, &trunc, &ferr);
 			th->truncated = trunc;
 			if (nf > th->frames_cap) {
 				struct mst_py_frame *f = realloc(th->frames, nf * sizeof(*f));

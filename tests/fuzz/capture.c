@@ -50,7 +50,8 @@ int main(int argc, char **argv)
 	struct mst_maps *maps = NULL;
 	struct mst_py *py = NULL;
 	struct mst_reader r = {rec_read, &rc};
-	if (mst_maps_read(rc.pid, &maps, &err) < 0 || mst_py_open(rc.pid, maps, &r, &py, &err) < 0) {
+	if (mst_maps_read(rc.pid, &maps, &err) < 0 ||
+	    mst_py_open(rc.pid, maps, &r, &py, &err) < 0) {
 		fprintf(stderr, "capture: %s\n", err.msg);
 		return 1;
 	}
@@ -61,20 +62,20 @@ int main(int argc, char **argv)
 	mst_py_read_gil(py, &g);
 	const struct mst_py_runtime_info *i = mst_py_info(py);
 	struct image_hdr h = {.magic = "MSTC",
-			      .major = (uint8_t)i->major,
-			      .minor = (uint8_t)i->minor,
-			      .micro = (uint8_t)i->micro,
-			      .runtime = i->runtime,
-			      .tstate_current = i->tstate_current,
-			      .interp_head = i->has_interp_head ? i->interp_head : 0,
-			      .gil_locked = i->has_gil_locked ? i->gil_locked : 0,
-			      .gil_last_holder = i->has_gil_last_holder ? i->gil_last_holder : 0,
-			      .gc_collecting = i->has_gc_collecting ? i->gc_collecting : 0,
-			      .code_type = i->code_type,
-			      .unicode_type = i->unicode_type,
-			      .bytes_type = i->bytes_type,
-			      .frame_type = i->frame_type,
-			      .none = i->none};
+	                      .major = (uint8_t)i->major,
+	                      .minor = (uint8_t)i->minor,
+	                      .micro = (uint8_t)i->micro,
+	                      .runtime = i->runtime,
+	                      .tstate_current = i->tstate_current,
+	                      .interp_head = i->has_interp_head ? i->interp_head : 0,
+	                      .gil_locked = i->has_gil_locked ? i->gil_locked : 0,
+	                      .gil_last_holder = i->has_gil_last_holder ? i->gil_last_holder : 0,
+	                      .gc_collecting = i->has_gc_collecting ? i->gc_collecting : 0,
+	                      .code_type = i->code_type,
+	                      .unicode_type = i->unicode_type,
+	                      .bytes_type = i->bytes_type,
+	                      .frame_type = i->frame_type,
+	                      .none = i->none};
 	fwrite(&h, sizeof(h), 1, out);
 	rewind(tmp);
 	char buf[65536];

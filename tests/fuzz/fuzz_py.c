@@ -105,7 +105,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		info.gil_last_holder = base + 32;
 		info.gc_collecting = base + 40;
 		info.has_interp_head = info.has_gil_locked = info.has_gil_last_holder =
-			info.has_gc_collecting = true;
+		    info.has_gc_collecting = true;
 		s.addr[0] = base;
 		s.len[0] = (uint32_t)(size > UINT32_MAX ? UINT32_MAX : size);
 		s.data[0] = data;

@@ -13,8 +13,8 @@
 struct image_hdr {
 	char magic[4]; /* "MSTC" */
 	uint8_t major, minor, micro, pad;
-	uint64_t runtime, tstate_current, interp_head, gil_locked, gil_last_holder,
-		gc_collecting, code_type, unicode_type, bytes_type, frame_type, none;
+	uint64_t runtime, tstate_current, interp_head, gil_locked, gil_last_holder, gc_collecting,
+	    code_type, unicode_type, bytes_type, frame_type, none;
 };
 
 struct image_seg {

@@ -55,7 +55,8 @@ int pdump_parse(const char *text, struct pdump *out)
 			continue;
 		}
 		if (!out->n) {
-			int w = snprintf(out->head + headlen, sizeof(out->head) - headlen, "%s\n", line);
+			int w = snprintf(out->head + headlen, sizeof(out->head) - headlen, "%s\n",
+			                 line);
 			if (w > 0 && headlen + (size_t)w < sizeof(out->head))
 				headlen += (size_t)w;
 			continue;

@@ -103,30 +103,31 @@ static void check_chain(const char *mode)
 		char name[32];
 		snprintf(name, sizeof(name), "\"worker-%d\"", workers + 1);
 		ck_assert_msg(strstr(sec, name), "thread %d is not named %s:\n%s", (int)tid, name,
-			      sec);
+		              sec);
 		ck_assert_msg(strstr(sec, mode ? "(running" : "(sleeping"),
-			      "thread %d state wrong:\n%s", (int)tid, sec);
+		              "thread %d state wrong:\n%s", (int)tid, sec);
 		/* Most recent call last, each frame on its own line, in order,
 		 * with nothing between the chain's frames. */
 		const char *pos = sec;
 		for (int k = 0; k < NWANT; k++) {
 			const char *before = pos;
 			ck_assert_msg(find_line_after(sec, &pos, want[k]),
-				      "thread %d: frame '%s' missing or out of order:\n%s", (int)tid,
-				      want[k], sec);
+			              "thread %d: frame '%s' missing or out of order:\n%s",
+			              (int)tid, want[k], sec);
 			if (k > 0) {
 				/* Adjacent: the frame starts on the line after the
 				 * previous one. */
 				const char *nl = strchr(before, '\n');
 				const char *hit = strstr(before, want[k]);
-				ck_assert_msg(nl && hit && !memchr(nl + 1, '\n', (size_t)(hit - nl - 1)),
-					      "thread %d: something between frames before '%s':\n%s",
-					      (int)tid, want[k], sec);
+				ck_assert_msg(
+				    nl && hit && !memchr(nl + 1, '\n', (size_t)(hit - nl - 1)),
+				    "thread %d: something between frames before '%s':\n%s",
+				    (int)tid, want[k], sec);
 			}
 		}
 		if (!mode)
 			ck_assert_msg(strstr(pos, "pause"), "thread %d does not end in pause:\n%s",
-				      (int)tid, sec);
+			              (int)tid, sec);
 		free(sec);
 		workers++;
 	}
@@ -202,7 +203,7 @@ START_TEST(signal_during_dump)
 	char asan[512];
 	const char *old_asan = getenv("ASAN_OPTIONS");
 	snprintf(asan, sizeof(asan), "%s%shandle_segv=0:handle_abort=0", old_asan ? old_asan : "",
-		 old_asan && *old_asan ? ":" : "");
+	         old_asan && *old_asan ? ":" : "");
 	setenv("ASAN_OPTIONS", asan, 1);
 	int counts = getenv("MSTTOP_KILL_ROUNDS") ? atoi(getenv("MSTTOP_KILL_ROUNDS")) : 24;
 	for (int i = 0; i < counts; i++) {
@@ -220,8 +221,8 @@ START_TEST(signal_during_dump)
 		close(ofd);
 		close(efd);
 		int code = mst_exit_code(st);
-		ck_assert_msg(code == 0 || code == 128 + sig,
-			      "msttop %s exited %d after signal %d", margv[3], code, sig);
+		ck_assert_msg(code == 0 || code == 128 + sig, "msttop %s exited %d after signal %d",
+		              margv[3], code, sig);
 		assert_target_free(t.pid);
 	}
 	/* And the target still makes progress: its threads use CPU. */
@@ -298,7 +299,8 @@ START_TEST(blocked_threads_reused)
 		for (size_t k = 0; k < s->nthreads; k++) {
 			const struct mst_thread_snap *th = &s->threads[k];
 			if (th->tid == forever) {
-				ck_assert_msg(has_func(sym, th, "forever"), "take %d: forever lost", i);
+				ck_assert_msg(has_func(sym, th, "forever"), "take %d: forever lost",
+				              i);
 				forever_reused += th->reused;
 			}
 			if (th->tid != alt || !has_func(sym, th, "nap"))
@@ -320,8 +322,10 @@ START_TEST(blocked_threads_reused)
 	mst_proc_close(p);
 	mst_target_stop(&t);
 	free(bin);
-	fprintf(stderr, "blocked_threads_reused: left %d right %d (reused %d), wrong %d, "
-		"forever reused %d of %d\n", left, right, alt_reused, wrong, forever_reused, takes);
+	fprintf(stderr,
+	        "blocked_threads_reused: left %d right %d (reused %d), wrong %d, "
+	        "forever reused %d of %d\n",
+	        left, right, alt_reused, wrong, forever_reused, takes);
 	ck_assert_int_ge(forever_reused, takes - 5);
 	ck_assert_int_gt(alt_reused, 0);
 	ck_assert_int_gt(left, takes / 6);
@@ -343,10 +347,10 @@ START_TEST(cxx_demangled)
 	char *src = mst_src_path("tests/targets/cxx_chain.cpp");
 	char want[512];
 	snprintf(want, sizeof(want), " demo::Worker::run(int) at %s:%d ", src,
-		 mst_marker_line(src, "cxx_call"));
+	         mst_marker_line(src, "cxx_call"));
 	ck_assert_msg(strstr(dump, want), "missing '%s':\n%s", want, dump);
 	ck_assert_msg(strstr(dump, "demo::wait_here<int>(int) at "), "template not demangled:\n%s",
-		      dump);
+	              dump);
 	ck_assert_msg(!strstr(dump, "_ZN4demo"), "a mangled name is shown:\n%s", dump);
 	free(src);
 	free(dump);
@@ -424,7 +428,7 @@ START_TEST(python_interpreters)
 	int failures = 0;
 	for (size_t i = 0; i < n; i++) {
 		char *argv[] = {(char *)py[i].path, "-c",
-				"import time\nprint('ready', flush=True)\ntime.sleep(600)", NULL};
+		                "import time\nprint('ready', flush=True)\ntime.sleep(600)", NULL};
 		struct mst_target t;
 		ck_assert_int_eq(mst_target_start(&t, argv, 20000), 0);
 		int code;
@@ -432,7 +436,7 @@ START_TEST(python_interpreters)
 		 * default once the Python frames are merged in. */
 		char *dump = run_dump_opt(t.pid, "--native-all", &code);
 		bool ok = code == 0 && dump && strstr(dump, "_PyEval_EvalFrameDefault") &&
-			  (strstr(dump, "libpython3") || py[i].system);
+		          (strstr(dump, "libpython3") || py[i].system);
 		printf("live-native: %-22s %s\n", py[i].label, ok ? "ok" : "FAILED");
 		if (!ok) {
 			failures++;

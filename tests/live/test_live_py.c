@@ -65,7 +65,7 @@ static bool frame_is(const struct pframe *f, const char *func, const char *file_
 
 /* Start a target, wait for it to settle, take a dump, parse it. */
 static int start_and_dump(struct ctx *c, struct mst_target *t, const char *script, const char *arg,
-			  bool settle, const char *opt, struct pdump *d, char **text)
+                          bool settle, const char *opt, struct pdump *d, char **text)
 {
 	if (mst_target_start_py(t, c->py, script, arg, 30000) < 0) {
 		failf(c, "%s did not start", script);
@@ -136,10 +136,11 @@ static void scen_recurse(struct ctx *c, const char *opt)
 	EXPECT(c, strstr(ch->header, "\"chain\""), "chain thread not named: %s", ch->header);
 	n = pdump_py(ch, py, MAXF);
 	EXPECT(c, n >= 4, "chain thread has %zu Python frames", n);
-	EXPECT(c, frame_is(py[n - 4], "chain_entry", "py_recurse.py", mark(T, "chain_alpha")) &&
-			  frame_is(py[n - 3], "alpha", "py_recurse.py", mark(T, "chain_beta")) &&
-			  frame_is(py[n - 2], "beta", "py_recurse.py", mark(T, "chain_gamma")) &&
-			  frame_is(py[n - 1], "gamma", "py_recurse.py", mark(T, "gamma_sleep")),
+	EXPECT(c,
+	       frame_is(py[n - 4], "chain_entry", "py_recurse.py", mark(T, "chain_alpha")) &&
+	           frame_is(py[n - 3], "alpha", "py_recurse.py", mark(T, "chain_beta")) &&
+	           frame_is(py[n - 2], "beta", "py_recurse.py", mark(T, "chain_gamma")) &&
+	           frame_is(py[n - 1], "gamma", "py_recurse.py", mark(T, "gamma_sleep")),
 	       "chain frames wrong: %s / %s", py[n - 4]->raw, py[n - 1]->raw);
 	EXPECT(c, strstr(m->header, "holds GIL") == NULL && strstr(ch->header, "holds GIL") == NULL,
 	       "a sleeping thread holds the GIL: %s", m->header);
@@ -151,14 +152,14 @@ out:
 
 /* A complete merged stack: npy Python frames from <module> on, and every
  * Python frame matched with a native eval frame and back. */
-static void expect_complete(struct ctx *c, const struct pthread_ *m, const char *text,
-			    size_t npy)
+static void expect_complete(struct ctx *c, const struct pthread_ *m, const char *text, size_t npy)
 {
 	const struct pframe *py[MAXF];
 	size_t n = pdump_py(m, py, MAXF);
 	EXPECT(c, n == npy && !strcmp(py[0]->func, "<module>"), "Python frames: %zu", n);
-	EXPECT(c, !strstr(text, "(no native eval frame matched)") &&
-			  !strstr(text, "(no Python frames left to match)"),
+	EXPECT(c,
+	       !strstr(text, "(no native eval frame matched)") &&
+	           !strstr(text, "(no Python frames left to match)"),
 	       "unmatched frames in a complete stack");
 out:;
 }
@@ -185,12 +186,13 @@ static void scen_qsort(struct ctx *c)
 		else if (!f->py && strstr(f->func, "qsort") && qsort < 0)
 			qsort = (long)k;
 		else if (!f->py && compare >= 0 &&
-			 (strstr(f->func, "sleep") || strstr(f->func, "select")))
+		         (strstr(f->func, "sleep") || strstr(f->func, "select")))
 			sleep = (long)k;
 	}
 	EXPECT(c, mainf >= 0 && outer > mainf, "main/outer frames missing or out of order");
 	EXPECT(c, qsort > outer, "no qsort frame after outer (qsort=%ld outer=%ld)", qsort, outer);
-	EXPECT(c, compare > qsort, "compare not after qsort (compare=%ld qsort=%ld)", compare, qsort);
+	EXPECT(c, compare > qsort, "compare not after qsort (compare=%ld qsort=%ld)", compare,
+	       qsort);
 	EXPECT(c, sleep > compare, "no sleep frame after compare");
 	/* Nothing lost: four Python frames, <module> main outer compare. */
 	expect_complete(c, m, text, 4);
@@ -225,7 +227,8 @@ static void scen_cext(struct ctx *c)
 			c_outer = (long)k;
 		else if (!f->py && !strcmp(f->func, "cext_inner") && strstr(f->raw, "msttop_cext"))
 			c_inner = (long)k;
-		else if (!f->py && cb >= 0 && (strstr(f->func, "sleep") || strstr(f->func, "select")))
+		else if (!f->py && cb >= 0 &&
+		         (strstr(f->func, "sleep") || strstr(f->func, "select")))
 			sleep = (long)k;
 	}
 	EXPECT(c, mainf >= 0 && outer > mainf, "main/outer frames missing or out of order");
@@ -295,8 +298,9 @@ static void scen_gc(struct ctx *c)
 		       "another thread in GC: %s", d.t[i].header);
 	const struct pframe *py[MAXF];
 	size_t n = pdump_py(g, py, MAXF);
-	EXPECT(c, n >= 2 && strstr(py[n - 1]->func, "__del__") &&
-			  frame_is(py[n - 2], "collector", "py_gc.py", mark(T, "gc_collect")),
+	EXPECT(c,
+	       n >= 2 && strstr(py[n - 1]->func, "__del__") &&
+	           frame_is(py[n - 2], "collector", "py_gc.py", mark(T, "gc_collect")),
 	       "collector frames wrong");
 out:
 	pdump_free(&d);
@@ -326,20 +330,29 @@ static void scen_names(struct ctx *c)
 	const struct pthread_ *coro = pdump_thread(&d, ready_tid(&t, "coro"));
 	EXPECT(c, meth && uni && gen && coro, "threads missing");
 	EXPECT(c, strstr(meth->header, "\"worker-1\""), "thread name: %s", meth->header);
-	EXPECT(c, strstr(uni->header, "\"worker-\xc3\xa4" "1\""), "non-ASCII thread name: %s",
-	       uni->header);
+	EXPECT(c,
+	       strstr(uni->header, "\"worker-\xc3\xa4"
+	                           "1\""),
+	       "non-ASCII thread name: %s", uni->header);
 	const char *method = c->py->minor >= 11 ? "Klass.method" : "method";
-	EXPECT(c, has_py_frame(meth, method, "py_names.py", mark(T, "method_sleep")),
-	       "no %s frame", method);
-	EXPECT(c, has_py_frame(uni, "gr\xc3\xbc\xc3\x9f" "e", "py_names.py", mark(T, "call_cjk")),
+	EXPECT(c, has_py_frame(meth, method, "py_names.py", mark(T, "method_sleep")), "no %s frame",
+	       method);
+	EXPECT(c,
+	       has_py_frame(uni,
+	                    "gr\xc3\xbc\xc3\x9f"
+	                    "e",
+	                    "py_names.py", mark(T, "call_cjk")),
 	       "no non-ASCII function frame");
-	EXPECT(c, has_py_frame(uni, "\xe8\xae\xa1\xe7\xae\x97", "py_names.py", mark(T, "cjk_sleep")),
+	EXPECT(c,
+	       has_py_frame(uni, "\xe8\xae\xa1\xe7\xae\x97", "py_names.py", mark(T, "cjk_sleep")),
 	       "no CJK function frame");
-	EXPECT(c, has_py_frame(gen, "produce", "py_names.py", mark(T, "gen_sleep")) &&
-			  has_py_frame(gen, "run_generator", "py_names.py", mark(T, "gen_iterate")),
+	EXPECT(c,
+	       has_py_frame(gen, "produce", "py_names.py", mark(T, "gen_sleep")) &&
+	           has_py_frame(gen, "run_generator", "py_names.py", mark(T, "gen_iterate")),
 	       "generator frames missing");
-	EXPECT(c, has_py_frame(coro, "handle", "py_names.py", mark(T, "coro_sleep")) &&
-			  has_py_frame(coro, "serve", "py_names.py", mark(T, "coro_await")),
+	EXPECT(c,
+	       has_py_frame(coro, "handle", "py_names.py", mark(T, "coro_sleep")) &&
+	           has_py_frame(coro, "serve", "py_names.py", mark(T, "coro_await")),
 	       "coroutine frames missing");
 out:
 	pdump_free(&d);
@@ -367,11 +380,11 @@ static void scen_json(struct ctx *c)
 	/* Parse it with a real JSON parser and count the recursion. */
 	char script[512];
 	snprintf(script, sizeof(script),
-		 "import json,sys\nd=json.load(open(sys.argv[1]))\n"
-		 "t=[t for t in d['threads'] if t['tid']==%d][0]\n"
-		 "print(d['python']['version'], sum(1 for f in t['frames'] if f['kind']=='python' "
-		 "and f['function']=='recurse'), t['frames'][-1]['kind'])\n",
-		 (int)ready_tid(&t, "tid"));
+	         "import json,sys\nd=json.load(open(sys.argv[1]))\n"
+	         "t=[t for t in d['threads'] if t['tid']==%d][0]\n"
+	         "print(d['python']['version'], sum(1 for f in t['frames'] if f['kind']=='python' "
+	         "and f['function']=='recurse'), t['frames'][-1]['kind'])\n",
+	         (int)ready_tid(&t, "tid"));
 	char *argv[] = {(char *)c->py->path, "-c", script, path, NULL};
 	int st = mst_run(argv, 30000, &out, NULL);
 	EXPECT(c, mst_exit_code(st) == 0 && out, "JSON did not parse");
@@ -490,14 +503,14 @@ static void embedded_one(const char *bin_rel, const char *home, const char *labe
 	ck_assert_ptr_nonnull(m);
 	static const char *E = "tests/targets/embed.c";
 	ck_assert_msg(has_py_frame(m, "embed_outer", "embed.c", mark(E, "emb_call_inner")) &&
-			      has_py_frame(m, "embed_inner", "embed.c", mark(E, "emb_sleep")),
-		      "%s: embedded Python frames missing:\n%s", label, text);
+	                  has_py_frame(m, "embed_inner", "embed.c", mark(E, "emb_sleep")),
+	              "%s: embedded Python frames missing:\n%s", label, text);
 	/* The embedding program's own main is below the Python frames. */
 	bool main_seen = false;
 	for (size_t k = 0; k < m->n && !m->f[k].py; k++)
 		main_seen |= !strcmp(m->f[k].func, "main") && strstr(m->f[k].raw, "embed");
 	ck_assert_msg(main_seen, "%s: the embedder's main() is not under the Python frames:\n%s",
-		      label, text);
+	              label, text);
 	printf("RESULT %-22s %-14s ok\n", label, "embedded");
 	pdump_free(&d);
 	free(text);
@@ -542,17 +555,16 @@ START_TEST(escaped_names)
 	size_t n = mst_test_interps(&py);
 	ck_assert_uint_gt(n, 0);
 	const struct mst_interp *newest = &py[n - 1];
-	static const char script[] =
-		"import sys, threading, time\n"
-		"def f():\n"
-		"    time.sleep(1000)\n"
-		"bad = 'evil\\x1b[31mred\\nline'\n"
-		"kw = {'co_name': bad}\n"
-		"if sys.version_info >= (3, 11): kw['co_qualname'] = bad\n"
-		"f.__code__ = f.__code__.replace(**kw)\n"
-		"threading.current_thread().name = 'thr\\x1b]0;title\\x07'\n"
-		"print('ready', flush=True)\n"
-		"f()\n";
+	static const char script[] = "import sys, threading, time\n"
+	                             "def f():\n"
+	                             "    time.sleep(1000)\n"
+	                             "bad = 'evil\\x1b[31mred\\nline'\n"
+	                             "kw = {'co_name': bad}\n"
+	                             "if sys.version_info >= (3, 11): kw['co_qualname'] = bad\n"
+	                             "f.__code__ = f.__code__.replace(**kw)\n"
+	                             "threading.current_thread().name = 'thr\\x1b]0;title\\x07'\n"
+	                             "print('ready', flush=True)\n"
+	                             "f()\n";
 	char *argv[] = {(char *)newest->path, "-c", (char *)script, NULL};
 	struct mst_target t;
 	ck_assert_int_eq(mst_target_start(&t, argv, 30000), 0);
@@ -560,7 +572,8 @@ START_TEST(escaped_names)
 	int code;
 	char *text = mst_msttop_dump(t.pid, NULL, NULL, NULL, &code);
 	ck_assert_int_eq(code, 0);
-	ck_assert_msg(!strchr(text, '\x1b') && !strchr(text, '\x07'), "raw control bytes:\n%s", text);
+	ck_assert_msg(!strchr(text, '\x1b') && !strchr(text, '\x07'), "raw control bytes:\n%s",
+	              text);
 	ck_assert_msg(strstr(text, "evil\\x1b[31mred\\x0aline"), "function not escaped:\n%s", text);
 	ck_assert_msg(strstr(text, "thr\\x1b]0;title\\x07"), "thread name not escaped:\n%s", text);
 	free(text);

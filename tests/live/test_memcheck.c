@@ -23,7 +23,6 @@
 #include "../check_main.h"
 #include "../harness.h"
 
-
 /* No task of pid stopped or traced (retrying briefly, as /proc may lag). */
 static void assert_free(pid_t pid)
 {

@@ -39,7 +39,8 @@ static int batch(pid_t pid, const char *secs, const char *extra, char **out)
 	char *bin = mst_build_path("msttop");
 	char pids[32];
 	snprintf(pids, sizeof(pids), "%d", (int)pid);
-	char *argv[] = {bin, "-p", pids, "--batch", "--duration", (char *)secs, (char *)extra, NULL};
+	char *argv[] = {bin,          "-p",         pids,          "--batch",
+	                "--duration", (char *)secs, (char *)extra, NULL};
 	char *err = NULL;
 	/* The run's own length, and time to attach and to report. */
 	int timeout_ms = (int)(atof(secs) * 1000) + 60000;
@@ -63,8 +64,8 @@ static void assert_free(pid_t pid)
 START_TEST(target_exits)
 {
 	struct mst_target t;
-	ck_assert_int_eq(mst_target_start_py(&t, newest(), "tests/targets/py_robust.py", "exit", 30000),
-			 0);
+	ck_assert_int_eq(
+	    mst_target_start_py(&t, newest(), "tests/targets/py_robust.py", "exit", 30000), 0);
 	char *out = NULL;
 	ck_assert_int_eq(batch(t.pid, "4", NULL, &out), 0);
 	ck_assert_msg(out && strstr(out, "the target exited"), "report:\n%s", out);
@@ -73,12 +74,14 @@ START_TEST(target_exits)
 	/* --dump racing the exit: a clean code, never a crash or a hang. */
 	for (int i = 0; i < 8; i++) {
 		ck_assert_int_eq(
-			mst_target_start_py(&t, newest(), "tests/targets/py_robust.py", "exit", 30000), 0);
+		    mst_target_start_py(&t, newest(), "tests/targets/py_robust.py", "exit", 30000),
+		    0);
 		usleep(850000 + 40000 * i);
 		int code;
 		char *d = mst_msttop_dump(t.pid, NULL, NULL, NULL, &code);
 		/* 5: it is already a zombie (its parent, this test, has not reaped it). */
-		ck_assert_msg(code == 0 || code == 1 || code == 3 || code == 5, "--dump exited %d", code);
+		ck_assert_msg(code == 0 || code == 1 || code == 3 || code == 5, "--dump exited %d",
+		              code);
 		free(d);
 		mst_target_stop(&t);
 	}
@@ -88,8 +91,8 @@ END_TEST
 START_TEST(target_execs)
 {
 	struct mst_target t;
-	ck_assert_int_eq(mst_target_start_py(&t, newest(), "tests/targets/py_robust.py", "exec", 30000),
-			 0);
+	ck_assert_int_eq(
+	    mst_target_start_py(&t, newest(), "tests/targets/py_robust.py", "exec", 30000), 0);
 	char *out = NULL;
 	int code = batch(t.pid, "3", NULL, &out);
 	ck_assert_int_eq(code, 0);
@@ -112,8 +115,8 @@ END_TEST
 START_TEST(target_forks)
 {
 	struct mst_target t;
-	ck_assert_int_eq(mst_target_start_py(&t, newest(), "tests/targets/py_robust.py", "fork", 30000),
-			 0);
+	ck_assert_int_eq(
+	    mst_target_start_py(&t, newest(), "tests/targets/py_robust.py", "fork", 30000), 0);
 	char child[32];
 	ck_assert_int_eq(mst_target_ready_value(&t, "child", child, sizeof(child)), 0);
 	char *out = NULL;
@@ -135,14 +138,13 @@ START_TEST(thread_churn)
 {
 	struct mst_target t;
 	ck_assert_int_eq(
-		mst_target_start_py(&t, newest(), "tests/targets/py_robust.py", "churn", 30000), 0);
+	    mst_target_start_py(&t, newest(), "tests/targets/py_robust.py", "churn", 30000), 0);
 	const char *secs = getenv("MSTTOP_CHURN_SECONDS") ? getenv("MSTTOP_CHURN_SECONDS") : "5";
 	char *out = NULL;
 	ck_assert_int_eq(batch(t.pid, secs, NULL, &out), 0);
 	ck_assert_msg(out && strstr(out, "misses"), "report:\n%s", out);
 	/* Threads ending while msttop attaches are not the process ending. */
-	ck_assert_msg(!strstr(out, "the target exited"), "a live target reported exited:\n%s",
-	              out);
+	ck_assert_msg(!strstr(out, "the target exited"), "a live target reported exited:\n%s", out);
 	assert_free(t.pid);
 	ck_assert_int_eq(kill(t.pid, 0), 0);
 	free(out);
@@ -162,7 +164,7 @@ START_TEST(churn_attach)
 {
 	struct mst_target t;
 	ck_assert_int_eq(
-		mst_target_start_py(&t, newest(), "tests/targets/py_robust.py", "churn", 30000), 0);
+	    mst_target_start_py(&t, newest(), "tests/targets/py_robust.py", "churn", 30000), 0);
 	int bad = 0, runs = 10;
 	char first[1024] = "";
 	char *bin = mst_build_path("msttop");
@@ -174,16 +176,16 @@ START_TEST(churn_attach)
 		int code = mst_exit_code(mst_run(argv, 60000, &out, &err));
 		ck_assert_int_eq(kill(t.pid, 0), 0);
 		if ((code != 0 || !out || strstr(out, "the target exited")) && !bad++)
-			snprintf(first, sizeof(first), "exit %d, stderr '%.300s', report:\n%.500s", code,
-			         err ? err : "", out ? out : "");
+			snprintf(first, sizeof(first), "exit %d, stderr '%.300s', report:\n%.500s",
+			         code, err ? err : "", out ? out : "");
 		free(out);
 		free(err);
 	}
 	free(bin);
 	assert_free(t.pid);
 	mst_target_stop(&t);
-	ck_assert_msg(!bad, "%d of %d runs failed on a live, churning target; first: %s", bad,
-	              runs, first);
+	ck_assert_msg(!bad, "%d of %d runs failed on a live, churning target; first: %s", bad, runs,
+	              first);
 }
 END_TEST
 
@@ -191,7 +193,7 @@ START_TEST(gil_changes_every_sample)
 {
 	struct mst_target t;
 	ck_assert_int_eq(
-		mst_target_start_py(&t, newest(), "tests/targets/py_robust.py", "gilflip", 30000), 0);
+	    mst_target_start_py(&t, newest(), "tests/targets/py_robust.py", "gilflip", 30000), 0);
 	char *out = NULL;
 	ck_assert_int_eq(batch(t.pid, "3", NULL, &out), 0);
 	/* Four spinners share the GIL: no single thread holds it all the
@@ -306,8 +308,8 @@ static void blocked_syscalls_run(long secs, long *again)
 		ck_assert_int_eq(code, 0);
 		for (int k = 0; k < 3; k++) {
 			char *b = thread_block(dump, tids[k]);
-			ck_assert_msg(b, "no thread %s (%s) in the dump:\n%s", tids[k], calls[k].what,
-			              dump);
+			ck_assert_msg(b, "no thread %s (%s) in the dump:\n%s", tids[k],
+			              calls[k].what, dump);
 			ck_assert_msg(strstr(b, "(sleeping"), "the %s is not shown sleeping:\n%s",
 			              calls[k].what, b);
 			bool in_call = false;
@@ -324,9 +326,9 @@ static void blocked_syscalls_run(long secs, long *again)
 	ck_assert_int_eq(code, 0);
 	for (int k = 0; k < 3; k++) {
 		char *o = json_thread(json, tids[k]);
-		ck_assert_msg(o && strstr(o, "\"state\":\"sleeping\"") && strstr(o, "\"idle\":true"),
-		              "the %s is not sleeping and idle in JSON: %s", calls[k].what,
-		              o ? o : json);
+		ck_assert_msg(
+		    o && strstr(o, "\"state\":\"sleeping\"") && strstr(o, "\"idle\":true"),
+		    "the %s is not sleeping and idle in JSON: %s", calls[k].what, o ? o : json);
 		free(o);
 	}
 	free(json);
@@ -353,9 +355,10 @@ static void blocked_syscalls_run(long secs, long *again)
 	long spent = now_ms() - t_ready;
 	if (spent >= secs * 1000 - 500) {
 		*again = 2 * (spent / 1000) + 4;
-		fprintf(stderr, "blocked_syscalls: msttop watched for %ld ms, longer than the "
-				"%ld s sleeps: inconclusive, again with %ld s\n",
-			spent, secs, *again);
+		fprintf(stderr,
+		        "blocked_syscalls: msttop watched for %ld ms, longer than the "
+		        "%ld s sleeps: inconclusive, again with %ld s\n",
+		        spent, secs, *again);
 		free(bin);
 		mst_target_stop(&t);
 		return;
@@ -371,11 +374,11 @@ static void blocked_syscalls_run(long secs, long *again)
 
 	long n = -2, e = -1, match = -1, ms = -1, rc = -1, late = -1, ms2 = -1, rc2 = -1;
 	const char *p = strstr(said, "read ");
-	ck_assert_msg(p && sscanf(p, "read n=%ld errno=%ld match=%ld", &n, &e, &match) == 3,
-	              "%s", said);
+	ck_assert_msg(p && sscanf(p, "read n=%ld errno=%ld match=%ld", &n, &e, &match) == 3, "%s",
+	              said);
 	ck_assert_msg(n == 60 && e == 0 && match == 1,
-	              "the read was disturbed: n=%ld errno=%ld match=%ld (60 bytes expected)", n,
-	              e, match);
+	              "the read was disturbed: n=%ld errno=%ld match=%ld (60 bytes expected)", n, e,
+	              match);
 	p = strstr(said, "slept ");
 	ck_assert_msg(p && sscanf(p, "slept ms=%ld rc=%ld errno=%ld", &ms, &rc, &e) == 3, "%s",
 	              said);
@@ -387,8 +390,9 @@ static void blocked_syscalls_run(long secs, long *again)
 	ck_assert_msg(rc2 == 0 && late >= 0 && late < 1500,
 	              "clock_nanosleep(TIMER_ABSTIME) returned %ld, %ld ms past its deadline", rc2,
 	              late);
-	fprintf(stderr, "blocked_syscalls: read %ld bytes intact, nanosleep %ld ms, "
-	                "clock_nanosleep %ld ms late, msttop busy %ld ms\n",
+	fprintf(stderr,
+	        "blocked_syscalls: read %ld bytes intact, nanosleep %ld ms, "
+	        "clock_nanosleep %ld ms late, msttop busy %ld ms\n",
 	        n, ms, late, spent);
 	int st;
 	ck_assert_int_eq(waitpid(t.pid, &st, 0), t.pid);
@@ -454,7 +458,6 @@ static void assert_one_line(const struct res *r, const char *want)
 	              "stderr is not one line: '%s'", r->err);
 }
 
-
 static struct mst_target start_native(const char *threads)
 {
 	char *bin = mst_build_path("tests/native_chain");
@@ -484,11 +487,11 @@ START_TEST(options_clash)
 	    {{"--batch", "--duration", "-1", NULL}, "invalid duration '-1': expected seconds > 0"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct res r = run_msttop("-p", pid, cases[i].a[0], cases[i].a[1], cases[i].a[2],
-		                          NULL);
+		struct res r =
+		    run_msttop("-p", pid, cases[i].a[0], cases[i].a[1], cases[i].a[2], NULL);
 		ck_assert_msg(r.code == 2, "%s %s %s: exit %d", cases[i].a[0],
-		              cases[i].a[1] ? cases[i].a[1] : "", cases[i].a[2] ? cases[i].a[2] : "",
-		              r.code);
+		              cases[i].a[1] ? cases[i].a[1] : "",
+		              cases[i].a[2] ? cases[i].a[2] : "", r.code);
 		assert_one_line(&r, cases[i].says);
 		ck_assert_str_eq(r.out, "");
 		res_free(&r);
@@ -597,8 +600,8 @@ START_TEST(unsupported_version)
 	ck_assert_msg(strstr(r.err, "not supported"), "%s", r.err);
 	char thread[64];
 	snprintf(thread, sizeof(thread), "\nThread %s ", pid);
-	ck_assert_msg(strstr(r.out, thread) && strstr(r.out, "(C) 0x"),
-	              "no native stacks:\n%s", r.out);
+	ck_assert_msg(strstr(r.out, thread) && strstr(r.out, "(C) 0x"), "no native stacks:\n%s",
+	              r.out);
 	res_free(&r);
 	r = run_msttop("--dump", "--json", "-p", pid, NULL);
 	ck_assert_int_eq(r.code, 6);
@@ -626,7 +629,6 @@ static void must_run(char *const argv[])
 	ck_assert_msg(code == 0, "%s exited %d: %s", argv[0], code, err ? err : "");
 	free(err);
 }
-
 
 static bool maps_hold(pid_t pid, const char *s)
 {
@@ -704,8 +706,8 @@ START_TEST(stripped_libpython)
 		char ver[32];
 		snprintf(ver, sizeof(ver), "\nPython %d.%d.", py->major, py->minor);
 		ck_assert_msg(r.code == 0 && strstr(r.out, ver),
-		              "%s with a stripped libpython: exit %d\n%.3000s%.500s", py->label, r.code,
-		              r.out, r.err);
+		              "%s with a stripped libpython: exit %d\n%.3000s%.500s", py->label,
+		              r.code, r.out, r.err);
 		ck_assert_int_eq(j.code, 0);
 		bool frames = strstr(r.out, "(Python) idle_sleep") != NULL;
 		bool gc_known = !strstr(j.out, "\"gc_known\":false");
@@ -718,18 +720,25 @@ START_TEST(stripped_libpython)
 		bool explained = gc_known || said || strstr(head, "GC");
 		size_t fl = strlen(failures);
 		if (!frames && !said)
-			snprintf(failures + fl, sizeof(failures) - fl,
-			         "%s stripped: no Python frames of the sleeping main thread, and the "
-			         "dump does not say why:\n%.1500s\n",
-			         py->label, r.out);
+			snprintf(
+			    failures + fl, sizeof(failures) - fl,
+			    "%s stripped: no Python frames of the sleeping main thread, and the "
+			    "dump does not say why:\n%.1500s\n",
+			    py->label, r.out);
 		else if (!explained)
-			snprintf(failures + fl, sizeof(failures) - fl,
-			         "%s stripped: the GC state is unknown (JSON gc_known false) and the "
-			         "dump does not say so:\n%s\n",
-			         py->label, head);
-		fprintf(stderr, "stripped_libpython: %s: Python frames %s, GC state %s\n", py->label,
-		        frames ? "read" : said ? "not read, said" : "NOT read, not said",
-		        gc_known ? "known" : explained ? "unknown, said" : "unknown, NOT said");
+			snprintf(
+			    failures + fl, sizeof(failures) - fl,
+			    "%s stripped: the GC state is unknown (JSON gc_known false) and the "
+			    "dump does not say so:\n%s\n",
+			    py->label, head);
+		fprintf(stderr, "stripped_libpython: %s: Python frames %s, GC state %s\n",
+		        py->label,
+		        frames ? "read"
+		        : said ? "not read, said"
+		               : "NOT read, not said",
+		        gc_known    ? "known"
+		        : explained ? "unknown, said"
+		                    : "unknown, NOT said");
 		res_free(&r);
 		res_free(&j);
 		free(copy);
@@ -770,8 +779,7 @@ static bool static_parts(const struct mst_interp *py, char *obj, char *ar, char 
 		DIR *c = opendir(cdir);
 		struct dirent *ce;
 		while (c && !ok && (ce = readdir(c)))
-			if (!strncmp(ce->d_name, "libpython3", 10) &&
-			    strlen(ce->d_name) > 2 &&
+			if (!strncmp(ce->d_name, "libpython3", 10) && strlen(ce->d_name) > 2 &&
 			    !strcmp(ce->d_name + strlen(ce->d_name) - 2, ".a") &&
 			    !strstr(ce->d_name, "-pic")) {
 				snprintf(ar, len, "%s/%s", cdir, ce->d_name);
@@ -840,8 +848,9 @@ START_TEST(stripped_static_python)
 	mst_target_stop(&t);
 	unlink(exe);
 	rmdir(tmpl);
-	fprintf(stderr, "stripped_static_python: %s linked from %s: --dump exit %d, "
-	                "--python-only exit %d: %s",
+	fprintf(stderr,
+	        "stripped_static_python: %s linked from %s: --dump exit %d, "
+	        "--python-only exit %d: %s",
 	        py->label, ar, r.code, po.code, po.err);
 	char ver[32];
 	snprintf(ver, sizeof(ver), "\nPython %d.%d.", py->major, py->minor);
@@ -1031,13 +1040,11 @@ START_TEST(closed_pipe_big)
 	/* Large enough that head leaves long before msttop is done. */
 	struct res whole = run_msttop("--dump", "-p", pid, NULL);
 	ck_assert_int_eq(whole.code, 0);
-	ck_assert_msg(strlen(whole.out) > 65536, "the dump is only %zu bytes",
-	              strlen(whole.out));
+	ck_assert_msg(strlen(whole.out) > 65536, "the dump is only %zu bytes", strlen(whole.out));
 	res_free(&whole);
 	char *cmd = NULL;
-	ck_assert_int_gt(asprintf(&cmd, "'%s' --dump -p %s | head -1; exit ${PIPESTATUS[0]}", bin,
-	                          pid),
-	                 0);
+	ck_assert_int_gt(
+	    asprintf(&cmd, "'%s' --dump -p %s | head -1; exit ${PIPESTATUS[0]}", bin, pid), 0);
 	char *argv[] = {"/bin/bash", "-c", cmd, NULL};
 	struct res r = {0};
 	r.code = mst_exit_code(mst_run(argv, 60000, &r.out, &r.err));
@@ -1045,8 +1052,8 @@ START_TEST(closed_pipe_big)
 	              r.err);
 	char first[64];
 	snprintf(first, sizeof(first), "Process %s: ", pid);
-	ck_assert_msg(!strncmp(r.out, first, strlen(first)) && strchr(r.out, '\n') ==
-	                  r.out + strlen(r.out) - 1,
+	ck_assert_msg(!strncmp(r.out, first, strlen(first)) &&
+	                  strchr(r.out, '\n') == r.out + strlen(r.out) - 1,
 	              "head -1 printed '%s'", r.out);
 	res_free(&r);
 	free(cmd);
@@ -1101,7 +1108,8 @@ START_TEST(dump_while_target_dies)
 		bool oo = true, eo = true;
 		long end = now_ms() + 30000;
 		while ((oo || eo) && now_ms() < end) {
-			struct pollfd p[2] = {{oo ? ofd : -1, POLLIN, 0}, {eo ? efd : -1, POLLIN, 0}};
+			struct pollfd p[2] = {{oo ? ofd : -1, POLLIN, 0},
+			                      {eo ? efd : -1, POLLIN, 0}};
 			if (poll(p, 2, 1000) <= 0)
 				continue;
 			char buf[4096];
@@ -1136,21 +1144,22 @@ START_TEST(dump_while_target_dies)
 				outcomes[3]++;
 		} else if (code == 1 && strstr(err, "exited during the snapshot")) {
 			outcomes[1]++;
-		} else if ((code == 3 && (strstr(err, "no such process") ||
-		                          strstr(err, "has exited"))) ||
+		} else if ((code == 3 &&
+		            (strstr(err, "no such process") || strstr(err, "has exited"))) ||
 		           (code == 5 && strstr(err, "zombie"))) {
 			/* Gone (or dead, not reaped yet) before msttop attached. */
 			outcomes[2]++;
 		} else if (!bad++) {
 			snprintf(first_bad, sizeof(first_bad),
-			         "killed %.1f ms after the attach: exit %d, '%.300s'", 0.4 * i, code,
-			         code == 0 ? out : err);
+			         "killed %.1f ms after the attach: exit %d, '%.300s'", 0.4 * i,
+			         code, code == 0 ? out : err);
 		}
 		free(out);
 		free(err);
 	}
-	fprintf(stderr, "dump_while_target_dies: %d complete (%d with threads marked exited), "
-	                "%d exited during the snapshot, %d gone before the snapshot, %d other\n",
+	fprintf(stderr,
+	        "dump_while_target_dies: %d complete (%d with threads marked exited), "
+	        "%d exited during the snapshot, %d gone before the snapshot, %d other\n",
 	        outcomes[0], outcomes[3], outcomes[1], outcomes[2], bad);
 	ck_assert_msg(!bad, "%d of 8 dumps ended otherwise than README says; first: %s", bad,
 	              first_bad);

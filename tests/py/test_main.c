@@ -14,10 +14,10 @@ Suite *py_walk_suite(void);
 int main(void)
 {
 	Suite *more[] = {
-		py_decode_suite(),
-		py_runtime_suite(),
+	    py_decode_suite(),
+	    py_runtime_suite(),
 #ifdef HAVE_PY_WALK_SUITE
-		py_walk_suite(),
+	    py_walk_suite(),
 #endif
 	};
 	return mst_check_main(py_layout_suite(), more, sizeof(more) / sizeof(more[0]));

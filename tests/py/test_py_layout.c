@@ -473,7 +473,8 @@ START_TEST(test_debug_offsets_real_file)
 
 	load_313_table();
 	ck_assert_msg(run_probe(&h313, true, &po, msg, sizeof(msg)) == 0, "%s", msg);
-	ck_assert_msg(mst_py_layout_from_debug_offsets(dbg_buf, 584, &l, NULL, &err) == 0, "%s", err.msg);
+	ck_assert_msg(mst_py_layout_from_debug_offsets(dbg_buf, 584, &l, NULL, &err) == 0, "%s",
+	              err.msg);
 	ck_assert_ptr_nonnull(strstr(mst_py_layout_source(&l), "debug offsets"));
 
 	/* Every member: what the file's table says (plus the built-in 3.13
@@ -537,7 +538,8 @@ START_TEST(test_debug_offsets_refused)
 
 	memcpy(b, dbg_buf, sizeof(b));
 	put_u64(b, 16, 1); /* free_threaded */
-	ck_assert_int_eq(mst_py_layout_from_debug_offsets(b, 584, &l, NULL, &err), -MST_EUNSUPPORTED);
+	ck_assert_int_eq(mst_py_layout_from_debug_offsets(b, 584, &l, NULL, &err),
+	                 -MST_EUNSUPPORTED);
 	ck_assert_msg(strstr(err.msg, "free-threaded") != NULL, "message: %s", err.msg);
 
 	memcpy(b, dbg_buf, sizeof(b));
@@ -554,7 +556,8 @@ START_TEST(test_debug_offsets_refused)
 
 	memcpy(b, dbg_buf, sizeof(b));
 	put_u64(b, 352, 32); /* pyobject.size of a Py_TRACE_REFS build */
-	ck_assert_int_eq(mst_py_layout_from_debug_offsets(b, 584, &l, NULL, &err), -MST_EUNSUPPORTED);
+	ck_assert_int_eq(mst_py_layout_from_debug_offsets(b, 584, &l, NULL, &err),
+	                 -MST_EUNSUPPORTED);
 
 	/* And the untouched table still parses. */
 	memcpy(b, dbg_buf, sizeof(b));
@@ -598,11 +601,11 @@ static void check_debian_release(int minor, const char *micro_tag)
 	struct mst_err err = {0};
 	int newer = -1;
 	ck_assert_msg(mst_py_layout_from_debug_offsets(b, sizeof(b), &l, &newer, &err) == 0,
-		      "3.%d: %s", minor, err.msg);
+	              "3.%d: %s", minor, err.msg);
 	ck_assert_int_eq(newer, 0);
 	ck_assert_int_eq(l.minor, minor);
 	ck_assert_msg(strstr(mst_py_layout_source(&l), micro_tag), "source %s",
-		      mst_py_layout_source(&l));
+	              mst_py_layout_source(&l));
 
 	/* The header probe for this release: every member must agree. */
 	struct hdrs h = {0};
@@ -627,24 +630,25 @@ static void check_debian_release(int minor, const char *micro_tag)
 	if (l.rt_size >= prt->value && l.rt_size - prt->value <= 64 && l.is_size >= pis->value &&
 	    l.is_size - pis->value <= 64) {
 		if (l.rt_size != prt->value || l.is_size != pis->value)
-			printf("Debian 3.%d: runtime %lld / interpreter %lld bytes, the headers say "
-			       "%lld / %lld\n",
-			       minor, (long long)l.rt_size, (long long)l.is_size, prt->value,
-			       pis->value);
+			printf(
+			    "Debian 3.%d: runtime %lld / interpreter %lld bytes, the headers say "
+			    "%lld / %lld\n",
+			    minor, (long long)l.rt_size, (long long)l.is_size, prt->value,
+			    pis->value);
 		l.rt_size = prt->value;
 		l.is_size = pis->value;
 	}
 	char report[4096] = "";
 	int bad = compare_layout(h.label, &l, &po, false, report, sizeof(report));
 	ck_assert_msg(bad == 0, "3.%d debug offsets + table differ from its headers: %s", minor,
-		      report);
+	              report);
 
 	/* A fabricated next release: the same table under version 3.minor+1
 	 * is read with the newest layout, and says so. */
 	if (minor == mst_py_debug_offsets_newest_minor()) {
 		put_u64(b, 8, 0x030000f0ull | ((uint64_t)(minor + 1) << 16));
 		ck_assert_msg(mst_py_layout_from_debug_offsets(b, sizeof(b), &l, &newer, &err) == 0,
-			      "%s", err.msg);
+		              "%s", err.msg);
 		ck_assert_int_eq(newer, minor);
 		ck_assert_int_eq(l.minor, minor + 1);
 		/* A next release whose table moved: refused, naming why. */
@@ -652,13 +656,13 @@ static void check_debian_release(int minor, const char *micro_tag)
 		memcpy(c, b, sizeof(c));
 		put_u64(c, 24, 1ull << 40); /* runtime_state.size */
 		ck_assert_int_eq(mst_py_layout_from_debug_offsets(c, sizeof(c), &l, &newer, &err),
-				 -MST_EUNSUPPORTED);
+		                 -MST_EUNSUPPORTED);
 		ck_assert_msg(strstr(err.msg, "newer") && strstr(err.msg, "implausible"),
-			      "message: %s", err.msg);
+		              "message: %s", err.msg);
 		memcpy(c, b, sizeof(c));
 		c[0] = 'X';
 		ck_assert_int_eq(mst_py_layout_from_debug_offsets(c, sizeof(c), &l, &newer, &err),
-				 -MST_ECORRUPT);
+		                 -MST_ECORRUPT);
 		ck_assert_msg(strstr(err.msg, "cookie") != NULL, "message: %s", err.msg);
 	}
 	printf("debug offsets of Debian 3.%d (%s): every member matches its headers\n", minor,

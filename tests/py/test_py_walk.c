@@ -727,9 +727,9 @@ END_TEST
  * immortal code object would have it: the walk must give the same frames. */
 struct tag_reader {
 	struct mst_reader inner;
-	size_t frame_len;    /* a frame read is this long */
-	int64_t code_off;    /* f_executable in it */
-	uint64_t bits;       /* the layout's tag bits */
+	size_t frame_len; /* a frame read is this long */
+	int64_t code_off; /* f_executable in it */
+	uint64_t bits;    /* the layout's tag bits */
 	unsigned tagged;
 };
 
@@ -756,9 +756,9 @@ static void frames_text(const struct mst_py_threads *th, char *out, size_t len)
 	for (size_t j = 0; j < th->n && n < len; j++)
 		for (size_t f = 0; f < th->v[j].nframes && n < len; f++)
 			n += (size_t)snprintf(out + n, len - n, "%s %s:%d%s\n",
-					      th->v[j].frames[f].func, th->v[j].frames[f].file,
-					      th->v[j].frames[f].line,
-					      th->v[j].frames[f].entry ? " entry" : "");
+			                      th->v[j].frames[f].func, th->v[j].frames[f].file,
+			                      th->v[j].frames[f].line,
+			                      th->v[j].frames[f].entry ? " entry" : "");
 }
 
 START_TEST(test_tagged_executable)
@@ -771,8 +771,8 @@ START_TEST(test_tagged_executable)
 			continue;
 		struct mst_target t;
 		ck_assert_int_eq(mst_target_start_py(&t, &interps[i], "tests/targets/py_names.py",
-						     NULL, START_TIMEOUT_MS),
-				 0);
+		                                     NULL, START_TIMEOUT_MS),
+		                 0);
 		struct mst_maps *maps = NULL;
 		struct mst_err err = {0};
 		pid_t pid = t.pid;
@@ -782,10 +782,11 @@ START_TEST(test_tagged_executable)
 		ck_assert_msg(mst_py_open(t.pid, maps, &live, &plain, &err) == 0, "%s", err.msg);
 		const struct mst_py_layout *l = mst_py_layout(plain);
 		ck_assert_int_gt(l->stackref_tag_bits, 0);
-		struct tag_reader tr = {.inner = live, .code_off = l->if_code,
-					.bits = (uint64_t)l->stackref_tag_bits};
+		struct tag_reader tr = {
+		    .inner = live, .code_off = l->if_code, .bits = (uint64_t)l->stackref_tag_bits};
 		/* The decoder reads a frame as one block up to its last member used. */
-		int64_t ends[] = {l->if_code + 8, l->if_previous + 8, l->if_instr + 8, l->if_owner + 1};
+		int64_t ends[] = {l->if_code + 8, l->if_previous + 8, l->if_instr + 8,
+		                  l->if_owner + 1};
 		for (size_t k = 0; k < sizeof(ends) / sizeof(ends[0]); k++)
 			if ((size_t)ends[k] > tr.frame_len)
 				tr.frame_len = (size_t)ends[k];
@@ -798,8 +799,8 @@ START_TEST(test_tagged_executable)
 		frames_text(&a, ta, sizeof(ta));
 		frames_text(&b, tb, sizeof(tb));
 		ck_assert_msg(tr.tagged > 0 && strstr(ta, "py_names.py") && !strcmp(ta, tb),
-			      "%s: %u tagged reads; untagged frames:\n%s\ntagged:\n%s",
-			      interps[i].label, tr.tagged, ta, tb);
+		              "%s: %u tagged reads; untagged frames:\n%s\ntagged:\n%s",
+		              interps[i].label, tr.tagged, ta, tb);
 		printf("%s: %u frames read with tagged f_executable, all as untagged\n",
 		       interps[i].label, tr.tagged);
 		mst_py_threads_free(&a);
@@ -812,7 +813,8 @@ START_TEST(test_tagged_executable)
 	}
 	/* Where the run has 3.14+ (run-tests.sh always does), it was tested. */
 	const char *deb = getenv("MSTTOP_DEBIAN_PYTHONS");
-	ck_assert_msg(!(deb && *deb) || tested >= 2, "only %u interpreters of 3.14+ tested", tested);
+	ck_assert_msg(!(deb && *deb) || tested >= 2, "only %u interpreters of 3.14+ tested",
+	              tested);
 }
 END_TEST
 

@@ -79,7 +79,8 @@ int main(void)
 {
 	arm_safety_timeout();
 	pthread_t a, f;
-	if (pthread_create(&a, NULL, alt_main, NULL) || pthread_create(&f, NULL, forever_main, NULL))
+	if (pthread_create(&a, NULL, alt_main, NULL) ||
+	    pthread_create(&f, NULL, forever_main, NULL))
 		return 1;
 	while (!alt_tid || !forever_tid)
 		usleep(1000);

@@ -15,8 +15,8 @@
  * Its Python code is compiled with this C file's name (__FILE__, so the name
  * ends in "embed.c") and with line numbers equal to the lines of this file,
  * so the MARK comments in the snippet (emb_call_main for the module level,
- * emb_call_outer, emb_call_inner, emb_sleep) give the Python line numbers. The C-level marker c_run_call is
- * on the line of main() that enters the interpreter.
+ * emb_call_outer, emb_call_inner, emb_sleep) give the Python line numbers. The C-level marker
+ * c_run_call is on the line of main() that enters the interpreter.
  *
  * Builds against any CPython 3.6..3.13:
  *   cc embed.c $(python3-config --cflags --embed --ldflags)  (3.8+)
@@ -36,29 +36,28 @@
 /* One Python line per C line; the first one is two lines below this one. */
 static const int snippet_first_line = __LINE__ + 2;
 static const char snippet[] =
-	"import sys, threading, time\n"
-	"def native_tid():\n"
-	"    try:\n"
-	"        return threading.get_native_id()\n"
-	"    except AttributeError:\n"
-	"        import ctypes\n"
-	"        return ctypes.CDLL(None).syscall(186)\n"
-	"def embed_inner():\n"
-	"    sys.stdout.write('ready tid=%d mode=builtin\\n' % native_tid())\n"
-	"    sys.stdout.flush()\n"
-	"    while True:\n"
-	"        time.sleep(1000)\n" /* MARK: emb_sleep */
-	"def embed_outer():\n"
-	"    embed_inner()\n" /* MARK: emb_call_inner */
-	"def embed_main():\n"
-	"    embed_outer()\n" /* MARK: emb_call_outer */
-	"embed_main()\n"; /* MARK: emb_call_main */
+    "import sys, threading, time\n"
+    "def native_tid():\n"
+    "    try:\n"
+    "        return threading.get_native_id()\n"
+    "    except AttributeError:\n"
+    "        import ctypes\n"
+    "        return ctypes.CDLL(None).syscall(186)\n"
+    "def embed_inner():\n"
+    "    sys.stdout.write('ready tid=%d mode=builtin\\n' % native_tid())\n"
+    "    sys.stdout.flush()\n"
+    "    while True:\n"
+    "        time.sleep(1000)\n" /* MARK: emb_sleep */
+    "def embed_outer():\n"
+    "    embed_inner()\n" /* MARK: emb_call_inner */
+    "def embed_main():\n"
+    "    embed_outer()\n" /* MARK: emb_call_outer */
+    "embed_main()\n";     /* MARK: emb_call_main */
 
-static const char run_script[] =
-	"import sys, runpy\n"
-	"sys.argv = list(sys._msttop_embed_argv)\n"
-	"del sys._msttop_embed_argv\n"
-	"runpy.run_path(sys.argv[0], run_name='__main__')\n";
+static const char run_script[] = "import sys, runpy\n"
+                                 "sys.argv = list(sys._msttop_embed_argv)\n"
+                                 "del sys._msttop_embed_argv\n"
+                                 "runpy.run_path(sys.argv[0], run_name='__main__')\n";
 
 /* Compile and run the snippet padded with newlines so that its line numbers
  * are those of this file. */

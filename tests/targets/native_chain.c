@@ -47,13 +47,13 @@
 
 struct worker {
 	pthread_t thread;
-	int index;      /* 1-based */
+	int index; /* 1-based */
 	pid_t tid;
 };
 
 static struct worker workers[MAX_WORKERS];
 static int spin_mode;
-static sem_t at_point;          /* one post per worker reaching its point */
+static sem_t at_point; /* one post per worker reaching its point */
 
 /* Side effects after each call keep the calls from becoming tail calls
  * (which would drop the caller's frame at -O2). */
@@ -70,7 +70,8 @@ CHAIN_NOINLINE static unsigned long chain_c(int depth)
 		volatile unsigned long n = (unsigned long)depth;
 
 		at_blocking_point();
-		for (;;) n++; /* MARK: spin_loop */
+		for (;;)
+			n++; /* MARK: spin_loop */
 	}
 	at_blocking_point();
 	for (;;) {
@@ -157,7 +158,7 @@ static int thread_blocked(pid_t tid)
 
 static void sleep_ms(long ms)
 {
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 		;
@@ -222,9 +223,9 @@ int main(int argc, char **argv)
 	off = (size_t)snprintf(line, sizeof(line), "ready tids=");
 	for (i = 0; i < nthreads; i++)
 		off += (size_t)snprintf(line + off, sizeof(line) - off, "%s%d", i ? "," : "",
-					(int)workers[i].tid);
+		                        (int)workers[i].tid);
 	snprintf(line + off, sizeof(line) - off, " mode=%s threads=%d\n",
-		 spin_mode ? "spin" : "sleep", nthreads);
+	         spin_mode ? "spin" : "sleep", nthreads);
 	fputs(line, stdout);
 	fflush(stdout);
 

@@ -89,7 +89,7 @@ static void *reader(void *arg)
 
 static void *sleeper(void *arg)
 {
-	struct timespec t0, req = { secs, 0 };
+	struct timespec t0, req = {secs, 0};
 	int rc, e;
 
 	(void)arg;
@@ -148,7 +148,7 @@ static int asleep(pid_t tid)
 int main(int argc, char **argv)
 {
 	pthread_t th[3];
-	void *(*fn[3])(void *) = { reader, sleeper, waker };
+	void *(*fn[3])(void *) = {reader, sleeper, waker};
 	struct sigaction sa;
 	sigset_t usr1;
 	int i, sig, tries;

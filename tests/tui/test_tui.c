@@ -48,8 +48,8 @@ struct ctx {
 	char pane[16384]; /* the last capture */
 	char why[1024];
 	struct mst_target target;
-	pid_t shell;      /* the pane's shell, msttop's parent */
-	char rcfile[128]; /* msttop's exit status, written by the shell */
+	pid_t shell;        /* the pane's shell, msttop's parent */
+	char rcfile[128];   /* msttop's exit status, written by the shell */
 	char sttyfile[128]; /* the tty's modes right after msttop (new tests) */
 };
 
@@ -620,8 +620,9 @@ static bool exit_scenario(struct ctx *c, const struct mst_interp *py)
 	for (int t = 0; t < 60000 && (r = waitpid(pid, &st, WNOHANG)) == 0; t += 20)
 		sleep_ms(20);
 	if (r != pid)
-		return bad(c, "the exited target could not be reaped by its parent in 60 s "
-		              "while msttop runs (waitpid: %d)",
+		return bad(c,
+		           "the exited target could not be reaped by its parent in 60 s "
+		           "while msttop runs (waitpid: %d)",
 		           (int)r);
 	fprintf(stderr, "tui: the exited target reaped by its parent %ld ms after its signal\n",
 	        mono_ms() - kill_at);
@@ -712,8 +713,8 @@ static void read_churned(struct ctx *c, long *n, long *at)
  * untraced, no thread stopped. */
 static bool churn_scenario(struct ctx *c, const struct mst_interp *py, int secs)
 {
-	if (mst_target_start_py(&c->target, py, "tests/targets/py_robust.py", "churncount",
-	                        20000) < 0)
+	if (mst_target_start_py(&c->target, py, "tests/targets/py_robust.py", "churncount", 20000) <
+	    0)
 		return bad(c, "the target did not start under %s", py->label);
 	if (!start_session(c, c->target.pid, 120, 40))
 		return false;
@@ -743,7 +744,8 @@ static bool churn_scenario(struct ctx *c, const struct mst_interp *py, int secs)
 			shown = now;
 			changed = mono_ms();
 		} else if (mono_ms() - changed > 3000) {
-			return bad(c, "the screen stopped refreshing: samples stuck at %ld for %.1f s",
+			return bad(c,
+			           "the screen stopped refreshing: samples stuck at %ld for %.1f s",
 			           shown, (mono_ms() - changed) / 1000.0);
 		}
 		if (n0 < 0)

@@ -872,15 +872,15 @@ START_TEST(agg_soak_new_frames)
 			 * again as the cycle comes round): warm is once the
 			 * window has seen that cycle's mix. */
 			uint32_t fresh = (uint32_t)(i < WARM ? i / 20 : i % 1000);
-			fr[k][0] = (struct mst_agg_frame_in){MST_AGG_PYTHON, false, false,
-			                                     1000 + fresh + (uint32_t)k, "leaf",
-			                                     "soak.py", "soak"};
-			fr[k][1] = (struct mst_agg_frame_in){MST_AGG_PYTHON, false, false,
-			                                     (uint32_t)(i % 5), "mid", "soak.py",
-			                                     "soak"};
+			fr[k][0] = (struct mst_agg_frame_in){
+			    MST_AGG_PYTHON, false,     false, 1000 + fresh + (uint32_t)k,
+			    "leaf",         "soak.py", "soak"};
+			fr[k][1] = (struct mst_agg_frame_in){
+			    MST_AGG_PYTHON, false,     false, (uint32_t)(i % 5),
+			    "mid",          "soak.py", "soak"};
 			fr[k][2] = PY_F10;
-			fr[k][3] = (struct mst_agg_frame_in){MST_AGG_NATIVE, false, true, 0,
-			                                     "main", "python", "python"};
+			fr[k][3] = (struct mst_agg_frame_in){MST_AGG_NATIVE, false,    true,    0,
+			                                     "main",         "python", "python"};
 			uint32_t st = (uint32_t)(i % 2 ? MST_AGG_ACTIVE : 0) |
 			              (uint32_t)((i + k) % 4 == 0 ? MST_AGG_GIL_HELD : 0);
 			th[k] = (struct mst_agg_thread_in){200 + k, "t", st, fr[k], 4};
@@ -967,8 +967,8 @@ START_TEST(agg_memory_bounded)
 	struct mst_agg *a = agg_new(&cfg);
 	struct mst_err err = {0};
 	enum { TICKS = 80000, WARM = 20000, NT = 4, LATE = 2000 };
-	static const struct mst_agg_frame_in late = {MST_AGG_NATIVE, false, false, 77,
-	                                             "late_hot", "late.c", "liblate.so"};
+	static const struct mst_agg_frame_in late = {MST_AGG_NATIVE, false,    false,       77,
+	                                             "late_hot",     "late.c", "liblate.so"};
 	struct mst_agg_stats s, warm = {0};
 	size_t heap_warm = 0, bytes_max = 0;
 	for (int i = 0; i < TICKS; i++) {
@@ -979,12 +979,12 @@ START_TEST(agg_memory_bounded)
 			snprintf(leaf[k], sizeof(leaf[k]), "leaf_%d_%d", i, k);
 			snprintf(file[k], sizeof(file[k]), "gen_%d.c", i / 7);
 			snprintf(mid[k], sizeof(mid[k]), "mid_%d", (i / 100 + k) % 40);
-			fr[k][0] = (struct mst_agg_frame_in){MST_AGG_NATIVE, i % 3 == 0, false,
-			                                     (uint32_t)(i % 997), leaf[k], file[k],
-			                                     "libgen.so"};
-			fr[k][1] = (struct mst_agg_frame_in){MST_AGG_PYTHON, false, false,
-			                                     (uint32_t)(i % 13), mid[k], "mid.py",
-			                                     "mid"};
+			fr[k][0] = (struct mst_agg_frame_in){
+			    MST_AGG_NATIVE, i % 3 == 0, false,      (uint32_t)(i % 997),
+			    leaf[k],        file[k],    "libgen.so"};
+			fr[k][1] = (struct mst_agg_frame_in){
+			    MST_AGG_PYTHON, false,    false, (uint32_t)(i % 13),
+			    mid[k],         "mid.py", "mid"};
 			if (k == 0 && i >= TICKS - LATE) {
 				/* One new path from here on in thread 300. */
 				fr[k][0] = late;
@@ -993,8 +993,8 @@ START_TEST(agg_memory_bounded)
 			}
 			fr[k][2] = PY_G20;
 			fr[k][3] = PY_F10;
-			fr[k][4] = (struct mst_agg_frame_in){MST_AGG_NATIVE, false, true, 0, "main",
-			                                     "python", "python"};
+			fr[k][4] = (struct mst_agg_frame_in){MST_AGG_NATIVE, false,    true,    0,
+			                                     "main",         "python", "python"};
 			uint32_t st = (uint32_t)(i % 2 ? MST_AGG_ACTIVE : 0) |
 			              (uint32_t)((i + k) % 3 == 0 ? MST_AGG_GIL_HELD : 0);
 			th[k] = (struct mst_agg_thread_in){300 + k, "gen", st, fr[k], 5};

@@ -21,10 +21,10 @@
 Suite *debugcache_suite(void);
 
 struct fixture {
-	char root[256];   /* a temporary directory */
-	char debug[300];  /* root/debug: the .build-id tree */
-	char cache[300];  /* root/cache */
-	char src[512];    /* the compressed debug file */
+	char root[256];  /* a temporary directory */
+	char debug[300]; /* root/debug: the .build-id tree */
+	char cache[300]; /* root/cache */
+	char src[512];   /* the compressed debug file */
 	unsigned char id[64];
 	size_t idlen;
 	char hex[129];
@@ -80,11 +80,11 @@ static void setup(struct fixture *f, bool compress)
 	for (size_t i = 0; i < f->idlen; i++)
 		snprintf(f->hex + 2 * i, 3, "%02x", f->id[i]);
 	snprintf(f->src, sizeof(f->src), "%s/.build-id/%.2s/%s.debug", f->debug, f->hex,
-		 f->hex + 2);
+	         f->hex + 2);
 	char cmd[2048];
 	snprintf(cmd, sizeof(cmd),
-		 "mkdir -p %s/.build-id/%.2s && objcopy --only-keep-debug %s %s %s", f->debug,
-		 f->hex, compress ? "--compress-debug-sections=zlib" : "", bin, f->src);
+	         "mkdir -p %s/.build-id/%.2s && objcopy --only-keep-debug %s %s %s", f->debug,
+	         f->hex, compress ? "--compress-debug-sections=zlib" : "", bin, f->src);
 	ck_assert_int_eq(sh(cmd), 0);
 	free(bin);
 	int fd = open(f->src, O_RDONLY);
@@ -129,8 +129,8 @@ static char *lines_of(int fd, size_t *rows)
 					ck_assert_ptr_nonnull(out);
 				}
 				len += (size_t)snprintf(out + len, cap - len, "%llx %s:%d\n",
-							(unsigned long long)a, file ? file : "?",
-							line);
+				                        (unsigned long long)a, file ? file : "?",
+				                        line);
 				(*rows)++;
 			}
 		}
@@ -202,8 +202,8 @@ START_TEST(bad_entry_is_not_used)
 	setup(&f, true);
 	/* An entry that is another ELF file (wrong build-id) is replaced. */
 	char cmd[1024];
-	snprintf(cmd, sizeof(cmd), "mkdir -m 700 %s && cp /bin/true %s/%s.debug", f.cache,
-		 f.cache, f.hex);
+	snprintf(cmd, sizeof(cmd), "mkdir -m 700 %s && cp /bin/true %s/%s.debug", f.cache, f.cache,
+	         f.hex);
 	ck_assert_int_eq(sh(cmd), 0);
 	int fd = mst_debugcache_find(f.cache, f.debug, f.id, f.idlen, NULL);
 	ck_assert_int_ge(fd, 0);

@@ -57,8 +57,7 @@ static const char *ref_name(Dwarf_Die *die)
 }
 
 /* libdw's answer for addr, in the form mst_dwtab_pos gives it. */
-static int reference(Dwfl_Module *mod, uint64_t addr, struct mst_dwtab_pos *pos,
-		     const char **files)
+static int reference(Dwfl_Module *mod, uint64_t addr, struct mst_dwtab_pos *pos, const char **files)
 {
 	memset(pos, 0, sizeof(*pos));
 	Dwfl_Line *ln = dwfl_module_getsrc(mod, addr);
@@ -95,21 +94,21 @@ static int reference(Dwfl_Module *mod, uint64_t addr, struct mst_dwtab_pos *pos,
 		Dwarf_Word v;
 		names[k] = ref_name(&chain[j]);
 		lines[k] = dwarf_formudata(dwarf_attr(&chain[j], DW_AT_call_line, &attr), &v) == 0
-				   ? (int)v
-				   : 0;
-		files[1 + k] = dwarf_formudata(dwarf_attr(&chain[j], DW_AT_call_file, &attr), &v) ==
-						   0 &&
-					   v < ndf
-				       ? dwarf_filesrc(df, v, NULL, NULL)
-				       : NULL;
+		               ? (int)v
+		               : 0;
+		files[1 + k] =
+		    dwarf_formudata(dwarf_attr(&chain[j], DW_AT_call_file, &attr), &v) == 0 &&
+		            v < ndf
+		        ? dwarf_filesrc(df, v, NULL, NULL)
+		        : NULL;
 		k++;
 	}
 	/* Outermost first, as the tables give it. */
 	pos->ninl = k;
 	for (size_t j = 0; j < k; j++)
 		pos->inl[j] = (struct mst_dwtab_inline){.func = names[k - 1 - j],
-							 .call_file = files[1 + k - 1 - j],
-							 .call_line = lines[k - 1 - j]};
+		                                        .call_file = files[1 + k - 1 - j],
+		                                        .call_line = lines[k - 1 - j]};
 	free(scopes);
 	free(chain);
 	return 1;
@@ -120,7 +119,7 @@ static void describe(char *buf, size_t len, const struct mst_dwtab_pos *p)
 	int o = snprintf(buf, len, "%s:%d fn=%s", base(p->file), p->line, p->func ? p->func : "-");
 	for (size_t i = 0; i < p->ninl && o > 0 && (size_t)o < len; i++)
 		o += snprintf(buf + o, len - (size_t)o, " <%s from %s:%d>", p->inl[i].func,
-			      base(p->inl[i].call_file), p->inl[i].call_line);
+		              base(p->inl[i].call_file), p->inl[i].call_line);
 }
 
 /* The newest pyenv CPython with a shared libpython (malloc'd), or NULL. */
@@ -139,13 +138,14 @@ START_TEST(dwtab_as_libdw_on_libpython)
 {
 	char *path = find_libpython();
 	if (!path)
-		ck_abort_msg("no pyenv CPython with a shared libpython: the inline chains cannot be "
-			     "checked (install one, see README)");
+		ck_abort_msg(
+		    "no pyenv CPython with a shared libpython: the inline chains cannot be "
+		    "checked (install one, see README)");
 	static char *dpath;
 	static const Dwfl_Callbacks cb = {.find_elf = dwfl_build_id_find_elf,
-					  .find_debuginfo = dwfl_standard_find_debuginfo,
-					  .section_address = dwfl_offline_section_address,
-					  .debuginfo_path = &dpath};
+	                                  .find_debuginfo = dwfl_standard_find_debuginfo,
+	                                  .section_address = dwfl_offline_section_address,
+	                                  .debuginfo_path = &dpath};
 	Dwfl *d = dwfl_begin(&cb);
 	ck_assert_ptr_nonnull(d);
 	dwfl_report_begin(d);
@@ -186,7 +186,8 @@ START_TEST(dwtab_as_libdw_on_libpython)
 			GElf_Sym sym;
 			GElf_Addr a = 0;
 			for (int i = 1, n = dwfl_module_getsymtab(mod); i < n; i++) {
-				const char *nm = dwfl_module_getsym_info(mod, i, &sym, &a, NULL, NULL, NULL);
+				const char *nm =
+				    dwfl_module_getsym_info(mod, i, &sym, &a, NULL, NULL, NULL);
 				if (nm && strcmp(nm, "_PyEval_EvalFrameDefault") == 0)
 					break;
 				a = 0;
@@ -205,26 +206,29 @@ START_TEST(dwtab_as_libdw_on_libpython)
 			checked++;
 			lined += want.line > 0;
 			deep += want.ninl >= 2;
-			bool same = got.line == want.line && !strcmp(base(got.file), base(want.file)) &&
-				    got.ninl == want.ninl &&
-				    !strcmp(got.func ? got.func : "-", want.func ? want.func : "-");
+			bool same = got.line == want.line &&
+			            !strcmp(base(got.file), base(want.file)) &&
+			            got.ninl == want.ninl &&
+			            !strcmp(got.func ? got.func : "-", want.func ? want.func : "-");
 			for (size_t i = 0; same && i < got.ninl; i++)
 				same = !strcmp(got.inl[i].func ? got.inl[i].func : "-",
-					       want.inl[i].func ? want.inl[i].func : "-") &&
+				               want.inl[i].func ? want.inl[i].func : "-") &&
 				       got.inl[i].call_line == want.inl[i].call_line &&
-				       !strcmp(base(got.inl[i].call_file), base(want.inl[i].call_file));
+				       !strcmp(base(got.inl[i].call_file),
+				               base(want.inl[i].call_file));
 			if (!same && bad++ < 5) {
 				char g[1024], w[1024];
 				describe(g, sizeof(g), &got);
 				describe(w, sizeof(w), &want);
 				fprintf(stderr, "dwtab at +%#llx:\n  got  %s\n  want %s\n",
-					(unsigned long long)(a - lo), g, w);
+				        (unsigned long long)(a - lo), g, w);
 			}
 		}
 	}
-	fprintf(stderr, "dwtab: %zu addresses of %s, %zu with a line, %zu in 2+ inlined calls, "
-			"%zu differ; tables %zu KB\n",
-		checked, path, lined, deep, bad, mst_dwtab_bytes(t) / 1024);
+	fprintf(stderr,
+	        "dwtab: %zu addresses of %s, %zu with a line, %zu in 2+ inlined calls, "
+	        "%zu differ; tables %zu KB\n",
+	        checked, path, lined, deep, bad, mst_dwtab_bytes(t) / 1024);
 	ck_assert_uint_eq(bad, 0);
 	ck_assert_uint_gt(lined, checked / 2);
 	ck_assert_uint_gt(deep, 500);

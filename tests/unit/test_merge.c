@@ -17,7 +17,7 @@ Suite *merge_suite(void);
  * Python frame (p unmatched), N/I/E a shown native frame by kind, lower case
  * n/i/e a folded one and X an unmatched eval frame. */
 static void render(const uint8_t *nk, size_t nn, const bool *entry, size_t np, char *buf,
-		   size_t len)
+                   size_t len)
 {
 	struct mst_mframe out[64];
 	size_t n;
@@ -130,8 +130,8 @@ static void render_stack(const struct mst_stack *st, char *buf, size_t len)
 		const struct mst_frame *f = &st->v[i];
 		size_t l = strlen(buf);
 		snprintf(buf + l, len - l, "%s%s%s%s", i ? " " : "", f->py ? f->py->func : f->label,
-			 f->flags & MST_MF_FOLDED ? "+f" : "",
-			 f->flags & MST_MF_UNMATCHED ? "+u" : "");
+		         f->flags & MST_MF_FOLDED ? "+f" : "",
+		         f->flags & MST_MF_UNMATCHED ? "+u" : "");
 	}
 }
 
@@ -139,8 +139,9 @@ START_TEST(stack_without_symbols)
 {
 	uint64_t pcs[] = {0x1000, 0x2000, 0x3000, 0x4000};
 	uint8_t nk[] = {N, E, I, E};
-	struct mst_py_frame py[] = {{.func = "leaf", .entry = true}, {.func = "main", .entry = true},
-				    {.func = "extra", .entry = true}};
+	struct mst_py_frame py[] = {{.func = "leaf", .entry = true},
+	                            {.func = "main", .entry = true},
+	                            {.func = "extra", .entry = true}};
 	struct mst_thread_snap t = {.pcs = pcs, .npcs = 4, .nkinds = nk, .py = py, .npy = 3};
 	struct mst_stack st = {0};
 	char buf[256];
@@ -166,15 +167,24 @@ START_TEST(text_escapes)
 {
 	char out[128];
 	ck_assert_str_eq(mst_text_escape("plain_name", out, sizeof(out)), "plain_name");
-	ck_assert_str_eq(mst_text_escape("gr\xc3\xbc\xc3\x9f" "e", out, sizeof(out)),
-			 "gr\xc3\xbc\xc3\x9f" "e");
+	ck_assert_str_eq(mst_text_escape("gr\xc3\xbc\xc3\x9f"
+	                                 "e",
+	                                 out, sizeof(out)),
+	                 "gr\xc3\xbc\xc3\x9f"
+	                 "e");
 	ck_assert_str_eq(mst_text_escape("a\x1b[31mb", out, sizeof(out)), "a\\x1b[31mb");
 	ck_assert_str_eq(mst_text_escape("tab\tnl\n", out, sizeof(out)), "tab\\x09nl\\x0a");
-	ck_assert_str_eq(mst_text_escape("c1\xc2\x9b" "x", out, sizeof(out)), "c1\\u009bx");
+	ck_assert_str_eq(mst_text_escape("c1\xc2\x9b"
+	                                 "x",
+	                                 out, sizeof(out)),
+	                 "c1\\u009bx");
 	ck_assert_str_eq(mst_text_escape("bad\xff", out, sizeof(out)), "bad\\xff");
 	/* Cut at a whole character, never in the middle of an escape. */
 	char small[6];
-	ck_assert_str_eq(mst_text_escape("ab\x1b" "cd", small, sizeof(small)), "ab");
+	ck_assert_str_eq(mst_text_escape("ab\x1b"
+	                                 "cd",
+	                                 small, sizeof(small)),
+	                 "ab");
 	ck_assert_str_eq(mst_text_escape(NULL, out, sizeof(out)), "");
 }
 END_TEST

@@ -30,11 +30,11 @@ __attribute__((noinline)) int mst_known_function(int x);
 START_TEST(maps_parse_lines)
 {
 	const char *text =
-		"55d0c0a00000-55d0c0a01000 r--p 00000000 08:01 1234    /usr/bin/prog\n"
-		"55d0c0a01000-55d0c0a02000 r-xp 00001000 08:01 1234    /usr/bin/prog\n"
-		"7f0000000000-7f0000021000 rw-p 00000000 00:00 0 \n"
-		"7f1000000000-7f1000001000 r-xp 00000000 08:01 99      /tmp/my lib.so (deleted)\n"
-		"7ffd00000000-7ffd00021000 rw-p 00000000 00:00 0       [stack]\n";
+	    "55d0c0a00000-55d0c0a01000 r--p 00000000 08:01 1234    /usr/bin/prog\n"
+	    "55d0c0a01000-55d0c0a02000 r-xp 00001000 08:01 1234    /usr/bin/prog\n"
+	    "7f0000000000-7f0000021000 rw-p 00000000 00:00 0 \n"
+	    "7f1000000000-7f1000001000 r-xp 00000000 08:01 99      /tmp/my lib.so (deleted)\n"
+	    "7ffd00000000-7ffd00021000 rw-p 00000000 00:00 0       [stack]\n";
 	struct mst_maps *m = NULL;
 	struct mst_err err = {0};
 	ck_assert_int_eq(mst_maps_parse(text, &m, &err), 0);
@@ -211,14 +211,14 @@ static void check_name_at(struct name_check *c, Dwfl_Module *mod, uint64_t a)
 	const char *got = mst_symbols_func_name(c->s, a, false);
 	if (!want != !got || (want && strcmp(plain, got) != 0))
 		ck_abort_msg("at %#llx in %s: libdwfl says %s, msttop %s", (unsigned long long)a,
-			     dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
-			     want ? want : "nothing", got ? got : "nothing");
+		             dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+		             want ? want : "nothing", got ? got : "nothing");
 	c->checked++;
 	c->named += got != NULL;
 }
 
 static int check_module_names(Dwfl_Module *mod, void **ud, const char *name, Dwarf_Addr base,
-			      void *arg)
+                              void *arg)
 {
 	(void)ud;
 	(void)name;
@@ -253,8 +253,8 @@ START_TEST(symbols_names_as_libdwfl)
 	ck_assert_int_eq(mst_symbols_open(getpid(), &c.s, &err), 0);
 	static char *path;
 	static const Dwfl_Callbacks cb = {.find_elf = dwfl_linux_proc_find_elf,
-					  .find_debuginfo = dwfl_standard_find_debuginfo,
-					  .debuginfo_path = &path};
+	                                  .find_debuginfo = dwfl_standard_find_debuginfo,
+	                                  .debuginfo_path = &path};
 	Dwfl *d = c.d = dwfl_begin(&cb);
 	ck_assert_ptr_nonnull(d);
 	dwfl_report_begin(d);
@@ -276,11 +276,11 @@ static void describe_frames(char *buf, size_t len, const struct mst_native_frame
 {
 	int o = 0;
 	for (size_t i = 0; i < n && o >= 0 && (size_t)o < len; i++)
-		o += snprintf(buf + o, len - (size_t)o, "%llx %s %s:%d %s+%llx%s|",
-			      (unsigned long long)fr[i].pc, fr[i].func ? fr[i].func : "-",
-			      fr[i].file ? fr[i].file : "-", fr[i].line,
-			      fr[i].module ? fr[i].module : "-", (unsigned long long)fr[i].module_off,
-			      fr[i].inlined ? " (inlined)" : "");
+		o += snprintf(
+		    buf + o, len - (size_t)o, "%llx %s %s:%d %s+%llx%s|",
+		    (unsigned long long)fr[i].pc, fr[i].func ? fr[i].func : "-",
+		    fr[i].file ? fr[i].file : "-", fr[i].line, fr[i].module ? fr[i].module : "-",
+		    (unsigned long long)fr[i].module_off, fr[i].inlined ? " (inlined)" : "");
 }
 
 START_TEST(symbols_cache_same_answers)
@@ -294,7 +294,8 @@ START_TEST(symbols_cache_same_answers)
 	for (int i = 0; i < N; i++) {
 		const struct mst_native_frame *fr;
 		size_t k;
-		ck_assert_int_eq(mst_symbols_resolve(s, base + 13u * (uint64_t)i, i % 2, &fr, &k), 0);
+		ck_assert_int_eq(mst_symbols_resolve(s, base + 13u * (uint64_t)i, i % 2, &fr, &k),
+		                 0);
 		ck_assert_uint_gt(k, 0);
 		describe_frames(first[i], sizeof(first[i]), fr, k);
 	}
@@ -306,7 +307,7 @@ START_TEST(symbols_cache_same_answers)
 			size_t k;
 			char now[512];
 			ck_assert_int_eq(
-				mst_symbols_resolve(s, base + 13u * (uint64_t)i, i % 2, &fr, &k), 0);
+			    mst_symbols_resolve(s, base + 13u * (uint64_t)i, i % 2, &fr, &k), 0);
 			describe_frames(now, sizeof(now), fr, k);
 			ck_assert_str_eq(now, first[i]);
 		}
@@ -324,7 +325,7 @@ END_TEST
  * runtime may map the program the same way). With old NULL, the starts of
  * those mappings go to found (up to 16), and their count is returned. */
 static long dwfl_rss_kb(const char *path, const unsigned long *old, size_t nold,
-			unsigned long *found)
+                        unsigned long *found)
 {
 	FILE *f = fopen("/proc/self/smaps", "re");
 	ck_assert_ptr_nonnull(f);
@@ -335,9 +336,11 @@ static long dwfl_rss_kb(const char *path, const unsigned long *old, size_t nold,
 		char perms[8], name[PATH_MAX];
 		unsigned long start;
 		unsigned long long off;
-		int got = sscanf(line, "%lx-%*x %7s %llx %*s %*s %4095s", &start, perms, &off, name);
+		int got =
+		    sscanf(line, "%lx-%*x %7s %llx %*s %*s %4095s", &start, perms, &off, name);
 		if (got >= 3) { /* a mapping's first line; anonymous ones have no name */
-			in = got == 4 && strcmp(perms, "rw-p") == 0 && off == 0 && strcmp(name, path) == 0;
+			in = got == 4 && strcmp(perms, "rw-p") == 0 && off == 0 &&
+			     strcmp(name, path) == 0;
 			for (size_t i = 0; in && old && i < nold; i++)
 				in = old[i] != start;
 			if (in && !old && count < 16)
@@ -375,9 +378,11 @@ START_TEST(symbols_release_pages)
 	for (int i = 0; i < N; i++) {
 		const struct mst_native_frame *fr;
 		size_t k;
-		ck_assert_int_eq(mst_symbols_resolve(s, base + 97u * (uint64_t)i, false, &fr, &k), 0);
-		snprintf(before[i], sizeof(before[i]), "%s %s:%d", fr[k - 1].func ? fr[k - 1].func : "-",
-			 fr[k - 1].file ? fr[k - 1].file : "-", fr[k - 1].line);
+		ck_assert_int_eq(mst_symbols_resolve(s, base + 97u * (uint64_t)i, false, &fr, &k),
+		                 0);
+		snprintf(before[i], sizeof(before[i]), "%s %s:%d",
+		         fr[k - 1].func ? fr[k - 1].func : "-",
+		         fr[k - 1].file ? fr[k - 1].file : "-", fr[k - 1].line);
 	}
 	long held = dwfl_rss_kb(exe, old, nold, NULL), after = held;
 	/* Some pages go only at a later call (see mst_symbols_release), or
@@ -389,7 +394,7 @@ START_TEST(symbols_release_pages)
 			usleep(100 * 1000);
 	}
 	fprintf(stderr, "symbols_release_pages: %ld KB of %s resident, %ld KB after release\n",
-		held, exe, after);
+	        held, exe, after);
 	ck_assert_int_gt(held, 64);
 	ck_assert_int_lt(after, held / 2);
 	/* Past the cache (flushed by a refresh), from the tables again. */
@@ -398,9 +403,10 @@ START_TEST(symbols_release_pages)
 		const struct mst_native_frame *fr;
 		size_t k;
 		char now[160];
-		ck_assert_int_eq(mst_symbols_resolve(s, base + 97u * (uint64_t)i, false, &fr, &k), 0);
+		ck_assert_int_eq(mst_symbols_resolve(s, base + 97u * (uint64_t)i, false, &fr, &k),
+		                 0);
 		snprintf(now, sizeof(now), "%s %s:%d", fr[k - 1].func ? fr[k - 1].func : "-",
-			 fr[k - 1].file ? fr[k - 1].file : "-", fr[k - 1].line);
+		         fr[k - 1].file ? fr[k - 1].file : "-", fr[k - 1].line);
 		ck_assert_str_eq(now, before[i]);
 	}
 	mst_symbols_close(s);
@@ -470,7 +476,7 @@ static void assert_one_line(const struct result *r, const char *want)
 {
 	ck_assert_msg(r->err && strstr(r->err, want), "stderr '%s' lacks '%s'", r->err, want);
 	ck_assert_msg(strchr(r->err, '\n') == r->err + strlen(r->err) - 1,
-		      "stderr is not one line: '%s'", r->err);
+	              "stderr is not one line: '%s'", r->err);
 }
 
 START_TEST(cli_help_version)
@@ -572,8 +578,8 @@ START_TEST(cli_kernel_thread)
 		unsigned long flags = 0;
 		int a, b, c, d, e;
 		char st;
-		if (rp && sscanf(rp + 2, "%c %d %d %d %d %d %lu", &st, &a, &b, &c, &d, &e, &flags) ==
-				  7 &&
+		if (rp &&
+		    sscanf(rp + 2, "%c %d %d %d %d %d %lu", &st, &a, &b, &c, &d, &e, &flags) == 7 &&
 		    (flags & 0x00200000))
 			snprintf(pid, sizeof(pid), "%d", p);
 	}
@@ -631,8 +637,8 @@ START_TEST(cli_not_permitted)
 	waitpid(child, &st, 0);
 	ck_assert_int_eq(mst_exit_code(st), 4);
 	ck_assert_msg(strstr(buf, "CAP_SYS_PTRACE") && strstr(buf, "ptrace_scope") &&
-			      strstr(buf, "root"),
-		      "message '%s' does not say what to do", buf);
+	                  strstr(buf, "root"),
+	              "message '%s' does not say what to do", buf);
 	free(bin);
 }
 END_TEST
@@ -641,14 +647,18 @@ END_TEST
  * memory or registers may appear anywhere in the sources. */
 START_TEST(sources_never_write_target)
 {
-	static const char *const forbidden[] = {"PTRACE_POKE", "process_vm_writev",
-						"PTRACE_SETREGS", "PTRACE_SETFPREGS",
-						"PTRACE_SETREGSET", "PTRACE_SETSIGINFO", NULL};
+	static const char *const forbidden[] = {"PTRACE_POKE",
+	                                        "process_vm_writev",
+	                                        "PTRACE_SETREGS",
+	                                        "PTRACE_SETFPREGS",
+	                                        "PTRACE_SETREGSET",
+	                                        "PTRACE_SETSIGINFO",
+	                                        NULL};
 	char *cmd = NULL;
 	char *root = mst_src_path("");
-	ck_assert_int_gt(asprintf(&cmd, "find '%s/src' '%s/ui' '%s/include' -name '*.[ch]'", root,
-				  root, root),
-			 0);
+	ck_assert_int_gt(
+	    asprintf(&cmd, "find '%s/src' '%s/ui' '%s/include' -name '*.[ch]'", root, root, root),
+	    0);
 	FILE *list = popen(cmd, "r");
 	ck_assert_ptr_nonnull(list);
 	char path[4096];
@@ -663,7 +673,7 @@ START_TEST(sources_never_write_target)
 			n++;
 			for (int k = 0; forbidden[k]; k++)
 				ck_assert_msg(!strstr(line, forbidden[k]), "%s:%d uses %s", path, n,
-					      forbidden[k]);
+				              forbidden[k]);
 		}
 		fclose(f);
 		files++;
@@ -682,10 +692,10 @@ START_TEST(cli_closed_pipe)
 	char *bin = mst_build_path("msttop");
 	char *cmd = NULL;
 	ck_assert_int_gt(asprintf(&cmd,
-				  "sleep 30 & p=$!; '%s' --dump -p $p | head -1; "
-				  "s=${PIPESTATUS[0]}; kill $p; exit $s",
-				  bin),
-			 0);
+	                          "sleep 30 & p=$!; '%s' --dump -p $p | head -1; "
+	                          "s=${PIPESTATUS[0]}; kill $p; exit $s",
+	                          bin),
+	                 0);
 	char *argv[] = {"/bin/bash", "-c", cmd, NULL};
 	struct result r = {0};
 	r.code = mst_exit_code(mst_run(argv, 30000, &r.out, &r.err));
@@ -743,6 +753,6 @@ Suite *dwtab_suite(void);
 int main(void)
 {
 	Suite *more[] = {merge_suite(), agg_suite(), format_suite(), debugcache_suite(),
-			 dwtab_suite()};
+	                 dwtab_suite()};
 	return mst_check_main(unit_suite(), more, sizeof(more) / sizeof(more[0]));
 }
