@@ -3,6 +3,7 @@
 # and is not installed yet. Idempotent; silent when everything is present.
 set -eu
 
+# clang-format: run-tests.sh checks that the tree follows .clang-format.
 # patchelf: share/tools/get-debian-pythons.sh runs Debian unstable's 3.14/3.15
 # from a private sysroot.
 # libc6-dbg: file:line and inlined calls for libc's frames (its DWARF comes
@@ -11,7 +12,7 @@ set -eu
 PKGS="gcc g++ libc6-dev meson ninja-build pkg-config
       libunwind-dev libdw-dev libelf-dev libncurses-dev uthash-dev libiberty-dev check
       elfutils tmux python3 procps bc clang libclang-rt-14-dev valgrind libc6-dbg
-      patchelf"
+      patchelf clang-format"
 
 missing=""
 for p in $PKGS; do

@@ -85,6 +85,20 @@ run_build() {
 	failed=$((failed + f))
 }
 
+# The tree follows its .clang-format: every C file, as clang-format would
+# write it.
+echo "=== format: clang-format --dry-run on every C file"
+unformatted=$(git ls-files '*.c' '*.h' 2>/dev/null | while read -r f; do
+	clang-format --dry-run --Werror "$f" >/dev/null 2>&1 || echo "$f"
+done)
+if [ -z "$unformatted" ] && command -v clang-format >/dev/null; then
+	passed=$((passed + 1))
+else
+	echo "$unformatted" | sed 's/^/  not formatted: /'
+	failed=$((failed + 1))
+	status=1
+fi
+
 export CK_VERBOSITY=normal
 MULT=1 run_build build
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=0
