@@ -20,6 +20,7 @@
 #include "msttop/snapshot.h"
 #include "../ui/ui.h"
 #include "msttop/symbols.h"
+#include "msttop/target.h"
 #include "msttop/unwind.h"
 #include "msttop/clock.h"
 
@@ -131,64 +132,36 @@ static int exit_code_for(int rc)
 
 static int run_dump(pid_t pid, const struct options *o)
 {
-	struct mst_err err = {0}, py_err = {0};
-	struct mst_proc *proc = NULL;
-	struct mst_maps *maps = NULL;
-	struct mst_py *py = NULL;
-	struct mst_unwinder *unw = NULL;
-	struct mst_symbols *sym = NULL;
+	struct mst_err err = {0};
+	struct mst_target *tg = NULL;
 	struct mst_snapshot *snap = NULL;
 	int code = EXIT_OK;
 
-	int rc =
-	    mst_proc_open(pid, o->python_only ? 0 : MST_PROC_ATTACH, &cancel_signal, &proc, &err);
+	struct mst_target_opts to = {
+	    .pid = pid, .python_only = o->python_only, .cancel = &cancel_signal};
+	int rc = mst_target_open(&to, &tg, &err);
 	if (rc < 0) {
 		fprintf(stderr, "msttop: %s\n", err.msg);
 		return exit_code_for(rc);
 	}
-	pid = mst_proc_pid(proc);
-	if ((rc = mst_maps_read(pid, &maps, &err)) < 0) {
-		fprintf(stderr, "msttop: %s\n", err.msg);
-		code = exit_code_for(rc);
-		goto out;
-	}
-	struct mst_reader reader = mst_proc_reader(proc);
-	rc = mst_py_open(pid, maps, &reader, &py, &py_err);
-	if (rc < 0 && rc != -MST_ENOPYTHON) {
+	int py_rc;
+	const struct mst_err *py_err = mst_target_py_error(tg, &py_rc);
+	if (py_rc < 0 && py_rc != -MST_ENOPYTHON) {
 		/* Say it once on stderr; the native stacks still follow. */
-		fprintf(stderr, "msttop: %s\n", py_err.msg);
+		fprintf(stderr, "msttop: %s\n", py_err->msg);
 		code = EXIT_NOPYTHON;
 	}
-	if (rc < 0 && o->python_only) {
-		if (rc == -MST_ENOPYTHON)
+	if (py_rc < 0 && o->python_only) {
+		if (py_rc == -MST_ENOPYTHON)
 			fprintf(stderr, "msttop: %s: --python-only has nothing to show\n",
-			        py_err.msg);
+			        py_err->msg);
 		code = EXIT_NOPYTHON;
 		goto out;
 	}
-	if (!o->python_only && (rc = mst_unwinder_new(proc, &unw, &err)) < 0) {
-		fprintf(stderr, "msttop: %s\n", err.msg);
-		code = EXIT_FAILED;
-		goto out;
-	}
-	/* The modules are listed now, while the target surely lives: one
-	 * that exits right after the snapshot still gets its stacks named. */
-	if (!o->python_only && (rc = mst_symbols_open(pid, &sym, &err)) < 0) {
-		/* ESRCH: the maps went with the dying process's memory, maybe
-		 * before /proc shows it a zombie. */
-		char st = 0;
-		if (rc == -ESRCH || mst_proc_task_info(pid, pid, NULL, &st) < 0 || st == 'Z' ||
-		    st == 'X')
-			fprintf(stderr, "msttop: process %d exited during the snapshot\n",
-			        (int)pid);
-		else
-			fprintf(stderr, "msttop: %s\n", err.msg);
-		code = EXIT_FAILED;
-		goto out;
-	}
-	mst_py_name_fragments(py, sym, mst_symbols_name_range);
+	struct mst_py *py = mst_target_py(tg);
+	struct mst_symbols *sym = mst_target_symbols(tg);
 	rc =
-	    mst_snapshot_take(proc, unw, py, &py_err,
+	    mst_snapshot_take(mst_target_proc(tg), mst_target_unwinder(tg), py, py_err,
 	                      o->python_only ? MST_SNAP_PYTHON_ONLY : MST_SNAP_DETACH, &snap, &err);
 	if (rc < 0) {
 		code = rc == -MST_EINTR ? 128 + (int)cancel_signal : EXIT_FAILED;
@@ -198,8 +171,7 @@ static int run_dump(pid_t pid, const struct options *o)
 	}
 	/* Every thread is let go; the slow part, symbolization, only reads
 	 * files and memory. */
-	mst_unwinder_free(unw);
-	unw = NULL;
+	mst_target_drop_unwinder(tg);
 	mst_snapshot_classify(snap, py, sym);
 	unsigned flags = (o->native_all ? MST_DUMP_NATIVE_ALL : 0) |
 	                 (o->python_only ? MST_DUMP_PYTHON_ONLY : 0) |
@@ -216,11 +188,7 @@ static int run_dump(pid_t pid, const struct options *o)
 		code = 128 + (int)cancel_signal;
 out:
 	mst_snapshot_free(snap);
-	mst_symbols_close(sym);
-	mst_unwinder_free(unw);
-	mst_py_close(py);
-	mst_maps_free(maps);
-	mst_proc_close(proc);
+	mst_target_close(tg);
 	return code;
 }
 

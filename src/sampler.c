@@ -11,6 +11,7 @@
 #include "msttop/maps.h"
 #include "msttop/merge.h"
 #include "msttop/stack.h"
+#include "msttop/target.h"
 #include "msttop/proc.h"
 #include "msttop/py.h"
 #include "msttop/snapshot.h"
@@ -29,14 +30,13 @@
 struct mst_sampler {
 	struct mst_sampler_opts o;
 	volatile sig_atomic_t *cancel;
+	struct mst_target *tg; /* owns what follows, up to snap */
 	struct mst_proc *proc;
-	struct mst_maps *maps;
-	struct mst_reader reader;
 	struct mst_py *py;
-	struct mst_err py_err;
+	const struct mst_err *py_err;
 	struct mst_unwinder *unw;
-	struct mst_snapshot *snap; /* the last tick's, its memory reused by the next */
 	struct mst_symbols *sym;
+	struct mst_snapshot *snap; /* the last tick's, its memory reused by the next */
 	struct mst_agg *agg;
 	struct mst_target_info target;
 	struct mst_sampler_stats st;
@@ -119,33 +119,33 @@ int mst_sampler_open(const struct mst_sampler_opts *o, volatile sig_atomic_t *ca
 		rc = mst_err_set(err, -ENOMEM, "out of memory");
 		goto fail;
 	}
-	rc = mst_proc_open(o->pid, o->nonblocking ? 0 : MST_PROC_ATTACH, cancel, &s->proc, err);
-	if (rc < 0)
+	struct mst_target_opts to = {
+	    .pid = o->pid, .python_only = o->nonblocking, .cancel = cancel};
+	if ((rc = mst_target_open(&to, &s->tg, err)) < 0)
 		goto fail;
-	pid_t pid = mst_proc_pid(s->proc);
-	if ((rc = mst_maps_read(pid, &s->maps, err)) < 0)
-		goto fail;
-	s->reader = mst_proc_reader(s->proc);
+	/* Borrowed from the target for the life of the sampler. */
+	s->proc = mst_target_proc(s->tg);
+	s->py = mst_target_py(s->tg);
+	s->unw = mst_target_unwinder(s->tg);
+	s->sym = mst_target_symbols(s->tg);
+	pid_t pid = mst_target_pid(s->tg);
 	s->target.pid = pid;
 	mst_read_cmdline(pid, s->target.cmdline, sizeof(s->target.cmdline));
-	rc = mst_py_open(pid, s->maps, &s->reader, &s->py, &s->py_err);
-	if (rc < 0) {
+	int py_rc;
+	s->py_err = mst_target_py_error(s->tg, &py_rc);
+	if (py_rc < 0) {
 		if (o->nonblocking) {
-			rc = mst_err_set(err, rc, "%s: --nonblocking reads Python frames only",
-			                 s->py_err.msg);
+			rc = mst_err_set(err, py_rc, "%s: --nonblocking reads Python frames only",
+			                 s->py_err->msg);
 			goto fail;
 		}
-		snprintf(s->target.py_msg, sizeof(s->target.py_msg), "%s", s->py_err.msg);
+		snprintf(s->target.py_msg, sizeof(s->target.py_msg), "%s", s->py_err->msg);
 	} else {
 		s->target.has_python = true;
 		snprintf(s->target.py_version, sizeof(s->target.py_version), "%s",
 		         mst_py_version(s->py));
 		snprintf(s->target.py_note, sizeof(s->target.py_note), "%s", mst_py_limits(s->py));
 	}
-	if (!o->nonblocking && ((rc = mst_unwinder_new(s->proc, &s->unw, err)) < 0 ||
-	                        (rc = mst_symbols_open(pid, &s->sym, err)) < 0))
-		goto fail;
-	mst_py_name_fragments(s->py, s->sym, mst_symbols_name_range);
 	if ((rc = mst_agg_new(NULL, &s->agg, err)) < 0)
 		goto fail;
 	s->st.rate_asked = s->o.rate_hz;
@@ -165,11 +165,7 @@ void mst_sampler_close(struct mst_sampler *s)
 		return;
 	mst_snapshot_free(s->snap);
 	mst_agg_free(s->agg);
-	mst_symbols_close(s->sym);
-	mst_unwinder_free(s->unw);
-	mst_py_close(s->py);
-	mst_maps_free(s->maps);
-	mst_proc_close(s->proc);
+	mst_target_close(s->tg);
 	if (s->log)
 		fclose(s->log);
 	free(s->frames);
@@ -313,9 +309,8 @@ int mst_sampler_tick(struct mst_sampler *s, uint64_t now, struct mst_err *err)
 		/* Libraries loaded or unloaded since: name their code too. */
 		struct mst_maps *nm = NULL;
 		if (mst_maps_read(s->target.pid, &nm, NULL) == 0) {
-			if (!maps_equal(nm, s->maps)) {
-				mst_maps_free(s->maps);
-				s->maps = nm;
+			if (!maps_equal(nm, mst_target_maps(s->tg))) {
+				mst_target_set_maps(s->tg, nm);
 				nm = NULL;
 				if (s->sym && mst_symbols_refresh(s->sym, &e) < 0)
 					logf_(s, "symbols: %s", e.msg);
@@ -330,7 +325,7 @@ int mst_sampler_tick(struct mst_sampler *s, uint64_t now, struct mst_err *err)
 			log_memory(s, t0);
 	}
 	/* One snapshot's memory serves every tick. */
-	int rc = mst_snapshot_take(s->proc, s->unw, s->py, &s->py_err,
+	int rc = mst_snapshot_take(s->proc, s->unw, s->py, s->py_err,
 	                           (s->o.nonblocking ? MST_SNAP_PYTHON_ONLY : 0) |
 	                               (refresh ? 0 : MST_SNAP_NO_NAMES),
 	                           &s->snap, &e);

@@ -266,7 +266,7 @@ pid_t mst_spawn(char *const argv[], int *out_fd, int *err_fd)
 	return pid;
 }
 
-int mst_target_start(struct mst_target *t, char *const argv[], int timeout_ms)
+int mst_child_start(struct mst_child *t, char *const argv[], int timeout_ms)
 {
 	memset(t, 0, sizeof(*t));
 	t->pid = mst_spawn(argv, &t->out_fd, NULL);
@@ -306,21 +306,21 @@ int mst_target_start(struct mst_target *t, char *const argv[], int timeout_ms)
 	}
 	fprintf(stderr, "harness: %s did not print its ready line within %d ms\n", argv[0],
 	        timeout_ms);
-	mst_target_stop(t);
+	mst_child_stop(t);
 	return -1;
 }
 
-int mst_target_start_py(struct mst_target *t, const struct mst_interp *py, const char *script,
-                        const char *arg, int timeout_ms)
+int mst_child_start_py(struct mst_child *t, const struct mst_interp *py, const char *script,
+                       const char *arg, int timeout_ms)
 {
 	char *path = mst_src_path(script);
 	char *argv[] = {(char *)py->path, "-u", path, (char *)arg, NULL};
-	int rc = mst_target_start(t, argv, timeout_ms);
+	int rc = mst_child_start(t, argv, timeout_ms);
 	free(path);
 	return rc;
 }
 
-void mst_target_stop(struct mst_target *t)
+void mst_child_stop(struct mst_child *t)
 {
 	if (t->pid > 0) {
 		kill(-t->pid, SIGKILL);
@@ -335,7 +335,7 @@ void mst_target_stop(struct mst_target *t)
 	}
 }
 
-int mst_target_ready_value(const struct mst_target *t, const char *key, char *buf, size_t len)
+int mst_child_ready_value(const struct mst_child *t, const char *key, char *buf, size_t len)
 {
 	size_t kl = strlen(key);
 	for (const char *p = t->ready; (p = strstr(p, key)); p += kl) {

@@ -32,7 +32,7 @@ char *mst_libpython_of(const struct mst_interp *py);
 /* Path of prog in $PATH (malloc'd), or NULL. */
 char *mst_which(const char *prog);
 
-struct mst_target {
+struct mst_child {
 	pid_t pid;
 	int out_fd;      /* the target's stdout, after the ready line */
 	char ready[512]; /* the ready line, without the newline */
@@ -41,14 +41,14 @@ struct mst_target {
 /* Start argv (argv[0] a path) in its own process group with stdout on a pipe,
  * wait up to timeout_ms for the ready line. Returns 0, or -1 with a message on
  * stderr (the target is then already killed). */
-int mst_target_start(struct mst_target *t, char *const argv[], int timeout_ms);
+int mst_child_start(struct mst_child *t, char *const argv[], int timeout_ms);
 /* Convenience: interpreter + script from the source tree + extra args. */
-int mst_target_start_py(struct mst_target *t, const struct mst_interp *py, const char *script,
-                        const char *arg, int timeout_ms);
+int mst_child_start_py(struct mst_child *t, const struct mst_interp *py, const char *script,
+                       const char *arg, int timeout_ms);
 /* SIGKILL the target's process group and reap it. Safe to call twice. */
-void mst_target_stop(struct mst_target *t);
+void mst_child_stop(struct mst_child *t);
 /* Value of "key=value" in the ready line into buf; 0 or -1. */
-int mst_target_ready_value(const struct mst_target *t, const char *key, char *buf, size_t len);
+int mst_child_ready_value(const struct mst_child *t, const char *key, char *buf, size_t len);
 
 /* Absolute path of a file in the source tree (tests/targets/x.py) or of a
  * built file in the build tree (tests/targets/native_chain). Static buffer

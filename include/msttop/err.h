@@ -19,6 +19,7 @@ enum {
 	MST_EUNSUPPORTED = 1001, /* a CPython version or build we refuse to decode */
 	MST_ECORRUPT = 1002,     /* target memory does not look like what we expect */
 	MST_EINTR = 1003,        /* interrupted by a signal to msttop */
+	MST_EGONE = 1004,        /* the target exited while msttop was opening or reading it */
 };
 
 /* Fill err (may be NULL) and return code, which should be negative. */

@@ -69,10 +69,10 @@ static void check_chain(const char *mode)
 {
 	char *bin = mst_build_path("tests/native_chain");
 	char *argv[] = {bin, (char *)mode, NULL};
-	struct mst_target t;
-	ck_assert_int_eq(mst_target_start(&t, mode ? argv : (char *[]){bin, NULL}, 20000), 0);
+	struct mst_child t;
+	ck_assert_int_eq(mst_child_start(&t, mode ? argv : (char *[]){bin, NULL}, 20000), 0);
 	char tids[256];
-	ck_assert_int_eq(mst_target_ready_value(&t, "tids", tids, sizeof(tids)), 0);
+	ck_assert_int_eq(mst_child_ready_value(&t, "tids", tids, sizeof(tids)), 0);
 
 	int code;
 	char *dump = run_dump(t.pid, &code);
@@ -138,7 +138,7 @@ static void check_chain(const char *mode)
 	free(src);
 	free(dump);
 	free(bin);
-	mst_target_stop(&t);
+	mst_child_stop(&t);
 }
 
 START_TEST(native_chain_sleeping)
@@ -157,8 +157,8 @@ START_TEST(many_threads)
 {
 	char *bin = mst_build_path("tests/native_chain");
 	char *argv[] = {bin, "threads", "16", "spin", NULL};
-	struct mst_target t;
-	ck_assert_int_eq(mst_target_start(&t, argv, 20000), 0);
+	struct mst_child t;
+	ck_assert_int_eq(mst_child_start(&t, argv, 20000), 0);
 	int code;
 	char *dump = run_dump(t.pid, &code);
 	ck_assert_int_eq(code, 0);
@@ -172,7 +172,7 @@ START_TEST(many_threads)
 	assert_target_free(t.pid);
 	free(dump);
 	free(bin);
-	mst_target_stop(&t);
+	mst_child_stop(&t);
 }
 END_TEST
 
@@ -183,8 +183,8 @@ START_TEST(signal_during_dump)
 {
 	char *tbin = mst_build_path("tests/native_chain");
 	char *argv[] = {tbin, "threads", "16", "spin", NULL};
-	struct mst_target t;
-	ck_assert_int_eq(mst_target_start(&t, argv, 20000), 0);
+	struct mst_child t;
+	ck_assert_int_eq(mst_child_start(&t, argv, 20000), 0);
 	char *bin = mst_build_path("msttop");
 	char pids[32];
 	snprintf(pids, sizeof(pids), "%d", (int)t.pid);
@@ -246,7 +246,7 @@ START_TEST(signal_during_dump)
 	ck_assert_msg(after > before, "the target made no progress after the kills");
 	free(bin);
 	free(tbin);
-	mst_target_stop(&t);
+	mst_child_stop(&t);
 }
 END_TEST
 
@@ -273,14 +273,14 @@ START_TEST(blocked_threads_reused)
 {
 	char *bin = mst_build_path("tests/alt_sleep");
 	char *argv[] = {bin, NULL};
-	struct mst_target t;
-	ck_assert_int_eq(mst_target_start(&t, argv, 20000), 0);
+	struct mst_child t;
+	ck_assert_int_eq(mst_child_start(&t, argv, 20000), 0);
 	char v[64];
-	ck_assert_int_eq(mst_target_ready_value(&t, "alt", v, sizeof(v)), 0);
+	ck_assert_int_eq(mst_child_ready_value(&t, "alt", v, sizeof(v)), 0);
 	pid_t alt = (pid_t)atoi(v);
-	ck_assert_int_eq(mst_target_ready_value(&t, "forever", v, sizeof(v)), 0);
+	ck_assert_int_eq(mst_child_ready_value(&t, "forever", v, sizeof(v)), 0);
 	pid_t forever = (pid_t)atoi(v);
-	ck_assert_int_eq(mst_target_ready_value(&t, "side", v, sizeof(v)), 0);
+	ck_assert_int_eq(mst_child_ready_value(&t, "side", v, sizeof(v)), 0);
 	uint64_t side_addr = strtoull(v, NULL, 16);
 
 	struct mst_err err = {0};
@@ -320,7 +320,7 @@ START_TEST(blocked_threads_reused)
 	mst_symbols_close(sym);
 	mst_unwinder_free(u);
 	mst_proc_close(p);
-	mst_target_stop(&t);
+	mst_child_stop(&t);
 	free(bin);
 	fprintf(stderr,
 	        "blocked_threads_reused: left %d right %d (reused %d), wrong %d, "
@@ -339,8 +339,8 @@ START_TEST(cxx_demangled)
 {
 	char *bin = mst_build_path("tests/cxx_chain");
 	char *argv[] = {bin, NULL};
-	struct mst_target t;
-	ck_assert_msg(mst_target_start(&t, argv, 20000) == 0, "no C++ target (is g++ installed?)");
+	struct mst_child t;
+	ck_assert_msg(mst_child_start(&t, argv, 20000) == 0, "no C++ target (is g++ installed?)");
 	int code;
 	char *dump = run_dump(t.pid, &code);
 	ck_assert_int_eq(code, 0);
@@ -355,7 +355,7 @@ START_TEST(cxx_demangled)
 	free(src);
 	free(dump);
 	free(bin);
-	mst_target_stop(&t);
+	mst_child_stop(&t);
 }
 END_TEST
 
@@ -365,8 +365,8 @@ START_TEST(stopped_target)
 {
 	char *bin = mst_build_path("tests/native_chain");
 	char *argv[] = {bin, "threads", "3", "spin", NULL};
-	struct mst_target t;
-	ck_assert_int_eq(mst_target_start(&t, argv, 20000), 0);
+	struct mst_child t;
+	ck_assert_int_eq(mst_child_start(&t, argv, 20000), 0);
 	kill(t.pid, SIGSTOP);
 	/* The group stop reaches each thread in its own time: wait until all
 	 * four are stopped. */
@@ -416,7 +416,7 @@ START_TEST(stopped_target)
 	assert_target_free(t.pid);
 	free(dump);
 	free(bin);
-	mst_target_stop(&t);
+	mst_child_stop(&t);
 }
 END_TEST
 
@@ -429,8 +429,8 @@ START_TEST(python_interpreters)
 	for (size_t i = 0; i < n; i++) {
 		char *argv[] = {(char *)py[i].path, "-c",
 		                "import time\nprint('ready', flush=True)\ntime.sleep(600)", NULL};
-		struct mst_target t;
-		ck_assert_int_eq(mst_target_start(&t, argv, 20000), 0);
+		struct mst_child t;
+		ck_assert_int_eq(mst_child_start(&t, argv, 20000), 0);
 		int code;
 		/* Every native frame: the interpreter's own are folded by
 		 * default once the Python frames are merged in. */
@@ -444,7 +444,7 @@ START_TEST(python_interpreters)
 		}
 		assert_target_free(t.pid);
 		free(dump);
-		mst_target_stop(&t);
+		mst_child_stop(&t);
 	}
 	ck_assert_int_eq(failures, 0);
 }

@@ -50,10 +50,10 @@ static int mark(const char *target, const char *name)
 	return l;
 }
 
-static pid_t ready_tid(const struct mst_target *t, const char *key)
+static pid_t ready_tid(const struct mst_child *t, const char *key)
 {
 	char buf[32];
-	return mst_target_ready_value(t, key, buf, sizeof(buf)) == 0 ? (pid_t)atoi(buf) : -1;
+	return mst_child_ready_value(t, key, buf, sizeof(buf)) == 0 ? (pid_t)atoi(buf) : -1;
 }
 
 static bool frame_is(const struct pframe *f, const char *func, const char *file_suffix, int line)
@@ -64,10 +64,10 @@ static bool frame_is(const struct pframe *f, const char *func, const char *file_
 }
 
 /* Start a target, wait for it to settle, take a dump, parse it. */
-static int start_and_dump(struct ctx *c, struct mst_target *t, const char *script, const char *arg,
+static int start_and_dump(struct ctx *c, struct mst_child *t, const char *script, const char *arg,
                           bool settle, const char *opt, struct pdump *d, char **text)
 {
-	if (mst_target_start_py(t, c->py, script, arg, 30000) < 0) {
+	if (mst_child_start_py(t, c->py, script, arg, 30000) < 0) {
 		failf(c, "%s did not start", script);
 		return -1;
 	}
@@ -90,7 +90,7 @@ static int start_and_dump(struct ctx *c, struct mst_target *t, const char *scrip
 static void scen_recurse(struct ctx *c, const char *opt)
 {
 	static const char *T = "tests/targets/py_recurse.py";
-	struct mst_target t = {0};
+	struct mst_child t = {0};
 	struct pdump d = {0};
 	char *text = NULL;
 	const int depth = 50;
@@ -147,7 +147,7 @@ static void scen_recurse(struct ctx *c, const char *opt)
 out:
 	pdump_free(&d);
 	free(text);
-	mst_target_stop(&t);
+	mst_child_stop(&t);
 }
 
 /* A complete merged stack: npy Python frames from <module> on, and every
@@ -167,7 +167,7 @@ out:;
 static void scen_qsort(struct ctx *c)
 {
 	static const char *T = "tests/targets/py_qsort.py";
-	struct mst_target t = {0};
+	struct mst_child t = {0};
 	struct pdump d = {0};
 	char *text = NULL;
 	if (start_and_dump(c, &t, T, NULL, true, NULL, &d, &text) < 0)
@@ -199,7 +199,7 @@ static void scen_qsort(struct ctx *c)
 out:
 	pdump_free(&d);
 	free(text);
-	mst_target_stop(&t);
+	mst_child_stop(&t);
 }
 
 /* A compiled C extension between Python frames: its two C functions stand
@@ -207,7 +207,7 @@ out:
 static void scen_cext(struct ctx *c)
 {
 	static const char *T = "tests/targets/py_cext.py";
-	struct mst_target t = {0};
+	struct mst_child t = {0};
 	struct pdump d = {0};
 	char *text = NULL;
 	if (start_and_dump(c, &t, T, NULL, true, NULL, &d, &text) < 0)
@@ -243,13 +243,13 @@ static void scen_cext(struct ctx *c)
 out:
 	pdump_free(&d);
 	free(text);
-	mst_target_stop(&t);
+	mst_child_stop(&t);
 }
 
 static void scen_gil(struct ctx *c)
 {
 	static const char *T = "tests/targets/py_gil.py";
-	struct mst_target t = {0};
+	struct mst_child t = {0};
 	struct pdump d = {0};
 	char *text = NULL;
 	if (start_and_dump(c, &t, T, NULL, false, NULL, &d, &text) < 0)
@@ -278,13 +278,13 @@ static void scen_gil(struct ctx *c)
 out:
 	pdump_free(&d);
 	free(text);
-	mst_target_stop(&t);
+	mst_child_stop(&t);
 }
 
 static void scen_gc(struct ctx *c)
 {
 	static const char *T = "tests/targets/py_gc.py";
-	struct mst_target t = {0};
+	struct mst_child t = {0};
 	struct pdump d = {0};
 	char *text = NULL;
 	if (start_and_dump(c, &t, T, NULL, true, NULL, &d, &text) < 0)
@@ -305,7 +305,7 @@ static void scen_gc(struct ctx *c)
 out:
 	pdump_free(&d);
 	free(text);
-	mst_target_stop(&t);
+	mst_child_stop(&t);
 }
 
 static bool has_py_frame(const struct pthread_ *th, const char *func, const char *file, int line)
@@ -319,7 +319,7 @@ static bool has_py_frame(const struct pthread_ *th, const char *func, const char
 static void scen_names(struct ctx *c)
 {
 	static const char *T = "tests/targets/py_names.py";
-	struct mst_target t = {0};
+	struct mst_child t = {0};
 	struct pdump d = {0};
 	char *text = NULL;
 	if (start_and_dump(c, &t, T, NULL, true, NULL, &d, &text) < 0)
@@ -357,17 +357,17 @@ static void scen_names(struct ctx *c)
 out:
 	pdump_free(&d);
 	free(text);
-	mst_target_stop(&t);
+	mst_child_stop(&t);
 }
 
 static void scen_json(struct ctx *c)
 {
 	static const char *T = "tests/targets/py_recurse.py";
-	struct mst_target t = {0};
+	struct mst_child t = {0};
 	char *text = NULL, *out = NULL;
 	char path[] = "/tmp/msttop-json-XXXXXX";
 	int fd = -1;
-	if (mst_target_start_py(&t, c->py, T, "50", 30000) < 0 ||
+	if (mst_child_start_py(&t, c->py, T, "50", 30000) < 0 ||
 	    mst_wait_all_sleeping(t.pid, 10000) < 0) {
 		failf(c, "target did not start");
 		goto out;
@@ -402,7 +402,7 @@ out:
 	}
 	free(out);
 	free(text);
-	mst_target_stop(&t);
+	mst_child_stop(&t);
 }
 
 /* ---- the loop over interpreters ---- */
@@ -487,10 +487,10 @@ static void embedded_one(const char *bin_rel, const char *home, const char *labe
 	char *bin = mst_build_path(bin_rel);
 	ck_assert_msg(access(bin, X_OK) == 0, "%s was not built", bin);
 	char *argv[] = {bin, NULL};
-	struct mst_target t;
+	struct mst_child t;
 	if (home)
 		setenv("PYTHONHOME", home, 1);
-	int started = mst_target_start(&t, argv, 30000);
+	int started = mst_child_start(&t, argv, 30000);
 	unsetenv("PYTHONHOME");
 	ck_assert_int_eq(started, 0);
 	ck_assert_int_eq(mst_wait_all_sleeping(t.pid, 10000), 0);
@@ -515,7 +515,7 @@ static void embedded_one(const char *bin_rel, const char *home, const char *labe
 	pdump_free(&d);
 	free(text);
 	free(bin);
-	mst_target_stop(&t);
+	mst_child_stop(&t);
 }
 
 START_TEST(cext)
@@ -566,8 +566,8 @@ START_TEST(escaped_names)
 	                             "print('ready', flush=True)\n"
 	                             "f()\n";
 	char *argv[] = {(char *)newest->path, "-c", (char *)script, NULL};
-	struct mst_target t;
-	ck_assert_int_eq(mst_target_start(&t, argv, 30000), 0);
+	struct mst_child t;
+	ck_assert_int_eq(mst_child_start(&t, argv, 30000), 0);
 	ck_assert_int_eq(mst_wait_all_sleeping(t.pid, 10000), 0);
 	int code;
 	char *text = mst_msttop_dump(t.pid, NULL, NULL, NULL, &code);
@@ -582,7 +582,7 @@ START_TEST(escaped_names)
 	ck_assert(!strchr(text, '\x1b'));
 	ck_assert_msg(strstr(text, "evil\\u001b[31mred\\nline"), "JSON not escaped:\n%s", text);
 	free(text);
-	mst_target_stop(&t);
+	mst_child_stop(&t);
 }
 END_TEST
 
@@ -591,8 +591,8 @@ START_TEST(not_python)
 	/* A process without Python: native stacks and a note. */
 	char *bin = mst_build_path("tests/native_chain");
 	char *argv[] = {bin, NULL};
-	struct mst_target t;
-	ck_assert_int_eq(mst_target_start(&t, argv, 20000), 0);
+	struct mst_child t;
+	ck_assert_int_eq(mst_child_start(&t, argv, 20000), 0);
 	int code;
 	char *text = mst_msttop_dump(t.pid, NULL, NULL, NULL, &code);
 	ck_assert_int_eq(code, 0);
@@ -604,7 +604,7 @@ START_TEST(not_python)
 	ck_assert_int_eq(code, 6);
 	free(text);
 	free(bin);
-	mst_target_stop(&t);
+	mst_child_stop(&t);
 }
 END_TEST
 

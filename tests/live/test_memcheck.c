@@ -113,11 +113,11 @@ START_TEST(batch_and_dump)
 	if (!secs || atoi(secs) <= 0)
 		secs = py->system ? "5" : "20";
 
-	struct mst_target t;
-	ck_assert_int_eq(mst_target_start_py(&t, py, "tests/targets/tui_hot.py", NULL, 20000), 0);
+	struct mst_child t;
+	ck_assert_int_eq(mst_child_start_py(&t, py, "tests/targets/tui_hot.py", NULL, 20000), 0);
 	char pid[32], hot[32];
 	snprintf(pid, sizeof(pid), "%d", (int)t.pid);
-	ck_assert_int_eq(mst_target_ready_value(&t, "hot", hot, sizeof(hot)), 0);
+	ck_assert_int_eq(mst_child_ready_value(&t, "hot", hot, sizeof(hot)), 0);
 	struct vg_run b = memcheck("-p", pid, "--batch", "--duration", secs);
 	assert_clean(&b, "--batch");
 	/* It sampled: the report's sample count, and the hot thread's row. */
@@ -143,7 +143,7 @@ START_TEST(batch_and_dump)
 	free(b.err);
 	free(d.out);
 	free(d.err);
-	mst_target_stop(&t);
+	mst_child_stop(&t);
 }
 END_TEST
 

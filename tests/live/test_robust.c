@@ -63,18 +63,18 @@ static void assert_free(pid_t pid)
 
 START_TEST(target_exits)
 {
-	struct mst_target t;
+	struct mst_child t;
 	ck_assert_int_eq(
-	    mst_target_start_py(&t, newest(), "tests/targets/py_robust.py", "exit", 30000), 0);
+	    mst_child_start_py(&t, newest(), "tests/targets/py_robust.py", "exit", 30000), 0);
 	char *out = NULL;
 	ck_assert_int_eq(batch(t.pid, "4", NULL, &out), 0);
 	ck_assert_msg(out && strstr(out, "the target exited"), "report:\n%s", out);
 	free(out);
-	mst_target_stop(&t);
+	mst_child_stop(&t);
 	/* --dump racing the exit: a clean code, never a crash or a hang. */
 	for (int i = 0; i < 8; i++) {
 		ck_assert_int_eq(
-		    mst_target_start_py(&t, newest(), "tests/targets/py_robust.py", "exit", 30000),
+		    mst_child_start_py(&t, newest(), "tests/targets/py_robust.py", "exit", 30000),
 		    0);
 		usleep(850000 + 40000 * i);
 		int code;
@@ -83,16 +83,16 @@ START_TEST(target_exits)
 		ck_assert_msg(code == 0 || code == 1 || code == 3 || code == 5, "--dump exited %d",
 		              code);
 		free(d);
-		mst_target_stop(&t);
+		mst_child_stop(&t);
 	}
 }
 END_TEST
 
 START_TEST(target_execs)
 {
-	struct mst_target t;
+	struct mst_child t;
 	ck_assert_int_eq(
-	    mst_target_start_py(&t, newest(), "tests/targets/py_robust.py", "exec", 30000), 0);
+	    mst_child_start_py(&t, newest(), "tests/targets/py_robust.py", "exec", 30000), 0);
 	char *out = NULL;
 	int code = batch(t.pid, "3", NULL, &out);
 	ck_assert_int_eq(code, 0);
@@ -108,17 +108,17 @@ START_TEST(target_execs)
 	ck_assert_msg(!strncmp(comm, "sleep", 5), "comm is %s", comm);
 	assert_free(t.pid);
 	free(out);
-	mst_target_stop(&t);
+	mst_child_stop(&t);
 }
 END_TEST
 
 START_TEST(target_forks)
 {
-	struct mst_target t;
+	struct mst_child t;
 	ck_assert_int_eq(
-	    mst_target_start_py(&t, newest(), "tests/targets/py_robust.py", "fork", 30000), 0);
+	    mst_child_start_py(&t, newest(), "tests/targets/py_robust.py", "fork", 30000), 0);
 	char child[32];
-	ck_assert_int_eq(mst_target_ready_value(&t, "child", child, sizeof(child)), 0);
+	ck_assert_int_eq(mst_child_ready_value(&t, "child", child, sizeof(child)), 0);
 	char *out = NULL;
 	ck_assert_int_eq(batch(t.pid, "2", NULL, &out), 0);
 	/* The child is not followed: it is not in the report and never traced. */
@@ -130,15 +130,15 @@ START_TEST(target_forks)
 	ck_assert_int_eq(kill((pid_t)atoi(child), 0), 0);
 	kill((pid_t)atoi(child), SIGKILL);
 	free(out);
-	mst_target_stop(&t);
+	mst_child_stop(&t);
 }
 END_TEST
 
 START_TEST(thread_churn)
 {
-	struct mst_target t;
+	struct mst_child t;
 	ck_assert_int_eq(
-	    mst_target_start_py(&t, newest(), "tests/targets/py_robust.py", "churn", 30000), 0);
+	    mst_child_start_py(&t, newest(), "tests/targets/py_robust.py", "churn", 30000), 0);
 	const char *secs = getenv("MSTTOP_CHURN_SECONDS") ? getenv("MSTTOP_CHURN_SECONDS") : "5";
 	char *out = NULL;
 	ck_assert_int_eq(batch(t.pid, secs, NULL, &out), 0);
@@ -152,7 +152,7 @@ START_TEST(thread_churn)
 	ck_assert_int_eq(batch(t.pid, "2", "--nonblocking", &out), 0);
 	assert_free(t.pid);
 	free(out);
-	mst_target_stop(&t);
+	mst_child_stop(&t);
 }
 END_TEST
 
@@ -162,9 +162,9 @@ END_TEST
  * may report that the (live) target exited. */
 START_TEST(churn_attach)
 {
-	struct mst_target t;
+	struct mst_child t;
 	ck_assert_int_eq(
-	    mst_target_start_py(&t, newest(), "tests/targets/py_robust.py", "churn", 30000), 0);
+	    mst_child_start_py(&t, newest(), "tests/targets/py_robust.py", "churn", 30000), 0);
 	int bad = 0, runs = 10;
 	char first[1024] = "";
 	char *bin = mst_build_path("msttop");
@@ -183,7 +183,7 @@ START_TEST(churn_attach)
 	}
 	free(bin);
 	assert_free(t.pid);
-	mst_target_stop(&t);
+	mst_child_stop(&t);
 	ck_assert_msg(!bad, "%d of %d runs failed on a live, churning target; first: %s", bad, runs,
 	              first);
 }
@@ -191,9 +191,9 @@ END_TEST
 
 START_TEST(gil_changes_every_sample)
 {
-	struct mst_target t;
+	struct mst_child t;
 	ck_assert_int_eq(
-	    mst_target_start_py(&t, newest(), "tests/targets/py_robust.py", "gilflip", 30000), 0);
+	    mst_child_start_py(&t, newest(), "tests/targets/py_robust.py", "gilflip", 30000), 0);
 	char *out = NULL;
 	ck_assert_int_eq(batch(t.pid, "3", NULL, &out), 0);
 	/* Four spinners share the GIL: no single thread holds it all the
@@ -208,7 +208,7 @@ START_TEST(gil_changes_every_sample)
 	ck_assert_msg(spinners >= 4, "spinner threads missing:\n%s", out);
 	assert_free(t.pid);
 	free(out);
-	mst_target_stop(&t);
+	mst_child_stop(&t);
 }
 END_TEST
 
@@ -287,13 +287,13 @@ static void blocked_syscalls_run(long secs, long *again)
 	char secs_s[16];
 	snprintf(secs_s, sizeof(secs_s), "%ld", secs);
 	char *argv[] = {bin, secs_s, NULL};
-	struct mst_target t;
-	ck_assert_int_eq(mst_target_start(&t, argv, 20000), 0);
+	struct mst_child t;
+	ck_assert_int_eq(mst_child_start(&t, argv, 20000), 0);
 	long t_ready = now_ms();
 	char reader[32], sleeper[32], waker[32];
-	ck_assert_int_eq(mst_target_ready_value(&t, "reader", reader, sizeof(reader)), 0);
-	ck_assert_int_eq(mst_target_ready_value(&t, "sleeper", sleeper, sizeof(sleeper)), 0);
-	ck_assert_int_eq(mst_target_ready_value(&t, "waker", waker, sizeof(waker)), 0);
+	ck_assert_int_eq(mst_child_ready_value(&t, "reader", reader, sizeof(reader)), 0);
+	ck_assert_int_eq(mst_child_ready_value(&t, "sleeper", sleeper, sizeof(sleeper)), 0);
+	ck_assert_int_eq(mst_child_ready_value(&t, "waker", waker, sizeof(waker)), 0);
 
 	static const struct {
 		const char *what;
@@ -360,7 +360,7 @@ static void blocked_syscalls_run(long secs, long *again)
 		        "%ld s sleeps: inconclusive, again with %ld s\n",
 		        spent, secs, *again);
 		free(bin);
-		mst_target_stop(&t);
+		mst_child_stop(&t);
 		return;
 	}
 
@@ -400,7 +400,7 @@ static void blocked_syscalls_run(long secs, long *again)
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "target status 0x%x", st);
 	free(said);
 	free(bin);
-	mst_target_stop(&t);
+	mst_child_stop(&t);
 }
 
 START_TEST(blocked_syscalls)
@@ -458,12 +458,12 @@ static void assert_one_line(const struct res *r, const char *want)
 	              "stderr is not one line: '%s'", r->err);
 }
 
-static struct mst_target start_native(const char *threads)
+static struct mst_child start_native(const char *threads)
 {
 	char *bin = mst_build_path("tests/native_chain");
 	char *argv[] = {bin, "threads", (char *)threads, NULL};
-	struct mst_target t;
-	ck_assert_int_eq(mst_target_start(&t, argv, 20000), 0);
+	struct mst_child t;
+	ck_assert_int_eq(mst_child_start(&t, argv, 20000), 0);
 	free(bin);
 	return t;
 }
@@ -473,7 +473,7 @@ static struct mst_target start_native(const char *threads)
  * so only the options are wrong) is never touched. */
 START_TEST(options_clash)
 {
-	struct mst_target t = start_native("2");
+	struct mst_child t = start_native("2");
 	char pid[32];
 	snprintf(pid, sizeof(pid), "%d", (int)t.pid);
 	static const struct {
@@ -501,14 +501,14 @@ START_TEST(options_clash)
 	assert_one_line(&r, "invalid PID '99999999999'");
 	res_free(&r);
 	assert_free(t.pid);
-	mst_target_stop(&t);
+	mst_child_stop(&t);
 }
 END_TEST
 
 /* The live view with stdin/stdout on pipes: exit 2 and what to use. */
 START_TEST(live_without_terminal)
 {
-	struct mst_target t = start_native("2");
+	struct mst_child t = start_native("2");
 	char pid[32];
 	snprintf(pid, sizeof(pid), "%d", (int)t.pid);
 	struct res r = run_msttop("-p", pid, NULL);
@@ -516,7 +516,7 @@ START_TEST(live_without_terminal)
 	assert_one_line(&r, "the live view needs a terminal: use --batch or --dump");
 	res_free(&r);
 	assert_free(t.pid);
-	mst_target_stop(&t);
+	mst_child_stop(&t);
 }
 END_TEST
 
@@ -524,7 +524,7 @@ END_TEST
  * --python-only and --nonblocking have nothing to read (6, one line). */
 START_TEST(not_python_modes)
 {
-	struct mst_target t = start_native("2");
+	struct mst_child t = start_native("2");
 	char pid[32];
 	snprintf(pid, sizeof(pid), "%d", (int)t.pid);
 	struct res r = run_msttop("--dump", "-p", pid, NULL);
@@ -542,7 +542,7 @@ START_TEST(not_python_modes)
 	assert_one_line(&r, "has no CPython");
 	res_free(&r);
 	assert_free(t.pid);
-	mst_target_stop(&t);
+	mst_child_stop(&t);
 }
 END_TEST
 
@@ -589,8 +589,8 @@ START_TEST(unsupported_version)
 	                "import sys, time\nsys.stdout.write('ready\\n')\nsys.stdout.flush()\n"
 	                "time.sleep(600)",
 	                NULL};
-	struct mst_target t;
-	ck_assert_int_eq(mst_target_start(&t, argv, 20000), 0);
+	struct mst_child t;
+	ck_assert_int_eq(mst_child_start(&t, argv, 20000), 0);
 	char pid[32], want[96];
 	snprintf(pid, sizeof(pid), "%d", (int)t.pid);
 	snprintf(want, sizeof(want), "Python %s", ver);
@@ -617,7 +617,7 @@ START_TEST(unsupported_version)
 	fprintf(stderr, "unsupported_version: %s (%s) refused\n", py, want);
 	free(ver);
 	free(py);
-	mst_target_stop(&t);
+	mst_child_stop(&t);
 }
 END_TEST
 
@@ -683,8 +683,8 @@ START_TEST(stripped_libpython)
 		char *st[] = {strip, "--strip-all", copy, NULL};
 		must_run(st);
 		setenv("LD_LIBRARY_PATH", tmpl, 1);
-		struct mst_target t;
-		int started = mst_target_start_py(&t, py, "tests/targets/py_idle.py", NULL, 20000);
+		struct mst_child t;
+		int started = mst_child_start_py(&t, py, "tests/targets/py_idle.py", NULL, 20000);
 		unsetenv("LD_LIBRARY_PATH");
 		if (started != 0) {
 			unlink(copy);
@@ -699,7 +699,7 @@ START_TEST(stripped_libpython)
 		snprintf(pid, sizeof(pid), "%d", (int)t.pid);
 		struct res r = run_msttop("--dump", "-p", pid, NULL);
 		struct res j = run_msttop("--dump", "--json", "-p", pid, NULL);
-		mst_target_stop(&t);
+		mst_child_stop(&t);
 		unlink(copy);
 		rmdir(tmpl);
 		ck_assert_msg(loaded, "%s: the stripped copy of %s is not mapped", py->label, lib);
@@ -833,8 +833,8 @@ START_TEST(stripped_static_python)
 	                "print('ready', flush=True)\n"
 	                "threading.Event().wait()\n",
 	                NULL};
-	struct mst_target t;
-	int started = mst_target_start(&t, argv, 20000);
+	struct mst_child t;
+	int started = mst_child_start(&t, argv, 20000);
 	unsetenv("PYTHONHOME");
 	if (started != 0) {
 		unlink(exe);
@@ -845,7 +845,7 @@ START_TEST(stripped_static_python)
 	snprintf(pid, sizeof(pid), "%d", (int)t.pid);
 	struct res r = run_msttop("--dump", "-p", pid, NULL);
 	struct res po = run_msttop("--dump", "--python-only", "-p", pid, NULL);
-	mst_target_stop(&t);
+	mst_child_stop(&t);
 	unlink(exe);
 	rmdir(tmpl);
 	fprintf(stderr,
@@ -877,7 +877,7 @@ END_TEST
  * tracer; the target is left as the tracer had it. */
 START_TEST(traced_by_another)
 {
-	struct mst_target t = start_native("2");
+	struct mst_child t = start_native("2");
 	ck_assert_int_eq(ptrace(PTRACE_SEIZE, t.pid, NULL, NULL), 0);
 	char pid[32], want[96];
 	snprintf(pid, sizeof(pid), "%d", (int)t.pid);
@@ -896,7 +896,7 @@ START_TEST(traced_by_another)
 	res_free(&r);
 	res_free(&b);
 	assert_free(t.pid);
-	mst_target_stop(&t);
+	mst_child_stop(&t);
 }
 END_TEST
 
@@ -904,7 +904,7 @@ END_TEST
  * every thread detached and running. */
 START_TEST(signals_exit_codes)
 {
-	struct mst_target t = start_native("4");
+	struct mst_child t = start_native("4");
 	char *bin = mst_build_path("msttop");
 	char pid[32];
 	snprintf(pid, sizeof(pid), "%d", (int)t.pid);
@@ -949,7 +949,7 @@ START_TEST(signals_exit_codes)
 		assert_free(t.pid);
 	}
 	free(bin);
-	mst_target_stop(&t);
+	mst_child_stop(&t);
 }
 END_TEST
 
@@ -1023,7 +1023,7 @@ static struct res run_closed_stdout(char *const argv[])
  * leaving after one line. Nothing more is said, exit 0, the target free. */
 START_TEST(closed_pipe_big)
 {
-	struct mst_target t = start_native("150");
+	struct mst_child t = start_native("150");
 	char *bin = mst_build_path("msttop");
 	char pid[32];
 	snprintf(pid, sizeof(pid), "%d", (int)t.pid);
@@ -1059,7 +1059,7 @@ START_TEST(closed_pipe_big)
 	free(cmd);
 	assert_free(t.pid);
 	free(bin);
-	mst_target_stop(&t);
+	mst_child_stop(&t);
 }
 END_TEST
 
@@ -1075,7 +1075,7 @@ START_TEST(dump_while_target_dies)
 	int outcomes[4] = {0}, bad = 0;
 	char first_bad[512] = "";
 	for (int i = 0; i < 8; i++) {
-		struct mst_target t = start_native("100");
+		struct mst_child t = start_native("100");
 		char pid[32];
 		snprintf(pid, sizeof(pid), "%d", (int)t.pid);
 		char *argv[] = {bin, "--dump", "-p", pid, NULL};
@@ -1135,7 +1135,7 @@ START_TEST(dump_while_target_dies)
 		waitpid(m, &st, 0);
 		close(ofd);
 		close(efd);
-		mst_target_stop(&t);
+		mst_child_stop(&t);
 		ck_assert_msg(!hung, "msttop --dump hung after its target was killed");
 		int code = mst_exit_code(st);
 		if (code == 0 && !strncmp(out, "Process ", 8)) {

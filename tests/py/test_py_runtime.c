@@ -47,10 +47,10 @@ static const char idle_script[] = "import sys, time\n"
                                   "sys.stdout.flush()\n"
                                   "time.sleep(120)\n";
 
-static uint64_t ready_hex(const struct mst_target *t, const char *key)
+static uint64_t ready_hex(const struct mst_child *t, const char *key)
 {
 	char buf[64];
-	ck_assert_msg(mst_target_ready_value(t, key, buf, sizeof(buf)) == 0, "no %s in \"%s\"", key,
+	ck_assert_msg(mst_child_ready_value(t, key, buf, sizeof(buf)) == 0, "no %s in \"%s\"", key,
 	              t->ready);
 	return strtoull(buf, NULL, 16);
 }
@@ -90,19 +90,19 @@ START_TEST(test_live_interpreter)
 	ck_assert((size_t)_i < n);
 	const struct mst_interp *py = &all[_i];
 	char *argv[] = {(char *)py->path, "-c", (char *)live_script, NULL};
-	struct mst_target t;
+	struct mst_child t;
 	struct mst_py_runtime_info *info = calloc(1, sizeof(*info));
 	struct mst_err err = {0};
 	char ver[32], got[32];
 
-	ck_assert_msg(mst_target_start(&t, argv, 30000) == 0, "%s did not start", py->label);
+	ck_assert_msg(mst_child_start(&t, argv, 30000) == 0, "%s did not start", py->label);
 	pid_t pid = t.pid;
 	struct mst_reader r = {mst_pid_reader_read, &pid};
 	int rc = find(t.pid, info, &err);
 	ck_assert_msg(rc == 0, "%s: %s", py->label, err.msg);
 
 	/* The version the interpreter reports about itself. */
-	ck_assert_int_eq(mst_target_ready_value(&t, "ver", ver, sizeof(ver)), 0);
+	ck_assert_int_eq(mst_child_ready_value(&t, "ver", ver, sizeof(ver)), 0);
 	snprintf(got, sizeof(got), "%d.%d.%d", info->major, info->minor, info->micro);
 	ck_assert_msg(!strcmp(ver, got), "%s: detected %s, interpreter says %s", py->label, got,
 	              ver);
@@ -219,7 +219,7 @@ START_TEST(test_live_interpreter)
 	       " eval ranges=%d%s%s\n",
 	       py->label, info->module_path, info->minor, info->micro, info->runtime, info->bias,
 	       info->n_eval, info->stripped ? " stripped" : "", info->is_static ? " static" : "");
-	mst_target_stop(&t);
+	mst_child_stop(&t);
 	free(info);
 }
 END_TEST
@@ -228,11 +228,11 @@ START_TEST(test_sleep_is_not_python)
 {
 	/* exec keeps the pid: wait until the shell has become sleep. */
 	char *argv[] = {"/bin/sh", "-c", "echo ready; exec /bin/sleep 120", NULL};
-	struct mst_target t;
+	struct mst_child t;
 	struct mst_py_runtime_info *info = calloc(1, sizeof(*info));
 	struct mst_err err = {0};
 	char link[64], exe[PATH_MAX];
-	ck_assert_int_eq(mst_target_start(&t, argv, 10000), 0);
+	ck_assert_int_eq(mst_child_start(&t, argv, 10000), 0);
 	snprintf(link, sizeof(link), "/proc/%d/exe", (int)t.pid);
 	for (int i = 0; i < 500; i++) {
 		ssize_t k = readlink(link, exe, sizeof(exe) - 1);
@@ -243,7 +243,7 @@ START_TEST(test_sleep_is_not_python)
 	}
 	ck_assert_msg(strstr(exe, "sleep"), "target never became sleep (%s)", exe);
 	int rc = find(t.pid, info, &err);
-	mst_target_stop(&t);
+	mst_child_stop(&t);
 	ck_assert_msg(rc == -MST_ENOPYTHON, "rc %d: %s", rc, err.msg);
 	ck_assert_ptr_nonnull(strstr(err.msg, "no CPython"));
 	free(info);
@@ -268,12 +268,12 @@ START_TEST(test_python27_refused)
 	char *py = pyenv_path("versions/2.7.18/bin/python2.7");
 	struct mst_py_runtime_info *info = calloc(1, sizeof(*info));
 	struct mst_err err = {0};
-	struct mst_target t;
+	struct mst_child t;
 	ck_assert_msg(access(py, X_OK) == 0, "%s is not installed", py);
 	char *argv[] = {py, "-c", (char *)idle_script, NULL};
-	ck_assert_int_eq(mst_target_start(&t, argv, 20000), 0);
+	ck_assert_int_eq(mst_child_start(&t, argv, 20000), 0);
 	int rc = find(t.pid, info, &err);
-	mst_target_stop(&t);
+	mst_child_stop(&t);
 	ck_assert_msg(rc == -MST_EUNSUPPORTED, "rc %d: %s", rc, err.msg);
 	ck_assert_msg(strstr(err.msg, "2.7.18"), "message does not name the version: %s", err.msg);
 	ck_assert_int_eq(info->major, 2);
@@ -336,13 +336,13 @@ START_TEST(test_python373_refused)
 	char env[PATH_MAX + 32];
 	snprintf(env, sizeof(env), "LD_LIBRARY_PATH=%s", dir);
 	char *argv[] = {"/usr/bin/env", env, (char *)py->path, "-c", (char *)idle_script, NULL};
-	struct mst_target t;
+	struct mst_child t;
 	struct mst_py_runtime_info *info = calloc(1, sizeof(*info));
 	struct mst_err err = {0};
-	int started = mst_target_start(&t, argv, 20000);
+	int started = mst_child_start(&t, argv, 20000);
 	int rc = started == 0 ? find(t.pid, info, &err) : 0;
 	if (started == 0)
-		mst_target_stop(&t);
+		mst_child_stop(&t);
 	unlink(libdst);
 	rmdir(dir);
 	ck_assert_int_eq(started, 0);

@@ -100,7 +100,7 @@ static bool wait_all_sleeping(pid_t pid, int timeout_ms)
 
 /* A started target with its runtime opened. */
 struct live {
-	struct mst_target t;
+	struct mst_child t;
 	pid_t pid;
 	struct mst_reader r;
 	struct mst_py *py;
@@ -116,7 +116,7 @@ static bool live_start(struct ctx *c, struct live *lv, const char *rel, const ch
 
 	memset(lv, 0, sizeof(*lv));
 	lv->script = mst_src_path(rel);
-	if (mst_target_start_py(&lv->t, c->interp, rel, arg, START_TIMEOUT_MS) != 0)
+	if (mst_child_start_py(&lv->t, c->interp, rel, arg, START_TIMEOUT_MS) != 0)
 		return flunk(c, "%s: target did not start", rel);
 	lv->pid = lv->t.pid;
 	if (settle && !wait_all_sleeping(lv->pid, 5000))
@@ -135,7 +135,7 @@ static void live_stop(struct live *lv)
 {
 	mst_py_close(lv->py);
 	lv->py = NULL;
-	mst_target_stop(&lv->t);
+	mst_child_stop(&lv->t);
 	free(lv->script);
 	lv->script = NULL;
 }
@@ -151,7 +151,7 @@ static bool read_threads(struct ctx *c, struct live *lv, struct mst_py_threads *
 static int64_t ready_int(const struct live *lv, const char *key)
 {
 	char buf[64];
-	if (mst_target_ready_value(&lv->t, key, buf, sizeof(buf)) != 0)
+	if (mst_child_ready_value(&lv->t, key, buf, sizeof(buf)) != 0)
 		return -2;
 	return strtoll(buf, NULL, 10);
 }
@@ -674,7 +674,7 @@ START_TEST(test_corrupt_reads_are_contained)
 	size_t n = mst_test_interps(&interps);
 	ck_assert_msg(n > 0, "no interpreter found");
 	for (size_t i = 0; i < n; i++) {
-		struct mst_target t;
+		struct mst_child t;
 		struct bad_reader b = {.rng = 0x9e3779b97f4a7c15ull + i};
 		struct mst_reader r = {bad_read, &b};
 		struct mst_maps *maps = NULL;
@@ -683,8 +683,8 @@ START_TEST(test_corrupt_reads_are_contained)
 		unsigned ok = 0;
 		int rc;
 
-		ck_assert_int_eq(mst_target_start_py(&t, &interps[i], "tests/targets/py_names.py",
-		                                     NULL, START_TIMEOUT_MS),
+		ck_assert_int_eq(mst_child_start_py(&t, &interps[i], "tests/targets/py_names.py",
+		                                    NULL, START_TIMEOUT_MS),
 		                 0);
 		b.pid = t.pid;
 		rc = mst_maps_read(t.pid, &maps, &err);
@@ -692,7 +692,7 @@ START_TEST(test_corrupt_reads_are_contained)
 			rc = mst_py_open(t.pid, maps, &r, &py, &err);
 		mst_maps_free(maps);
 		if (rc < 0) {
-			mst_target_stop(&t);
+			mst_child_stop(&t);
 			ck_abort_msg("%s: mst_py_open: %s", interps[i].label, err.msg);
 		}
 		b.armed = true;
@@ -712,7 +712,7 @@ START_TEST(test_corrupt_reads_are_contained)
 			mst_py_threads_free(&th);
 		}
 		mst_py_close(py);
-		mst_target_stop(&t);
+		mst_child_stop(&t);
 		ck_assert_msg(ok > 0 && b.corrupted > 0 && b.failed > 0,
 		              "%s: %u good reads, %u corrupted, %u failed", interps[i].label, ok,
 		              b.corrupted, b.failed);
@@ -769,9 +769,9 @@ START_TEST(test_tagged_executable)
 	for (size_t i = 0; i < n; i++) {
 		if (interps[i].minor < 14)
 			continue;
-		struct mst_target t;
-		ck_assert_int_eq(mst_target_start_py(&t, &interps[i], "tests/targets/py_names.py",
-		                                     NULL, START_TIMEOUT_MS),
+		struct mst_child t;
+		ck_assert_int_eq(mst_child_start_py(&t, &interps[i], "tests/targets/py_names.py",
+		                                    NULL, START_TIMEOUT_MS),
 		                 0);
 		struct mst_maps *maps = NULL;
 		struct mst_err err = {0};
@@ -808,7 +808,7 @@ START_TEST(test_tagged_executable)
 		mst_py_close(plain);
 		mst_py_close(tagged);
 		mst_maps_free(maps);
-		mst_target_stop(&t);
+		mst_child_stop(&t);
 		tested++;
 	}
 	/* Where the run has 3.14+ (run-tests.sh always does), it was tested. */
@@ -822,21 +822,21 @@ END_TEST
 START_TEST(test_open_no_python)
 {
 	char *argv[] = {"/bin/sh", "-c", "echo ready; exec sleep 60", NULL};
-	struct mst_target t;
+	struct mst_child t;
 	struct mst_maps *maps = NULL;
 	struct mst_py *py = NULL;
 	struct mst_err err = {0};
 	pid_t pid;
 	int rc;
 
-	ck_assert_int_eq(mst_target_start(&t, argv, START_TIMEOUT_MS), 0);
+	ck_assert_int_eq(mst_child_start(&t, argv, START_TIMEOUT_MS), 0);
 	pid = t.pid;
 	struct mst_reader r = {mst_pid_reader_read, &pid};
 	rc = mst_maps_read(pid, &maps, &err);
 	if (rc == 0)
 		rc = mst_py_open(pid, maps, &r, &py, &err);
 	mst_maps_free(maps);
-	mst_target_stop(&t);
+	mst_child_stop(&t);
 	ck_assert_msg(rc == -MST_ENOPYTHON, "rc %d: %s", rc, err.msg);
 	ck_assert_ptr_null(py);
 }

@@ -70,8 +70,11 @@ CHAIN_NOINLINE static unsigned long chain_c(int depth)
 		volatile unsigned long n = (unsigned long)depth;
 
 		at_blocking_point();
-		for (;;)
-			n++; /* MARK: spin_loop */
+		/* One line: whichever instruction of the loop a sample hits,
+		 * its line is the MARK's. */
+		/* clang-format off */
+		for (;;) n++; /* MARK: spin_loop */
+		/* clang-format on */
 	}
 	at_blocking_point();
 	for (;;) {

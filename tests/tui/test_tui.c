@@ -47,7 +47,7 @@ struct ctx {
 	char sock[64];
 	char pane[16384]; /* the last capture */
 	char why[1024];
-	struct mst_target target;
+	struct mst_child target;
 	pid_t shell;        /* the pane's shell, msttop's parent */
 	char rcfile[128];   /* msttop's exit status, written by the shell */
 	char sttyfile[128]; /* the tty's modes right after msttop (new tests) */
@@ -275,9 +275,9 @@ static long thread_ticks(pid_t pid, const char *tid)
 static bool scenario(struct ctx *c, const struct variant *v)
 {
 	char hot_tid[32], ver[32], line[1024];
-	if (mst_target_start_py(&c->target, v->py, "tests/targets/tui_hot.py", NULL, 20000) < 0)
+	if (mst_child_start_py(&c->target, v->py, "tests/targets/tui_hot.py", NULL, 20000) < 0)
 		return bad(c, "the target did not start under %s", v->py->label);
-	if (mst_target_ready_value(&c->target, "hot", hot_tid, sizeof(hot_tid)) < 0)
+	if (mst_child_ready_value(&c->target, "hot", hot_tid, sizeof(hot_tid)) < 0)
 		return bad(c, "no hot= in '%s'", c->target.ready);
 
 	const char *bin_env = getenv("MSTTOP_TUI_BIN"); /* a developer's own build */
@@ -445,7 +445,7 @@ START_TEST(live_view)
 	snprintf(sockpath, sizeof(sockpath), "%s/tmux-%u/%s", tmpdir && *tmpdir ? tmpdir : "/tmp",
 	         (unsigned)getuid(), c.sock);
 	unlink(sockpath);
-	mst_target_stop(&c.target);
+	mst_child_stop(&c.target);
 	ck_assert_msg(ok, "%s (%s)", c.why, v->py->label);
 }
 END_TEST
@@ -501,7 +501,7 @@ static void session_end(struct ctx *c)
 	snprintf(sockpath, sizeof(sockpath), "%s/tmux-%u/%s", tmpdir && *tmpdir ? tmpdir : "/tmp",
 	         (unsigned)getuid(), c->sock);
 	unlink(sockpath);
-	mst_target_stop(&c->target);
+	mst_child_stop(&c->target);
 }
 
 /* The header's "samples N", or -1. */
@@ -594,7 +594,7 @@ static const struct mst_interp *newest_interp(void)
  * work, and q exits 0 with the terminal restored. */
 static bool exit_scenario(struct ctx *c, const struct mst_interp *py)
 {
-	if (mst_target_start_py(&c->target, py, "tests/targets/py_robust.py", "exitsig", 20000) < 0)
+	if (mst_child_start_py(&c->target, py, "tests/targets/py_robust.py", "exitsig", 20000) < 0)
 		return bad(c, "the target did not start under %s", py->label);
 	if (!start_session(c, c->target.pid, 120, 40))
 		return false;
@@ -713,7 +713,7 @@ static void read_churned(struct ctx *c, long *n, long *at)
  * untraced, no thread stopped. */
 static bool churn_scenario(struct ctx *c, const struct mst_interp *py, int secs)
 {
-	if (mst_target_start_py(&c->target, py, "tests/targets/py_robust.py", "churncount", 20000) <
+	if (mst_child_start_py(&c->target, py, "tests/targets/py_robust.py", "churncount", 20000) <
 	    0)
 		return bad(c, "the target did not start under %s", py->label);
 	if (!start_session(c, c->target.pid, 120, 40))
@@ -813,7 +813,7 @@ static bool resize(struct ctx *c, int cols, int rows)
  * q quits from the "too small" screen too. */
 static bool small_scenario(struct ctx *c, const struct mst_interp *py)
 {
-	if (mst_target_start_py(&c->target, py, "tests/targets/tui_hot.py", NULL, 20000) < 0)
+	if (mst_child_start_py(&c->target, py, "tests/targets/tui_hot.py", NULL, 20000) < 0)
 		return bad(c, "the target did not start under %s", py->label);
 	if (!start_session(c, c->target.pid, 30, 8))
 		return false;
