@@ -1,0 +1,381 @@
+/* Internals of the aggregator (src/agg/): its tables, cells, rings and
+ * trees, the small helpers every part inlines, and what the parts call of
+ * each other. Not for use outside src/agg/. See agg.c for the whole. */
+#ifndef MSTTOP_AGG_INT_H
+#define MSTTOP_AGG_INT_H
+
+/* An allocation failure inside uthash must come back as -ENOMEM, not exit:
+ * with this, a failed add leaves the item out of the table (hh.tbl NULL). */
+#define HASH_NONFATAL_OOM 1
+
+#include "msttop/agg.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uthash.h>
+
+#define NVAR 3  /* enum mst_agg_subset */
+#define NVIEW 3 /* enum mst_agg_view */
+#define NSHR 7  /* samples, then one per state flag bit */
+#define SEC_NS 1000000000ull
+/* Longer names are cut: C++ names can be huge, and what is kept is bounded. */
+#define STR_MAX 2048
+#define NO_IDX UINT32_MAX
+#define NO_NODE UINT32_MAX
+/* A full table evicts this fraction of its cap at once, so the scan that
+ * picks the coldest is paid once per that many new items, not per item. */
+#define EVICT_DIV 8
+
+/* One count cell. A view only changes which frame gets the own count, so
+ * total is shared and own is kept per view. */
+struct cnt {
+	uint64_t total_ns;
+	uint64_t own_ns[NVIEW];
+	uint32_t total;
+	uint32_t own[NVIEW];
+};
+
+/* One second of a count cell: 32 bits suffice for a second, with time in
+ * microseconds (saturating; a second of one cell is at most a second per
+ * thread). Rings are most of what the agg holds, hence the smaller form. */
+struct bkt {
+	uint32_t total;
+	uint32_t own[NVIEW];
+	uint32_t total_us;
+	uint32_t own_us[NVIEW];
+};
+
+struct thr;
+
+/* The recent window of one count cell: a bucket per second of the ring. Only
+ * cells counted within the window have one; a block whose buckets all aged
+ * out goes back to a pool, so memory follows what is hot now and not every
+ * cell ever counted (most of those only keep their since-start count). */
+struct rblk {
+	struct thr *t; /* owner: a thread's entry, or NULL for a process cell */
+	uint32_t idx;  /* the entry's position in t->tab[mode], or the frame id */
+	uint8_t mode, var;
+	size_t live;       /* index in the agg's live list */
+	struct rblk *next; /* in the pool */
+	struct bkt c[];    /* [nb] */
+};
+
+/* Thread-sample shares: [0] every sample, [1 + bit] samples with that flag. */
+struct shr {
+	uint32_t n[NSHR];
+	uint64_t ns[NSHR];
+};
+
+struct tick {
+	uint32_t ticks, gil, gc;
+	uint64_t ns;
+};
+
+/* An interned string, shared by the frames that name it and freed with the
+ * last of them. */
+struct str {
+	UT_hash_handle hh;
+	uint32_t refs;
+	char s[];
+};
+
+/* An open-addressing index (linear probing) of positions in an array: a
+ * slot holds position + 1, 0 is empty. It has at least twice as many slots
+ * as the array has room for, so probes stay short, and it is rebuilt from
+ * the array after an eviction instead of deleting in place. */
+struct ix {
+	uint32_t *slot;
+	uint32_t mask; /* slots - 1 */
+};
+
+/* Interned strings are unique, so a frame's identity can hold their
+ * addresses: a fixed-size key with no padding. */
+struct fkey {
+	const char *func, *file, *mod;
+	uint32_t line;  /* 0 in by-function mode */
+	uint32_t flags; /* kind | inlined << 1; kind only in by-function mode */
+};
+
+/* A frame in one mode's id space, with the process's counts of it. */
+struct frame {
+	struct fkey key; /* key.func NULL: a free slot */
+	uint32_t fn;     /* by-line frames: the by-function id; free slots: the next free */
+	uint32_t gen;    /* == agg gen: already counted in this thread sample */
+	bool unfolded;
+	struct rblk *r[NVAR]; /* recent rings, NULL when not hot */
+	struct cnt c[NVAR];   /* since start, per subset */
+};
+
+/* The frames of one mode. Ids are positions; id 0 is "(other frames)". */
+struct ftab {
+	struct frame *v;
+	uint32_t n, cap, live, free;
+	struct ix ix;
+	bool full;       /* a new frame found no room: evict after this sample */
+	uint64_t futile; /* 1 + the second of the last eviction that freed nothing */
+};
+
+/* A thread's counts of one frame in one mode, per subset. */
+struct tent {
+	uint32_t id;  /* the frame id; NO_IDX: a free slot */
+	uint32_t gen; /* == agg gen: counted in this sample; free slots: the next free */
+	struct rblk *r[NVAR];
+	struct cnt c[NVAR];
+};
+
+/* A thread's entries of one mode; position 0 is "(other frames)". */
+struct etab {
+	struct tent *v;
+	uint32_t n, cap, live, free;
+	struct ix ix;
+	bool full;
+	uint64_t futile;
+};
+
+/* Parents come before their children in the array, an order that
+ * compaction keeps. */
+struct tnode {
+	uint32_t frame, parent, first_child, next_sibling;
+	uint32_t self, total;
+	uint64_t self_ns, total_ns;
+};
+
+struct tree {
+	struct tnode *v;
+	uint32_t n, cap;
+	struct ix ix;
+	bool full;
+	uint64_t futile;
+};
+
+/* One depth of a thread's last stack, counted from the outermost frame:
+ * consecutive samples of a thread mostly share their outer frames, and what
+ * was looked up for them last time (frame, entries, tree nodes) is reused
+ * while the input frames compare equal. What the cache holds is never
+ * evicted. */
+struct cslot {
+	uint32_t f;       /* by-line frame id */
+	uint32_t e[2];    /* entry positions per mode */
+	uint32_t node[2]; /* per mode; NO_NODE where the tree walk stopped */
+	bool folded;
+};
+
+struct thr {
+	pid_t tid;
+	UT_hash_handle hh;
+	char name[MST_AGG_NAME_MAX];
+	uint32_t state, top;
+	bool ended;
+	uint64_t first_ns, last_ns, last_tick;
+	struct etab tab[2]; /* by line, by function */
+	struct tree tree[2];
+	struct cslot *cache; /* the last stack, outermost first */
+	size_t ncache, cache_cap;
+	struct shr sh[]; /* [0] since start, [1 + slot] ring */
+};
+
+struct mst_agg {
+	struct mst_agg_config cfg;
+	size_t nb;          /* ring slots: recent_s + the current second */
+	size_t stride;      /* cells per count: 1 + nb */
+	uint32_t tree_hard; /* tree nodes including the "(other)" headroom */
+
+	struct str *strs;
+	size_t nstrs, str_bytes;
+	struct ftab ft[2]; /* per mode */
+	uint32_t gen;
+
+	struct thr *threads;
+	size_t nthreads;
+
+	bool started, in_tick, have_first;
+	uint64_t cur_sec, now_ns, weight, tick_no, first_ns, last_ns;
+	size_t slot;
+	uint32_t tick_flags;
+	struct tick *pt; /* [stride] */
+	struct shr *psh; /* [stride]: every thread sample */
+
+	/* Recent rings in use (the clock walks only these) and spare ones. */
+	struct rblk **live;
+	size_t nlive, live_cap, npool;
+	struct rblk *pool;
+
+	/* Per-sample scratch, max_depth long, so a warm tick allocates nothing. */
+	uint32_t *sf;    /* by-line frame ids */
+	uint32_t *sl[2]; /* entry positions per mode */
+
+	/* Eviction scratch, as long as the largest table evicted from. */
+	uint32_t *scr, *remap;
+	uint8_t *mark;
+	size_t scr_cap;
+	uint8_t *fmark; /* frame marks, as long as a frame table */
+	size_t fmark_cap;
+
+	struct mst_agg_hot *hot;
+	size_t hot_cap;
+	struct mst_agg_thread *trows;
+	size_t trows_cap;
+	struct mst_agg_node *nrows;
+	size_t nrows_cap;
+	struct mst_agg_stack_frame *srows;
+	size_t srows_cap;
+
+	struct mst_agg_stats st;
+};
+
+/* ---- small helpers, inlined where they are used ---- */
+
+static inline uint32_t agg_mix32(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ull;
+	x ^= x >> 33;
+	return (uint32_t)x;
+}
+
+static inline uint32_t agg_sat_add(uint32_t x, uint32_t y)
+{
+	return x + y < x ? UINT32_MAX : x + y;
+}
+
+/* r is there: the feeding path takes one before it counts anything. w is
+ * the weight in ns, w_us the same in microseconds. */
+static inline void agg_cnt_total(struct cnt *c, struct rblk *r, size_t slot, uint64_t w,
+                                 uint32_t w_us)
+{
+	c->total++;
+	c->total_ns += w;
+	r->c[slot].total++;
+	r->c[slot].total_us = agg_sat_add(r->c[slot].total_us, w_us);
+}
+
+static inline void agg_cnt_own(struct cnt *c, struct rblk *r, size_t slot, int view, uint64_t w,
+                               uint32_t w_us)
+{
+	c->own[view]++;
+	c->own_ns[view] += w;
+	r->c[slot].own[view]++;
+	r->c[slot].own_us[view] = agg_sat_add(r->c[slot].own_us[view], w_us);
+}
+
+static inline void agg_shr_add(struct shr *s, size_t slot, uint32_t state, uint64_t w)
+{
+	struct shr *both[2] = {&s[0], &s[slot]};
+	for (int k = 0; k < 2; k++) {
+		both[k]->n[0]++;
+		both[k]->ns[0] += w;
+		for (int b = 0; b < NSHR - 1; b++)
+			if (state & (1u << b)) {
+				both[k]->n[1 + b]++;
+				both[k]->ns[1 + b] += w;
+			}
+	}
+}
+
+static inline int agg_shr_index(int subset)
+{
+	/* Subsets are the samples with a state flag: bit 0 active, bit 1 GIL. */
+	return subset == MST_AGG_ONLY_ACTIVE ? 1 : subset == MST_AGG_ONLY_GIL ? 2 : 0;
+}
+
+static inline uint32_t agg_fkey_hash(const struct fkey *k)
+{
+	uint64_t h = (uintptr_t)k->func;
+	h = h * 0x9E3779B97F4A7C15ull ^ (uintptr_t)k->file;
+	h = h * 0x9E3779B97F4A7C15ull ^ (uintptr_t)k->mod;
+	h = h * 0x9E3779B97F4A7C15ull ^ ((uint64_t)k->line << 2 | k->flags);
+	return agg_mix32(h);
+}
+
+static inline bool agg_fkey_eq(const struct fkey *x, const struct fkey *y)
+{
+	return x->func == y->func && x->file == y->file && x->mod == y->mod && x->line == y->line &&
+	       x->flags == y->flags;
+}
+
+static inline uint32_t agg_nkey_hash(uint32_t parent, uint32_t frame)
+{
+	return agg_mix32((uint64_t)parent << 32 | frame);
+}
+
+static inline void agg_ix_put(struct ix *x, uint32_t h, uint32_t pos)
+{
+	uint32_t i = h & x->mask;
+	while (x->slot[i])
+		i = (i + 1) & x->mask;
+	x->slot[i] = pos + 1;
+}
+
+static inline double agg_pct(uint64_t part, uint64_t whole)
+{
+	return whole ? 100.0 * (double)part / (double)whole : 0.0;
+}
+
+/* ---- what the parts call of each other ---- */
+
+/* count.c */
+void agg_cnt_merge(struct cnt *dst, const struct cnt *src, uint64_t n, uint64_t ns);
+void agg_cnt_read(const struct cnt *c, const struct rblk *r, size_t nb, enum mst_agg_window w,
+                  struct cnt *out);
+int agg_grow(void **buf, size_t *cap, size_t need, size_t size);
+int agg_grow_to(void **buf, uint32_t *cap, uint32_t limit, size_t size);
+void agg_shr_read(const struct shr *s, size_t nb, enum mst_agg_window w, struct shr *out);
+void agg_tick_read(const struct tick *t, size_t nb, enum mst_agg_window w, struct tick *out);
+
+/* index.c */
+size_t agg_ix_bytes(const struct ix *x);
+int agg_ix_reset(struct ix *x, uint32_t cap);
+
+/* ring.c */
+void agg_rblk_drop_pool(struct mst_agg *a);
+void agg_rblk_give(struct mst_agg *a, struct rblk *r);
+size_t agg_rblk_size(const struct mst_agg *a);
+int agg_rblk_take(struct mst_agg *a, struct rblk **slot, struct thr *t, int mode, uint32_t idx,
+                  int var);
+
+/* intern.c */
+void agg_key_ref(const struct fkey *k);
+void agg_key_unref(struct mst_agg *a, const struct fkey *k);
+void agg_str_drop_unused(struct mst_agg *a, const char *s);
+int agg_str_get(struct mst_agg *a, const char *s, bool create, const char **out);
+
+/* frames.c */
+bool agg_frame_live(const struct ftab *tb, uint32_t id);
+void agg_ftab_fini(struct ftab *tb);
+int agg_ftab_init(struct ftab *tb);
+void agg_ftab_reindex(struct ftab *tb);
+int agg_intern(struct mst_agg *a, const struct mst_agg_frame_in *in, uint32_t *out);
+
+/* entries.c */
+int agg_ent_resolve(struct mst_agg *a, struct thr *t, int mode, uint32_t id, uint32_t *out);
+void agg_etab_del(struct etab *tb, uint32_t p);
+void agg_etab_fini(struct etab *tb);
+int agg_etab_init(struct etab *tb, uint32_t limit);
+void agg_etab_reindex(struct etab *tb);
+
+/* tree.c */
+void agg_tree_add(struct mst_agg *a, struct thr *t, int mode, size_t n, size_t match, uint64_t w);
+void agg_tree_fini(struct tree *tr);
+int agg_tree_init(struct tree *tr);
+void agg_tree_reindex(struct tree *tr);
+
+/* evict.c */
+void agg_etab_evict(struct mst_agg *a, struct thr *t, int mode);
+void agg_ftab_evict(struct mst_agg *a, int mode);
+void agg_tree_prune(struct mst_agg *a, struct thr *t, int mode);
+
+/* thread.c */
+struct thr *agg_thr_find(const struct mst_agg *a, pid_t tid);
+void agg_thr_free(struct mst_agg *a, struct thr *t);
+int agg_thr_new(struct mst_agg *a, pid_t tid, struct thr **out);
+
+/* ring.c */
+void agg_clock_advance(struct mst_agg *a, uint64_t now);
+uint32_t agg_next_gen(struct mst_agg *a);
+
+#endif

@@ -1,0 +1,382 @@
+/* Counting merged stacks for the live view: frames interned into ids, own and
+ * total counts per thread and for the process in a ring of per-second buckets
+ * plus a since-start cell, thread shares, and bounded call trees.
+ *
+ * Memory stops growing once the caps are reached, whatever the target does:
+ * frames, per-thread cells and call-tree nodes live in arrays that grow by
+ * doubling up to their cap and are looked up through open-addressing indexes
+ * of positions (no hash handle per item). When one is full, the coldest of
+ * what was not counted in the recent window (fewest samples since start) is
+ * merged into the "(other frames)" cell or an "(other)" tree node, and its
+ * slot is reused: new hot frames keep getting their own rows, rare ones end
+ * up in the overflow, and own counts still add up to the samples. */
+
+/* Lifetime and the tick API: begin, add a thread's stack, end. */
+#include "agg-int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- lifetime ---- */
+
+int mst_agg_new(const struct mst_agg_config *cfg, struct mst_agg **out, struct mst_err *err)
+{
+	*out = NULL;
+	struct mst_agg_config c = cfg ? *cfg : (struct mst_agg_config){0};
+	if (!c.recent_s)
+		c.recent_s = 5;
+	if (!c.max_frames)
+		c.max_frames = 2048;
+	if (!c.max_thread_entries)
+		c.max_thread_entries = 256;
+	if (!c.max_threads)
+		c.max_threads = 256;
+	if (!c.max_tree_nodes)
+		c.max_tree_nodes = 1024;
+	if (!c.max_depth)
+		c.max_depth = 2048;
+	if (!c.end_after_ns)
+		c.end_after_ns = 2 * SEC_NS;
+	/* Ids and positions must stay clear of the reserved values. */
+	if (c.recent_s > 3600 || c.max_frames > (1u << 28) || c.max_tree_nodes > (1u << 28) ||
+	    c.max_thread_entries > (1u << 28))
+		return mst_err_set(err, -EINVAL, "agg: configuration out of range");
+
+	struct mst_agg *a = calloc(1, sizeof(*a));
+	if (!a)
+		return mst_err_set(err, -ENOMEM, "agg: out of memory");
+	a->cfg = c;
+	a->nb = c.recent_s + 1;
+	a->stride = 1 + a->nb;
+	a->tree_hard = c.max_tree_nodes + c.max_tree_nodes / 8 + 1;
+	a->pt = calloc(a->stride, sizeof(*a->pt));
+	a->psh = calloc(a->stride, sizeof(*a->psh));
+	a->sf = calloc(c.max_depth, sizeof(*a->sf));
+	a->sl[0] = calloc(c.max_depth, sizeof(*a->sl[0]));
+	a->sl[1] = calloc(c.max_depth, sizeof(*a->sl[1]));
+	uint32_t other = NO_IDX;
+	const struct mst_agg_frame_in oin = {.kind = MST_AGG_NATIVE, .function = "(other frames)"};
+	if (!a->pt || !a->psh || !a->sf || !a->sl[0] || !a->sl[1] || agg_ftab_init(&a->ft[0]) < 0 ||
+	    agg_ftab_init(&a->ft[1]) < 0 || agg_intern(a, &oin, &other) < 0 ||
+	    other != MST_AGG_OTHER_FRAME || a->ft[0].live != 1) {
+		mst_agg_free(a);
+		return mst_err_set(err, -ENOMEM, "agg: out of memory");
+	}
+	/* Always listed, even in the folded view. */
+	a->ft[0].v[0].unfolded = a->ft[1].v[0].unfolded = true;
+	*out = a;
+	return 0;
+}
+
+void mst_agg_free(struct mst_agg *a)
+{
+	if (!a)
+		return;
+	struct thr *t, *ttmp;
+	HASH_ITER(hh, a->threads, t, ttmp)
+	{
+		agg_thr_free(a, t);
+	}
+	/* Process rings are still live; thread ones went with their threads. */
+	while (a->nlive)
+		agg_rblk_give(a, a->live[a->nlive - 1]);
+	agg_rblk_drop_pool(a);
+	free(a->live);
+	for (int m = 0; m < 2; m++)
+		agg_ftab_fini(&a->ft[m]);
+	struct str *s, *stmp;
+	HASH_ITER(hh, a->strs, s, stmp)
+	{
+		HASH_DEL(a->strs, s);
+		free(s);
+	}
+	free(a->pt);
+	free(a->psh);
+	free(a->sf);
+	free(a->sl[0]);
+	free(a->sl[1]);
+	free(a->scr);
+	free(a->remap);
+	free(a->mark);
+	free(a->fmark);
+	free(a->hot);
+	free(a->trows);
+	free(a->nrows);
+	free(a->srows);
+	free(a);
+}
+
+void mst_agg_reset(struct mst_agg *a)
+{
+	struct thr *t, *ttmp;
+	HASH_ITER(hh, a->threads, t, ttmp)
+	{
+		agg_thr_free(a, t);
+	}
+	while (a->nlive)
+		agg_rblk_give(a, a->live[a->nlive - 1]);
+	/* What was hot before the reset need not be again: start small. */
+	agg_rblk_drop_pool(a);
+	for (int m = 0; m < 2; m++) {
+		for (uint32_t i = 0; i < a->ft[m].n; i++)
+			memset(a->ft[m].v[i].c, 0, sizeof(a->ft[m].v[i].c));
+		a->ft[m].full = false;
+		a->ft[m].futile = 0;
+	}
+	memset(a->pt, 0, a->stride * sizeof(*a->pt));
+	memset(a->psh, 0, a->stride * sizeof(*a->psh));
+	a->have_first = false;
+	a->first_ns = a->last_ns = 0;
+}
+
+/* ---- feeding ---- */
+
+void mst_agg_begin(struct mst_agg *a, uint64_t now_ns, uint64_t weight_ns)
+{
+	agg_clock_advance(a, now_ns);
+	a->now_ns = now_ns;
+	a->weight = weight_ns;
+	a->tick_no++;
+	a->tick_flags = 0;
+	a->in_tick = true;
+}
+
+static bool frame_matches(const struct mst_agg_frame_in *in, const struct frame *f)
+{
+	return f->key.line == in->line &&
+	       f->key.flags == ((uint32_t)(in->kind & 1) | (in->inlined ? 2u : 0u)) &&
+	       !strcmp(f->key.func, in->function ? in->function : "") &&
+	       !strcmp(f->key.file, in->file ? in->file : "") &&
+	       !strcmp(f->key.mod, in->module ? in->module : "");
+}
+
+/* After a sample: what filled up makes room for what comes next. */
+static void make_room(struct mst_agg *a, struct thr *t)
+{
+	if (t)
+		for (int m = 0; m < 2; m++) {
+			if (t->tab[m].full)
+				agg_etab_evict(a, t, m);
+			if (t->tree[m].full)
+				agg_tree_prune(a, t, m);
+		}
+	/* By line first: the functions of evicted lines may go next. */
+	for (int m = 0; m < 2; m++)
+		if (a->ft[m].full)
+			agg_ftab_evict(a, m);
+}
+
+int mst_agg_add_thread(struct mst_agg *a, const struct mst_agg_thread_in *in, struct mst_err *err)
+{
+	if (!a->in_tick)
+		return mst_err_set(err, -EINVAL, "agg: thread %d added outside a tick",
+		                   (int)in->tid);
+	size_t n = in->nframes;
+	if (n && !in->frames)
+		return mst_err_set(err, -EINVAL, "agg: thread %d: no frame array", (int)in->tid);
+	if (n > a->cfg.max_depth) {
+		/* The innermost frames carry own time and the hot spots. */
+		n = a->cfg.max_depth;
+		a->st.stacks_truncated++;
+	}
+	const struct mst_agg_frame_in *fin = in->frames;
+	int rc;
+
+	/* Everything that can fail comes first, so a failure counts nothing. */
+	struct thr *t = agg_thr_find(a, in->tid);
+	if (!t && (rc = agg_thr_new(a, in->tid, &t)) < 0)
+		goto nomem;
+	/* Interning, outermost first: while the input repeats the thread's
+	 * last stack, its frames are taken from there without a lookup. */
+	size_t match = 0;
+	bool same = t != NULL;
+	for (size_t k = 0; k < n; k++) {
+		size_t i = n - 1 - k;
+		if (same && k < t->ncache && frame_matches(&fin[i], &a->ft[0].v[t->cache[k].f])) {
+			a->sf[i] = t->cache[k].f;
+			match++;
+			continue;
+		}
+		same = false;
+		if ((rc = agg_intern(a, &fin[i], &a->sf[i])) < 0)
+			goto nomem;
+	}
+	unsigned vm = 1u;
+	if (in->state & MST_AGG_ACTIVE)
+		vm |= 1u << MST_AGG_ONLY_ACTIVE;
+	if (in->state & MST_AGG_GIL_HELD)
+		vm |= 1u << MST_AGG_ONLY_GIL;
+	if (t) {
+		if ((rc = agg_grow((void **)&t->cache, &t->cache_cap, n, sizeof(*t->cache))) < 0)
+			goto nomem;
+		for (size_t k = 0; k < n; k++) {
+			size_t i = n - 1 - k;
+			if (k < match) {
+				a->sl[0][i] = t->cache[k].e[0];
+				a->sl[1][i] = t->cache[k].e[1];
+				continue;
+			}
+			if ((rc = agg_ent_resolve(a, t, 0, a->sf[i], &a->sl[0][i])) < 0 ||
+			    (rc = agg_ent_resolve(a, t, 1, a->ft[0].v[a->sf[i]].fn, &a->sl[1][i])) <
+			        0)
+				goto nomem;
+		}
+	} else {
+		a->st.threads_uncounted++;
+	}
+	/* Every cell this sample counts gets its recent ring now, while a
+	 * failure still counts nothing; a ring left unused ages out. */
+	for (size_t i = 0; i < n; i++) {
+		uint32_t id[2] = {a->sf[i], a->ft[0].v[a->sf[i]].fn};
+		for (int v = 0; v < NVAR; v++) {
+			if (!(vm & (1u << v)))
+				continue;
+			for (int m = 0; m < 2; m++) {
+				if ((rc = agg_rblk_take(a, &a->ft[m].v[id[m]].r[v], NULL, m, id[m],
+				                        v)) < 0)
+					goto nomem;
+				if (t && (rc = agg_rblk_take(a, &t->tab[m].v[a->sl[m][i]].r[v], t,
+				                             m, a->sl[m][i], v)) < 0)
+					goto nomem;
+			}
+		}
+	}
+
+	/* Counting: no allocation, no failure. */
+	uint32_t g = agg_next_gen(a);
+	uint64_t w = a->weight;
+	uint32_t wu = w / 1000 > UINT32_MAX ? UINT32_MAX : (uint32_t)((w + 500) / 1000);
+	size_t s = 1 + a->slot, rs = a->slot;
+	size_t own_at[NVIEW];
+	bool has_own[NVIEW] = {n > 0, false, false};
+	own_at[0] = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct frame *f = &a->ft[0].v[a->sf[i]], *fu = &a->ft[1].v[f->fn];
+		struct tent *te[2] = {NULL, NULL};
+		if (t) {
+			te[0] = &t->tab[0].v[a->sl[0][i]];
+			te[1] = &t->tab[1].v[a->sl[1][i]];
+		}
+		if (!fin[i].folded) {
+			f->unfolded = fu->unfolded = true;
+			if (!has_own[MST_AGG_VIEW_FOLDED]) {
+				has_own[MST_AGG_VIEW_FOLDED] = true;
+				own_at[MST_AGG_VIEW_FOLDED] = i;
+			}
+		}
+		if (fin[i].kind == MST_AGG_PYTHON && !has_own[MST_AGG_VIEW_PYTHON]) {
+			has_own[MST_AGG_VIEW_PYTHON] = true;
+			own_at[MST_AGG_VIEW_PYTHON] = i;
+		}
+		/* Total once per distinct frame: recursion is counted once. */
+		for (int v = 0; v < NVAR; v++) {
+			if (!(vm & (1u << v)))
+				continue;
+			if (f->gen != g)
+				agg_cnt_total(&f->c[v], f->r[v], rs, w, wu);
+			if (fu->gen != g)
+				agg_cnt_total(&fu->c[v], fu->r[v], rs, w, wu);
+			for (int m = 0; m < 2; m++)
+				if (te[m] && te[m]->gen != g)
+					agg_cnt_total(&te[m]->c[v], te[m]->r[v], rs, w, wu);
+		}
+		f->gen = fu->gen = g;
+		if (t)
+			te[0]->gen = te[1]->gen = g;
+	}
+	for (int view = 0; view < NVIEW; view++) {
+		if (!has_own[view])
+			continue;
+		size_t i = own_at[view];
+		struct frame *f = &a->ft[0].v[a->sf[i]], *fu = &a->ft[1].v[f->fn];
+		for (int v = 0; v < NVAR; v++) {
+			if (!(vm & (1u << v)))
+				continue;
+			agg_cnt_own(&f->c[v], f->r[v], rs, view, w, wu);
+			agg_cnt_own(&fu->c[v], fu->r[v], rs, view, w, wu);
+			for (int m = 0; t && m < 2; m++) {
+				struct tent *e = &t->tab[m].v[a->sl[m][i]];
+				agg_cnt_own(&e->c[v], e->r[v], rs, view, w, wu);
+			}
+		}
+	}
+	agg_shr_add(a->psh, s, in->state, w);
+	a->tick_flags |= in->state;
+	if (!t) {
+		make_room(a, NULL);
+		return 0;
+	}
+	agg_shr_add(t->sh, s, in->state, w);
+	for (size_t k = 0; k < n; k++) {
+		size_t i = n - 1 - k;
+		t->cache[k].f = a->sf[i];
+		t->cache[k].e[0] = a->sl[0][i];
+		t->cache[k].e[1] = a->sl[1][i];
+		t->cache[k].folded = fin[i].folded;
+		if (k >= match)
+			t->cache[k].node[0] = t->cache[k].node[1] = NO_NODE;
+	}
+	t->ncache = n;
+	agg_tree_add(a, t, 0, n, match, w);
+	agg_tree_add(a, t, 1, n, match, w);
+	if (in->name && strncmp(t->name, in->name, sizeof(t->name) - 1) != 0) {
+		strncpy(t->name, in->name, sizeof(t->name) - 1);
+		t->name[sizeof(t->name) - 1] = '\0';
+	}
+	t->state = in->state;
+	t->last_ns = a->now_ns;
+	t->last_tick = a->tick_no;
+	t->ended = false;
+	t->top = n ? a->sf[0] : MST_AGG_NONE;
+	make_room(a, t);
+	return 0;
+nomem:
+	return mst_err_set(err, rc, "agg: out of memory counting thread %d", (int)in->tid);
+}
+
+void mst_agg_end(struct mst_agg *a)
+{
+	if (!a->in_tick)
+		return;
+	a->in_tick = false;
+	a->st.ticks++;
+	struct tick *both[2] = {&a->pt[0], &a->pt[1 + a->slot]};
+	for (int k = 0; k < 2; k++) {
+		both[k]->ticks++;
+		both[k]->ns += a->weight;
+		if (a->tick_flags & MST_AGG_GIL_HELD)
+			both[k]->gil++;
+		if (a->tick_flags & MST_AGG_IN_GC)
+			both[k]->gc++;
+	}
+	if (!a->have_first) {
+		a->have_first = true;
+		a->first_ns = a->now_ns;
+	}
+	a->last_ns = a->now_ns;
+	struct thr *t, *tmp;
+	HASH_ITER(hh, a->threads, t, tmp)
+	{
+		if (!t->ended && t->last_tick != a->tick_no && a->now_ns > t->last_ns &&
+		    a->now_ns - t->last_ns >= a->cfg.end_after_ns)
+			t->ended = true;
+	}
+}
+
+int mst_agg_add(struct mst_agg *a, uint64_t now_ns, uint64_t weight_ns,
+                const struct mst_agg_thread_in *threads, size_t nthreads, struct mst_err *err)
+{
+	int rc = 0;
+	mst_agg_begin(a, now_ns, weight_ns);
+	for (size_t i = 0; i < nthreads && rc == 0; i++)
+		rc = mst_agg_add_thread(a, &threads[i], err);
+	mst_agg_end(a);
+	return rc;
+}
+
+void mst_agg_end_thread(struct mst_agg *a, pid_t tid)
+{
+	struct thr *t = agg_thr_find(a, tid);
+	if (t)
+		t->ended = true;
+}

@@ -1,0 +1,104 @@
+/* Per-thread entry tables: a thread's cell for each frame id, bounded,
+ * indexed. */
+#include "agg-int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- thread entries ---- */
+
+static uint32_t etab_find(const struct etab *tb, uint32_t id)
+{
+	for (uint32_t i = agg_mix32(id) & tb->ix.mask; tb->ix.slot[i]; i = (i + 1) & tb->ix.mask) {
+		uint32_t p = tb->ix.slot[i] - 1;
+		if (tb->v[p].id == id)
+			return p;
+	}
+	return NO_IDX;
+}
+
+void agg_etab_reindex(struct etab *tb)
+{
+	agg_ix_reset(&tb->ix, tb->cap);
+	for (uint32_t i = 0; i < tb->n; i++)
+		if (tb->v[i].id != NO_IDX)
+			agg_ix_put(&tb->ix, agg_mix32(tb->v[i].id), i);
+}
+
+/* A new entry for frame id, at most limit of them; -ENOSPC when full. */
+static int etab_add(struct etab *tb, uint32_t id, uint32_t limit, uint32_t *out)
+{
+	uint32_t p;
+	if (tb->live >= limit)
+		return -ENOSPC;
+	if (tb->free != NO_IDX) {
+		p = tb->free;
+		tb->free = tb->v[p].gen;
+	} else {
+		if (tb->n == tb->cap) {
+			int rc = agg_grow_to((void **)&tb->v, &tb->cap, limit, sizeof(*tb->v));
+			if (rc < 0)
+				return rc;
+			struct ix nx = {0};
+			if (agg_ix_reset(&nx, tb->cap) < 0)
+				return -ENOMEM;
+			free(tb->ix.slot);
+			tb->ix = nx;
+			agg_etab_reindex(tb);
+		}
+		p = tb->n++;
+	}
+	memset(&tb->v[p], 0, sizeof(tb->v[p]));
+	tb->v[p].id = id;
+	agg_ix_put(&tb->ix, agg_mix32(id), p);
+	tb->live++;
+	*out = p;
+	return 0;
+}
+
+int agg_etab_init(struct etab *tb, uint32_t limit)
+{
+	uint32_t other;
+	tb->free = NO_IDX;
+	if (agg_ix_reset(&tb->ix, 0) < 0)
+		return -ENOMEM;
+	/* The overflow entry first, at position 0, beside the limit. */
+	return etab_add(tb, MST_AGG_OTHER_FRAME, limit + 1, &other) < 0 ? -ENOMEM : 0;
+}
+
+void agg_etab_fini(struct etab *tb)
+{
+	free(tb->v);
+	free(tb->ix.slot);
+	memset(tb, 0, sizeof(*tb));
+}
+
+/* Free the entry at p: its counts went elsewhere, it has no ring. */
+void agg_etab_del(struct etab *tb, uint32_t p)
+{
+	tb->v[p].id = NO_IDX;
+	tb->v[p].gen = tb->free;
+	tb->free = p;
+	tb->live--;
+}
+
+/* The entry of frame id in t's table of mode; past max_thread_entries the
+ * overflow entry, and the table is marked for an eviction after this
+ * sample. */
+int agg_ent_resolve(struct mst_agg *a, struct thr *t, int mode, uint32_t id, uint32_t *out)
+{
+	struct etab *tb = &t->tab[mode];
+	uint32_t p = etab_find(tb, id);
+	if (p == NO_IDX) {
+		int rc = etab_add(tb, id, a->cfg.max_thread_entries + 1, &p);
+		if (rc == -ENOSPC) {
+			tb->full = true;
+			a->st.entries_over_limit++;
+			p = 0;
+		} else if (rc < 0) {
+			return rc;
+		}
+	}
+	*out = p;
+	return 0;
+}
