@@ -11,14 +11,13 @@
 #include <unistd.h>
 
 #include "msttop/py_collector.h"
+#include "msttop/classify.h"
 #include "msttop/clock.h"
 
 /* Stack words one walk may note for recognising it next time. */
 #define MST_STACK_READS_MAX 4096
 /* The first copy of a stack not seen before: most walks need less. */
 #define STACK_COPY_FIRST (32 * 1024)
-/* Innermost native frames searched for GIL and GC markers. */
-#define MARKER_DEPTH 64
 /* How long a snapshot waits for its threads to stop. */
 #define SNAP_STOP_TIMEOUT_NS (2ull * 1000 * 1000 * 1000)
 
@@ -488,79 +487,26 @@ void mst_snapshot_merge(const struct mst_thread_snap *t, bool native, bool *entr
 	mst_merge(t->nkinds, nnat, entry, t->npy, out, max, n);
 }
 
+/* The role of a native function by its ELF name (no DWARF is read for
+ * frames that are folded away anyway). */
+static enum mst_py_fn_role role_by_name(void *ctx, uint64_t pc, bool is_return)
+{
+	return mst_py_function_role(mst_symbols_func_name(ctx, pc, is_return));
+}
+
 void mst_snapshot_classify(struct mst_snapshot *s, struct mst_py *py, struct mst_symbols *sym)
 {
-	const struct mst_py_runtime_info *info = py ? mst_py_info(py) : NULL;
-	struct mst_py_gil g = {0};
+	struct mst_classify_in in = {
+	    .info = py ? mst_py_info(py) : NULL, .role = sym ? role_by_name : NULL, .ctx = sym};
 	if (py)
-		mst_py_read_gil(py, &g);
-	bool gc_seen = false;
-	const struct mst_py_range *gcr = NULL;
-	size_t ngcr = 0;
+		mst_py_read_gil(py, &in.gil);
 	if (py && s->gc_collecting)
-		mst_py_collector(py, &gcr, &ngcr);
+		mst_py_collector(py, &in.gc, &in.ngc);
 	for (size_t i = 0; i < s->nthreads; i++) {
 		struct mst_thread_snap *t = &s->threads[i];
+		/* Out of memory: its native frames stay unclassified. */
 		if (!t->nkinds)
 			t->nkinds = malloc(MST_MAX_NATIVE_FRAMES);
-		if (t->nkinds)
-			memset(t->nkinds, MST_NK_OTHER, t->npcs);
-		bool waits = false, drops = false, in_gc = false;
-		for (size_t k = 0; k < t->npcs && t->nkinds; k++) {
-			/* A return address points after the call. */
-			uint64_t a = k ? t->pcs[k] - 1 : t->pcs[k];
-			if (info && mst_py_runtime_is_eval_pc(info, a))
-				t->nkinds[k] = MST_NK_EVAL;
-			else if (info && a >= info->module_start && a < info->module_end)
-				t->nkinds[k] = MST_NK_INTERP;
-			for (size_t r = 0; r < ngcr && t->nkinds[k] == MST_NK_INTERP; r++)
-				in_gc |= a >= gcr[r].lo && a < gcr[r].hi;
-			if (!sym || k >= MARKER_DEPTH || t->nkinds[k] == MST_NK_OTHER)
-				continue;
-			/* ELF names only: no DWARF is read for frames that are
-			 * folded away anyway. */
-			const char *fn = mst_symbols_func_name(sym, t->pcs[k], k > 0);
-			enum mst_py_fn_role role = mst_py_function_role(fn);
-			waits |= role == MST_PY_FN_GIL_WAIT;
-			drops |= role == MST_PY_FN_GIL_DROP;
-			in_gc |= role == MST_PY_FN_GC;
-		}
-		/* A thread blocked on a futex inside the GIL struct waits for
-		 * it; on the switch condition, it is dropping it (FORCE_SWITCHING
-		 * makes the releaser wait for the next holder). This needs no
-		 * symbols, so it works on stripped builds too. */
-		if (g.addr && (t->regs.syscall_nr == MST_SYS_FUTEX ||
-		               t->regs.syscall_nr == MST_SYS_RESTART)) {
-			uint64_t f = t->regs.syscall_arg0;
-			if (f >= g.switch_lo && f < g.switch_hi)
-				drops = true;
-			else if (f >= g.addr && f < g.addr + g.size)
-				waits = true;
-		}
-		unsigned st = 0;
-		if (t->has_py)
-			st |= MST_TS_PYTHON;
-		if (t->holds_gil)
-			st |= MST_TS_HOLDS_GIL;
-		else if (drops)
-			st |= MST_TS_DROPS_GIL;
-		else if (waits)
-			st |= MST_TS_WAITS_GIL;
-		if (s->gc_collecting && in_gc) {
-			st |= MST_TS_IN_GC;
-			gc_seen = true;
-		}
-		/* /proc's letter was read before the stop; a thread stopped
-		 * inside a sleeping system call was not on the CPU. */
-		bool blocked =
-		    t->regs.syscall_nr >= 0 && mst_arch_syscall_blocks(t->regs.syscall_nr);
-		if (t->state == 'R' && !blocked && !waits && !drops)
-			st |= MST_TS_RUNNING;
-		else if (t->state == 'T' || t->state == 't')
-			st |= MST_TS_STOPPED;
-		else if (!(st & (MST_TS_WAITS_GIL | MST_TS_DROPS_GIL)))
-			st |= MST_TS_IDLE;
-		t->states = st;
 	}
-	s->gc_thread_unknown = s->gc_collecting && !gc_seen;
+	mst_classify(s, &in);
 }
