@@ -24,7 +24,7 @@
 #error "MSTTOP_BUILD_ROOT must be defined by the build"
 #endif
 
-static long now_ms(void)
+long mst_now_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -274,11 +274,11 @@ int mst_child_start(struct mst_child *t, char *const argv[], int timeout_ms)
 		fprintf(stderr, "harness: cannot start %s\n", argv[0]);
 		return -1;
 	}
-	long deadline = now_ms() + timeout_ms;
+	long deadline = mst_now_ms() + timeout_ms;
 	size_t len = 0;
 	char buf[4096];
 	for (;;) {
-		long left = deadline - now_ms();
+		long left = deadline - mst_now_ms();
 		if (left <= 0)
 			break;
 		struct pollfd pfd = {t->out_fd, POLLIN, 0};
@@ -376,7 +376,7 @@ static char *drain(int fd, long deadline, pid_t pid, int *status, int fd2, char 
 	char *buf = malloc(cap), *buf2 = fd2 >= 0 ? malloc(cap2) : NULL;
 	bool open1 = true, open2 = fd2 >= 0;
 	while (open1 || open2) {
-		long left = deadline - now_ms();
+		long left = deadline - mst_now_ms();
 		if (left <= 0)
 			break;
 		struct pollfd pfd[2] = {{open1 ? fd : -1, POLLIN, 0},
@@ -418,7 +418,7 @@ static char *drain(int fd, long deadline, pid_t pid, int *status, int fd2, char 
 			*status = -1;
 			break;
 		}
-		if (now_ms() > deadline) {
+		if (mst_now_ms() > deadline) {
 			kill(-pid, SIGKILL);
 			kill(pid, SIGKILL);
 			waitpid(pid, status, 0);
@@ -438,7 +438,7 @@ int mst_run(char *const argv[], int timeout_ms, char **out, char **errout)
 		return -1;
 	int status = -1;
 	char *e = NULL;
-	char *o = drain(ofd, now_ms() + timeout_ms, pid, &status, efd, &e);
+	char *o = drain(ofd, mst_now_ms() + timeout_ms, pid, &status, efd, &e);
 	close(ofd);
 	close(efd);
 	if (out)
@@ -513,7 +513,7 @@ int mst_wait_none_held(pid_t pid, char *what, size_t len)
 
 int mst_wait_all_sleeping(pid_t pid, int timeout_ms)
 {
-	long deadline = now_ms() + timeout_ms;
+	long deadline = mst_now_ms() + timeout_ms;
 	char dir[64];
 	snprintf(dir, sizeof(dir), "/proc/%d/task", (int)pid);
 	do {
@@ -541,7 +541,7 @@ int mst_wait_all_sleeping(pid_t pid, int timeout_ms)
 		if (all)
 			return 0;
 		usleep(10000);
-	} while (now_ms() < deadline);
+	} while (mst_now_ms() < deadline);
 	return -1;
 }
 

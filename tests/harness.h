@@ -82,6 +82,17 @@ int mst_task_held(pid_t pid, char *what, size_t len);
  * before msttop exits, and churning threads come and go): 0 once no task
  * is held, 1 if one still is (described in what). */
 int mst_wait_none_held(pid_t pid, char *what, size_t len);
+/* In a Check test: abort it unless no task of pid is stopped or traced
+ * (threads may come and go by the thousand: /proc gets half a second). */
+#define MST_ASSERT_FREE(pid)                                                                       \
+	do {                                                                                       \
+		char what_[128] = "";                                                              \
+		if (mst_wait_none_held((pid), what_, sizeof(what_)))                               \
+			ck_abort_msg("%s", what_);                                                 \
+	} while (0)
+
+/* Monotonic milliseconds. */
+long mst_now_ms(void);
 
 /* Run `msttop --dump -p PID` with up to three extra options; returns the
  * malloc'd stdout and sets *code to the exit code. */

@@ -574,13 +574,6 @@ static bool target_free_settled(struct ctx *c)
 	return !mst_wait_none_held(c->target.pid, what, sizeof(what)) || bad(c, "%s", what);
 }
 
-static long mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
 static const struct mst_interp *newest_interp(void)
 {
 	const struct mst_interp *in;
@@ -616,7 +609,7 @@ static bool exit_scenario(struct ctx *c, const struct mst_interp *py)
 	 * the end of waiting for something that does not come. */
 	int st = -1;
 	pid_t r = 0;
-	long kill_at = mono_ms();
+	long kill_at = mst_now_ms();
 	for (int t = 0; t < 60000 && (r = waitpid(pid, &st, WNOHANG)) == 0; t += 20)
 		sleep_ms(20);
 	if (r != pid)
@@ -625,11 +618,11 @@ static bool exit_scenario(struct ctx *c, const struct mst_interp *py)
 		           "while msttop runs (waitpid: %d)",
 		           (int)r);
 	fprintf(stderr, "tui: the exited target reaped by its parent %ld ms after its signal\n",
-	        mono_ms() - kill_at);
+	        mst_now_ms() - kill_at);
 	c->target.pid = 0; /* reaped: nothing to kill */
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
 		return bad(c, "the target did not exit with 0 (status 0x%x)", st);
-	long exited_at = mono_ms();
+	long exited_at = mst_now_ms();
 
 	const char *gone[] = {"[target exited]", "The target exited", NULL};
 	if (!wait_for(c, has_all, gone, 5000))
@@ -654,7 +647,7 @@ static bool exit_scenario(struct ctx *c, const struct mst_interp *py)
 
 	/* Past the recent window (5 s plus the current second): the figures
 	 * stay, frozen. */
-	while (mono_ms() - exited_at < 6500) {
+	while (mst_now_ms() - exited_at < 6500) {
 		sleep_ms(500);
 		capture(c);
 		if (pane_dead(c, NULL))
@@ -700,7 +693,7 @@ static void read_churned(struct ctx *c, long *n, long *at)
 		buf[k] = '\0';
 		for (const char *p = buf; (p = strstr(p, "churned ")); p += 8) {
 			*n = atol(p + 8);
-			*at = mono_ms();
+			*at = mst_now_ms();
 		}
 	}
 }
@@ -732,9 +725,9 @@ static bool churn_scenario(struct ctx *c, const struct mst_interp *py, int secs)
 		return bad(c, "no sample counted under the churn");
 	long n0 = -1, t0 = 0, n1 = -1, t1 = 0;
 	read_churned(c, &n0, &t0);
-	long start = mono_ms(), changed = start;
+	long start = mst_now_ms(), changed = start;
 	long shown = samples_shown(c->pane), first_shown = shown;
-	while (mono_ms() - start < secs * 1000L) {
+	while (mst_now_ms() - start < secs * 1000L) {
 		sleep_ms(STEP_MS);
 		capture(c);
 		if (pane_dead(c, NULL))
@@ -742,11 +735,11 @@ static bool churn_scenario(struct ctx *c, const struct mst_interp *py, int secs)
 		long now = samples_shown(c->pane);
 		if (now != shown) {
 			shown = now;
-			changed = mono_ms();
-		} else if (mono_ms() - changed > 3000) {
+			changed = mst_now_ms();
+		} else if (mst_now_ms() - changed > 3000) {
 			return bad(c,
 			           "the screen stopped refreshing: samples stuck at %ld for %.1f s",
-			           shown, (mono_ms() - changed) / 1000.0);
+			           shown, (mst_now_ms() - changed) / 1000.0);
 		}
 		if (n0 < 0)
 			read_churned(c, &n0, &t0);
