@@ -2,7 +2,7 @@
  * the header for why. The copy is written with libelf: the same sections in
  * the same order (so section indices and sh_link stay valid), each
  * SHF_COMPRESSED one inflated, laid out anew by libelf. */
-#include "msttop/debugcache.h"
+#include "debugcache-int.h"
 
 #include <dirent.h>
 #include <elfutils/libdwelf.h>

@@ -1,5 +1,5 @@
 /* Compact per-unit line and scope tables (see dwtab.h for why). */
-#include "msttop/dwtab.h"
+#include "dwtab-int.h"
 
 #include <dwarf.h>
 #include <elfutils/libdw.h>

@@ -10,7 +10,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "msttop/py_collector.h"
 #include "msttop/classify.h"
 #include "msttop/clock.h"
 

@@ -5,8 +5,8 @@
  * hot address costs one hash lookup. */
 #include "msttop/symbols.h"
 
-#include "msttop/debugcache.h"
-#include "msttop/dwtab.h"
+#include "debugcache-int.h"
+#include "dwtab-int.h"
 
 #include <dwarf.h>
 #include <elfutils/libdw.h>

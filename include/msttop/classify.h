@@ -11,7 +11,6 @@
 #include <stdint.h>
 
 #include "msttop/py.h"
-#include "msttop/py_collector.h"
 #include "msttop/py_runtime.h"
 #include "msttop/snapshot.h"
 

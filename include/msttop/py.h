@@ -152,7 +152,9 @@ int mst_py_read_gil(struct mst_py *py, struct mst_py_gil *out);
  * functions (src/py/collector.c), computed once; none otherwise. Borrowed
  * until mst_py_close. */
 #define MST_PY_COLLECTOR_MAX 64
-struct mst_py_range;
+struct mst_py_range {
+	uint64_t lo, hi; /* target addresses, [lo, hi) */
+};
 void mst_py_collector(struct mst_py *py, const struct mst_py_range **ranges, size_t *n);
 
 #endif

@@ -13,7 +13,7 @@
  * way (PyErr_Fetch...) are never taken for the collector. A false match
  * would also need the collecting flag set: it only narrows down which
  * thread, while a collection runs, is the one running it. */
-#include "msttop/py_collector.h"
+#include "collector-int.h"
 
 #include <elf.h>
 #include <stdlib.h>

@@ -2,7 +2,7 @@
  * three formats CPython 3.6-3.13 use. Pure functions over copied bytes; each
  * mirrors the CPython function named in its comment, and the tests compare
  * them with PyCode_Addr2Line of every installed interpreter. */
-#include "msttop/py_decode.h"
+#include "decode-int.h"
 
 #include <limits.h>
 

@@ -11,8 +11,8 @@
 #include <uthash.h>
 
 #include "msttop/py.h"
-#include "msttop/py_collector.h"
-#include "msttop/py_decode.h"
+#include "collector-int.h"
+#include "decode-int.h"
 
 /* Longest line table kept per code object; a bigger one leaves lines at 0. */
 #define LINETABLE_MAX (1u << 20)

@@ -3,7 +3,7 @@
  * and the target addresses of the globals the decoder starts from.
  * Layout facts cited here come from docs/cpython-internals.md §1. */
 #include "msttop/py_runtime.h"
-#include "msttop/py_collector.h"
+#include "collector-int.h"
 
 #include <ctype.h>
 #include <elf.h>

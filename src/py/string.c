@@ -2,7 +2,7 @@
  * compact str (ASCII, UCS-1/2/4) to UTF-8, bytes to a caller buffer. Layout
  * facts arrive as parameters; only PyObject's ob_type (+8, every version) and
  * PyBytesObject (same in 3.6-3.13) are fixed here. */
-#include "msttop/py_decode.h"
+#include "decode-int.h"
 
 #include <inttypes.h>
 #include <string.h>

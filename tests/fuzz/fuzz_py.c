@@ -10,7 +10,7 @@
 
 #include "image.h"
 #include "msttop/py.h"
-#include "msttop/py_decode.h"
+#include "py/decode-int.h"
 #include "msttop/py_layout.h"
 
 #define MAX_SEGS 4096

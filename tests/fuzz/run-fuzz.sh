@@ -13,7 +13,7 @@ src=$(cd "$(dirname "$0")/../.." && pwd)
 out=$build/fuzz
 mkdir -p "$out/corpus" "$out/artifacts"
 command -v clang >/dev/null || { echo "fuzz: clang is missing"; exit 1; }
-common=(-std=gnu11 -D_GNU_SOURCE -g -O1 -I"$src/include" -I"$src/tests/fuzz"
+common=(-std=gnu11 -D_GNU_SOURCE -g -O1 -I"$src/include" -I"$src/src" -I"$src/tests/fuzz"
 	"$src"/src/err.c "$src"/src/reader.c "$src"/src/maps.c "$src"/src/elfsym.c
 	"$src"/src/proc.c "$src"/src/arch_x86_64.c "$src"/src/py/*.c -lelf)
 clang -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
@@ -23,7 +23,7 @@ clang "${common[@]}" "$src/tests/fuzz/capture.c" -o "$out/capture" || exit 1
 # Seed corpus: real memory of every interpreter the tests use.
 root=${PYENV_ROOT:-$HOME/.pyenv}
 # shellcheck disable=SC2086
-for py in "$root"/versions/3.*/bin/python3 /usr/bin/python3.1[0-9] ${MSTTOP_DEBIAN_PYTHONS//:/ }; do
+for py in "$root"/versions/3.*/bin/python3 /usr/bin/python3.1[0-9] ${MSTTOP_DEBIAN_PYTHONS:+${MSTTOP_DEBIAN_PYTHONS//:/ }}; do
 	[ -x "$py" ] || continue
 	log=$(mktemp)
 	MSTTOP_TARGET_TIMEOUT=60 "$py" "$src/tests/targets/py_names.py" > "$log" 2>&1 &

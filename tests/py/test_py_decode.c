@@ -9,7 +9,7 @@
 #include <sys/wait.h>
 
 #include "harness.h"
-#include "msttop/py_decode.h"
+#include "py/decode-int.h"
 
 Suite *py_decode_suite(void);
 

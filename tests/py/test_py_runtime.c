@@ -18,7 +18,7 @@
 #include "msttop/elfsym.h"
 #include "msttop/maps.h"
 #include "msttop/proc.h"
-#include "msttop/py_decode.h"
+#include "py/decode-int.h"
 #include "msttop/py_runtime.h"
 
 Suite *py_runtime_suite(void);

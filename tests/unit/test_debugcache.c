@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "../harness.h"
-#include "msttop/debugcache.h"
+#include "debugcache-int.h"
 
 Suite *debugcache_suite(void);
 

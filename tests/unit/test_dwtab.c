@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "../harness.h"
-#include "msttop/dwtab.h"
+#include "dwtab-int.h"
 
 Suite *dwtab_suite(void);
 

@@ -5,8 +5,8 @@
  * Nothing here knows a CPython version by itself: string layout facts come in
  * as parameters (the offset tables own them), and each line-table decoder is
  * named after the table format it reads. */
-#ifndef MSTTOP_PY_DECODE_H
-#define MSTTOP_PY_DECODE_H
+#ifndef MSTTOP_PY_DECODE_INT_H
+#define MSTTOP_PY_DECODE_INT_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -11,8 +11,8 @@
  * off. It is used only when it belongs to the effective user and nobody else
  * may write it, and an entry only when its build-id matches. Any failure
  * (read-only home, full disk) falls back to the compressed file. */
-#ifndef MSTTOP_DEBUGCACHE_H
-#define MSTTOP_DEBUGCACHE_H
+#ifndef MSTTOP_DEBUGCACHE_INT_H
+#define MSTTOP_DEBUGCACHE_INT_H
 
 #include <stddef.h>
 

@@ -17,8 +17,8 @@
  * ends); the inline chain runs from the concrete function through every
  * inlined call that holds the address (dwarf_getscopes gives only the
  * innermost one). */
-#ifndef MSTTOP_DWTAB_H
-#define MSTTOP_DWTAB_H
+#ifndef MSTTOP_DWTAB_INT_H
+#define MSTTOP_DWTAB_INT_H
 
 #include <elfutils/libdwfl.h>
 #include <stddef.h>

@@ -1,17 +1,13 @@
 /* Unnamed code in an interpreter without .symtab: the eval loop's cold
  * fragment, and the garbage collector's code for telling which thread runs
  * a collection (see src/py/collector.c). */
-#ifndef MSTTOP_PY_COLLECTOR_H
-#define MSTTOP_PY_COLLECTOR_H
+#ifndef MSTTOP_PY_COLLECTOR_INT_H
+#define MSTTOP_PY_COLLECTOR_INT_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "msttop/py_runtime.h"
-
-struct mst_py_range {
-	uint64_t lo, hi; /* target addresses, [lo, hi) */
-};
+#include "msttop/py.h"
 
 struct mst_elf;
 
