@@ -289,19 +289,13 @@ int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py 
 			t->state = 'T';
 		if (py_only) {
 			struct mst_py_thread *m = match_tstate(ptl, t->tid, 0, false);
-			if (!m) {
-				/* 3.6-3.10 record only pthread_self(): find its tid
-				 * in glibc's struct pthread. */
-				for (size_t k = 0; k < ptl->n && !m; k++) {
-					int32_t tid = 0;
-					if (!s->used[k] && ptl->v[k].native_tid <= 0 &&
-					    mst_proc_read(
-					        p, ptl->v[k].thread_id + MST_ARCH_PTHREAD_TID_OFF,
-					        &tid, sizeof(tid)) == 0 &&
-					    tid == t->tid && mst_proc_task_index(p, tid) >= 0)
-						m = &ptl->v[k];
-				}
-			}
+			/* No registers to match pthread_self() with: the runtime's
+			 * own record of the thread's tid (3.6-3.10 have none). */
+			for (size_t k = 0; k < ptl->n && !m; k++)
+				if (!s->used[k] && ptl->v[k].native_tid <= 0 &&
+				    mst_py_thread_tid(py, &ptl->v[k]) == t->tid &&
+				    mst_proc_task_index(p, t->tid) >= 0)
+					m = &ptl->v[k];
 			if (m) {
 				s->used[m - ptl->v] = true;
 				copy_py(t, m);

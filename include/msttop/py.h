@@ -152,6 +152,12 @@ int mst_py_read_gil(struct mst_py *py, struct mst_py_gil *out);
  * functions (src/py/collector.c), computed once; none otherwise. Borrowed
  * until mst_py_close. */
 #define MST_PY_COLLECTOR_MAX 64
+/* The kernel tid of Python thread t: native_tid where the runtime records
+ * it (3.11+), else read from glibc's struct pthread at t->thread_id (3.6-3.10
+ * store only pthread_self()). 0 when it cannot be read. For readers with
+ * no registers to match the thread pointer with (--python-only). */
+pid_t mst_py_thread_tid(struct mst_py *py, const struct mst_py_thread *t);
+
 struct mst_py_range {
 	uint64_t lo, hi; /* target addresses, [lo, hi) */
 };

@@ -4,6 +4,8 @@
 
 #include <stdlib.h>
 
+#include "msttop/arch.h"
+
 /* ---- thread states ------------------------------------------------------ */
 
 void mst_py_threads_free(struct mst_py_threads *t)
@@ -197,4 +199,16 @@ int mst_py_read_thread_list(struct mst_py *py, bool want_names, struct mst_py_th
                             struct mst_err *err)
 {
 	return read_threads(py, want_names, false, out, err);
+}
+
+pid_t mst_py_thread_tid(struct mst_py *py, const struct mst_py_thread *t)
+{
+	if (t->native_tid > 0)
+		return (pid_t)t->native_tid;
+	/* glibc keeps the kernel tid in its struct pthread, which
+	 * pthread_self() points to (arch.h has where). */
+	int32_t tid = 0;
+	if (!t->thread_id || rd(py, t->thread_id + MST_ARCH_PTHREAD_TID_OFF, &tid, sizeof(tid)) < 0)
+		return 0;
+	return tid > 0 ? (pid_t)tid : 0;
 }
