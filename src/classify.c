@@ -18,7 +18,8 @@ void mst_classify(struct mst_snapshot *s, const struct mst_classify_in *in)
 		bool waits = false, drops = false, in_gc = false;
 		for (size_t k = 0; k < t->npcs && t->nkinds; k++) {
 			/* A return address points after the call. */
-			uint64_t a = k ? t->pcs[k] - 1 : t->pcs[k];
+			bool ret = mst_thread_pc_is_return(t, k);
+			uint64_t a = ret ? t->pcs[k] - 1 : t->pcs[k];
 			if (info && mst_py_runtime_is_eval_pc(info, a))
 				t->nkinds[k] = MST_NK_EVAL;
 			else if (info && a >= info->module_start && a < info->module_end)
@@ -28,7 +29,7 @@ void mst_classify(struct mst_snapshot *s, const struct mst_classify_in *in)
 			if (!in->role || k >= MST_CLASSIFY_ROLE_DEPTH ||
 			    t->nkinds[k] == MST_NK_OTHER)
 				continue;
-			enum mst_py_fn_role role = in->role(in->ctx, t->pcs[k], k > 0);
+			enum mst_py_fn_role role = in->role(in->ctx, t->pcs[k], ret);
 			waits |= role == MST_PY_FN_GIL_WAIT;
 			drops |= role == MST_PY_FN_GIL_DROP;
 			in_gc |= role == MST_PY_FN_GC;

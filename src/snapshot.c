@@ -201,6 +201,7 @@ static int reset(struct mst_snapshot *s, size_t nt, bool native, bool python)
 		struct mst_thread_snap keep = *t;
 		memset(t, 0, sizeof(*t));
 		t->pcs = keep.pcs;
+		t->pc_exact = keep.pc_exact;
 		t->nkinds = keep.nkinds;
 		t->py = keep.py;
 		t->py_cap = keep.py_cap;
@@ -209,6 +210,8 @@ static int reset(struct mst_snapshot *s, size_t nt, bool native, bool python)
 		memcpy(t->comm, keep.comm, sizeof(t->comm));
 		if (native && !t->pcs &&
 		    !(t->pcs = malloc(MST_MAX_NATIVE_FRAMES * sizeof(*t->pcs))))
+			return -ENOMEM;
+		if (native && !t->pc_exact && !(t->pc_exact = malloc(MST_MAX_NATIVE_FRAMES)))
 			return -ENOMEM;
 	}
 	return 0;
@@ -398,7 +401,8 @@ int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py 
 		mst_stack_copy_take(p, &t->regs, s->stack, MST_STACK_COPY_MAX, first, &copy);
 		copy.reads = s->reads;
 		copy.reads_max = s->reads ? MST_STACK_READS_MAX : 0;
-		mst_unwind(u, &t->regs, &copy, t->pcs, MST_MAX_NATIVE_FRAMES, &t->npcs, NULL);
+		mst_unwind(u, &t->regs, &copy, t->pcs, t->pc_exact, MST_MAX_NATIVE_FRAMES, &t->npcs,
+		           NULL);
 		if (py) {
 			struct mst_py_thread *m = match_tstate(ptl, t->tid, t->regs.tp, true);
 			if (m) {
@@ -459,6 +463,7 @@ void mst_snapshot_free(struct mst_snapshot *s)
 	for (size_t i = 0; s->threads && i < s->threads_cap; i++) {
 		free(s->threads[i].memo.words);
 		free(s->threads[i].pcs);
+		free(s->threads[i].pc_exact);
 		free(s->threads[i].nkinds);
 		free(s->threads[i].py);
 	}

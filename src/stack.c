@@ -86,9 +86,9 @@ int mst_stack_build(struct mst_stack *st, const struct mst_thread_snap *t, struc
 		uint64_t pc = t->pcs[m->index];
 		const struct mst_native_frame *nf = NULL;
 		size_t k = 0;
-		/* Every frame but the innermost holds a return address, which
-		 * points after its call: it is looked up at pc - 1. */
-		bool is_return = m->index > 0;
+		/* A return address points after its call: it is looked up at
+		 * pc - 1 (the unwinder said which pcs are). */
+		bool is_return = mst_thread_pc_is_return(t, m->index);
 		if (!sym || mst_symbols_resolve(sym, pc, is_return, &nf, &k) < 0 || !k) {
 			if (push(st, (struct mst_frame){
 			                 .pc = pc, .nat = {.pc = pc}, .flags = m->flags}) < 0)

@@ -321,7 +321,7 @@ void mst_stack_copy_take(struct mst_proc *p, const struct mst_regs *regs, uint8_
 }
 
 int mst_unwind(struct mst_unwinder *u, const struct mst_regs *regs, struct mst_stack_copy *stack,
-               uint64_t *pcs, size_t max, size_t *n, struct mst_err *err)
+               uint64_t *pcs, uint8_t *exact, size_t max, size_t *n, struct mst_err *err)
 {
 	u->regs = regs;
 	u->stack = stack;
@@ -331,10 +331,18 @@ int mst_unwind(struct mst_unwinder *u, const struct mst_regs *regs, struct mst_s
 	unw_cursor_t c;
 	int rc = unw_init_remote(&c, u->as, u);
 	if (rc < 0) {
+		if (exact)
+			exact[*n] = 1;
 		pcs[(*n)++] = regs->ip;
 		return 0;
 	}
 	uint64_t prev_sp = 0;
+	/* The innermost pc is where the thread is; so is the pc of a frame a
+	 * signal interrupted, whose registers libunwind took from the signal
+	 * context (it calls that frame the signal frame). The frame inside
+	 * it, the sigreturn trampoline the handler returns to, is entered at
+	 * its first byte without a call. Every other pc is a return address,
+	 * which points after its call. */
 	do {
 		unw_word_t ip = 0, sp = 0;
 		if (unw_get_reg(&c, UNW_REG_IP, &ip) < 0 || ip == 0)
@@ -344,10 +352,19 @@ int mst_unwind(struct mst_unwinder *u, const struct mst_regs *regs, struct mst_s
 		if (*n > 0 && sp < prev_sp)
 			break;
 		prev_sp = sp;
+		bool sig = *n > 0 && unw_is_signal_frame(&c) > 0;
+		if (exact) {
+			exact[*n] = *n == 0 || sig;
+			if (sig)
+				exact[*n - 1] = 1;
+		}
 		pcs[(*n)++] = ip;
 	} while (*n < max && unw_step(&c) > 0);
-	if (*n == 0)
+	if (*n == 0) {
+		if (exact)
+			exact[*n] = 1;
 		pcs[(*n)++] = regs->ip;
+	}
 	u->stack = NULL;
 	return 0;
 }

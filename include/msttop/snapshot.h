@@ -61,6 +61,9 @@ struct mst_thread_snap {
 	char errmsg[MST_ERR_MSG_MAX];
 	struct mst_regs regs;
 	uint64_t *pcs; /* native, innermost first */
+	/* Per pc: 1 when it is the instruction itself (innermost frame, or one
+	 * a signal interrupted), 0 for a return address (mst_unwind). */
+	uint8_t *pc_exact;
 	size_t npcs;
 	uint8_t *nkinds; /* enum mst_native_kind per pc (after classify) */
 
@@ -141,6 +144,13 @@ int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py 
                       const struct mst_err *py_err, unsigned flags, struct mst_snapshot **out,
                       struct mst_err *err);
 void mst_snapshot_free(struct mst_snapshot *s);
+
+/* Whether pcs[k] of t is a return address, to be looked up at pc - 1. Without
+ * the unwinder's answer (synthetic snapshots), every pc but the innermost. */
+static inline bool mst_thread_pc_is_return(const struct mst_thread_snap *t, size_t k)
+{
+	return t->pc_exact ? !t->pc_exact[k] : k > 0;
+}
 
 /* Fill nkinds and states of every thread: which native frames are the eval
  * loop or interpreter internals, and running / idle / GIL / GC states, from

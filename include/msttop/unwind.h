@@ -52,9 +52,13 @@ void mst_stack_copy_take(struct mst_proc *p, const struct mst_regs *regs, uint8_
                          size_t first, struct mst_stack_copy *out);
 
 /* Walk the native stack: pcs[0] is the innermost frame's pc, then the return
- * addresses outward. Returns 0 with *n set (at least 1 frame), or a negative
- * code; a walk that stops early is not an error. */
+ * addresses outward. exact (may be NULL) gets, per pc, 1 when it is the
+ * instruction the frame is at (the innermost frame, and a frame that a
+ * signal interrupted), 0 for a return address, which is looked up at pc - 1:
+ * decided here, once, as eu-stack's dwfl_frame_pc does. Returns 0 with *n
+ * set (at least 1 frame), or a negative code; a walk that stops early is not
+ * an error. */
 int mst_unwind(struct mst_unwinder *u, const struct mst_regs *regs, struct mst_stack_copy *stack,
-               uint64_t *pcs, size_t max, size_t *n, struct mst_err *err);
+               uint64_t *pcs, uint8_t *exact, size_t max, size_t *n, struct mst_err *err);
 
 #endif

@@ -359,6 +359,45 @@ START_TEST(cxx_demangled)
 }
 END_TEST
 
+/* A frame a signal interrupted is shown at the instruction it was at (its
+ * loop's line), the sigreturn trampoline by its name, and the handler
+ * above them: neither pc is looked up as a return address. Both adjacent,
+ * in this order, as eu-stack shows them. */
+START_TEST(signal_handler_frames)
+{
+	char *bin = mst_build_path("tests/sig_handler");
+	char *argv[] = {bin, NULL};
+	struct mst_child t;
+	ck_assert_int_eq(mst_child_start(&t, argv, 20000), 0);
+	int code;
+	char *dump = run_dump(t.pid, &code);
+	ck_assert_int_eq(code, 0);
+	char *src = mst_src_path("tests/targets/sig_handler.c");
+	char want[3][512];
+	snprintf(want[0], sizeof(want[0]), " spin at %s:%d ", src,
+	         mst_marker_line(src, "spin_loop"));
+	snprintf(want[1], sizeof(want[1]), " __restore_rt ");
+	snprintf(want[2], sizeof(want[2]), " on_usr1 at %s:%d ", src,
+	         mst_marker_line(src, "handler_pause"));
+	const char *pos = dump;
+	for (int k = 0; k < 3; k++) {
+		const char *before = pos;
+		ck_assert_msg(find_line_after(dump, &pos, want[k]),
+		              "frame '%s' missing or out of order:\n%s", want[k], dump);
+		if (k > 0) {
+			const char *nl = strchr(before, '\n');
+			ck_assert_msg(nl && strstr(nl + 1, want[k]) &&
+			                  strstr(nl + 1, want[k]) < strchr(nl + 1, '\n'),
+			              "'%s' does not follow on the next line:\n%s", want[k], dump);
+		}
+	}
+	free(src);
+	free(dump);
+	free(bin);
+	mst_child_stop(&t);
+}
+END_TEST
+
 /* A process someone else stopped (SIGSTOP) is dumped and stays stopped;
  * SIGCONT then finds it runnable and untraced. */
 START_TEST(stopped_target)
@@ -460,6 +499,7 @@ static Suite *live_suite(void)
 	tcase_add_test(tc, many_threads);
 	tcase_add_test(tc, signal_during_dump);
 	tcase_add_test(tc, stopped_target);
+	tcase_add_test(tc, signal_handler_frames);
 	tcase_add_test(tc, cxx_demangled);
 	tcase_add_test(tc, blocked_threads_reused);
 	tcase_add_test(tc, python_interpreters);

@@ -104,6 +104,16 @@ START_TEST(native_kinds)
 	const uint8_t want[] = {MST_NK_EVAL, MST_NK_EVAL, MST_NK_INTERP, MST_NK_INTERP,
 	                        MST_NK_OTHER};
 	ck_assert_mem_eq(o.kinds[0], want, 5);
+	/* The unwinder says which pcs are the instruction itself (a frame a
+	 * signal interrupted): those are taken as they are, not at pc - 1. */
+	uint8_t exact[5] = {1, 1, 0, 0, 0};
+	o.t[0].pc_exact = exact;
+	mst_classify(&o.s, &x);
+	const uint8_t want_exact[] = {MST_NK_EVAL, MST_NK_INTERP, MST_NK_INTERP, MST_NK_INTERP,
+	                              MST_NK_OTHER};
+	ck_assert_mem_eq(o.kinds[0], want_exact, 5);
+	ck_assert(!mst_thread_pc_is_return(&o.t[0], 1) && mst_thread_pc_is_return(&o.t[0], 2));
+	o.t[0].pc_exact = NULL;
 	/* Without a runtime every frame is other and nothing is asked. */
 	x.info = NULL;
 	mst_classify(&o.s, &x);
