@@ -330,6 +330,14 @@ void agg_tick_read(const struct tick *t, size_t nb, enum mst_agg_window w, struc
 /* index.c */
 size_t agg_ix_bytes(const struct ix *x);
 int agg_ix_reset(struct ix *x, uint32_t cap);
+/* A free position in a bounded table (frames, thread entries) of *n used
+ * out of *cap items of size bytes at *v: the head of its free list
+ * (*free_head, linked through the uint32_t at link_off of each free item),
+ * else the next at the end, the array growing by doubling up to limit items
+ * with a new, empty index ix: then *grew is set and the caller re-indexes.
+ * The slot is not cleared. -ENOSPC at the limit, -ENOMEM. */
+int agg_slot_take(void **v, uint32_t *n, uint32_t *cap, uint32_t *free_head, struct ix *ix,
+                  size_t size, size_t link_off, uint32_t limit, uint32_t *out, bool *grew);
 
 /* ring.c */
 void agg_rblk_drop_pool(struct mst_agg *a);

@@ -2,6 +2,7 @@
  * indexed. */
 #include "agg-int.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,25 +30,15 @@ void agg_etab_reindex(struct etab *tb)
 static int etab_add(struct etab *tb, uint32_t id, uint32_t limit, uint32_t *out)
 {
 	uint32_t p;
+	bool grew;
 	if (tb->live >= limit)
 		return -ENOSPC;
-	if (tb->free != NO_IDX) {
-		p = tb->free;
-		tb->free = tb->v[p].gen;
-	} else {
-		if (tb->n == tb->cap) {
-			int rc = agg_grow_to((void **)&tb->v, &tb->cap, limit, sizeof(*tb->v));
-			if (rc < 0)
-				return rc;
-			struct ix nx = {0};
-			if (agg_ix_reset(&nx, tb->cap) < 0)
-				return -ENOMEM;
-			free(tb->ix.slot);
-			tb->ix = nx;
-			agg_etab_reindex(tb);
-		}
-		p = tb->n++;
-	}
+	int rc = agg_slot_take((void **)&tb->v, &tb->n, &tb->cap, &tb->free, &tb->ix,
+	                       sizeof(*tb->v), offsetof(struct tent, gen), limit, &p, &grew);
+	if (rc < 0)
+		return rc;
+	if (grew)
+		agg_etab_reindex(tb);
 	memset(&tb->v[p], 0, sizeof(tb->v[p]));
 	tb->v[p].id = id;
 	agg_ix_put(&tb->ix, agg_mix32(id), p);

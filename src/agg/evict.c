@@ -52,6 +52,37 @@ static bool ring_any(struct rblk *const r[NVAR])
 
 enum { KEEP = 0, PROTECT = 1, GONE = 2, CAND = 3 };
 
+/* One table's side of an eviction: the since-start count of its item i,
+ * and how to let item i go into the overflow (mark[i] is then set to
+ * what the caller's sweep needs). */
+struct victims {
+	uint32_t (*total)(void *ctx, uint32_t i);
+	void (*evict)(void *ctx, uint32_t i, uint8_t *mark);
+	void *ctx;
+};
+
+/* Evict up to k of the nc candidates (mark[i] == CAND among items 1..n-1;
+ * their counts in a->scr), the coldest first: those under the threshold of
+ * the k coldest, then those at it. Returns how many went. Frames and
+ * thread entries both go through here. */
+static size_t evict_coldest(struct mst_agg *a, uint8_t *mark, uint32_t n, size_t nc, size_t k,
+                            const struct victims *v)
+{
+	uint32_t thr = cold_threshold(a, nc, k);
+	size_t gone = 0;
+	for (int pass = 0; pass < 2; pass++)
+		for (uint32_t i = 1; i < n && gone < k; i++) {
+			if (mark[i] != CAND)
+				continue;
+			uint32_t total = v->total(v->ctx, i);
+			if (total > thr || (!pass && total == thr))
+				continue;
+			v->evict(v->ctx, i, mark);
+			gone++;
+		}
+	return gone;
+}
+
 /* Merge the entries of t's table of mode whose frame fmark says GONE into
  * its overflow entry. */
 static void etab_sweep(struct mst_agg *a, struct thr *t, int mode, const uint8_t *fmark)
@@ -80,6 +111,30 @@ static void etab_sweep(struct mst_agg *a, struct thr *t, int mode, const uint8_t
 
 /* The coldest entries of t's table of mode go to its overflow entry:
  * those the last stack uses and those counted in the recent window stay. */
+/* Thread entries as victims: what they counted goes to the thread's
+ * overflow entry, held to the thread's own sample count. */
+struct entry_victims {
+	struct thr *t;
+	struct etab *tb;
+};
+
+static uint32_t entry_total(void *ctx, uint32_t p)
+{
+	const struct entry_victims *ev = ctx;
+	return ev->tb->v[p].c[0].total;
+}
+
+static void entry_evict(void *ctx, uint32_t p, uint8_t *mark)
+{
+	struct entry_victims *ev = ctx;
+	struct etab *tb = ev->tb;
+	for (int v = 0; v < NVAR; v++)
+		agg_cnt_merge(&tb->v[0].c[v], &tb->v[p].c[v], ev->t->sh[0].n[agg_shr_index(v)],
+		              ev->t->sh[0].ns[agg_shr_index(v)]);
+	agg_etab_del(tb, p);
+	mark[p] = KEEP;
+}
+
 void agg_etab_evict(struct mst_agg *a, struct thr *t, int mode)
 {
 	struct etab *tb = &t->tab[mode];
@@ -106,22 +161,9 @@ void agg_etab_evict(struct mst_agg *a, struct thr *t, int mode)
 		tb->futile = a->cur_sec + 1;
 		return;
 	}
-	uint32_t thr = cold_threshold(a, nc, k);
-	size_t gone = 0;
-	for (int pass = 0; pass < 2; pass++)
-		for (uint32_t p = 1; p < tb->n && gone < k; p++) {
-			struct tent *e = &tb->v[p];
-			if (mark[p] != CAND || e->c[0].total > thr ||
-			    (!pass && e->c[0].total == thr))
-				continue;
-			for (int v = 0; v < NVAR; v++)
-				agg_cnt_merge(&tb->v[0].c[v], &e->c[v],
-				              t->sh[0].n[agg_shr_index(v)],
-				              t->sh[0].ns[agg_shr_index(v)]);
-			agg_etab_del(tb, p);
-			mark[p] = KEEP;
-			gone++;
-		}
+	struct entry_victims ev = {t, tb};
+	const struct victims v = {entry_total, entry_evict, &ev};
+	size_t gone = evict_coldest(a, mark, tb->n, nc, k, &v);
 	agg_etab_reindex(tb);
 	a->st.entries_evicted += gone;
 	if (gone < k / 4)
@@ -237,6 +279,36 @@ void agg_tree_prune(struct mst_agg *a, struct thr *t, int mode)
  * the thread entries and call-tree nodes that count them. Protected: the
  * overflow frame, frames of the threads' last stacks, frames counted in the
  * recent window, and functions of by-line frames that stay. */
+/* Frames as victims: what they counted goes to "(other frames)", held to
+ * the process's sample count; their names are let go; the threads' entries
+ * of them follow in the sweep (mark GONE). */
+struct frame_victims {
+	struct mst_agg *a;
+	struct ftab *tb;
+};
+
+static uint32_t frame_total(void *ctx, uint32_t i)
+{
+	const struct frame_victims *fv = ctx;
+	return fv->tb->v[i].c[0].total;
+}
+
+static void frame_evict(void *ctx, uint32_t i, uint8_t *mark)
+{
+	struct frame_victims *fv = ctx;
+	struct ftab *tb = fv->tb;
+	struct frame *f = &tb->v[i];
+	for (int v = 0; v < NVAR; v++)
+		agg_cnt_merge(&tb->v[0].c[v], &f->c[v], fv->a->psh[0].n[agg_shr_index(v)],
+		              fv->a->psh[0].ns[agg_shr_index(v)]);
+	agg_key_unref(fv->a, &f->key);
+	memset(f, 0, sizeof(*f));
+	f->fn = tb->free;
+	tb->free = i;
+	tb->live--;
+	mark[i] = GONE;
+}
+
 void agg_ftab_evict(struct mst_agg *a, int mode)
 {
 	struct ftab *tb = &a->ft[mode];
@@ -288,26 +360,9 @@ void agg_ftab_evict(struct mst_agg *a, int mode)
 		tb->futile = a->cur_sec + 1;
 		return;
 	}
-	uint32_t thr = cold_threshold(a, nc, k);
-	size_t gone = 0;
-	for (int pass = 0; pass < 2; pass++)
-		for (uint32_t i = 1; i < tb->n && gone < k; i++) {
-			struct frame *f = &tb->v[i];
-			if (mark[i] != CAND || f->c[0].total > thr ||
-			    (!pass && f->c[0].total == thr))
-				continue;
-			for (int v = 0; v < NVAR; v++)
-				agg_cnt_merge(&tb->v[0].c[v], &f->c[v],
-				              a->psh[0].n[agg_shr_index(v)],
-				              a->psh[0].ns[agg_shr_index(v)]);
-			agg_key_unref(a, &f->key);
-			memset(f, 0, sizeof(*f));
-			f->fn = tb->free;
-			tb->free = i;
-			tb->live--;
-			mark[i] = GONE;
-			gone++;
-		}
+	struct frame_victims fv = {a, tb};
+	const struct victims v = {frame_total, frame_evict, &fv};
+	size_t gone = evict_coldest(a, mark, tb->n, nc, k, &v);
 	agg_ftab_reindex(tb);
 	a->st.frames_evicted += gone;
 	/* Little room made: do not sweep every thread again for each new

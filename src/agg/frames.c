@@ -1,6 +1,7 @@
 /* The frame table: merged frames interned into ids, bounded, indexed. */
 #include "agg-int.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,24 +49,14 @@ static uint32_t ftab_find(const struct ftab *tb, const struct fkey *k)
 static int ftab_add(struct mst_agg *a, struct ftab *tb, const struct fkey *k, uint32_t *out)
 {
 	uint32_t id;
-	if (tb->free != NO_IDX) {
-		id = tb->free;
-		tb->free = tb->v[id].fn;
-	} else {
-		if (tb->n == tb->cap) {
-			int rc = agg_grow_to((void **)&tb->v, &tb->cap, a->cfg.max_frames,
-			                     sizeof(*tb->v));
-			if (rc < 0)
-				return rc == -ENOSPC ? -ENOMEM : rc;
-			struct ix nx = {0};
-			if (agg_ix_reset(&nx, tb->cap) < 0)
-				return -ENOMEM;
-			free(tb->ix.slot);
-			tb->ix = nx;
-			agg_ftab_reindex(tb);
-		}
-		id = tb->n++;
-	}
+	bool grew;
+	int rc =
+	    agg_slot_take((void **)&tb->v, &tb->n, &tb->cap, &tb->free, &tb->ix, sizeof(*tb->v),
+	                  offsetof(struct frame, fn), a->cfg.max_frames, &id, &grew);
+	if (rc < 0)
+		return rc == -ENOSPC ? -ENOMEM : rc;
+	if (grew)
+		agg_ftab_reindex(tb);
 	struct frame *f = &tb->v[id];
 	memset(f, 0, sizeof(*f));
 	f->key = *k;
