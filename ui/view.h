@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include "msttop/agg.h"
+#include "msttop/calltree.h"
 #include "msttop/sampler.h"
 #include "ui/ui.h"
 
@@ -30,17 +31,6 @@ enum mst_ui_attr {
 	MST_A_HEADER,   /* header figures */
 	MST_A_WARN,     /* target exited, errors */
 	MST_A_STATUS,   /* the status (bottom) line */
-};
-
-/* One visible row of a thread's call tree. Rows are merged by frame
- * across the frames the view hides, so a row stands for a path of frame
- * ids (hashed: what the expanded set remembers), not for one agg node. */
-struct mst_ui_tree_row {
-	uint64_t path;
-	uint32_t frame;
-	int depth;
-	uint64_t self_samples, total_samples;
-	bool has_children, expanded;
 };
 
 enum { MST_UI_FILTER_MAX = 128 };
@@ -81,14 +71,7 @@ struct mst_ui {
 	int pane;
 	int sel[3], top[3];
 	size_t count[3];
-	uint64_t *expanded; /* paths of the open rows */
-	size_t nexpanded, cap_expanded;
-	bool tree_init; /* the hottest path was opened once */
-	enum mst_agg_mode tree_mode;
-	struct mst_ui_tree_row *tree;
-	size_t ntree, cap_tree;
-	uint32_t *visible; /* frame ids the view lists, sorted (folded/python views) */
-	size_t nvisible, cap_visible;
+	struct mst_calltree ct; /* the thread screen's call tree */
 
 	/* Help screen scroll. */
 	int help_top;

@@ -11,10 +11,6 @@
 #include "ui/view.h"
 
 enum { PANE_STACK = 0, PANE_HOT = 1, PANE_TREE = 2 };
-/* Bounds on what a tree shows, so a pathological tree cannot stall the
- * screen. */
-#define TREE_ROWS_MAX 5000
-#define TREE_DEPTH_MAX 512
 
 void mst_view_thread_open(struct mst_ui *u, pid_t tid)
 {
@@ -29,271 +25,13 @@ void mst_view_thread_open(struct mst_ui *u, pid_t tid)
 
 void mst_view_thread_forget(struct mst_ui *u)
 {
-	u->nexpanded = 0;
-	u->ntree = 0;
-	u->tree_init = false;
+	mst_calltree_forget(&u->ct);
 	u->sel[PANE_TREE] = u->top[PANE_TREE] = 0;
 }
 
 void mst_view_thread_free(struct mst_ui *u)
 {
-	free(u->expanded);
-	free(u->tree);
-	free(u->visible);
-	u->expanded = NULL;
-	u->tree = NULL;
-	u->visible = NULL;
-}
-
-/* ---- the call tree ---- */
-
-static bool is_expanded(const struct mst_ui *u, uint64_t path)
-{
-	for (size_t i = 0; i < u->nexpanded; i++)
-		if (u->expanded[i] == path)
-			return true;
-	return false;
-}
-
-static void set_expanded(struct mst_ui *u, uint64_t path, bool on)
-{
-	for (size_t i = 0; i < u->nexpanded; i++) {
-		if (u->expanded[i] == path) {
-			if (!on)
-				u->expanded[i] = u->expanded[--u->nexpanded];
-			return;
-		}
-	}
-	if (!on)
-		return;
-	if (u->nexpanded == u->cap_expanded) {
-		size_t cap = u->cap_expanded ? 2 * u->cap_expanded : 64;
-		uint64_t *p = realloc(u->expanded, cap * sizeof(*p));
-		if (!p)
-			return; /* stays closed: harmless */
-		u->expanded = p;
-		u->cap_expanded = cap;
-	}
-	u->expanded[u->nexpanded++] = path;
-}
-
-static uint64_t path_hash(uint64_t parent, uint32_t frame)
-{
-	/* FNV-1a over the frame ids from the root. */
-	uint64_t h = parent ? parent : 0xcbf29ce484222325ull;
-	for (int i = 0; i < 4; i++) {
-		h ^= (frame >> (8 * i)) & 0xff;
-		h *= 0x100000001b3ull;
-	}
-	return h;
-}
-
-static int cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-	return x < y ? -1 : x > y;
-}
-
-/* The frames the view lists, from the agg's own answer for this thread
- * (it knows which frames were ever seen unfolded). */
-static void load_visible(struct mst_ui *u)
-{
-	u->nvisible = 0;
-	if (u->view == MST_AGG_VIEW_ALL)
-		return;
-	struct mst_agg_query q = {.tid = u->tid,
-	                          .window = MST_AGG_CUMULATIVE,
-	                          .mode = u->mode,
-	                          .subset = MST_AGG_ALL,
-	                          .view = u->view,
-	                          .sort = MST_AGG_SORT_TOTAL};
-	const struct mst_agg_hot *rows;
-	size_t n;
-	struct mst_agg_count scope;
-	struct mst_err e = {0};
-	if (mst_agg_hot(u->agg, &q, &rows, &n, &scope, &e) < 0)
-		return;
-	if (n > u->cap_visible) {
-		uint32_t *p = realloc(u->visible, n * sizeof(*p));
-		if (!p)
-			return;
-		u->visible = p;
-		u->cap_visible = n;
-	}
-	for (size_t i = 0; i < n; i++)
-		u->visible[i] = rows[i].frame.id;
-	u->nvisible = n;
-	if (n > 1)
-		qsort(u->visible, n, sizeof(*u->visible), cmp_u32);
-}
-
-static bool frame_visible(const struct mst_ui *u, uint32_t frame)
-{
-	if (u->view == MST_AGG_VIEW_ALL || frame == MST_AGG_TREE_OTHER)
-		return true;
-	return u->nvisible &&
-	       bsearch(&frame, u->visible, u->nvisible, sizeof(*u->visible), cmp_u32) != NULL;
-}
-
-/* The children of a row as the view shows them: the agg nodes under it,
- * hidden frames passed through (their children stand in their place), and
- * nodes of the same frame merged into one. */
-struct kid {
-	uint32_t frame;
-	uint64_t self, total;
-	uint32_t *nodes;
-	size_t nnodes, cap;
-};
-
-struct kids {
-	struct kid *v;
-	size_t n, cap;
-};
-
-static void kids_free(struct kids *k)
-{
-	for (size_t i = 0; i < k->n; i++)
-		free(k->v[i].nodes);
-	free(k->v);
-	k->v = NULL;
-	k->n = k->cap = 0;
-}
-
-static int kid_add(struct kids *k, const struct mst_agg_node *n)
-{
-	struct kid *d = NULL;
-	for (size_t i = 0; i < k->n && !d; i++)
-		if (k->v[i].frame == n->frame)
-			d = &k->v[i];
-	if (!d) {
-		if (k->n == k->cap) {
-			size_t cap = k->cap ? 2 * k->cap : 8;
-			struct kid *p = realloc(k->v, cap * sizeof(*p));
-			if (!p)
-				return -1;
-			k->v = p;
-			k->cap = cap;
-		}
-		d = &k->v[k->n++];
-		*d = (struct kid){.frame = n->frame};
-	}
-	if (d->nnodes == d->cap) {
-		size_t cap = d->cap ? 2 * d->cap : 4;
-		uint32_t *p = realloc(d->nodes, cap * sizeof(*p));
-		if (!p)
-			return -1;
-		d->nodes = p;
-		d->cap = cap;
-	}
-	d->nodes[d->nnodes++] = n->node;
-	d->self += n->self_samples;
-	d->total += n->total_samples;
-	return 0;
-}
-
-static void collect(struct mst_ui *u, const uint32_t *nodes, size_t nn, struct kids *out, int hops)
-{
-	if (hops > 4 * TREE_DEPTH_MAX)
-		return;
-	for (size_t i = 0; i < nn; i++) {
-		const struct mst_agg_node *rows;
-		size_t n;
-		struct mst_err e = {0};
-		if (mst_agg_tree_children(u->agg, u->tid, u->mode, nodes[i], &rows, &n, &e) < 0 ||
-		    !n)
-			continue;
-		/* The agg reuses its array on the next call: recursion needs a copy. */
-		struct mst_agg_node *copy = malloc(n * sizeof(*copy));
-		if (!copy)
-			return;
-		memcpy(copy, rows, n * sizeof(*copy));
-		for (size_t j = 0; j < n; j++) {
-			if (frame_visible(u, copy[j].frame))
-				kid_add(out, &copy[j]);
-			else if (copy[j].has_children)
-				collect(u, &copy[j].node, 1, out, hops + 1);
-		}
-		free(copy);
-	}
-}
-
-static int by_total(const void *pa, const void *pb)
-{
-	const struct kid *a = pa, *b = pb;
-	if (a->total != b->total)
-		return a->total > b->total ? -1 : 1;
-	return a->frame < b->frame ? -1 : a->frame > b->frame;
-}
-
-static void push_row(struct mst_ui *u, const struct mst_ui_tree_row *r)
-{
-	if (u->ntree >= TREE_ROWS_MAX)
-		return;
-	if (u->ntree == u->cap_tree) {
-		size_t cap = u->cap_tree ? 2 * u->cap_tree : 256;
-		struct mst_ui_tree_row *p = realloc(u->tree, cap * sizeof(*p));
-		if (!p)
-			return;
-		u->tree = p;
-		u->cap_tree = cap;
-	}
-	u->tree[u->ntree++] = *r;
-}
-
-/* Rows for kids (already collected) at depth; each kid's own children are
- * collected one level ahead, which is what tells its self time and whether
- * it opens at all in this view. auto_open: the first time, the hottest
- * path opens by itself. */
-static void build(struct mst_ui *u, struct kids *k, int depth, uint64_t parent, bool auto_open)
-{
-	if (k->n > 1)
-		qsort(k->v, k->n, sizeof(*k->v), by_total);
-	for (size_t i = 0; i < k->n && u->ntree < TREE_ROWS_MAX; i++) {
-		struct kid *d = &k->v[i];
-		struct kids gk = {0};
-		if (depth < TREE_DEPTH_MAX)
-			collect(u, d->nodes, d->nnodes, &gk, 0);
-		uint64_t sum = 0;
-		for (size_t j = 0; j < gk.n; j++)
-			sum += gk.v[j].total;
-		uint64_t path = path_hash(parent, d->frame);
-		bool open_here = auto_open && i == 0 && gk.n;
-		if (open_here)
-			set_expanded(u, path, true);
-		bool open = gk.n && is_expanded(u, path);
-		struct mst_ui_tree_row r = {
-		    .path = path,
-		    .frame = d->frame,
-		    .depth = depth,
-		    /* In the view, what runs in hidden callees is the row's own. */
-		    .self_samples = d->total > sum ? d->total - sum : 0,
-		    .total_samples = d->total,
-		    .has_children = gk.n > 0,
-		    .expanded = open,
-		};
-		push_row(u, &r);
-		if (open)
-			build(u, &gk, depth + 1, path, open_here);
-		kids_free(&gk);
-	}
-}
-
-static void build_tree(struct mst_ui *u)
-{
-	if (u->tree_mode != u->mode) {
-		mst_view_thread_forget(u);
-		u->tree_mode = u->mode;
-	}
-	load_visible(u);
-	u->ntree = 0;
-	uint32_t root = MST_AGG_TREE_ROOT;
-	struct kids k = {0};
-	collect(u, &root, 1, &k, 0);
-	build(u, &k, 0, 0, !u->tree_init);
-	/* Only once there was something to open. */
-	if (k.n)
-		u->tree_init = true;
-	kids_free(&k);
+	mst_calltree_free(&u->ct);
 }
 
 /* ---- drawing ---- */
@@ -399,12 +137,14 @@ static void draw_tree(struct mst_ui *u, int y, int h, bool title)
 		pane_title(u, y++, PANE_TREE,
 		           "CALL TREE  since start, outermost first: %TOTAL %SELF  "
 		           "(Enter/Right opens, Left closes)");
-	build_tree(u);
-	u->count[PANE_TREE] = u->ntree;
-	if (u->sel[PANE_TREE] >= (int)u->ntree)
-		u->sel[PANE_TREE] = u->ntree ? (int)u->ntree - 1 : 0;
+	if (u->ct.tid != u->tid || u->ct.built_mode != u->mode)
+		u->sel[PANE_TREE] = u->top[PANE_TREE] = 0;
+	mst_calltree_build(&u->ct, u->agg, u->tid, u->mode, u->view);
+	u->count[PANE_TREE] = u->ct.n;
+	if (u->sel[PANE_TREE] >= (int)u->ct.n)
+		u->sel[PANE_TREE] = u->ct.n ? (int)u->ct.n - 1 : 0;
 	mst_ui_scroll(u->sel[PANE_TREE], h, &u->top[PANE_TREE]);
-	if (!u->ntree) {
+	if (!u->ct.n) {
 		mst_ui_line(u, y, " (no call tree: no samples since start or the last reset)",
 		            MST_A_DIM);
 		return;
@@ -415,8 +155,8 @@ static void draw_tree(struct mst_ui *u, int y, int h, bool title)
 		whole = root.total_samples;
 	int ff = mst_ui_fit_flags(u);
 	char line[4096];
-	for (int r = 0; r < h && u->top[PANE_TREE] + r < (int)u->ntree; r++) {
-		const struct mst_ui_tree_row *t = &u->tree[u->top[PANE_TREE] + r];
+	for (int r = 0; r < h && u->top[PANE_TREE] + r < (int)u->ct.n; r++) {
+		const struct mst_calltree_row *t = &u->ct.rows[u->top[PANE_TREE] + r];
 		struct mst_agg_frame f;
 		bool have = t->frame != MST_AGG_TREE_OTHER &&
 		            mst_agg_frame(u->agg, u->mode, t->frame, &f) == 0;
@@ -504,10 +244,10 @@ void mst_view_thread_draw(struct mst_ui *u)
 
 static void tree_key(struct mst_ui *u, int ch)
 {
-	if (!u->ntree)
+	if (!u->ct.n)
 		return;
 	int sel = u->sel[PANE_TREE];
-	struct mst_ui_tree_row *t = &u->tree[sel];
+	struct mst_calltree_row *t = &u->ct.rows[sel];
 	switch (ch) {
 	case '\n':
 	case '\r':
@@ -515,23 +255,23 @@ static void tree_key(struct mst_ui *u, int ch)
 	case '+':
 	case '-':
 		if (t->has_children)
-			set_expanded(u, t->path, !t->expanded);
+			mst_calltree_set_expanded(&u->ct, t->path, !t->expanded);
 		break;
 	case KEY_RIGHT:
 	case 'L':
 		if (t->has_children && !t->expanded)
-			set_expanded(u, t->path, true);
-		else if (t->expanded && sel + 1 < (int)u->ntree)
+			mst_calltree_set_expanded(&u->ct, t->path, true);
+		else if (t->expanded && sel + 1 < (int)u->ct.n)
 			u->sel[PANE_TREE] = sel + 1;
 		break;
 	case KEY_LEFT:
 	case 'H':
 		if (t->expanded) {
-			set_expanded(u, t->path, false);
+			mst_calltree_set_expanded(&u->ct, t->path, false);
 		} else {
 			/* To the parent: the nearest row above, one level out. */
 			for (int i = sel - 1; i >= 0; i--) {
-				if (u->tree[i].depth < t->depth) {
+				if (u->ct.rows[i].depth < t->depth) {
 					u->sel[PANE_TREE] = i;
 					break;
 				}
