@@ -5,13 +5,8 @@
 #include <string.h>
 
 #include "msttop/agg.h"
+#include "msttop/format.h"
 #include "msttop/text.h"
-
-static const char *base(const char *p)
-{
-	const char *s = p ? strrchr(p, '/') : NULL;
-	return s ? s + 1 : p ? p : "";
-}
 
 int mst_report_text(FILE *out, struct mst_sampler *s, size_t limit)
 {
@@ -99,7 +94,8 @@ int mst_report_text(FILE *out, struct mst_sampler *s, size_t limit)
 				        r->frame.line);
 			if (r->frame.module[0])
 				fprintf(out, " [%s]",
-				        mst_text_escape(base(r->frame.module), b, sizeof(b)));
+				        mst_text_escape(mst_fmt_basename(r->frame.module), b,
+				                        sizeof(b)));
 			fputc('\n', out);
 		}
 	}

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "msttop/format.h"
+
 static int grow(void **p, size_t *cap, size_t want, size_t size)
 {
 	if (want <= *cap)
@@ -40,12 +42,6 @@ static int push(struct mst_stack *st, struct mst_frame f)
 	return 0;
 }
 
-static const char *basename_of(const char *path)
-{
-	const char *s = strrchr(path, '/');
-	return s ? s + 1 : path;
-}
-
 /* The label of native frame i of st (stored beside it). */
 static void label_native(struct mst_stack *st, size_t i)
 {
@@ -54,7 +50,7 @@ static void label_native(struct mst_stack *st, size_t i)
 		f->label = f->nat.func;
 	} else if (f->resolved && f->nat.module) {
 		snprintf(st->labels[i], sizeof(st->labels[i]), "%s+0x%" PRIx64,
-		         basename_of(f->nat.module), f->nat.module_off);
+		         mst_fmt_basename(f->nat.module), f->nat.module_off);
 		f->label = st->labels[i];
 	} else {
 		f->label = "??";

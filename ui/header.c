@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ui/format.h"
+#include "msttop/format.h"
 #include "ui/view.h"
 
 struct hline {

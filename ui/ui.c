@@ -18,7 +18,7 @@
 
 #include <ncursesw/curses.h>
 
-#include "ui/format.h"
+#include "msttop/format.h"
 #include "ui/view.h"
 #include "msttop/clock.h"
 

@@ -7,7 +7,7 @@
 
 #include <ncursesw/curses.h>
 
-#include "ui/format.h"
+#include "msttop/format.h"
 #include "ui/view.h"
 
 enum { PANE_STACK = 0, PANE_HOT = 1, PANE_TREE = 2 };

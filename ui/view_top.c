@@ -7,7 +7,7 @@
 
 #include <ncursesw/curses.h>
 
-#include "ui/format.h"
+#include "msttop/format.h"
 #include "ui/view.h"
 
 /* A thread counts as idle when it ran in under 0.1% of the window and is

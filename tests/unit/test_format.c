@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "msttop/agg.h"
-#include "ui/format.h"
+#include "msttop/format.h"
 
 Suite *format_suite(void);
 

@@ -1,7 +1,7 @@
 /* Formatting model data into row text: widths in terminal columns, cuts
  * that keep the end of a name visible, percentages, durations, frame labels
  * and thread states. Pure functions, no curses (see format.h). */
-#include "ui/format.h"
+#include "msttop/format.h"
 
 #include <inttypes.h>
 #include <stdio.h>

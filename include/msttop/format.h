@@ -1,6 +1,8 @@
-/* Turning model data into text for one row of the screen: pure functions,
- * no curses, so every column can be unit-tested without a terminal (the
- * htop habit: rows render into plain text, only then a panel paints it).
+/* Turning model data into text for one row of the screen or of a report:
+ * pure functions, no curses, so every column can be unit-tested without a
+ * terminal (the htop habit: rows render into plain text, only then a panel
+ * paints it). The screen (ui/), --batch's report and the stack labels share
+ * it.
  *
  * Widths are terminal columns, not bytes: text is UTF-8 and a CJK character
  * takes two columns, a combining mark none. Every function writes a
@@ -8,8 +10,8 @@
  * buffer cuts the text at a character boundary, never in the middle of one.
  * Text that comes from the target (names of functions, files, modules,
  * threads) is escaped here (msttop/text.h) before it is measured. */
-#ifndef MSTTOP_UI_FORMAT_H
-#define MSTTOP_UI_FORMAT_H
+#ifndef MSTTOP_FORMAT_H
+#define MSTTOP_FORMAT_H
 
 #include <stdbool.h>
 #include <stddef.h>
