@@ -6,6 +6,7 @@
 #include "msttop/symbols.h"
 
 #include "debugcache-int.h"
+#include "msttop/strset.h"
 #include "dwtab-int.h"
 
 #include <dwarf.h>
@@ -52,11 +53,6 @@ struct name_slot {
 	const char *name;
 };
 
-struct str {
-	UT_hash_handle hh;
-	char s[];
-};
-
 struct mst_symbols {
 	pid_t pid;
 	Dwfl *dwfl;
@@ -65,11 +61,10 @@ struct mst_symbols {
 	struct name_slot *names; /* NAME_SLOTS */
 	/* The answer handed out, valid until the next lookup. */
 	struct mst_native_frame out[MST_DWTAB_MAX_INLINE + 1];
-	uint64_t rows_read; /* line rows libdwfl's own Dwarf parsed (and keeps) */
-	size_t nstrings;
+	uint64_t rows_read;          /* line rows libdwfl's own Dwarf parsed (and keeps) */
 	uint64_t searches, released; /* DWARF searches (dwtab); as of the last release */
 	unsigned release_calls;      /* mst_symbols_release calls since */
-	struct str *strings;
+	struct mst_strset *strings;  /* names, files, modules */
 	/* Names given by the caller to code no ELF symbol covers. */
 	struct named_range {
 		uint64_t lo, hi;
@@ -120,20 +115,7 @@ static const Dwfl_Callbacks callbacks = {
 
 static const char *intern(struct mst_symbols *s, const char *str)
 {
-	if (!str)
-		return NULL;
-	struct str *e;
-	HASH_FIND_STR(s->strings, str, e);
-	if (e)
-		return e->s;
-	size_t len = strlen(str);
-	e = malloc(sizeof(*e) + len + 1);
-	if (!e)
-		return NULL;
-	memcpy(e->s, str, len + 1);
-	HASH_ADD_KEYPTR(hh, s->strings, e->s, len, e);
-	s->nstrings++;
-	return e->s;
+	return str ? mst_strset_get(s->strings, str, 0, true) : NULL;
 }
 
 /* Demangle C++ (and leave C names as they are), then intern. */
@@ -428,7 +410,8 @@ int mst_symbols_open(pid_t pid, struct mst_symbols **out, struct mst_err *err)
 	s->slots = malloc(2 * CACHE_SETS * sizeof(s->slots[0]));
 	s->mru = malloc(CACHE_SETS);
 	s->names = malloc(NAME_SLOTS * sizeof(s->names[0]));
-	if (!s->slots || !s->mru || !s->names) {
+	s->strings = mst_strset_new();
+	if (!s->slots || !s->mru || !s->names || !s->strings) {
 		mst_symbols_close(s);
 		return mst_err_set(err, -ENOMEM, "out of memory");
 	}
@@ -461,12 +444,7 @@ void mst_symbols_close(struct mst_symbols *s)
 	free(s->slots);
 	free(s->mru);
 	free(s->names);
-	struct str *e, *tmp;
-	HASH_ITER(hh, s->strings, e, tmp)
-	{
-		HASH_DEL(s->strings, e);
-		free(e);
-	}
+	mst_strset_free(s->strings);
 	if (s->dwfl) {
 		dwfl_getmodules(s->dwfl, free_data_cb, NULL, 0);
 		dwfl_end(s->dwfl);
@@ -603,7 +581,7 @@ void mst_symbols_stats(struct mst_symbols *s, struct mst_symbols_stats *st)
 	for (size_t i = 0; i < NAME_SLOTS; i++)
 		cached += s->names[i].key != 0;
 	*st = (struct mst_symbols_stats){
-	    .cached = cached, .strings = s->nstrings, .libdw_rows = s->rows_read};
+	    .cached = cached, .strings = mst_strset_count(s->strings), .libdw_rows = s->rows_read};
 	dwfl_getmodules(s->dwfl, add_stats, st, 0);
 }
 

@@ -9,6 +9,7 @@
 #define HASH_NONFATAL_OOM 1
 
 #include "msttop/agg.h"
+#include "msttop/strset.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -72,14 +73,6 @@ struct shr {
 struct tick {
 	uint32_t ticks, gil, gc;
 	uint64_t ns;
-};
-
-/* An interned string, shared by the frames that name it and freed with the
- * last of them. */
-struct str {
-	UT_hash_handle hh;
-	uint32_t refs;
-	char s[];
 };
 
 /* An open-addressing index (linear probing) of positions in an array: a
@@ -183,9 +176,8 @@ struct mst_agg {
 	size_t stride;      /* cells per count: 1 + nb */
 	uint32_t tree_hard; /* tree nodes including the "(other)" headroom */
 
-	struct str *strs;
-	size_t nstrs, str_bytes;
-	struct ftab ft[2]; /* per mode */
+	struct mst_strset *strs; /* the names frames hold */
+	struct ftab ft[2];       /* per mode */
 	uint32_t gen;
 
 	struct thr *threads;

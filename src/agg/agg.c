@@ -54,11 +54,12 @@ int mst_agg_new(const struct mst_agg_config *cfg, struct mst_agg **out, struct m
 	a->sf = calloc(c.max_depth, sizeof(*a->sf));
 	a->sl[0] = calloc(c.max_depth, sizeof(*a->sl[0]));
 	a->sl[1] = calloc(c.max_depth, sizeof(*a->sl[1]));
+	a->strs = mst_strset_new();
 	uint32_t other = NO_IDX;
 	const struct mst_agg_frame_in oin = {.kind = MST_AGG_NATIVE, .function = "(other frames)"};
-	if (!a->pt || !a->psh || !a->sf || !a->sl[0] || !a->sl[1] || agg_ftab_init(&a->ft[0]) < 0 ||
-	    agg_ftab_init(&a->ft[1]) < 0 || agg_intern(a, &oin, &other) < 0 ||
-	    other != MST_AGG_OTHER_FRAME || a->ft[0].live != 1) {
+	if (!a->pt || !a->psh || !a->sf || !a->sl[0] || !a->sl[1] || !a->strs ||
+	    agg_ftab_init(&a->ft[0]) < 0 || agg_ftab_init(&a->ft[1]) < 0 ||
+	    agg_intern(a, &oin, &other) < 0 || other != MST_AGG_OTHER_FRAME || a->ft[0].live != 1) {
 		mst_agg_free(a);
 		return mst_err_set(err, -ENOMEM, "agg: out of memory");
 	}
@@ -84,12 +85,7 @@ void mst_agg_free(struct mst_agg *a)
 	free(a->live);
 	for (int m = 0; m < 2; m++)
 		agg_ftab_fini(&a->ft[m]);
-	struct str *s, *stmp;
-	HASH_ITER(hh, a->strs, s, stmp)
-	{
-		HASH_DEL(a->strs, s);
-		free(s);
-	}
+	mst_strset_free(a->strs);
 	free(a->pt);
 	free(a->psh);
 	free(a->sf);

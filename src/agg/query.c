@@ -321,13 +321,11 @@ void mst_agg_stats(const struct mst_agg *a, struct mst_agg_stats *out)
 	*out = a->st;
 	out->frames = a->ft[0].live;
 	out->funcs = a->ft[1].live;
-	out->strings = a->nstrs;
+	out->strings = mst_strset_count(a->strs);
 	out->threads = a->nthreads;
 	out->rings = a->nlive + a->npool;
 	/* What the agg holds, by capacity: the figure a bound is about. */
-	size_t b = sizeof(*a) + a->str_bytes;
-	if (a->strs)
-		b += sizeof(UT_hash_table) + a->strs->hh.tbl->num_buckets * sizeof(UT_hash_bucket);
+	size_t b = sizeof(*a) + mst_strset_bytes(a->strs);
 	for (int m = 0; m < 2; m++)
 		b += (size_t)a->ft[m].cap * sizeof(struct frame) + agg_ix_bytes(&a->ft[m].ix);
 	b += a->stride * (sizeof(*a->pt) + sizeof(*a->psh));

@@ -11,6 +11,7 @@
 #include <uthash.h>
 
 #include "msttop/py.h"
+#include "msttop/strset.h"
 #include "collector-int.h"
 #include "decode-int.h"
 
@@ -43,11 +44,6 @@ struct code_entry {
 	UT_hash_handle hh;
 };
 
-struct istr {
-	UT_hash_handle hh;
-	char s[];
-};
-
 struct mst_py {
 	pid_t pid;
 	struct mst_reader r;
@@ -59,7 +55,7 @@ struct mst_py {
 
 	struct code_entry *codes;
 	size_t ncodes;
-	struct istr *strs;
+	struct mst_strset *strs;      /* function and file names */
 	struct mst_py_frame *scratch; /* MST_PY_MAX_FRAMES */
 
 	/* Bytes read at once from a tstate, a frame, a code object: enough

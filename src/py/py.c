@@ -15,17 +15,7 @@
 
 const char *mst_py_intern(struct mst_py *py, const char *s)
 {
-	struct istr *e;
-	size_t n = strlen(s);
-	HASH_FIND(hh, py->strs, s, n, e);
-	if (e)
-		return e->s;
-	e = malloc(sizeof(*e) + n + 1);
-	if (!e)
-		return NULL;
-	memcpy(e->s, s, n + 1);
-	HASH_ADD(hh, py->strs, s[0], n, e);
-	return e->s;
+	return mst_strset_get(py->strs, s, 0, true);
 }
 
 /* ---- open / close ------------------------------------------------------- */
@@ -94,7 +84,7 @@ int mst_py_open(pid_t pid, const struct mst_maps *maps, const struct mst_reader 
 	*out = py;
 	return 0;
 fail:
-	free(py);
+	mst_py_close(py);
 	return rc;
 }
 
@@ -109,7 +99,7 @@ int mst_py_open_info(const struct mst_py_runtime_info *info, const struct mst_re
 	py->info = *info;
 	int rc = setup(py, err);
 	if (rc < 0) {
-		free(py);
+		mst_py_close(py);
 		return rc;
 	}
 	*out = py;
@@ -176,7 +166,8 @@ static int setup(struct mst_py *py, struct mst_err *err)
 	snprintf(py->version, sizeof(py->version), "%d.%d.%d", py->info.major, py->info.minor,
 	         py->info.micro);
 	py->scratch = calloc(MST_PY_MAX_FRAMES, sizeof(*py->scratch));
-	if (!py->scratch)
+	py->strs = mst_strset_new();
+	if (!py->scratch || !py->strs)
 		return mst_err_set(err, -ENOMEM, "out of memory");
 	return 0;
 }
@@ -194,7 +185,6 @@ void mst_py_name_fragments(const struct mst_py *py, struct mst_symbols *sym,
 void mst_py_close(struct mst_py *py)
 {
 	struct code_entry *c, *ctmp;
-	struct istr *s, *stmp;
 	if (!py)
 		return;
 	HASH_ITER(hh, py->codes, c, ctmp)
@@ -203,11 +193,7 @@ void mst_py_close(struct mst_py *py)
 		free(c->lt);
 		free(c);
 	}
-	HASH_ITER(hh, py->strs, s, stmp)
-	{
-		HASH_DEL(py->strs, s);
-		free(s);
-	}
+	mst_strset_free(py->strs);
 	free(py->scratch);
 	free(py);
 }
