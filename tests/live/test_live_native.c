@@ -65,6 +65,26 @@ static bool find_line_after(const char *hay, const char **pos, const char *needl
 	return true;
 }
 
+/* The frames want[0..n) in text, in this order, each on the line right
+ * after the one before (most recent call last, nothing between them).
+ * Returns where the last one ends. */
+static const char *expect_adjacent(const char *text, const char (*want)[128], int n)
+{
+	const char *pos = text;
+	for (int k = 0; k < n; k++) {
+		const char *before = pos;
+		ck_assert_msg(find_line_after(text, &pos, want[k]),
+		              "frame '%s' missing or out of order:\n%s", want[k], text);
+		if (k > 0) {
+			const char *nl = strchr(before, '\n');
+			const char *hit = strstr(before, want[k]);
+			ck_assert_msg(nl && hit && !memchr(nl + 1, '\n', (size_t)(hit - nl - 1)),
+			              "something between frames before '%s':\n%s", want[k], text);
+		}
+	}
+	return pos;
+}
+
 static void check_chain(const char *mode)
 {
 	char *bin = mst_build_path("tests/native_chain");
@@ -108,23 +128,7 @@ static void check_chain(const char *mode)
 		              "thread %d state wrong:\n%s", (int)tid, sec);
 		/* Most recent call last, each frame on its own line, in order,
 		 * with nothing between the chain's frames. */
-		const char *pos = sec;
-		for (int k = 0; k < NWANT; k++) {
-			const char *before = pos;
-			ck_assert_msg(find_line_after(sec, &pos, want[k]),
-			              "thread %d: frame '%s' missing or out of order:\n%s",
-			              (int)tid, want[k], sec);
-			if (k > 0) {
-				/* Adjacent: the frame starts on the line after the
-				 * previous one. */
-				const char *nl = strchr(before, '\n');
-				const char *hit = strstr(before, want[k]);
-				ck_assert_msg(
-				    nl && hit && !memchr(nl + 1, '\n', (size_t)(hit - nl - 1)),
-				    "thread %d: something between frames before '%s':\n%s",
-				    (int)tid, want[k], sec);
-			}
-		}
+		const char *pos = expect_adjacent(sec, want, NWANT);
 		if (!mode)
 			ck_assert_msg(strstr(pos, "pause"), "thread %d does not end in pause:\n%s",
 			              (int)tid, sec);
@@ -373,24 +377,13 @@ START_TEST(signal_handler_frames)
 	char *dump = run_dump(t.pid, &code);
 	ck_assert_int_eq(code, 0);
 	char *src = mst_src_path("tests/targets/sig_handler.c");
-	char want[3][512];
+	char want[3][128];
 	snprintf(want[0], sizeof(want[0]), " spin at %s:%d ", src,
 	         mst_marker_line(src, "spin_loop"));
 	snprintf(want[1], sizeof(want[1]), " __restore_rt ");
 	snprintf(want[2], sizeof(want[2]), " on_usr1 at %s:%d ", src,
 	         mst_marker_line(src, "handler_pause"));
-	const char *pos = dump;
-	for (int k = 0; k < 3; k++) {
-		const char *before = pos;
-		ck_assert_msg(find_line_after(dump, &pos, want[k]),
-		              "frame '%s' missing or out of order:\n%s", want[k], dump);
-		if (k > 0) {
-			const char *nl = strchr(before, '\n');
-			ck_assert_msg(nl && strstr(nl + 1, want[k]) &&
-			                  strstr(nl + 1, want[k]) < strchr(nl + 1, '\n'),
-			              "'%s' does not follow on the next line:\n%s", want[k], dump);
-		}
-	}
+	expect_adjacent(dump, want, 3);
 	free(src);
 	free(dump);
 	free(bin);
