@@ -40,7 +40,9 @@ struct ctx {
 static void build(struct ctx *c, const struct mst_thread_snap *t)
 {
 	bool py_only = c->flags & MST_DUMP_PYTHON_ONLY;
-	mst_stack_build(&c->st, t, c->sym, !py_only && c->sym);
+	unsigned sf = (!py_only && c->sym ? MST_STACK_NATIVE : 0) |
+	              (c->flags & MST_DUMP_NATIVE_ALL ? 0 : MST_STACK_SKIP_FOLDED);
+	mst_stack_build(&c->st, t, c->sym, sf);
 }
 
 static bool shown(const struct ctx *c, const struct mst_frame *f)

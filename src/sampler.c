@@ -222,7 +222,7 @@ void mst_sampler_stats(const struct mst_sampler *s, struct mst_sampler_stats *ou
  * frames no module covers are left out. */
 static size_t to_agg(struct mst_sampler *s, const struct mst_thread_snap *t)
 {
-	mst_stack_build(&s->stack, t, s->sym, true);
+	mst_stack_build(&s->stack, t, s->sym, MST_STACK_NATIVE);
 	size_t n = 0;
 	for (size_t i = 0; i < s->stack.n && n < MAX_MERGED; i++) {
 		const struct mst_frame *f = &s->stack.v[i];

@@ -58,8 +58,9 @@ static void label_native(struct mst_stack *st, size_t i)
 }
 
 int mst_stack_build(struct mst_stack *st, const struct mst_thread_snap *t, struct mst_symbols *sym,
-                    bool native)
+                    unsigned flags)
 {
+	bool native = flags & MST_STACK_NATIVE;
 	st->n = 0;
 	size_t max = t->npcs + t->npy;
 	if (grow((void **)&st->m, &st->mcap, max ? max : 1, sizeof(*st->m)) < 0 ||
@@ -85,7 +86,8 @@ int mst_stack_build(struct mst_stack *st, const struct mst_thread_snap *t, struc
 		/* A return address points after its call: it is looked up at
 		 * pc - 1 (the unwinder said which pcs are). */
 		bool is_return = mst_thread_pc_is_return(t, m->index);
-		if (!sym || mst_symbols_resolve(sym, pc, is_return, &nf, &k) < 0 || !k) {
+		bool skip = (flags & MST_STACK_SKIP_FOLDED) && (m->flags & MST_MF_FOLDED);
+		if (!sym || skip || mst_symbols_resolve(sym, pc, is_return, &nf, &k) < 0 || !k) {
 			if (push(st, (struct mst_frame){
 			                 .pc = pc, .nat = {.pc = pc}, .flags = m->flags}) < 0)
 				return -ENOMEM;

@@ -23,15 +23,24 @@ struct mst_stack {
 	size_t mcap, ecap;
 };
 
+enum {
+	/* Native frames too; without it, the Python frames alone (merge flags
+	 * cleared: nothing to pair them with). */
+	MST_STACK_NATIVE = 1 << 0,
+	/* Leave folded native frames unresolved (label "??"): a reader that
+	 * hides them saves their DWARF lookups, most of a dump's work in the
+	 * interpreter's own code. */
+	MST_STACK_SKIP_FOLDED = 1 << 1,
+};
+
 /* Build the frames of classified thread t into st, innermost first (within
- * one address: the innermost inlined call first). native false: its Python
- * frames alone (merge flags cleared: nothing to pair with). sym NULL: native
- * frames are left unresolved. A return address (every native frame but the
- * innermost) is looked up at pc - 1. 0, or -ENOMEM (st then holds what was
- * built). Frames stay valid until the next build into st or its fini, and
- * no longer than t and the symbols. */
+ * one address: the innermost inlined call first). flags: MST_STACK_*. sym
+ * NULL: native frames are left unresolved. A return address is looked up at
+ * pc - 1 (the unwinder said which pcs are: mst_thread_pc_is_return). 0, or
+ * -ENOMEM (st then holds what was built). Frames stay valid until the next
+ * build into st or its fini, and no longer than t and the symbols. */
 int mst_stack_build(struct mst_stack *st, const struct mst_thread_snap *t, struct mst_symbols *sym,
-                    bool native);
+                    unsigned flags);
 void mst_stack_fini(struct mst_stack *st);
 
 #endif

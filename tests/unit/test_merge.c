@@ -145,7 +145,7 @@ START_TEST(stack_without_symbols)
 	struct mst_thread_snap t = {.pcs = pcs, .npcs = 4, .nkinds = nk, .py = py, .npy = 3};
 	struct mst_stack st = {0};
 	char buf[256];
-	ck_assert_int_eq(mst_stack_build(&st, &t, NULL, true), 0);
+	ck_assert_int_eq(mst_stack_build(&st, &t, NULL, MST_STACK_NATIVE), 0);
 	render_stack(&st, buf, sizeof(buf));
 	/* Two eval frames for three Python frames: the outermost is kept and
 	 * marked, nothing is lost. */
@@ -153,10 +153,10 @@ START_TEST(stack_without_symbols)
 	ck_assert_uint_eq(st.v[0].pc, 0x1000);
 	ck_assert(!st.v[0].resolved);
 	/* Built again into the same stack: the same, and Python alone. */
-	ck_assert_int_eq(mst_stack_build(&st, &t, NULL, true), 0);
+	ck_assert_int_eq(mst_stack_build(&st, &t, NULL, MST_STACK_NATIVE), 0);
 	render_stack(&st, buf, sizeof(buf));
 	ck_assert_str_eq(buf, "?? leaf ??+f ??+f main ??+f extra+u");
-	ck_assert_int_eq(mst_stack_build(&st, &t, NULL, false), 0);
+	ck_assert_int_eq(mst_stack_build(&st, &t, NULL, 0), 0);
 	render_stack(&st, buf, sizeof(buf));
 	ck_assert_str_eq(buf, "leaf main extra");
 	mst_stack_fini(&st);
