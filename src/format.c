@@ -312,17 +312,17 @@ const char *mst_fmt_state(uint32_t state, bool ended)
 {
 	if (ended)
 		return "ended";
-	if (state & MST_AGG_IN_GC)
+	if (state & MST_TS_IN_GC)
 		return "GC";
-	if (state & MST_AGG_GIL_WAIT)
+	if (state & MST_TS_WAITS_GIL)
 		return "wait";
-	if (state & MST_AGG_GIL_DROP)
+	if (state & MST_TS_DROPS_GIL)
 		return "drop";
-	if ((state & MST_AGG_GIL_HELD) && (state & MST_AGG_ACTIVE))
+	if ((state & MST_TS_HOLDS_GIL) && (state & MST_TS_RUNNING))
 		return "GIL";
-	if (!(state & MST_AGG_ACTIVE))
+	if (!(state & MST_TS_RUNNING))
 		return "idle";
-	return (state & MST_AGG_HAS_PYTHON) ? "run" : "native";
+	return (state & MST_TS_PYTHON) ? "run" : "native";
 }
 
 /* ---- rows ---- */

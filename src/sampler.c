@@ -398,17 +398,10 @@ int mst_sampler_tick(struct mst_sampler *s, uint64_t now, struct mst_err *err)
 			if (s->npauses < PAUSE_RING)
 				s->npauses++;
 		}
-		unsigned st = t->states;
-		uint32_t flags = (st & MST_TS_RUNNING ? MST_AGG_ACTIVE : 0) |
-		                 (st & MST_TS_HOLDS_GIL ? MST_AGG_GIL_HELD : 0) |
-		                 (st & MST_TS_WAITS_GIL ? MST_AGG_GIL_WAIT : 0) |
-		                 (st & MST_TS_DROPS_GIL ? MST_AGG_GIL_DROP : 0) |
-		                 (st & MST_TS_IN_GC ? MST_AGG_IN_GC : 0) |
-		                 (st & MST_TS_PYTHON ? MST_AGG_HAS_PYTHON : 0);
 		struct mst_agg_thread_in in = {
 		    .tid = t->tid,
 		    .name = t->pyname[0] ? t->pyname : t->comm,
-		    .state = flags,
+		    .state = t->states, /* the agg counts the same flags */
 		    .frames = s->frames,
 		    .nframes = to_agg(s, t),
 		};

@@ -14,7 +14,7 @@
  * not running now. */
 static bool is_idle(const struct mst_agg_thread *t)
 {
-	return t->ended || (t->active_pct < 0.1 && !(t->state & MST_AGG_ACTIVE));
+	return t->ended || (t->active_pct < 0.1 && !(t->state & MST_TS_RUNNING));
 }
 
 /* Case-insensitive substring (ASCII case; other bytes exactly). */

@@ -39,6 +39,7 @@
 #include <sys/types.h>
 
 #include "msttop/err.h"
+#include "msttop/tstate.h"
 
 struct mst_agg;
 
@@ -57,21 +58,11 @@ struct mst_agg_frame_in {
 	const char *module;
 };
 
-/* Per-sample thread state flags. */
-enum {
-	MST_AGG_ACTIVE = 1u << 0,     /* running / on CPU, as opposed to idle */
-	MST_AGG_GIL_HELD = 1u << 1,   /* holds the GIL */
-	MST_AGG_GIL_WAIT = 1u << 2,   /* waits for the GIL */
-	MST_AGG_GIL_DROP = 1u << 3,   /* drops (releases) the GIL */
-	MST_AGG_IN_GC = 1u << 4,      /* this thread is running the collector */
-	MST_AGG_HAS_PYTHON = 1u << 5, /* has a Python thread state */
-};
-
 /* One thread in one tick; frames innermost first. */
 struct mst_agg_thread_in {
 	pid_t tid;
 	const char *name; /* may be NULL; kept truncated to MST_AGG_NAME_MAX - 1 bytes */
-	uint32_t state;   /* MST_AGG_* flags above */
+	uint32_t state;   /* MST_TS_* flags (tstate.h); the first MST_TS_SHARED are counted */
 	const struct mst_agg_frame_in *frames;
 	size_t nframes;
 };

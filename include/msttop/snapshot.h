@@ -16,19 +16,8 @@
 #include "msttop/proc.h"
 #include "msttop/py.h"
 #include "msttop/symbols.h"
+#include "msttop/tstate.h"
 #include "msttop/unwind.h"
-
-/* Thread states shown to the user (design.md). */
-enum {
-	MST_TS_RUNNING = 1 << 0, /* on a CPU (R) */
-	MST_TS_IDLE = 1 << 1,    /* sleeping in a system call, not for the GIL */
-	MST_TS_HOLDS_GIL = 1 << 2,
-	MST_TS_WAITS_GIL = 1 << 3, /* inside the GIL acquisition path */
-	MST_TS_DROPS_GIL = 1 << 4, /* releasing it, waiting for the next holder */
-	MST_TS_IN_GC = 1 << 5,     /* this thread runs the collector */
-	MST_TS_PYTHON = 1 << 6,    /* has a Python thread state */
-	MST_TS_STOPPED = 1 << 7,   /* stopped by someone else (T) */
-};
 
 /* What the last walk of a thread leaves for the next take. A thread still
  * blocked in the same system call on the same address at the same sp and

@@ -18,9 +18,9 @@
 #include <string.h>
 #include <uthash.h>
 
-#define NVAR 3  /* enum mst_agg_subset */
-#define NVIEW 3 /* enum mst_agg_view */
-#define NSHR 7  /* samples, then one per state flag bit */
+#define NVAR 3                   /* enum mst_agg_subset */
+#define NVIEW 3                  /* enum mst_agg_view */
+#define NSHR (1 + MST_TS_SHARED) /* samples, then one per state flag kept */
 #define SEC_NS 1000000000ull
 /* Longer names are cut: C++ names can be huge, and what is kept is bounded. */
 #define STR_MAX 2048

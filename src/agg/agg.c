@@ -198,9 +198,9 @@ int mst_agg_add_thread(struct mst_agg *a, const struct mst_agg_thread_in *in, st
 			goto nomem;
 	}
 	unsigned vm = 1u;
-	if (in->state & MST_AGG_ACTIVE)
+	if (in->state & MST_TS_RUNNING)
 		vm |= 1u << MST_AGG_ONLY_ACTIVE;
-	if (in->state & MST_AGG_GIL_HELD)
+	if (in->state & MST_TS_HOLDS_GIL)
 		vm |= 1u << MST_AGG_ONLY_GIL;
 	if (t) {
 		if ((rc = agg_grow((void **)&t->cache, &t->cache_cap, n, sizeof(*t->cache))) < 0)
@@ -340,9 +340,9 @@ void mst_agg_end(struct mst_agg *a)
 	for (int k = 0; k < 2; k++) {
 		both[k]->ticks++;
 		both[k]->ns += a->weight;
-		if (a->tick_flags & MST_AGG_GIL_HELD)
+		if (a->tick_flags & MST_TS_HOLDS_GIL)
 			both[k]->gil++;
-		if (a->tick_flags & MST_AGG_IN_GC)
+		if (a->tick_flags & MST_TS_IN_GC)
 			both[k]->gc++;
 	}
 	if (!a->have_first) {

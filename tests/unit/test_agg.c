@@ -130,7 +130,7 @@ START_TEST(agg_own_total_recursion)
 	struct mst_agg *a = agg_new(NULL);
 	/* Innermost first: f called g called f (the same line twice). */
 	const struct mst_agg_frame_in rec[] = {PY_F10, PY_G20, PY_F10};
-	tick1(a, 0, 10 * MS, 7, MST_AGG_ACTIVE, rec, 3);
+	tick1(a, 0, 10 * MS, 7, MST_TS_RUNNING, rec, 3);
 	for (int scope = 0; scope < 2; scope++) {
 		struct mst_agg_query q = query(scope ? 7 : 0, MST_AGG_CUMULATIVE, MST_AGG_BY_LINE);
 		const struct mst_agg_hot *rows;
@@ -154,7 +154,7 @@ START_TEST(agg_own_total_recursion)
 
 	/* f at two lines: two by-line frames, one function counted once. */
 	const struct mst_agg_frame_in rec2[] = {PY_F11, PY_G20, PY_F10};
-	tick1(a, 10 * MS, 10 * MS, 7, MST_AGG_ACTIVE, rec2, 3);
+	tick1(a, 10 * MS, 10 * MS, 7, MST_TS_RUNNING, rec2, 3);
 	for (int scope = 0; scope < 2; scope++) {
 		struct mst_agg_query q = query(scope ? 7 : 0, MST_AGG_CUMULATIVE, MST_AGG_BY_LINE);
 		const struct mst_agg_hot *rows;
@@ -284,16 +284,16 @@ START_TEST(agg_shares)
 	/* Thread 1: 10 samples; 6 active, 4 holding the GIL, 3 waiting, 2 in
 	 * GC. Thread 2 holds the GIL in 3 other ticks. */
 	for (int i = 0; i < 10; i++) {
-		uint32_t s1 = MST_AGG_HAS_PYTHON;
+		uint32_t s1 = MST_TS_PYTHON;
 		if (i < 6)
-			s1 |= MST_AGG_ACTIVE;
+			s1 |= MST_TS_RUNNING;
 		if (i < 4)
-			s1 |= MST_AGG_GIL_HELD;
+			s1 |= MST_TS_HOLDS_GIL;
 		if (i >= 7)
-			s1 |= MST_AGG_GIL_WAIT;
+			s1 |= MST_TS_WAITS_GIL;
 		if (i < 2)
-			s1 |= MST_AGG_IN_GC;
-		uint32_t s2 = i >= 4 && i < 7 ? MST_AGG_GIL_HELD | MST_AGG_ACTIVE : 0;
+			s1 |= MST_TS_IN_GC;
+		uint32_t s2 = i >= 4 && i < 7 ? MST_TS_HOLDS_GIL | MST_TS_RUNNING : 0;
 		struct mst_agg_thread_in th[2] = {{1, "main", s1, f, 1}, {2, "bg", s2, f, 1}};
 		ck_assert_int_eq(mst_agg_add(a, (uint64_t)i * 10 * MS, 10 * MS, th, 2, &err), 0);
 	}
@@ -313,7 +313,7 @@ START_TEST(agg_shares)
 	ck_assert_double_eq_tol(rows[0].gil_pct, 40.0, 1e-9);
 	ck_assert_double_eq_tol(rows[0].gil_wait_pct, 30.0, 1e-9);
 	ck_assert_double_eq_tol(rows[0].gc_pct, 20.0, 1e-9);
-	ck_assert_uint_eq(rows[0].state, MST_AGG_HAS_PYTHON | MST_AGG_GIL_WAIT);
+	ck_assert_uint_eq(rows[0].state, MST_TS_PYTHON | MST_TS_WAITS_GIL);
 	ck_assert_double_eq_tol(rows[1].gil_pct, 30.0, 1e-9);
 	ck_assert(!rows[0].ended);
 	struct mst_agg_frame fr;
@@ -718,7 +718,7 @@ START_TEST(agg_errors_and_depth)
 	ck_assert_uint_eq(total_of(a, 1, MST_AGG_CUMULATIVE, "b"), 1);
 	ck_assert_uint_eq(total_of(a, 1, MST_AGG_CUMULATIVE, "c"), 0);
 	/* An empty stack counts a sample and no frame. */
-	tick1(a, 1, 1, 1, MST_AGG_ACTIVE, NULL, 0);
+	tick1(a, 1, 1, 1, MST_TS_RUNNING, NULL, 0);
 	const struct mst_agg_thread *rows;
 	size_t n;
 	ck_assert_int_eq(mst_agg_threads(a, MST_AGG_CUMULATIVE, &rows, &n, &err), 0);

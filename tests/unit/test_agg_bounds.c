@@ -46,8 +46,8 @@ START_TEST(agg_soak_bounded)
 		struct mst_agg_thread_in th[3];
 		for (int k = 0; k < 3; k++) {
 			int si = (i * (k + 1) + k) % NS;
-			uint32_t st = (uint32_t)((i + k) % 4 == 0 ? MST_AGG_GIL_HELD : 0) |
-			              (uint32_t)((i + k) % 2 ? MST_AGG_ACTIVE : 0);
+			uint32_t st = (uint32_t)((i + k) % 4 == 0 ? MST_TS_HOLDS_GIL : 0) |
+			              (uint32_t)((i + k) % 2 ? MST_TS_RUNNING : 0);
 			th[k] = (struct mst_agg_thread_in){100 + k, "t", st, stacks[si], lens[si]};
 		}
 		ck_assert_int_eq(mst_agg_add(a, (uint64_t)i * 10 * MS, 10 * MS, th, 3, &err), 0);
@@ -113,8 +113,8 @@ START_TEST(agg_soak_new_frames)
 			fr[k][2] = PY_F10;
 			fr[k][3] = (struct mst_agg_frame_in){MST_AGG_NATIVE, false,    true,    0,
 			                                     "main",         "python", "python"};
-			uint32_t st = (uint32_t)(i % 2 ? MST_AGG_ACTIVE : 0) |
-			              (uint32_t)((i + k) % 4 == 0 ? MST_AGG_GIL_HELD : 0);
+			uint32_t st = (uint32_t)(i % 2 ? MST_TS_RUNNING : 0) |
+			              (uint32_t)((i + k) % 4 == 0 ? MST_TS_HOLDS_GIL : 0);
 			th[k] = (struct mst_agg_thread_in){200 + k, "t", st, fr[k], 4};
 		}
 		ck_assert_int_eq(mst_agg_add(a, (uint64_t)i * 10 * MS, 10 * MS, th, 3, &err), 0);
@@ -227,8 +227,8 @@ START_TEST(agg_memory_bounded)
 			fr[k][3] = PY_F10;
 			fr[k][4] = (struct mst_agg_frame_in){MST_AGG_NATIVE, false,    true,    0,
 			                                     "main",         "python", "python"};
-			uint32_t st = (uint32_t)(i % 2 ? MST_AGG_ACTIVE : 0) |
-			              (uint32_t)((i + k) % 3 == 0 ? MST_AGG_GIL_HELD : 0);
+			uint32_t st = (uint32_t)(i % 2 ? MST_TS_RUNNING : 0) |
+			              (uint32_t)((i + k) % 3 == 0 ? MST_TS_HOLDS_GIL : 0);
 			th[k] = (struct mst_agg_thread_in){300 + k, "gen", st, fr[k], 5};
 		}
 		ck_assert_int_eq(mst_agg_add(a, (uint64_t)i * 10 * MS, 10 * MS, th, NT, &err), 0);

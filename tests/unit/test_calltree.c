@@ -51,8 +51,8 @@ START_TEST(calltree_rows_and_opening)
 	const struct mst_agg_frame_in abc[] = {C, B, A}, ad[] = {D, A};
 	uint64_t t = SEC;
 	for (int i = 0; i < 3; i++, t += 10 * MS)
-		tick1(a, t, 10 * MS, 7, MST_AGG_ACTIVE, abc, 3);
-	tick1(a, t, 10 * MS, 7, MST_AGG_ACTIVE, ad, 2);
+		tick1(a, t, 10 * MS, 7, MST_TS_RUNNING, abc, 3);
+	tick1(a, t, 10 * MS, 7, MST_TS_RUNNING, ad, 2);
 	struct mst_calltree ct = {0};
 	char buf[512];
 	mst_calltree_build(&ct, a, 7, MST_AGG_BY_LINE, MST_AGG_VIEW_ALL);
@@ -82,9 +82,9 @@ START_TEST(calltree_hidden_frames)
 	struct mst_agg *a = agg_new(NULL);
 	/* a -> x (an interpreter frame) -> b, and a -> x -> c. */
 	const struct mst_agg_frame_in axb[] = {B, X, A}, axc[] = {C, X, A};
-	tick1(a, SEC, 10 * MS, 7, MST_AGG_ACTIVE, axb, 3);
-	tick1(a, SEC + 10 * MS, 10 * MS, 7, MST_AGG_ACTIVE, axb, 3);
-	tick1(a, SEC + 20 * MS, 10 * MS, 7, MST_AGG_ACTIVE, axc, 3);
+	tick1(a, SEC, 10 * MS, 7, MST_TS_RUNNING, axb, 3);
+	tick1(a, SEC + 10 * MS, 10 * MS, 7, MST_TS_RUNNING, axb, 3);
+	tick1(a, SEC + 20 * MS, 10 * MS, 7, MST_TS_RUNNING, axc, 3);
 	struct mst_calltree ct = {0};
 	char buf[512];
 	mst_calltree_build(&ct, a, 7, MST_AGG_BY_LINE, MST_AGG_VIEW_ALL);

@@ -218,17 +218,17 @@ END_TEST
 
 START_TEST(states)
 {
-	ck_assert_str_eq(mst_fmt_state(MST_AGG_ACTIVE | MST_AGG_HAS_PYTHON, false), "run");
-	ck_assert_str_eq(
-	    mst_fmt_state(MST_AGG_ACTIVE | MST_AGG_GIL_HELD | MST_AGG_HAS_PYTHON, false), "GIL");
-	ck_assert_str_eq(mst_fmt_state(MST_AGG_HAS_PYTHON, false), "idle");
-	ck_assert_str_eq(mst_fmt_state(MST_AGG_GIL_WAIT | MST_AGG_HAS_PYTHON, false), "wait");
-	ck_assert_str_eq(mst_fmt_state(MST_AGG_GIL_DROP | MST_AGG_ACTIVE, false), "drop");
-	ck_assert_str_eq(mst_fmt_state(MST_AGG_IN_GC | MST_AGG_GIL_HELD | MST_AGG_ACTIVE, false),
+	ck_assert_str_eq(mst_fmt_state(MST_TS_RUNNING | MST_TS_PYTHON, false), "run");
+	ck_assert_str_eq(mst_fmt_state(MST_TS_RUNNING | MST_TS_HOLDS_GIL | MST_TS_PYTHON, false),
+	                 "GIL");
+	ck_assert_str_eq(mst_fmt_state(MST_TS_PYTHON, false), "idle");
+	ck_assert_str_eq(mst_fmt_state(MST_TS_WAITS_GIL | MST_TS_PYTHON, false), "wait");
+	ck_assert_str_eq(mst_fmt_state(MST_TS_DROPS_GIL | MST_TS_RUNNING, false), "drop");
+	ck_assert_str_eq(mst_fmt_state(MST_TS_IN_GC | MST_TS_HOLDS_GIL | MST_TS_RUNNING, false),
 	                 "GC");
-	ck_assert_str_eq(mst_fmt_state(MST_AGG_ACTIVE, false), "native");
+	ck_assert_str_eq(mst_fmt_state(MST_TS_RUNNING, false), "native");
 	ck_assert_str_eq(mst_fmt_state(0, false), "idle");
-	ck_assert_str_eq(mst_fmt_state(MST_AGG_ACTIVE | MST_AGG_HAS_PYTHON, true), "ended");
+	ck_assert_str_eq(mst_fmt_state(MST_TS_RUNNING | MST_TS_PYTHON, true), "ended");
 }
 END_TEST
 
@@ -296,7 +296,7 @@ START_TEST(thread_rows)
 	struct mst_agg_thread t = {0};
 	t.tid = 4321;
 	snprintf(t.name, sizeof(t.name), "%s", "worker-ä1");
-	t.state = MST_AGG_ACTIVE | MST_AGG_GIL_HELD | MST_AGG_HAS_PYTHON;
+	t.state = MST_TS_RUNNING | MST_TS_HOLDS_GIL | MST_TS_PYTHON;
 	t.active_pct = 97.5;
 	t.gil_pct = 50;
 	t.gil_wait_pct = 12.25;
