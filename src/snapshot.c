@@ -287,7 +287,11 @@ int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py 
 		}
 		t->comm_tid = t->tid;
 		/* Every thread runs between our stops; a seized thread that a
-		 * stop signal halted shows as 't' (traced) instead of 'T'. */
+		 * stop signal halted shows as 't' (traced) instead of 'T'. So
+		 * does one a signal has just reached: it waits in its
+		 * signal-delivery-stop until we let the signal through, which
+		 * only the stop below does (handle_status). */
+		bool in_ptrace_stop = t->state == 't';
 		if (t->state == 't')
 			t->state = 'T';
 		if (py_only) {
@@ -314,7 +318,9 @@ int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py 
 		struct mst_syscall_line now = {.running = true};
 		if (!fresh && mst_proc_task_syscall(p, t->tid, &now) < 0)
 			now = (struct mst_syscall_line){.running = true};
-		if (!fresh && still_blocked(p, t, &now, s->stack)) {
+		/* A blocked thread is not stopped again, unless a signal stopped
+		 * it: left there, the signal would never reach its handler. */
+		if (!fresh && !in_ptrace_stop && still_blocked(p, t, &now, s->stack)) {
 			t->regs = t->memo.regs;
 			t->npcs = t->memo.npcs;
 			struct mst_py_thread *m =

@@ -612,11 +612,24 @@ static bool exit_scenario(struct ctx *c, const struct mst_interp *py)
 	long kill_at = mst_now_ms();
 	for (int t = 0; t < 60000 && (r = waitpid(pid, &st, WNOHANG)) == 0; t += 20)
 		sleep_ms(20);
-	if (r != pid)
+	if (r != pid) {
+		/* What holds it: each task's state, where it waits, its tracer. */
+		char cmd[256], why[1024] = "?";
+		snprintf(cmd, sizeof(cmd),
+		         "for x in /proc/%d/task/*; do echo $(cut -d' ' -f1,3 $x/stat) "
+		         "$(cat $x/wchan) $(grep TracerPid $x/status); done 2>&1 | head -8",
+		         (int)pid);
+		FILE *f = popen(cmd, "r");
+		if (f) {
+			size_t k = fread(why, 1, sizeof(why) - 1, f);
+			why[k] = '\0';
+			pclose(f);
+		}
 		return bad(c,
 		           "the exited target could not be reaped by its parent in 60 s "
-		           "while msttop runs (waitpid: %d)",
-		           (int)r);
+		           "while msttop runs (waitpid: %d); its tasks: %s",
+		           (int)r, why);
+	}
 	fprintf(stderr, "tui: the exited target reaped by its parent %ld ms after its signal\n",
 	        mst_now_ms() - kill_at);
 	c->target.pid = 0; /* reaped: nothing to kill */
