@@ -76,71 +76,6 @@ START_TEST(target_exits)
 }
 END_TEST
 
-/* The target's tracer, from /proc: 0 when none. */
-static pid_t tracer_of(pid_t pid)
-{
-	char path[64], line[256];
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	FILE *f = fopen(path, "re");
-	pid_t tp = 0;
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "TracerPid: %d", &tp) == 1)
-			break;
-	if (f)
-		fclose(f);
-	return tp;
-}
-
-/* A signal for a thread msttop does not stop again (asleep where its last
- * walk left it) still reaches its handler: the process exits on SIGUSR1
- * while msttop samples it, and its parent reaps it while msttop still runs.
- * Left in its signal-delivery-stop, the signal would wait for msttop to
- * detach. */
-START_TEST(signal_to_blocked_thread)
-{
-	struct mst_child t;
-	ck_assert_int_eq(
-	    mst_child_start_py(&t, newest(), "tests/targets/py_robust.py", "exitsigmain", 30000),
-	    0);
-	char *bin = mst_build_path("msttop");
-	char pids[32];
-	snprintf(pids, sizeof(pids), "%d", (int)t.pid);
-	char *argv[] = {bin, "-p", pids, "--batch", "--duration", "600", NULL};
-	int ofd = -1;
-	pid_t m = mst_spawn(argv, &ofd, NULL);
-	ck_assert_int_gt(m, 0);
-	/* Attached, then sampling long enough for the main thread's walk to
-	 * be reused (from the second tick on). */
-	long until = mst_now_ms() + 60000;
-	while (tracer_of(t.pid) != m && mst_now_ms() < until)
-		usleep(10000);
-	ck_assert_msg(tracer_of(t.pid) == m, "msttop did not attach");
-	usleep(500000);
-	kill(t.pid, SIGUSR1);
-	int st = 0;
-	pid_t r = 0, mr = 0;
-	while ((r = waitpid(t.pid, &st, WNOHANG)) == 0 && (mr = waitpid(m, NULL, WNOHANG)) == 0 &&
-	       mst_now_ms() < until + 60000)
-		usleep(10000);
-	bool msttop_ran = mr == 0;
-	if (r == t.pid)
-		t.pid = 0; /* reaped: nothing to stop */
-	if (!mr) {
-		kill(m, SIGINT);
-		waitpid(m, NULL, 0);
-	}
-	if (ofd >= 0)
-		close(ofd);
-	ck_assert_msg(r > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
-	              "the target did not exit on its signal while msttop sampled it (waitpid "
-	              "%d, status 0x%x)",
-	              (int)r, st);
-	ck_assert_msg(msttop_ran, "the target exited only once msttop had ended");
-	free(bin);
-	mst_child_stop(&t);
-}
-END_TEST
-
 START_TEST(target_execs)
 {
 	struct mst_child t;
@@ -468,7 +403,6 @@ static Suite *robust_suite(void)
 	TCase *tc = tcase_create("changing");
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, target_exits);
-	tcase_add_test(tc, signal_to_blocked_thread);
 	tcase_add_test(tc, target_execs);
 	tcase_add_test(tc, target_forks);
 	tcase_add_test(tc, thread_churn);

@@ -11,9 +11,6 @@ Usage: py_robust.py MODE
            GIL changes hands all the time
   exitsig  two threads spinning; on SIGUSR1 the process exits with 0
            (os._exit, from the main thread's signal handler)
-  exitsigmain
-           as exitsig, but the spinners block SIGUSR1: the kernel must
-           hand it to the main thread, asleep in time.sleep the whole time
   churncount
            churn as above until killed, printing "churned N" (threads
            created so far) once a second, flushed, so a test can measure
@@ -35,14 +32,9 @@ def spin():
         n += 1
 
 
-def start_spinners(k, block=()):
-    def run():
-        if block:
-            signal.pthread_sigmask(signal.SIG_BLOCK, block)
-        spin()
-
+def start_spinners(k):
     for i in range(k):
-        threading.Thread(target=run, name="spin-%d" % i, daemon=True).start()
+        threading.Thread(target=spin, name="spin-%d" % i, daemon=True).start()
 
 
 def short_life():
@@ -83,12 +75,6 @@ def main():
         signal.signal(signal.SIGUSR1, lambda *_: os._exit(0))
         start_spinners(2)
         print("ready mode=exitsig", flush=True)
-        while True:
-            time.sleep(1000)
-    elif mode == "exitsigmain":
-        signal.signal(signal.SIGUSR1, lambda *_: os._exit(0))
-        start_spinners(2, block=[signal.SIGUSR1])
-        print("ready mode=exitsigmain", flush=True)
         while True:
             time.sleep(1000)
     elif mode == "churncount":
