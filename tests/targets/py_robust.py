@@ -10,7 +10,12 @@ Usage: py_robust.py MODE
   gilflip  four threads spinning with sys.setswitchinterval(1e-6), so the
            GIL changes hands all the time
   exitsig  two threads spinning; on SIGUSR1 the process exits with 0
-           (os._exit, from the main thread's signal handler)
+           (os._exit, from the main thread's signal handler). The spinners
+           block SIGUSR1: a traced thread that is stopped (for a sample)
+           when a signal comes is passed over by the kernel, which would
+           hand the signal to a spinner, and CPython's main thread, asleep
+           in time.sleep, would not notice it. Only the main thread can
+           take it here, once it runs again.
   churncount
            churn as above until killed, printing "churned N" (threads
            created so far) once a second, flushed, so a test can measure
@@ -32,9 +37,14 @@ def spin():
         n += 1
 
 
-def start_spinners(k):
+def start_spinners(k, block=()):
+    def run():
+        if block:
+            signal.pthread_sigmask(signal.SIG_BLOCK, block)
+        spin()
+
     for i in range(k):
-        threading.Thread(target=spin, name="spin-%d" % i, daemon=True).start()
+        threading.Thread(target=run, name="spin-%d" % i, daemon=True).start()
 
 
 def short_life():
@@ -73,7 +83,7 @@ def main():
                 t.join()
     elif mode == "exitsig":
         signal.signal(signal.SIGUSR1, lambda *_: os._exit(0))
-        start_spinners(2)
+        start_spinners(2, block=[signal.SIGUSR1])
         print("ready mode=exitsig", flush=True)
         while True:
             time.sleep(1000)

@@ -617,7 +617,8 @@ static bool exit_scenario(struct ctx *c, const struct mst_interp *py)
 		char cmd[256], why[1024] = "?";
 		snprintf(cmd, sizeof(cmd),
 		         "for x in /proc/%d/task/*; do echo $(cut -d' ' -f1,3 $x/stat) "
-		         "$(cat $x/wchan) $(grep TracerPid $x/status); done 2>&1 | head -8",
+		         "$(cat $x/wchan) $(grep -E 'TracerPid|SigPnd|ShdPnd|SigBlk|SigCgt' "
+		         "$x/status); done 2>&1 | head -8",
 		         (int)pid);
 		FILE *f = popen(cmd, "r");
 		if (f) {
