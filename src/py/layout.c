@@ -383,6 +383,7 @@ struct dbg_pos {
 	int minor;                        /* the release whose table this is */
 	size_t size;                      /* sizeof(_Py_DebugOffsets) */
 	const struct mst_py_layout *base; /* header table for what the debug table lacks */
+	const char *source;               /* names both, for messages and --log */
 	size_t rt_size, rt_interpreters_head;
 	size_t is_size, is_id, is_next, is_threads_head, is_gc, is_imports_modules, is_sysdict,
 	    is_builtins, is_ceval_gil, is_gil, is_gil_locked, is_gil_holder;
@@ -403,8 +404,8 @@ struct dbg_pos {
 
 /* clang-format off */
 #define O(T, m) offsetof(struct T, m)
-#define DBG_POS(T, MINOR, BASE) {                                                            \
-	.minor = MINOR, .size = sizeof(struct T), .base = &BASE,                             \
+#define DBG_POS(T, MINOR, BASE, SOURCE) {                                                    \
+	.minor = MINOR, .size = sizeof(struct T), .base = &BASE, .source = SOURCE,           \
 	.rt_size = O(T, runtime_state.size),                                                 \
 	.rt_interpreters_head = O(T, runtime_state.interpreters_head),                       \
 	.is_size = O(T, interpreter_state.size), .is_id = O(T, interpreter_state.id),        \
@@ -459,9 +460,9 @@ struct dbg_pos {
 /* Every table layout known, oldest first. The header tables supply what the
  * debug table does not describe (see fill_from_debug). */
 static const struct dbg_pos dbg_layouts[] = {
-	DBG_POS(dbg_3_13, 13, py_3_13),
-	DBG_POS(dbg_3_14, 14, py_3_14),
-	DBG_POS(dbg_3_15, 15, py_3_15),
+	DBG_POS(dbg_3_13, 13, py_3_13, "debug offsets (3.13 table) + table 3.13.0 headers"),
+	DBG_POS(dbg_3_14, 14, py_3_14, "debug offsets (3.14 table) + table 3.14.10 headers"),
+	DBG_POS(dbg_3_15, 15, py_3_15, "debug offsets (3.15 table) + table 3.15.2 headers"),
 };
 /* clang-format on */
 #define NDBG (sizeof(dbg_layouts) / sizeof(dbg_layouts[0]))
@@ -606,8 +607,11 @@ static int fill_from_debug(const uint8_t *b, const struct dbg_pos *p, struct mst
 
 	out->rt_size = (int64_t)rs;
 	out->rt_interpreters_head = (int64_t)W(rt_interpreters_head);
-	/* struct pyinterpreters (3.13-3.15): mutex, head, main: main follows head. */
-	out->rt_interpreters_main = out->rt_interpreters_head + 8;
+	/* The table gives interpreters.head only; main sits where the
+	 * release's headers put it relative to head (struct pyinterpreters:
+	 * mutex, head, main in 3.13-3.15). */
+	out->rt_interpreters_main = out->rt_interpreters_head +
+	                            (p->base->rt_interpreters_main - p->base->rt_interpreters_head);
 
 	out->is_size = (int64_t)is;
 	out->is_id = (int64_t)W(is_id);
@@ -669,15 +673,6 @@ static int fill_from_debug(const uint8_t *b, const struct dbg_pos *p, struct mst
 #undef W
 	return 0;
 }
-
-/* The source strings name the table layout used and the headers that
- * filled the rest; static storage, one per layout. */
-static const char *const dbg_sources[] = {
-    "debug offsets (3.13 table) + table 3.13.0 headers",
-    "debug offsets (3.14 table) + table 3.14.10 headers",
-    "debug offsets (3.15 table) + table 3.15.2 headers",
-};
-_Static_assert(sizeof(dbg_sources) / sizeof(dbg_sources[0]) == NDBG, "one source per layout");
 
 int mst_py_layout_from_debug_offsets(const void *buf, size_t len, struct mst_py_layout *out,
                                      int *newer, struct mst_err *err)
@@ -746,7 +741,7 @@ int mst_py_layout_from_debug_offsets(const void *buf, size_t len, struct mst_py_
 	}
 	l.major = major;
 	l.minor = minor;
-	l.source = dbg_sources[i];
+	l.source = p->source;
 	if (newer)
 		*newer = minor > p->minor ? p->minor : 0;
 	*out = l;
