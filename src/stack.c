@@ -8,32 +8,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "msttop/array.h"
 #include "msttop/format.h"
-
-static int grow(void **p, size_t *cap, size_t want, size_t size)
-{
-	if (want <= *cap)
-		return 0;
-	size_t nc = *cap ? *cap : 64;
-	while (nc < want)
-		nc *= 2;
-	void *n = realloc(*p, nc * size);
-	if (!n)
-		return -ENOMEM;
-	*p = n;
-	*cap = nc;
-	return 0;
-}
 
 static int push(struct mst_stack *st, struct mst_frame f)
 {
 	size_t cap = st->cap;
-	if (grow((void **)&st->v, &cap, st->n + 1, sizeof(*st->v)) < 0)
+	if (mst_array_grow((void **)&st->v, &cap, st->n + 1, sizeof(*st->v)) < 0)
 		return -ENOMEM;
 	if (cap != st->cap) {
 		size_t lcap = st->cap;
 		void *l = st->labels;
-		if (grow(&l, &lcap, cap, sizeof(*st->labels)) < 0)
+		if (mst_array_grow(&l, &lcap, cap, sizeof(*st->labels)) < 0)
 			return -ENOMEM;
 		st->labels = l;
 		st->cap = cap;
@@ -63,8 +49,9 @@ int mst_stack_build(struct mst_stack *st, const struct mst_thread_snap *t, struc
 	bool native = flags & MST_STACK_NATIVE;
 	st->n = 0;
 	size_t max = t->npcs + t->npy;
-	if (grow((void **)&st->m, &st->mcap, max ? max : 1, sizeof(*st->m)) < 0 ||
-	    grow((void **)&st->entry, &st->ecap, t->npy ? t->npy : 1, sizeof(*st->entry)) < 0)
+	if (mst_array_grow((void **)&st->m, &st->mcap, max ? max : 1, sizeof(*st->m)) < 0 ||
+	    mst_array_grow((void **)&st->entry, &st->ecap, t->npy ? t->npy : 1,
+	                   sizeof(*st->entry)) < 0)
 		return -ENOMEM;
 	size_t nm;
 	mst_snapshot_merge(t, native, st->entry, st->m, max, &nm);

@@ -9,6 +9,7 @@
 #define HASH_NONFATAL_OOM 1
 
 #include "msttop/agg.h"
+#include "msttop/array.h"
 #include "msttop/strset.h"
 
 #include <errno.h>
@@ -314,7 +315,6 @@ static inline double agg_pct(uint64_t part, uint64_t whole)
 void agg_cnt_merge(struct cnt *dst, const struct cnt *src, uint64_t n, uint64_t ns);
 void agg_cnt_read(const struct cnt *c, const struct rblk *r, size_t nb, enum mst_agg_window w,
                   struct cnt *out);
-int agg_grow(void **buf, size_t *cap, size_t need, size_t size);
 int agg_grow_to(void **buf, uint32_t *cap, uint32_t limit, size_t size);
 void agg_shr_read(const struct shr *s, size_t nb, enum mst_agg_window w, struct shr *out);
 void agg_tick_read(const struct tick *t, size_t nb, enum mst_agg_window w, struct tick *out);

@@ -203,7 +203,8 @@ int mst_agg_add_thread(struct mst_agg *a, const struct mst_agg_thread_in *in, st
 	if (in->state & MST_TS_HOLDS_GIL)
 		vm |= 1u << MST_AGG_ONLY_GIL;
 	if (t) {
-		if ((rc = agg_grow((void **)&t->cache, &t->cache_cap, n, sizeof(*t->cache))) < 0)
+		if ((rc = mst_array_grow((void **)&t->cache, &t->cache_cap, n, sizeof(*t->cache))) <
+		    0)
 			goto nomem;
 		for (size_t k = 0; k < n; k++) {
 			size_t i = n - 1 - k;

@@ -1,5 +1,5 @@
 /* Count cells: own and total per frame, thread shares, tick totals, over
- * the since-start cell or the recent window; array growth. */
+ * the since-start cell or the recent window; bounded array growth. */
 #include "agg-int.h"
 
 #include <stdlib.h>
@@ -64,21 +64,6 @@ void agg_tick_read(const struct tick *t, size_t nb, enum mst_agg_window w, struc
 		out->gc += t[i].gc;
 		out->ns += t[i].ns;
 	}
-}
-
-int agg_grow(void **buf, size_t *cap, size_t need, size_t size)
-{
-	if (need <= *cap)
-		return 0;
-	size_t n = *cap ? *cap : 16;
-	while (n < need)
-		n *= 2;
-	void *p = realloc(*buf, n * size);
-	if (!p)
-		return -ENOMEM;
-	*buf = p;
-	*cap = n;
-	return 0;
 }
 
 /* Make an array of cap items room for one more, doubling up to limit items;

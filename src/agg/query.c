@@ -122,7 +122,7 @@ int mst_agg_hot(struct mst_agg *a, const struct mst_agg_query *q, const struct m
 		sh = t->sh;
 	}
 	size_t most = t ? t->tab[m].live : a->ft[m].live;
-	if (agg_grow((void **)&a->hot, &a->hot_cap, most, sizeof(*a->hot)) < 0)
+	if (mst_array_grow((void **)&a->hot, &a->hot_cap, most, sizeof(*a->hot)) < 0)
 		return mst_err_set(err, -ENOMEM, "agg: out of memory");
 	size_t n = 0;
 	if (!t) {
@@ -165,7 +165,7 @@ int mst_agg_threads(struct mst_agg *a, enum mst_agg_window w, const struct mst_a
 {
 	*rows = NULL;
 	*nrows = 0;
-	if (agg_grow((void **)&a->trows, &a->trows_cap, a->nthreads, sizeof(*a->trows)) < 0)
+	if (mst_array_grow((void **)&a->trows, &a->trows_cap, a->nthreads, sizeof(*a->trows)) < 0)
 		return mst_err_set(err, -ENOMEM, "agg: out of memory");
 	size_t n = 0;
 	struct thr *t, *tmp;
@@ -237,7 +237,7 @@ int mst_agg_thread_stack(struct mst_agg *a, pid_t tid, const struct mst_agg_stac
 	const struct thr *t = agg_thr_find(a, tid);
 	if (!t)
 		return -ENOENT;
-	if (agg_grow((void **)&a->srows, &a->srows_cap, t->ncache, sizeof(*a->srows)) < 0)
+	if (mst_array_grow((void **)&a->srows, &a->srows_cap, t->ncache, sizeof(*a->srows)) < 0)
 		return -ENOMEM;
 	/* The cache runs outermost first; the caller wants innermost first. */
 	for (size_t k = 0; k < t->ncache; k++) {
@@ -303,7 +303,7 @@ int mst_agg_tree_children(struct mst_agg *a, pid_t tid, enum mst_agg_mode mode, 
 	size_t n = 0;
 	for (uint32_t c = tr->v[node].first_child; c != NO_NODE; c = tr->v[c].next_sibling)
 		n++;
-	if (agg_grow((void **)&a->nrows, &a->nrows_cap, n, sizeof(*a->nrows)) < 0)
+	if (mst_array_grow((void **)&a->nrows, &a->nrows_cap, n, sizeof(*a->nrows)) < 0)
 		return mst_err_set(err, -ENOMEM, "agg: out of memory");
 	n = 0;
 	for (uint32_t c = tr->v[node].first_child; c != NO_NODE; c = tr->v[c].next_sibling)

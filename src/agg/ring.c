@@ -28,7 +28,7 @@ int agg_rblk_take(struct mst_agg *a, struct rblk **slot, struct thr *t, int mode
 {
 	if (*slot)
 		return 0;
-	if (agg_grow((void **)&a->live, &a->live_cap, a->nlive + 1, sizeof(*a->live)) < 0)
+	if (mst_array_grow((void **)&a->live, &a->live_cap, a->nlive + 1, sizeof(*a->live)) < 0)
 		return -ENOMEM;
 	struct rblk *r = a->pool;
 	if (r) {
