@@ -30,12 +30,7 @@
 struct mst_sampler {
 	struct mst_sampler_opts o;
 	volatile sig_atomic_t *cancel;
-	struct mst_target *tg; /* owns what follows, up to snap */
-	struct mst_proc *proc;
-	struct mst_py *py;
-	const struct mst_err *py_err;
-	struct mst_unwinder *unw;
-	struct mst_symbols *sym;
+	struct mst_target *tg;     /* proc, py, unwinder, symbols: ask it */
 	struct mst_snapshot *snap; /* the last tick's, its memory reused by the next */
 	struct mst_agg *agg;
 	struct mst_target_info target;
@@ -123,28 +118,24 @@ int mst_sampler_open(const struct mst_sampler_opts *o, volatile sig_atomic_t *ca
 	    .pid = o->pid, .python_only = o->nonblocking, .cancel = cancel};
 	if ((rc = mst_target_open(&to, &s->tg, err)) < 0)
 		goto fail;
-	/* Borrowed from the target for the life of the sampler. */
-	s->proc = mst_target_proc(s->tg);
-	s->py = mst_target_py(s->tg);
-	s->unw = mst_target_unwinder(s->tg);
-	s->sym = mst_target_symbols(s->tg);
 	pid_t pid = mst_target_pid(s->tg);
 	s->target.pid = pid;
 	mst_read_cmdline(pid, s->target.cmdline, sizeof(s->target.cmdline));
 	int py_rc;
-	s->py_err = mst_target_py_error(s->tg, &py_rc);
+	const struct mst_err *py_err = mst_target_py_error(s->tg, &py_rc);
 	if (py_rc < 0) {
 		if (o->nonblocking) {
 			rc = mst_err_set(err, py_rc, "%s: --nonblocking reads Python frames only",
-			                 s->py_err->msg);
+			                 py_err->msg);
 			goto fail;
 		}
-		snprintf(s->target.py_msg, sizeof(s->target.py_msg), "%s", s->py_err->msg);
+		snprintf(s->target.py_msg, sizeof(s->target.py_msg), "%s", py_err->msg);
 	} else {
 		s->target.has_python = true;
 		snprintf(s->target.py_version, sizeof(s->target.py_version), "%s",
-		         mst_py_version(s->py));
-		snprintf(s->target.py_note, sizeof(s->target.py_note), "%s", mst_py_limits(s->py));
+		         mst_py_version(mst_target_py(s->tg)));
+		snprintf(s->target.py_note, sizeof(s->target.py_note), "%s",
+		         mst_py_limits(mst_target_py(s->tg)));
 	}
 	if ((rc = mst_agg_new(NULL, &s->agg, err)) < 0)
 		goto fail;
@@ -222,7 +213,7 @@ void mst_sampler_stats(const struct mst_sampler *s, struct mst_sampler_stats *ou
  * frames no module covers are left out. */
 static size_t to_agg(struct mst_sampler *s, const struct mst_thread_snap *t)
 {
-	mst_stack_build(&s->stack, t, s->sym, MST_STACK_NATIVE);
+	mst_stack_build(&s->stack, t, mst_target_symbols(s->tg), MST_STACK_NATIVE);
 	size_t n = 0;
 	for (size_t i = 0; i < s->stack.n && n < MAX_MERGED; i++) {
 		const struct mst_frame *f = &s->stack.v[i];
@@ -264,7 +255,7 @@ size_t mst_sampler_reap(struct mst_sampler *s)
 {
 	if (!s->st.target_exited || !s->unreaped)
 		return 0;
-	s->unreaped = mst_proc_reap(s->proc);
+	s->unreaped = mst_proc_reap(mst_target_proc(s->tg));
 	return s->unreaped;
 }
 
@@ -274,7 +265,7 @@ static void log_memory(struct mst_sampler *s, uint64_t now)
 {
 	s->last_memlog = now;
 	struct mst_symbols_stats st;
-	mst_symbols_stats(s->sym, &st);
+	mst_symbols_stats(mst_target_symbols(s->tg), &st);
 	struct mallinfo2 mi = mallinfo2();
 	fprintf(s->log,
 	        "memory at %llu s: heap %zu KB in use of %zu KB; symbols: %zu addresses cached, "
@@ -287,6 +278,11 @@ static void log_memory(struct mst_sampler *s, uint64_t now)
 
 int mst_sampler_tick(struct mst_sampler *s, uint64_t now, struct mst_err *err)
 {
+	struct mst_proc *proc = mst_target_proc(s->tg);
+	struct mst_py *py = mst_target_py(s->tg);
+	struct mst_unwinder *unw = mst_target_unwinder(s->tg);
+	struct mst_symbols *sym = mst_target_symbols(s->tg);
+	const struct mst_err *py_err = mst_target_py_error(s->tg, NULL);
 	if (s->st.target_exited)
 		return -ESRCH;
 	/* Stay on schedule: the next tick is due one interval after this one
@@ -301,7 +297,7 @@ int mst_sampler_tick(struct mst_sampler *s, uint64_t now, struct mst_err *err)
 	bool refresh = t0 - s->last_refresh >= REFRESH_NS || s->st.ticks == 0;
 	if (refresh) {
 		s->last_refresh = t0;
-		if (mst_proc_refresh_tasks(s->proc, &e) < 0) {
+		if (mst_proc_refresh_tasks(proc, &e) < 0) {
 			target_gone(s);
 			logf_(s, "target exited: %s", e.msg);
 			return mst_err_set(err, -ESRCH, "%s", e.msg);
@@ -312,20 +308,20 @@ int mst_sampler_tick(struct mst_sampler *s, uint64_t now, struct mst_err *err)
 			if (!maps_equal(nm, mst_target_maps(s->tg))) {
 				mst_target_set_maps(s->tg, nm);
 				nm = NULL;
-				if (s->sym && mst_symbols_refresh(s->sym, &e) < 0)
+				if (sym && mst_symbols_refresh(sym, &e) < 0)
 					logf_(s, "symbols: %s", e.msg);
-				if (s->unw)
-					mst_unwinder_flush(s->unw);
+				if (unw)
+					mst_unwinder_flush(unw);
 			}
 			mst_maps_free(nm);
 		}
-		if (s->sym)
-			mst_symbols_release(s->sym);
-		if (s->log && s->sym && t0 - s->last_memlog >= MEMLOG_NS)
+		if (sym)
+			mst_symbols_release(sym);
+		if (s->log && sym && t0 - s->last_memlog >= MEMLOG_NS)
 			log_memory(s, t0);
 	}
 	/* One snapshot's memory serves every tick. */
-	int rc = mst_snapshot_take(s->proc, s->unw, s->py, s->py_err,
+	int rc = mst_snapshot_take(proc, unw, py, py_err,
 	                           (s->o.nonblocking ? MST_SNAP_PYTHON_ONLY : 0) |
 	                               (refresh ? 0 : MST_SNAP_NO_NAMES),
 	                           &s->snap, &e);
@@ -342,7 +338,7 @@ int mst_sampler_tick(struct mst_sampler *s, uint64_t now, struct mst_err *err)
 		logf_(s, "sample failed: %s", e.msg);
 		return 0;
 	}
-	mst_snapshot_classify(snap, s->py, s->sym);
+	mst_snapshot_classify(snap, py, sym);
 	s->st.gc_known |= snap->gc_known;
 	if (refresh) {
 		/* Remember this tick's names for the ticks that skip them. */
