@@ -4,7 +4,7 @@
  * Which native code is the cyclic garbage collector, in a build stripped of
  * its .symtab (Debian's /usr/bin/python3.11): the collector's functions are
  * static and have no names there. What remains is the exported entry point
- * PyGC_Collect (3.6-3.13 API) and the binary's .eh_frame_hdr, which lists
+ * PyGC_Collect (3.6-3.15 API) and the binary's .eh_frame_hdr, which lists
  * where every function starts. The collector is what PyGC_Collect calls:
  * gc_collect_with_callback / collect_with_callback and, one call further,
  * gc_collect_main / collect. Those are found by decoding the direct calls

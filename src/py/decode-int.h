@@ -53,7 +53,18 @@ int mst_py_str_read(const struct mst_reader *r, const struct mst_py_str_layout *
 
 /* ---- bytes -------------------------------------------------------------- */
 
-/* PyBytesObject, all versions 3.6-3.13 (x86_64). */
+/* Unicode state word bits, the same in 3.6-3.15 (Include/cpython/
+ * unicodeobject.h; test_py_layout checks every table's u_* masks against
+ * them): interned:2, kind:3, compact:1, ascii:1, ready:1 (<=3.11) /
+ * statically_allocated:1 (3.12+). */
+#define MST_PY_STATE_KIND_SHIFT 2
+#define MST_PY_STATE_KIND_MASK 7u
+#define MST_PY_STATE_COMPACT 0x20u
+#define MST_PY_STATE_ASCII 0x40u
+#define MST_PY_STATE_READY 0x80u
+
+/* PyBytesObject, all versions 3.6-3.15 (x86_64; test_py_layout checks every
+ * table's bytes_ob_size and bytes_ob_sval against them). */
 #define MST_PY_BYTES_SIZE_OFF 16 /* ob_size */
 #define MST_PY_BYTES_DATA_OFF 32 /* ob_sval */
 

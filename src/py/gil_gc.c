@@ -18,7 +18,7 @@ static bool name_is(const char *func, const char *const *names)
 }
 
 /* The interpreter's own functions that mark a state, by version:
- * take_gil (3.6-3.13, static), drop_gil, and the collector's entry points
+ * take_gil (3.6-3.15, static), drop_gil, and the collector's entry points
  * (3.6-3.7 collect/collect_with_callback, 3.8-3.12 gc_collect_main etc.,
  * 3.13 gc_collect_main/gc_collect_region). Static functions: found only in
  * builds that keep .symtab. */
@@ -55,7 +55,7 @@ enum mst_py_fn_role mst_py_function_role(const char *func)
 }
 
 /* locked and last_holder of a struct _gil_runtime_state at gil, in one
- * read (they are 8 bytes apart in 3.7-3.13) so the pair is consistent. */
+ * read (they are 8 bytes apart in 3.7-3.15) so the pair is consistent. */
 static void read_gil_struct(const struct mst_py *py, uint64_t gil, int64_t locked_off,
                             int64_t holder_off, struct gil_state *g)
 {

@@ -1,5 +1,5 @@
 /* Line tables of code objects: instruction offset -> source line, for the
- * three formats CPython 3.6-3.13 use. Pure functions over copied bytes; each
+ * three formats CPython 3.6-3.15 use. Pure functions over copied bytes; each
  * mirrors the CPython function named in its comment, and the tests compare
  * them with PyCode_Addr2Line of every installed interpreter. */
 #include "decode-int.h"

@@ -1,7 +1,9 @@
 /* Reading str and bytes objects out of a target into msttop's memory:
  * compact str (ASCII, UCS-1/2/4) to UTF-8, bytes to a caller buffer. Layout
- * facts arrive as parameters; only PyObject's ob_type (+8, every version) and
- * PyBytesObject (same in 3.6-3.13) are fixed here. */
+ * facts arrive as parameters; only PyObject's ob_type (+8, every version),
+ * PyBytesObject and the str state bits are fixed (decode-int.h), the same in
+ * every release 3.6-3.15: test_py_layout checks them against each layout
+ * table. */
 #include "decode-int.h"
 
 #include <inttypes.h>
@@ -10,13 +12,10 @@
 /* PyObject_HEAD on a release build, x86_64, all versions: ob_refcnt, ob_type. */
 #define OB_TYPE_OFF 8
 
-/* Unicode state word bits, the same in 3.6-3.13 (Include/cpython/unicodeobject.h):
- * interned:2, kind:3, compact:1, ascii:1, ready:1 (<=3.11) /
- * statically_allocated:1 (3.12+). */
-#define STATE_KIND(s) (((s) >> 2) & 7u)
-#define STATE_COMPACT 0x20u
-#define STATE_ASCII 0x40u
-#define STATE_READY 0x80u
+#define STATE_KIND(s) (((s) >> MST_PY_STATE_KIND_SHIFT) & MST_PY_STATE_KIND_MASK)
+#define STATE_COMPACT MST_PY_STATE_COMPACT
+#define STATE_ASCII MST_PY_STATE_ASCII
+#define STATE_READY MST_PY_STATE_READY
 
 /* Characters copied from the target per read: big enough that a typical
  * name is one process_vm_readv, small enough for the stack. */

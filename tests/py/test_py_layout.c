@@ -18,6 +18,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "py/decode-int.h"
+
 Suite *py_layout_suite(void);
 
 /* --- Finding headers and running the probe --- */
@@ -327,6 +329,21 @@ START_TEST(test_tables_match_headers)
 }
 END_TEST
 
+/* What the decoder fixes rather than reads from a layout (decode-int.h):
+ * every table must agree with it. */
+static void check_fixed_facts(const struct mst_py_layout *l)
+{
+	ck_assert_msg(l->u_kind_shift == MST_PY_STATE_KIND_SHIFT &&
+	                  l->u_kind_mask == MST_PY_STATE_KIND_MASK &&
+	                  l->u_compact_mask == MST_PY_STATE_COMPACT &&
+	                  l->u_ascii_mask == MST_PY_STATE_ASCII &&
+	                  (l->u_ready_mask < 0 || l->u_ready_mask == MST_PY_STATE_READY),
+	              "3.%lld: str state bits differ from decode-int.h", (long long)l->minor);
+	ck_assert_msg(l->bytes_ob_size == MST_PY_BYTES_SIZE_OFF &&
+	                  l->bytes_ob_sval == MST_PY_BYTES_DATA_OFF,
+	              "3.%lld: PyBytesObject differs from decode-int.h", (long long)l->minor);
+}
+
 START_TEST(test_for_version)
 {
 	const struct mst_py_layout *l;
@@ -337,6 +354,7 @@ START_TEST(test_for_version)
 		ck_assert_int_eq(l->major, 3);
 		ck_assert_int_eq(l->minor, minor);
 		ck_assert_ptr_nonnull(strstr(mst_py_layout_source(l), "table 3."));
+		check_fixed_facts(l);
 	}
 
 	ck_assert_int_eq(mst_py_layout_for_version(3, 7, 3, &l, &err), -MST_EUNSUPPORTED);
@@ -475,6 +493,7 @@ START_TEST(test_debug_offsets_real_file)
 	ck_assert_msg(run_probe(&h313, true, &po, msg, sizeof(msg)) == 0, "%s", msg);
 	ck_assert_msg(mst_py_layout_from_debug_offsets(dbg_buf, 584, &l, NULL, &err) == 0, "%s",
 	              err.msg);
+	check_fixed_facts(&l);
 	ck_assert_ptr_nonnull(strstr(mst_py_layout_source(&l), "debug offsets"));
 
 	/* Every member: what the file's table says (plus the built-in 3.13
@@ -604,6 +623,7 @@ static void check_debian_release(int minor, const char *micro_tag)
 	              "3.%d: %s", minor, err.msg);
 	ck_assert_int_eq(newer, 0);
 	ck_assert_int_eq(l.minor, minor);
+	check_fixed_facts(&l);
 	ck_assert_msg(strstr(mst_py_layout_source(&l), micro_tag), "source %s",
 	              mst_py_layout_source(&l));
 
