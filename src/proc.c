@@ -49,6 +49,11 @@ struct mst_proc {
 	 * cannot reap the process. */
 	pid_t *unreaped;
 	size_t nunreaped, unreaped_cap;
+	/* The group leader's exit, when a wait here collected it: a tracer
+	 * that is also the parent (msttop -- CMD) collects the status the
+	 * parent would, and keeps it for the caller. */
+	bool leader_done;
+	int leader_status;
 };
 
 int mst_proc_parse_pid(const char *s, pid_t *out, struct mst_err *err)
@@ -508,6 +513,14 @@ static void wait_sigchld(uint64_t max_ns)
 	sigtimedwait(&set, NULL, &ts);
 }
 
+static void note_exit(struct mst_proc *p, pid_t r, int status)
+{
+	if (r == p->pid && (WIFEXITED(status) || WIFSIGNALED(status))) {
+		p->leader_done = true;
+		p->leader_status = status;
+	}
+}
+
 /* Wait for a state change of tid (-1: any tracee) without blocking past the
  * deadline or a cancel request. Returns the pid with *status, or a negative
  * code. */
@@ -516,8 +529,10 @@ static pid_t wait_change(struct mst_proc *p, pid_t tid, uint64_t timeout_ns, int
 	uint64_t start = mst_clock_ns();
 	for (;;) {
 		pid_t r = waitpid(tid, status, __WALL | WNOHANG);
-		if (r > 0)
+		if (r > 0) {
+			note_exit(p, r, *status);
 			return r;
+		}
 		if (r < 0 && errno != EINTR)
 			return -errno;
 		if (p->cancel && *p->cancel)
@@ -683,10 +698,12 @@ static int detach(struct mst_proc *p, pid_t tid)
 }
 
 /* Collect tid's exit: true once it is collected (or not ours to wait for). */
-static bool reaped(pid_t tid)
+static bool reaped(struct mst_proc *p, pid_t tid)
 {
 	int st = 0;
 	pid_t r = waitpid(tid, &st, WNOHANG | __WALL);
+	if (r > 0)
+		note_exit(p, r, st);
 	return (r == tid && (WIFEXITED(st) || WIFSIGNALED(st))) || (r < 0 && errno == ECHILD);
 }
 
@@ -695,7 +712,7 @@ static void reap_dropped(struct mst_proc *p)
 {
 	size_t w = 0;
 	for (size_t i = 0; i < p->nunreaped; i++)
-		if (!reaped(p->unreaped[i]))
+		if (!reaped(p, p->unreaped[i]))
 			p->unreaped[w++] = p->unreaped[i];
 	p->nunreaped = w;
 }
@@ -709,12 +726,19 @@ size_t mst_proc_reap(struct mst_proc *p)
 		struct task *t = &p->tasks[i];
 		if (!t->seized)
 			continue;
-		if (reaped(t->tid))
+		if (reaped(p, t->tid))
 			t->seized = t->stopped = t->stop_pending = false;
 		else
 			left++;
 	}
 	return left + p->nunreaped;
+}
+
+bool mst_proc_leader_exit(const struct mst_proc *p, int *status)
+{
+	if (p->leader_done && status)
+		*status = p->leader_status;
+	return p->leader_done;
 }
 
 int mst_proc_detach(struct mst_proc *p, pid_t tid)

@@ -96,6 +96,11 @@ int mst_proc_resume(struct mst_proc *p, pid_t tid);
  * parent cannot reap it (a supervisor would wait on a zombie). Returns how
  * many threads are still to be collected. */
 size_t mst_proc_reap(struct mst_proc *p);
+/* Whether a wait of proc's collected the exit of the process itself (its
+ * group leader), with the wait status. Only a tracer that is also the
+ * target's parent gets it (msttop started the program): the kernel hands
+ * that status to the first wait, which may be one of proc's. */
+bool mst_proc_leader_exit(const struct mst_proc *p, int *status);
 /* Or let go of it for good (a --dump is done with it): detached, it runs
  * on, or stays stopped if someone else stopped it. */
 int mst_proc_detach(struct mst_proc *p, pid_t tid);
