@@ -9,10 +9,19 @@ set -eu
 # libc6-dbg: file:line and inlined calls for libc's frames (its DWARF comes
 # compressed, which the debug cache is for); without it libc frames show
 # function names only.
+# zlib1g-dev: pprof recordings are gzipped. The recording tests read every
+# format back: protobuf-compiler and golang-github-google-pprof-dev (protoc
+# and pprof's profile.proto) decode pprof files; chromium opens the SVG and
+# the speedscope viewer; nodejs/npm install that viewer and a JSON schema
+# validator (tests/record/package.json).
 PKGS="gcc g++ libc6-dev meson ninja-build pkg-config
       libunwind-dev libdw-dev libelf-dev libncurses-dev uthash-dev libiberty-dev check
       elfutils tmux python3 procps bc clang libclang-rt-14-dev valgrind libc6-dbg
-      patchelf clang-format"
+      patchelf clang-format zlib1g-dev"
+if [ "${MSTTOP_DEPS:-}" != build ]; then
+	PKGS="$PKGS protobuf-compiler golang-github-google-pprof-dev chromium"
+	command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"
+fi
 
 missing=""
 for p in $PKGS; do

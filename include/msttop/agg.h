@@ -56,6 +56,10 @@ struct mst_agg_frame_in {
 	const char *function; /* NULL when unknown (interned as "") */
 	const char *file;
 	const char *module;
+	/* Native: the address as unwound, and as a link-time address of its
+	 * module. Not part of the frame's identity: the agg ignores them; the
+	 * recorder's pprof output names its locations and mappings with them. */
+	uint64_t addr, module_off;
 };
 
 /* One thread in one tick; frames innermost first. */

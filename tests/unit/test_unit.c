@@ -752,10 +752,12 @@ Suite *dwtab_suite(void);
 Suite *classify_suite(void);
 Suite *agg_bounds_suite(void);
 Suite *calltree_suite(void);
+Suite *record_suite(void);
 
 int main(void)
 {
-	Suite *more[] = {merge_suite(), agg_suite(),      format_suite(),     debugcache_suite(),
-	                 dwtab_suite(), classify_suite(), agg_bounds_suite(), calltree_suite()};
+	Suite *more[] = {merge_suite(),      agg_suite(),      format_suite(),
+	                 debugcache_suite(), dwtab_suite(),    classify_suite(),
+	                 agg_bounds_suite(), calltree_suite(), record_suite()};
 	return mst_check_main(unit_suite(), more, sizeof(more) / sizeof(more[0]));
 }

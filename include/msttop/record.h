@@ -1,0 +1,116 @@
+/* Recording: what the sampler sees, kept to be written to a file in the
+ * formats people open (flame graph SVG, speedscope, collapsed stacks,
+ * Chrome/Perfetto trace with per-thread GIL/GC spans, pprof). It takes the
+ * same ticks the agg does (mst_agg_thread_in) and keeps, with bounded
+ * memory:
+ * - every distinct stack once per thread and state, with its samples and
+ *   time (what the aggregating formats are written from);
+ * - the stacks of the last recent_s seconds with their times, so that a
+ *   file can hold the live view's recent window too;
+ * - a timeline for the trace format: runs of equal consecutive stacks and
+ *   spans of thread states per thread, capped at max_events (the notice
+ *   says what was cut).
+ * Frames are kept by line: function, file, line and module. Which frames
+ * and samples a file holds is chosen when it is written (select).
+ * Not thread-safe: fed and written from the live loop. */
+#ifndef MSTTOP_RECORD_H
+#define MSTTOP_RECORD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "msttop/agg.h"
+#include "msttop/err.h"
+
+enum mst_record_format {
+	MST_RECORD_FLAMEGRAPH = 0, /* one self-contained SVG */
+	MST_RECORD_SPEEDSCOPE,     /* speedscope's JSON file format */
+	MST_RECORD_COLLAPSED,      /* folded stacks: "a;b;c 12" */
+	MST_RECORD_CHROME,         /* Trace Event Format JSON (Perfetto, chrome://tracing) */
+	MST_RECORD_PPROF,          /* gzipped profile.proto */
+};
+
+/* By name ("flamegraph", "svg", "speedscope", "collapsed", "folded",
+ * "chrome", "perfetto", "pprof"): 0 or -EINVAL. */
+int mst_record_format_parse(const char *name, enum mst_record_format *out);
+/* From a file name's ending (.svg, .speedscope.json, .folded, .collapsed,
+ * .trace.json, .json, .pb.gz, .pprof); flamegraph when none matches. */
+enum mst_record_format mst_record_format_guess(const char *path);
+const char *mst_record_format_name(enum mst_record_format f);
+/* The file name ending written for f: ".svg", ".speedscope.json"... */
+const char *mst_record_format_ext(enum mst_record_format f);
+
+struct mst_record_config {
+	uint32_t recent_s; /* 5: the recent window kept, in whole seconds */
+	size_t max_events; /* 1,000,000 timeline events, then the timeline stops */
+	size_t max_stacks; /* 500,000 distinct stacks, then "(other stacks)" */
+	bool no_timeline;  /* keep no timeline (the live view's 'w' has no use for it) */
+};
+
+/* What a file holds of a recording: every sample is kept with its frames
+ * (folded ones marked) and whether the thread was on a CPU, so that the
+ * same recording can be written as the live view shows it at the moment. */
+struct mst_record_select {
+	bool recent;            /* the recent window only (else since start or reset);
+	                         * the timeline (chrome) is always since start */
+	bool idle;              /* idle samples too (default: on-CPU only) */
+	enum mst_agg_view view; /* which frames: every one, folded, Python only */
+};
+
+/* What the file says about the recording; borrowed for the write. */
+struct mst_record_meta {
+	pid_t pid;
+	const char *cmdline;    /* "" if unknown */
+	const char *py_version; /* "3.12.1", "" without Python */
+	double rate_hz;         /* asked */
+	const char *sampler;    /* "ptrace", "nonblocking" */
+};
+
+struct mst_record;
+
+int mst_record_new(const struct mst_record_config *cfg, struct mst_record **out,
+                   struct mst_err *err);
+void mst_record_free(struct mst_record *r);
+
+/* One tick, as the agg gets it (agg.h): begin, one add_thread per thread,
+ * end. now_ns monotonic; weight_ns the time each sample stands for.
+ * Errors: -ENOMEM (nothing of the thread was kept). */
+void mst_record_begin(struct mst_record *r, uint64_t now_ns, uint64_t weight_ns);
+int mst_record_add_thread(struct mst_record *r, const struct mst_agg_thread_in *t,
+                          struct mst_err *err);
+void mst_record_end(struct mst_record *r);
+/* The sampler knows a thread is gone: its open spans end at the last tick. */
+void mst_record_end_thread(struct mst_record *r, pid_t tid);
+/* Forget everything recorded (the live view's 'r'); keep the frames. */
+void mst_record_reset(struct mst_record *r);
+
+/* Write what was recorded to f in format fmt, as sel chooses. 0, or a
+ * negative errno of the write (err says which). */
+int mst_record_write(struct mst_record *r, FILE *f, enum mst_record_format fmt,
+                     const struct mst_record_meta *meta, const struct mst_record_select *sel,
+                     struct mst_err *err);
+/* The same into a file at path, created or truncated (written to a
+ * temporary beside it and renamed, so a reader never sees half a file). */
+int mst_record_write_path(struct mst_record *r, const char *path, enum mst_record_format fmt,
+                          const struct mst_record_meta *meta, const struct mst_record_select *sel,
+                          struct mst_err *err);
+/* Whether path can be written (its directory exists and is writable, and
+ * the file, if there, may be replaced): 0, or -errno with err saying why.
+ * For checking before an hour of sampling, not after. */
+int mst_record_check_path(const char *path, struct mst_err *err);
+
+struct mst_record_stats {
+	uint64_t ticks, samples; /* kept since start or reset */
+	uint64_t idle;           /* of which idle */
+	size_t stacks, frames;   /* distinct */
+	size_t events;           /* timeline events kept */
+	uint64_t events_dropped; /* timeline events past max_events */
+	uint64_t stacks_over;    /* samples counted as "(other stacks)" */
+	size_t bytes;            /* held */
+};
+void mst_record_stats(const struct mst_record *r, struct mst_record_stats *out);
+
+#endif

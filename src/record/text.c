@@ -1,0 +1,155 @@
+/* Text the writers share: frame labels, JSON and XML escaping, and the
+ * write status of a file. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "record-int.h"
+
+const char *const rec_state_names[REC_ST_N] = {"holds GIL", "waits for GIL", "in GC", "idle"};
+
+unsigned rec_states_of(uint32_t ts)
+{
+	unsigned s = 0;
+	if (ts & MST_TS_HOLDS_GIL)
+		s |= 1u << REC_ST_GIL;
+	/* Dropping the GIL is waiting for the next holder to take it. */
+	if (ts & (MST_TS_WAITS_GIL | MST_TS_DROPS_GIL))
+		s |= 1u << REC_ST_WAIT;
+	if (ts & MST_TS_IN_GC)
+		s |= 1u << REC_ST_GC;
+	if (ts & MST_TS_IDLE)
+		s |= 1u << REC_ST_IDLE;
+	return s;
+}
+
+static const char *base_name(const char *path)
+{
+	const char *b = strrchr(path, '/');
+	return b ? b + 1 : path;
+}
+
+/* The folded format has no quoting: a ';' would split the frame and a
+ * newline the line. */
+static void clean(char *s)
+{
+	for (; *s; s++)
+		if (*s == ';' || *s == '\n' || *s == '\r')
+			*s = *s == ';' ? ':' : ' ';
+}
+
+void rec_frame_label(const struct rec_frame *fr, char *buf, size_t len)
+{
+	const char *fn = fr->function[0] ? fr->function : "??";
+	if (fr->kind == REC_PYTHON) {
+		if (fr->line)
+			snprintf(buf, len, "%s (%s:%u)", fn, fr->file, (unsigned)fr->line);
+		else
+			snprintf(buf, len, "%s (%s)", fn, fr->file);
+	} else if (fr->module[0]) {
+		snprintf(buf, len, "%s [%s]", fn, base_name(fr->module));
+	} else {
+		snprintf(buf, len, "%s", fn);
+	}
+	clean(buf);
+}
+
+void rec_thread_label(const struct rec_thread *t, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s (tid %d)", t->name[0] ? t->name : "thread", (int)t->tid);
+	clean(buf);
+}
+
+/* The length of the well-formed UTF-8 sequence at p, or 0. */
+static size_t utf8_len(const unsigned char *p)
+{
+	size_t n = (*p & 0xe0) == 0xc0 ? 2 : (*p & 0xf0) == 0xe0 ? 3 : (*p & 0xf8) == 0xf0 ? 4 : 0;
+	for (size_t k = 1; k < n; k++)
+		if ((p[k] & 0xc0) != 0x80)
+			return 0;
+	return n;
+}
+
+void rec_json_str(FILE *f, const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		switch (*p) {
+		case '"':
+			fputs("\\\"", f);
+			break;
+		case '\\':
+			fputs("\\\\", f);
+			break;
+		case '\n':
+			fputs("\\n", f);
+			break;
+		case '\t':
+			fputs("\\t", f);
+			break;
+		default:
+			/* Control bytes, and bytes that are not UTF-8 as JSON
+			 * wants it, are written as escapes: names read from a
+			 * target's memory may hold anything. */
+			if (*p < 0x20 || *p == 0x7f)
+				fprintf(f, "\\u%04x", *p);
+			else if (*p >= 0x80) {
+				size_t n = utf8_len(p);
+				if (n) {
+					fwrite(p, 1, n, f);
+					p += n - 1;
+				} else {
+					fprintf(f, "\\u%04x", *p);
+				}
+			} else
+				fputc(*p, f);
+		}
+	}
+}
+
+void rec_xml_str(FILE *f, const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		switch (*p) {
+		case '<':
+			fputs("&lt;", f);
+			break;
+		case '>':
+			fputs("&gt;", f);
+			break;
+		case '&':
+			fputs("&amp;", f);
+			break;
+		case '"':
+			fputs("&quot;", f);
+			break;
+		case '\'':
+			fputs("&apos;", f);
+			break;
+		default:
+			/* XML 1.0 allows no control characters but tab and
+			 * newlines; invalid UTF-8 would make the file unreadable,
+			 * so such a byte becomes '?'. */
+			if (*p < 0x20 && *p != '\t' && *p != '\n')
+				continue;
+			if (*p >= 0x80) {
+				size_t n = utf8_len(p);
+				if (n) {
+					fwrite(p, 1, n, f);
+					p += n - 1;
+				} else {
+					fputc('?', f);
+				}
+				continue;
+			}
+			fputc(*p, f);
+		}
+	}
+}
+
+int rec_check_write(FILE *f, const char *what, struct mst_err *err)
+{
+	if (fflush(f) == 0 && !ferror(f))
+		return 0;
+	int e = errno ? errno : EIO;
+	return mst_err_set(err, -e, "cannot write the %s: %s", what, strerror(e));
+}
