@@ -14,6 +14,7 @@
 #include "msttop/target.h"
 #include "msttop/proc.h"
 #include "msttop/py.h"
+#include "msttop/record.h"
 #include "msttop/snapshot.h"
 #include "msttop/symbols.h"
 #include "msttop/unwind.h"
@@ -25,6 +26,9 @@
 #define PAUSE_RING 1024
 #define SEC_NS 1000000000ull
 #define MEMLOG_NS (10 * SEC_NS)
+/* How long after opening a target without a readable Python it is looked
+ * for again at each refresh (later, only when the code mapped changes). */
+#define PY_RETRY_NS (10 * SEC_NS)
 #define MAX_MERGED (MST_MAX_NATIVE_FRAMES * 4 + MST_PY_MAX_FRAMES)
 
 struct mst_sampler {
@@ -33,6 +37,8 @@ struct mst_sampler {
 	struct mst_target *tg;     /* proc, py, unwinder, symbols: ask it */
 	struct mst_snapshot *snap; /* the last tick's, its memory reused by the next */
 	struct mst_agg *agg;
+	struct mst_record *records[MST_SAMPLER_RECORDS_MAX]; /* borrowed */
+	size_t nrecords;
 	struct mst_target_info target;
 	struct mst_sampler_stats st;
 	FILE *log;
@@ -92,6 +98,21 @@ static void logf_(struct mst_sampler *s, const char *fmt, const char *msg)
 	}
 }
 
+static void retry_py(struct mst_sampler *s)
+{
+	if (mst_target_retry_py(s->tg) < 0)
+		return;
+	s->target.has_python = true;
+	s->target.py_msg[0] = 0;
+	s->target.py_code = 0;
+	struct mst_py *py = mst_target_py(s->tg);
+	snprintf(s->target.py_version, sizeof(s->target.py_version), "%s", mst_py_version(py));
+	snprintf(s->target.py_note, sizeof(s->target.py_note), "%s", mst_py_limits(py));
+	/* After an exec, the command line is the new program's. */
+	mst_read_cmdline(s->target.pid, s->target.cmdline, sizeof(s->target.cmdline));
+	logf_(s, "%s", "the target's Python can be read now");
+}
+
 int mst_sampler_open(const struct mst_sampler_opts *o, volatile sig_atomic_t *cancel,
                      struct mst_sampler **out, struct mst_err *err)
 {
@@ -130,6 +151,7 @@ int mst_sampler_open(const struct mst_sampler_opts *o, volatile sig_atomic_t *ca
 			goto fail;
 		}
 		snprintf(s->target.py_msg, sizeof(s->target.py_msg), "%s", py_err->msg);
+		s->target.py_code = py_rc;
 	} else {
 		s->target.has_python = true;
 		snprintf(s->target.py_version, sizeof(s->target.py_version), "%s",
@@ -179,6 +201,25 @@ struct mst_agg *mst_sampler_agg(struct mst_sampler *s)
 const struct mst_target_info *mst_sampler_target(const struct mst_sampler *s)
 {
 	return &s->target;
+}
+
+int mst_sampler_add_record(struct mst_sampler *s, struct mst_record *r)
+{
+	if (s->nrecords == MST_SAMPLER_RECORDS_MAX)
+		return -ENOSPC;
+	s->records[s->nrecords++] = r;
+	return 0;
+}
+
+void mst_sampler_remove_record(struct mst_sampler *s, const struct mst_record *r)
+{
+	for (size_t i = 0; i < s->nrecords; i++)
+		if (s->records[i] == r) {
+			memmove(&s->records[i], &s->records[i + 1],
+			        (s->nrecords - i - 1) * sizeof(s->records[0]));
+			s->nrecords--;
+			return;
+		}
 }
 
 void mst_sampler_pause(struct mst_sampler *s, bool paused)
@@ -231,7 +272,9 @@ static size_t to_agg(struct mst_sampler *s, const struct mst_thread_snap *t)
 			    .line = (uint32_t)(f->nat.line > 0 ? f->nat.line : 0),
 			    .function = f->label,
 			    .file = f->nat.file,
-			    .module = f->nat.module};
+			    .module = f->nat.module,
+			    .addr = f->pc,
+			    .module_off = f->nat.module_off};
 		}
 	}
 	return n;
@@ -256,6 +299,7 @@ size_t mst_sampler_reap(struct mst_sampler *s)
 	if (!s->st.target_exited || !s->unreaped)
 		return 0;
 	s->unreaped = mst_proc_reap(mst_target_proc(s->tg));
+	s->st.exit_known = mst_proc_leader_exit(mst_target_proc(s->tg), &s->st.exit_status);
 	return s->unreaped;
 }
 
@@ -304,8 +348,10 @@ int mst_sampler_tick(struct mst_sampler *s, uint64_t now, struct mst_err *err)
 		}
 		/* Libraries loaded or unloaded since: name their code too. */
 		struct mst_maps *nm = NULL;
+		bool changed = false;
 		if (mst_maps_read(s->target.pid, &nm, NULL) == 0) {
 			if (!maps_equal(nm, mst_target_maps(s->tg))) {
+				changed = true;
 				mst_target_set_maps(s->tg, nm);
 				nm = NULL;
 				if (sym && mst_symbols_refresh(sym, &e) < 0)
@@ -315,6 +361,13 @@ int mst_sampler_tick(struct mst_sampler *s, uint64_t now, struct mst_err *err)
 			}
 			mst_maps_free(nm);
 		}
+		/* A program msttop started may still be a shell that will exec
+		 * Python, or a Python whose runtime is coming up. */
+		if (!s->target.has_python && !s->o.nonblocking &&
+		    (changed || t0 - s->started < PY_RETRY_NS))
+			retry_py(s);
+		py = mst_target_py(s->tg);
+		py_err = mst_target_py_error(s->tg, NULL);
 		if (sym)
 			mst_symbols_release(sym);
 		if (s->log && sym && t0 - s->last_memlog >= MEMLOG_NS)
@@ -378,6 +431,8 @@ int mst_sampler_tick(struct mst_sampler *s, uint64_t now, struct mst_err *err)
 		weight = 4 * s->interval_ns; /* a pause or a stall is not time spent */
 	s->last_tick = now;
 	mst_agg_begin(s->agg, now, weight);
+	for (size_t r = 0; r < s->nrecords; r++)
+		mst_record_begin(s->records[r], now, weight);
 	size_t nthreads = 0;
 	for (size_t i = 0; i < snap->nthreads; i++) {
 		const struct mst_thread_snap *t = &snap->threads[i];
@@ -405,11 +460,18 @@ int mst_sampler_tick(struct mst_sampler *s, uint64_t now, struct mst_err *err)
 			s->st.errors++;
 			logf_(s, "aggregation: %s", e.msg);
 		}
+		for (size_t r = 0; r < s->nrecords; r++)
+			if (mst_record_add_thread(s->records[r], &in, &e) < 0) {
+				s->st.errors++;
+				logf_(s, "recording: %s", e.msg);
+			}
 		s->st.thread_samples++;
 		s->st.thread_stops += t->pause_ns > 0;
 		nthreads++;
 	}
 	mst_agg_end(s->agg);
+	for (size_t r = 0; r < s->nrecords; r++)
+		mst_record_end(s->records[r]);
 	s->st.threads = nthreads;
 	s->st.ticks++;
 	uint64_t t1 = mst_clock_ns();

@@ -101,6 +101,16 @@ const struct mst_err *mst_target_py_error(const struct mst_target *t, int *code)
 	return &t->py_err;
 }
 
+int mst_target_retry_py(struct mst_target *t)
+{
+	if (t->py)
+		return 0;
+	t->py_code = mst_py_open(t->pid, t->maps, &t->reader, &t->py, &t->py_err);
+	if (t->py && t->sym)
+		mst_py_name_fragments(t->py, t->sym, mst_symbols_name_range);
+	return t->py ? 0 : t->py_code;
+}
+
 struct mst_unwinder *mst_target_unwinder(struct mst_target *t)
 {
 	return t->unw;

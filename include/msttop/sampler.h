@@ -14,6 +14,7 @@
 
 #include "msttop/agg.h"
 #include "msttop/err.h"
+#include "msttop/record.h"
 
 struct mst_sampler_opts {
 	pid_t pid;
@@ -30,6 +31,7 @@ struct mst_target_info {
 	bool has_python;
 	char py_version[32]; /* "3.11.7", "" without Python */
 	char py_msg[256];    /* why there is no Python view, "" if there is */
+	int py_code;         /* and its code: -MST_ENOPYTHON (none found), ... */
 	char py_note[256];   /* what the Python view lacks (py.h), "" if nothing */
 };
 
@@ -48,6 +50,8 @@ struct mst_sampler_stats {
 	size_t threads;                      /* threads in the last tick */
 	bool target_exited;                  /* the process is gone; data is kept */
 	bool gc_known;                       /* a tick could read the collector's flag */
+	bool exit_known;                     /* msttop collected the target's exit (it is */
+	int exit_status;                     /* its parent: --): a waitpid status */
 	char status[256];                    /* last diagnostic, "" if none */
 };
 
@@ -78,6 +82,14 @@ int mst_sampler_tick(struct mst_sampler *s, uint64_t now_ns, struct mst_err *err
 struct mst_agg *mst_sampler_agg(struct mst_sampler *s);
 const struct mst_target_info *mst_sampler_target(const struct mst_sampler *s);
 void mst_sampler_stats(const struct mst_sampler *s, struct mst_sampler_stats *out);
+/* Feed r the ticks the agg gets, from the next one on (borrowed: r must
+ * outlive the sampler's ticks). At most MST_SAMPLER_RECORDS_MAX: the
+ * recording of --record, and the live view's own for its 'w' key.
+ * 0 or -ENOSPC. */
+#define MST_SAMPLER_RECORDS_MAX 2
+int mst_sampler_add_record(struct mst_sampler *s, struct mst_record *r);
+/* Stop feeding r (NULL or not fed: nothing happens). */
+void mst_sampler_remove_record(struct mst_sampler *s, const struct mst_record *r);
 /* Pause: ticks are skipped (the target is left alone) until resumed. */
 void mst_sampler_pause(struct mst_sampler *s, bool paused);
 bool mst_sampler_paused(const struct mst_sampler *s);

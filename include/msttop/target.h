@@ -50,6 +50,11 @@ void mst_target_set_maps(struct mst_target *t, struct mst_maps *maps);
 struct mst_py *mst_target_py(struct mst_target *t);
 /* Why there is no decoder: code 0 when there is one. */
 const struct mst_err *mst_target_py_error(const struct mst_target *t, int *code);
+/* A target opened without a readable Python: look again, in the memory map
+ * it has now (after an exec, a dlopen of libpython, or once its runtime is
+ * initialized). 0 when there is a decoder now, else its error's code
+ * (mst_target_py_error says why). */
+int mst_target_retry_py(struct mst_target *t);
 struct mst_unwinder *mst_target_unwinder(struct mst_target *t);
 struct mst_symbols *mst_target_symbols(struct mst_target *t);
 /* Free the unwinder early (--dump: once every thread is let go). */
