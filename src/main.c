@@ -1,11 +1,14 @@
 /* msttop's entry point: options, modes, signal handling and exit codes. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -15,6 +18,7 @@
 #include "msttop/maps.h"
 #include "msttop/proc.h"
 #include "msttop/py.h"
+#include "msttop/record.h"
 #include "msttop/report.h"
 #include "msttop/sampler.h"
 #include "msttop/snapshot.h"
@@ -33,13 +37,32 @@ enum {
 	EXIT_PERM = 4,        /* not permitted to trace it */
 	EXIT_UNTRACEABLE = 5, /* msttop itself, a zombie, a kernel thread */
 	EXIT_NOPYTHON = 6,    /* the Python runtime cannot be decoded */
+	EXIT_LAUNCH = 7,      /* the command after -- could not be started */
 };
+
+#define MAX_RECORDS 8
 
 struct options {
 	bool dump, json, native_all, python_only, no_source;
-	bool batch, nonblocking;
+	bool batch, nonblocking, idle;
 	double rate, duration;
 	const char *log;
+	/* --record FILE, given up to MAX_RECORDS times: every file is written
+	 * from the one recording, each in its format (--format, else from
+	 * its name). record is the first, NULL without --record. */
+	const char *record, *records[MAX_RECORDS];
+	enum mst_record_format formats[MAX_RECORDS];
+	size_t nrecords;
+	enum mst_record_format format; /* --format; the w key's too */
+	bool format_set;
+	char **cmd; /* after --: the program to start, NULL-terminated */
+};
+
+/* The program msttop started (--), 0 when it attached to a PID. */
+struct child {
+	pid_t pid;
+	bool done;  /* its exit was collected */
+	int status; /* the waitpid status then */
 };
 
 /* The only global state: set by the signal handler, polled by proc. */
@@ -72,16 +95,31 @@ static void on_fatal(int sig)
 static void usage(FILE *out)
 {
 	fputs("Usage: msttop -p PID [--rate HZ] [--nonblocking] [--duration S] [--batch]\n"
+	      "                     [--record FILE [--format F] [--idle]]\n"
+	      "       msttop [options] -- CMD [ARGS...]\n"
 	      "       msttop -p PID --dump [--json] [--native-all | --python-only]\n"
 	      "A top for Python processes: every thread's merged Python and native stack.\n"
 	      "\n"
 	      "  -p, --pid PID     the process to look at\n"
+	      "  -- CMD [ARGS...]  start CMD (its input and output its own) and look at it;\n"
+	      "                    it is ended when msttop ends, and its exit is reported\n"
 	      "  -r, --rate HZ     samples per second (default 100)\n"
 	      "      --nonblocking read Python frames without stopping any thread (no\n"
 	      "                    native frames)\n"
 	      "      --duration S  stop after S seconds\n"
 	      "  -b, --batch       no screen: sample for --duration seconds (default 5)\n"
 	      "                    and print the threads and hot frames as text\n"
+	      "  -o, --record FILE record while sampling and write FILE at the end (on\n"
+	      "                    quit; with -b or without a terminal: after --duration,\n"
+	      "                    Ctrl-C or the target's exit); may be given up to 8\n"
+	      "                    times, for one recording in several formats\n"
+	      "  -f, --format F    flamegraph (SVG), speedscope, collapsed, chrome (trace\n"
+	      "                    with GIL/GC spans, for Perfetto) or pprof; default:\n"
+	      "                    from FILE's name (.svg .speedscope.json .folded\n"
+	      "                    .collapsed .trace.json .json .pb.gz), else flamegraph.\n"
+	      "                    Also the format of the live view's w key\n"
+	      "      --idle        record idle samples too (default: on-CPU only); the live\n"
+	      "                    view starts showing idle threads\n"
 	      "      --log FILE    append diagnostics to FILE\n"
 	      "  -d, --dump        print one snapshot of every thread's stack and exit\n"
 	      "      --json        print the snapshot as one JSON object\n"
@@ -95,19 +133,29 @@ static void usage(FILE *out)
 	      "\n"
 	      "In the live view: arrows/j k move, Enter a thread, s sort, n native frames,\n"
 	      "l line/function, i idle, g GIL only, c recent/since start, p pause,\n"
-	      "r reset, / filter, ? help, q quit.\n"
+	      "r reset, w write the window to a file, / filter, ? help, q quit.\n"
+	      "\n"
+	      "Examples:\n"
+	      "  msttop -p 1234 -b --duration 30 --record profile.svg\n"
+	      "  msttop -p 1234 --record profile.speedscope.json   (open in speedscope.app)\n"
+	      "  msttop -b --record out.folded -- python3 script.py (flamegraph.pl, inferno)\n"
+	      "  msttop -p 1234 -b --duration 10 --record gil.trace.json (ui.perfetto.dev)\n"
+	      "  msttop -p 1234 -b --duration 60 --record cpu.pb.gz (pprof, Pyroscope)\n"
 	      "\n"
 	      "Exit codes:\n"
 	      "  0  success\n"
 	      "  1  the snapshot failed (the target exited, output error)\n"
-	      "  2  usage error: bad option or malformed PID\n"
+	      "  2  usage error: bad option, malformed PID, unknown format, a FILE that\n"
+	      "     cannot be written\n"
 	      "  3  no such process\n"
 	      "  4  not permitted to trace the process (run as root or with CAP_SYS_PTRACE,\n"
 	      "     or set kernel.yama.ptrace_scope=0)\n"
 	      "  5  the PID cannot be traced: msttop itself, a zombie, a kernel thread\n"
 	      "  6  its Python cannot be decoded (unsupported version or build; with\n"
 	      "     --python-only: no Python at all); native stacks are still printed\n"
-	      "  128+N  interrupted by signal N\n"
+	      "  7  the command after -- could not be started\n"
+	      "  128+N  interrupted by signal N (with --record, SIGINT, SIGTERM or SIGHUP\n"
+	      "     end the recording: the file is written and the code is 0)\n"
 	      "\n"
 	      "Environment:\n"
 	      "  MSTTOP_CACHE_DIR  where compressed debug info is kept decompressed\n"
@@ -203,11 +251,186 @@ static bool parse_number(const char *s, double lo, double hi, double *out)
 	return true;
 }
 
-/* Sample without a screen until the duration ends, then print a report. */
-static int run_batch(struct mst_sampler *s, const struct options *o)
+/* ---- the program started with -- ---- */
+
+/* Start cmd with msttop's own input, output and environment. The exec's
+ * failure comes back through a close-on-exec pipe: end of file means the
+ * program runs. 0, or EXIT_LAUNCH with the reason said. */
+static int launch(char **cmd, struct child *c)
+{
+	int fds[2];
+	if (pipe2(fds, O_CLOEXEC) < 0) {
+		fprintf(stderr, "msttop: cannot start %s: %s\n", cmd[0], strerror(errno));
+		return EXIT_LAUNCH;
+	}
+	pid_t parent = getpid();
+	pid_t pid = fork();
+	if (pid < 0) {
+		fprintf(stderr, "msttop: cannot start %s: %s\n", cmd[0], strerror(errno));
+		close(fds[0]);
+		close(fds[1]);
+		return EXIT_LAUNCH;
+	}
+	if (pid == 0) {
+		/* Killed with msttop, even by SIGKILL: a program left running
+		 * after its profiler died would surprise whoever started it. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(127);
+		/* msttop ignores SIGPIPE; an exec keeps that, the program must
+		 * not. */
+		signal(SIGPIPE, SIG_DFL);
+		execvp(cmd[0], cmd);
+		int e = errno;
+		ssize_t w = write(fds[1], &e, sizeof(e));
+		(void)w;
+		_exit(127);
+	}
+	close(fds[1]);
+	int e = 0;
+	ssize_t n;
+	do
+		n = read(fds[0], &e, sizeof(e));
+	while (n < 0 && errno == EINTR);
+	close(fds[0]);
+	if (n == (ssize_t)sizeof(e)) {
+		waitpid(pid, NULL, 0);
+		fprintf(stderr, "msttop: cannot run %s: %s\n", cmd[0], strerror(e));
+		return EXIT_LAUNCH;
+	}
+	c->pid = pid;
+	return 0;
+}
+
+/* Whether the program has exited, without collecting it (a traced one is
+ * collected by the sampler's waits, and the status kept there). */
+static bool child_exited(struct child *c)
+{
+	if (!c->pid || c->done)
+		return c->pid != 0;
+	siginfo_t si = {0};
+	if (waitid(P_PID, (id_t)c->pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0)
+		return errno == ECHILD;
+	return si.si_pid == c->pid &&
+	       (si.si_code == CLD_EXITED || si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED);
+}
+
+/* At msttop's end: collect the program's exit, ending it first if it still
+ * runs (SIGTERM, then SIGKILL after a grace period), and say how it ended. */
+static void child_finish(struct child *c, const char *name)
+{
+	if (!c->pid)
+		return;
+	bool ended = false;
+	if (!c->done && !child_exited(c)) {
+		ended = true;
+		kill(c->pid, SIGTERM);
+		uint64_t until = mst_clock_ns() + 2000000000ull;
+		while (!child_exited(c) && mst_clock_ns() < until) {
+			struct timespec ts = {0, 10000000};
+			nanosleep(&ts, NULL);
+		}
+		if (!child_exited(c))
+			kill(c->pid, SIGKILL);
+	}
+	if (!c->done) {
+		pid_t r;
+		do
+			r = waitpid(c->pid, &c->status, 0);
+		while (r < 0 && errno == EINTR);
+		c->done = r == c->pid;
+	}
+	if (!c->done)
+		fprintf(stderr, "msttop: %s (pid %d): its exit status is unknown\n", name,
+		        (int)c->pid);
+	else if (WIFEXITED(c->status))
+		fprintf(stderr, "msttop: %s (pid %d) exited with status %d\n", name, (int)c->pid,
+		        WEXITSTATUS(c->status));
+	else if (WIFSIGNALED(c->status))
+		fprintf(stderr, "msttop: %s (pid %d) %s by signal %d (%s)\n", name, (int)c->pid,
+		        ended ? "was ended" : "was killed", WTERMSIG(c->status),
+		        strsignal(WTERMSIG(c->status)));
+}
+
+/* Open the sampler on the program just started. Right after the exec the
+ * loader is still mapping libraries, and what cannot be read yet may be a
+ * moment later: try again for a while, as long as the program runs. Its
+ * Python, which comes up later still (or after a shell's exec), the
+ * sampler looks for at each refresh. */
+static int open_launched(const struct mst_sampler_opts *so, struct child *c,
+                         struct mst_sampler **out, struct mst_err *err)
+{
+	uint64_t start = mst_clock_ns();
+	for (;;) {
+		int rc = mst_sampler_open(so, &cancel_signal, out, err);
+		if (rc == 0 || cancel_signal)
+			return rc < 0 && cancel_signal ? -MST_EINTR : rc;
+		if (rc == -EPERM || rc == -EACCES || child_exited(c) ||
+		    mst_clock_ns() - start >= 1000000000ull)
+			return rc;
+		struct timespec ts = {0, 20000000};
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* ---- sampling ---- */
+
+static void fill_meta(struct mst_record_meta *m, const struct mst_sampler *s,
+                      const struct options *o)
+{
+	const struct mst_target_info *ti = mst_sampler_target(s);
+	m->pid = ti->pid;
+	m->cmdline = ti->cmdline;
+	m->py_version = ti->py_version;
+	m->rate_hz = o->rate > 0 ? o->rate : 100;
+	m->sampler = o->nonblocking ? "nonblocking" : "ptrace";
+}
+
+/* Write --record's files and say so on stderr. */
+static int write_records(struct mst_record *r, const struct mst_record_meta *meta,
+                         const struct options *o)
+{
+	struct mst_record_select sel = {.idle = o->idle,
+	                                .view = o->native_all    ? MST_AGG_VIEW_ALL
+	                                        : o->python_only ? MST_AGG_VIEW_PYTHON
+	                                                         : MST_AGG_VIEW_FOLDED};
+	struct mst_record_stats st;
+	mst_record_stats(r, &st);
+	uint64_t kept = o->idle ? st.samples : st.samples - st.idle;
+	int code = EXIT_OK;
+	for (size_t i = 0; i < o->nrecords; i++) {
+		struct mst_err err = {0};
+		if (mst_record_write_path(r, o->records[i], o->formats[i], meta, &sel, &err) < 0) {
+			fprintf(stderr, "msttop: %s\n", err.msg);
+			code = EXIT_FAILED;
+			continue;
+		}
+		fprintf(stderr, "msttop: wrote %s (%s): %llu samples%s over %llu ticks\n",
+		        o->records[i], mst_record_format_name(o->formats[i]),
+		        (unsigned long long)kept, o->idle ? "" : " on a CPU",
+		        (unsigned long long)st.ticks);
+		if (o->formats[i] == MST_RECORD_CHROME && st.events_dropped)
+			fprintf(stderr,
+			        "msttop: the timeline stopped after %zu events (%llu more were not "
+			        "kept); the other formats hold every sample\n",
+			        st.events, (unsigned long long)st.events_dropped);
+	}
+	if (st.stacks_over)
+		fprintf(stderr,
+		        "msttop: %llu samples of stacks past the limit are counted as \"(other "
+		        "stacks)\"\n",
+		        (unsigned long long)st.stacks_over);
+	return code;
+}
+
+/* Sample without a screen until the duration ends (with --record and no
+ * --duration: until a signal or the target's exit), then print a report,
+ * or, with --record, write the file. */
+static int run_batch(struct mst_sampler *s, const struct options *o, struct child *c)
 {
 	struct mst_err err = {0};
-	uint64_t end = mst_clock_ns() + (uint64_t)((o->duration > 0 ? o->duration : 5) * 1e9);
+	double dur = o->duration > 0 ? o->duration : o->record ? 0 : 5;
+	uint64_t end = dur > 0 ? mst_clock_ns() + (uint64_t)(dur * 1e9) : UINT64_MAX;
 	for (;;) {
 		uint64_t now = mst_clock_ns();
 		if (now >= end || cancel_signal)
@@ -225,35 +448,70 @@ static int run_batch(struct mst_sampler *s, const struct options *o)
 			break; /* the target exited: report what was seen */
 		if (rc == -MST_EINTR)
 			break;
+		if (child_exited(c))
+			break;
 	}
+	/* A recording made headless for want of a terminal has its file for
+	 * output; -b asked for the report too. */
+	if (o->record && !o->batch)
+		return EXIT_OK;
 	int rc = mst_report_text(stdout, s, 30);
 	if (rc < 0 && rc != -EPIPE) {
 		fprintf(stderr, "msttop: cannot write the report: %s\n", strerror(-rc));
 		return EXIT_FAILED;
 	}
-	return cancel_signal ? 128 + (int)cancel_signal : EXIT_OK;
+	return cancel_signal && !o->record ? 128 + (int)cancel_signal : EXIT_OK;
 }
 
-static int run_live(pid_t pid, const struct options *o)
+static int run_live(pid_t pid, const struct options *o, struct child *c)
 {
 	struct mst_err err = {0};
 	struct mst_sampler_opts so = {
 	    .pid = pid, .rate_hz = o->rate, .nonblocking = o->nonblocking, .log_path = o->log};
 	struct mst_sampler *s = NULL;
-	int rc = mst_sampler_open(&so, &cancel_signal, &s, &err);
+	struct mst_record *rec = NULL;
+	int rc = c->pid ? open_launched(&so, c, &s, &err)
+	                : mst_sampler_open(&so, &cancel_signal, &s, &err);
 	if (rc < 0) {
-		fprintf(stderr, "msttop: %s\n", err.msg);
+		if (c->pid && child_exited(c))
+			fprintf(stderr, "msttop: %s exited before it could be sampled\n",
+			        o->cmd[0]);
+		else
+			fprintf(stderr, "msttop: %s\n", rc == -MST_EINTR ? "interrupted" : err.msg);
+		child_finish(c, o->cmd ? o->cmd[0] : "");
+		if (rc == -MST_EINTR)
+			return 128 + (int)cancel_signal;
 		if (rc == -MST_ENOPYTHON || rc == -MST_EUNSUPPORTED)
 			return EXIT_NOPYTHON;
+		if (rc == -MST_EGONE)
+			return EXIT_FAILED;
 		return exit_code_for(rc);
 	}
+	struct mst_record_meta meta;
+	fill_meta(&meta, s, o);
+	if (o->record) {
+		if ((rc = mst_record_new(NULL, &rec, &err)) < 0 ||
+		    (rc = mst_sampler_add_record(s, rec)) < 0) {
+			fprintf(stderr, "msttop: cannot record: %s\n",
+			        err.msg[0] ? err.msg : strerror(-rc));
+			mst_record_free(rec);
+			mst_sampler_close(s);
+			return EXIT_FAILED;
+		}
+	}
+	/* A recording without a terminal to show it on runs headless. */
+	bool batch = o->batch || (o->record && !(isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)));
 	int code;
-	if (o->batch) {
-		code = run_batch(s, o);
+	if (batch) {
+		code = run_batch(s, o, c);
 	} else {
-		struct mst_ui_opts uo = {.duration_s = o->duration};
-		if (o->native_all) {
-			uo.view = MST_AGG_VIEW_ALL;
+		struct mst_ui_opts uo = {.duration_s = o->duration,
+		                         .show_idle = o->idle,
+		                         .write_format = o->format,
+		                         .meta = &meta,
+		                         .recording_to = o->record};
+		if (o->native_all || o->python_only) {
+			uo.view = o->native_all ? MST_AGG_VIEW_ALL : MST_AGG_VIEW_PYTHON;
 			uo.view_set = true;
 		}
 		rc = mst_ui_run(s, &uo, &cancel_signal, &err);
@@ -267,27 +525,96 @@ static int run_live(pid_t pid, const struct options *o)
 			code = EXIT_OK;
 		}
 	}
+	if (rec) {
+		/* A signal is how a recording is ended: it is no failure. */
+		if (code == 128 + (int)cancel_signal)
+			code = EXIT_OK;
+		int wc = write_records(rec, &meta, o);
+		if (code == EXIT_OK)
+			code = wc;
+	}
+	/* The program's exit, if the sampler's waits collected it. */
+	if (c->pid) {
+		struct mst_sampler_stats st;
+		/* It exited (a zombie now): let the sampler see that and collect
+		 * its threads, the leader's status among them. */
+		uint64_t until = mst_clock_ns() + 2000000000ull;
+		while (child_exited(c) && mst_clock_ns() < until) {
+			struct mst_err e = {0};
+			mst_sampler_stats(s, &st);
+			if (!st.target_exited) {
+				mst_sampler_tick(s, mst_clock_ns(), &e);
+				continue;
+			}
+			if (mst_sampler_reap(s) == 0)
+				break;
+			struct timespec ts = {0, 5000000};
+			nanosleep(&ts, NULL);
+		}
+		mst_sampler_stats(s, &st);
+		c->done = st.exit_known;
+		c->status = st.exit_status;
+	}
+	/* Detached first: a traced program would stop on the SIGTERM that
+	 * ends it, waiting for a tracer that no longer looks. */
 	mst_sampler_close(s);
+	mst_record_free(rec);
+	child_finish(c, o->cmd ? o->cmd[0] : "");
 	return code;
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"pid", required_argument, NULL, 'p'},   {"dump", no_argument, NULL, 'd'},
-	    {"json", no_argument, NULL, 'j'},        {"native-all", no_argument, NULL, 'N'},
-	    {"python-only", no_argument, NULL, 'P'}, {"no-source", no_argument, NULL, 'S'},
-	    {"rate", required_argument, NULL, 'r'},  {"duration", required_argument, NULL, 'D'},
-	    {"nonblocking", no_argument, NULL, 'n'}, {"batch", no_argument, NULL, 'b'},
-	    {"log", required_argument, NULL, 'L'},   {"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'V'},     {NULL, 0, NULL, 0},
+	    {"pid", required_argument, NULL, 'p'},
+	    {"dump", no_argument, NULL, 'd'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"native-all", no_argument, NULL, 'N'},
+	    {"python-only", no_argument, NULL, 'P'},
+	    {"no-source", no_argument, NULL, 'S'},
+	    {"rate", required_argument, NULL, 'r'},
+	    {"duration", required_argument, NULL, 'D'},
+	    {"nonblocking", no_argument, NULL, 'n'},
+	    {"batch", no_argument, NULL, 'b'},
+	    {"log", required_argument, NULL, 'L'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {"record", required_argument, NULL, 'o'},
+	    {"format", required_argument, NULL, 'f'},
+	    {"idle", no_argument, NULL, 'I'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *pid_arg = NULL;
 	struct options o = {0};
 	int c;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "p:dhVr:b", opts, NULL)) != -1) {
+	/* "+": options end at the first word that is not one, so that a
+	 * command's own options after -- (or without it) stay its own. */
+	while ((c = getopt_long(argc, argv, "+p:dhVr:bo:f:", opts, NULL)) != -1) {
 		switch (c) {
+		case 'o':
+			if (o.nrecords == MAX_RECORDS) {
+				fprintf(stderr, "msttop: --record given more than %d times\n",
+				        MAX_RECORDS);
+				return EXIT_USAGE;
+			}
+			o.records[o.nrecords++] = optarg;
+			o.record = o.records[0];
+			break;
+		case 'f':
+			if (mst_record_format_parse(optarg, &o.format) < 0) {
+				fprintf(
+				    stderr,
+				    "msttop: unknown format '%s': expected flamegraph, speedscope, "
+				    "collapsed, chrome or pprof\n",
+				    optarg);
+				return EXIT_USAGE;
+			}
+			o.format_set = true;
+			break;
+		case 'I':
+			o.idle = true;
+			break;
 		case 'p':
 			if (pid_arg) {
 				fprintf(stderr, "msttop: -p given twice\n");
@@ -346,6 +673,8 @@ int main(int argc, char **argv)
 		default:
 			if (optopt == 'p')
 				fprintf(stderr, "msttop: -p needs a PID (try --help)\n");
+			else if (optopt && strchr("ofrDL", optopt))
+				fprintf(stderr, "msttop: -%c needs a value (try --help)\n", optopt);
 			else if (optopt)
 				fprintf(stderr, "msttop: unknown option -%c (try --help)\n",
 				        optopt);
@@ -355,8 +684,39 @@ int main(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "msttop: unexpected argument '%s' (try --help)\n", argv[optind]);
+	if (optind > 0 && optind <= argc && !strcmp(argv[optind - 1], "--")) {
+		if (optind == argc) {
+			fprintf(stderr, "msttop: -- needs a command to start (try --help)\n");
+			return EXIT_USAGE;
+		}
+		o.cmd = argv + optind;
+	} else if (optind < argc) {
+		fprintf(stderr,
+		        "msttop: unexpected argument '%s' (to start a program: msttop [options] "
+		        "-- %s ...)\n",
+		        argv[optind], argv[optind]);
+		return EXIT_USAGE;
+	}
+	for (size_t i = 0; i < o.nrecords; i++)
+		o.formats[i] = o.format_set ? o.format : mst_record_format_guess(o.records[i]);
+	if (o.record && !o.format_set)
+		o.format = o.formats[0];
+	if (o.record && o.dump) {
+		fprintf(stderr, "msttop: --record samples over time; --dump takes one snapshot\n");
+		return EXIT_USAGE;
+	}
+	if (o.idle && o.dump) {
+		fprintf(stderr, "msttop: --idle goes with the live view and --record; --dump shows "
+		                "every thread\n");
+		return EXIT_USAGE;
+	}
+	if (o.cmd && pid_arg) {
+		fprintf(stderr, "msttop: -p and -- exclude each other: look at a running process "
+		                "or start one\n");
+		return EXIT_USAGE;
+	}
+	if (o.cmd && o.dump) {
+		fprintf(stderr, "msttop: --dump looks at a running process: use -p PID\n");
 		return EXIT_USAGE;
 	}
 	if (o.native_all && o.python_only) {
@@ -374,30 +734,43 @@ int main(int argc, char **argv)
 		fprintf(stderr, "msttop: --native-all and --python-only exclude each other\n");
 		return EXIT_USAGE;
 	}
-	if ((o.json || o.python_only || o.no_source) && !o.dump) {
-		fprintf(stderr, "msttop: --json, --python-only and --no-source "
-		                "go with --dump\n");
+	if ((o.json || o.no_source) && !o.dump) {
+		fprintf(stderr, "msttop: --json and --no-source go with --dump\n");
 		return EXIT_USAGE;
 	}
-	if (!pid_arg) {
-		fprintf(stderr, "msttop: no PID given: use -p PID (try --help)\n");
+	/* Live, Python frames alone are what --nonblocking reads. */
+	if (o.python_only && !o.dump)
+		o.nonblocking = true;
+	if (!pid_arg && !o.cmd) {
+		fprintf(stderr, "msttop: no PID given: use -p PID, or -- CMD to start a program "
+		                "(try --help)\n");
 		return EXIT_USAGE;
+	}
+	/* An hour of sampling must not end in a file that cannot be written. */
+	for (size_t i = 0; i < o.nrecords; i++) {
+		struct mst_err rerr = {0};
+		if (mst_record_check_path(o.records[i], &rerr) < 0) {
+			fprintf(stderr, "msttop: %s\n", rerr.msg);
+			return EXIT_USAGE;
+		}
 	}
 	struct mst_err err = {0};
-	pid_t pid;
-	if (mst_proc_parse_pid(pid_arg, &pid, &err) < 0) {
-		fprintf(stderr, "msttop: %s\n", err.msg);
-		return EXIT_USAGE;
-	}
-	switch (mst_proc_check_pid(pid, &err)) {
-	case MST_PID_OK:
-		break;
-	case MST_PID_NOSUCH:
-		fprintf(stderr, "msttop: %s\n", err.msg);
-		return EXIT_NOSUCH;
-	default:
-		fprintf(stderr, "msttop: %s\n", err.msg);
-		return EXIT_UNTRACEABLE;
+	pid_t pid = 0;
+	if (pid_arg) {
+		if (mst_proc_parse_pid(pid_arg, &pid, &err) < 0) {
+			fprintf(stderr, "msttop: %s\n", err.msg);
+			return EXIT_USAGE;
+		}
+		switch (mst_proc_check_pid(pid, &err)) {
+		case MST_PID_OK:
+			break;
+		case MST_PID_NOSUCH:
+			fprintf(stderr, "msttop: %s\n", err.msg);
+			return EXIT_NOSUCH;
+		default:
+			fprintf(stderr, "msttop: %s\n", err.msg);
+			return EXIT_UNTRACEABLE;
+		}
 	}
 
 	/* No debuginfod: a network lookup would stall a dump for seconds. */
@@ -420,5 +793,14 @@ int main(int argc, char **argv)
 	int fatal_sigs[] = {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL};
 	for (size_t i = 0; i < sizeof(fatal_sigs) / sizeof(fatal_sigs[0]); i++)
 		sigaction(fatal_sigs[i], &fatal, NULL);
-	return o.dump ? run_dump(pid, &o) : run_live(pid, &o);
+	if (o.dump)
+		return run_dump(pid, &o);
+	struct child child = {0};
+	if (o.cmd) {
+		int rc = launch(o.cmd, &child);
+		if (rc)
+			return rc;
+		pid = child.pid;
+	}
+	return run_live(pid, &o, &child);
 }
