@@ -122,6 +122,8 @@ void mst_ui_status(struct mst_ui *u, const char *hints)
 	} else if (u->exited) {
 		snprintf(line, sizeof(line), "The target exited: showing its last data. q quits.");
 		a = MST_A_WARN;
+	} else if (u->recording_to) {
+		snprintf(line, sizeof(line), "REC %s  %s", u->recording_to, hints);
 	} else {
 		snprintf(line, sizeof(line), "%s", hints);
 	}
@@ -204,6 +206,44 @@ int mst_ui_fn_want(const struct mst_agg_hot *rows, size_t n, int top, int h)
 
 static const char *const sort_names[] = {"own samples", "total samples", "own time", "total time",
                                          "name"};
+/* 'w': the window on screen (recent seconds, or since start or reset) to
+ * a file named after the target and the time, in the working directory. */
+static void write_window(struct mst_ui *u)
+{
+	if (!u->rec) {
+		mst_ui_msg(u, "Nothing to write: no recording");
+		return;
+	}
+	char path[256], stamp[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	localtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
+	/* Two writes in one second get two files. */
+	for (int k = 1; k < 100; k++) {
+		char nth[16] = "";
+		if (k > 1)
+			snprintf(nth, sizeof(nth), "-%d", k);
+		snprintf(path, sizeof(path), "msttop-%d-%s%s%s", (int)u->meta->pid, stamp, nth,
+		         mst_record_format_ext(u->write_format));
+		if (access(path, F_OK) < 0)
+			break;
+	}
+	struct mst_err e = {0};
+	/* As the screen shows it: window, idle samples, native frames. */
+	struct mst_record_select sel = {
+	    .recent = u->window == MST_AGG_RECENT, .idle = u->show_idle, .view = u->view};
+	bool recent = sel.recent;
+	if (mst_record_write_path(u->rec, path, u->write_format, u->meta, &sel, &e) < 0) {
+		mst_ui_msg(u, "%s", e.msg);
+		return;
+	}
+	char cwd[256];
+	mst_ui_msg(u, "Wrote %s/%s (%s, %s)", getcwd(cwd, sizeof(cwd)) ? cwd : ".", path,
+	           mst_record_format_name(u->write_format),
+	           recent ? "recent seconds" : "since start");
+}
+
 static const char *const view_names[] = {"every native frame", "folded (interpreter hidden)",
                                          "Python only"};
 
@@ -314,8 +354,13 @@ bool mst_ui_common_key(struct mst_ui *u, int ch)
 		mst_sampler_pause(u->s, u->paused);
 		mst_ui_msg(u, "%s", u->paused ? "Paused: the target is left alone" : "Sampling");
 		return true;
+	case 'w':
+		write_window(u);
+		return true;
 	case 'r':
 		mst_agg_reset(u->agg);
+		if (u->rec)
+			mst_record_reset(u->rec);
 		mst_view_thread_forget(u);
 		u->hot_sel = u->hot_top = 0;
 		mst_ui_msg(u, "Counts reset");
@@ -447,6 +492,17 @@ int mst_ui_run(struct mst_sampler *s, const struct mst_ui_opts *o, volatile sig_
 	u->subset = o->show_idle ? MST_AGG_ALL : MST_AGG_ONLY_ACTIVE;
 	u->show_idle = o->show_idle;
 	u->paused = mst_sampler_paused(s);
+	u->write_format = o->write_format;
+	u->meta = o->meta;
+	u->recording_to = o->recording_to;
+	/* The 'w' key's recording: what the view counts, without a timeline.
+	 * Without room for it the key says so; the view works on. */
+	struct mst_record_config rc_cfg = {.no_timeline = true};
+	if (o->meta && mst_record_new(&rc_cfg, &u->rec, NULL) == 0 &&
+	    mst_sampler_add_record(s, u->rec) < 0) {
+		mst_record_free(u->rec);
+		u->rec = NULL;
+	}
 
 	/* Names are UTF-8; only a UTF-8 locale lets curses show them. */
 	setlocale(LC_ALL, "");
@@ -536,6 +592,9 @@ int mst_ui_run(struct mst_sampler *s, const struct mst_ui_opts *o, volatile sig_
 	delscreen(scr);
 	mst_view_thread_free(u);
 	free(u->shown_tids);
+	/* The sampler outlives the screen: it must not feed a freed record. */
+	mst_sampler_remove_record(s, u->rec);
+	mst_record_free(u->rec);
 	free(u);
 	return rc;
 }

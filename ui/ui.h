@@ -8,6 +8,7 @@
 
 #include "msttop/agg.h"
 #include "msttop/err.h"
+#include "msttop/record.h"
 #include "msttop/sampler.h"
 
 /* Zero means the default shown. */
@@ -20,6 +21,12 @@ struct mst_ui_opts {
 	unsigned refresh_ms;    /* redraw period: 1000 */
 	bool no_color;          /* monochrome; $NO_COLOR (non-empty) also means it */
 	bool show_idle;         /* idle threads and samples shown from the start ('i') */
+	/* The 'w' key writes the current window to msttop-PID-TIME.EXT in
+	 * the working directory, in this format (flamegraph by default). */
+	enum mst_record_format write_format;
+	const struct mst_record_meta *meta; /* what the files say of the target */
+	/* --record's file, written by main on quit: the status line says so. */
+	const char *recording_to;
 };
 
 /* Runs the screen until the user quits (q, F10), the duration ends or
@@ -30,6 +37,8 @@ struct mst_ui_opts {
  * curses owns the terminal, and the terminal is restored (endwin) on every
  * return. When the target exits, the screen says so and keeps the last
  * data until the user quits.
+ * The UI keeps a recording of its own for 'w' (reset with 'r'), fed by the
+ * sampler from the call on.
  * Returns 0 (quit or duration over), -MST_EINTR (cancelled), -ENOTTY (no
  * usable terminal: stdin/stdout not a tty, or an unknown $TERM; err says
  * which), -ENOMEM. */

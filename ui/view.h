@@ -12,6 +12,7 @@
 
 #include "msttop/agg.h"
 #include "msttop/calltree.h"
+#include "msttop/record.h"
 #include "msttop/sampler.h"
 #include "ui/ui.h"
 
@@ -77,8 +78,14 @@ struct mst_ui {
 	int help_top;
 
 	/* The status line: a message until msg_until, else key hints. */
-	char msg[256];
+	char msg[512];
 	uint64_t msg_until;
+	/* The 'w' key's recording (since start or reset, and its recent
+	 * window), its format and what the files say. */
+	struct mst_record *rec;
+	enum mst_record_format write_format;
+	const struct mst_record_meta *meta;
+	const char *recording_to;
 	uint64_t now_ns;
 	bool quit, dirty;
 };
