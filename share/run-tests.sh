@@ -33,6 +33,21 @@ else
 	failed=$((failed + 1))
 	status=1
 fi
+# The recording tests' viewer and schema validator (speedscope, ajv), from
+# npm at the versions tests/record/package-lock.json pins, installed outside
+# the source tree. A failed install fails the run.
+echo "=== npm: speedscope and ajv for the recording tests"
+mkdir -p build-node
+cp tests/record/package.json tests/record/package-lock.json build-node/
+if (cd build-node && npm ci --no-audit --no-fund --loglevel=error >npm.log 2>&1); then
+	MSTTOP_NODE_MODULES=$PWD/build-node/node_modules
+	export MSTTOP_NODE_MODULES
+	echo "  $(cd build-node && node -e 'console.log("speedscope " + require("speedscope/package.json").version + ", ajv " + require("ajv/package.json").version)')"
+else
+	tail -5 build-node/npm.log
+	failed=$((failed + 1))
+	status=1
+fi
 run_build() {
 	local dir=$1
 	shift

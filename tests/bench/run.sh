@@ -7,8 +7,9 @@
 #      tools run alternately on the same target;
 #   2. live cost: throughput of a 4-thread CPU-bound Python target over
 #      alternating windows without msttop and with `msttop --batch` (the live
-#      sampler without the screen) merged at 100 Hz, --nonblocking at 1000 Hz
-#      and merged at 1000 Hz; msttop's CPU during each window; achieved rate,
+#      sampler without the screen) merged at 100 Hz, the same recording a
+#      trace and a flame graph (issue 13), --nonblocking at 1000 Hz and
+#      merged at 1000 Hz; msttop's CPU during each window; achieved rate,
 #      merged thread-stacks per second, per-thread pause p50/p99;
 #   3. the same on a 16-thread target merged at 200 Hz (high stack rate);
 #   4. msttop's VmRSS every few seconds over a live run at 100 Hz, growth after
@@ -259,6 +260,7 @@ declare -A it el rr cput cpuw samp ssec stacks p50s p99 miss errs failed
 cfg_opts() {
 	case $1 in
 	m100) echo "--rate 100" ;;
+	r100) echo "--rate 100 --record $tmp/rec.trace.json --record $tmp/rec.svg" ;;
 	m200) echo "--rate 200" ;;
 	m1000) echo "--rate 1000" ;;
 	nb1000) echo "--rate 1000 --nonblocking" ;;
@@ -268,6 +270,7 @@ cfg_label() {
 	case $1 in
 	base) echo "without msttop" ;;
 	m100) echo "merged 100 Hz" ;;
+	r100) echo "merged 100 Hz, rec" ;;
 	m200) echo "merged 200 Hz" ;;
 	m1000) echo "merged 1000 Hz" ;;
 	nb1000) echo "nonblocking 1000 Hz" ;;
@@ -402,7 +405,7 @@ if want live; then
 		add_summary "100 Hz merged: loss <= 3 %" "not measured" "n/a"
 	else
 		rounds_used=$rounds
-		bench_live 4 "$rounds" base m100 nb1000 m1000
+		bench_live 4 "$rounds" base m100 r100 nb1000 m1000
 		rounds_used=1
 		bench_live 16 1 base m200
 		rounds_used=$rounds
@@ -413,6 +416,11 @@ if want live; then
 		}
 		l=$(loss_of 4:m100); add_summary "100 Hz merged, 4 threads: loss <= 3 %" "${l:-?} %" "$(verdict "$l" 3)"
 		c=$(cpu_of 4:m100); add_summary "100 Hz merged: msttop <= 15 % of a core" "${c:-?} %" "$(verdict "$c" 15)"
+		# Issue 13: what recording adds (a trace and a flame graph of the
+		# same run), against sampling alone, both against this run's baseline.
+		l=$(loss_of 4:r100); l0=$(loss_of 4:m100); c=$(cpu_of 4:r100); c0=$(cpu_of 4:m100)
+		add_summary "100 Hz merged + --record (trace, SVG): loss and CPU" \
+			"loss ${l:-?} % (without recording ${l0:-?} %), msttop ${c:-?} % (${c0:-?} %) of a core" "report"
 		l=$(loss_of 4:nb1000); add_summary "1000 Hz nonblocking: loss <= 2 %" "${l:-?} %" "$(verdict "$l" 2)"
 		best="" bestk=""
 		for k in 4:m1000 16:m200 4:m100; do

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <dirent.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +52,8 @@ struct ctx {
 	pid_t shell;        /* the pane's shell, msttop's parent */
 	char rcfile[128];   /* msttop's exit status, written by the shell */
 	char sttyfile[128]; /* the tty's modes right after msttop (new tests) */
+	char cwd[128];      /* msttop's working directory ("": /tmp) */
+	char args[512];     /* more options after -p PID */
 };
 
 static void sleep_ms(int ms)
@@ -459,11 +462,12 @@ static bool start_session(struct ctx *c, pid_t pid, int cols, int rows)
 {
 	const char *bin_env = getenv("MSTTOP_TUI_BIN"); /* a developer's own build */
 	char *bin = bin_env && *bin_env ? strdup(bin_env) : mst_build_path("msttop");
-	char cmd[2048], xs[16], ys[16];
+	char cmd[4096], xs[16], ys[16];
 	snprintf(cmd, sizeof(cmd),
-	         "env TERM=screen LC_ALL=C.UTF-8 '%s' -p %d; s=$?; stty -a > %s 2>&1; "
-	         "echo $s > %s.tmp; mv %s.tmp %s; exec sleep 300",
-	         bin, (int)pid, c->sttyfile, c->rcfile, c->rcfile, c->rcfile);
+	         "cd '%s' && env TERM=screen LC_ALL=C.UTF-8 '%s' -p %d %s; s=$?; stty -a > %s "
+	         "2>&1; echo $s > %s.tmp; mv %s.tmp %s; exec sleep 300",
+	         c->cwd[0] ? c->cwd : "/tmp", bin, (int)pid, c->args, c->sttyfile, c->rcfile,
+	         c->rcfile, c->rcfile);
 	free(bin);
 	snprintf(xs, sizeof(xs), "%d", cols);
 	snprintf(ys, sizeof(ys), "%d", rows);
@@ -865,6 +869,90 @@ START_TEST(too_small)
 }
 END_TEST
 
+/* The file in dir whose name starts with prefix and ends with suffix, into
+ * path; false if none. */
+static bool file_like(const char *dir, const char *prefix, const char *suffix, char *path,
+                      size_t len)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return false;
+	struct dirent *de;
+	bool found = false;
+	while (!found && (de = readdir(d))) {
+		size_t n = strlen(de->d_name), k = strlen(suffix);
+		if (!strncmp(de->d_name, prefix, strlen(prefix)) && n > k &&
+		    !strcmp(de->d_name + n - k, suffix)) {
+			snprintf(path, len, "%s/%s", dir, de->d_name);
+			found = true;
+		}
+	}
+	closedir(d);
+	return found;
+}
+
+static bool file_has(const char *path, const char *needle)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return false;
+	static char buf[1 << 20];
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return strstr(buf, needle) != NULL;
+}
+
+/* --record in the live view: the status line says where; w writes the
+ * window on screen to a file named after the target and the time, in
+ * --record's format, and says where; q writes the recording. */
+static bool record_scenario(struct ctx *c, const struct mst_interp *py)
+{
+	if (mst_child_start_py(&c->target, py, "tests/targets/tui_hot.py", NULL, 20000) < 0)
+		return bad(c, "the target did not start under %s", py->label);
+	snprintf(c->args, sizeof(c->args), "--record live.folded");
+	if (!start_session(c, c->target.pid, 140, 40))
+		return false;
+	if (!wait_for(c, has_samples, NULL, WAIT_MS))
+		return bad(c, "no samples on the screen");
+	const char *rec[] = {"REC live.folded", NULL};
+	if (!wait_for(c, has_all, rec, 5000))
+		return bad(c, "the status line does not say where the recording goes");
+	keys(c, "w");
+	char prefix[64], path[512];
+	snprintf(prefix, sizeof(prefix), "msttop-%d-", (int)c->target.pid);
+	const char *wrote[] = {"Wrote ", prefix, ".folded (collapsed, recent seconds)", NULL};
+	if (!wait_for(c, has_all, wrote, 5000))
+		return bad(c, "w did not say what it wrote");
+	if (!file_like(c->cwd, prefix, ".folded", path, sizeof(path)))
+		return bad(c, "w wrote no %s*.folded in %s", prefix, c->cwd);
+	if (!file_has(path, "hot_spin_alpha ("))
+		return bad(c, "%s does not hold the hot function", path);
+	if (!quit_clean(c))
+		return false;
+	snprintf(path, sizeof(path), "%s/live.folded", c->cwd);
+	if (!file_has(path, "hot_spin_alpha ("))
+		return bad(c, "q did not write the recording with the hot function in %s", path);
+	return target_ok(c);
+}
+
+START_TEST(record_live)
+{
+	ck_assert_msg(access(tmux_path(), X_OK) == 0, "tmux is not installed");
+	const struct mst_interp *py = newest_interp();
+	ck_assert_msg(py, "no Python interpreter found to test with");
+	struct ctx c;
+	session_init(&c, "rec");
+	snprintf(c.cwd, sizeof(c.cwd), "/tmp/msttop-tui-rec-XXXXXX");
+	ck_assert_msg(mkdtemp(c.cwd), "mkdtemp");
+	bool ok = record_scenario(&c, py);
+	session_end(&c);
+	char *argv[] = {"/bin/rm", "-rf", c.cwd, NULL};
+	mst_run(argv, 10000, NULL, NULL);
+	ck_assert_msg(ok, "%s (%s)", c.why, py->label);
+}
+END_TEST
+
 static void pick_variants(void)
 {
 	const struct mst_interp *in;
@@ -897,6 +985,7 @@ static Suite *tui_suite(void)
 	tcase_add_test(tc2, target_exits_live);
 	tcase_add_test(tc2, churn_live);
 	tcase_add_test(tc2, too_small);
+	tcase_add_test(tc2, record_live);
 	suite_add_tcase(s, tc2);
 	return s;
 }

@@ -1,0 +1,557 @@
+/* Recording (issue 13), against real targets: msttop -p PID --record and
+ * msttop -- CMD write every format, and every file is read back by what
+ * people open it with or by a parser of the format: the collapsed lines are
+ * parsed and summed here; the trace, the pprof file (protoc), the SVG (XML,
+ * then headless Chromium) and the speedscope file (its JSON schema, then
+ * speedscope's own viewer in headless Chromium) by the scripts in
+ * tests/record. The target, tests/targets/py_record.py, keeps a merged
+ * Python/native/Python qsort stack, a spinning thread, an idle thread and
+ * the collector busy. */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../check_main.h"
+#include "../harness.h"
+
+#define TARGET "tests/targets/py_record.py"
+/* Long enough for a few hundred samples of the busy threads. */
+#define RECORD_S "2"
+#define RUN_MS 180000
+
+struct tmp {
+	char dir[64];
+};
+
+static void tmp_make(struct tmp *t)
+{
+	snprintf(t->dir, sizeof(t->dir), "/tmp/msttop-rec-XXXXXX");
+	ck_assert_msg(mkdtemp(t->dir), "mkdtemp: %s", strerror(errno));
+}
+
+static void tmp_path(const struct tmp *t, const char *name, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%s", t->dir, name);
+}
+
+static void tmp_remove(struct tmp *t)
+{
+	if (!t->dir[0])
+		return;
+	char *argv[] = {"/bin/rm", "-rf", t->dir, NULL};
+	mst_run(argv, 20000, NULL, NULL);
+	t->dir[0] = '\0';
+}
+
+/* msttop with the given arguments (NULL-terminated); exit code, stdout and
+ * stderr (malloc'd). */
+static int msttop(char **out, char **err, ...)
+{
+	char *argv[40];
+	int n = 0;
+	argv[n++] = mst_build_path("msttop");
+	va_list ap;
+	va_start(ap, err);
+	const char *a;
+	while ((a = va_arg(ap, const char *)) && n < 39)
+		argv[n++] = (char *)a;
+	va_end(ap);
+	argv[n] = NULL;
+	int st = mst_run(argv, RUN_MS, out, err);
+	free(argv[0]);
+	return st < 0 ? -1 : mst_exit_code(st);
+}
+
+/* One of tests/record's checkers on file, with more arguments; 0 when it
+ * passed, else its output is in *why. */
+static int checker(const char *script, char **why, ...)
+{
+	char *argv[40];
+	int n = 0;
+	argv[n++] = "/usr/bin/python3";
+	char rel[128];
+	snprintf(rel, sizeof(rel), "tests/record/%s", script);
+	argv[n++] = mst_src_path(rel);
+	va_list ap;
+	va_start(ap, why);
+	const char *a;
+	while ((a = va_arg(ap, const char *)) && n < 39)
+		argv[n++] = (char *)a;
+	va_end(ap);
+	argv[n] = NULL;
+	char *out = NULL, *err = NULL;
+	int st = mst_run(argv, RUN_MS, &out, &err);
+	free(argv[1]);
+	size_t len = (out ? strlen(out) : 0) + (err ? strlen(err) : 0) + 64;
+	*why = malloc(len);
+	snprintf(*why, len, "%s%s", out ? out : "", err ? err : "");
+	free(out);
+	free(err);
+	return st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+/* "wrote FILE (format): N samples" on msttop's stderr: N, or -1. */
+static long samples_written(const char *err, const char *file)
+{
+	char key[512];
+	snprintf(key, sizeof(key), "wrote %s (", file);
+	const char *p = err ? strstr(err, key) : NULL;
+	if (!p || !(p = strstr(p, "): ")))
+		return -1;
+	return strtol(p + 3, NULL, 10);
+}
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return NULL;
+	size_t cap = 1 << 16, n = 0;
+	char *buf = malloc(cap);
+	size_t r;
+	while ((r = fread(buf + n, 1, cap - n - 1, f)) > 0) {
+		n += r;
+		if (n + 1 == cap)
+			buf = realloc(buf, cap *= 2);
+	}
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+struct folded {
+	long lines, samples;
+	bool bad;
+	char bad_line[256];
+};
+
+/* Every line "frame;frame;... count", counts summed. */
+static struct folded parse_folded(const char *text)
+{
+	struct folded r = {0};
+	for (const char *l = text; *l;) {
+		const char *nl = strchr(l, '\n');
+		size_t len = nl ? (size_t)(nl - l) : strlen(l);
+		const char *sp = l + len;
+		while (sp > l && sp[-1] != ' ')
+			sp--;
+		char *end;
+		long c = sp > l ? strtol(sp, &end, 10) : 0;
+		if (sp == l || c <= 0 || end != l + len || sp - 1 == l) {
+			r.bad = true;
+			snprintf(r.bad_line, sizeof(r.bad_line), "%.*s",
+			         (int)(len < 200 ? len : 200), l);
+			break;
+		}
+		r.lines++;
+		r.samples += c;
+		l = nl ? nl + 1 : l + len;
+	}
+	return r;
+}
+
+/* A line of text holding each needle in order, or NULL. */
+static bool line_in_order(const char *text, const char *const *needles, size_t n)
+{
+	for (const char *l = text; l && *l;) {
+		const char *nl = strchr(l, '\n');
+		size_t len = nl ? (size_t)(nl - l) : strlen(l);
+		char *line = strndup(l, len);
+		const char *p = line;
+		size_t k = 0;
+		for (; k < n && p; k++)
+			if ((p = strstr(p, needles[k])))
+				p += strlen(needles[k]);
+		free(line);
+		if (k == n && p)
+			return true;
+		l = nl ? nl + 1 : NULL;
+	}
+	return false;
+}
+
+static void frame_text(char *buf, size_t len, const char *fn, const char *mark)
+{
+	char *src = mst_src_path(TARGET);
+	snprintf(buf, len, "%s (%s:%d)", fn, src, mst_marker_line(src, mark));
+	free(src);
+}
+
+/* ---- every interpreter: collapsed and trace from one recording ---- */
+
+static const struct mst_interp *interp_at(int i)
+{
+	const struct mst_interp *in;
+	size_t n = mst_test_interps(&in);
+	return (size_t)i < n ? &in[i] : NULL;
+}
+
+START_TEST(record_every_python)
+{
+	const struct mst_interp *py = interp_at(_i);
+	ck_assert_msg(py, "no interpreter %d", _i);
+	struct mst_child t;
+	ck_assert_msg(mst_child_start_py(&t, py, TARGET, NULL, 30000) == 0,
+	              "py_record did not start under %s", py->label);
+	char spinner[32] = "", pid[32];
+	mst_child_ready_value(&t, "spinner", spinner, sizeof(spinner));
+	snprintf(pid, sizeof(pid), "%d", (int)t.pid);
+	struct tmp d;
+	tmp_make(&d);
+	char folded[128], trace[128];
+	tmp_path(&d, "r.folded", folded, sizeof(folded));
+	tmp_path(&d, "r.trace.json", trace, sizeof(trace));
+	char *out = NULL, *err = NULL;
+	int code = msttop(&out, &err, "-p", pid, "-b", "--duration", RECORD_S, "--record", folded,
+	                  "--record", trace, NULL);
+	char *text = slurp(folded);
+	long n = samples_written(err, folded);
+	struct folded f = text ? parse_folded(text) : (struct folded){0};
+	char spin[512];
+	frame_text(spin, sizeof(spin), "spin", "spin_body");
+	const char *spin_path[] = {"spinner (tid ", "spinner (", spin};
+	char *why = NULL;
+	int trace_rc =
+	    checker("check_trace.py", &why, trace, "--busy", spinner, "--expect", "spin (", NULL);
+	MST_ASSERT_FREE(t.pid);
+	mst_child_stop(&t);
+	tmp_remove(&d);
+	printf("RESULT %s record %s\n", py->label,
+	       code == 0 && text && !f.bad && n > 0 && f.samples == n && trace_rc == 0 ? "ok"
+	                                                                               : "FAIL");
+	ck_assert_msg(code == 0, "%s: msttop exited %d: %s", py->label, code, err);
+	ck_assert_msg(text, "%s: no collapsed file", py->label);
+	ck_assert_msg(!f.bad, "%s: a collapsed line that is not 'stack count': %s", py->label,
+	              f.bad_line);
+	ck_assert_msg(n > 0 && f.samples == n,
+	              "%s: the collapsed counts sum to %ld, msttop said %ld samples", py->label,
+	              f.samples, n);
+	ck_assert_msg(line_in_order(text, spin_path, 3),
+	              "%s: no stack of the spinner thread ending in %s:\n%.2000s", py->label, spin,
+	              text);
+	ck_assert_msg(trace_rc == 0, "%s: %s", py->label, why);
+	free(why);
+	free(text);
+	free(out);
+	free(err);
+}
+END_TEST
+
+/* ---- one interpreter, every format, read back by their viewers ---- */
+
+static const struct mst_interp *pyenv_newest(void)
+{
+	const struct mst_interp *in;
+	size_t n = mst_test_interps(&in);
+	for (size_t i = n; i-- > 0;)
+		if (!in[i].system && !strstr(in[i].path, "msttop-pythons"))
+			return &in[i];
+	return n ? &in[n - 1] : NULL;
+}
+
+START_TEST(record_every_format)
+{
+	const struct mst_interp *py = pyenv_newest();
+	ck_assert_msg(py, "no interpreter found");
+	struct mst_child t;
+	ck_assert_msg(mst_child_start_py(&t, py, TARGET, NULL, 30000) == 0,
+	              "py_record did not start under %s", py->label);
+	char spinner[32] = "", collector[32] = "", pid[32];
+	mst_child_ready_value(&t, "spinner", spinner, sizeof(spinner));
+	mst_child_ready_value(&t, "collector", collector, sizeof(collector));
+	snprintf(pid, sizeof(pid), "%d", (int)t.pid);
+	struct tmp d;
+	tmp_make(&d);
+	char folded[128], trace[128], pprof[128], svg[128], ss[128], idle[128];
+	tmp_path(&d, "r.folded", folded, sizeof(folded));
+	tmp_path(&d, "r.trace.json", trace, sizeof(trace));
+	tmp_path(&d, "r.pb.gz", pprof, sizeof(pprof));
+	tmp_path(&d, "r.svg", svg, sizeof(svg));
+	tmp_path(&d, "r.speedscope.json", ss, sizeof(ss));
+	tmp_path(&d, "idle.collapsed", idle, sizeof(idle));
+	char *out = NULL, *err = NULL;
+	int code =
+	    msttop(&out, &err, "-p", pid, "-b", "--duration", "3", "--record", folded, "--record",
+	           trace, "--record", pprof, "--record", svg, "--record", ss, NULL);
+	char *err2 = NULL;
+	int code2 = msttop(NULL, &err2, "-p", pid, "-b", "--duration", "1", "--idle", "--record",
+	                   idle, NULL);
+	MST_ASSERT_FREE(t.pid);
+	mst_child_stop(&t);
+	ck_assert_msg(code == 0, "msttop exited %d: %s", code, err);
+	ck_assert_msg(code2 == 0, "msttop --idle exited %d: %s", code2, err2);
+
+	/* Collapsed: parses, sums to what was recorded, holds the merged
+	 * qsort stack root first, and no idle thread without --idle. */
+	char *text = slurp(folded);
+	ck_assert_msg(text, "no collapsed file");
+	struct folded f = parse_folded(text);
+	long n = samples_written(err, folded);
+	ck_assert_msg(!f.bad, "a collapsed line that is not 'stack count': %s", f.bad_line);
+	ck_assert_msg(n > 0 && f.samples == n, "collapsed counts sum to %ld, msttop said %ld",
+	              f.samples, n);
+	char sort_once[512], compare[512];
+	frame_text(sort_once, sizeof(sort_once), "sort_once", "qsort_call");
+	frame_text(compare, sizeof(compare), "compare", "compare_body");
+	const char *merged[] = {"sorter (tid ", sort_once, ";qsort", compare};
+	ck_assert_msg(line_in_order(text, merged, 4),
+	              "no merged stack sorter > %s > qsort > %s (root first):\n%.3000s", sort_once,
+	              compare, text);
+	ck_assert_msg(!strstr(text, "idler (tid "), "the idle thread is in an on-CPU recording");
+	char *itext = slurp(idle);
+	char idle_wait[512];
+	frame_text(idle_wait, sizeof(idle_wait), "idler", "idle_wait");
+	const char *idle_path[] = {"idler (tid ", idle_wait};
+	ck_assert_msg(itext && line_in_order(itext, idle_path, 2),
+	              "--idle: no stack of the idle thread at %s", idle_wait);
+	free(itext);
+
+	/* The trace: nesting, GIL spans that never overlap and cover the
+	 * spinner, and the collector's "in GC" track. */
+	char *why = NULL;
+	ck_assert_msg(checker("check_trace.py", &why, trace, "--busy", spinner, "--expect",
+	                      "compare (", NULL) == 0,
+	              "%s", why);
+	free(why);
+	char *tr = slurp(trace);
+	char gc_track[96];
+	snprintf(gc_track, sizeof(gc_track), "collector (tid %s): in GC", collector);
+	ck_assert_msg(tr && strstr(tr, gc_track), "no \"%s\" track in the trace", gc_track);
+	free(tr);
+
+	/* pprof: decodes, and holds the very stacks and counts of the
+	 * collapsed file. */
+	ck_assert_msg(checker("same_counts.py", &why, folded, pprof, NULL) == 0, "%s", why);
+	free(why);
+
+	/* The SVG: XML with the hot functions, opened in Chromium: it draws,
+	 * and its search and zoom run without a script error. */
+	char shot[128];
+	tmp_path(&d, "svg.png", shot, sizeof(shot));
+	ck_assert_msg(checker("check_svg.py", &why, svg, "--expect", "spin (", "--expect",
+	                      "compare (", "--search", "^spin ", "--shot", shot, NULL) == 0,
+	              "%s", why);
+	free(why);
+
+	/* speedscope: its schema, then its viewer on the file. */
+	tmp_path(&d, "speedscope.png", shot, sizeof(shot));
+	ck_assert_msg(
+	    checker("check_speedscope.py", &why, ss, "--expect", "spin", "--shot", shot, NULL) == 0,
+	    "%s", why);
+	free(why);
+	tmp_remove(&d);
+	free(text);
+	free(out);
+	free(err);
+	free(err2);
+}
+END_TEST
+
+/* ---- msttop -- CMD ---- */
+
+/* The program's own output reaches msttop's stdout; the recording holds
+ * its function; its exit status is reported and ends the recording. */
+START_TEST(launch_records_program)
+{
+	const struct mst_interp *py = pyenv_newest();
+	ck_assert_msg(py, "no interpreter found");
+	struct tmp d;
+	tmp_make(&d);
+	char folded[128];
+	tmp_path(&d, "launch.folded", folded, sizeof(folded));
+	char *src = mst_src_path(TARGET);
+	char *out = NULL, *err = NULL;
+	int code = msttop(&out, &err, "-b", "--record", folded, "--", py->path, src, "--exit-after",
+	                  "2", NULL);
+	char *text = slurp(folded);
+	tmp_remove(&d);
+	ck_assert_msg(code == 0, "msttop exited %d: %s", code, err);
+	ck_assert_msg(out && strstr(out, "ready sorter=") && strstr(out, "py_record done"),
+	              "the program's own output is missing: %s", out);
+	ck_assert_msg(err && strstr(err, "exited with status 0"),
+	              "the program's exit is not reported: %s", err);
+	char spin[512];
+	frame_text(spin, sizeof(spin), "spin", "spin_body");
+	ck_assert_msg(text && strstr(text, spin), "the recording lacks %s", spin);
+	free(src);
+	free(text);
+	free(out);
+	free(err);
+}
+END_TEST
+
+static bool gone(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+	return access(path, F_OK) < 0;
+}
+
+/* A program msttop started ends with msttop: by SIGTERM (the recording is
+ * written, exit 0), and by SIGKILL (msttop cannot clean up). */
+static void launch_and_kill(int sig)
+{
+	const struct mst_interp *py = pyenv_newest();
+	ck_assert_msg(py, "no interpreter found");
+	struct tmp d;
+	tmp_make(&d);
+	char folded[128];
+	tmp_path(&d, "killed.folded", folded, sizeof(folded));
+	char *src = mst_src_path(TARGET);
+	char *bin = mst_build_path("msttop");
+	char *argv[] = {bin, "-b", "--record", folded, "--", (char *)py->path, src, NULL};
+	int ofd = -1, efd = -1;
+	pid_t m = mst_spawn(argv, &ofd, &efd);
+	ck_assert_msg(m > 0, "msttop did not start");
+	/* The program's ready line comes through msttop's stdout. */
+	char buf[4096];
+	size_t got = 0;
+	long deadline = mst_now_ms() + 60000;
+	pid_t prog = 0;
+	while (mst_now_ms() < deadline && got < sizeof(buf) - 1) {
+		ssize_t r = read(ofd, buf + got, sizeof(buf) - 1 - got);
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+		buf[got] = '\0';
+		const char *p = strstr(buf, " main=");
+		if (p && strchr(p, '\n')) {
+			prog = (pid_t)atoi(p + 6);
+			break;
+		}
+	}
+	/* Some samples first: the file must hold something. */
+	struct timespec ts = {1, 0};
+	nanosleep(&ts, NULL);
+	kill(m, sig);
+	int st = 0;
+	waitpid(m, &st, 0);
+	char errbuf[4096] = "";
+	ssize_t r = read(efd, errbuf, sizeof(errbuf) - 1);
+	errbuf[r > 0 ? r : 0] = '\0';
+	close(ofd);
+	close(efd);
+	bool ended = false;
+	for (long until = mst_now_ms() + 20000; prog > 0 && mst_now_ms() < until;) {
+		if ((ended = gone(prog)))
+			break;
+		struct timespec step = {0, 50000000};
+		nanosleep(&step, NULL);
+	}
+	if (prog > 0 && !ended)
+		kill(prog, SIGKILL);
+	struct stat sb;
+	bool written = stat(folded, &sb) == 0 && sb.st_size > 0;
+	tmp_remove(&d);
+	free(src);
+	free(bin);
+	ck_assert_msg(prog > 0, "no ready line from the program: %s", buf);
+	ck_assert_msg(ended, "the program %d outlived msttop (signal %d)", (int)prog, sig);
+	if (sig == SIGTERM) {
+		ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		              "msttop ended by SIGTERM while recording: status %d: %s", st, errbuf);
+		ck_assert_msg(written, "no recording after SIGTERM: %s", errbuf);
+		ck_assert_msg(strstr(errbuf, "was ended by signal 15"),
+		              "the program's end is not reported: %s", errbuf);
+	}
+}
+
+START_TEST(launch_ends_with_msttop)
+{
+	launch_and_kill(SIGTERM);
+	launch_and_kill(SIGKILL);
+}
+END_TEST
+
+/* ---- bad input: one line, a documented exit code ---- */
+
+static void bad_case(int want, const char *says, ...)
+{
+	char *argv[16];
+	int n = 0;
+	argv[n++] = mst_build_path("msttop");
+	va_list ap;
+	va_start(ap, says);
+	const char *a;
+	while ((a = va_arg(ap, const char *)) && n < 15)
+		argv[n++] = (char *)a;
+	va_end(ap);
+	argv[n] = NULL;
+	char *out = NULL, *err = NULL;
+	int st = mst_run(argv, 30000, &out, &err);
+	int code = st < 0 ? -1 : mst_exit_code(st);
+	size_t lines = 0;
+	for (const char *p = err; p && *p; p++)
+		lines += *p == '\n';
+	ck_assert_msg(code == want, "%s: exit %d, wanted %d: %s", argv[1], code, want, err);
+	ck_assert_msg(lines == 1 && strstr(err, says) && !strncmp(err, "msttop: ", 8),
+	              "wanted one line saying '%s', got: %s", says, err);
+	free(argv[0]);
+	free(out);
+	free(err);
+}
+
+START_TEST(record_bad_input)
+{
+	struct mst_child t;
+	const struct mst_interp *py = pyenv_newest();
+	ck_assert_msg(py, "no interpreter found");
+	ck_assert_msg(mst_child_start_py(&t, py, TARGET, NULL, 30000) == 0, "no target");
+	char pid[32];
+	snprintf(pid, sizeof(pid), "%d", (int)t.pid);
+	bad_case(2, "unknown format 'gif'", "-p", pid, "--record", "x.gif", "--format", "gif",
+	         NULL);
+	bad_case(2, "cannot record to /nonexistent-dir/x.svg", "-p", pid, "-b", "--record",
+	         "/nonexistent-dir/x.svg", NULL);
+	bad_case(2, "cannot record to /proc/x.svg", "-p", pid, "-b", "--record", "/proc/x.svg",
+	         NULL);
+	bad_case(2, "it is a directory", "-p", pid, "-b", "--record", "/tmp", NULL);
+	bad_case(2, "--dump takes one snapshot", "-p", pid, "--dump", "--record", "/tmp/x.svg",
+	         NULL);
+	bad_case(2, "-- needs a command", "-b", "--", NULL);
+	bad_case(2, "-p and -- exclude each other", "-p", pid, "--", "true", NULL);
+	bad_case(7, "cannot run /nonexistent/program", "-b", "--record", "/tmp/msttop-never.svg",
+	         "--", "/nonexistent/program", NULL);
+	bad_case(7, "cannot run /etc/passwd", "-b", "--", "/etc/passwd", NULL);
+	MST_ASSERT_FREE(t.pid);
+	mst_child_stop(&t);
+	ck_assert_msg(access("/tmp/msttop-never.svg", F_OK) < 0, "a file of a failed launch");
+}
+END_TEST
+
+static Suite *record_suite(void)
+{
+	const struct mst_interp *in;
+	size_t n = mst_test_interps(&in);
+	printf("interpreters found: %zu\n", n);
+	for (size_t i = 0; i < n; i++)
+		printf("  %s %s\n", in[i].label, in[i].path);
+	Suite *s = suite_create("record");
+	TCase *tc = tcase_create("every_python");
+	tcase_set_timeout(tc, 300);
+	tcase_add_loop_test(tc, record_every_python, 0, n ? (int)n : 1);
+	suite_add_tcase(s, tc);
+	TCase *tf = tcase_create("formats");
+	tcase_set_timeout(tf, 600);
+	tcase_add_test(tf, record_every_format);
+	suite_add_tcase(s, tf);
+	TCase *tl = tcase_create("launch");
+	tcase_set_timeout(tl, 300);
+	tcase_add_test(tl, launch_records_program);
+	tcase_add_test(tl, launch_ends_with_msttop);
+	tcase_add_test(tl, record_bad_input);
+	suite_add_tcase(s, tl);
+	return s;
+}
+
+int main(void)
+{
+	return mst_check_main(record_suite(), NULL, 0);
+}
