@@ -213,7 +213,7 @@ void mst_view_top_draw(struct mst_ui *u)
 	draw_hot(u, y + 1 + th, u->hot_h + 1);
 
 	mst_ui_status(u, "F1 help  Enter thread  Tab panel  s sort  n native  l line/func  "
-	                 "i idle  g GIL  c window  / filter  p pause  r reset  q quit");
+	                 "i idle  g GIL  c window  / filter  p pause  r reset  w write  q quit");
 }
 
 void mst_view_top_key(struct mst_ui *u, int ch)

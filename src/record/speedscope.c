@@ -99,7 +99,6 @@ int rec_write_speedscope(FILE *f, const struct rec_view *v, struct mst_err *err)
 	 * thread t's run begins in order). Stacks that weigh nothing are left
 	 * out: speedscope drops zero weights anyway, and a thread with none
 	 * left gets no profile. */
-	uint32_t *order = NULL;
 	size_t *start = calloc(v->nthreads + 1, sizeof(*start));
 	if (!start)
 		return mst_err_set(err, -ENOMEM, "speedscope profile: out of memory");
@@ -113,12 +112,11 @@ int rec_write_speedscope(FILE *f, const struct rec_view *v, struct mst_err *err)
 		nkept++;
 		has_other |= s->other;
 	}
-	if (nkept) {
-		order = malloc(nkept * sizeof(*order));
-		if (!order) {
-			free(start);
-			return mst_err_set(err, -ENOMEM, "speedscope profile: out of memory");
-		}
+	/* One at least, so that order is never NULL (nor order + 0). */
+	uint32_t *order = malloc((nkept ? nkept : 1) * sizeof(*order));
+	if (!order) {
+		free(start);
+		return mst_err_set(err, -ENOMEM, "speedscope profile: out of memory");
 	}
 	for (size_t t = 0; t < v->nthreads; t++)
 		start[t + 1] += start[t];
@@ -151,10 +149,10 @@ int rec_write_speedscope(FILE *f, const struct rec_view *v, struct mst_err *err)
 	/* Stacks past max_stacks were counted, not kept: they show as one
 	 * frame of their own, after the view's. */
 	size_t other_frame = v->nframes;
-	if (has_other)
-		fputs(v->nframes ? ",\n{\"name\":\"(other stacks)\"}"
-		                 : "\n{\"name\":\"(other stacks)\"}",
-		      f);
+	if (has_other) {
+		fputs(v->nframes ? ",\n" : "\n", f);
+		fputs("{\"name\":\"(other stacks)\"}", f);
+	}
 	fputs("]},\n\"profiles\":[", f);
 
 	bool any = false;
@@ -171,8 +169,9 @@ int rec_write_speedscope(FILE *f, const struct rec_view *v, struct mst_err *err)
 		write_profile(f, v, &v->threads[t], idx, n, ns, other_frame);
 		any = true;
 	}
-	/* speedscope refuses a file without profiles ("it's empty!"): an
-	 * empty one opens as a blank chart, which is what was recorded. */
+	/* speedscope cannot open a file without profiles (its import reads
+	 * the first one's name): an empty one opens as a blank chart, which
+	 * is what was recorded. */
 	if (!any)
 		fputs("\n{\"type\":\"sampled\",\"name\":\"no samples\",\"unit\":\"nanoseconds\","
 		      "\"startValue\":0,\"endValue\":0,\"samples\":[],\"weights\":[]}",

@@ -261,17 +261,6 @@ static void put_count(FILE *f, uint64_t n)
 	}
 }
 
-/* The bytes of the character at p as rec_xml_str writes it: a well-formed
- * UTF-8 sequence, or one byte (which it drops or makes a '?'). */
-static size_t char_len(const unsigned char *p)
-{
-	size_t n = (*p & 0xe0) == 0xc0 ? 2 : (*p & 0xf0) == 0xe0 ? 3 : (*p & 0xf8) == 0xf0 ? 4 : 1;
-	for (size_t k = 1; k < n; k++)
-		if ((p[k] & 0xc0) != 0x80)
-			return 1;
-	return n;
-}
-
 /* s, escaped, cut to at most max characters with the cut marked by dots
  * (max > strlen(dots)). Characters are counted as rec_xml_str writes them,
  * so that a name of stray bytes is cut like any other. */
@@ -285,7 +274,8 @@ static void put_cut(FILE *f, const char *s, size_t max, const char *dots)
 	while (s[i] && chars <= max) {
 		if (chars == keep)
 			cut = i;
-		i += char_len((const unsigned char *)s + i);
+		size_t n = rec_utf8_len((const unsigned char *)s + i);
+		i += n ? n : 1; /* a stray byte is one character ('?') */
 		chars++;
 	}
 	if (chars <= max) {

@@ -60,8 +60,7 @@ void rec_thread_label(const struct rec_thread *t, char *buf, size_t len)
 	clean(buf);
 }
 
-/* The length of the well-formed UTF-8 sequence at p, or 0. */
-static size_t utf8_len(const unsigned char *p)
+size_t rec_utf8_len(const unsigned char *p)
 {
 	size_t n = (*p & 0xe0) == 0xc0 ? 2 : (*p & 0xf0) == 0xe0 ? 3 : (*p & 0xf8) == 0xf0 ? 4 : 0;
 	for (size_t k = 1; k < n; k++)
@@ -93,7 +92,7 @@ void rec_json_str(FILE *f, const char *s)
 			if (*p < 0x20 || *p == 0x7f)
 				fprintf(f, "\\u%04x", *p);
 			else if (*p >= 0x80) {
-				size_t n = utf8_len(p);
+				size_t n = rec_utf8_len(p);
 				if (n) {
 					fwrite(p, 1, n, f);
 					p += n - 1;
@@ -132,7 +131,7 @@ void rec_xml_str(FILE *f, const char *s)
 			if (*p < 0x20 && *p != '\t' && *p != '\n')
 				continue;
 			if (*p >= 0x80) {
-				size_t n = utf8_len(p);
+				size_t n = rec_utf8_len(p);
 				if (n) {
 					fwrite(p, 1, n, f);
 					p += n - 1;
