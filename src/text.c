@@ -4,8 +4,7 @@
 #include <stdint.h>
 #include <string.h>
 
-/* Length of the valid UTF-8 sequence at s, or 0 if it is not one. */
-static size_t utf8_len(const unsigned char *s, uint32_t *cp)
+size_t mst_utf8_len(const unsigned char *s, uint32_t *cp)
 {
 	if (s[0] < 0x80) {
 		*cp = s[0];
@@ -43,7 +42,7 @@ char *mst_text_escape(const char *in, char *out, size_t len)
 	const unsigned char *s = (const unsigned char *)(in ? in : "");
 	while (*s && o + 1 < len) {
 		uint32_t cp;
-		size_t n = utf8_len(s, &cp);
+		size_t n = mst_utf8_len(s, &cp);
 		char esc[12];
 		const char *piece;
 		size_t plen;
@@ -80,7 +79,7 @@ void mst_json_string(FILE *f, const char *in)
 	const unsigned char *s = (const unsigned char *)(in ? in : "");
 	while (*s) {
 		uint32_t cp;
-		size_t n = utf8_len(s, &cp);
+		size_t n = mst_utf8_len(s, &cp);
 		if (n == 0) {
 			fprintf(f, "\\u%04x", *s);
 			s++;

@@ -4,7 +4,13 @@
 #define MSTTOP_TEXT_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
+
+/* Length of the well-formed UTF-8 sequence at s (no overlong forms,
+ * surrogates or code points past U+10FFFF), with its code point in *cp;
+ * 0 if it is not one. */
+size_t mst_utf8_len(const unsigned char *s, uint32_t *cp);
 
 /* Copy in to out (size len, always NUL-terminated), replacing C0 and C1
  * control characters and DEL with "\xNN" (C1 as "\u0085"-style escapes)

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "msttop/text.h"
 #include "record-int.h"
 
 #define PSEUDO_TID 0x40000000u
@@ -47,7 +48,7 @@ static void meta_name(struct emit *e, const char *what, uint32_t tid, const char
 	begin_event(e);
 	fprintf(e->f, "{\"ph\":\"M\",\"pid\":%d,\"tid\":%u,\"name\":\"%s\",\"args\":{\"name\":\"",
 	        e->pid, tid, what);
-	rec_json_str(e->f, name);
+	mst_json_string(e->f, name);
 	fputs("\"}}", e->f);
 	if (sort_index >= 0) {
 		begin_event(e);
@@ -64,17 +65,17 @@ static void slice(struct emit *e, uint32_t tid, const char *name, const char *ca
 	begin_event(e);
 	fprintf(e->f, "{\"ph\":\"X\",\"pid\":%d,\"tid\":%u,\"cat\":\"%s\",\"name\":\"", e->pid, tid,
 	        cat);
-	rec_json_str(e->f, name);
+	mst_json_string(e->f, name);
 	fputc('"', e->f);
 	put_us(e->f, "ts", start);
 	put_us(e->f, "dur", end - start);
 	if (fr) {
 		fputs(",\"args\":{\"file\":\"", e->f);
-		rec_json_str(e->f, fr->file);
+		mst_json_string(e->f, fr->file);
 		fprintf(e->f, "\",\"line\":%u", (unsigned)fr->line);
 		if (fr->kind == REC_NATIVE) {
 			fputs(",\"module\":\"", e->f);
-			rec_json_str(e->f, fr->module);
+			mst_json_string(e->f, fr->module);
 			fputc('"', e->f);
 		}
 		fputc('}', e->f);
@@ -166,9 +167,9 @@ int rec_write_chrome(FILE *f, const struct rec_view *v, struct mst_err *err)
 
 	fputs("{\"displayTimeUnit\":\"ms\",\"otherData\":{\"producer\":\"msttop\",\"command\":\"",
 	      f);
-	rec_json_str(f, m->cmdline);
+	mst_json_string(f, m->cmdline);
 	fprintf(f, "\",\"pid\":%d,\"python\":\"", (int)m->pid);
-	rec_json_str(f, m->py_version);
+	mst_json_string(f, m->py_version);
 	fprintf(f,
 	        "\",\"rate_hz\":%.0f,\"sampler\":\"%s\",\"view\":\"%s\",\"idle\":%s,"
 	        "\"samples\":%llu,\"ticks\":%llu,\"events_dropped\":%llu",

@@ -104,10 +104,10 @@ int rec_write_pprof(FILE *f, const struct rec_view *v, struct mst_err *err);
 void rec_frame_label(const struct rec_frame *fr, char *buf, size_t len);
 /* The thread's root frame: "name (tid N)". */
 void rec_thread_label(const struct rec_thread *t, char *buf, size_t len);
+/* A module's file name: what follows its path's last '/'. */
+const char *rec_base_name(const char *path);
 /* The length of the well-formed UTF-8 sequence at p, or 0. */
 size_t rec_utf8_len(const unsigned char *p);
-/* s as the inside of a JSON string (quotes not written). */
-void rec_json_str(FILE *f, const char *s);
 /* s with XML's five characters escaped, and control bytes dropped. */
 void rec_xml_str(FILE *f, const char *s);
 /* The file's write status: 0 or -EIO/-errno with err filled. */

@@ -6,24 +6,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "msttop/text.h"
 #include "record-int.h"
-
-static const char *base_name(const char *path)
-{
-	const char *b = strrchr(path, '/');
-	return b ? b + 1 : path;
-}
 
 static void write_frame(FILE *f, const struct rec_frame *fr)
 {
 	fputs("{\"name\":\"", f);
-	rec_json_str(f, fr->function[0] ? fr->function : "??");
+	mst_json_string(f, fr->function[0] ? fr->function : "??");
 	/* Native frames carry their module in the name: speedscope shows only
 	 * the name in the chart, and a native memcpy must not pass for a
 	 * Python function of the same name. */
 	if (fr->kind != REC_PYTHON && fr->module[0]) {
 		fputs(" [", f);
-		rec_json_str(f, base_name(fr->module));
+		mst_json_string(f, rec_base_name(fr->module));
 		fputc(']', f);
 	}
 	fputc('"', f);
@@ -34,7 +29,7 @@ static void write_frame(FILE *f, const struct rec_frame *fr)
 		file = fr->module;
 	if (file[0]) {
 		fputs(",\"file\":\"", f);
-		rec_json_str(f, file);
+		mst_json_string(f, file);
 		fputc('"', f);
 	}
 	if (fr->line)
@@ -70,10 +65,11 @@ static void write_profile(FILE *f, const struct rec_view *v, const struct rec_th
 	char label[128];
 	rec_thread_label(t, label, sizeof(label));
 	fputs("{\"type\":\"sampled\",\"name\":\"", f);
-	rec_json_str(f, label);
-	/* endValue is the sum of the weights written, not t->ns: speedscope
-	 * takes the larger of the two as the profile's length, so any other
-	 * value would leave a gap at the end of the time-ordered chart. */
+	mst_json_string(f, label);
+	/* endValue is the sum of the weights written (t->ns should be the
+	 * same): speedscope takes the larger of endValue and that sum as the
+	 * profile's length, so a larger endValue would leave a gap at the end
+	 * of the time-ordered chart. */
 	fprintf(f, "\",\"unit\":\"nanoseconds\",\"startValue\":0,\"endValue\":%" PRIu64 ",\n", ns);
 	fputs("\"samples\":[", f);
 	for (size_t i = 0; i < n; i++) {
@@ -136,7 +132,7 @@ int rec_write_speedscope(FILE *f, const struct rec_view *v, struct mst_err *err)
 	      "\"exporter\":\"msttop\",\n\"name\":\"",
 	      f);
 	if (m && m->cmdline[0]) {
-		rec_json_str(f, m->cmdline);
+		mst_json_string(f, m->cmdline);
 		fputc(' ', f);
 	}
 	fprintf(f, "(pid %d)\",\n\"activeProfileIndex\":0,\n", m ? (int)m->pid : 0);

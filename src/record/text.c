@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "msttop/text.h"
 #include "record-int.h"
 
 const char *const rec_state_names[REC_ST_N] = {"holds GIL", "waits for GIL", "in GC", "idle"};
@@ -23,7 +24,7 @@ unsigned rec_states_of(uint32_t ts)
 	return s;
 }
 
-static const char *base_name(const char *path)
+const char *rec_base_name(const char *path)
 {
 	const char *b = strrchr(path, '/');
 	return b ? b + 1 : path;
@@ -47,7 +48,7 @@ void rec_frame_label(const struct rec_frame *fr, char *buf, size_t len)
 		else
 			snprintf(buf, len, "%s (%s)", fn, fr->file);
 	} else if (fr->module[0]) {
-		snprintf(buf, len, "%s [%s]", fn, base_name(fr->module));
+		snprintf(buf, len, "%s [%s]", fn, rec_base_name(fr->module));
 	} else {
 		snprintf(buf, len, "%s", fn);
 	}
@@ -62,47 +63,8 @@ void rec_thread_label(const struct rec_thread *t, char *buf, size_t len)
 
 size_t rec_utf8_len(const unsigned char *p)
 {
-	size_t n = (*p & 0xe0) == 0xc0 ? 2 : (*p & 0xf0) == 0xe0 ? 3 : (*p & 0xf8) == 0xf0 ? 4 : 0;
-	for (size_t k = 1; k < n; k++)
-		if ((p[k] & 0xc0) != 0x80)
-			return 0;
-	return n;
-}
-
-void rec_json_str(FILE *f, const char *s)
-{
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		switch (*p) {
-		case '"':
-			fputs("\\\"", f);
-			break;
-		case '\\':
-			fputs("\\\\", f);
-			break;
-		case '\n':
-			fputs("\\n", f);
-			break;
-		case '\t':
-			fputs("\\t", f);
-			break;
-		default:
-			/* Control bytes, and bytes that are not UTF-8 as JSON
-			 * wants it, are written as escapes: names read from a
-			 * target's memory may hold anything. */
-			if (*p < 0x20 || *p == 0x7f)
-				fprintf(f, "\\u%04x", *p);
-			else if (*p >= 0x80) {
-				size_t n = rec_utf8_len(p);
-				if (n) {
-					fwrite(p, 1, n, f);
-					p += n - 1;
-				} else {
-					fprintf(f, "\\u%04x", *p);
-				}
-			} else
-				fputc(*p, f);
-		}
-	}
+	uint32_t cp;
+	return mst_utf8_len(p, &cp);
 }
 
 void rec_xml_str(FILE *f, const char *s)
