@@ -496,6 +496,7 @@ static int run_live(pid_t pid, const struct options *o, struct child *c)
 			        err.msg[0] ? err.msg : strerror(-rc));
 			mst_record_free(rec);
 			mst_sampler_close(s);
+			child_finish(c, o->cmd ? o->cmd[0] : "");
 			return EXIT_FAILED;
 		}
 	}

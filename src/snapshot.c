@@ -430,10 +430,11 @@ int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py 
 	}
 	for (size_t k = 0; k < ptl->n; k++)
 		s->orphan_tstates += !s->used[k];
-	if (py && !py_only) {
-		/* Each thread's GIL ownership was read while it was stopped,
-		 * at different instants: the GIL may have moved in between. A
-		 * snapshot shows one holder, as of now. */
+	if (py) {
+		/* Each thread's GIL ownership was read at a different instant
+		 * (while it was stopped, or one after another without stops):
+		 * the GIL may have moved in between. A snapshot shows one
+		 * holder, as of now: a recording's GIL spans never overlap. */
 		size_t holders = 0;
 		for (size_t i = 0; i < s->nthreads; i++)
 			holders += s->threads[i].holds_gil;
