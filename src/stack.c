@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "msttop/array.h"
+#include "msttop/attrib.h"
 #include "msttop/format.h"
 
 static int push(struct mst_stack *st, struct mst_frame f)
@@ -43,6 +44,31 @@ static void label_native(struct mst_stack *st, size_t i)
 	}
 }
 
+/* Which frames are the interpreter's own (attrib.h): the classifier's
+ * kind of each pc says which are in the interpreter's range, the module's
+ * path the rest. */
+static int mark_interp_own(struct mst_stack *st)
+{
+	if (mst_array_grow((void **)&st->cls, &st->clscap, st->n ? st->n : 1, sizeof(*st->cls)) <
+	        0 ||
+	    mst_array_grow((void **)&st->own, &st->owncap, st->n ? st->n : 1, sizeof(*st->own)) < 0)
+		return -ENOMEM;
+	for (size_t i = 0; i < st->n; i++) {
+		const struct mst_frame *f = &st->v[i];
+		if (f->py)
+			st->cls[i] = MST_AC_PYTHON;
+		else if (f->nkind != MST_NK_OTHER)
+			st->cls[i] = MST_AC_INTERP;
+		else
+			st->cls[i] =
+			    (uint8_t)mst_attr_module_class(f->resolved ? f->nat.module : NULL);
+	}
+	mst_attr_interp_own(st->cls, st->n, st->own);
+	for (size_t i = 0; i < st->n; i++)
+		st->v[i].interp_own = st->own[i];
+	return 0;
+}
+
 int mst_stack_build(struct mst_stack *st, const struct mst_thread_snap *t, struct mst_symbols *sym,
                     unsigned flags)
 {
@@ -68,6 +94,7 @@ int mst_stack_build(struct mst_stack *st, const struct mst_thread_snap *t, struc
 			continue;
 		}
 		uint64_t pc = t->pcs[m->index];
+		uint8_t nkind = t->nkinds ? t->nkinds[m->index] : MST_NK_OTHER;
 		const struct mst_native_frame *nf = NULL;
 		size_t k = 0;
 		/* A return address points after its call: it is looked up at
@@ -75,8 +102,10 @@ int mst_stack_build(struct mst_stack *st, const struct mst_thread_snap *t, struc
 		bool is_return = mst_thread_pc_is_return(t, m->index);
 		bool skip = (flags & MST_STACK_SKIP_FOLDED) && (m->flags & MST_MF_FOLDED);
 		if (!sym || skip || mst_symbols_resolve(sym, pc, is_return, &nf, &k) < 0 || !k) {
-			if (push(st, (struct mst_frame){
-			                 .pc = pc, .nat = {.pc = pc}, .flags = m->flags}) < 0)
+			if (push(st, (struct mst_frame){.pc = pc,
+			                                .nat = {.pc = pc},
+			                                .flags = m->flags,
+			                                .nkind = nkind}) < 0)
 				return -ENOMEM;
 			continue;
 		}
@@ -84,10 +113,11 @@ int mst_stack_build(struct mst_stack *st, const struct mst_thread_snap *t, struc
 		 * callee: innermost first means from the last. The answer is
 		 * copied: the symbols' array lasts only until their next lookup. */
 		for (size_t j = k; j-- > 0;) {
-			if (push(st,
-			         (struct mst_frame){
-			             .nat = nf[j], .resolved = true, .pc = pc, .flags = m->flags}) <
-			    0)
+			if (push(st, (struct mst_frame){.nat = nf[j],
+			                                .resolved = true,
+			                                .pc = pc,
+			                                .flags = m->flags,
+			                                .nkind = nkind}) < 0)
 				return -ENOMEM;
 		}
 	}
@@ -95,7 +125,7 @@ int mst_stack_build(struct mst_stack *st, const struct mst_thread_snap *t, struc
 	for (size_t i = 0; i < st->n; i++)
 		if (!st->v[i].py)
 			label_native(st, i);
-	return 0;
+	return native ? mark_interp_own(st) : 0;
 }
 
 void mst_stack_fini(struct mst_stack *st)
@@ -104,5 +134,7 @@ void mst_stack_fini(struct mst_stack *st)
 	free(st->labels);
 	free(st->m);
 	free(st->entry);
+	free(st->cls);
+	free(st->own);
 	memset(st, 0, sizeof(*st));
 }

@@ -21,6 +21,10 @@ struct mst_frame {
 	bool resolved;
 	uint64_t pc;   /* native: the address as unwound */
 	uint8_t flags; /* MST_MF_FOLDED, MST_MF_UNMATCHED (merge.h) */
+	/* The interpreter's own code, hidden in the view that puts the
+	 * user's code first (attrib.h). Never a Python frame. */
+	bool interp_own;
+	uint8_t nkind; /* native: the classifier's enum mst_native_kind of pc */
 	/* Native: what to call it: the function, else module+0xoffset (the
 	 * link-time offset, as addr2line wants it), else "??". Owned by the
 	 * stack it came from. Python: the function. */

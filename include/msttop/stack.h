@@ -21,6 +21,9 @@ struct mst_stack {
 	struct mst_mframe *m;
 	bool *entry;
 	size_t mcap, ecap;
+	uint8_t *cls; /* attrib.h's classes, and its answer */
+	bool *own;
+	size_t clscap, owncap;
 };
 
 enum {
