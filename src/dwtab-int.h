@@ -32,6 +32,9 @@ struct mst_dwtab_strings {
 	void *ctx;
 	const char *(*intern)(void *ctx, const char *s);
 	const char *(*intern_name)(void *ctx, const char *s);
+	/* A source path made of the compilation directory (the build tree's
+	 * root) and a name under it: the name starts at off. May be NULL. */
+	void (*short_at)(void *ctx, const char *interned, size_t off);
 };
 
 struct mst_dwtab_inline {

@@ -125,25 +125,12 @@ size_t mst_dwtab_bytes(const struct mst_dwtab *t)
 	return t->bytes + t->capunits * sizeof(t->units[0]) + t->capspans * sizeof(t->spans[0]);
 }
 
-/* DWARF records source names relative to the compilation directory
- * ("../tests/x.c" from a meson build dir): join and normalize them so the
- * path shown is the one a user can open. */
-static const char *source_path(const struct mst_dwtab *t, Dwarf_Die *cudie, const char *file)
+/* path with "//", "/./" and "/x/../" collapsed, into out (cap bytes):
+ * its length. */
+static size_t normalize(const char *path, char *out, size_t cap)
 {
-	if (!file)
-		return NULL;
-	if (file[0] == '/' || !cudie)
-		return t->str.intern(t->str.ctx, file);
-	Dwarf_Attribute attr;
-	const char *dir = dwarf_formstring(dwarf_attr(cudie, DW_AT_comp_dir, &attr));
-	if (!dir || dir[0] != '/')
-		return t->str.intern(t->str.ctx, file);
-	char buf[4096];
-	snprintf(buf, sizeof(buf), "%s/%s", dir, file);
-	/* Collapse "/./" and "/x/../" in place. */
-	char out[4096];
 	size_t o = 0;
-	for (const char *p = buf; *p;) {
+	for (const char *p = path; *p;) {
 		while (*p == '/')
 			p++;
 		const char *e = p + strcspn(p, "/");
@@ -157,7 +144,7 @@ static const char *source_path(const struct mst_dwtab *t, Dwarf_Die *cudie, cons
 				o--;
 			if (o > 0)
 				o--;
-		} else if (o + len + 2 < sizeof(out)) {
+		} else if (o + len + 2 < cap) {
 			out[o++] = '/';
 			memcpy(out + o, p, len);
 			o += len;
@@ -165,7 +152,32 @@ static const char *source_path(const struct mst_dwtab *t, Dwarf_Die *cudie, cons
 		p = e;
 	}
 	out[o] = '\0';
-	return t->str.intern(t->str.ctx, o ? out : "/");
+	return o;
+}
+
+/* DWARF records source names relative to the compilation directory
+ * ("../tests/x.c" from a meson build dir, "Objects/obmalloc.c" from
+ * CPython's build tree): join and normalize them so the path shown is the
+ * one a user can open, and say where the part under the build tree starts
+ * (the short form the screen shows). */
+static const char *source_path(const struct mst_dwtab *t, Dwarf_Die *cudie, const char *file)
+{
+	if (!file)
+		return NULL;
+	if (file[0] == '/' || !cudie)
+		return t->str.intern(t->str.ctx, file);
+	Dwarf_Attribute attr;
+	const char *dir = dwarf_formstring(dwarf_attr(cudie, DW_AT_comp_dir, &attr));
+	if (!dir || dir[0] != '/')
+		return t->str.intern(t->str.ctx, file);
+	char buf[4096], out[4096], root[4096];
+	snprintf(buf, sizeof(buf), "%s/%s", dir, file);
+	size_t o = normalize(buf, out, sizeof(out));
+	const char *s = t->str.intern(t->str.ctx, o ? out : "/");
+	size_t r = normalize(dir, root, sizeof(root));
+	if (s && t->str.short_at && r && o > r + 1 && !strncmp(out, root, r) && out[r] == '/')
+		t->str.short_at(t->str.ctx, s, r + 1);
+	return s;
 }
 
 /* The name of a function DIE: the linkage name (demangled, so C++ shows its

@@ -253,10 +253,43 @@ const char *mst_fmt_basename(const char *path)
 	return path;
 }
 
-char *mst_fmt_file_line(const struct mst_agg_frame *f, char *out, size_t len)
+size_t mst_fmt_short_path_off(const char *path, const char *cwd)
+{
+	if (!path || path[0] != '/')
+		return 0; /* "<frozen importlib._bootstrap>", a relative name */
+	size_t off = 0;
+	static const char *const pkgs[] = {"/site-packages/", "/dist-packages/"};
+	for (size_t i = 0; i < 2; i++)
+		for (const char *p = path; (p = strstr(p, pkgs[i])); p++)
+			if ((size_t)(p - path) + strlen(pkgs[i]) > off)
+				off = (size_t)(p - path) + strlen(pkgs[i]);
+	if (off)
+		return off;
+	/* The standard library: .../lib/python3.12/threading.py */
+	for (const char *p = path; (p = strstr(p, "/python")); p++) {
+		const char *v = p + 7;
+		size_t d = strspn(v, "0123456789");
+		if (!d || v[d] != '.' || !strspn(v + d + 1, "0123456789"))
+			continue;
+		const char *e = v + d + 1 + strspn(v + d + 1, "0123456789");
+		e += strspn(e, "tdm"); /* free-threaded, debug, pymalloc ABI letters */
+		if (*e == '/' && (p - path >= 4 && !strncmp(p - 4, "/lib", 4)))
+			off = (size_t)(e + 1 - path);
+	}
+	if (off)
+		return off;
+	size_t n = cwd ? strlen(cwd) : 0;
+	if (n > 1 && !strncmp(path, cwd, n) && path[n] == '/')
+		return n + 1;
+	return 0;
+}
+
+char *mst_fmt_file_line(const struct mst_agg_frame *f, int flags, char *out, size_t len)
 {
 	char esc[ESC_MAX];
 	const char *file = f->file ? f->file : "";
+	if ((flags & MST_FIT_SHORT_PATH) && f->short_file && *f->short_file)
+		file = f->short_file;
 	if (!*file) {
 		if (len)
 			out[0] = '\0';
@@ -279,11 +312,12 @@ char *mst_fmt_file_line(const struct mst_agg_frame *f, char *out, size_t len)
 
 char *mst_fmt_frame_label(const struct mst_agg_frame *f, int cols, int flags, char *out, size_t len)
 {
+	int pf = flags & MST_FIT_SHORT_PATH;
 	flags &= MST_FIT_ASCII;
 	char fn[ESC_MAX], where[ESC_MAX];
 	if (f->function && *f->function) {
 		snprintf(fn, sizeof(fn), "%s", f->function);
-		mst_fmt_file_line(f, where, sizeof(where));
+		mst_fmt_file_line(f, pf, where, sizeof(where));
 	} else {
 		/* No name: the module is all that identifies the code. */
 		snprintf(fn, sizeof(fn), "??");
@@ -338,7 +372,7 @@ void mst_fmt_hot_layout(int cols, int flags, int fn_want, struct mst_fmt_hot_lay
 {
 	memset(l, 0, sizeof(*l));
 	l->cols = cols;
-	l->flags = flags & MST_FIT_ASCII;
+	l->flags = flags & (MST_FIT_ASCII | MST_FIT_SHORT_PATH);
 	l->own_ns = l->total_ns = l->file = l->module = true;
 	for (;;) {
 		int fixed = 2 * (PCT_W + 1) + MARK_W + 1;
@@ -444,7 +478,7 @@ char *mst_fmt_hot_row(const struct mst_fmt_hot_layout *l, const struct mst_agg_h
 	const char *fn = h->frame.function[0] ? h->frame.function : "??";
 	col_text(&b, fn, l->fn_w, fl | MST_FIT_LEFT, l->file || l->module);
 	if (l->file)
-		col_text(&b, mst_fmt_file_line(&h->frame, t, sizeof(t)), l->file_w,
+		col_text(&b, mst_fmt_file_line(&h->frame, fl, t, sizeof(t)), l->file_w,
 		         fl | MST_FIT_LEFT, l->module);
 	if (l->module)
 		col_text(&b, mst_fmt_basename(h->frame.module), l->mod_w, fl, false);
@@ -455,7 +489,7 @@ void mst_fmt_thread_layout(int cols, int flags, struct mst_fmt_thread_layout *l)
 {
 	memset(l, 0, sizeof(*l));
 	l->cols = cols;
-	l->flags = flags & MST_FIT_ASCII;
+	l->flags = flags & (MST_FIT_ASCII | MST_FIT_SHORT_PATH);
 	l->gil = l->wait = l->gc = true;
 	l->name_w = 16;
 	for (;;) {

@@ -393,7 +393,7 @@ static int write_records(struct mst_record *r, const struct mst_record_meta *met
 	struct mst_record_select sel = {.idle = o->idle,
 	                                .view = o->native_all    ? MST_AGG_VIEW_ALL
 	                                        : o->python_only ? MST_AGG_VIEW_PYTHON
-	                                                         : MST_AGG_VIEW_FOLDED};
+	                                                         : MST_AGG_VIEW_USER};
 	struct mst_record_stats st;
 	mst_record_stats(r, &st);
 	uint64_t kept = o->idle ? st.samples : st.samples - st.idle;

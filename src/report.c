@@ -66,7 +66,7 @@ int mst_report_text(FILE *out, struct mst_sampler *s, size_t limit)
 	}
 	struct mst_agg_query q = {.window = MST_AGG_CUMULATIVE,
 	                          .mode = MST_AGG_BY_LINE,
-	                          .view = MST_AGG_VIEW_FOLDED,
+	                          .view = MST_AGG_VIEW_USER,
 	                          /* Where the time goes: samples of threads on the
 	                           * CPU, as the live view shows by default. */
 	                          .subset = MST_AGG_ONLY_ACTIVE,

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "msttop/maps.h"
 #include "msttop/merge.h"
@@ -19,6 +20,7 @@
 #include "msttop/symbols.h"
 #include "msttop/unwind.h"
 #include "msttop/clock.h"
+#include "msttop/format.h"
 
 /* How often the task list and the module list are refreshed: new threads
  * and newly loaded libraries are picked up within this time. */
@@ -61,6 +63,14 @@ struct mst_sampler {
 		char name[64];
 	} * pynames;
 	size_t npynames, pynames_cap;
+	/* The target's working directory, for the short form of its Python
+	 * files (format.h), read at each refresh; and those forms, cached by
+	 * the decoder's interned file name. */
+	char cwd[1024];
+	struct short_cache {
+		const char *file;
+		uint16_t off;
+	} shorts[256];
 };
 
 /* Whether the code the target has mapped is the same: mapped files and the
@@ -250,6 +260,31 @@ void mst_sampler_stats(const struct mst_sampler *s, struct mst_sampler_stats *ou
 	}
 }
 
+static void read_cwd(struct mst_sampler *s)
+{
+	char path[64], buf[sizeof(s->cwd)];
+	snprintf(path, sizeof(path), "/proc/%d/cwd", (int)s->target.pid);
+	ssize_t n = readlink(path, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	if (strcmp(buf, s->cwd)) {
+		snprintf(s->cwd, sizeof(s->cwd), "%s", buf);
+		memset(s->shorts, 0, sizeof(s->shorts));
+	}
+}
+
+static uint16_t py_short(struct mst_sampler *s, const char *file)
+{
+	struct short_cache *c = &s->shorts[((uintptr_t)file >> 4) % 256];
+	if (c->file != file) {
+		size_t off = mst_fmt_short_path_off(file, s->cwd);
+		c->file = file;
+		c->off = off <= UINT16_MAX ? (uint16_t)off : 0;
+	}
+	return c->off;
+}
+
 /* Turn one thread's merged stack into agg frames, innermost first. Native
  * frames no module covers are left out. */
 static size_t to_agg(struct mst_sampler *s, const struct mst_thread_snap *t)
@@ -263,15 +298,19 @@ static size_t to_agg(struct mst_sampler *s, const struct mst_thread_snap *t)
 			    .kind = MST_AGG_PYTHON,
 			    .line = (uint32_t)(f->py->line > 0 ? f->py->line : 0),
 			    .function = f->py->func,
-			    .file = f->py->file};
+			    .file = f->py->file,
+			    .file_short = f->py->file ? py_short(s, f->py->file) : 0};
 		} else if (f->resolved) {
 			s->frames[n++] = (struct mst_agg_frame_in){
 			    .kind = MST_AGG_NATIVE,
 			    .inlined = f->nat.inlined,
 			    .folded = f->flags & MST_MF_FOLDED,
+			    .interp = f->interp_own,
 			    .line = (uint32_t)(f->nat.line > 0 ? f->nat.line : 0),
 			    .function = f->label,
 			    .file = f->nat.file,
+			    .file_short = (uint16_t)mst_symbols_short_off(mst_target_symbols(s->tg),
+			                                                  f->nat.file),
 			    .module = f->nat.module,
 			    .addr = f->pc,
 			    .module_off = f->nat.module_off};
@@ -341,6 +380,7 @@ int mst_sampler_tick(struct mst_sampler *s, uint64_t now, struct mst_err *err)
 	bool refresh = t0 - s->last_refresh >= REFRESH_NS || s->st.ticks == 0;
 	if (refresh) {
 		s->last_refresh = t0;
+		read_cwd(s);
 		if (mst_proc_refresh_tasks(proc, &e) < 0) {
 			target_gone(s);
 			logf_(s, "target exited: %s", e.msg);

@@ -71,6 +71,13 @@ struct mst_symbols {
 		const char *name;
 	} ranges[MST_SYMBOLS_NAMED_MAX];
 	size_t nranges;
+	/* Source paths under a build tree: where the part under it starts. An
+	 * open-addressing set keyed by the interned string's address. */
+	struct short_slot {
+		const char *file;
+		uint16_t off;
+	} * shorts;
+	size_t nshorts, capshorts;
 };
 
 /* A compressed separate debug file is swapped for its uncompressed copy in
@@ -336,6 +343,51 @@ static const char *intern_name_cb(void *ctx, const char *str)
 	return intern_name(ctx, str);
 }
 
+static size_t short_hash(const char *file, size_t cap)
+{
+	return (size_t)(((uintptr_t)file >> 3) * 0x9e3779b97f4a7c15ull) & (cap - 1);
+}
+
+static void short_at_cb(void *ctx, const char *file, size_t off)
+{
+	struct mst_symbols *s = ctx;
+	if (off > UINT16_MAX)
+		return;
+	if ((s->nshorts + 1) * 2 > s->capshorts) {
+		size_t nc = s->capshorts ? s->capshorts * 2 : 256;
+		struct short_slot *ns = calloc(nc, sizeof(*ns));
+		if (!ns)
+			return; /* the full path is shown: nothing is lost */
+		for (size_t i = 0; i < s->capshorts; i++) {
+			if (!s->shorts[i].file)
+				continue;
+			size_t k = short_hash(s->shorts[i].file, nc);
+			while (ns[k].file)
+				k = (k + 1) & (nc - 1);
+			ns[k] = s->shorts[i];
+		}
+		free(s->shorts);
+		s->shorts = ns;
+		s->capshorts = nc;
+	}
+	size_t k = short_hash(file, s->capshorts);
+	while (s->shorts[k].file && s->shorts[k].file != file)
+		k = (k + 1) & (s->capshorts - 1);
+	if (!s->shorts[k].file)
+		s->nshorts++;
+	s->shorts[k] = (struct short_slot){file, (uint16_t)off};
+}
+
+size_t mst_symbols_short_off(const struct mst_symbols *s, const char *file)
+{
+	if (!s || !file || !s->capshorts)
+		return 0;
+	size_t k = short_hash(file, s->capshorts);
+	while (s->shorts[k].file && s->shorts[k].file != file)
+		k = (k + 1) & (s->capshorts - 1);
+	return s->shorts[k].file ? s->shorts[k].off : 0;
+}
+
 static struct mod_data *module_data(struct mst_symbols *s, Dwfl_Module *mod)
 {
 	void **ud = NULL;
@@ -346,8 +398,10 @@ static struct mod_data *module_data(struct mst_symbols *s, Dwfl_Module *mod)
 	if (!md && !(md = *ud = calloc(1, sizeof(*md))))
 		return NULL;
 	if (!md->tab) {
-		struct mst_dwtab_strings str = {
-		    .ctx = s, .intern = intern_cb, .intern_name = intern_name_cb};
+		struct mst_dwtab_strings str = {.ctx = s,
+		                                .intern = intern_cb,
+		                                .intern_name = intern_name_cb,
+		                                .short_at = short_at_cb};
 		md->tab = mst_dwtab_new(&str);
 	}
 	return md;
@@ -444,6 +498,7 @@ void mst_symbols_close(struct mst_symbols *s)
 	free(s->slots);
 	free(s->mru);
 	free(s->names);
+	free(s->shorts);
 	mst_strset_free(s->strings);
 	if (s->dwfl) {
 		dwfl_getmodules(s->dwfl, free_data_cb, NULL, 0);

@@ -87,9 +87,8 @@ int mst_header_draw(struct mst_ui *u)
 		add(&l, "PAUSED");
 	add(&l, u->window == MST_AGG_RECENT ? "[recent]" : "[since start]");
 	add(&l, u->mode == MST_AGG_BY_LINE ? "[by line]" : "[by function]");
-	add(&l, u->view == MST_AGG_VIEW_FOLDED ? "[folded]"
-	        : u->view == MST_AGG_VIEW_ALL  ? "[all native]"
-	                                       : "[Python only]");
+	snprintf(item, sizeof(item), "[%s]", mst_ui_view_names[u->view]);
+	add(&l, item);
 	if (u->subset == MST_AGG_ONLY_GIL)
 		add(&l, "[GIL only]");
 	else if (u->subset == MST_AGG_ALL)

@@ -32,7 +32,17 @@
 
 /* ---- painting ---- */
 
-enum { PAIR_BAR = 1, PAIR_SEL, PAIR_DIM, PAIR_HEADER, PAIR_WARN, PAIR_STATUS };
+enum {
+	PAIR_BAR = 1,
+	PAIR_SEL,
+	PAIR_DIM,
+	PAIR_HEADER,
+	PAIR_WARN,
+	PAIR_STATUS,
+	PAIR_FLAME_PY,
+	PAIR_FLAME_C,
+	PAIR_FLAME_OTHER
+};
 
 static attr_t attr_of(const struct mst_ui *u, enum mst_ui_attr a)
 {
@@ -54,6 +64,12 @@ static attr_t attr_of(const struct mst_ui *u, enum mst_ui_attr a)
 			return COLOR_PAIR(PAIR_WARN) | A_BOLD;
 		case MST_A_STATUS:
 			return COLOR_PAIR(PAIR_STATUS);
+		case MST_A_FLAME_PY:
+			return COLOR_PAIR(PAIR_FLAME_PY);
+		case MST_A_FLAME_C:
+			return COLOR_PAIR(PAIR_FLAME_C);
+		case MST_A_FLAME_OTHER:
+			return COLOR_PAIR(PAIR_FLAME_OTHER);
 		}
 		return A_NORMAL;
 	}
@@ -75,6 +91,12 @@ static attr_t attr_of(const struct mst_ui *u, enum mst_ui_attr a)
 		return A_BOLD | A_UNDERLINE;
 	case MST_A_STATUS:
 		return A_REVERSE;
+	case MST_A_FLAME_PY:
+		return A_REVERSE;
+	case MST_A_FLAME_C:
+		return A_REVERSE | A_DIM;
+	case MST_A_FLAME_OTHER:
+		return A_NORMAL;
 	}
 	return A_NORMAL;
 }
@@ -97,6 +119,15 @@ void mst_ui_line(struct mst_ui *u, int y, const char *text, enum mst_ui_attr a)
 	mvaddstr(y, 0, buf);
 	if (w < u->cols)
 		clrtoeol();
+	attrset(A_NORMAL);
+}
+
+void mst_ui_text(struct mst_ui *u, int y, int x, const char *text, enum mst_ui_attr a)
+{
+	if (y < 0 || y >= u->rows || x < 0 || x >= u->cols)
+		return;
+	attrset(attr_of(u, a));
+	mvaddstr(y, x, text);
 	attrset(A_NORMAL);
 }
 
@@ -178,13 +209,16 @@ void mst_ui_scroll(int sel, int h, int *top)
 		*top = 0;
 }
 
-bool mst_ui_frame_shown(const struct mst_ui *u, const struct mst_agg_frame *f, bool folded)
+bool mst_ui_frame_shown(const struct mst_ui *u, const struct mst_agg_frame *f,
+                        const struct mst_agg_stack_frame *at)
 {
 	switch (u->view) {
+	case MST_AGG_VIEW_USER:
+		return !at->interp;
 	case MST_AGG_VIEW_ALL:
 		return true;
 	case MST_AGG_VIEW_FOLDED:
-		return !folded;
+		return !at->folded;
 	case MST_AGG_VIEW_PYTHON:
 		return f->kind == MST_AGG_PYTHON;
 	}
@@ -244,8 +278,14 @@ static void write_window(struct mst_ui *u)
 	           recent ? "recent seconds" : "since start");
 }
 
-static const char *const view_names[] = {"every native frame", "folded (interpreter hidden)",
-                                         "Python only"};
+/* By enum mst_agg_view. */
+const char *const mst_ui_view_names[] = {"every frame", "folded", "Python only", "your code"};
+static const char *const view_help[] = {
+    "every native frame, the interpreter's too",
+    "the interpreter's frames between Python frames folded",
+    "Python frames alone",
+    "your code first: the interpreter's own time is its Python frame's",
+};
 
 static void filter_key(struct mst_ui *u, int ch)
 {
@@ -314,11 +354,13 @@ bool mst_ui_common_key(struct mst_ui *u, int ch)
 		mst_ui_msg(u, "Hot frames sorted by %s", sort_names[u->sort]);
 		return true;
 	case 'n':
-		/* folded -> all -> Python only -> folded */
-		u->view = u->view == MST_AGG_VIEW_FOLDED ? MST_AGG_VIEW_ALL
-		          : u->view == MST_AGG_VIEW_ALL  ? MST_AGG_VIEW_PYTHON
-		                                         : MST_AGG_VIEW_FOLDED;
-		mst_ui_msg(u, "Native frames: %s", view_names[u->view]);
+		/* your code -> folded -> all -> Python only -> your code */
+		u->view = u->view == MST_AGG_VIEW_USER     ? MST_AGG_VIEW_FOLDED
+		          : u->view == MST_AGG_VIEW_FOLDED ? MST_AGG_VIEW_ALL
+		          : u->view == MST_AGG_VIEW_ALL    ? MST_AGG_VIEW_PYTHON
+		                                           : MST_AGG_VIEW_USER;
+		mst_view_thread_forget(u);
+		mst_ui_msg(u, "Frames: %s", view_help[u->view]);
 		return true;
 	case 'l':
 		u->mode = u->mode == MST_AGG_BY_LINE ? MST_AGG_BY_FUNC : MST_AGG_BY_LINE;
@@ -357,7 +399,17 @@ bool mst_ui_common_key(struct mst_ui *u, int ch)
 	case 'w':
 		write_window(u);
 		return true;
+	case 'f':
+		u->flame = !u->flame;
+		mst_flame_reset(u);
+		if (u->flame)
+			u->focus = 1; /* the keys move in the flame graph */
+		mst_ui_msg(u, "%s",
+		           u->flame ? "Flame view: arrows move, Enter zooms in, Esc out"
+		                    : "Hot frames");
+		return true;
 	case 'r':
+		mst_flame_reset(u);
 		mst_agg_reset(u->agg);
 		if (u->rec)
 			mst_record_reset(u->rec);
@@ -443,6 +495,9 @@ static void init_colors(struct mst_ui *u, bool no_color)
 	init_pair(PAIR_HEADER, COLOR_CYAN, bg);
 	init_pair(PAIR_WARN, COLOR_RED, bg);
 	init_pair(PAIR_STATUS, COLOR_BLACK, COLOR_CYAN);
+	init_pair(PAIR_FLAME_PY, COLOR_BLACK, COLOR_CYAN);
+	init_pair(PAIR_FLAME_C, COLOR_BLACK, COLOR_YELLOW);
+	init_pair(PAIR_FLAME_OTHER, COLOR_BLACK, COLOR_WHITE);
 }
 
 /* How often a dead target's remaining thread exits are collected. */
@@ -487,8 +542,8 @@ int mst_ui_run(struct mst_sampler *s, const struct mst_ui_opts *o, volatile sig_
 	u->s = s;
 	u->agg = mst_sampler_agg(s);
 	u->sort = o->sort;
-	u->view = o->view_set ? o->view : MST_AGG_VIEW_FOLDED;
-	u->mode = o->mode;
+	u->view = o->view_set ? o->view : MST_AGG_VIEW_USER;
+	u->mode = o->mode_set ? o->mode : MST_AGG_BY_FUNC;
 	u->subset = o->show_idle ? MST_AGG_ALL : MST_AGG_ONLY_ACTIVE;
 	u->show_idle = o->show_idle;
 	u->paused = mst_sampler_paused(s);
@@ -591,6 +646,7 @@ int mst_ui_run(struct mst_sampler *s, const struct mst_ui_opts *o, volatile sig_
 	endwin();
 	delscreen(scr);
 	mst_view_thread_free(u);
+	mst_record_tree_fini(&u->fl.tree);
 	free(u->shown_tids);
 	/* The sampler outlives the screen: it must not feed a freed record. */
 	mst_sampler_remove_record(s, u->rec);

@@ -15,8 +15,9 @@
 struct mst_ui_opts {
 	enum mst_agg_sort sort; /* initial sort of the hot frames: MST_AGG_SORT_OWN */
 	enum mst_agg_view view; /* native frames: 0 is MST_AGG_VIEW_ALL, so use view_set */
-	bool view_set;          /* view above is meant (else MST_AGG_VIEW_FOLDED) */
-	enum mst_agg_mode mode; /* MST_AGG_BY_LINE */
+	bool view_set;          /* view above is meant (else MST_AGG_VIEW_USER) */
+	enum mst_agg_mode mode; /* counting by line or by function (l) */
+	bool mode_set;          /* mode above is meant (else MST_AGG_BY_FUNC) */
 	double duration_s;      /* end by itself after this long; 0: until the user quits */
 	unsigned refresh_ms;    /* redraw period: 1000 */
 	bool no_color;          /* monochrome; $NO_COLOR (non-empty) also means it */

@@ -25,13 +25,38 @@ enum mst_ui_screen { MST_UI_TOP = 0, MST_UI_THREAD, MST_UI_HELP };
 /* Attributes a view asks the painter for; mapped to colour or monochrome. */
 enum mst_ui_attr {
 	MST_A_NORMAL = 0,
-	MST_A_BAR,      /* column titles, section titles */
-	MST_A_SELECTED, /* the cursor row of the focused panel */
-	MST_A_MARK,     /* the cursor row of a panel without focus */
-	MST_A_DIM,      /* native frames, idle and ended threads */
-	MST_A_HEADER,   /* header figures */
-	MST_A_WARN,     /* target exited, errors */
-	MST_A_STATUS,   /* the status (bottom) line */
+	MST_A_BAR,         /* column titles, section titles */
+	MST_A_SELECTED,    /* the cursor row of the focused panel */
+	MST_A_MARK,        /* the cursor row of a panel without focus */
+	MST_A_DIM,         /* native frames, idle and ended threads */
+	MST_A_HEADER,      /* header figures */
+	MST_A_WARN,        /* target exited, errors */
+	MST_A_STATUS,      /* the status (bottom) line */
+	MST_A_FLAME_PY,    /* flame view boxes: Python frames */
+	MST_A_FLAME_C,     /* native frames */
+	MST_A_FLAME_OTHER, /* the root, threads, "(other stacks)" */
+};
+
+/* The flame view's state: the tree drawn last, the cursor and the zoom
+ * (nodes of that tree, and their paths from the root to find them again
+ * in the next one), and the boxes drawn, for the arrow keys. */
+#define MST_UI_FLAME_DEPTH 256
+#define MST_UI_FLAME_BOXES 4096
+struct mst_ui_flame_path {
+	struct mst_record_node key[MST_UI_FLAME_DEPTH];
+	size_t n;
+};
+struct mst_ui_flame_box {
+	uint32_t node;
+	int x0, x1, row;
+};
+struct mst_ui_flame {
+	struct mst_record_tree tree;
+	uint32_t sel, zoom;
+	pid_t tid;
+	struct mst_ui_flame_path sel_path, zoom_path;
+	struct mst_ui_flame_box boxes[MST_UI_FLAME_BOXES];
+	size_t nboxes;
 };
 
 enum { MST_UI_FILTER_MAX = 128 };
@@ -86,6 +111,9 @@ struct mst_ui {
 	enum mst_record_format write_format;
 	const struct mst_record_meta *meta;
 	const char *recording_to;
+	/* The flame view ('f') in place of the hot frames. */
+	bool flame;
+	struct mst_ui_flame fl;
 	uint64_t now_ns;
 	bool quit, dirty;
 };
@@ -93,6 +121,8 @@ struct mst_ui {
 /* ---- painting (ui.c) ---- */
 /* Text (already formatted) at row y, cut/padded to the screen width. */
 void mst_ui_line(struct mst_ui *u, int y, const char *text, enum mst_ui_attr a);
+/* Text (already fitted) at row y, column x, as it is. */
+void mst_ui_text(struct mst_ui *u, int y, int x, const char *text, enum mst_ui_attr a);
 /* A message on the status line for a few seconds. */
 void mst_ui_msg(struct mst_ui *u, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The bottom line: editor, message or the hints given. */
@@ -108,7 +138,10 @@ bool mst_ui_move(int ch, int *sel, size_t n, int page);
 /* Whether a frame of a thread's last stack shows in the current view
  * (folded frames only with every native frame, native ones not in the
  * Python-only view). */
-bool mst_ui_frame_shown(const struct mst_ui *u, const struct mst_agg_frame *f, bool folded);
+bool mst_ui_frame_shown(const struct mst_ui *u, const struct mst_agg_frame *f,
+                        const struct mst_agg_stack_frame *at);
+/* The frame views' names on the header, by enum mst_agg_view. */
+extern const char *const mst_ui_view_names[];
 /* The widest function name (in columns) of rows [top, top+h). */
 int mst_ui_fn_want(const struct mst_agg_hot *rows, size_t n, int top, int h);
 /* Keep sel visible in a window of h rows starting at *top. */
@@ -128,6 +161,13 @@ void mst_view_thread_key(struct mst_ui *u, int ch);
 /* Forget the tree state (after a reset or a mode change). */
 void mst_view_thread_forget(struct mst_ui *u);
 void mst_view_thread_free(struct mst_ui *u);
+
+/* The flame view of tid (0: the process) in rows [y, y + h). */
+void mst_flame_draw(struct mst_ui *u, int y, int h, pid_t tid);
+/* Arrows move, Enter zooms in, Esc out: true when it took the key. */
+bool mst_flame_key(struct mst_ui *u, int ch);
+/* Forget the cursor and the zoom (another thread, a reset). */
+void mst_flame_reset(struct mst_ui *u);
 
 void mst_help_draw(struct mst_ui *u);
 void mst_help_key(struct mst_ui *u, int ch);

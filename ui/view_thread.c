@@ -58,7 +58,7 @@ static void draw_stack(struct mst_ui *u, int y, int h, bool title)
 	for (size_t i = 0; i < n; i++) {
 		struct mst_agg_frame f;
 		if (mst_agg_frame(u->agg, MST_AGG_BY_LINE, fr[i].id, &f) == 0 &&
-		    mst_ui_frame_shown(u, &f, fr[i].folded))
+		    mst_ui_frame_shown(u, &f, &fr[i]))
 			shown++;
 	}
 	u->count[PANE_STACK] = shown;
@@ -74,7 +74,7 @@ static void draw_stack(struct mst_ui *u, int y, int h, bool title)
 	for (size_t i = 0; i < n && r < h; i++) {
 		struct mst_agg_frame f;
 		if (mst_agg_frame(u->agg, MST_AGG_BY_LINE, fr[i].id, &f) < 0 ||
-		    !mst_ui_frame_shown(u, &f, fr[i].folded))
+		    !mst_ui_frame_shown(u, &f, &fr[i]))
 			continue;
 		if ((int)k++ < u->top[PANE_STACK])
 			continue;
@@ -223,7 +223,10 @@ void mst_view_thread_draw(struct mst_ui *u)
 		y += 1 + sh;
 		draw_hot(u, y, hh + 1, true);
 		y += 2 + hh;
-		draw_tree(u, y, th, true);
+		if (u->flame)
+			mst_flame_draw(u, y, th + 1, u->tid); /* in the call tree's place */
+		else
+			draw_tree(u, y, th, true);
 	} else {
 		/* Small: the focused pane alone, Tab shows the next. */
 		switch (u->pane) {
@@ -234,12 +237,15 @@ void mst_view_thread_draw(struct mst_ui *u)
 			draw_hot(u, y, avail - 1, true);
 			break;
 		default:
-			draw_tree(u, y, avail - 1, true);
+			if (u->flame)
+				mst_flame_draw(u, y, avail, u->tid);
+			else
+				draw_tree(u, y, avail - 1, true);
 			break;
 		}
 	}
-	mst_ui_status(u, "Esc back  Tab pane  Enter/Right open  Left close  s sort  n native  "
-	                 "l line/func  c window  r reset  ? help  q quit");
+	mst_ui_status(u, "Esc back  Tab pane  Enter/Right open  Left close  s sort  n frames  "
+	                 "l line/func  c window  f flame  r reset  ? help  q quit");
 }
 
 static void tree_key(struct mst_ui *u, int ch)
@@ -283,6 +289,10 @@ static void tree_key(struct mst_ui *u, int ch)
 
 void mst_view_thread_key(struct mst_ui *u, int ch)
 {
+	/* The flame graph in the tree's place takes its keys (Esc zooms
+	 * out before it goes back). */
+	if (!u->editing && u->flame && u->pane == PANE_TREE && mst_flame_key(u, ch))
+		return;
 	if (!u->editing) {
 		switch (ch) {
 		case 27:

@@ -33,7 +33,7 @@ static bool top_frame(struct mst_ui *u, pid_t tid, struct mst_agg_frame *out)
 	for (size_t i = 0; i < n; i++) {
 		if (mst_agg_frame(u->agg, MST_AGG_BY_LINE, fr[i].id, out) < 0)
 			continue;
-		if (mst_ui_frame_shown(u, out, fr[i].folded))
+		if (mst_ui_frame_shown(u, out, &fr[i]))
 			return true;
 	}
 	/* Nothing the view shows: the innermost frame says more than "-". */
@@ -68,7 +68,7 @@ static int keep_tids(struct mst_ui *u, size_t n)
 static void draw_threads(struct mst_ui *u, int y, int h, const struct mst_agg_thread **list,
                          size_t n, size_t hidden)
 {
-	int ff = mst_ui_fit_flags(u);
+	int ff = mst_ui_fit_flags(u) | MST_FIT_SHORT_PATH; /* the main screen: short paths */
 	struct mst_fmt_thread_layout tl;
 	char line[4096];
 	mst_fmt_thread_layout(u->cols - 1, ff, &tl);
@@ -111,7 +111,7 @@ static void draw_threads(struct mst_ui *u, int y, int h, const struct mst_agg_th
 
 static void draw_hot(struct mst_ui *u, int y, int h)
 {
-	int ff = mst_ui_fit_flags(u);
+	int ff = mst_ui_fit_flags(u) | MST_FIT_SHORT_PATH;
 	struct mst_fmt_hot_layout hl;
 	char line[4096];
 	int bar = y++;
@@ -210,14 +210,21 @@ void mst_view_top_draw(struct mst_ui *u)
 	u->hot_h = rest - th;
 	draw_threads(u, y, th, list, shown, hidden);
 	free(list);
-	draw_hot(u, y + 1 + th, u->hot_h + 1);
+	if (u->flame)
+		mst_flame_draw(u, y + 1 + th, u->hot_h + 1, 0);
+	else
+		draw_hot(u, y + 1 + th, u->hot_h + 1);
 
-	mst_ui_status(u, "F1 help  Enter thread  Tab panel  s sort  n native  l line/func  "
-	                 "i idle  g GIL  c window  / filter  p pause  r reset  w write  q quit");
+	mst_ui_status(
+	    u, "F1 help  Enter thread  Tab panel  s sort  n native  l line/func  "
+	       "i idle  g GIL  c window  f flame  / filter  p pause  r reset  w write  q quit");
 }
 
 void mst_view_top_key(struct mst_ui *u, int ch)
 {
+	/* The flame graph's cursor takes the arrows, Enter and Esc. */
+	if (u->flame && u->focus == 1 && mst_flame_key(u, ch))
+		return;
 	if (mst_ui_common_key(u, ch))
 		return;
 	if (ch == '\t' || ch == KEY_BTAB || ch == KEY_RIGHT || ch == KEY_LEFT) {
@@ -238,7 +245,7 @@ void mst_view_top_key(struct mst_ui *u, int ch)
 			mst_view_thread_open(u, u->sel_tid);
 			return;
 		}
-	} else {
+	} else if (!u->flame) {
 		if (mst_ui_move(ch, &u->hot_sel, u->nhot_shown, u->hot_h))
 			return;
 	}

@@ -56,10 +56,15 @@ struct mst_agg_frame_in {
 	const char *function; /* NULL when unknown (interned as "") */
 	const char *file;
 	const char *module;
+	/* Where in file its short form starts, for the screen
+	 * ("requests/sessions.py", "Objects/obmalloc.c"); 0: all of it. */
+	uint16_t file_short;
 	/* Native: the address as unwound, and as a link-time address of its
 	 * module. Not part of the frame's identity: the agg ignores them; the
 	 * recorder's pprof output names its locations and mappings with them. */
 	uint64_t addr, module_off;
+	/* The interpreter's own code: hidden in the user view (attrib.h). */
+	bool interp;
 };
 
 /* One thread in one tick; frames innermost first. */
@@ -131,10 +136,18 @@ enum mst_agg_mode { MST_AGG_BY_LINE = 0, MST_AGG_BY_FUNC = 1 };
 enum mst_agg_subset { MST_AGG_ALL = 0, MST_AGG_ONLY_ACTIVE = 1, MST_AGG_ONLY_GIL = 2 };
 /* Which frame gets own time, and which rows are listed: every frame (own to
  * the innermost), the folded view (own to the innermost frame not folded;
- * frames never seen unfolded are not listed), Python only (own to the
+ * frames never seen unfolded are not listed), the user view (own to the
+ * innermost frame that is not the interpreter's own code: the Python frame
+ * it runs, or an extension's frame; frames only ever seen as the
+ * interpreter's are not listed), Python only (own to the
  * innermost Python frame; native frames are not listed). Totals are the
  * same in every view. */
-enum mst_agg_view { MST_AGG_VIEW_ALL = 0, MST_AGG_VIEW_FOLDED = 1, MST_AGG_VIEW_PYTHON = 2 };
+enum mst_agg_view {
+	MST_AGG_VIEW_ALL = 0,
+	MST_AGG_VIEW_FOLDED = 1,
+	MST_AGG_VIEW_PYTHON = 2,
+	MST_AGG_VIEW_USER = 3,
+};
 enum mst_agg_sort {
 	MST_AGG_SORT_OWN = 0,      /* own samples, most first */
 	MST_AGG_SORT_TOTAL = 1,    /* total samples, most first */
@@ -151,6 +164,7 @@ struct mst_agg_frame {
 	bool inlined;
 	uint32_t line;
 	const char *function, *file, *module; /* never NULL */
+	const char *short_file;               /* the end of file the main screen shows */
 };
 
 /* A sample count and the time it stands for. */
@@ -227,6 +241,7 @@ int mst_agg_frame(const struct mst_agg *a, enum mst_agg_mode mode, uint32_t id,
 struct mst_agg_stack_frame {
 	uint32_t id;
 	bool folded;
+	bool interp;
 };
 int mst_agg_thread_stack(struct mst_agg *a, pid_t tid, const struct mst_agg_stack_frame **frames,
                          size_t *nframes);

@@ -25,7 +25,18 @@ enum {
 	MST_FIT_PAD = 1 << 1,   /* pad with spaces to exactly cols columns */
 	MST_FIT_RIGHT = 1 << 2, /* with MST_FIT_PAD: pad on the left (right-align) */
 	MST_FIT_ASCII = 1 << 3, /* the terminal is not UTF-8: non-ASCII shows as '?', "~" cuts */
+	/* Frames' files in their short form (the main screen); full paths
+	 * stay in the thread screen and --dump. For the frame functions. */
+	MST_FIT_SHORT_PATH = 1 << 4,
 };
+
+/* Where the short form of a Python file's path starts: after the last
+ * site-packages/ or dist-packages/ ("requests/sessions.py"), after the
+ * standard library's lib/pythonX.Y/ ("threading.py"), else after cwd/ when
+ * below the target's working directory cwd (NULL or "": none); 0 when none
+ * applies. Native files get theirs from their debug info (the build tree's
+ * root, symbols.h). */
+size_t mst_fmt_short_path_off(const char *path, const char *cwd);
 
 /* Columns the UTF-8 text s takes (invalid bytes and unknown characters count
  * one column each, as the escaping shows them). */
@@ -54,7 +65,7 @@ const char *mst_fmt_frame_mark(const struct mst_agg_frame *f);
 const char *mst_fmt_basename(const char *path);
 
 /* "file:line", "file" without a line, "" without a file (escaped). */
-char *mst_fmt_file_line(const struct mst_agg_frame *f, char *out, size_t len);
+char *mst_fmt_file_line(const struct mst_agg_frame *f, int flags, char *out, size_t len);
 
 /* One frame on one line in cols columns: "function  file:line", the file
  * cut from the left first, then the function from the left, so the end of

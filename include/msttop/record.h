@@ -57,7 +57,7 @@ struct mst_record_select {
 	bool recent;            /* the recent window only (else since start or reset);
 	                         * the timeline (chrome) is always since start */
 	bool idle;              /* idle samples too (default: on-CPU only) */
-	enum mst_agg_view view; /* which frames: every one, folded, Python only */
+	enum mst_agg_view view; /* which frames: every one, folded, Python only, the user's */
 };
 
 /* What the file says about the recording; borrowed for the write. */
@@ -101,6 +101,45 @@ int mst_record_write_path(struct mst_record *r, const char *path, enum mst_recor
  * the file, if there, may be replaced): 0, or -errno with err saying why.
  * For checking before an hour of sampling, not after. */
 int mst_record_check_path(const char *path, struct mst_err *err);
+
+/* A recording as one call tree, for the live view's flame view: the root
+ * (every sample), then threads (when the whole process is asked for), then
+ * frames from the outermost in, as the selection chooses them. Children
+ * are listed by samples, most first. */
+enum mst_record_node_kind {
+	MST_RECORD_NODE_ROOT = 0,
+	MST_RECORD_NODE_THREAD,
+	MST_RECORD_NODE_PYTHON,
+	MST_RECORD_NODE_NATIVE,
+	MST_RECORD_NODE_OTHER, /* "(other stacks)" */
+};
+
+#define MST_RECORD_NO_NODE UINT32_MAX
+
+struct mst_record_node {
+	uint32_t parent, first_child, next_sibling; /* MST_RECORD_NO_NODE: none */
+	uint32_t depth;                             /* the root's is 0 */
+	uint8_t kind;                               /* enum mst_record_node_kind */
+	uint32_t line;                              /* 0 by function, or unknown */
+	/* Frames: the recording's strings, valid until it is freed; "" when
+	 * unknown. Threads: its name, and tid. */
+	const char *function, *file, *module;
+	char thread[64];
+	pid_t tid;
+	uint64_t samples, self; /* in it and under it; only in it */
+};
+
+struct mst_record_tree {
+	struct mst_record_node *v; /* v[0] is the root */
+	size_t n, cap;
+};
+
+/* The tree of what sel chooses, of thread tid (0: the process, threads as
+ * the first level), frames merged by function, or by line with by_line.
+ * out is reused across calls (its storage kept); 0 or -ENOMEM. */
+int mst_record_tree(struct mst_record *r, const struct mst_record_select *sel, pid_t tid,
+                    bool by_line, struct mst_record_tree *out, struct mst_err *err);
+void mst_record_tree_fini(struct mst_record_tree *t);
 
 struct mst_record_stats {
 	uint64_t ticks, samples; /* kept since start or reset */

@@ -70,6 +70,12 @@ int mst_symbols_resolve(struct mst_symbols *s, uint64_t pc, bool is_return,
 #define MST_SYMBOLS_NAMED_MAX 8
 int mst_symbols_name_range(struct mst_symbols *s, uint64_t lo, uint64_t hi, const char *name);
 
+/* Where the part of a source path (a frame's file, as handed out) under
+ * its build tree's root starts ("Objects/obmalloc.c" of
+ * "/tmp/python-build.X/Python-3.12.1/Objects/obmalloc.c"), as its debug
+ * info's compilation directory says; 0 when unknown. */
+size_t mst_symbols_short_off(const struct mst_symbols *s, const char *file);
+
 /* Only the ELF symbol name of the function holding the address (no DWARF:
  * cheap), version suffix removed, or NULL. Valid until close. */
 const char *mst_symbols_func_name(struct mst_symbols *s, uint64_t pc, bool is_return);

@@ -20,7 +20,7 @@
 #include <uthash.h>
 
 #define NVAR 3                   /* enum mst_agg_subset */
-#define NVIEW 3                  /* enum mst_agg_view */
+#define NVIEW 4                  /* enum mst_agg_view */
 #define NSHR (1 + MST_TS_SHARED) /* samples, then one per state flag kept */
 #define SEC_NS 1000000000ull
 /* Longer names are cut: C++ names can be huge, and what is kept is bounded. */
@@ -99,6 +99,8 @@ struct frame {
 	uint32_t fn;     /* by-line frames: the by-function id; free slots: the next free */
 	uint32_t gen;    /* == agg gen: already counted in this thread sample */
 	bool unfolded;
+	bool user_shown;      /* seen as code of its own, not the interpreter's */
+	uint16_t short_off; /* where the file's short form starts (agg.h) */
 	struct rblk *r[NVAR]; /* recent rings, NULL when not hot */
 	struct cnt c[NVAR];   /* since start, per subset */
 };
@@ -154,7 +156,7 @@ struct cslot {
 	uint32_t f;       /* by-line frame id */
 	uint32_t e[2];    /* entry positions per mode */
 	uint32_t node[2]; /* per mode; NO_NODE where the tree walk stopped */
-	bool folded;
+	bool folded, interp;
 };
 
 struct thr {

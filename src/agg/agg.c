@@ -65,6 +65,7 @@ int mst_agg_new(const struct mst_agg_config *cfg, struct mst_agg **out, struct m
 	}
 	/* Always listed, even in the folded view. */
 	a->ft[0].v[0].unfolded = a->ft[1].v[0].unfolded = true;
+	a->ft[0].v[0].user_shown = a->ft[1].v[0].user_shown = true;
 	*out = a;
 	return 0;
 }
@@ -245,7 +246,7 @@ int mst_agg_add_thread(struct mst_agg *a, const struct mst_agg_thread_in *in, st
 	uint32_t wu = w / 1000 > UINT32_MAX ? UINT32_MAX : (uint32_t)((w + 500) / 1000);
 	size_t s = 1 + a->slot, rs = a->slot;
 	size_t own_at[NVIEW];
-	bool has_own[NVIEW] = {n > 0, false, false};
+	bool has_own[NVIEW] = {n > 0, false, false, false};
 	own_at[0] = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct frame *f = &a->ft[0].v[a->sf[i]], *fu = &a->ft[1].v[f->fn];
@@ -259,6 +260,13 @@ int mst_agg_add_thread(struct mst_agg *a, const struct mst_agg_thread_in *in, st
 			if (!has_own[MST_AGG_VIEW_FOLDED]) {
 				has_own[MST_AGG_VIEW_FOLDED] = true;
 				own_at[MST_AGG_VIEW_FOLDED] = i;
+			}
+		}
+		if (!fin[i].interp) {
+			f->user_shown = fu->user_shown = true;
+			if (!has_own[MST_AGG_VIEW_USER]) {
+				has_own[MST_AGG_VIEW_USER] = true;
+				own_at[MST_AGG_VIEW_USER] = i;
 			}
 		}
 		if (fin[i].kind == MST_AGG_PYTHON && !has_own[MST_AGG_VIEW_PYTHON]) {
@@ -310,6 +318,7 @@ int mst_agg_add_thread(struct mst_agg *a, const struct mst_agg_thread_in *in, st
 		t->cache[k].e[0] = a->sl[0][i];
 		t->cache[k].e[1] = a->sl[1][i];
 		t->cache[k].folded = fin[i].folded;
+		t->cache[k].interp = fin[i].interp;
 		if (k >= match)
 			t->cache[k].node[0] = t->cache[k].node[1] = NO_NODE;
 	}

@@ -112,6 +112,10 @@ int agg_intern(struct mst_agg *a, const struct mst_agg_frame_in *in, uint32_t *o
 	}
 	if (rc == 0 && fn != NO_IDX && (rc = ftab_add(a, &a->ft[0], &k, &id)) == 0) {
 		a->ft[0].v[id].fn = fn;
+		/* A file's short form is the same wherever it is seen. */
+		size_t flen = strlen(k.file);
+		uint16_t off = in->file_short < flen ? in->file_short : 0;
+		a->ft[0].v[id].short_off = a->ft[1].v[fn].short_off = off;
 		*out = id;
 	}
 	/* Strings made for a frame that could not be made go again. */

@@ -15,6 +15,7 @@ static void frame_fill(int mode, uint32_t id, const struct frame *f, struct mst_
 	out->line = f->key.line;
 	out->function = f->key.func;
 	out->file = f->key.file;
+	out->short_file = f->key.file + f->short_off;
 	out->module = f->key.mod;
 }
 
@@ -79,6 +80,8 @@ static bool hot_keep(const struct mst_agg_query *q, const struct frame *f)
 	if (q->view == MST_AGG_VIEW_PYTHON && (f->key.flags & 1) != MST_AGG_PYTHON)
 		return false;
 	if (q->view == MST_AGG_VIEW_FOLDED && !f->unfolded)
+		return false;
+	if (q->view == MST_AGG_VIEW_USER && !f->user_shown)
 		return false;
 	if (!q->filter || !q->filter[0])
 		return true;
@@ -244,6 +247,7 @@ int mst_agg_thread_stack(struct mst_agg *a, pid_t tid, const struct mst_agg_stac
 		struct mst_agg_stack_frame *r = &a->srows[t->ncache - 1 - k];
 		r->id = t->cache[k].f;
 		r->folded = t->cache[k].folded;
+		r->interp = t->cache[k].interp;
 	}
 	*frames = a->srows;
 	*nframes = t->ncache;

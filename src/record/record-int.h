@@ -97,6 +97,9 @@ int rec_write_speedscope(FILE *f, const struct rec_view *v, struct mst_err *err)
 int rec_write_chrome(FILE *f, const struct rec_view *v, struct mst_err *err);
 int rec_write_pprof(FILE *f, const struct rec_view *v, struct mst_err *err);
 
+/* The call tree of a view (tree.c): see mst_record_tree. */
+int rec_build_tree(const struct rec_view *v, pid_t tid, bool by_line, struct mst_record_tree *out);
+
 /* Shared text helpers (text.c of this module). */
 /* A frame as the collapsed format writes it: "function (file:line)" for
  * Python, "function [module]" for native (module by its file name); ';'

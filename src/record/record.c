@@ -16,8 +16,10 @@
 
 #define SEC_NS 1000000000ull
 #define NONE UINT32_MAX
-/* In a recorded sequence, a frame hidden in the folded view. */
+/* In a recorded sequence, a frame hidden in the folded view, and one that
+ * is the interpreter's own code (hidden in the user view). */
 #define FOLDED 0x80000000u
+#define INTERP 0x40000000u
 /* In a stack's states, beside the 1 << REC_ST_* bits: the thread was on a
  * CPU (the live view's "active"; samples without it are idle). */
 #define RUNNING 0x100u
@@ -521,6 +523,8 @@ int mst_record_add_thread(struct mst_record *r, const struct mst_agg_thread_in *
 			goto nomem;
 		if (in->frames[k].folded && in->frames[k].kind != MST_AGG_PYTHON)
 			r->scratch[n] |= FOLDED;
+		if (in->frames[k].interp && in->frames[k].kind != MST_AGG_PYTHON)
+			r->scratch[n] |= INTERP;
 	}
 	uint32_t seq, stack;
 	if (intern_seq(r, r->scratch, n, &seq) < 0)
@@ -600,9 +604,16 @@ static int cmp_event(const void *a, const void *b)
 
 static const char *view_name(enum mst_agg_view v)
 {
-	return v == MST_AGG_VIEW_ALL      ? "all frames"
-	       : v == MST_AGG_VIEW_PYTHON ? "Python only"
-	                                  : "folded";
+	switch (v) {
+	case MST_AGG_VIEW_ALL:
+		return "all frames";
+	case MST_AGG_VIEW_PYTHON:
+		return "Python only";
+	case MST_AGG_VIEW_FOLDED:
+		return "folded";
+	default:
+		return "your code";
+	}
 }
 
 /* The frames of sequence q that view shows, into r->scratch; their count. */
@@ -610,10 +621,12 @@ static size_t filter_seq(struct mst_record *r, const struct seq *q, enum mst_agg
 {
 	size_t n = 0;
 	for (uint32_t k = 0; k < q->n; k++) {
-		uint32_t x = r->pool[q->off + k], id = x & ~FOLDED;
+		uint32_t x = r->pool[q->off + k], id = x & ~(FOLDED | INTERP);
 		if (view == MST_AGG_VIEW_PYTHON && r->frames[id].kind != REC_PYTHON)
 			continue;
 		if (view == MST_AGG_VIEW_FOLDED && (x & FOLDED))
+			continue;
+		if (view == MST_AGG_VIEW_USER && (x & INTERP))
 			continue;
 		r->scratch[n++] = id;
 	}
@@ -701,23 +714,42 @@ out:
 	return rc;
 }
 
-int mst_record_write(struct mst_record *r, FILE *f, enum mst_record_format fmt,
-                     const struct mst_record_meta *meta, const struct mst_record_select *sel,
-                     struct mst_err *err)
+/* What a view holds besides the record's own arrays. */
+struct view_ctx {
+	struct rec_view v;
+	struct rec_thread *threads;
+	uint32_t *remap;
+	uint64_t *cnt, *cns;
+	struct rec_stack *stacks;
+	struct rec_event *events;
+};
+
+static void view_close(struct view_ctx *c)
 {
-	size_t ns = r->nstacks, nt = r->nthreads;
-	struct rec_thread *threads = calloc(nt ? nt : 1, sizeof(*threads));
-	uint32_t *remap = calloc(ns ? ns : 1, sizeof(*remap));
-	uint64_t *cnt = calloc(ns ? ns : 1, sizeof(*cnt));
-	uint64_t *cns = calloc(ns ? ns : 1, sizeof(*cns));
-	struct rec_stack *stacks = NULL;
-	struct rec_event *events = NULL;
-	size_t nstacks = 0, nev = 0;
-	int rc = 0;
+	free(c->stacks);
+	free(c->threads);
+	free(c->remap);
+	free(c->cnt);
+	free(c->cns);
+	free(c->events);
+}
+
+/* The view of r that sel chooses (and its timeline, with events), for a
+ * writer or a tree. 0 or -ENOMEM; view_close in any case. */
+static int view_open(struct mst_record *r, const struct mst_record_meta *meta,
+                     const struct mst_record_select *sel, bool events, struct view_ctx *c)
+{
+	memset(c, 0, sizeof(*c));
+	size_t ns = r->nstacks, nt = r->nthreads, nstacks = 0, nev = 0;
+	c->threads = calloc(nt ? nt : 1, sizeof(*c->threads));
+	c->remap = calloc(ns ? ns : 1, sizeof(*c->remap));
+	c->cnt = calloc(ns ? ns : 1, sizeof(*c->cnt));
+	c->cns = calloc(ns ? ns : 1, sizeof(*c->cns));
 	/* The longest sequence was built in the scratch: filtering fits. */
-	if (!threads || !remap || !cnt || !cns ||
+	if (!c->threads || !c->remap || !c->cnt || !c->cns ||
 	    mst_array_grow((void **)&r->scratch, &r->scratch_cap, 1, sizeof(*r->scratch)) < 0)
-		goto nomem;
+		return -ENOMEM;
+	uint64_t *cnt = c->cnt, *cns = c->cns;
 	/* Counts per recorded stack: since start, or over the recent samples. */
 	uint64_t first = UINT64_MAX, last = 0;
 	if (sel->recent) {
@@ -734,15 +766,16 @@ int mst_record_write(struct mst_record *r, FILE *f, enum mst_record_format fmt,
 			cns[i] = r->stacks[i].ns;
 		}
 	}
-	if (build_stacks(r, sel, cnt, cns, remap, &stacks, &nstacks) < 0)
-		goto nomem;
-	struct rec_view v = {
+	if (build_stacks(r, sel, cnt, cns, c->remap, &c->stacks, &nstacks) < 0)
+		return -ENOMEM;
+	struct rec_view *v = &c->v;
+	*v = (struct rec_view){
 	    .meta = meta,
 	    .frames = r->frames,
 	    .nframes = r->nframes,
-	    .threads = threads,
+	    .threads = c->threads,
 	    .nthreads = nt,
-	    .stacks = stacks,
+	    .stacks = c->stacks,
 	    .nstacks = nstacks,
 	    .interval_ns = meta->rate_hz > 0 ? (uint64_t)(1e9 / meta->rate_hz) : r->interval_ns,
 	    .idle = sel->idle,
@@ -750,86 +783,102 @@ int mst_record_write(struct mst_record *r, FILE *f, enum mst_record_format fmt,
 	    .view_name = view_name(sel->view),
 	};
 	for (size_t i = 0; i < nt; i++) {
-		threads[i] = r->threads[i].pub;
-		threads[i].samples = threads[i].ns = 0;
+		c->threads[i] = r->threads[i].pub;
+		c->threads[i].samples = c->threads[i].ns = 0;
 	}
 	for (size_t i = 0; i < nstacks; i++) {
-		threads[stacks[i].thread].samples += stacks[i].samples;
-		threads[stacks[i].thread].ns += stacks[i].ns;
-		v.samples += stacks[i].samples;
-		v.ns += stacks[i].ns;
+		c->threads[c->stacks[i].thread].samples += c->stacks[i].samples;
+		c->threads[c->stacks[i].thread].ns += c->stacks[i].ns;
+		v->samples += c->stacks[i].samples;
+		v->ns += c->stacks[i].ns;
 	}
 	if (sel->recent) {
 		if (first != UINT64_MAX) {
-			v.duration_ns = last - first;
-			v.start_unix_ns = r->t0_unix_ns + (first - r->t0_ns);
+			v->duration_ns = last - first;
+			v->start_unix_ns = r->t0_unix_ns + (first - r->t0_ns);
 		}
-	} else {
-		v.ticks = r->st.ticks;
-		v.duration_ns = r->started ? r->last_ns - r->t0_ns : 0;
-		v.start_unix_ns = r->t0_unix_ns;
-		/* The closed events, and those still open, as of now. */
-		events = malloc((r->nevents + nt * (1 + REC_ST_N) + 1) * sizeof(*events));
-		if (!events)
-			goto nomem;
-		for (size_t i = 0; i < r->nevents; i++)
-			events[nev++] = r->events[i];
-		for (uint32_t i = 0; i < nt && !r->events_dropped; i++) {
-			const struct thread *t = &r->threads[i];
-			if (t->run_stack != NONE && t->last_end > t->run_start)
-				events[nev++] =
-				    (struct rec_event){i, REC_EV_STACK, t->run_stack, t->run_start,
-				                       t->last_end - t->run_start};
-			for (unsigned b = 0; b < REC_ST_N; b++)
-				if ((t->spans_open & (1u << b)) && t->last_end > t->span_start[b])
-					events[nev++] =
-					    (struct rec_event){i, REC_EV_STATE, b, t->span_start[b],
-					                       t->last_end - t->span_start[b]};
+		return 0;
+	}
+	v->ticks = r->st.ticks;
+	v->duration_ns = r->started ? r->last_ns - r->t0_ns : 0;
+	v->start_unix_ns = r->t0_unix_ns;
+	if (!events)
+		return 0;
+	/* The closed events, and those still open, as of now. */
+	struct rec_event *ev = c->events =
+	    malloc((r->nevents + nt * (1 + REC_ST_N) + 1) * sizeof(*ev));
+	if (!ev)
+		return -ENOMEM;
+	for (size_t i = 0; i < r->nevents; i++)
+		ev[nev++] = r->events[i];
+	for (uint32_t i = 0; i < nt && !r->events_dropped; i++) {
+		const struct thread *t = &r->threads[i];
+		if (t->run_stack != NONE && t->last_end > t->run_start)
+			ev[nev++] = (struct rec_event){i, REC_EV_STACK, t->run_stack, t->run_start,
+			                               t->last_end - t->run_start};
+		for (unsigned b = 0; b < REC_ST_N; b++)
+			if ((t->spans_open & (1u << b)) && t->last_end > t->span_start[b])
+				ev[nev++] = (struct rec_event){i, REC_EV_STATE, b, t->span_start[b],
+				                               t->last_end - t->span_start[b]};
+	}
+	/* Runs of stacks the file leaves out (idle ones) go too. */
+	size_t w = 0;
+	for (size_t i = 0; i < nev; i++) {
+		if (ev[i].kind == REC_EV_STACK) {
+			ev[i].id = c->remap[ev[i].id];
+			if (ev[i].id == NONE)
+				continue;
 		}
-		/* Runs of stacks the file leaves out (idle ones) go too. */
-		size_t w = 0;
-		for (size_t i = 0; i < nev; i++) {
-			if (events[i].kind == REC_EV_STACK) {
-				events[i].id = remap[events[i].id];
-				if (events[i].id == NONE)
-					continue;
-			}
-			events[w++] = events[i];
-		}
-		nev = w;
-		qsort(events, nev, sizeof(*events), cmp_event);
-		v.events = events;
-		v.nevents = nev;
-		v.events_dropped = r->events_dropped;
+		ev[w++] = ev[i];
+	}
+	qsort(ev, w, sizeof(*ev), cmp_event);
+	v->events = ev;
+	v->nevents = w;
+	v->events_dropped = r->events_dropped;
+	return 0;
+}
+
+int mst_record_write(struct mst_record *r, FILE *f, enum mst_record_format fmt,
+                     const struct mst_record_meta *meta, const struct mst_record_select *sel,
+                     struct mst_err *err)
+{
+	struct view_ctx c;
+	int rc = view_open(r, meta, sel, fmt == MST_RECORD_CHROME, &c);
+	if (rc < 0) {
+		view_close(&c);
+		return mst_err_set(err, rc, "out of memory");
 	}
 	switch (fmt) {
 	case MST_RECORD_FLAMEGRAPH:
-		rc = rec_write_svg(f, &v, err);
+		rc = rec_write_svg(f, &c.v, err);
 		break;
 	case MST_RECORD_SPEEDSCOPE:
-		rc = rec_write_speedscope(f, &v, err);
+		rc = rec_write_speedscope(f, &c.v, err);
 		break;
 	case MST_RECORD_COLLAPSED:
-		rc = rec_write_collapsed(f, &v, err);
+		rc = rec_write_collapsed(f, &c.v, err);
 		break;
 	case MST_RECORD_CHROME:
-		rc = rec_write_chrome(f, &v, err);
+		rc = rec_write_chrome(f, &c.v, err);
 		break;
 	case MST_RECORD_PPROF:
-		rc = rec_write_pprof(f, &v, err);
+		rc = rec_write_pprof(f, &c.v, err);
 		break;
 	default:
 		rc = mst_err_set(err, -EINVAL, "unknown format");
 	}
-	goto out;
-nomem:
-	rc = mst_err_set(err, -ENOMEM, "out of memory");
-out:
-	free(stacks);
-	free(threads);
-	free(remap);
-	free(cnt);
-	free(cns);
-	free(events);
+	view_close(&c);
 	return rc;
+}
+
+int mst_record_tree(struct mst_record *r, const struct mst_record_select *sel, pid_t tid,
+                    bool by_line, struct mst_record_tree *out, struct mst_err *err)
+{
+	static const struct mst_record_meta none = {.cmdline = "", .py_version = ""};
+	struct view_ctx c;
+	int rc = view_open(r, &none, sel, false, &c);
+	if (rc == 0)
+		rc = rec_build_tree(&c.v, tid, by_line, out);
+	view_close(&c);
+	return rc < 0 ? mst_err_set(err, rc, "out of memory") : 0;
 }
