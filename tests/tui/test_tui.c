@@ -214,6 +214,20 @@ static bool hot_on_top(struct ctx *c, const void *arg)
 	       strstr(line, (const char *)arg);
 }
 
+/* The default view puts the user's code first: the header names it, and
+ * the first hot row is the function named arg with at least 60 % own time
+ * (the interpreter's functions under it count as its own). */
+static bool user_on_top(struct ctx *c, const void *arg)
+{
+	char line[1024];
+	if (!strstr(c->pane, "[your code]") || !first_hot_row(c->pane, line, sizeof(line)) ||
+	    !strstr(line, (const char *)arg))
+		return false;
+	/* The row starts with %OWN. */
+	double own = strtod(line + strspn(line, " >"), NULL);
+	return own >= 60.0;
+}
+
 /* The cursor row ('>' in the first column) shows arg. */
 static bool cursor_on(struct ctx *c, const void *arg)
 {
@@ -313,6 +327,7 @@ static bool scenario(struct ctx *c, const struct variant *v)
 		goto quit;
 
 	/* Python frames only: the hottest function is the top row. */
+	keys(c, "n");
 	keys(c, "n");
 	keys(c, "n");
 	if (!wait_for(c, hot_on_top, "hot_spin_alpha", WAIT_MS)) {
@@ -602,6 +617,7 @@ static bool exit_scenario(struct ctx *c, const struct mst_interp *py)
 	/* Python frames only: the spinners' function tops the hot frames. */
 	keys(c, "n");
 	keys(c, "n");
+	keys(c, "n");
 	if (!wait_for(c, hot_on_top, " spin ", WAIT_MS))
 		return bad(c, "spin is not on top of the hot frames");
 
@@ -869,6 +885,76 @@ START_TEST(too_small)
 }
 END_TEST
 
+/* The view that puts the user's code first, by default: on one CPU-bound
+ * thread its function is the top hot row with most of the time; on the
+ * qsort target, libc's qsort stays a frame of its own between the Python
+ * caller and the comparator. */
+static bool user_view_scenario(struct ctx *c, const struct mst_interp *py)
+{
+	if (mst_child_start_py(&c->target, py, "tests/targets/py_hot1.py", NULL, 20000) < 0)
+		return bad(c, "py_hot1 did not start under %s", py->label);
+	if (!start_session(c, c->target.pid, 120, 40))
+		return false;
+	if (!wait_for(c, user_on_top, "hot ", WAIT_MS)) {
+		char line[1024] = "";
+		first_hot_row(c->pane, line, sizeof(line));
+		return bad(c, "hot() is not the top row with >= 60%% own: '%s'", line);
+	}
+	/* The flame view: hot() is a box of its own at the left edge, the
+	 * widest of its row; the cursor walks down to it, Enter zooms in, Esc
+	 * zooms out. */
+	keys(c, "f");
+	const char *flame[] = {"FLAME all", "\nhot  py_hot1.py", NULL};
+	if (!wait_for(c, has_all, flame, 5000))
+		return bad(c, "f did not show hot() in the flame view");
+	for (int i = 0; i < 12; i++) {
+		const char *on[] = {">  hot  ", NULL};
+		if (wait_for(c, has_all, on, 300))
+			break;
+		keys(c, "Down");
+	}
+	keys(c, "Enter");
+	const char *zoomed[] = {"FLAME zoomed on hot  py_hot1.py", NULL};
+	if (!wait_for(c, has_all, zoomed, 5000))
+		return bad(c, "Enter on hot() did not zoom into it");
+	keys(c, "Escape");
+	const char *out[] = {"FLAME zoomed on loop", NULL};
+	if (!wait_for(c, has_all, out, 5000))
+		return bad(c, "Esc did not zoom out to hot()'s caller");
+	if (!quit_clean(c))
+		return false;
+	if (!target_ok(c))
+		return false;
+	session_end(c);
+	session_init(c, "user2");
+	if (mst_child_start_py(&c->target, py, "tests/targets/py_record.py", NULL, 20000) < 0)
+		return bad(c, "py_record did not start under %s", py->label);
+	if (!start_session(c, c->target.pid, 140, 50))
+		return false;
+	const char *merged[] = {"[your code]", "compare", "qsort", "sort_once", NULL};
+	if (!wait_for(c, has_all, merged, WAIT_MS))
+		return bad(c, "compare, qsort and sort_once are not all in the hot frames");
+	/* Short paths: no build tree of the interpreter on the main screen. */
+	if (strstr(c->pane, "python-build") || strstr(c->pane, "/site-packages/"))
+		return bad(c, "a long path on the main screen");
+	if (!quit_clean(c))
+		return false;
+	return target_ok(c);
+}
+
+START_TEST(user_view)
+{
+	ck_assert_msg(access(tmux_path(), X_OK) == 0, "tmux is not installed");
+	const struct mst_interp *py = newest_interp();
+	ck_assert_msg(py, "no Python interpreter found to test with");
+	struct ctx c;
+	session_init(&c, "user");
+	bool ok = user_view_scenario(&c, py);
+	session_end(&c);
+	ck_assert_msg(ok, "%s (%s)", c.why, py->label);
+}
+END_TEST
+
 /* The file in dir whose name starts with prefix and ends with suffix, into
  * path; false if none. */
 static bool file_like(const char *dir, const char *prefix, const char *suffix, char *path,
@@ -986,6 +1072,7 @@ static Suite *tui_suite(void)
 	tcase_add_test(tc2, churn_live);
 	tcase_add_test(tc2, too_small);
 	tcase_add_test(tc2, record_live);
+	tcase_add_test(tc2, user_view);
 	suite_add_tcase(s, tc2);
 	return s;
 }

@@ -183,12 +183,12 @@ START_TEST(frame_labels)
 	ck_assert_str_eq(mst_fmt_basename(c.module), "libc.so.6");
 	ck_assert_str_eq(mst_fmt_basename("plain"), "plain");
 	ck_assert_str_eq(mst_fmt_basename(NULL), "");
-	ck_assert_str_eq(mst_fmt_file_line(&py, b, sizeof(b)),
+	ck_assert_str_eq(mst_fmt_file_line(&py, 0, b, sizeof(b)),
 	                 "/usr/lib/python3.11/threading.py:320");
-	ck_assert_str_eq(mst_fmt_file_line(&c, b, sizeof(b)), "");
+	ck_assert_str_eq(mst_fmt_file_line(&c, 0, b, sizeof(b)), "");
 	struct mst_agg_frame noline = py;
 	noline.line = 0;
-	ck_assert_str_eq(mst_fmt_file_line(&noline, b, sizeof(b)),
+	ck_assert_str_eq(mst_fmt_file_line(&noline, 0, b, sizeof(b)),
 	                 "/usr/lib/python3.11/threading.py");
 
 	/* Wide: everything. */
@@ -213,6 +213,52 @@ START_TEST(frame_labels)
 	ck_assert_int_le(mst_fmt_width(b), 14);
 	ck_assert(strncmp(b, "计算  \u2026", strlen("计算  \u2026")) == 0);
 	ck_assert_int_eq(mst_fmt_frame_label(&u, 0, 0, b, sizeof(b))[0], '\0');
+}
+END_TEST
+
+/* The short form of a path: the part after off. */
+static const char *short_of(const char *path, const char *cwd)
+{
+	return path + mst_fmt_short_path_off(path, cwd);
+}
+
+START_TEST(short_paths)
+{
+	const char *cwd = "/srv/app";
+	ck_assert_str_eq(
+	    short_of("/srv/app/venv/lib/python3.12/site-packages/requests/sessions.py", cwd),
+	    "requests/sessions.py");
+	ck_assert_str_eq(short_of("/usr/lib/python3/dist-packages/yaml/__init__.py", cwd),
+	                 "yaml/__init__.py");
+	/* A package inside a package's vendored site-packages: the last one. */
+	ck_assert_str_eq(short_of("/x/site-packages/pip/_vendor/site-packages/idna/core.py", NULL),
+	                 "idna/core.py");
+	ck_assert_str_eq(short_of("/root/.pyenv/versions/3.12.1/lib/python3.12/threading.py", cwd),
+	                 "threading.py");
+	ck_assert_str_eq(short_of("/usr/lib/python3.11/concurrent/futures/thread.py", cwd),
+	                 "concurrent/futures/thread.py");
+	ck_assert_str_eq(short_of("/opt/py/lib/python3.13t/json/decoder.py", NULL),
+	                 "json/decoder.py");
+	ck_assert_str_eq(short_of("/srv/app/worker/tasks.py", cwd), "worker/tasks.py");
+	ck_assert_str_eq(short_of("/srv/application/x.py", cwd), "/srv/application/x.py");
+	ck_assert_str_eq(short_of("/home/u/python3.12/x.py", NULL), "/home/u/python3.12/x.py");
+	ck_assert_str_eq(short_of("<frozen importlib._bootstrap>", cwd),
+	                 "<frozen importlib._bootstrap>");
+	ck_assert_str_eq(short_of("/tmp/x.py", "/"), "/tmp/x.py");
+	ck_assert_str_eq(short_of("", cwd), "");
+	ck_assert_uint_eq(mst_fmt_short_path_off(NULL, cwd), 0);
+	/* The main screen shows the short form; the thread screen the full. */
+	struct mst_agg_frame f = {.kind = MST_AGG_PYTHON,
+	                          .line = 7,
+	                          .function = "get",
+	                          .file = "/v/site-packages/requests/api.py",
+	                          .module = ""};
+	f.short_file = f.file + mst_fmt_short_path_off(f.file, NULL);
+	char b[256];
+	ck_assert_str_eq(mst_fmt_file_line(&f, MST_FIT_SHORT_PATH, b, sizeof(b)),
+	                 "requests/api.py:7");
+	ck_assert_str_eq(mst_fmt_file_line(&f, 0, b, sizeof(b)),
+	                 "/v/site-packages/requests/api.py:7");
 }
 END_TEST
 
@@ -374,6 +420,7 @@ Suite *format_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("frames");
 	tcase_add_test(tc, frame_labels);
+	tcase_add_test(tc, short_paths);
 	tcase_add_test(tc, states);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("rows");

@@ -492,6 +492,45 @@ START_TEST(cli_help_version)
 }
 END_TEST
 
+/* The man page covers every long option --help lists. */
+START_TEST(cli_man_page_has_every_option)
+{
+	struct result r = run_msttop("--help", NULL, NULL);
+	ck_assert_int_eq(r.code, 0);
+	char *path = mst_src_path("share/msttop.1");
+	FILE *f = fopen(path, "r");
+	ck_assert_msg(f, "no man page at %s", path);
+	static char man[1 << 17];
+	size_t n = fread(man, 1, sizeof(man) - 1, f);
+	fclose(f);
+	man[n] = '\0';
+	/* roff writes a hyphen as "\-": read it as one. */
+	size_t w = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (man[i] == '\\' && man[i + 1] == '-')
+			continue;
+		man[w++] = man[i];
+	}
+	man[w] = '\0';
+	size_t found = 0;
+	for (const char *p = r.out; (p = strstr(p, "--")); p += 2) {
+		char opt[64];
+		size_t k = 0;
+		while (k < sizeof(opt) - 1 &&
+		       (p[2 + k] == '-' || (p[2 + k] >= 'a' && p[2 + k] <= 'z')))
+			k++;
+		if (!k)
+			continue;
+		snprintf(opt, sizeof(opt), "--%.*s", (int)k, p + 2);
+		ck_assert_msg(strstr(man, opt), "%s is in --help but not in the man page", opt);
+		found++;
+	}
+	ck_assert_uint_ge(found, 15);
+	free(path);
+	free_result(&r);
+}
+END_TEST
+
 START_TEST(cli_usage_errors)
 {
 	struct result r = run_msttop("--dump", NULL, NULL);
@@ -733,6 +772,7 @@ static Suite *unit_suite(void)
 	tcase_add_test(tc, pid_parse);
 	tcase_add_test(tc, cli_help_version);
 	tcase_add_test(tc, cli_usage_errors);
+	tcase_add_test(tc, cli_man_page_has_every_option);
 	tcase_add_test(tc, cli_no_such_pid);
 	tcase_add_test(tc, cli_zombie);
 	tcase_add_test(tc, cli_kernel_thread);
@@ -753,11 +793,12 @@ Suite *classify_suite(void);
 Suite *agg_bounds_suite(void);
 Suite *calltree_suite(void);
 Suite *record_suite(void);
+Suite *attrib_suite(void);
 
 int main(void)
 {
-	Suite *more[] = {merge_suite(),      agg_suite(),      format_suite(),
-	                 debugcache_suite(), dwtab_suite(),    classify_suite(),
-	                 agg_bounds_suite(), calltree_suite(), record_suite()};
+	Suite *more[] = {merge_suite(),  agg_suite(),      format_suite(),     debugcache_suite(),
+	                 dwtab_suite(),  classify_suite(), agg_bounds_suite(), calltree_suite(),
+	                 record_suite(), attrib_suite()};
 	return mst_check_main(unit_suite(), more, sizeof(more) / sizeof(more[0]));
 }
