@@ -945,12 +945,15 @@ static bool user_view_scenario(struct ctx *c, const struct mst_interp *py)
 START_TEST(user_view)
 {
 	ck_assert_msg(access(tmux_path(), X_OK) == 0, "tmux is not installed");
-	const struct mst_interp *py = newest_interp();
-	ck_assert_msg(py, "no Python interpreter found to test with");
+	const struct mst_interp *in;
+	size_t n = mst_test_interps(&in);
+	ck_assert_msg((size_t)_i < n, "no Python interpreter found to test with");
+	const struct mst_interp *py = &in[_i];
 	struct ctx c;
 	session_init(&c, "user");
 	bool ok = user_view_scenario(&c, py);
 	session_end(&c);
+	printf("RESULT %s user-view %s\n", py->label, ok ? "ok" : "FAIL");
 	ck_assert_msg(ok, "%s (%s)", c.why, py->label);
 }
 END_TEST
@@ -1072,8 +1075,15 @@ static Suite *tui_suite(void)
 	tcase_add_test(tc2, churn_live);
 	tcase_add_test(tc2, too_small);
 	tcase_add_test(tc2, record_live);
-	tcase_add_test(tc2, user_view);
+
 	suite_add_tcase(s, tc2);
+	/* The view that puts the user's code first, on every interpreter. */
+	const struct mst_interp *in;
+	size_t n = mst_test_interps(&in);
+	TCase *tc3 = tcase_create("user_view");
+	tcase_set_timeout(tc3, 180);
+	tcase_add_loop_test(tc3, user_view, 0, n ? (int)n : 1);
+	suite_add_tcase(s, tc3);
 	return s;
 }
 
