@@ -100,7 +100,7 @@ struct frame {
 	uint32_t gen;    /* == agg gen: already counted in this thread sample */
 	bool unfolded;
 	bool user_shown;      /* seen as code of its own, not the interpreter's */
-	uint16_t short_off; /* where the file's short form starts (agg.h) */
+	uint16_t short_off;   /* where the file's short form starts (agg.h) */
 	struct rblk *r[NVAR]; /* recent rings, NULL when not hot */
 	struct cnt c[NVAR];   /* since start, per subset */
 };
