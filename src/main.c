@@ -44,7 +44,7 @@ enum {
 
 struct options {
 	bool dump, json, native_all, python_only, no_source;
-	bool batch, nonblocking, idle;
+	bool batch, nonblocking, idle, subprocesses;
 	double rate, duration;
 	const char *log;
 	/* --record FILE, given up to MAX_RECORDS times: every file is written
@@ -128,6 +128,8 @@ static void usage(FILE *out)
 	      "      --python-only show Python frames alone, read without stopping any\n"
 	      "                    thread\n"
 	      "      --no-source   no source line under Python frames\n"
+	      "      --subprocesses  with --dump: also every descendant process, parents\n"
+	      "                    first (JSON: {\"processes\": [...], \"parents\": {...}})\n"
 	      "  -h, --help        show this help and exit\n"
 	      "  -V, --version     show the version and exit\n"
 	      "\n"
@@ -180,7 +182,7 @@ static int exit_code_for(int rc)
 	}
 }
 
-static int run_dump(pid_t pid, const struct options *o)
+static int run_dump(pid_t pid, const struct options *o, FILE *out)
 {
 	struct mst_err err = {0};
 	struct mst_target *tg = NULL;
@@ -226,8 +228,7 @@ static int run_dump(pid_t pid, const struct options *o)
 	unsigned flags = (o->native_all ? MST_DUMP_NATIVE_ALL : 0) |
 	                 (o->python_only ? MST_DUMP_PYTHON_ONLY : 0) |
 	                 (o->no_source ? MST_DUMP_NO_SOURCE : 0);
-	rc = o->json ? mst_dump_json(stdout, snap, sym, flags)
-	             : mst_dump_text(stdout, snap, sym, flags);
+	rc = o->json ? mst_dump_json(out, snap, sym, flags) : mst_dump_text(out, snap, sym, flags);
 	if (rc == -EPIPE) {
 		/* The reader had enough: `msttop --dump | head`. */
 	} else if (rc < 0) {
@@ -240,6 +241,60 @@ out:
 	mst_snapshot_free(snap);
 	mst_target_close(tg);
 	return code;
+}
+
+/* --dump --subprocesses: the process, then every descendant, parents
+ * first. The exit status is the first process's; a descendant that cannot
+ * be dumped (it ended meanwhile, it cannot be traced) is said on stderr
+ * and the others follow. Each dump is made whole before it is printed, so
+ * the JSON array never holds half of one. */
+static int run_dump_tree(pid_t pid, const struct options *o)
+{
+	pid_t *kids = NULL, *parents = NULL;
+	size_t n = 0;
+	if (mst_proc_descendants(pid, &kids, &parents, &n) < 0) {
+		fprintf(stderr, "msttop: out of memory\n");
+		return EXIT_FAILED;
+	}
+	int code = EXIT_OK;
+	size_t shown = 0;
+	if (o->json)
+		fputs("{\"processes\":[", stdout);
+	for (size_t i = 0; i <= n && !cancel_signal; i++) {
+		pid_t p = i ? kids[i - 1] : pid;
+		char *buf = NULL;
+		size_t len = 0;
+		FILE *mem = open_memstream(&buf, &len);
+		if (!mem) {
+			code = EXIT_FAILED;
+			break;
+		}
+		int c = run_dump(p, o, mem);
+		fclose(mem);
+		if (!i)
+			code = c;
+		if (len) {
+			if (o->json && shown)
+				fputc(',', stdout);
+			else if (!o->json && i)
+				printf("\n=== process %d, a child of %d\n\n", (int)p,
+				       (int)parents[i - 1]);
+			fwrite(buf, 1, len, stdout);
+			shown++;
+		}
+		free(buf);
+	}
+	if (o->json) {
+		fputs("],\"parents\":{", stdout);
+		for (size_t i = 0; i < n; i++)
+			printf("%s\"%d\":%d", i ? "," : "", (int)kids[i], (int)parents[i]);
+		fputs("}}\n", stdout);
+	}
+	free(kids);
+	free(parents);
+	if (fflush(stdout) != 0 && errno != EPIPE)
+		code = EXIT_FAILED;
+	return cancel_signal ? 128 + (int)cancel_signal : code;
 }
 
 static bool parse_number(const char *s, double lo, double hi, double *out)
@@ -569,23 +624,15 @@ static int run_live(pid_t pid, const struct options *o, struct child *c)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"pid", required_argument, NULL, 'p'},
-	    {"dump", no_argument, NULL, 'd'},
-	    {"json", no_argument, NULL, 'j'},
-	    {"native-all", no_argument, NULL, 'N'},
-	    {"python-only", no_argument, NULL, 'P'},
-	    {"no-source", no_argument, NULL, 'S'},
-	    {"rate", required_argument, NULL, 'r'},
-	    {"duration", required_argument, NULL, 'D'},
-	    {"nonblocking", no_argument, NULL, 'n'},
-	    {"batch", no_argument, NULL, 'b'},
-	    {"log", required_argument, NULL, 'L'},
-	    {"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'V'},
-	    {"record", required_argument, NULL, 'o'},
-	    {"format", required_argument, NULL, 'f'},
-	    {"idle", no_argument, NULL, 'I'},
-	    {NULL, 0, NULL, 0},
+	    {"pid", required_argument, NULL, 'p'},    {"dump", no_argument, NULL, 'd'},
+	    {"json", no_argument, NULL, 'j'},         {"native-all", no_argument, NULL, 'N'},
+	    {"python-only", no_argument, NULL, 'P'},  {"no-source", no_argument, NULL, 'S'},
+	    {"rate", required_argument, NULL, 'r'},   {"duration", required_argument, NULL, 'D'},
+	    {"nonblocking", no_argument, NULL, 'n'},  {"batch", no_argument, NULL, 'b'},
+	    {"log", required_argument, NULL, 'L'},    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},      {"record", required_argument, NULL, 'o'},
+	    {"format", required_argument, NULL, 'f'}, {"idle", no_argument, NULL, 'I'},
+	    {"subprocesses", no_argument, NULL, 'C'}, {NULL, 0, NULL, 0},
 	};
 	const char *pid_arg = NULL;
 	struct options o = {0};
@@ -617,6 +664,9 @@ int main(int argc, char **argv)
 			break;
 		case 'I':
 			o.idle = true;
+			break;
+		case 'C':
+			o.subprocesses = true;
 			break;
 		case 'p':
 			if (pid_arg) {
@@ -713,6 +763,11 @@ int main(int argc, char **argv)
 		                "every thread\n");
 		return EXIT_USAGE;
 	}
+	if (o.subprocesses && !o.dump) {
+		fprintf(stderr, "msttop: --subprocesses goes with --dump (the live view, -b and "
+		                "--record follow one process)\n");
+		return EXIT_USAGE;
+	}
 	if (o.cmd && pid_arg) {
 		fprintf(stderr, "msttop: -p and -- exclude each other: look at a running process "
 		                "or start one\n");
@@ -797,7 +852,7 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(fatal_sigs) / sizeof(fatal_sigs[0]); i++)
 		sigaction(fatal_sigs[i], &fatal, NULL);
 	if (o.dump)
-		return run_dump(pid, &o);
+		return o.subprocesses ? run_dump_tree(pid, &o) : run_dump(pid, &o, stdout);
 	struct child child = {0};
 	if (o.cmd) {
 		int rc = launch(o.cmd, &child);

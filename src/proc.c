@@ -864,3 +864,69 @@ int mst_pid_reader_read(void *ctx, uint64_t addr, void *buf, size_t len)
 {
 	return vm_read(*(pid_t *)ctx, addr, buf, len);
 }
+
+/* Append the children of process p (every thread's children file). */
+static int add_children(pid_t p, pid_t **out, pid_t **parent, size_t *n, size_t *cap)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)p);
+	DIR *d = opendir(path);
+	if (!d)
+		return 0; /* it ended: nothing under it */
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		char cpath[96];
+		snprintf(cpath, sizeof(cpath), "/proc/%d/task/%s/children", (int)p, de->d_name);
+		FILE *f = fopen(cpath, "re");
+		if (!f)
+			continue;
+		long c;
+		while (fscanf(f, "%ld", &c) == 1) {
+			if (*n == *cap) {
+				size_t nc = *cap ? *cap * 2 : 16;
+				pid_t *no = realloc(*out, nc * sizeof(*no));
+				if (!no) {
+					fclose(f);
+					closedir(d);
+					return -ENOMEM;
+				}
+				*out = no;
+				pid_t *np = realloc(*parent, nc * sizeof(*np));
+				if (!np) {
+					fclose(f);
+					closedir(d);
+					return -ENOMEM;
+				}
+				*parent = np;
+				*cap = nc;
+			}
+			(*out)[*n] = (pid_t)c;
+			(*parent)[(*n)++] = p;
+		}
+		fclose(f);
+	}
+	closedir(d);
+	return 0;
+}
+
+int mst_proc_descendants(pid_t pid, pid_t **out, pid_t **parent, size_t *n)
+{
+	*out = *parent = NULL;
+	*n = 0;
+	size_t cap = 0;
+	if (add_children(pid, out, parent, n, &cap) < 0)
+		goto nomem;
+	/* Breadth first: each one's children after everything found before. */
+	for (size_t i = 0; i < *n; i++)
+		if (add_children((*out)[i], out, parent, n, &cap) < 0)
+			goto nomem;
+	return 0;
+nomem:
+	free(*out);
+	free(*parent);
+	*out = *parent = NULL;
+	*n = 0;
+	return -ENOMEM;
+}

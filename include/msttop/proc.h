@@ -101,6 +101,12 @@ size_t mst_proc_reap(struct mst_proc *p);
  * target's parent gets it (msttop started the program): the kernel hands
  * that status to the first wait, which may be one of proc's. */
 bool mst_proc_leader_exit(const struct mst_proc *p, int *status);
+
+/* The descendants of process pid, parents before their children (breadth
+ * first), from /proc/PID/task/TID/children of every thread; into *out
+ * (malloc'd; *n of them, each with its parent in (*parent)[i]). A process
+ * that ends meanwhile is left out. 0 or -ENOMEM. */
+int mst_proc_descendants(pid_t pid, pid_t **out, pid_t **parent, size_t *n);
 /* Or let go of it for good (a --dump is done with it): detached, it runs
  * on, or stays stopped if someone else stopped it. */
 int mst_proc_detach(struct mst_proc *p, pid_t tid);

@@ -931,7 +931,10 @@ static bool user_view_scenario(struct ctx *c, const struct mst_interp *py)
 		return bad(c, "py_record did not start under %s", py->label);
 	if (!start_session(c, c->target.pid, 140, 50))
 		return false;
-	const char *merged[] = {"[your code]", "compare", "qsort", "sort_once", NULL};
+	/* By total share: the merged stack's frames are near the top however
+	 * many rows the terminal has (own shares put the spinner's first). */
+	keys(c, "s");
+	const char *merged[] = {"[your code]", "%TOT", "compare", "qsort", "sort_once", NULL};
 	if (!wait_for(c, has_all, merged, WAIT_MS))
 		return bad(c, "compare, qsort and sort_once are not all in the hot frames");
 	/* Short paths: no build tree of the interpreter on the main screen. */

@@ -1,0 +1,141 @@
+/* --dump --subprocesses against a real process tree, on every interpreter:
+ * a multiprocessing pool (fork), a "spawn" process, a subprocess of the
+ * same interpreter and a "sleep" (no Python). Each process is dumped in
+ * turn, parents first, each child's Python function at its marked line; no
+ * process is left stopped or traced. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../check_main.h"
+#include "../harness.h"
+
+#define TARGET "tests/targets/py_subproc.py"
+
+/* The section of the text dump for process pid: from its header to the
+ * next one (malloc'd), or NULL. The first process has no "===" line. */
+static char *section(const char *out, int pid, bool first)
+{
+	char head[64];
+	if (first)
+		snprintf(head, sizeof(head), "Process %d: ", pid);
+	else
+		snprintf(head, sizeof(head), "=== process %d, a child of ", pid);
+	const char *s = strstr(out, head);
+	if (!s)
+		return NULL;
+	const char *e = strstr(s + strlen(head), "\n=== process ");
+	return strndup(s, e ? (size_t)(e - s) : strlen(s));
+}
+
+static bool has_frame(const char *sec, const char *fn, int line)
+{
+	char want[256];
+	snprintf(want, sizeof(want), "(Python) %s at ", fn);
+	for (const char *p = sec; (p = strstr(p, want)); p++) {
+		const char *nl = strchr(p, '\n');
+		char l[512];
+		snprintf(l, sizeof(l), "%.*s", (int)(nl ? nl - p : (long)strlen(p)), p);
+		char tail[64];
+		snprintf(tail, sizeof(tail), "py_subproc.py:%d", line);
+		if (strstr(l, tail))
+			return true;
+	}
+	return false;
+}
+
+START_TEST(dump_subprocesses)
+{
+	const struct mst_interp *in;
+	size_t n = mst_test_interps(&in);
+	ck_assert_msg((size_t)_i < n, "no interpreter");
+	const struct mst_interp *py = &in[_i];
+	struct mst_child t;
+	ck_assert_msg(mst_child_start_py(&t, py, TARGET, NULL, 120000) == 0,
+	              "py_subproc did not start under %s", py->label);
+	char pool[64] = "", spawn[32] = "", child[32] = "", sleep_[32] = "";
+	mst_child_ready_value(&t, "pool", pool, sizeof(pool));
+	mst_child_ready_value(&t, "spawn", spawn, sizeof(spawn));
+	mst_child_ready_value(&t, "child", child, sizeof(child));
+	mst_child_ready_value(&t, "sleep", sleep_, sizeof(sleep_));
+	int pools[2] = {0, 0};
+	sscanf(pool, "%d,%d", &pools[0], &pools[1]);
+	/* The workers print their ready line from inside the function, but
+	 * the stack is final only once they sleep. */
+	int pids[] = {pools[0], pools[1], atoi(spawn), atoi(child)};
+	for (size_t i = 0; i < 4; i++)
+		mst_wait_all_sleeping(pids[i], 10000);
+	char *src = mst_src_path(TARGET);
+	int l_pool = mst_marker_line(src, "pool_sleep"),
+	    l_spawn = mst_marker_line(src, "spawn_sleep"),
+	    l_child = mst_marker_line(src, "child_sleep"),
+	    l_main = mst_marker_line(src, "main_wait");
+	free(src);
+	char pid[32];
+	snprintf(pid, sizeof(pid), "%d", (int)t.pid);
+	int code = -1;
+	char *out = mst_msttop_dump(t.pid, "--subprocesses", NULL, NULL, &code);
+	int jcode = -1;
+	char *json = mst_msttop_dump(t.pid, "--subprocesses", "--json", NULL, &jcode);
+	bool ok = code == 0 && jcode == 0 && out && json;
+	const char *fns[] = {"pool_task", "pool_task", "spawn_task", "child_task"};
+	const int lines[] = {l_pool, l_pool, l_spawn, l_child};
+	char why[512] = "";
+	char *sec = out ? section(out, (int)t.pid, true) : NULL;
+	if (ok && !(sec && has_frame(sec, "main", l_main)))
+		snprintf(why, sizeof(why), "the parent's main() at line %d is not in its dump",
+		         l_main);
+	free(sec);
+	for (size_t i = 0; ok && !why[0] && i < 4; i++) {
+		sec = section(out, pids[i], false);
+		if (!sec || !has_frame(sec, fns[i], lines[i]))
+			snprintf(why, sizeof(why), "process %d: no %s at line %d", pids[i], fns[i],
+			         lines[i]);
+		free(sec);
+	}
+	if (ok && !why[0]) {
+		sec = section(out, atoi(sleep_), false);
+		if (!sec || !strstr(sec, ": sleep 1000") || strstr(sec, "(Python)"))
+			snprintf(why, sizeof(why), "the sleep child %s: no native-only dump",
+			         sleep_);
+		free(sec);
+	}
+	/* The JSON: one object per process, and every child's parent. */
+	if (ok && !why[0]) {
+		char want[64];
+		snprintf(want, sizeof(want), "\"%d\":%d", pids[2], (int)t.pid);
+		if (strncmp(json, "{\"processes\":[", 14) || !strstr(json, want))
+			snprintf(why, sizeof(why), "the JSON lacks the processes or the parents");
+	}
+	for (size_t i = 0; i < 4; i++) {
+		char what[128] = "";
+		if (!why[0] && mst_wait_none_held(pids[i], what, sizeof(what)))
+			snprintf(why, sizeof(why), "process %d left held: %s", pids[i], what);
+	}
+	MST_ASSERT_FREE(t.pid);
+	mst_child_stop(&t);
+	printf("RESULT %s subprocesses %s\n", py->label, ok && !why[0] ? "ok" : "FAIL");
+	ck_assert_msg(code == 0, "%s: --dump --subprocesses exited %d", py->label, code);
+	ck_assert_msg(jcode == 0, "%s: --json exited %d", py->label, jcode);
+	ck_assert_msg(!why[0], "%s: %s\n%.6000s", py->label, why, out);
+	free(out);
+	free(json);
+}
+END_TEST
+
+static Suite *subproc_suite(void)
+{
+	const struct mst_interp *in;
+	size_t n = mst_test_interps(&in);
+	Suite *s = suite_create("subprocesses");
+	TCase *tc = tcase_create("dump");
+	tcase_set_timeout(tc, 300);
+	tcase_add_loop_test(tc, dump_subprocesses, 0, n ? (int)n : 1);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return mst_check_main(subproc_suite(), NULL, 0);
+}
