@@ -25,6 +25,9 @@
 /* Long enough for a few hundred samples of the busy threads. */
 #define RECORD_S "2"
 #define RUN_MS 180000
+/* A checker starts Chromium up to three times, each allowed three minutes
+ * on a loaded machine (they end as soon as the page is done). */
+#define CHECK_MS 900000
 
 struct tmp {
 	char dir[64];
@@ -87,7 +90,7 @@ static int checker(const char *script, char **why, ...)
 	va_end(ap);
 	argv[n] = NULL;
 	char *out = NULL, *err = NULL;
-	int st = mst_run(argv, RUN_MS, &out, &err);
+	int st = mst_run(argv, CHECK_MS, &out, &err);
 	free(argv[1]);
 	size_t len = (out ? strlen(out) : 0) + (err ? strlen(err) : 0) + 64;
 	*why = malloc(len);
@@ -539,7 +542,7 @@ static Suite *record_suite(void)
 	tcase_add_loop_test(tc, record_every_python, 0, n ? (int)n : 1);
 	suite_add_tcase(s, tc);
 	TCase *tf = tcase_create("formats");
-	tcase_set_timeout(tf, 600);
+	tcase_set_timeout(tf, 2400);
 	tcase_add_test(tf, record_every_format);
 	suite_add_tcase(s, tf);
 	TCase *tl = tcase_create("launch");

@@ -23,7 +23,6 @@ import argparse
 import os
 import re
 import signal
-import struct
 import subprocess
 import sys
 import tempfile
@@ -31,8 +30,10 @@ import urllib.parse
 import xml.etree.ElementTree as ET
 import zlib
 
+from pngread import colour_count, read_png
+
 CHROMIUM = "/usr/bin/chromium"
-TIMEOUT = 60
+TIMEOUT = 180  # seconds per Chromium run: a loaded machine is slow; the run ends when the page is done
 SVG_NS = "{http://www.w3.org/2000/svg}"
 
 
@@ -99,58 +100,9 @@ def console_errors(stderr):
 
 
 def png_colours(path):
-    """Distinct pixel colours of an 8-bit, non-interlaced PNG."""
-    with open(path, "rb") as f:
-        data = f.read()
-    if data[:8] != b"\x89PNG\r\n\x1a\n":
-        raise ValueError("not a PNG")
-    pos, idat, ihdr = 8, [], None
-    while pos + 8 <= len(data):
-        n, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        body = data[pos + 8:pos + 8 + n]
-        if kind == b"IHDR":
-            ihdr = struct.unpack(">IIBBBBB", body)
-        elif kind == b"IDAT":
-            idat.append(body)
-        elif kind == b"IEND":
-            break
-        pos += 12 + n
-    if not ihdr:
-        raise ValueError("no IHDR")
-    w, h, depth, ctype, _, _, interlace = ihdr
-    channels = {0: 1, 2: 3, 4: 2, 6: 4}.get(ctype)
-    if depth != 8 or channels is None or interlace:
-        raise ValueError("unsupported PNG (depth %d, colour type %d, interlace %d)"
-                         % (depth, ctype, interlace))
-    raw = zlib.decompress(b"".join(idat))
-    bpp, stride = channels, w * channels
-    prev = bytearray(stride)
-    colours = set()
-    for y in range(h):
-        off = y * (stride + 1)
-        ftype, row = raw[off], bytearray(raw[off + 1:off + 1 + stride])
-        if ftype == 1:
-            for i in range(bpp, stride):
-                row[i] = (row[i] + row[i - bpp]) & 0xff
-        elif ftype == 2:
-            row = bytearray((a + b) & 0xff for a, b in zip(row, prev))
-        elif ftype == 3:
-            for i in range(stride):
-                left = row[i - bpp] if i >= bpp else 0
-                row[i] = (row[i] + ((left + prev[i]) >> 1)) & 0xff
-        elif ftype == 4:
-            for i in range(stride):
-                a = row[i - bpp] if i >= bpp else 0
-                b, c = prev[i], prev[i - bpp] if i >= bpp else 0
-                p = a + b - c
-                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-                pred = a if pa <= pb and pa <= pc else b if pb <= pc else c
-                row[i] = (row[i] + pred) & 0xff
-        elif ftype != 0:
-            raise ValueError("bad PNG filter %d" % ftype)
-        colours.update(bytes(row[i:i + bpp]) for i in range(0, stride, bpp))
-        prev = row
-    return w, h, len(colours)
+    """Width, height and distinct pixel colours of a screenshot."""
+    img = read_png(path)
+    return img[0], img[1], colour_count(img)
 
 
 def check(opts, tmp, fails):
