@@ -265,8 +265,10 @@ static void write_window(struct mst_ui *u)
 	}
 	struct mst_err e = {0};
 	/* As the screen shows it: window, idle samples, native frames. */
-	struct mst_record_select sel = {
-	    .recent = u->window == MST_AGG_RECENT, .idle = u->show_idle, .view = u->view};
+	struct mst_record_select sel = {.recent = u->window == MST_AGG_RECENT,
+	                                .idle = u->show_idle,
+	                                .gil_only = u->subset == MST_AGG_ONLY_GIL,
+	                                .view = u->view};
 	bool recent = sel.recent;
 	if (mst_record_write_path(u->rec, path, u->write_format, u->meta, &sel, &e) < 0) {
 		mst_ui_msg(u, "%s", e.msg);

@@ -96,16 +96,19 @@ static void draw_node(struct mst_ui *u, const struct mst_record_tree *t, uint32_
 	struct mst_ui_flame *fl = &u->fl;
 	if (fl->nboxes < MST_UI_FLAME_BOXES)
 		fl->boxes[fl->nboxes++] = (struct mst_ui_flame_box){node, x0, x1, row};
-	char text[512], fit[1024];
+	char text[512], fit[4096];
 	label(&t->v[node], false, text, sizeof(text));
 	/* A box: its label, cut to its width, with a space at its right
 	 * edge so neighbours are told apart. */
 	int bw = x1 - x0;
 	/* Too narrow for a name: its colour alone. */
 	mst_fmt_fit(bw >= 4 ? text : "", bw > 1 ? bw - 1 : bw, MST_FIT_PAD | mst_ui_fit_flags(u),
-	            fit, sizeof(fit));
-	if (bw > 1)
-		strcat(fit, " ");
+	            fit, sizeof(fit) - 1);
+	size_t len = strlen(fit);
+	if (bw > 1) {
+		fit[len] = ' '; /* room was kept for it */
+		fit[len + 1] = '\0';
+	}
 	mst_ui_text(u, y + row, x0, fit, node == fl->sel ? MST_A_SELECTED : attr_of(&t->v[node]));
 	uint64_t total = t->v[node].samples;
 	double cx = x;
@@ -124,8 +127,10 @@ void mst_flame_draw(struct mst_ui *u, int y, int h, pid_t tid)
 		mst_flame_reset(u); /* another thread: its own tree */
 	fl->tid = tid;
 	struct mst_record_tree *t = &fl->tree;
-	struct mst_record_select sel = {
-	    .recent = u->window == MST_AGG_RECENT, .idle = u->show_idle, .view = u->view};
+	struct mst_record_select sel = {.recent = u->window == MST_AGG_RECENT,
+	                                .idle = u->show_idle,
+	                                .gil_only = u->subset == MST_AGG_ONLY_GIL,
+	                                .view = u->view};
 	struct mst_err e = {0};
 	if (!u->rec || mst_record_tree(u->rec, &sel, tid, u->mode == MST_AGG_BY_LINE, t, &e) < 0) {
 		mst_ui_line(u, y, u->rec ? e.msg : " (no recording: no flame view)", MST_A_WARN);

@@ -57,6 +57,7 @@ struct mst_record_select {
 	bool recent;            /* the recent window only (else since start or reset);
 	                         * the timeline (chrome) is always since start */
 	bool idle;              /* idle samples too (default: on-CPU only) */
+	bool gil_only;          /* only samples where the thread held the GIL (the live view's g) */
 	enum mst_agg_view view; /* which frames: every one, folded, Python only, the user's */
 };
 

@@ -670,6 +670,8 @@ static int build_stacks(struct mst_record *r, const struct mst_record_select *se
 		remap[i] = NONE;
 		if (!cnt[i] || (!sel->idle && !s->other && !(s->states & RUNNING)))
 			continue;
+		if (sel->gil_only && !(s->states & (1u << REC_ST_GIL)))
+			continue;
 		struct vkey k = {.thread = s->thread, .states = s->states & ~RUNNING, .seq = NONE};
 		if (!s->other) {
 			size_t nf = filter_seq(r, &r->seqs[s->seq], sel->view);

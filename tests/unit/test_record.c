@@ -98,6 +98,12 @@ START_TEST(record_counts_and_views)
 	s = collapsed(r, &sel);
 	ck_assert_str_eq(s, "MainThread (tid 100);main (app.py:20);spin (app.py:7) 5\n");
 	free(s);
+	/* Only the samples holding the GIL (the live view's g): the idle
+	 * one had not. */
+	sel.gil_only = true;
+	s = collapsed(r, &sel);
+	ck_assert_str_eq(s, "MainThread (tid 100);main (app.py:20);spin (app.py:7) 4\n");
+	free(s);
 	struct mst_record_stats st;
 	mst_record_stats(r, &st);
 	ck_assert_uint_eq(st.samples, 5);
