@@ -49,8 +49,8 @@ struct options {
 	const char *log;
 	/* --record FILE, given up to MAX_RECORDS times: every file is written
 	 * from the one recording, each in its format (--format, else from
-	 * its name). record is the first, NULL without --record. */
-	const char *record, *records[MAX_RECORDS];
+	 * its name). */
+	const char *records[MAX_RECORDS];
 	enum mst_record_format formats[MAX_RECORDS];
 	size_t nrecords;
 	enum mst_record_format format; /* --format; the w key's too */
@@ -486,7 +486,7 @@ static int write_records(struct mst_record *r, const struct mst_record_meta *met
 static int run_batch(struct mst_sampler *s, const struct options *o, struct child *c)
 {
 	struct mst_err err = {0};
-	double dur = o->duration > 0 ? o->duration : o->record ? 0 : 5;
+	double dur = o->duration > 0 ? o->duration : o->nrecords ? 0 : 5;
 	uint64_t end = dur > 0 ? mst_clock_ns() + (uint64_t)(dur * 1e9) : UINT64_MAX;
 	for (;;) {
 		uint64_t now = mst_clock_ns();
@@ -510,14 +510,14 @@ static int run_batch(struct mst_sampler *s, const struct options *o, struct chil
 	}
 	/* A recording made headless for want of a terminal has its file for
 	 * output; -b asked for the report too. */
-	if (o->record && !o->batch)
+	if (o->nrecords && !o->batch)
 		return EXIT_OK;
 	int rc = mst_report_text(stdout, s, 30);
 	if (rc < 0 && rc != -EPIPE) {
 		fprintf(stderr, "msttop: cannot write the report: %s\n", strerror(-rc));
 		return EXIT_FAILED;
 	}
-	return cancel_signal && !o->record ? 128 + (int)cancel_signal : EXIT_OK;
+	return cancel_signal && !o->nrecords ? 128 + (int)cancel_signal : EXIT_OK;
 }
 
 static int run_live(pid_t pid, const struct options *o, struct child *c)
@@ -546,7 +546,7 @@ static int run_live(pid_t pid, const struct options *o, struct child *c)
 	}
 	struct mst_record_meta meta;
 	fill_meta(&meta, s, o);
-	if (o->record) {
+	if (o->nrecords) {
 		if ((rc = mst_record_new(NULL, &rec, &err)) < 0 ||
 		    (rc = mst_sampler_add_record(s, rec)) < 0) {
 			fprintf(stderr, "msttop: cannot record: %s\n",
@@ -558,7 +558,7 @@ static int run_live(pid_t pid, const struct options *o, struct child *c)
 		}
 	}
 	/* A recording without a terminal to show it on runs headless. */
-	bool batch = o->batch || (o->record && !(isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)));
+	bool batch = o->batch || (o->nrecords && !(isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)));
 	int code;
 	if (batch) {
 		code = run_batch(s, o, c);
@@ -567,7 +567,7 @@ static int run_live(pid_t pid, const struct options *o, struct child *c)
 		                         .show_idle = o->idle,
 		                         .write_format = o->format,
 		                         .meta = &meta,
-		                         .recording_to = o->record};
+		                         .recording_to = o->nrecords ? o->records[0] : NULL};
 		if (o->native_all || o->python_only) {
 			uo.view = o->native_all ? MST_AGG_VIEW_ALL : MST_AGG_VIEW_PYTHON;
 			uo.view_set = true;
@@ -649,7 +649,6 @@ int main(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			o.records[o.nrecords++] = optarg;
-			o.record = o.records[0];
 			break;
 		case 'f':
 			if (mst_record_format_parse(optarg, &o.format) < 0) {
@@ -752,9 +751,9 @@ int main(int argc, char **argv)
 	}
 	for (size_t i = 0; i < o.nrecords; i++)
 		o.formats[i] = o.format_set ? o.format : mst_record_format_guess(o.records[i]);
-	if (o.record && !o.format_set)
+	if (o.nrecords && !o.format_set)
 		o.format = o.formats[0];
-	if (o.record && o.dump) {
+	if (o.nrecords && o.dump) {
 		fprintf(stderr, "msttop: --record samples over time; --dump takes one snapshot\n");
 		return EXIT_USAGE;
 	}

@@ -83,8 +83,6 @@ void mst_record_begin(struct mst_record *r, uint64_t now_ns, uint64_t weight_ns)
 int mst_record_add_thread(struct mst_record *r, const struct mst_agg_thread_in *t,
                           struct mst_err *err);
 void mst_record_end(struct mst_record *r);
-/* The sampler knows a thread is gone: its open spans end at the last tick. */
-void mst_record_end_thread(struct mst_record *r, pid_t tid);
 /* Forget everything recorded (the live view's 'r'); keep the frames. */
 void mst_record_reset(struct mst_record *r);
 

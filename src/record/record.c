@@ -565,16 +565,6 @@ nomem:
 	return mst_err_set(err, -ENOMEM, "out of memory");
 }
 
-void mst_record_end_thread(struct mst_record *r, pid_t tid)
-{
-	for (uint32_t i = 0; i < r->nthreads; i++)
-		if (r->threads[i].pub.tid == tid) {
-			close_run(r, i);
-			close_spans(r, i, ~0u);
-			r->threads[i].seen_tick = 0;
-		}
-}
-
 void mst_record_stats(const struct mst_record *r, struct mst_record_stats *out)
 {
 	*out = r->st;
