@@ -3,14 +3,15 @@
 
 #include <errno.h>
 #include <libunwind-x86_64.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/procfs.h>
 #include <sys/ptrace.h>
 #include <sys/user.h>
 
-int mst_arch_getregs(pid_t tid, struct mst_regs *out)
+static void from_user_regs(const struct user_regs_struct *up, struct mst_regs *out)
 {
-	struct user_regs_struct u;
-	if (ptrace(PTRACE_GETREGS, tid, 0, &u) < 0)
-		return -errno;
+	struct user_regs_struct u = *up;
 	out->ip = u.rip;
 	out->sp = u.rsp;
 	out->tp = u.fs_base;
@@ -36,6 +37,34 @@ int mst_arch_getregs(pid_t tid, struct mst_regs *out)
 	r[UNW_X86_64_R14] = u.r14;
 	r[UNW_X86_64_R15] = u.r15;
 	r[UNW_X86_64_RIP] = u.rip;
+}
+
+int mst_arch_getregs(pid_t tid, struct mst_regs *out)
+{
+	struct user_regs_struct u;
+	if (ptrace(PTRACE_GETREGS, tid, 0, &u) < 0)
+		return -errno;
+	from_user_regs(&u, out);
+	return 0;
+}
+
+int mst_arch_regs_from_prstatus(const void *desc, size_t len, pid_t *tid, int *cursig,
+                                struct mst_regs *out)
+{
+	/* The kernel and gdb write the whole struct; its pr_reg is the
+	 * user_regs_struct PTRACE_GETREGS fills. Copied out: the note's
+	 * bytes are only 4-aligned. */
+	struct elf_prstatus st;
+	_Static_assert(sizeof(st.pr_reg) == sizeof(struct user_regs_struct),
+	               "pr_reg is a user_regs_struct");
+	if (len != sizeof(st))
+		return -EINVAL;
+	memcpy(&st, desc, sizeof(st));
+	struct user_regs_struct u;
+	memcpy(&u, &st.pr_reg, sizeof(u));
+	from_user_regs(&u, out);
+	*tid = st.pr_pid;
+	*cursig = st.pr_cursig;
 	return 0;
 }
 

@@ -210,8 +210,27 @@ int mst_dump_text(FILE *out, const struct mst_snapshot *s, struct mst_symbols *s
 {
 	struct ctx c = {.out = out, .s = s, .sym = sym, .flags = flags};
 	char a[4200], b[256];
-	fprintf(out, "Process %d: %s\n", (int)s->pid,
-	        s->cmdline[0] ? mst_text_escape(s->cmdline, a, sizeof(a)) : "?");
+	if (s->core) {
+		fprintf(out, "Core file %s",
+		        mst_text_escape(mst_corefile_path(s->core), a, sizeof(a)));
+		fprintf(out, " of process %d: %s\n", (int)s->pid,
+		        s->cmdline[0] ? mst_text_escape(s->cmdline, a, sizeof(a)) : "?");
+		int sig = mst_corefile_signal(s->core);
+		if (sig > 0 && s->nthreads)
+			fprintf(out, "Signal %d (SIG%s), in thread %d\n", sig,
+			        sigabbrev_np(sig) ? sigabbrev_np(sig) : "?",
+			        (int)s->threads[0].tid);
+		/* What the core could not give, before what it gave. */
+		const char *n = mst_corefile_notes(s->core);
+		while (*n) {
+			size_t len = strcspn(n, "\n");
+			fprintf(out, "Missing: %.*s\n", (int)len, n);
+			n += len + (n[len] == '\n');
+		}
+	} else {
+		fprintf(out, "Process %d: %s\n", (int)s->pid,
+		        s->cmdline[0] ? mst_text_escape(s->cmdline, a, sizeof(a)) : "?");
+	}
 	if (s->py_status == 0) {
 		fprintf(out, "Python %s", s->py_version);
 		if (s->gc_collecting) {
@@ -298,6 +317,26 @@ int mst_dump_json(FILE *out, const struct mst_snapshot *s, struct mst_symbols *s
 	struct ctx c = {.out = out, .s = s, .sym = sym, .flags = flags};
 	fprintf(out, "{\"pid\":%d,", (int)s->pid);
 	jstr(out, "command", s->cmdline, true);
+	if (s->core) {
+		fputs("\"core\":{", out);
+		jstr(out, "file", mst_corefile_path(s->core), true);
+		int sig = mst_corefile_signal(s->core);
+		fprintf(out, "\"signal\":%d,\"signal_thread\":%d,\"missing\":[", sig,
+		        sig > 0 && s->nthreads ? (int)s->threads[0].tid : 0);
+		const char *n = mst_corefile_notes(s->core);
+		for (bool first = true; *n; first = false) {
+			size_t len = strcspn(n, "\n");
+			char line[MST_ERR_MSG_MAX * 2];
+			snprintf(line, sizeof(line), "%.*s", (int)len, n);
+			fputs(first ? "\"" : ",\"", out);
+			mst_json_string(out, line);
+			fputc('"', out);
+			n += len + (n[len] == '\n');
+		}
+		fputs("]},", out);
+	} else {
+		fputs("\"core\":null,", out);
+	}
 	if (s->py_status == 0) {
 		fputs("\"python\":{", out);
 		jstr(out, "version", s->py_version, true);

@@ -55,7 +55,8 @@ struct options {
 	size_t nrecords;
 	enum mst_record_format format; /* --format; the w key's too */
 	bool format_set;
-	char **cmd; /* after --: the program to start, NULL-terminated */
+	char **cmd;             /* after --: the program to start, NULL-terminated */
+	const char *core, *exe; /* --core FILE [--exe PATH]: a dump of a core file */
 };
 
 /* The program msttop started (--), 0 when it attached to a PID. */
@@ -98,6 +99,7 @@ static void usage(FILE *out)
 	      "                     [--record FILE [--format F] [--idle]]\n"
 	      "       msttop [options] -- CMD [ARGS...]\n"
 	      "       msttop -p PID --dump [--json] [--native-all | --python-only]\n"
+	      "       msttop --core FILE [--exe PATH] [--json] [--native-all | --python-only]\n"
 	      "A top for Python processes: every thread's merged Python and native stack.\n"
 	      "\n"
 	      "  -p, --pid PID     the process to look at\n"
@@ -130,6 +132,10 @@ static void usage(FILE *out)
 	      "      --no-source   no source line under Python frames\n"
 	      "      --subprocesses  with --dump: also every descendant process, parents\n"
 	      "                    first (JSON: {\"processes\": [...], \"parents\": {...}})\n"
+	      "      --core FILE   --dump of a core file (kernel core, gdb's gcore): every\n"
+	      "                    thread's merged stack, the GIL and GC as it was then\n"
+	      "      --exe PATH    with --core: read PATH as the executable (the core names\n"
+	      "                    the one it had, which may have moved)\n"
 	      "  -h, --help        show this help and exit\n"
 	      "  -V, --version     show the version and exit\n"
 	      "\n"
@@ -150,7 +156,7 @@ static void usage(FILE *out)
 	      "  0  success\n"
 	      "  1  the snapshot failed (the target exited, output error)\n"
 	      "  2  usage error: bad option, malformed PID, unknown format, a FILE that\n"
-	      "     cannot be written\n"
+	      "     cannot be written, a --core FILE that is not a readable ELF core\n"
 	      "  3  no such process\n"
 	      "  4  not permitted to trace the process (run as root or with CAP_SYS_PTRACE,\n"
 	      "     or set kernel.yama.ptrace_scope=0)\n"
@@ -189,12 +195,16 @@ static int run_dump(pid_t pid, const struct options *o, FILE *out)
 	struct mst_snapshot *snap = NULL;
 	int code = EXIT_OK;
 
-	struct mst_target_opts to = {
-	    .pid = pid, .python_only = o->python_only, .cancel = &cancel_signal};
+	struct mst_target_opts to = {.pid = pid,
+	                             .core = o->core,
+	                             .exe = o->exe,
+	                             .python_only = o->python_only,
+	                             .cancel = &cancel_signal};
 	int rc = mst_target_open(&to, &tg, &err);
 	if (rc < 0) {
 		fprintf(stderr, "msttop: %s\n", err.msg);
-		return exit_code_for(rc);
+		/* A core that cannot be read is a bad argument, whatever why. */
+		return o->core && rc != -ENOMEM ? EXIT_USAGE : exit_code_for(rc);
 	}
 	int py_rc;
 	const struct mst_err *py_err = mst_target_py_error(tg, &py_rc);
@@ -212,9 +222,13 @@ static int run_dump(pid_t pid, const struct options *o, FILE *out)
 	}
 	struct mst_py *py = mst_target_py(tg);
 	struct mst_symbols *sym = mst_target_symbols(tg);
-	rc =
-	    mst_snapshot_take(mst_target_proc(tg), mst_target_unwinder(tg), py, py_err,
-	                      o->python_only ? MST_SNAP_PYTHON_ONLY : MST_SNAP_DETACH, &snap, &err);
+	if (o->core)
+		rc = mst_snapshot_take_core(mst_target_corefile(tg), mst_target_unwinder(tg), py,
+		                            py_err, &snap, &err);
+	else
+		rc = mst_snapshot_take(mst_target_proc(tg), mst_target_unwinder(tg), py, py_err,
+		                       o->python_only ? MST_SNAP_PYTHON_ONLY : MST_SNAP_DETACH,
+		                       &snap, &err);
 	if (rc < 0) {
 		code = rc == -MST_EINTR ? 128 + (int)cancel_signal : EXIT_FAILED;
 		if (rc != -MST_EINTR)
@@ -632,7 +646,8 @@ int main(int argc, char **argv)
 	    {"log", required_argument, NULL, 'L'},    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},      {"record", required_argument, NULL, 'o'},
 	    {"format", required_argument, NULL, 'f'}, {"idle", no_argument, NULL, 'I'},
-	    {"subprocesses", no_argument, NULL, 'C'}, {NULL, 0, NULL, 0},
+	    {"subprocesses", no_argument, NULL, 'C'}, {"core", required_argument, NULL, 'K'},
+	    {"exe", required_argument, NULL, 'E'},    {NULL, 0, NULL, 0},
 	};
 	const char *pid_arg = NULL;
 	struct options o = {0};
@@ -666,6 +681,12 @@ int main(int argc, char **argv)
 			break;
 		case 'C':
 			o.subprocesses = true;
+			break;
+		case 'K':
+			o.core = optarg;
+			break;
+		case 'E':
+			o.exe = optarg;
 			break;
 		case 'p':
 			if (pid_arg) {
@@ -722,10 +743,17 @@ int main(int argc, char **argv)
 		case 'V':
 			printf("msttop %s\n", MSTTOP_VERSION);
 			return EXIT_OK;
-		default:
+		default: {
+			/* A long option is named as it was typed (--core, not
+			 * the -K getopt knows it by). */
+			const char *word = optind > 0 ? argv[optind - 1] : "";
+			bool is_long = !strncmp(word, "--", 2);
 			if (optopt == 'p')
 				fprintf(stderr, "msttop: -p needs a PID (try --help)\n");
-			else if (optopt && strchr("ofrDL", optopt))
+			else if (optopt && strchr("ofrDLKE", optopt) && is_long)
+				fprintf(stderr, "msttop: %.*s needs a value (try --help)\n",
+				        (int)strcspn(word, "="), word);
+			else if (optopt && strchr("ofrDLKE", optopt))
 				fprintf(stderr, "msttop: -%c needs a value (try --help)\n", optopt);
 			else if (optopt)
 				fprintf(stderr, "msttop: unknown option -%c (try --help)\n",
@@ -734,6 +762,7 @@ int main(int argc, char **argv)
 				fprintf(stderr, "msttop: unknown option %s (try --help)\n",
 				        argv[optind - 1]);
 			return EXIT_USAGE;
+		}
 		}
 	}
 	if (optind > 0 && optind <= argc && !strcmp(argv[optind - 1], "--")) {
@@ -748,6 +777,24 @@ int main(int argc, char **argv)
 		        "-- %s ...)\n",
 		        argv[optind], argv[optind]);
 		return EXIT_USAGE;
+	}
+	if (o.exe && !o.core) {
+		fprintf(stderr, "msttop: --exe goes with --core\n");
+		return EXIT_USAGE;
+	}
+	if (o.core && (pid_arg || o.cmd || o.subprocesses)) {
+		fprintf(stderr, "msttop: --core reads a core file: -p, -- and --subprocesses look "
+		                "at live processes\n");
+		return EXIT_USAGE;
+	}
+	/* A core holds one moment: it can only be dumped. */
+	if (o.core && !o.dump) {
+		if (o.nrecords || o.batch || o.rate > 0 || o.duration > 0 || o.idle) {
+			fprintf(stderr, "msttop: a core file holds one moment: --core goes with "
+			                "--dump, not with sampling options\n");
+			return EXIT_USAGE;
+		}
+		o.dump = true;
 	}
 	for (size_t i = 0; i < o.nrecords; i++)
 		o.formats[i] = o.format_set ? o.format : mst_record_format_guess(o.records[i]);
@@ -798,7 +845,7 @@ int main(int argc, char **argv)
 	/* Live, Python frames alone are what --nonblocking reads. */
 	if (o.python_only && !o.dump)
 		o.nonblocking = true;
-	if (!pid_arg && !o.cmd) {
+	if (!pid_arg && !o.cmd && !o.core) {
 		fprintf(stderr, "msttop: no PID given: use -p PID, or -- CMD to start a program "
 		                "(try --help)\n");
 		return EXIT_USAGE;

@@ -136,6 +136,7 @@ void mst_maps_free(struct mst_maps *m)
 	for (size_t i = 0; i < m->n; i++)
 		free((char *)m->v[i].path);
 	free(m->v);
+	free(m->exe);
 	free(m);
 }
 
@@ -157,7 +158,9 @@ const struct mst_map *mst_maps_find(const struct mst_maps *m, uint64_t addr)
 
 void mst_maps_open_path(pid_t pid, const struct mst_map *map, char *buf, size_t len)
 {
-	if (map->deleted)
+	if (pid <= 0)
+		snprintf(buf, len, "%s", map->path ? map->path : "");
+	else if (map->deleted)
 		snprintf(buf, len, "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, (int)pid, map->start,
 		         map->end);
 	else

@@ -217,6 +217,64 @@ static int reset(struct mst_snapshot *s, size_t nt, bool native, bool python)
 	return 0;
 }
 
+/* Which thread states exist, their names, the collector's flag; or why
+ * there is no Python. Their frames are read here only when no thread is
+ * stopped (python-only); otherwise per thread, while it is stopped. */
+static int py_begin(struct mst_snapshot *s, struct mst_py *py, const struct mst_err *py_err,
+                    unsigned flags, struct mst_err *err)
+{
+	struct mst_py_threads *ptl = &s->pt;
+	if (!py) {
+		s->py_status = py_err && py_err->code ? py_err->code : -MST_ENOPYTHON;
+		snprintf(s->py_msg, sizeof(s->py_msg), "%s",
+		         py_err && py_err->msg[0] ? py_err->msg : "no Python runtime found");
+		return 0;
+	}
+	snprintf(s->py_version, sizeof(s->py_version), "%s", mst_py_version(py));
+	snprintf(s->py_note, sizeof(s->py_note), "%s", mst_py_limits(py));
+	struct mst_err e = {0};
+	bool names = !(flags & MST_SNAP_NO_NAMES);
+	int prc = flags & MST_SNAP_PYTHON_ONLY ? mst_py_read_threads(py, names, ptl, &e)
+	                                       : mst_py_read_thread_list(py, names, ptl, &e);
+	if (prc < 0) {
+		s->py_status = prc;
+		snprintf(s->py_msg, sizeof(s->py_msg), "%s", e.msg);
+	}
+	s->gc_known = ptl->gc_known;
+	s->gc_collecting = ptl->gc_collecting;
+	if (ptl->n > s->used_cap) {
+		bool *nu = realloc(s->used, ptl->n * sizeof(*nu));
+		if (!nu)
+			return mst_err_set(err, -ENOMEM, "out of memory");
+		s->used = nu;
+		s->used_cap = ptl->n;
+	}
+	if (ptl->n)
+		memset(s->used, 0, ptl->n * sizeof(*s->used));
+	return 0;
+}
+
+/* Each thread's GIL ownership was read at a different instant (while it
+ * was stopped, or one after another without stops): the GIL may have
+ * moved in between. A snapshot shows one holder, as of now: a recording's
+ * GIL spans never overlap. Also counts the thread states no thread
+ * matched. */
+static void py_end(struct mst_snapshot *s, struct mst_py *py)
+{
+	for (size_t k = 0; k < s->pt.n; k++)
+		s->orphan_tstates += !s->used[k];
+	if (!py)
+		return;
+	size_t holders = 0;
+	for (size_t i = 0; i < s->nthreads; i++)
+		holders += s->threads[i].holds_gil;
+	struct mst_py_gil g;
+	if (holders > 1 && mst_py_read_gil(py, &g) == 0 && g.known)
+		for (size_t i = 0; i < s->nthreads; i++)
+			s->threads[i].holds_gil =
+			    g.locked && s->threads[i].has_py && g.holder == s->threads[i].tstate;
+}
+
 int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py *py,
                       const struct mst_err *py_err, unsigned flags, struct mst_snapshot **out,
                       struct mst_err *err)
@@ -237,38 +295,8 @@ int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py 
 		s->pid = mst_proc_pid(p);
 		mst_read_cmdline(s->pid, s->cmdline, sizeof(s->cmdline));
 	}
-	if (py) {
-		snprintf(s->py_version, sizeof(s->py_version), "%s", mst_py_version(py));
-		snprintf(s->py_note, sizeof(s->py_note), "%s", mst_py_limits(py));
-		struct mst_err e = {0};
-		/* Which thread states exist, and their names. Their frames are
-		 * read here only when no thread is stopped (python-only);
-		 * otherwise per thread, while it is stopped. */
-		bool names = !(flags & MST_SNAP_NO_NAMES);
-		int prc = py_only ? mst_py_read_threads(py, names, ptl, &e)
-		                  : mst_py_read_thread_list(py, names, ptl, &e);
-		if (prc < 0) {
-			s->py_status = prc;
-			snprintf(s->py_msg, sizeof(s->py_msg), "%s", e.msg);
-		}
-		s->gc_known = ptl->gc_known;
-		s->gc_collecting = ptl->gc_collecting;
-		if (ptl->n > s->used_cap) {
-			bool *nu = realloc(s->used, ptl->n * sizeof(*nu));
-			if (!nu) {
-				rc = mst_err_set(err, -ENOMEM, "out of memory");
-				goto out;
-			}
-			s->used = nu;
-			s->used_cap = ptl->n;
-		}
-		if (ptl->n)
-			memset(s->used, 0, ptl->n * sizeof(*s->used));
-	} else {
-		s->py_status = py_err && py_err->code ? py_err->code : -MST_ENOPYTHON;
-		snprintf(s->py_msg, sizeof(s->py_msg), "%s",
-		         py_err && py_err->msg[0] ? py_err->msg : "no Python runtime found");
-	}
+	if ((rc = py_begin(s, py, py_err, flags, err)) < 0)
+		goto out;
 
 	size_t alive = 0, pending = 0;
 	for (size_t i = 0; i < nt; i++) {
@@ -428,22 +456,7 @@ int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py 
 		memo_walk(t, &copy);
 		alive++;
 	}
-	for (size_t k = 0; k < ptl->n; k++)
-		s->orphan_tstates += !s->used[k];
-	if (py) {
-		/* Each thread's GIL ownership was read at a different instant
-		 * (while it was stopped, or one after another without stops):
-		 * the GIL may have moved in between. A snapshot shows one
-		 * holder, as of now: a recording's GIL spans never overlap. */
-		size_t holders = 0;
-		for (size_t i = 0; i < s->nthreads; i++)
-			holders += s->threads[i].holds_gil;
-		struct mst_py_gil g;
-		if (holders > 1 && mst_py_read_gil(py, &g) == 0 && g.known)
-			for (size_t i = 0; i < s->nthreads; i++)
-				s->threads[i].holds_gil = g.locked && s->threads[i].has_py &&
-				                          g.holder == s->threads[i].tstate;
-	}
+	py_end(s, py);
 	if (alive == 0) {
 		char path[64];
 		snprintf(path, sizeof(path), "/proc/%d", (int)s->pid);
@@ -459,6 +472,49 @@ out:
 			s->nthreads = 0;
 		return rc;
 	}
+	*out = s;
+	return 0;
+}
+
+int mst_snapshot_take_core(struct mst_corefile *c, struct mst_unwinder *u, struct mst_py *py,
+                           const struct mst_err *py_err, struct mst_snapshot **out,
+                           struct mst_err *err)
+{
+	*out = NULL;
+	struct mst_snapshot *s = calloc(1, sizeof(*s));
+	if (!s)
+		return mst_err_set(err, -ENOMEM, "out of memory");
+	size_t nt = mst_corefile_nthreads(c);
+	int rc = reset(s, nt, u != NULL, py != NULL);
+	if (rc < 0 || (rc = py_begin(s, py, py_err, 0, err)) < 0) {
+		mst_snapshot_free(s);
+		return rc == -ENOMEM ? mst_err_set(err, rc, "out of memory") : rc;
+	}
+	s->pid = mst_corefile_pid(c);
+	s->core = c;
+	snprintf(s->cmdline, sizeof(s->cmdline), "%s", mst_corefile_cmdline(c));
+	for (size_t i = 0; i < nt; i++) {
+		const struct mst_corefile_thread *ct = mst_corefile_thread(c, i);
+		struct mst_thread_snap *t = &s->threads[s->nthreads++];
+		t->tid = ct->tid;
+		t->regs = ct->regs;
+		/* A core keeps one name, the process's; no thread's own. */
+		snprintf(t->comm, sizeof(t->comm), "%s", mst_corefile_comm(c));
+		/* No /proc state either: a thread inside a call that sleeps
+		 * was asleep, any other was running. */
+		t->state = mst_arch_syscall_blocks(t->regs.syscall_nr) ? 'S' : 'R';
+		/* Memory does not change: the walk reads it in place. */
+		if (u)
+			mst_unwind(u, &t->regs, NULL, t->pcs, t->pc_exact, MST_MAX_NATIVE_FRAMES,
+			           &t->npcs, NULL);
+		struct mst_py_thread *m =
+		    py ? match_tstate(&s->pt, t->tid, t->regs.tp, true) : NULL;
+		if (m) {
+			s->used[m - s->pt.v] = true;
+			read_py_stopped(py, t, m, s->scratch);
+		}
+	}
+	py_end(s, py);
 	*out = s;
 	return 0;
 }

@@ -55,6 +55,7 @@ struct name_slot {
 
 struct mst_symbols {
 	pid_t pid;
+	char *maps_text; /* a core's map (mst_symbols_open_maps), else NULL */
 	Dwfl *dwfl;
 	struct slot *slots;      /* CACHE_SETS * 2 */
 	uint8_t *mru;            /* per set: the way used last */
@@ -443,8 +444,21 @@ static int free_data_cb(Dwfl_Module *mod, void **userdata, const char *name, Dwa
 static int report(struct mst_symbols *s, struct mst_err *err)
 {
 	dwfl_report_begin(s->dwfl);
-	int rc = dwfl_linux_proc_report(s->dwfl, s->pid);
+	int rc;
+	if (s->maps_text) {
+		/* The same parser as a live process's maps: the core's map is
+		 * written in that form. Files are opened at their paths. */
+		FILE *f = fmemopen(s->maps_text, strlen(s->maps_text), "r");
+		rc = f ? dwfl_linux_proc_maps_report(s->dwfl, f) : errno;
+		if (f)
+			fclose(f);
+	} else {
+		rc = dwfl_linux_proc_report(s->dwfl, s->pid);
+	}
 	dwfl_report_end(s->dwfl, free_data, NULL);
+	if (rc != 0 && s->maps_text)
+		return mst_err_set(err, rc > 0 ? -rc : -EIO, "cannot read the core's modules: %s",
+		                   rc > 0 ? strerror(rc) : dwfl_errmsg(-1));
 	if (rc != 0)
 		return mst_err_set(err, rc > 0 ? -rc : -EIO,
 		                   "cannot read the modules of PID %d: %s", (int)s->pid,
@@ -454,12 +468,17 @@ static int report(struct mst_symbols *s, struct mst_err *err)
 
 static void flush_cache(struct mst_symbols *s);
 
-int mst_symbols_open(pid_t pid, struct mst_symbols **out, struct mst_err *err)
+static int symbols_open(pid_t pid, const char *maps_text, struct mst_symbols **out,
+                        struct mst_err *err)
 {
 	struct mst_symbols *s = calloc(1, sizeof(*s));
 	if (!s)
 		return mst_err_set(err, -ENOMEM, "out of memory");
 	s->pid = pid;
+	if (maps_text && !(s->maps_text = strdup(maps_text))) {
+		free(s);
+		return mst_err_set(err, -ENOMEM, "out of memory");
+	}
 	/* malloc and memset rather than calloc: the pages are touched now. */
 	s->slots = malloc(2 * CACHE_SETS * sizeof(s->slots[0]));
 	s->mru = malloc(CACHE_SETS);
@@ -484,6 +503,16 @@ int mst_symbols_open(pid_t pid, struct mst_symbols **out, struct mst_err *err)
 	return 0;
 }
 
+int mst_symbols_open(pid_t pid, struct mst_symbols **out, struct mst_err *err)
+{
+	return symbols_open(pid, NULL, out, err);
+}
+
+int mst_symbols_open_maps(const char *maps_text, struct mst_symbols **out, struct mst_err *err)
+{
+	return symbols_open(0, maps_text, out, err);
+}
+
 static void flush_cache(struct mst_symbols *s)
 {
 	memset(s->slots, 0, 2 * CACHE_SETS * sizeof(s->slots[0]));
@@ -499,6 +528,7 @@ void mst_symbols_close(struct mst_symbols *s)
 	free(s->mru);
 	free(s->names);
 	free(s->shorts);
+	free(s->maps_text);
 	mst_strset_free(s->strings);
 	if (s->dwfl) {
 		dwfl_getmodules(s->dwfl, free_data_cb, NULL, 0);

@@ -3,10 +3,12 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 struct mst_target {
 	pid_t pid;
 	struct mst_proc *proc;
+	struct mst_corefile *core; /* instead of proc, for a core file */
 	struct mst_maps *maps;
 	struct mst_reader reader;
 	struct mst_py *py;
@@ -16,12 +18,45 @@ struct mst_target {
 	struct mst_symbols *sym;
 };
 
+/* A core file: the same modules over the core's memory and map. pid stays
+ * 0, so that no file is looked for under /proc. */
+static int open_core(const struct mst_target_opts *o, struct mst_target *t, struct mst_err *err)
+{
+	int rc = mst_corefile_open(o->core, o->exe, &t->core, err);
+	if (rc < 0)
+		return rc;
+	const char *text = mst_corefile_maps_text(t->core);
+	const struct mst_maps *cm = mst_corefile_maps(t->core);
+	if ((rc = mst_maps_parse(text, &t->maps, err)) < 0)
+		return rc;
+	if (cm->exe && !(t->maps->exe = strdup(cm->exe)))
+		return mst_err_set(err, -ENOMEM, "out of memory");
+	t->reader = mst_corefile_reader(t->core);
+	t->py_code = mst_py_open(0, t->maps, &t->reader, &t->py, &t->py_err);
+	if (o->python_only)
+		return 0;
+	if ((rc = mst_unwinder_new_static(&t->reader, cm, &t->unw, err)) < 0 ||
+	    (rc = mst_symbols_open_maps(text, &t->sym, err)) < 0)
+		return rc;
+	mst_py_name_fragments(t->py, t->sym, mst_symbols_name_range);
+	return 0;
+}
+
 int mst_target_open(const struct mst_target_opts *o, struct mst_target **out, struct mst_err *err)
 {
 	*out = NULL;
 	struct mst_target *t = calloc(1, sizeof(*t));
 	if (!t)
 		return mst_err_set(err, -ENOMEM, "out of memory");
+	if (o->core) {
+		int rc = open_core(o, t, err);
+		if (rc < 0) {
+			mst_target_close(t);
+			return rc;
+		}
+		*out = t;
+		return 0;
+	}
 	int rc =
 	    mst_proc_open(o->pid, o->python_only ? 0 : MST_PROC_ATTACH, o->cancel, &t->proc, err);
 	if (rc < 0)
@@ -65,6 +100,7 @@ void mst_target_close(struct mst_target *t)
 	mst_py_close(t->py);
 	mst_maps_free(t->maps);
 	mst_proc_close(t->proc);
+	mst_corefile_close(t->core);
 	free(t);
 }
 
@@ -76,6 +112,11 @@ pid_t mst_target_pid(const struct mst_target *t)
 struct mst_proc *mst_target_proc(struct mst_target *t)
 {
 	return t->proc;
+}
+
+struct mst_corefile *mst_target_corefile(struct mst_target *t)
+{
+	return t->core;
 }
 
 struct mst_maps *mst_target_maps(struct mst_target *t)

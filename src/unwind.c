@@ -33,7 +33,11 @@ struct module {
 };
 
 struct mst_unwinder {
-	struct mst_proc *proc;
+	struct mst_proc *proc; /* NULL for memory that does not change (a core) */
+	struct mst_reader mem; /* the target's memory: proc's, or a core's */
+	pid_t pid;             /* 0: module files are opened at their own paths */
+	/* A core's map, borrowed: never re-read. NULL: /proc/PID/maps. */
+	const struct mst_maps *fixed;
 	unw_addr_space_t as;
 	struct mst_maps *maps;
 	struct module *mods;
@@ -52,7 +56,8 @@ static void free_modules(struct mst_unwinder *u)
 	free(u->mods);
 	u->mods = NULL;
 	u->nmods = 0;
-	mst_maps_free(u->maps);
+	if (!u->fixed)
+		mst_maps_free(u->maps);
 	u->maps = NULL;
 }
 
@@ -93,8 +98,10 @@ static bool setup_table(struct module *m, uint64_t hdr_vaddr)
 
 static int load_modules(struct mst_unwinder *u)
 {
-	pid_t pid = mst_proc_pid(u->proc);
-	if (mst_maps_read(pid, &u->maps, NULL) < 0)
+	pid_t pid = u->pid;
+	if (u->fixed)
+		u->maps = (struct mst_maps *)u->fixed; /* not freed: see free_modules */
+	else if (mst_maps_read(pid, &u->maps, NULL) < 0)
 		return -ESRCH;
 	u->mods = calloc(u->maps->n ? u->maps->n : 1, sizeof(*u->mods));
 	if (!u->mods)
@@ -141,7 +148,7 @@ static struct module *find_module(struct mst_unwinder *u, uint64_t ip)
 			if (ip >= u->mods[i].text_lo && ip < u->mods[i].text_hi)
 				return &u->mods[i];
 		/* A module mapped after we looked: look again, once. */
-		if (attempt == 0 && u->maps && !mst_maps_find(u->maps, ip)) {
+		if (attempt == 0 && !u->fixed && u->maps && !mst_maps_find(u->maps, ip)) {
 			free_modules(u);
 			if (load_modules(u) < 0)
 				return NULL;
@@ -188,7 +195,7 @@ static int access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *val, int
 	struct mst_stack_copy *st = u->stack;
 	/* Deeper than the copy but within its room: copy the next stretch
 	 * (the thread is still stopped) rather than read word by word. */
-	if (st && !st->at_end && addr >= st->base + st->len &&
+	if (st && u->proc && !st->at_end && addr >= st->base + st->len &&
 	    addr - st->base + sizeof(*val) <= st->cap) {
 		size_t want = (size_t)(addr - st->base) + sizeof(*val) + 32 * 1024;
 		if (want > st->cap)
@@ -221,7 +228,7 @@ static int access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *val, int
 			break;
 		}
 	}
-	if (mst_proc_read(u->proc, addr, val, sizeof(*val)) < 0)
+	if (mst_read(&u->mem, addr, val, sizeof(*val)) < 0)
 		return -UNW_EINVAL;
 	return 0;
 }
@@ -281,12 +288,8 @@ static unw_accessors_t accessors = {
     .get_proc_name = get_proc_name,
 };
 
-int mst_unwinder_new(struct mst_proc *p, struct mst_unwinder **out, struct mst_err *err)
+static int unwinder_new(struct mst_unwinder *u, struct mst_unwinder **out, struct mst_err *err)
 {
-	struct mst_unwinder *u = calloc(1, sizeof(*u));
-	if (!u)
-		return mst_err_set(err, -ENOMEM, "out of memory");
-	u->proc = p;
 	u->as = unw_create_addr_space(&accessors, 0);
 	if (!u->as) {
 		free(u);
@@ -295,6 +298,28 @@ int mst_unwinder_new(struct mst_proc *p, struct mst_unwinder **out, struct mst_e
 	unw_set_caching_policy(u->as, UNW_CACHE_GLOBAL);
 	*out = u;
 	return 0;
+}
+
+int mst_unwinder_new(struct mst_proc *p, struct mst_unwinder **out, struct mst_err *err)
+{
+	struct mst_unwinder *u = calloc(1, sizeof(*u));
+	if (!u)
+		return mst_err_set(err, -ENOMEM, "out of memory");
+	u->proc = p;
+	u->mem = mst_proc_reader(p);
+	u->pid = mst_proc_pid(p);
+	return unwinder_new(u, out, err);
+}
+
+int mst_unwinder_new_static(const struct mst_reader *r, const struct mst_maps *maps,
+                            struct mst_unwinder **out, struct mst_err *err)
+{
+	struct mst_unwinder *u = calloc(1, sizeof(*u));
+	if (!u)
+		return mst_err_set(err, -ENOMEM, "out of memory");
+	u->mem = *r;
+	u->fixed = maps;
+	return unwinder_new(u, out, err);
 }
 
 void mst_unwinder_free(struct mst_unwinder *u)

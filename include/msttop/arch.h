@@ -5,6 +5,7 @@
 #define MSTTOP_ARCH_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -27,6 +28,11 @@ struct mst_regs {
 /* Fetch the registers of a ptrace-stopped thread. 0 or -errno. */
 int mst_arch_getregs(pid_t tid, struct mst_regs *out);
 
+/* The registers of a thread as a core file's NT_PRSTATUS note holds them
+ * (struct elf_prstatus), with its tid and the signal it had. 0, or -EINVAL
+ * when the note's size is not this architecture's. */
+int mst_arch_regs_from_prstatus(const void *desc, size_t len, pid_t *tid, int *cursig,
+                                struct mst_regs *out);
 /* Value of libunwind register regnum; false if we do not have it. */
 bool mst_arch_unw_reg(const struct mst_regs *r, int regnum, uint64_t *val);
 

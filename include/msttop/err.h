@@ -20,6 +20,7 @@ enum {
 	MST_ECORRUPT = 1002,     /* target memory does not look like what we expect */
 	MST_EINTR = 1003,        /* interrupted by a signal to msttop */
 	MST_EGONE = 1004,        /* the target exited while msttop was opening or reading it */
+	MST_ENOTCORE = 1005,     /* --core FILE is not an ELF core file msttop can read */
 };
 
 /* Fill err (may be NULL) and return code, which should be negative. */

@@ -22,6 +22,9 @@ struct mst_map {
 struct mst_maps {
 	struct mst_map *v;
 	size_t n;
+	/* The executable's path when the maps say which it is (a core file's,
+	 * from its auxv); NULL for a live process, whose /proc/PID/exe says. */
+	char *exe;
 };
 
 /* Read and parse /proc/PID/maps. */
@@ -35,7 +38,8 @@ const struct mst_map *mst_maps_find(const struct mst_maps *m, uint64_t addr);
 
 /* The path msttop should open to read a mapped file of pid: through
  * /proc/PID/root so container processes work, or through
- * /proc/PID/map_files/START-END when the file was deleted. */
+ * /proc/PID/map_files/START-END when the file was deleted. pid 0: the
+ * maps of no live process (a core file's): the path as it is. */
 void mst_maps_open_path(pid_t pid, const struct mst_map *map, char *buf, size_t len);
 
 #endif

@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include "msttop/arch.h"
+#include "msttop/corefile.h"
 #include "msttop/err.h"
 #include "msttop/merge.h"
 #include "msttop/proc.h"
@@ -79,6 +80,9 @@ struct mst_thread_snap {
 struct mst_snapshot {
 	pid_t pid;
 	char cmdline[512];
+	/* The core file it was read from (borrowed from the target), NULL
+	 * for a live process. */
+	const struct mst_corefile *core;
 	size_t nthreads;
 	struct mst_thread_snap *threads; /* by tid */
 
@@ -132,6 +136,14 @@ enum {
 int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py *py,
                       const struct mst_err *py_err, unsigned flags, struct mst_snapshot **out,
                       struct mst_err *err);
+/* The snapshot a core file holds: every thread with its registers, native
+ * stack (u may be NULL: Python frames only) and Python frames, as if each
+ * had been stopped when the core was written. A thread's state is what its
+ * registers say (inside a call that sleeps: 'S', else 'R'); its name is
+ * the process's. */
+int mst_snapshot_take_core(struct mst_corefile *c, struct mst_unwinder *u, struct mst_py *py,
+                           const struct mst_err *py_err, struct mst_snapshot **out,
+                           struct mst_err *err);
 void mst_snapshot_free(struct mst_snapshot *s);
 
 /* Whether pcs[k] of t is a return address, to be looked up at pc - 1. Without

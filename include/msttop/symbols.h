@@ -28,6 +28,9 @@ struct mst_native_frame {
 struct mst_symbols;
 
 int mst_symbols_open(pid_t pid, struct mst_symbols **out, struct mst_err *err);
+/* The same for the modules of a map given as /proc/PID/maps text (a core
+ * file's): files are opened at their own paths. */
+int mst_symbols_open_maps(const char *maps_text, struct mst_symbols **out, struct mst_err *err);
 void mst_symbols_close(struct mst_symbols *s);
 /* Looking for the compilation unit of an address, and reading it into the
  * tables, touch the debug file through libdwfl's mapping of it: megabytes

@@ -1,7 +1,7 @@
 /* Everything msttop holds of one target, opened once and released in one
  * place: the process (attached, or only read), its memory map, a memory
  * reader, the CPython decoder, the native unwinder and the symbols. --dump
- * and the sampler open their target here; a core file will too. */
+ * and the sampler open their target here, and --dump --core its core file. */
 #ifndef MSTTOP_TARGET_H
 #define MSTTOP_TARGET_H
 
@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "msttop/corefile.h"
 #include "msttop/err.h"
 #include "msttop/maps.h"
 #include "msttop/proc.h"
@@ -21,6 +22,9 @@ struct mst_target;
 
 struct mst_target_opts {
 	pid_t pid;
+	/* Instead of pid: a core file, and optionally the executable to read
+	 * in place of the one it names (corefile.h). */
+	const char *core, *exe;
 	/* Python frames only: the process is not attached, and no unwinder
 	 * or symbols are opened. */
 	bool python_only;
@@ -43,7 +47,8 @@ void mst_target_close(struct mst_target *t);
 
 /* Borrowed, valid until close (the unwinder until mst_target_drop_unwinder). */
 pid_t mst_target_pid(const struct mst_target *t);
-struct mst_proc *mst_target_proc(struct mst_target *t);
+struct mst_proc *mst_target_proc(struct mst_target *t);         /* NULL for a core */
+struct mst_corefile *mst_target_corefile(struct mst_target *t); /* NULL for a process */
 struct mst_maps *mst_target_maps(struct mst_target *t);
 /* Replace the memory map (after a refresh found new mappings); t owns it. */
 void mst_target_set_maps(struct mst_target *t, struct mst_maps *maps);

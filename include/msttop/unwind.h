@@ -11,7 +11,9 @@
 
 #include "msttop/arch.h"
 #include "msttop/err.h"
+#include "msttop/maps.h"
 #include "msttop/proc.h"
+#include "msttop/reader.h"
 
 #define MST_MAX_NATIVE_FRAMES 512
 
@@ -19,6 +21,11 @@ struct mst_unwinder;
 
 /* p is borrowed and must outlive the unwinder. */
 int mst_unwinder_new(struct mst_proc *p, struct mst_unwinder **out, struct mst_err *err);
+/* The same for memory that does not change, read through r (a core file):
+ * maps is borrowed and never re-read, module files are opened at their
+ * own paths. r's ctx and maps must outlive the unwinder. */
+int mst_unwinder_new_static(const struct mst_reader *r, const struct mst_maps *maps,
+                            struct mst_unwinder **out, struct mst_err *err);
 void mst_unwinder_free(struct mst_unwinder *u);
 /* Forget what is known of the target's modules (after the maps changed). */
 void mst_unwinder_flush(struct mst_unwinder *u);

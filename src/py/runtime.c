@@ -131,12 +131,15 @@ static size_t libpython_candidates(const struct mst_maps *maps, struct candidate
 }
 
 /* The mapping of the main executable: /proc/PID/exe names it as the maps do
- * (both are resolved in the reader's view of the target's root). */
+ * (both are resolved in the reader's view of the target's root); a core's
+ * maps name it themselves. */
 static const struct mst_map *exe_map(pid_t pid, const struct mst_maps *maps)
 {
 	char link[64], path[PATH_MAX];
 	static const char del[] = " (deleted)";
 	ssize_t n;
+	if (maps->exe || pid <= 0)
+		return maps->exe ? map_of(maps, maps->exe) : NULL;
 	snprintf(link, sizeof(link), "/proc/%d/exe", (int)pid);
 	n = readlink(link, path, sizeof(path) - 1);
 	if (n <= 0)
@@ -540,6 +543,9 @@ int mst_py_runtime_find(pid_t pid, const struct mst_maps *maps, const struct mst
 	struct mst_err oerr = {0};
 	bool open_failed = false;
 	int rc;
+	char who[32] = "the core's process";
+	if (pid > 0)
+		snprintf(who, sizeof(who), "process %d", (int)pid);
 
 	memset(out, 0, sizeof(*out));
 	n = libpython_candidates(maps, cand, MAX_CANDIDATES);
@@ -578,18 +584,17 @@ int mst_py_runtime_find(pid_t pid, const struct mst_maps *maps, const struct mst
 		return rc;
 	}
 	if (open_failed)
-		return mst_err_set(err, oerr.code, "process %d maps a libpython: %s", (int)pid,
-		                   oerr.msg);
+		return mst_err_set(err, oerr.code, "%s maps a libpython: %s", who, oerr.msg);
 	if (!exe)
 		return mst_err_set(err, -MST_ENOPYTHON,
-		                   "process %d has no CPython: no libpython mapped and its "
+		                   "%s has no CPython: no libpython mapped and its "
 		                   "executable could not be identified",
-		                   (int)pid);
+		                   who);
 	return mst_err_set(err, -MST_ENOPYTHON,
-	                   "process %d has no CPython: no libpython mapped, and %s neither "
+	                   "%s has no CPython: no libpython mapped, and %s neither "
 	                   "defines Py_Initialize nor has a .PyRuntime section (a CPython "
 	                   "linked in statically and stripped of its symbols looks the same)",
-	                   (int)pid, exe->path);
+	                   who, exe->path);
 }
 
 bool mst_py_runtime_is_eval_pc(const struct mst_py_runtime_info *info, uint64_t pc)
