@@ -68,6 +68,15 @@ int mst_arch_regs_from_prstatus(const void *desc, size_t len, pid_t *tid, int *c
 	return 0;
 }
 
+void mst_arch_syscall_pc_after(struct mst_regs *regs, const uint8_t *code)
+{
+	/* 0f 05: syscall. */
+	if (regs->syscall_nr >= 0 && code[0] == 0x0f && code[1] == 0x05) {
+		regs->ip += MST_ARCH_SYSCALL_INSN_LEN;
+		regs->unw[UNW_X86_64_RIP] = regs->ip;
+	}
+}
+
 bool mst_arch_unw_reg(const struct mst_regs *r, int regnum, uint64_t *val)
 {
 	if (regnum < 0 || regnum >= MST_ARCH_NREGS)

@@ -397,8 +397,22 @@ static void check_files(struct mst_corefile *c)
 			continue;
 		char was[129];
 		mapped_build_id(c, m->start, was, sizeof(was));
-		if (!was[0])
+		if (!was[0]) {
+			/* No header page in the core: a file shorter than what
+			 * the process mapped of it is another file. */
+			uint64_t need = 0;
+			for (size_t i = 0; i < c->nfmaps; i++)
+				if (c->fmaps[i].file == f && c->fmaps[i].off > need)
+					need = c->fmaps[i].off;
+			struct stat sb;
+			int fd = file_fd(c, &c->files[f]);
+			if (fd >= 0 && fstat(fd, &sb) == 0 && (uint64_t)sb.st_size <= need)
+				note(c,
+				     "%s changed since the core was written (it is shorter than "
+				     "the process's mapping of it): its frames may be named wrong",
+				     c->files[f].path);
 			continue;
+		}
 		struct mst_elf *e = NULL;
 		if (mst_elf_open(c->files[f].path, &e, NULL) < 0) {
 			file_fd(c, &c->files[f]); /* notes why, once */
@@ -421,7 +435,9 @@ static void note_missing(struct mst_corefile *c)
 		const struct seg *s = &c->segs[i];
 		cut += s->filesz - s->avail;
 		/* Left out of the core and not a file mapping: the filter
-		 * (/proc/PID/coredump_filter) dropped it. */
+		 * (/proc/PID/coredump_filter) dropped it, or the process
+		 * asked for it (madvise MADV_DONTDUMP: glibc 2.42 does for a
+		 * page of its own). */
 		if (!s->filesz && !fmap_at(c, s->vaddr) && (s->flags & PF_R))
 			filtered += s->memsz;
 	}
@@ -433,7 +449,7 @@ static void note_missing(struct mst_corefile *c)
 	if (filtered)
 		note(c,
 		     "%" PRIu64 " KiB of the process's memory are not in the core (left out by "
-		     "its coredump_filter)",
+		     "its coredump_filter, or marked MADV_DONTDUMP)",
 		     filtered / 1024);
 	if (!c->nfmaps)
 		note(c, "the core names no mapped files (no NT_FILE note): native frames cannot "

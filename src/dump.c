@@ -68,10 +68,17 @@ static struct source *load_source(struct ctx *c, const char *file)
 	if (file[0] == '<')
 		return src; /* "<string>", "<frozen importlib._bootstrap>" */
 	/* Through the target's root: the file it ran, even in a container; a
-	 * relative name (3.6-3.8 keep the script's as given) from its cwd. */
+	 * relative name (3.6-3.8 keep the script's as given) from its cwd. A
+	 * core's process is gone (and its pid may be another's now): an
+	 * absolute path as it is; its cwd is not known. */
 	char path[4200];
-	snprintf(path, sizeof(path), "/proc/%d/%s%s%s", (int)c->s->pid,
-	         file[0] == '/' ? "root" : "cwd", file[0] == '/' ? "" : "/", file);
+	if (c->s->core && file[0] != '/')
+		return src;
+	if (c->s->core)
+		snprintf(path, sizeof(path), "%s", file);
+	else
+		snprintf(path, sizeof(path), "/proc/%d/%s%s%s", (int)c->s->pid,
+		         file[0] == '/' ? "root" : "cwd", file[0] == '/' ? "" : "/", file);
 	FILE *f = fopen(path, "re");
 	if (!f)
 		return src;

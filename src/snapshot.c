@@ -498,6 +498,10 @@ int mst_snapshot_take_core(struct mst_corefile *c, struct mst_unwinder *u, struc
 		struct mst_thread_snap *t = &s->threads[s->nthreads++];
 		t->tid = ct->tid;
 		t->regs = ct->regs;
+		uint8_t insn[MST_ARCH_SYSCALL_INSN_LEN];
+		struct mst_reader r = mst_corefile_reader(c);
+		if (mst_read(&r, t->regs.ip, insn, sizeof(insn)) == 0)
+			mst_arch_syscall_pc_after(&t->regs, insn);
 		/* A core keeps one name, the process's; no thread's own. */
 		snprintf(t->comm, sizeof(t->comm), "%s", mst_corefile_comm(c));
 		/* No /proc state either: a thread inside a call that sleeps

@@ -36,6 +36,14 @@ int mst_arch_regs_from_prstatus(const void *desc, size_t len, pid_t *tid, int *c
 /* Value of libunwind register regnum; false if we do not have it. */
 bool mst_arch_unw_reg(const struct mst_regs *r, int regnum, uint64_t *val);
 
+/* A thread that a signal took out of a system call, to be restarted, has
+ * its pc moved back onto the system call instruction: a kernel core shows
+ * it there, where a tracer sees the instruction after it. When the
+ * MST_ARCH_SYSCALL_INSN_LEN bytes at regs->ip are that instruction and
+ * the registers say a system call, move ip (and its unwind copy) past it,
+ * so that a core's stacks read as a live process's. */
+#define MST_ARCH_SYSCALL_INSN_LEN 2
+void mst_arch_syscall_pc_after(struct mst_regs *regs, const uint8_t *code);
 /* System call numbers msttop interprets. */
 #define MST_SYS_FUTEX 202
 /* A blocking call interrupted by a ptrace stop resumes as restart_syscall:
