@@ -557,6 +557,27 @@ START_TEST(cli_usage_errors)
 	ck_assert_int_eq(r.code, 2);
 	assert_one_line(&r, "needs a PID");
 	free_result(&r);
+	/* A long option without its value is named as typed. */
+	r = run_msttop("--core", NULL, NULL);
+	ck_assert_int_eq(r.code, 2);
+	assert_one_line(&r, "--core needs a value");
+	free_result(&r);
+	r = run_msttop("--log", NULL, NULL);
+	ck_assert_int_eq(r.code, 2);
+	assert_one_line(&r, "--log needs a value");
+	free_result(&r);
+	r = run_msttop("--exe", "/bin/true", NULL);
+	ck_assert_int_eq(r.code, 2);
+	assert_one_line(&r, "--exe goes with --core");
+	free_result(&r);
+	r = run_msttop("--core", "/nonexistent", "-b");
+	ck_assert_int_eq(r.code, 2);
+	assert_one_line(&r, "--core goes with --dump");
+	free_result(&r);
+	r = run_msttop("--core", "/nonexistent", NULL);
+	ck_assert_int_eq(r.code, 2);
+	assert_one_line(&r, "cannot open core file /nonexistent");
+	free_result(&r);
 }
 END_TEST
 
