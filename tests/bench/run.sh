@@ -14,7 +14,9 @@
 #   3. the same on a 16-thread target merged at 200 Hz (high stack rate);
 #   4. msttop's VmRSS every few seconds over a live run at 100 Hz, growth after
 #      warm-up;
-#   5. a summary table: each target of issue 5 and whether it is met.
+#   5. a summary table: each target of issue 5 and whether it is met;
+#   6. core files (issue 15): `msttop --core` against `eu-stack --core` and
+#      gdb's `thread apply all bt` on one gcore of the mixed target; medians.
 #
 # Every ratio is against a baseline measured in this same invocation, on the
 # same target. Not a pass/fail test: the exit code is 0 whether targets are
@@ -31,7 +33,7 @@
 #   --rss-seconds S    length of the RSS run (default 60; 600 for the issue's figure)
 #   --rss-every S      VmRSS sampling interval (default 5)
 #   --rss-warmup S     growth is counted from this point of the RSS run (default 10)
-#   --only LIST        sections to run, comma-separated: dump,live,rss (default all)
+#   --only LIST        sections to run, comma-separated: dump,live,rss,core (default all)
 #   --python PATH      the interpreter of the Python targets (default: newest
 #                      $PYENV_ROOT/versions/3.11*, else python3)
 set -u
@@ -45,7 +47,7 @@ usage() {
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=$src/build
 runs=11 gdb_runs=3 window=5 rounds=3 warmup=1
-rss_secs=60 rss_every=5 rss_warm=10 only=dump,live,rss py=
+rss_secs=60 rss_every=5 rss_warm=10 only=dump,live,rss,core py=
 if [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; then build=$1; shift; fi
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -438,6 +440,47 @@ if want live; then
 		add_summary "pause median <= 50 us (p99 reported)" \
 			"p50 ${p:-?} us, p99 ${p99[4:m100]:-?} us (100 Hz, 4 thr); 1000 Hz: $(p50_of 4:m1000)/${p99[4:m1000]:-?} us" \
 			"$(verdict "$p" 50)"
+	fi
+fi
+
+# --- 6. core files ---------------------------------------------------------
+# Timed before the RSS run so its summary row lands in the table.
+if want core && [ -n "$pyver" ] && [ -n "$have_gdb" ] && command -v gcore >/dev/null; then
+	echo
+	echo "== 6. Core file: median wall time to print every thread's stack from one gcore"
+	echo "   of tests/targets/py_core.py (msttop, eu-stack: $runs runs; gdb: $gdb_runs); ratio = msttop / tool"
+	if start_target "$tmp/core.out" "$py" "$src/tests/targets/py_core.py"; then
+		cpid=$tpid exe=$(readlink "/proc/$tpid/exe")
+		gcore -o "$tmp/core" "$cpid" >/dev/null 2>&1
+		stop_target "$cpid"
+		cf=$tmp/core.$cpid
+		if [ -s "$cf" ]; then
+			m=() e=() es=() g=()
+			for i in $(seq "$runs"); do
+				r=$(time_us "$msttop" --core "$cf"); m+=("${r% *}")
+				if [ -n "$have_eu" ]; then
+					r=$(time_us eu-stack --core="$cf" --executable="$exe"); e+=("${r% *}")
+					r=$(time_us eu-stack -i -s --core="$cf" --executable="$exe"); es+=("${r% *}")
+				fi
+				if [ "$i" -le "$gdb_runs" ]; then
+					r=$(time_us gdb -batch -nx -ex 'thread apply all bt' "$exe" "$cf"); g+=("${r% *}")
+				fi
+			done
+			mm=$(printf '%s\n' "${m[@]}" | median)
+			em=$( [ ${#e[@]} -gt 0 ] && printf '%s\n' "${e[@]}" | median)
+			esm=$( [ ${#es[@]} -gt 0 ] && printf '%s\n' "${es[@]}" | median)
+			gm=$(printf '%s\n' "${g[@]}" | median)
+			printf '%-26s %9s %9s %6s %12s %6s %9s %7s\n' "target (ms)" msttop eu-stack ratio \
+				"eu-stack -is" ratio "gdb bt" ratio
+			printf '%-26s %9s %9s %6s %12s %6s %9s %7s\n' "Python $pyver, 3 threads" \
+				"$(ms "$mm")" "$(ms "$em")" "$(ratio "$mm" "$em")" "$(ms "$esm")" \
+				"$(ratio "$mm" "$esm")" "$(ms "$gm")" "$(ratio "$mm" "$gm")"
+			add_summary "--dump --core vs eu-stack --core (-i -s), gdb bt" \
+				"$(ms "$mm") vs $(ms "$em") ($(ms "$esm")) / $(ms "$gm") ms" "n/a"
+			rm -f "$cf"
+		else
+			echo "gcore wrote no core: skipped"
+		fi
 	fi
 fi
 
