@@ -492,8 +492,10 @@ void mst_fmt_thread_layout(int cols, int flags, struct mst_fmt_thread_layout *l)
 	l->flags = flags & (MST_FIT_ASCII | MST_FIT_SHORT_PATH);
 	l->gil = l->wait = l->gc = true;
 	l->name_w = 16;
+	l->proc_w = flags & MST_FIT_PROCESS ? 18 : 0;
 	for (;;) {
 		int fixed = TID_W + 1 + l->name_w + 1 + STATE_W + 1 + PCT_W + 1;
+		fixed += l->proc_w ? l->proc_w + 1 : 0;
 		fixed += (l->gil + l->wait + l->gc) * (PCT_W + 1);
 		int r = cols - fixed;
 		if (r < 20 && l->gc) {
@@ -506,6 +508,10 @@ void mst_fmt_thread_layout(int cols, int flags, struct mst_fmt_thread_layout *l)
 		}
 		if (r < 16 && l->gil) {
 			l->gil = false;
+			continue;
+		}
+		if (r < 10 && l->proc_w > 8) {
+			l->proc_w = r + l->proc_w - 10 > 8 ? r + l->proc_w - 10 : 8;
 			continue;
 		}
 		if (r < 10 && l->name_w > 8) {
@@ -525,6 +531,8 @@ char *mst_fmt_thread_header(const struct mst_fmt_thread_layout *l, char *out, si
 		out[0] = '\0';
 	bool a = l->flags & MST_FIT_ASCII;
 	title(&b, "TID", false, a, TID_W, true, true);
+	if (l->proc_w)
+		title(&b, "PROCESS", false, a, l->proc_w, false, true);
 	title(&b, "NAME", false, a, l->name_w, false, true);
 	title(&b, "STATE", false, a, STATE_W, false, true);
 	title(&b, "CPU%", false, a, PCT_W, true, l->gil || l->wait || l->gc || l->top_w);
@@ -540,7 +548,7 @@ char *mst_fmt_thread_header(const struct mst_fmt_thread_layout *l, char *out, si
 }
 
 char *mst_fmt_thread_row(const struct mst_fmt_thread_layout *l, const struct mst_agg_thread *t,
-                         const struct mst_agg_frame *top, char *out, size_t len)
+                         const struct mst_agg_frame *top, const char *proc, char *out, size_t len)
 {
 	struct sbuf b = {out, len, 0};
 	if (len)
@@ -549,6 +557,8 @@ char *mst_fmt_thread_row(const struct mst_fmt_thread_layout *l, const struct mst
 	int fl = l->flags;
 	snprintf(s, sizeof(s), "%d", (int)t->tid);
 	col_text(&b, s, TID_W, fl | MST_FIT_RIGHT, true);
+	if (l->proc_w)
+		col_text(&b, proc && proc[0] ? proc : "-", l->proc_w, fl, true);
 	col_text(&b, t->name[0] ? t->name : "-", l->name_w, fl, true);
 	col_text(&b, mst_fmt_state(t->state, t->ended), STATE_W, fl, true);
 	bool more = l->gil || l->wait || l->gc || l->top_w;

@@ -130,8 +130,9 @@ static void usage(FILE *out)
 	      "      --python-only show Python frames alone, read without stopping any\n"
 	      "                    thread\n"
 	      "      --no-source   no source line under Python frames\n"
-	      "      --subprocesses  with --dump: also every descendant process, parents\n"
-	      "                    first (JSON: {\"processes\": [...], \"parents\": {...}})\n"
+	      "      --subprocesses  also every descendant process (workers, pools), found\n"
+	      "                    as they start; --dump: parents first (JSON:\n"
+	      "                    {\"processes\": [...], \"parents\": {...}})\n"
 	      "      --core FILE   --dump of a core file (kernel core, gdb's gcore): every\n"
 	      "                    thread's merged stack, the GIL and GC as it was then\n"
 	      "      --exe PATH    with --core: read PATH as the executable (the core names\n"
@@ -446,10 +447,17 @@ static int open_launched(const struct mst_sampler_opts *so, struct child *c,
 
 /* ---- sampling ---- */
 
+/* The processes a recording names (--subprocesses): refreshed before each
+ * write, as children come and go. */
+#define META_PROCS 64
+static struct mst_record_proc meta_procs[META_PROCS];
+
 static void fill_meta(struct mst_record_meta *m, const struct mst_sampler *s,
                       const struct options *o)
 {
 	const struct mst_target_info *ti = mst_sampler_target(s);
+	m->nprocs = mst_sampler_record_procs(s, meta_procs, META_PROCS);
+	m->procs = meta_procs;
 	m->pid = ti->pid;
 	m->cmdline = ti->cmdline;
 	m->py_version = ti->py_version;
@@ -537,8 +545,11 @@ static int run_batch(struct mst_sampler *s, const struct options *o, struct chil
 static int run_live(pid_t pid, const struct options *o, struct child *c)
 {
 	struct mst_err err = {0};
-	struct mst_sampler_opts so = {
-	    .pid = pid, .rate_hz = o->rate, .nonblocking = o->nonblocking, .log_path = o->log};
+	struct mst_sampler_opts so = {.pid = pid,
+	                              .rate_hz = o->rate,
+	                              .nonblocking = o->nonblocking,
+	                              .log_path = o->log,
+	                              .subprocesses = o->subprocesses};
 	struct mst_sampler *s = NULL;
 	struct mst_record *rec = NULL;
 	int rc = c->pid ? open_launched(&so, c, &s, &err)
@@ -601,6 +612,7 @@ static int run_live(pid_t pid, const struct options *o, struct child *c)
 		/* A signal is how a recording is ended: it is no failure. */
 		if (code == 128 + (int)cancel_signal)
 			code = EXIT_OK;
+		fill_meta(&meta, s, o);
 		int wc = write_records(rec, &meta, o);
 		if (code == EXIT_OK)
 			code = wc;
@@ -807,11 +819,6 @@ int main(int argc, char **argv)
 	if (o.idle && o.dump) {
 		fprintf(stderr, "msttop: --idle goes with the live view and --record; --dump shows "
 		                "every thread\n");
-		return EXIT_USAGE;
-	}
-	if (o.subprocesses && !o.dump) {
-		fprintf(stderr, "msttop: --subprocesses goes with --dump (the live view, -b and "
-		                "--record follow one process)\n");
 		return EXIT_USAGE;
 	}
 	if (o.cmd && pid_arg) {

@@ -19,6 +19,15 @@ int mst_report_text(FILE *out, struct mst_sampler *s, size_t limit)
 	char a[1024], b[1024];
 	double secs = tot.last_ns > tot.first_ns ? (double)(tot.last_ns - tot.first_ns) / 1e9 : 0;
 	fprintf(out, "PID %d: %s\n", (int)ti->pid, mst_text_escape(ti->cmdline, a, sizeof(a)));
+	/* --subprocesses: every process, then a PID column in the threads. */
+	size_t np = mst_sampler_nprocs(s);
+	for (size_t i = 1; i < np; i++) {
+		bool gone = false;
+		const struct mst_target_info *pi = mst_sampler_proc(s, i, &gone);
+		fprintf(out, "  child %d%s: %s%s%s\n", (int)pi->pid, gone ? " (exited)" : "",
+		        mst_text_escape(pi->cmdline, a, sizeof(a)),
+		        pi->has_python ? ", Python " : "", pi->has_python ? pi->py_version : "");
+	}
 	if (ti->has_python)
 		fprintf(out, "Python %s", ti->py_version);
 	else
@@ -50,7 +59,10 @@ int mst_report_text(FILE *out, struct mst_sampler *s, size_t limit)
 	size_t nth;
 	struct mst_err err = {0};
 	if (mst_agg_threads(agg, MST_AGG_CUMULATIVE, &th, &nth, &err) == 0) {
-		fprintf(out, "\n%8s %-20s %7s %7s %7s %7s  %s\n", "TID", "NAME", "ACTIVE", "GIL",
+		fputc('\n', out);
+		if (np > 1)
+			fprintf(out, "%8s ", "PID");
+		fprintf(out, "%8s %-20s %7s %7s %7s %7s  %s\n", "TID", "NAME", "ACTIVE", "GIL",
 		        "WAIT", "GC", "TOP FRAME");
 		for (size_t i = 0; i < nth; i++) {
 			struct mst_agg_frame f = {0};
@@ -58,6 +70,8 @@ int mst_report_text(FILE *out, struct mst_sampler *s, size_t limit)
 			if (th[i].top_id != MST_AGG_NONE &&
 			    mst_agg_frame(agg, MST_AGG_BY_LINE, th[i].top_id, &f) == 0)
 				top = f.function;
+			if (np > 1)
+				fprintf(out, "%8d ", (int)th[i].pid);
 			fprintf(out, "%8d %-20.20s %6.1f%% %6.1f%% %6.1f%% %6.1f%%  %s\n",
 			        (int)th[i].tid, mst_text_escape(th[i].name, a, sizeof(a)),
 			        th[i].active_pct, th[i].gil_pct, th[i].gil_wait_pct, th[i].gc_pct,

@@ -21,6 +21,7 @@
 #include "msttop/unwind.h"
 #include "msttop/clock.h"
 #include "msttop/format.h"
+#include "msttop/array.h"
 
 /* How often the task list and the module list are refreshed: new threads
  * and newly loaded libraries are picked up within this time. */
@@ -33,29 +34,16 @@
 #define PY_RETRY_NS (10 * SEC_NS)
 #define MAX_MERGED (MST_MAX_NATIVE_FRAMES * 4 + MST_PY_MAX_FRAMES)
 
-struct mst_sampler {
-	struct mst_sampler_opts o;
-	volatile sig_atomic_t *cancel;
+/* One process sampled: the target, or (--subprocesses) one of its
+ * descendants. */
+struct sproc {
 	struct mst_target *tg;     /* proc, py, unwinder, symbols: ask it */
 	struct mst_snapshot *snap; /* the last tick's, its memory reused by the next */
-	struct mst_agg *agg;
-	struct mst_record *records[MST_SAMPLER_RECORDS_MAX]; /* borrowed */
-	size_t nrecords;
-	struct mst_target_info target;
-	struct mst_sampler_stats st;
-	FILE *log;
-	bool paused;
-	size_t unreaped; /* once the target exited: its traced threads not collected yet */
-	uint64_t interval_ns, next_due, last_tick, last_refresh, last_memlog, started;
-	uint64_t rate_t0, rate_ticks0;
-	uint64_t tick_ns_sum;
-	uint64_t pauses[PAUSE_RING];
-	size_t npauses, pause_pos;
-	/* Per-tick buffers, reused. */
-	struct mst_agg_frame_in *frames;
-	struct mst_agg_thread_in *threads;
-	size_t threads_cap;
-	struct mst_stack stack;
+	struct mst_target_info info;
+	int rc;          /* of this tick's snapshot */
+	bool exited;     /* gone: its threads are kept in the agg, ended */
+	size_t unreaped; /* once exited: its traced threads not collected yet */
+	uint64_t opened; /* when: its Python is looked for again for a while */
 	/* Python thread names by tid, read at each refresh rather than every
 	 * tick: the lookup walks dicts in the target and names rarely change. */
 	struct pyname {
@@ -63,14 +51,43 @@ struct mst_sampler {
 		char name[64];
 	} * pynames;
 	size_t npynames, pynames_cap;
-	/* The target's working directory, for the short form of its Python
-	 * files (format.h), read at each refresh; and those forms, cached by
-	 * the decoder's interned file name. */
+	/* The working directory, for the short form of its Python files
+	 * (format.h), read at each refresh; and those forms, cached by the
+	 * decoder's interned file name. */
 	char cwd[1024];
 	struct short_cache {
 		const char *file;
 		uint16_t off;
 	} shorts[256];
+};
+
+/* A process the descendants' walk found that could not be opened (not
+ * permitted, gone, not Python with --nonblocking): not tried again. */
+#define SKIPPED_MAX 256
+
+struct mst_sampler {
+	struct mst_sampler_opts o;
+	volatile sig_atomic_t *cancel;
+	/* procs[0] is the target; with --subprocesses, its descendants follow
+	 * in the order they were found. Pointers: an entry never moves. */
+	struct sproc **procs;
+	size_t nprocs, procs_cap;
+	pid_t skipped[SKIPPED_MAX];
+	size_t nskipped;
+	struct mst_agg *agg;
+	struct mst_record *records[MST_SAMPLER_RECORDS_MAX]; /* borrowed */
+	size_t nrecords;
+	struct mst_sampler_stats st;
+	FILE *log;
+	bool paused;
+	uint64_t interval_ns, next_due, last_tick, last_refresh, last_memlog, started;
+	uint64_t rate_t0, rate_ticks0;
+	uint64_t tick_ns_sum;
+	uint64_t pauses[PAUSE_RING];
+	size_t npauses, pause_pos;
+	/* Per-tick buffers, reused. */
+	struct mst_agg_frame_in *frames;
+	struct mst_stack stack;
 };
 
 /* Whether the code the target has mapped is the same: mapped files and the
@@ -108,19 +125,77 @@ static void logf_(struct mst_sampler *s, const char *fmt, const char *msg)
 	}
 }
 
-static void retry_py(struct mst_sampler *s)
+static void retry_py(struct mst_sampler *s, struct sproc *p)
 {
-	if (mst_target_retry_py(s->tg) < 0)
+	if (mst_target_retry_py(p->tg) < 0)
 		return;
-	s->target.has_python = true;
-	s->target.py_msg[0] = 0;
-	s->target.py_code = 0;
-	struct mst_py *py = mst_target_py(s->tg);
-	snprintf(s->target.py_version, sizeof(s->target.py_version), "%s", mst_py_version(py));
-	snprintf(s->target.py_note, sizeof(s->target.py_note), "%s", mst_py_limits(py));
+	p->info.has_python = true;
+	p->info.py_msg[0] = 0;
+	p->info.py_code = 0;
+	struct mst_py *py = mst_target_py(p->tg);
+	snprintf(p->info.py_version, sizeof(p->info.py_version), "%s", mst_py_version(py));
+	snprintf(p->info.py_note, sizeof(p->info.py_note), "%s", mst_py_limits(py));
 	/* After an exec, the command line is the new program's. */
-	mst_read_cmdline(s->target.pid, s->target.cmdline, sizeof(s->target.cmdline));
+	mst_read_cmdline(p->info.pid, p->info.cmdline, sizeof(p->info.cmdline));
 	logf_(s, "%s", "the target's Python can be read now");
+}
+
+static void sproc_free(struct sproc *p)
+{
+	if (!p)
+		return;
+	mst_snapshot_free(p->snap);
+	mst_target_close(p->tg);
+	free(p->pynames);
+	free(p);
+}
+
+/* Open pid as one more process to sample. A target without a readable
+ * Python is kept (native stacks), except with --nonblocking, which reads
+ * Python alone: then -MST_ENOPYTHON and the reason in err. */
+static int sproc_open(struct mst_sampler *s, pid_t pid, struct sproc **out, struct mst_err *err)
+{
+	struct sproc *p = calloc(1, sizeof(*p));
+	if (!p)
+		return mst_err_set(err, -ENOMEM, "out of memory");
+	struct mst_target_opts to = {
+	    .pid = pid, .python_only = s->o.nonblocking, .cancel = s->cancel};
+	int rc = mst_target_open(&to, &p->tg, err);
+	if (rc < 0) {
+		free(p);
+		return rc;
+	}
+	p->info.pid = mst_target_pid(p->tg);
+	p->opened = mst_clock_ns();
+	mst_read_cmdline(p->info.pid, p->info.cmdline, sizeof(p->info.cmdline));
+	int py_rc;
+	const struct mst_err *py_err = mst_target_py_error(p->tg, &py_rc);
+	if (py_rc < 0) {
+		if (s->o.nonblocking) {
+			rc = mst_err_set(err, py_rc, "%s: --nonblocking reads Python frames only",
+			                 py_err->msg);
+			sproc_free(p);
+			return rc;
+		}
+		snprintf(p->info.py_msg, sizeof(p->info.py_msg), "%s", py_err->msg);
+		p->info.py_code = py_rc;
+	} else {
+		p->info.has_python = true;
+		snprintf(p->info.py_version, sizeof(p->info.py_version), "%s",
+		         mst_py_version(mst_target_py(p->tg)));
+		snprintf(p->info.py_note, sizeof(p->info.py_note), "%s",
+		         mst_py_limits(mst_target_py(p->tg)));
+	}
+	*out = p;
+	return 0;
+}
+
+static int sproc_add(struct mst_sampler *s, struct sproc *p)
+{
+	if (mst_array_grow((void **)&s->procs, &s->procs_cap, s->nprocs + 1, sizeof(*s->procs)) < 0)
+		return -ENOMEM;
+	s->procs[s->nprocs++] = p;
+	return 0;
 }
 
 int mst_sampler_open(const struct mst_sampler_opts *o, volatile sig_atomic_t *cancel,
@@ -145,29 +220,13 @@ int mst_sampler_open(const struct mst_sampler_opts *o, volatile sig_atomic_t *ca
 		rc = mst_err_set(err, -ENOMEM, "out of memory");
 		goto fail;
 	}
-	struct mst_target_opts to = {
-	    .pid = o->pid, .python_only = o->nonblocking, .cancel = cancel};
-	if ((rc = mst_target_open(&to, &s->tg, err)) < 0)
+	struct sproc *root = NULL;
+	if ((rc = sproc_open(s, o->pid, &root, err)) < 0)
 		goto fail;
-	pid_t pid = mst_target_pid(s->tg);
-	s->target.pid = pid;
-	mst_read_cmdline(pid, s->target.cmdline, sizeof(s->target.cmdline));
-	int py_rc;
-	const struct mst_err *py_err = mst_target_py_error(s->tg, &py_rc);
-	if (py_rc < 0) {
-		if (o->nonblocking) {
-			rc = mst_err_set(err, py_rc, "%s: --nonblocking reads Python frames only",
-			                 py_err->msg);
-			goto fail;
-		}
-		snprintf(s->target.py_msg, sizeof(s->target.py_msg), "%s", py_err->msg);
-		s->target.py_code = py_rc;
-	} else {
-		s->target.has_python = true;
-		snprintf(s->target.py_version, sizeof(s->target.py_version), "%s",
-		         mst_py_version(mst_target_py(s->tg)));
-		snprintf(s->target.py_note, sizeof(s->target.py_note), "%s",
-		         mst_py_limits(mst_target_py(s->tg)));
+	if (sproc_add(s, root) < 0) {
+		sproc_free(root);
+		rc = mst_err_set(err, -ENOMEM, "out of memory");
+		goto fail;
 	}
 	if ((rc = mst_agg_new(NULL, &s->agg, err)) < 0)
 		goto fail;
@@ -186,15 +245,14 @@ void mst_sampler_close(struct mst_sampler *s)
 {
 	if (!s)
 		return;
-	mst_snapshot_free(s->snap);
 	mst_agg_free(s->agg);
-	mst_target_close(s->tg);
+	for (size_t i = 0; i < s->nprocs; i++)
+		sproc_free(s->procs[i]);
+	free(s->procs);
 	if (s->log)
 		fclose(s->log);
 	free(s->frames);
-	free(s->threads);
 	mst_stack_fini(&s->stack);
-	free(s->pynames);
 	free(s);
 }
 
@@ -210,7 +268,21 @@ struct mst_agg *mst_sampler_agg(struct mst_sampler *s)
 
 const struct mst_target_info *mst_sampler_target(const struct mst_sampler *s)
 {
-	return &s->target;
+	return &s->procs[0]->info;
+}
+
+size_t mst_sampler_nprocs(const struct mst_sampler *s)
+{
+	return s->nprocs;
+}
+
+const struct mst_target_info *mst_sampler_proc(const struct mst_sampler *s, size_t i, bool *exited)
+{
+	if (i >= s->nprocs)
+		return NULL;
+	if (exited)
+		*exited = s->procs[i]->exited;
+	return &s->procs[i]->info;
 }
 
 int mst_sampler_add_record(struct mst_sampler *s, struct mst_record *r)
@@ -248,6 +320,17 @@ static int cmp_u64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+size_t mst_sampler_record_procs(const struct mst_sampler *s, struct mst_record_proc *out,
+                                size_t max)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < s->nprocs && n < max; i++, n++) {
+		const struct mst_target_info *ti = &s->procs[i]->info;
+		out[n] = (struct mst_record_proc){ti->pid, ti->cmdline, ti->py_version};
+	}
+	return n;
+}
+
 void mst_sampler_stats(const struct mst_sampler *s, struct mst_sampler_stats *out)
 {
 	*out = s->st;
@@ -260,25 +343,25 @@ void mst_sampler_stats(const struct mst_sampler *s, struct mst_sampler_stats *ou
 	}
 }
 
-static void read_cwd(struct mst_sampler *s)
+static void read_cwd(struct sproc *p)
 {
-	char path[64], buf[sizeof(s->cwd)];
-	snprintf(path, sizeof(path), "/proc/%d/cwd", (int)s->target.pid);
+	char path[64], buf[sizeof(p->cwd)];
+	snprintf(path, sizeof(path), "/proc/%d/cwd", (int)p->info.pid);
 	ssize_t n = readlink(path, buf, sizeof(buf) - 1);
 	if (n <= 0)
 		return;
 	buf[n] = '\0';
-	if (strcmp(buf, s->cwd)) {
-		snprintf(s->cwd, sizeof(s->cwd), "%s", buf);
-		memset(s->shorts, 0, sizeof(s->shorts));
+	if (strcmp(buf, p->cwd)) {
+		snprintf(p->cwd, sizeof(p->cwd), "%s", buf);
+		memset(p->shorts, 0, sizeof(p->shorts));
 	}
 }
 
-static uint16_t py_short(struct mst_sampler *s, const char *file)
+static uint16_t py_short(struct sproc *p, const char *file)
 {
-	struct short_cache *c = &s->shorts[((uintptr_t)file >> 4) % 256];
+	struct short_cache *c = &p->shorts[((uintptr_t)file >> 4) % 256];
 	if (c->file != file) {
-		size_t off = mst_fmt_short_path_off(file, s->cwd);
+		size_t off = mst_fmt_short_path_off(file, p->cwd);
 		c->file = file;
 		c->off = off <= UINT16_MAX ? (uint16_t)off : 0;
 	}
@@ -287,9 +370,10 @@ static uint16_t py_short(struct mst_sampler *s, const char *file)
 
 /* Turn one thread's merged stack into agg frames, innermost first. Native
  * frames no module covers are left out. */
-static size_t to_agg(struct mst_sampler *s, const struct mst_thread_snap *t)
+static size_t to_agg(struct mst_sampler *s, struct sproc *p, const struct mst_thread_snap *t)
 {
-	mst_stack_build(&s->stack, t, mst_target_symbols(s->tg), MST_STACK_NATIVE);
+	struct mst_symbols *sym = mst_target_symbols(p->tg);
+	mst_stack_build(&s->stack, t, sym, MST_STACK_NATIVE);
 	size_t n = 0;
 	for (size_t i = 0; i < s->stack.n && n < MAX_MERGED; i++) {
 		const struct mst_frame *f = &s->stack.v[i];
@@ -299,7 +383,7 @@ static size_t to_agg(struct mst_sampler *s, const struct mst_thread_snap *t)
 			    .line = (uint32_t)(f->py->line > 0 ? f->py->line : 0),
 			    .function = f->py->func,
 			    .file = f->py->file,
-			    .file_short = f->py->file ? py_short(s, f->py->file) : 0};
+			    .file_short = f->py->file ? py_short(p, f->py->file) : 0};
 		} else if (f->resolved) {
 			s->frames[n++] = (struct mst_agg_frame_in){
 			    .kind = MST_AGG_NATIVE,
@@ -309,8 +393,7 @@ static size_t to_agg(struct mst_sampler *s, const struct mst_thread_snap *t)
 			    .line = (uint32_t)(f->nat.line > 0 ? f->nat.line : 0),
 			    .function = f->label,
 			    .file = f->nat.file,
-			    .file_short = (uint16_t)mst_symbols_short_off(mst_target_symbols(s->tg),
-			                                                  f->nat.file),
+			    .file_short = (uint16_t)mst_symbols_short_off(sym, f->nat.file),
 			    .module = f->nat.module,
 			    .addr = f->pc,
 			    .module_off = f->nat.module_off};
@@ -319,27 +402,46 @@ static size_t to_agg(struct mst_sampler *s, const struct mst_thread_snap *t)
 	return n;
 }
 
-/* The target has exited: collect its threads' exits now (they arrive
+/* A process has exited: collect its threads' exits now (they arrive
  * within moments of its death), so that its parent can reap it while the
  * view stays open on the last figures. What a busy machine leaves for later
- * is collected by mst_sampler_reap. */
-static void target_gone(struct mst_sampler *s)
+ * is collected by mst_sampler_reap. The target's exit ends the sampling;
+ * a descendant's only its own, and its threads end in the agg. */
+static void proc_gone(struct mst_sampler *s, struct sproc *p)
 {
-	s->st.target_exited = true;
-	s->unreaped = (size_t)-1; /* not counted yet */
-	for (int i = 0; i < 200 && mst_sampler_reap(s) > 0; i++) {
+	p->exited = true;
+	p->unreaped = (size_t)-1; /* not counted yet */
+	if (p == s->procs[0])
+		s->st.target_exited = true;
+	for (int i = 0; i < 200; i++) {
+		p->unreaped = mst_proc_reap(mst_target_proc(p->tg));
+		if (!p->unreaped)
+			break;
 		struct timespec ts = {0, 1000000};
 		nanosleep(&ts, NULL);
 	}
+	/* A child's threads end; the target's keep their last figures on
+	 * the screen, which says the target exited. */
+	if (p->snap && p != s->procs[0])
+		for (size_t i = 0; i < p->snap->nthreads; i++)
+			mst_agg_end_thread(s->agg, p->snap->threads[i].tid);
 }
 
 size_t mst_sampler_reap(struct mst_sampler *s)
 {
-	if (!s->st.target_exited || !s->unreaped)
-		return 0;
-	s->unreaped = mst_proc_reap(mst_target_proc(s->tg));
-	s->st.exit_known = mst_proc_leader_exit(mst_target_proc(s->tg), &s->st.exit_status);
-	return s->unreaped;
+	size_t left = 0;
+	for (size_t i = 0; i < s->nprocs; i++) {
+		struct sproc *p = s->procs[i];
+		if (!p->exited || !p->unreaped)
+			continue;
+		p->unreaped = mst_proc_reap(mst_target_proc(p->tg));
+		left += p->unreaped;
+	}
+	struct sproc *root = s->procs[0];
+	if (root->exited)
+		s->st.exit_known =
+		    mst_proc_leader_exit(mst_target_proc(root->tg), &s->st.exit_status);
+	return s->st.target_exited ? left : 0;
 }
 
 /* What memory holds, every MEMLOG_NS into the log: a long run's growth
@@ -347,133 +449,138 @@ size_t mst_sampler_reap(struct mst_sampler *s)
 static void log_memory(struct mst_sampler *s, uint64_t now)
 {
 	s->last_memlog = now;
-	struct mst_symbols_stats st;
-	mst_symbols_stats(mst_target_symbols(s->tg), &st);
 	struct mallinfo2 mi = mallinfo2();
-	fprintf(s->log,
-	        "memory at %llu s: heap %zu KB in use of %zu KB; symbols: %zu addresses cached, "
-	        "%zu strings, %zu units in tables (%zu KB), libdw holds %llu rows\n",
+	fprintf(s->log, "memory at %llu s: heap %zu KB in use of %zu KB",
 	        (unsigned long long)((now - s->started) / SEC_NS), mi.uordblks / 1024,
-	        (mi.arena + mi.hblkhd) / 1024, st.cached, st.strings, st.units,
-	        st.table_bytes / 1024, (unsigned long long)st.libdw_rows);
+	        (mi.arena + mi.hblkhd) / 1024);
+	for (size_t i = 0; i < s->nprocs; i++) {
+		struct mst_symbols *sym = mst_target_symbols(s->procs[i]->tg);
+		if (!sym || s->procs[i]->exited)
+			continue;
+		struct mst_symbols_stats st;
+		mst_symbols_stats(sym, &st);
+		fprintf(s->log,
+		        "; process %d symbols: %zu addresses cached, %zu strings, %zu units in "
+		        "tables (%zu KB), libdw holds %llu rows",
+		        (int)s->procs[i]->info.pid, st.cached, st.strings, st.units,
+		        st.table_bytes / 1024, (unsigned long long)st.libdw_rows);
+	}
+	fputc('\n', s->log);
 	fflush(s->log);
 }
 
-int mst_sampler_tick(struct mst_sampler *s, uint64_t now, struct mst_err *err)
+/* New tasks, new libraries, a Python that came up: every refresh. -ESRCH
+ * when the process is gone. */
+static int refresh_proc(struct mst_sampler *s, struct sproc *p, uint64_t t0)
 {
-	struct mst_proc *proc = mst_target_proc(s->tg);
-	struct mst_py *py = mst_target_py(s->tg);
-	struct mst_unwinder *unw = mst_target_unwinder(s->tg);
-	struct mst_symbols *sym = mst_target_symbols(s->tg);
-	const struct mst_err *py_err = mst_target_py_error(s->tg, NULL);
-	if (s->st.target_exited)
-		return -ESRCH;
-	/* Stay on schedule: the next tick is due one interval after this one
-	 * was due, unless we fell behind by more than an interval. */
-	s->next_due += s->interval_ns;
-	if (s->next_due < now)
-		s->next_due = now + s->interval_ns;
-	if (s->paused)
-		return 0;
-	uint64_t t0 = mst_clock_ns();
 	struct mst_err e = {0};
-	bool refresh = t0 - s->last_refresh >= REFRESH_NS || s->st.ticks == 0;
-	if (refresh) {
-		s->last_refresh = t0;
-		read_cwd(s);
-		if (mst_proc_refresh_tasks(proc, &e) < 0) {
-			target_gone(s);
-			logf_(s, "target exited: %s", e.msg);
-			return mst_err_set(err, -ESRCH, "%s", e.msg);
-		}
-		/* Libraries loaded or unloaded since: name their code too. */
-		struct mst_maps *nm = NULL;
-		bool changed = false;
-		if (mst_maps_read(s->target.pid, &nm, NULL) == 0) {
-			if (!maps_equal(nm, mst_target_maps(s->tg))) {
-				changed = true;
-				mst_target_set_maps(s->tg, nm);
-				nm = NULL;
-				if (sym && mst_symbols_refresh(sym, &e) < 0)
-					logf_(s, "symbols: %s", e.msg);
-				if (unw)
-					mst_unwinder_flush(unw);
-			}
-			mst_maps_free(nm);
-		}
-		/* A program msttop started may still be a shell that will exec
-		 * Python, or a Python whose runtime is coming up. */
-		if (!s->target.has_python && !s->o.nonblocking &&
-		    (changed || t0 - s->started < PY_RETRY_NS))
-			retry_py(s);
-		py = mst_target_py(s->tg);
-		py_err = mst_target_py_error(s->tg, NULL);
-		if (sym)
-			mst_symbols_release(sym);
-		if (s->log && sym && t0 - s->last_memlog >= MEMLOG_NS)
-			log_memory(s, t0);
+	struct mst_symbols *sym = mst_target_symbols(p->tg);
+	struct mst_unwinder *unw = mst_target_unwinder(p->tg);
+	read_cwd(p);
+	if (mst_proc_refresh_tasks(mst_target_proc(p->tg), &e) < 0) {
+		logf_(s, p == s->procs[0] ? "target exited: %s" : "a child exited: %s", e.msg);
+		return -ESRCH;
 	}
-	/* One snapshot's memory serves every tick. */
-	int rc = mst_snapshot_take(proc, unw, py, py_err,
-	                           (s->o.nonblocking ? MST_SNAP_PYTHON_ONLY : 0) |
-	                               (refresh ? 0 : MST_SNAP_NO_NAMES),
-	                           &s->snap, &e);
-	struct mst_snapshot *snap = s->snap;
-	if (rc == -MST_EINTR)
-		return mst_err_set(err, rc, "interrupted");
-	if (rc < 0) {
-		if (rc == -ESRCH) {
-			target_gone(s);
-			logf_(s, "target exited: %s", e.msg);
-			return mst_err_set(err, rc, "%s", e.msg);
+	/* Libraries loaded or unloaded since: name their code too. */
+	struct mst_maps *nm = NULL;
+	bool changed = false;
+	if (mst_maps_read(p->info.pid, &nm, NULL) == 0) {
+		if (!maps_equal(nm, mst_target_maps(p->tg))) {
+			changed = true;
+			mst_target_set_maps(p->tg, nm);
+			nm = NULL;
+			if (sym && mst_symbols_refresh(sym, &e) < 0)
+				logf_(s, "symbols: %s", e.msg);
+			if (unw)
+				mst_unwinder_flush(unw);
 		}
-		s->st.errors++;
-		logf_(s, "sample failed: %s", e.msg);
-		return 0;
+		mst_maps_free(nm);
 	}
-	mst_snapshot_classify(snap, py, sym);
-	s->st.gc_known |= snap->gc_known;
-	if (refresh) {
-		/* Remember this tick's names for the ticks that skip them. */
-		s->npynames = 0;
-		for (size_t i = 0; i < snap->nthreads; i++) {
-			if (!snap->threads[i].pyname[0])
-				continue;
-			if (s->npynames == s->pynames_cap) {
-				size_t nc = s->pynames_cap ? 2 * s->pynames_cap : 16;
-				struct pyname *np = realloc(s->pynames, nc * sizeof(*np));
-				if (!np)
-					break;
-				s->pynames = np;
-				s->pynames_cap = nc;
-			}
-			struct pyname *pn = &s->pynames[s->npynames++];
-			pn->tid = snap->threads[i].tid;
-			snprintf(pn->name, sizeof(pn->name), "%s", snap->threads[i].pyname);
+	/* A program msttop started may still be a shell that will exec
+	 * Python, or a Python whose runtime is coming up. */
+	if (!p->info.has_python && !s->o.nonblocking && (changed || t0 - p->opened < PY_RETRY_NS))
+		retry_py(s, p);
+	if (sym)
+		mst_symbols_release(sym);
+	return 0;
+}
+
+static bool known_pid(const struct mst_sampler *s, pid_t pid)
+{
+	for (size_t i = 0; i < s->nprocs; i++)
+		if (s->procs[i]->info.pid == pid)
+			return true;
+	for (size_t i = 0; i < s->nskipped; i++)
+		if (s->skipped[i] == pid)
+			return true;
+	return false;
+}
+
+/* --subprocesses: the target's descendants now; each new one is opened
+ * (and attached) as it is found. One that cannot be is said once in the
+ * log and the status line, and not tried again. */
+static void find_children(struct mst_sampler *s)
+{
+	pid_t *kids = NULL, *parents = NULL;
+	size_t n = 0;
+	if (mst_proc_descendants(s->procs[0]->info.pid, &kids, &parents, &n) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		if (known_pid(s, kids[i]))
+			continue;
+		struct sproc *p = NULL;
+		struct mst_err e = {0};
+		if (sproc_open(s, kids[i], &p, &e) < 0 || sproc_add(s, p) < 0) {
+			sproc_free(p);
+			if (s->nskipped < SKIPPED_MAX)
+				s->skipped[s->nskipped++] = kids[i];
+			char msg[MST_ERR_MSG_MAX + 64];
+			snprintf(msg, sizeof(msg), "process %d not followed: %s", (int)kids[i],
+			         e.msg[0] ? e.msg : "out of memory");
+			logf_(s, "%s", msg);
 		}
-	} else {
+	}
+	free(kids);
+	free(parents);
+}
+
+/* Keep this tick's Python names for the ticks that skip them, or give
+ * them back to the threads of a tick that skipped them. */
+static void names(struct sproc *p, bool refresh)
+{
+	struct mst_snapshot *snap = p->snap;
+	if (!refresh) {
 		for (size_t i = 0; i < snap->nthreads; i++)
-			for (size_t k = 0; k < s->npynames; k++)
-				if (s->pynames[k].tid == snap->threads[i].tid)
+			for (size_t k = 0; k < p->npynames; k++)
+				if (p->pynames[k].tid == snap->threads[i].tid)
 					snprintf(snap->threads[i].pyname,
 					         sizeof(snap->threads[i].pyname), "%s",
-					         s->pynames[k].name);
+					         p->pynames[k].name);
+		return;
 	}
-	if (s->threads_cap < snap->nthreads) {
-		struct mst_agg_thread_in *nt = realloc(s->threads, snap->nthreads * sizeof(*nt));
-		if (!nt)
-			return mst_err_set(err, -ENOMEM, "out of memory");
-		s->threads = nt;
-		s->threads_cap = snap->nthreads;
+	p->npynames = 0;
+	for (size_t i = 0; i < snap->nthreads; i++) {
+		if (!snap->threads[i].pyname[0])
+			continue;
+		if (p->npynames == p->pynames_cap) {
+			size_t nc = p->pynames_cap ? 2 * p->pynames_cap : 16;
+			struct pyname *np = realloc(p->pynames, nc * sizeof(*np));
+			if (!np)
+				break;
+			p->pynames = np;
+			p->pynames_cap = nc;
+		}
+		struct pyname *pn = &p->pynames[p->npynames++];
+		pn->tid = snap->threads[i].tid;
+		snprintf(pn->name, sizeof(pn->name), "%s", snap->threads[i].pyname);
 	}
-	uint64_t weight = s->last_tick && now > s->last_tick ? now - s->last_tick : s->interval_ns;
-	if (weight > 4 * s->interval_ns)
-		weight = 4 * s->interval_ns; /* a pause or a stall is not time spent */
-	s->last_tick = now;
-	mst_agg_begin(s->agg, now, weight);
-	for (size_t r = 0; r < s->nrecords; r++)
-		mst_record_begin(s->records[r], now, weight);
-	size_t nthreads = 0;
+}
+
+/* Feed one process's threads of this tick to the agg and the records. */
+static void feed(struct mst_sampler *s, struct sproc *p, size_t *nthreads)
+{
+	struct mst_err e = {0};
+	struct mst_snapshot *snap = p->snap;
 	for (size_t i = 0; i < snap->nthreads; i++) {
 		const struct mst_thread_snap *t = &snap->threads[i];
 		if (t->error && !t->npy) {
@@ -494,7 +601,8 @@ int mst_sampler_tick(struct mst_sampler *s, uint64_t now, struct mst_err *err)
 		    .name = t->pyname[0] ? t->pyname : t->comm,
 		    .state = t->states, /* the agg counts the same flags */
 		    .frames = s->frames,
-		    .nframes = to_agg(s, t),
+		    .nframes = to_agg(s, p, t),
+		    .pid = p->info.pid,
 		};
 		if (mst_agg_add_thread(s->agg, &in, &e) < 0) {
 			s->st.errors++;
@@ -507,8 +615,82 @@ int mst_sampler_tick(struct mst_sampler *s, uint64_t now, struct mst_err *err)
 			}
 		s->st.thread_samples++;
 		s->st.thread_stops += t->pause_ns > 0;
-		nthreads++;
+		(*nthreads)++;
 	}
+}
+
+int mst_sampler_tick(struct mst_sampler *s, uint64_t now, struct mst_err *err)
+{
+	if (s->st.target_exited)
+		return -ESRCH;
+	/* Stay on schedule: the next tick is due one interval after this one
+	 * was due, unless we fell behind by more than an interval. */
+	s->next_due += s->interval_ns;
+	if (s->next_due < now)
+		s->next_due = now + s->interval_ns;
+	if (s->paused)
+		return 0;
+	uint64_t t0 = mst_clock_ns();
+	bool refresh = t0 - s->last_refresh >= REFRESH_NS || s->st.ticks == 0;
+	if (refresh) {
+		s->last_refresh = t0;
+		for (size_t i = 0; i < s->nprocs; i++) {
+			struct sproc *p = s->procs[i];
+			if (p->exited || refresh_proc(s, p, t0) == 0)
+				continue;
+			proc_gone(s, p);
+			if (i == 0)
+				return mst_err_set(err, -ESRCH, "%s", s->st.status);
+		}
+		if (s->o.subprocesses)
+			find_children(s);
+		if (s->log && t0 - s->last_memlog >= MEMLOG_NS)
+			log_memory(s, t0);
+	}
+	/* Every process's snapshot first: the tick is fed to the agg whole,
+	 * or not at all when the target is gone. */
+	for (size_t i = 0; i < s->nprocs; i++) {
+		struct sproc *p = s->procs[i];
+		if (p->exited)
+			continue;
+		struct mst_err e = {0};
+		struct mst_py *py = mst_target_py(p->tg);
+		struct mst_symbols *sym = mst_target_symbols(p->tg);
+		/* One snapshot's memory serves every tick. */
+		p->rc = mst_snapshot_take(mst_target_proc(p->tg), mst_target_unwinder(p->tg), py,
+		                          mst_target_py_error(p->tg, NULL),
+		                          (s->o.nonblocking ? MST_SNAP_PYTHON_ONLY : 0) |
+		                              (refresh ? 0 : MST_SNAP_NO_NAMES),
+		                          &p->snap, &e);
+		if (p->rc == -MST_EINTR)
+			return mst_err_set(err, p->rc, "interrupted");
+		if (p->rc == -ESRCH) {
+			logf_(s, i == 0 ? "target exited: %s" : "a child exited: %s", e.msg);
+			proc_gone(s, p);
+			if (i == 0)
+				return mst_err_set(err, -ESRCH, "%s", e.msg);
+			continue;
+		}
+		if (p->rc < 0) {
+			s->st.errors++;
+			logf_(s, "sample failed: %s", e.msg);
+			continue;
+		}
+		mst_snapshot_classify(p->snap, py, sym);
+		s->st.gc_known |= p->snap->gc_known;
+		names(p, refresh);
+	}
+	uint64_t weight = s->last_tick && now > s->last_tick ? now - s->last_tick : s->interval_ns;
+	if (weight > 4 * s->interval_ns)
+		weight = 4 * s->interval_ns; /* a pause or a stall is not time spent */
+	s->last_tick = now;
+	mst_agg_begin(s->agg, now, weight);
+	for (size_t r = 0; r < s->nrecords; r++)
+		mst_record_begin(s->records[r], now, weight);
+	size_t nthreads = 0;
+	for (size_t i = 0; i < s->nprocs; i++)
+		if (!s->procs[i]->exited && s->procs[i]->rc == 0)
+			feed(s, s->procs[i], &nthreads);
 	mst_agg_end(s->agg);
 	for (size_t r = 0; r < s->nrecords; r++)
 		mst_record_end(s->records[r]);

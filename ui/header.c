@@ -38,6 +38,16 @@ int mst_header_draw(struct mst_ui *u)
 	struct hline l = {.cols = u->cols};
 	snprintf(item, sizeof(item), "msttop  PID %d", (int)ti->pid);
 	add(&l, item);
+	size_t np = mst_sampler_nprocs(u->s), live = 0;
+	for (size_t i = 0; i < np; i++) {
+		bool gone = false;
+		mst_sampler_proc(u->s, i, &gone);
+		live += !gone;
+	}
+	if (np > 1) {
+		snprintf(item, sizeof(item), "%zu processes (%zu live)", np, live);
+		add(&l, item);
+	}
 	if (u->exited || st.target_exited)
 		add(&l, "[target exited]");
 	int left = u->cols - l.used - 2;
@@ -89,6 +99,10 @@ int mst_header_draw(struct mst_ui *u)
 	add(&l, u->mode == MST_AGG_BY_LINE ? "[by line]" : "[by function]");
 	snprintf(item, sizeof(item), "[%s]", mst_ui_view_names[u->view]);
 	add(&l, item);
+	if (u->only_pid) {
+		snprintf(item, sizeof(item), "[process %d]", (int)u->only_pid);
+		add(&l, item);
+	}
 	if (u->subset == MST_AGG_ONLY_GIL)
 		add(&l, "[GIL only]");
 	else if (u->subset == MST_AGG_ALL)

@@ -19,6 +19,8 @@ static const char *const help_text[] = {
     "      hidden) -> every frame -> Python only",
     "  l   count by function (the default) or by line",
     "  i   show or hide idle threads, and count idle samples in the hot frames",
+    "  o   (--subprocesses) only the process of the selected thread: its threads and",
+    "      its hot frames; o again: every process",
     "  g   only the samples where the thread held the GIL, or every sample",
     "  c   window: the recent seconds or since start",
     "  p, space  pause or resume sampling (the target is left alone)",

@@ -270,7 +270,12 @@ static void write_window(struct mst_ui *u)
 	                                .gil_only = u->subset == MST_AGG_ONLY_GIL,
 	                                .view = u->view};
 	bool recent = sel.recent;
-	if (mst_record_write_path(u->rec, path, u->write_format, u->meta, &sel, &e) < 0) {
+	/* The processes as they are now (--subprocesses). */
+	struct mst_record_proc procs[64];
+	struct mst_record_meta meta = *u->meta;
+	meta.nprocs = mst_sampler_record_procs(u->s, procs, 64);
+	meta.procs = procs;
+	if (mst_record_write_path(u->rec, path, u->write_format, &meta, &sel, &e) < 0) {
 		mst_ui_msg(u, "%s", e.msg);
 		return;
 	}
@@ -377,6 +382,18 @@ bool mst_ui_common_key(struct mst_ui *u, int ch)
 			u->subset = u->show_idle ? MST_AGG_ALL : MST_AGG_ONLY_ACTIVE;
 		mst_ui_msg(u, "%s idle threads and idle samples",
 		           u->show_idle ? "Showing" : "Hiding");
+		return true;
+	case 'o':
+		if (mst_sampler_nprocs(u->s) < 2 && !u->only_pid) {
+			mst_ui_msg(u,
+			           "One process only: --subprocesses follows a process's children");
+			return true;
+		}
+		u->only_pid = u->only_pid ? 0 : u->sel_pid;
+		if (u->only_pid)
+			mst_ui_msg(u, "Only process %d (o: every process)", (int)u->only_pid);
+		else
+			mst_ui_msg(u, "Every process");
 		return true;
 	case 'g':
 		if (u->subset == MST_AGG_ONLY_GIL)

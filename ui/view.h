@@ -75,6 +75,10 @@ struct mst_ui {
 	enum mst_agg_view view;
 	enum mst_agg_sort sort;
 	bool show_idle, paused, exited;
+	/* --subprocesses: only this process's threads and hot frames (o);
+	 * 0: every process. */
+	pid_t only_pid;
+	pid_t sel_pid; /* the process of the selected thread */
 	char filter[MST_UI_FILTER_MAX];
 	/* The filter being typed on the status line. */
 	bool editing;

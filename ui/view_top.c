@@ -65,10 +65,31 @@ static int keep_tids(struct mst_ui *u, size_t n)
 	return 0;
 }
 
+/* "1234 python3 app.py": a process's pid and the start of its command
+ * line, the program's name without its directory. */
+static void proc_label(struct mst_ui *u, pid_t pid, char *buf, size_t len)
+{
+	snprintf(buf, len, "%d", (int)pid);
+	for (size_t i = 0; i < mst_sampler_nprocs(u->s); i++) {
+		const struct mst_target_info *ti = mst_sampler_proc(u->s, i, NULL);
+		if (ti->pid != pid)
+			continue;
+		const char *cmd = ti->cmdline, *base = cmd;
+		size_t prog = strcspn(cmd, " ");
+		for (size_t k = 0; k < prog; k++)
+			if (cmd[k] == '/')
+				base = cmd + k + 1;
+		snprintf(buf, len, "%d %s", (int)pid, base);
+		return;
+	}
+}
+
 static void draw_threads(struct mst_ui *u, int y, int h, const struct mst_agg_thread **list,
                          size_t n, size_t hidden)
 {
 	int ff = mst_ui_fit_flags(u) | MST_FIT_SHORT_PATH; /* the main screen: short paths */
+	if (mst_sampler_nprocs(u->s) > 1)
+		ff |= MST_FIT_PROCESS;
 	struct mst_fmt_thread_layout tl;
 	char line[4096];
 	mst_fmt_thread_layout(u->cols - 1, ff, &tl);
@@ -80,8 +101,10 @@ static void draw_threads(struct mst_ui *u, int y, int h, const struct mst_agg_th
 	for (size_t i = 0; i < n; i++)
 		if (list[i]->tid == u->sel_tid)
 			sel = (int)i;
-	if (n)
+	if (n) {
 		u->sel_tid = list[sel]->tid;
+		u->sel_pid = list[sel]->pid;
+	}
 	mst_ui_scroll(sel, h, &u->thr_top);
 	if (u->thr_top > 0 && u->thr_top + h > (int)n)
 		u->thr_top = (int)n > h ? (int)n - h : 0;
@@ -101,7 +124,10 @@ static void draw_threads(struct mst_ui *u, int y, int h, const struct mst_agg_th
 		bool has_top = top_frame(u, t->tid, &f);
 		bool cur = u->thr_top + r == sel;
 		line[0] = cur ? '>' : ' ';
-		mst_fmt_thread_row(&tl, t, has_top ? &f : NULL, line + 1, sizeof(line) - 1);
+		char proc[600] = "";
+		if (ff & MST_FIT_PROCESS)
+			proc_label(u, t->pid, proc, sizeof(proc));
+		mst_fmt_thread_row(&tl, t, has_top ? &f : NULL, proc, line + 1, sizeof(line) - 1);
 		enum mst_ui_attr a = is_idle(t) ? MST_A_DIM : MST_A_NORMAL;
 		if (cur)
 			a = u->focus == 0 ? MST_A_SELECTED : MST_A_MARK;
@@ -119,6 +145,7 @@ static void draw_hot(struct mst_ui *u, int y, int h)
 
 	struct mst_agg_query q = {
 	    .tid = 0,
+	    .pid = u->only_pid,
 	    .window = u->window,
 	    .mode = u->mode,
 	    .subset = u->subset,
@@ -184,6 +211,8 @@ void mst_view_top_draw(struct mst_ui *u)
 		snprintf(tid, sizeof(tid), "%d", (int)t->tid);
 		if (u->filter[0] && !contains(t->name, u->filter) && !contains(tid, u->filter))
 			continue;
+		if (u->only_pid && t->pid != u->only_pid)
+			continue;
 		if (!u->show_idle && is_idle(t)) {
 			hidden++;
 			continue;
@@ -216,8 +245,13 @@ void mst_view_top_draw(struct mst_ui *u)
 		draw_hot(u, y + 1 + th, u->hot_h + 1);
 
 	mst_ui_status(
-	    u, "F1 help  Enter thread  Tab panel  s sort  n native  l line/func  "
-	       "i idle  g GIL  c window  f flame  / filter  p pause  r reset  w write  q quit");
+	    u, mst_sampler_nprocs(u->s) > 1
+	           ? "F1 help  Enter thread  Tab panel  s sort  n native  l line/func  "
+	             "i idle  g GIL  o process  c window  f flame  / filter  p pause  r reset  "
+	             "w write  q quit"
+	           : "F1 help  Enter thread  Tab panel  s sort  n native  l line/func  "
+	             "i idle  g GIL  c window  f flame  / filter  p pause  r reset  w write  q "
+	             "quit");
 }
 
 void mst_view_top_key(struct mst_ui *u, int ch)

@@ -74,6 +74,7 @@ struct mst_agg_thread_in {
 	uint32_t state;   /* MST_TS_* flags (tstate.h); the first MST_TS_SHARED are counted */
 	const struct mst_agg_frame_in *frames;
 	size_t nframes;
+	pid_t pid; /* its process (several with --subprocesses); 0: not known */
 };
 
 /* Zero (or a NULL config) means the default shown. The caps bound memory;
@@ -181,6 +182,7 @@ struct mst_agg_hot {
 
 struct mst_agg_query {
 	pid_t tid; /* 0: the whole process */
+	pid_t pid; /* with tid 0: only the threads of this process; 0: every one */
 	enum mst_agg_window window;
 	enum mst_agg_mode mode;
 	enum mst_agg_subset subset;
@@ -204,6 +206,7 @@ int mst_agg_hot(struct mst_agg *a, const struct mst_agg_query *q, const struct m
  * counts and as percentages of samples (0 when there are none). */
 struct mst_agg_thread {
 	pid_t tid;
+	pid_t pid; /* as last given (mst_agg_thread_in) */
 	char name[MST_AGG_NAME_MAX];
 	uint32_t state;  /* flags of the last sample */
 	bool ended;      /* unseen for end_after_ns, or ended by the sampler */

@@ -28,6 +28,8 @@ enum {
 	/* Frames' files in their short form (the main screen); full paths
 	 * stay in the thread screen and --dump. For the frame functions. */
 	MST_FIT_SHORT_PATH = 1 << 4,
+	/* The threads table has a PROCESS column (--subprocesses). */
+	MST_FIT_PROCESS = 1 << 5,
 };
 
 /* Where the short form of a Python file's path starts: after the last
@@ -107,14 +109,16 @@ struct mst_fmt_thread_layout {
 	int cols;
 	int flags;
 	int name_w, top_w;
+	int proc_w; /* the PROCESS column, 0 without it */
 	bool gil, wait, gc;
 };
 
 void mst_fmt_thread_layout(int cols, int flags, struct mst_fmt_thread_layout *l);
 char *mst_fmt_thread_header(const struct mst_fmt_thread_layout *l, char *out, size_t len);
-/* top is the thread's current innermost frame, or NULL. */
+/* top is the thread's current innermost frame, or NULL; proc the label of
+ * its process ("1234 python3 app.py") for the PROCESS column, or NULL. */
 char *mst_fmt_thread_row(const struct mst_fmt_thread_layout *l, const struct mst_agg_thread *t,
-                         const struct mst_agg_frame *top, char *out, size_t len);
+                         const struct mst_agg_frame *top, const char *proc, char *out, size_t len);
 
 /* One frame of a thread's stack: its depth (0 innermost), the mark, the
  * frame's label and, when there is room, its module. */

@@ -68,6 +68,14 @@ struct mst_record_meta {
 	const char *py_version; /* "3.12.1", "" without Python */
 	double rate_hz;         /* asked */
 	const char *sampler;    /* "ptrace", "nonblocking" */
+	/* Every process sampled (--subprocesses), the first one pid's; NULL
+	 * and 0: pid alone. For the trace's process names. */
+	const struct mst_record_proc {
+		pid_t pid;
+		const char *cmdline;
+		const char *py_version;
+	} * procs;
+	size_t nprocs;
 };
 
 struct mst_record;

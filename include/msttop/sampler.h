@@ -21,6 +21,10 @@ struct mst_sampler_opts {
 	double rate_hz;       /* samples per second, default 100 */
 	bool nonblocking;     /* read Python frames only, stop nothing */
 	const char *log_path; /* diagnostics file, or NULL */
+	/* Also every descendant of pid, found at each refresh (every half
+	 * second), each attached as it appears; one that exits stays in the
+	 * agg with its threads ended. */
+	bool subprocesses;
 };
 
 /* What the header shows about the target; stable for the sampler's life
@@ -81,6 +85,15 @@ int mst_sampler_tick(struct mst_sampler *s, uint64_t now_ns, struct mst_err *err
 /* The aggregation the ticks feed (borrowed; the UI reads it). */
 struct mst_agg *mst_sampler_agg(struct mst_sampler *s);
 const struct mst_target_info *mst_sampler_target(const struct mst_sampler *s);
+/* The processes sampled: 0 is the target, then its descendants as they
+ * were found (--subprocesses). *exited (may be NULL) says whether it is
+ * gone. NULL past the last. */
+size_t mst_sampler_nprocs(const struct mst_sampler *s);
+const struct mst_target_info *mst_sampler_proc(const struct mst_sampler *s, size_t i, bool *exited);
+/* The processes sampled as a recording names them (record.h), at most
+ * max, into out; their strings are the sampler's. Returns how many. */
+size_t mst_sampler_record_procs(const struct mst_sampler *s, struct mst_record_proc *out,
+                                size_t max);
 void mst_sampler_stats(const struct mst_sampler *s, struct mst_sampler_stats *out);
 /* Feed r the ticks the agg gets, from the next one on (borrowed: r must
  * outlive the sampler's ticks). At most MST_SAMPLER_RECORDS_MAX: the

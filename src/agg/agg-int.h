@@ -161,6 +161,7 @@ struct cslot {
 
 struct thr {
 	pid_t tid;
+	pid_t pid;
 	UT_hash_handle hh;
 	char name[MST_AGG_NAME_MAX];
 	uint32_t state, top;
@@ -211,6 +212,8 @@ struct mst_agg {
 
 	struct mst_agg_hot *hot;
 	size_t hot_cap;
+	struct cnt *pacc; /* per frame id: one process's counts (a pid query) */
+	size_t pacc_cap;
 	struct mst_agg_thread *trows;
 	size_t trows_cap;
 	struct mst_agg_node *nrows;

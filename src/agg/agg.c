@@ -97,6 +97,7 @@ void mst_agg_free(struct mst_agg *a)
 	free(a->mark);
 	free(a->fmark);
 	free(a->hot);
+	free(a->pacc);
 	free(a->trows);
 	free(a->nrows);
 	free(a->srows);
@@ -325,6 +326,7 @@ int mst_agg_add_thread(struct mst_agg *a, const struct mst_agg_thread_in *in, st
 	t->ncache = n;
 	agg_tree_add(a, t, 0, n, match, w);
 	agg_tree_add(a, t, 1, n, match, w);
+	t->pid = in->pid;
 	if (in->name && strncmp(t->name, in->name, sizeof(t->name) - 1) != 0) {
 		strncpy(t->name, in->name, sizeof(t->name) - 1);
 		t->name[sizeof(t->name) - 1] = '\0';

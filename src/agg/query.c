@@ -91,12 +91,10 @@ static bool hot_keep(const struct mst_agg_query *q, const struct frame *f)
 
 /* Append a row for frame id if it has samples in the window and passes the
  * query. */
-static void hot_push(struct mst_agg *a, const struct mst_agg_query *q, int mode, uint32_t id,
-                     const struct cnt *cum, const struct rblk *ring, size_t *n)
+static void hot_push_cnt(struct mst_agg *a, const struct mst_agg_query *q, int mode, uint32_t id,
+                         struct cnt c, size_t *n)
 {
 	const struct frame *f = &a->ft[mode].v[id];
-	struct cnt c;
-	agg_cnt_read(cum, ring, a->nb, q->window, &c);
 	if (!c.total || !hot_keep(q, f))
 		return;
 	struct mst_agg_hot *r = &a->hot[(*n)++];
@@ -105,6 +103,58 @@ static void hot_push(struct mst_agg *a, const struct mst_agg_query *q, int mode,
 	r->own_ns = c.own_ns[q->view];
 	r->total_samples = c.total;
 	r->total_ns = c.total_ns;
+}
+
+static void hot_push(struct mst_agg *a, const struct mst_agg_query *q, int mode, uint32_t id,
+                     const struct cnt *cum, const struct rblk *ring, size_t *n)
+{
+	struct cnt c;
+	agg_cnt_read(cum, ring, a->nb, q->window, &c);
+	hot_push_cnt(a, q, mode, id, c, n);
+}
+
+/* The hot frames of one process's threads (--subprocesses): their
+ * per-thread counts, summed by frame. A thread's table is bounded
+ * (max_thread_entries), so what it sent to its "(other frames)" stays
+ * there, as in its own view. */
+static int hot_of_pid(struct mst_agg *a, const struct mst_agg_query *q, int m, int v, size_t *n,
+                      struct shr *scope)
+{
+	size_t nf = a->ft[m].n;
+	if (mst_array_grow((void **)&a->pacc, &a->pacc_cap, nf ? nf : 1, sizeof(*a->pacc)) < 0)
+		return -ENOMEM;
+	memset(a->pacc, 0, nf * sizeof(*a->pacc));
+	memset(scope, 0, sizeof(*scope));
+	struct thr *t, *tmp;
+	HASH_ITER(hh, a->threads, t, tmp)
+	{
+		if (t->pid != q->pid)
+			continue;
+		struct shr s;
+		agg_shr_read(t->sh, a->nb, q->window, &s);
+		for (size_t k = 0; k < NSHR; k++) {
+			scope->n[k] += s.n[k];
+			scope->ns[k] += s.ns[k];
+		}
+		const struct etab *tb = &t->tab[m];
+		for (uint32_t p = 0; p < tb->n; p++) {
+			const struct tent *e = &tb->v[p];
+			if (e->id == NO_IDX || e->id >= nf)
+				continue;
+			struct cnt c, *acc = &a->pacc[e->id];
+			agg_cnt_read(&e->c[v], e->r[v], a->nb, q->window, &c);
+			acc->total += c.total;
+			acc->total_ns += c.total_ns;
+			for (size_t k = 0; k < NVIEW; k++) {
+				acc->own[k] += c.own[k];
+				acc->own_ns[k] += c.own_ns[k];
+			}
+		}
+	}
+	for (uint32_t id = 0; id < nf; id++)
+		if (a->ft[m].v[id].key.func)
+			hot_push_cnt(a, q, m, id, a->pacc[id], n);
+	return 0;
 }
 
 int mst_agg_hot(struct mst_agg *a, const struct mst_agg_query *q, const struct mst_agg_hot **rows,
@@ -128,7 +178,12 @@ int mst_agg_hot(struct mst_agg *a, const struct mst_agg_query *q, const struct m
 	if (mst_array_grow((void **)&a->hot, &a->hot_cap, most, sizeof(*a->hot)) < 0)
 		return mst_err_set(err, -ENOMEM, "agg: out of memory");
 	size_t n = 0;
-	if (!t) {
+	struct shr pscope;
+	bool by_pid = !t && q->pid;
+	if (by_pid) {
+		if (hot_of_pid(a, &qq, m, v, &n, &pscope) < 0)
+			return mst_err_set(err, -ENOMEM, "agg: out of memory");
+	} else if (!t) {
 		const struct ftab *tb = &a->ft[m];
 		for (uint32_t id = 0; id < tb->n; id++)
 			if (tb->v[id].key.func)
@@ -148,7 +203,10 @@ int mst_agg_hot(struct mst_agg *a, const struct mst_agg_query *q, const struct m
 		n = q->limit;
 	if (scope) {
 		struct shr s;
-		agg_shr_read(sh, a->nb, q->window, &s);
+		if (by_pid)
+			s = pscope;
+		else
+			agg_shr_read(sh, a->nb, q->window, &s);
 		scope->samples = s.n[agg_shr_index(q->subset)];
 		scope->ns = s.ns[agg_shr_index(q->subset)];
 	}
@@ -177,6 +235,7 @@ int mst_agg_threads(struct mst_agg *a, enum mst_agg_window w, const struct mst_a
 		struct mst_agg_thread *r = &a->trows[n++];
 		memset(r, 0, sizeof(*r));
 		r->tid = t->tid;
+		r->pid = t->pid;
 		memcpy(r->name, t->name, sizeof(r->name));
 		r->state = t->state;
 		r->ended = t->ended;

@@ -32,9 +32,17 @@ static void put_us(FILE *f, const char *key, uint64_t ns)
 struct emit {
 	FILE *f;
 	const struct rec_view *v;
-	int pid;
+	int pid; /* of the process the events being written belong to */
 	bool first;
 };
+
+/* A thread's process: its own track group in the trace (several with
+ * --subprocesses). */
+static int pid_of(const struct emit *e, uint32_t thread)
+{
+	int p = (int)e->v->threads[thread].pid;
+	return p > 0 ? p : (int)e->v->meta->pid;
+}
 
 static void begin_event(struct emit *e)
 {
@@ -95,6 +103,7 @@ static int stack_track(struct emit *e, uint32_t ti, const struct rec_event *cons
 {
 	const struct rec_view *v = e->v;
 	uint32_t tid = (uint32_t)v->threads[ti].tid;
+	e->pid = pid_of(e, ti);
 	struct open_frame *open = NULL;
 	size_t nopen = 0, cap = 0;
 	uint64_t end = 0;
@@ -184,10 +193,21 @@ int rec_write_chrome(FILE *f, const struct rec_view *v, struct mst_err *err)
 	fputs("},\"traceEvents\":[", f);
 
 	char name[512];
-	snprintf(name, sizeof(name), "%s (pid %d)%s%s", m->cmdline[0] ? m->cmdline : "process",
-	         (int)m->pid, m->py_version[0] ? ", Python " : "", m->py_version);
-	meta_name(&e, "process_name", 0, name, -1);
-	meta_name(&e, "thread_name", GIL_TID, "GIL holder", 0);
+	/* A process track each, with its GIL holder: each process has a
+	 * GIL of its own. */
+	struct mst_record_proc one = {m->pid, m->cmdline, m->py_version};
+	const struct mst_record_proc *procs = m->nprocs ? m->procs : &one;
+	size_t nprocs = m->nprocs ? m->nprocs : 1;
+	for (size_t k = 0; k < nprocs; k++) {
+		const struct mst_record_proc *pr = &procs[k];
+		e.pid = (int)pr->pid;
+		snprintf(name, sizeof(name), "%s (pid %d)%s%s",
+		         pr->cmdline && pr->cmdline[0] ? pr->cmdline : "process", (int)pr->pid,
+		         pr->py_version && pr->py_version[0] ? ", Python " : "",
+		         pr->py_version ? pr->py_version : "");
+		meta_name(&e, "process_name", 0, name, -1);
+		meta_name(&e, "thread_name", GIL_TID, "GIL holder", 0);
+	}
 	/* The states each thread was seen in: a track for each. */
 	unsigned *seen = calloc(v->nthreads ? v->nthreads : 1, sizeof(*seen));
 	if (!seen) {
@@ -200,6 +220,7 @@ int rec_write_chrome(FILE *f, const struct rec_view *v, struct mst_err *err)
 	for (uint32_t i = 0; i < v->nthreads; i++) {
 		char tl[128];
 		rec_thread_label(&v->threads[i], tl, sizeof(tl));
+		e.pid = pid_of(&e, i);
 		meta_name(&e, "thread_name", (uint32_t)v->threads[i].tid, tl,
 		          1 + (int)i * (1 + REC_ST_N));
 		for (unsigned b = 0; b < REC_ST_N; b++) {
@@ -215,6 +236,7 @@ int rec_write_chrome(FILE *f, const struct rec_view *v, struct mst_err *err)
 		const struct rec_event *x = &v->events[i];
 		if (x->kind != REC_EV_STATE)
 			continue;
+		e.pid = pid_of(&e, x->thread);
 		slice(&e, state_tid(x->thread, x->id), rec_state_names[x->id], "state", x->start_ns,
 		      x->start_ns + x->dur_ns, NULL);
 		if (x->id == REC_ST_GIL) {

@@ -29,6 +29,8 @@ struct rec_frame {
 
 struct rec_thread {
 	pid_t tid;
+	pid_t pid;                  /* its process; 0 when not known */
+	bool show_pid;              /* the recording holds several processes: labels name it */
 	char name[64];              /* Python's name, else the kernel's comm */
 	uint64_t samples, ns;       /* kept in the view */
 	uint64_t first_ns, last_ns; /* since the recording's start */

@@ -351,10 +351,11 @@ void mst_record_end(struct mst_record *r)
 	r->st.ticks++;
 }
 
-static int find_thread(struct mst_record *r, pid_t tid, const char *name, uint32_t *out)
+static int find_thread(struct mst_record *r, pid_t tid, pid_t pid, const char *name, uint32_t *out)
 {
 	for (uint32_t i = 0; i < r->nthreads; i++)
 		if (r->threads[i].pub.tid == tid) {
+			r->threads[i].pub.pid = pid;
 			if (name)
 				snprintf(r->threads[i].pub.name, sizeof(r->threads[i].pub.name),
 				         "%s", name);
@@ -367,6 +368,7 @@ static int find_thread(struct mst_record *r, pid_t tid, const char *name, uint32
 	struct thread *t = &r->threads[r->nthreads];
 	memset(t, 0, sizeof(*t));
 	t->pub.tid = tid;
+	t->pub.pid = pid;
 	snprintf(t->pub.name, sizeof(t->pub.name), "%s", name ? name : "");
 	t->run_stack = t->run_seq = t->other = NONE;
 	*out = (uint32_t)r->nthreads++;
@@ -504,7 +506,7 @@ int mst_record_add_thread(struct mst_record *r, const struct mst_agg_thread_in *
 	if (!r->in_tick)
 		return mst_err_set(err, -EINVAL, "record: a thread outside a tick");
 	uint32_t ti;
-	if (find_thread(r, in->tid, in->name, &ti) < 0)
+	if (find_thread(r, in->tid, in->pid, in->name, &ti) < 0)
 		goto nomem;
 	uint64_t end = r->now_ns - r->t0_ns, start = end - r->weight_ns;
 	unsigned states = rec_states_of(in->state);
@@ -774,10 +776,14 @@ static int view_open(struct mst_record *r, const struct mst_record_meta *meta,
 	    .recent = sel->recent,
 	    .view_name = view_name(sel->view),
 	};
+	bool multi = false;
 	for (size_t i = 0; i < nt; i++) {
 		c->threads[i] = r->threads[i].pub;
 		c->threads[i].samples = c->threads[i].ns = 0;
+		multi |= c->threads[i].pid != c->threads[0].pid;
 	}
+	for (size_t i = 0; i < nt; i++)
+		c->threads[i].show_pid = multi;
 	for (size_t i = 0; i < nstacks; i++) {
 		c->threads[c->stacks[i].thread].samples += c->stacks[i].samples;
 		c->threads[c->stacks[i].thread].ns += c->stacks[i].ns;

@@ -57,7 +57,13 @@ void rec_frame_label(const struct rec_frame *fr, char *buf, size_t len)
 
 void rec_thread_label(const struct rec_thread *t, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s (tid %d)", t->name[0] ? t->name : "thread", (int)t->tid);
+	/* Threads of several processes: "pid/tid name", as ps -L would
+	 * pair them. */
+	if (t->show_pid)
+		snprintf(buf, len, "%d/%d %s", (int)t->pid, (int)t->tid,
+		         t->name[0] ? t->name : "thread");
+	else
+		snprintf(buf, len, "%s (tid %d)", t->name[0] ? t->name : "thread", (int)t->tid);
 	clean(buf);
 }
 

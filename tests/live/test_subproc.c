@@ -4,6 +4,7 @@
  * turn, parents first, each child's Python function at its marked line; no
  * process is left stopped or traced. */
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -123,6 +124,144 @@ START_TEST(dump_subprocesses)
 }
 END_TEST
 
+/* The lines of a collapsed file whose thread is pid's main thread
+ * ("PID/PID MainThread;") and that hold fn at py_subproc.py:line. */
+static bool folded_has(const char *folded, int pid, const char *fn, int line)
+{
+	char head[64], want[128], tail[64];
+	snprintf(head, sizeof(head), "%d/%d ", pid, pid);
+	snprintf(want, sizeof(want), ";%s (", fn);
+	snprintf(tail, sizeof(tail), "py_subproc.py:%d)", line);
+	for (const char *p = folded; p && *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p) : strlen(p);
+		const char *f = memmem(p, n, want, strlen(want));
+		const char *close = f ? memchr(f, ')', (size_t)(p + n - f)) : NULL;
+		size_t tl = strlen(tail);
+		if (!strncmp(p, head, strlen(head)) && close && close + 1 - f >= (long)tl &&
+		    !strncmp(close + 1 - tl, tail, tl))
+			return true;
+		p = nl ? nl + 1 : NULL;
+	}
+	return false;
+}
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return NULL;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&buf, &len);
+	char chunk[65536];
+	size_t r;
+	while ((r = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		fwrite(chunk, 1, r, m);
+	fclose(m);
+	fclose(f);
+	return buf;
+}
+
+/* -b --subprocesses --record over the same tree, with a child started
+ * every half second that exits a second later: every process's function
+ * in the recording under "pid/tid name", each process a track group of
+ * the trace, the children that exited listed as such, new ones followed. */
+START_TEST(sample_subprocesses)
+{
+	const struct mst_interp *in;
+	size_t n = mst_test_interps(&in);
+	ck_assert_msg((size_t)_i < n, "no interpreter");
+	const struct mst_interp *py = &in[_i];
+	struct mst_child t;
+	ck_assert_msg(mst_child_start_py(&t, py, TARGET, "--churn", 120000) == 0,
+	              "py_subproc did not start under %s", py->label);
+	char pool[64] = "", spawn[32] = "", child[32] = "", sleep_[32] = "";
+	mst_child_ready_value(&t, "pool", pool, sizeof(pool));
+	mst_child_ready_value(&t, "spawn", spawn, sizeof(spawn));
+	mst_child_ready_value(&t, "child", child, sizeof(child));
+	mst_child_ready_value(&t, "sleep", sleep_, sizeof(sleep_));
+	int pools[2] = {0, 0};
+	sscanf(pool, "%d,%d", &pools[0], &pools[1]);
+	int pids[] = {pools[0], pools[1], atoi(spawn), atoi(child)};
+	for (size_t i = 0; i < 4; i++)
+		mst_wait_all_sleeping(pids[i], 10000);
+	char *src = mst_src_path(TARGET);
+	int l_pool = mst_marker_line(src, "pool_sleep"),
+	    l_spawn = mst_marker_line(src, "spawn_sleep"),
+	    l_child = mst_marker_line(src, "child_sleep"),
+	    l_churn = mst_marker_line(src, "churn_sleep");
+	free(src);
+	char dir[] = "/tmp/msttop-subproc-XXXXXX";
+	ck_assert(mkdtemp(dir));
+	char folded[600], trace[600], pid[32];
+	snprintf(folded, sizeof(folded), "%s/tree.folded", dir);
+	snprintf(trace, sizeof(trace), "%s/tree.trace.json", dir);
+	snprintf(pid, sizeof(pid), "%d", (int)t.pid);
+	char *bin = mst_build_path("msttop");
+	char *argv[] = {
+	    bin,      "-p",       pid,    "-b",       "--duration", "4", "--subprocesses",
+	    "--idle", "--record", folded, "--record", trace,        NULL};
+	char *out = NULL, *err = NULL;
+	int code = mst_exit_code(mst_run(argv, 120000, &out, &err));
+	free(bin);
+	char why[512] = "";
+	char *fo = slurp(folded), *tr = slurp(trace);
+	if (code != 0 || !out || !fo || !tr)
+		snprintf(why, sizeof(why), "msttop exited %d: %.300s", code, err ? err : "");
+	const char *fns[] = {"pool_task", "pool_task", "spawn_task", "child_task"};
+	const int lines[] = {l_pool, l_pool, l_spawn, l_child};
+	for (size_t i = 0; !why[0] && i < 4; i++)
+		if (!folded_has(fo, pids[i], fns[i], lines[i]))
+			snprintf(why, sizeof(why),
+			         "the recording has no \"%d/%d MainThread;...%s\"", pids[i],
+			         pids[i], fns[i]);
+	/* A child that started while msttop ran, with its function. */
+	char want[128];
+	snprintf(want, sizeof(want), "/py_subproc.py:%d)", l_churn);
+	if (!why[0] && (!strstr(fo, ";churn_task (") || !strstr(fo, want)))
+		snprintf(why, sizeof(why), "no churn child's churn_task in the recording");
+	if (!why[0] && !strstr(out, " (exited): "))
+		snprintf(why, sizeof(why), "the report lists no child that exited");
+	char sleepline[64];
+	snprintf(sleepline, sizeof(sleepline), "  child %s: sleep 1000", sleep_);
+	if (!why[0] && !strstr(out, sleepline))
+		snprintf(why, sizeof(why), "the report does not list the sleep child");
+	/* A process track group per process: its name and its GIL holder. */
+	size_t groups = 0;
+	for (const char *p = tr; p && (p = strstr(p, "\"name\":\"process_name\"")); p++)
+		groups++;
+	if (!why[0] && groups < 7)
+		snprintf(why, sizeof(why), "the trace has %zu process groups, not 7 or more",
+		         groups);
+	if (!why[0]) {
+		/* Every file parses as its reader expects. */
+		char *pyargv[] = {(char *)py->path, "-c",
+		                  "import json,sys; d=json.load(open(sys.argv[1])); "
+		                  "assert len({e['pid'] for e in d['traceEvents']}) >= 7",
+		                  trace, NULL};
+		if (mst_run(pyargv, 60000, NULL, NULL) != 0)
+			snprintf(why, sizeof(why),
+			         "the trace does not parse, or has fewer than 7 pids");
+	}
+	for (size_t i = 0; i < 4; i++) {
+		char what[128] = "";
+		if (!why[0] && mst_wait_none_held(pids[i], what, sizeof(what)))
+			snprintf(why, sizeof(why), "process %d left held: %s", pids[i], what);
+	}
+	MST_ASSERT_FREE(t.pid);
+	mst_child_stop(&t);
+	char *rm[] = {"/bin/rm", "-rf", dir, NULL};
+	mst_run(rm, 60000, NULL, NULL);
+	printf("RESULT %s subprocesses-sampled %s\n", py->label, why[0] ? "FAIL" : "ok");
+	ck_assert_msg(!why[0], "%s: %s\n%.3000s", py->label, why, out ? out : "");
+	free(out);
+	free(err);
+	free(fo);
+	free(tr);
+}
+END_TEST
+
 static Suite *subproc_suite(void)
 {
 	const struct mst_interp *in;
@@ -131,6 +270,10 @@ static Suite *subproc_suite(void)
 	TCase *tc = tcase_create("dump");
 	tcase_set_timeout(tc, 300);
 	tcase_add_loop_test(tc, dump_subprocesses, 0, n ? (int)n : 1);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("sample");
+	tcase_set_timeout(tc, 300);
+	tcase_add_loop_test(tc, sample_subprocesses, 0, n ? (int)n : 1);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -11,7 +11,10 @@ Children, each blocked in a function of its own until killed:
   - a subprocess.Popen of "sleep", which is no Python at all.
 The main thread waits in main() (marker main_wait).
 
-Usage: py_subproc.py
+Usage: py_subproc.py [--churn]
+  --churn: after the ready line, start a short-lived child every half
+  second: a Popen of this interpreter in churn_task() (marker churn_sleep),
+  which exits after a second; children that come and go while msttop runs.
 Ready line (once every child is in its function):
     ready pool=<pid>,<pid> spawn=<pid> child=<pid> sleep=<pid>
 Exits by itself after $MSTTOP_TARGET_TIMEOUT seconds (default 300); its
@@ -50,6 +53,13 @@ def child_task():
         time.sleep(1000)  # MARK: child_sleep
 
 
+def churn_task():
+    arm_safety_timeout()
+    t = time.time()
+    while time.time() - t < 1.0:
+        time.sleep(0.05)  # MARK: churn_sleep
+
+
 def main():
     arm_safety_timeout()
     fork = multiprocessing.get_context("fork")
@@ -73,6 +83,13 @@ def main():
     sys.stdout.write("ready pool=%d,%d spawn=%d child=%d sleep=%d\n"
                      % (pool_pids[0], pool_pids[1], spawn_pid, child.pid, sleeper.pid))
     sys.stdout.flush()
+    if "--churn" in sys.argv:
+        code = "import sys; sys.path.insert(0, %r); import py_subproc; py_subproc.churn_task()" % here
+        kids = []
+        while True:
+            kids.append(subprocess.Popen([sys.executable, "-c", code]))
+            kids = [k for k in kids if k.poll() is None]
+            time.sleep(0.5)
     while True:
         time.sleep(1000)  # MARK: main_wait
 

@@ -1045,6 +1045,66 @@ START_TEST(record_live)
 }
 END_TEST
 
+/* --subprocesses in the live view: the header counts the processes, the
+ * threads panel has a PROCESS column naming each worker, o keeps only the
+ * selected thread's process and o again every one. */
+static bool subproc_scenario(struct ctx *c, const struct mst_interp *py)
+{
+	if (mst_child_start_py(&c->target, py, "tests/targets/py_subproc.py", NULL, 60000) < 0)
+		return bad(c, "py_subproc did not start under %s", py->label);
+	char pool[64] = "", spawn[32] = "", sleep_[32] = "";
+	mst_child_ready_value(&c->target, "pool", pool, sizeof(pool));
+	mst_child_ready_value(&c->target, "spawn", spawn, sizeof(spawn));
+	mst_child_ready_value(&c->target, "sleep", sleep_, sizeof(sleep_));
+	int w1 = 0, w2 = 0;
+	sscanf(pool, "%d,%d", &w1, &w2);
+	snprintf(c->args, sizeof(c->args), "--subprocesses");
+	if (!start_session(c, c->target.pid, 160, 50))
+		return false;
+	if (!wait_for(c, has_samples, NULL, WAIT_MS))
+		return bad(c, "no samples on the screen");
+	/* Every thread here sleeps: i shows the idle ones. */
+	keys(c, "i");
+	char p1[64], p2[64], p3[64], p4[64];
+	snprintf(p1, sizeof(p1), "%d python3", w1);
+	snprintf(p2, sizeof(p2), "%d python3", w2);
+	snprintf(p3, sizeof(p3), "%s python3", spawn);
+	snprintf(p4, sizeof(p4), "%s sleep", sleep_);
+	const char *all[] = {"processes (", "PROCESS", p1, p2, p3, p4, NULL};
+	if (!wait_for(c, has_all, all, WAIT_MS))
+		return bad(c,
+		           "the header, the PROCESS column or a worker (%s, %s, %s, %s) is missing",
+		           p1, p2, p3, p4);
+	keys(c, "o");
+	const char *only[] = {"[process ", "Only process ", NULL};
+	if (!wait_for(c, has_all, only, 5000))
+		return bad(c, "o did not keep one process");
+	/* One process's threads: not every worker is shown any more. */
+	if (strstr(c->pane, p1) && strstr(c->pane, p2) && strstr(c->pane, p4))
+		return bad(c, "o left every process's threads on the screen");
+	keys(c, "o");
+	const char *every[] = {"Every process", p1, p2, p4, NULL};
+	if (!wait_for(c, has_all, every, 5000))
+		return bad(c, "o again did not show every process");
+	if (!quit_clean(c))
+		return false;
+	return target_ok(c);
+}
+
+START_TEST(subprocesses_live)
+{
+	ck_assert_msg(access(tmux_path(), X_OK) == 0, "tmux is not installed");
+	const struct mst_interp *py = newest_interp();
+	ck_assert_msg(py, "no Python interpreter found to test with");
+	struct ctx c;
+	session_init(&c, "subproc");
+	bool ok = subproc_scenario(&c, py);
+	session_end(&c);
+	printf("RESULT %s subprocesses-live %s\n", py->label, ok ? "ok" : "FAIL");
+	ck_assert_msg(ok, "%s (%s)", c.why, py->label);
+}
+END_TEST
+
 static void pick_variants(void)
 {
 	const struct mst_interp *in;
@@ -1078,6 +1138,7 @@ static Suite *tui_suite(void)
 	tcase_add_test(tc2, churn_live);
 	tcase_add_test(tc2, too_small);
 	tcase_add_test(tc2, record_live);
+	tcase_add_test(tc2, subprocesses_live);
 
 	suite_add_tcase(s, tc2);
 	/* The view that puts the user's code first, on every interpreter. */

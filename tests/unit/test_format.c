@@ -355,19 +355,19 @@ START_TEST(thread_rows)
 	mst_fmt_thread_header(&l, b, sizeof(b));
 	ck_assert(strstr(b, "TID") && strstr(b, "NAME") && strstr(b, "WAIT%") &&
 	          strstr(b, "TOP FRAME"));
-	mst_fmt_thread_row(&l, &t, &top, b, sizeof(b));
+	mst_fmt_thread_row(&l, &t, &top, NULL, b, sizeof(b));
 	ck_assert_int_eq(mst_fmt_width(b), 110);
 	ck_assert_msg(strstr(b, "   4321 worker-ä1") && strstr(b, "GIL") && strstr(b, "97.5%") &&
 	                  strstr(b, "50.0%") && strstr(b, "12.2%") && strstr(b, "<0.1%") &&
 	                  strstr(b, "hot_spin  /work/tests/targets/tui_hot.py:42"),
 	              "'%s'", b);
 	/* Without a top frame: "-". */
-	mst_fmt_thread_row(&l, &t, NULL, b, sizeof(b));
+	mst_fmt_thread_row(&l, &t, NULL, NULL, b, sizeof(b));
 	ck_assert_int_eq(mst_fmt_width(b), 110);
 
 	for (int cols = 100; cols >= 39; cols--) {
 		mst_fmt_thread_layout(cols, 0, &l);
-		mst_fmt_thread_row(&l, &t, &top, b, sizeof(b));
+		mst_fmt_thread_row(&l, &t, &top, NULL, b, sizeof(b));
 		ck_assert_int_le(mst_fmt_width(b), cols);
 		ck_assert_msg(strstr(b, "4321") && strstr(b, "97.5%"), "cols %d: '%s'", cols, b);
 		char h[1024];
