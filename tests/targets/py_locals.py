@@ -1,0 +1,84 @@
+"""py_locals: frames whose arguments and locals hold one value of every kind
+msttop --dump --locals shows (tests/live/test_locals.c checks each repr).
+
+State (main thread, innermost last):
+  holder(1, 2, 3, 4, key="v"): arguments a, b, *args, **kwargs, and locals
+      of every supported type: ints (small, negative, zero, beyond 64 bits
+      both signs), floats, True/False/None, str (ASCII, non-ASCII, with
+      control characters and quotes, 1 MiB), bytes, tuples, a nested list,
+      a dict, a recursive list, a 10,000-item dict, an instance of a user
+      class; calls outer() (marker call_outer).
+  outer("shared arg"): its argument arg_cell and its local cellv are cells
+      (inner uses them); calls inner(10) (marker call_inner).
+  inner(10): x, y, and the free variables cellv and arg_cell; blocked in
+      time.sleep (marker inner_sleep).
+
+Usage: py_locals.py
+Ready line (printed from inner() right before it sleeps):
+    ready tid=<main tid>
+Exits by itself after $MSTTOP_TARGET_TIMEOUT seconds (default 300).
+"""
+import sys
+import time
+
+from targetlib import arm_safety_timeout, native_tid
+
+
+class Custom(object):
+    pass
+
+
+def outer(arg_cell):
+    cellv = "in a cell"
+    unbound_later = None
+    del unbound_later
+
+    def inner(x):
+        y = x + 1
+        sys.stdout.write("ready tid=%d\n" % native_tid())
+        sys.stdout.flush()
+        while True:
+            time.sleep(1000)  # MARK: inner_sleep
+        return cellv, arg_cell, y
+
+    return inner(10)  # MARK: call_inner
+
+
+def holder(a, b=2, *args, **kwargs):
+    small = 42
+    negative = -7
+    zero = 0
+    big = 123456789012345678901234567890
+    bigneg = -(2 ** 100)
+    flt = 0.1
+    flt_exp = 1e-07
+    flt_big = 1e22
+    flt_int = -2.0
+    yes = True
+    no = False
+    nothing = None
+    ascii_s = "it's \"quoted\""
+    uni = "h\u00e9llo \u2603 \u65e5\u672c"
+    ctrl = "tab\there\nbell\x07esc\x1b[31m\\"
+    huge = "x" * (1 << 20)
+    raw = b"\x00bytes\xff'"
+    tup = (1, "two", 3.5)
+    one = (None,)
+    empty = ()
+    nested = [1, [2, [3, [4, [5]]]]]
+    dct = {"k": 1, 2: [b"v"]}
+    rec = []
+    rec.append(rec)
+    bigdict = {i: i for i in range(10000)}
+    obj = Custom()
+    größe = 5
+    return outer("shared arg")  # MARK: call_outer
+
+
+def main():
+    arm_safety_timeout()
+    holder(1, 2, 3, 4, key="v")
+
+
+if __name__ == "__main__":
+    main()
