@@ -50,6 +50,7 @@ def holder(a, b=2, *args, **kwargs):
     zero = 0
     big = 123456789012345678901234567890
     bigneg = -(2 ** 100)
+    big_pad = 10 ** 30 + 7
     flt = 0.1
     flt_exp = 1e-07
     flt_big = 1e22
