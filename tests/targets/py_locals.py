@@ -4,8 +4,10 @@ msttop --dump --locals shows (tests/live/test_locals.c checks each repr).
 State (main thread, innermost last):
   holder(1, 2, 3, 4, key="v"): arguments a, b, *args, **kwargs, and locals
       of every supported type: ints (small, negative, zero, beyond 64 bits
-      both signs), floats, True/False/None, str (ASCII, non-ASCII, with
-      control characters and quotes, 1 MiB), bytes, tuples, a nested list,
+      both signs, 5,001 digits), floats (shortest repr, exponents, signed
+      zero, infinities, NaN), True/False/None, str (ASCII, non-ASCII, with
+      control characters and quotes, with characters Python does not print,
+      1 MiB), bytes, tuples, a nested list,
       a dict, a recursive list, a 10,000-item dict, an instance of a user
       class; calls outer() (marker call_outer).
   outer("shared arg"): its argument arg_cell and its local cellv are cells
@@ -55,11 +57,15 @@ def holder(a, b=2, *args, **kwargs):
     flt_exp = 1e-07
     flt_big = 1e22
     flt_int = -2.0
+    floats = [1 / 3.0, 1e16, 1e15, 123456789.0, 5e-324, 1.7976931348623157e308, -0.0,
+              float("inf"), float("-inf"), float("nan")]
+    hugeint = 10 ** 5000
     yes = True
     no = False
     nothing = None
     ascii_s = "it's \"quoted\""
     uni = "h\u00e9llo \u2603 \u65e5\u672c"
+    unprintable = "\u00a0\u00ad\u200b\u202e\ud800x\U0001F600\u0085\u3000"
     ctrl = "tab\there\nbell\x07esc\x1b[31m\\"
     huge = "x" * (1 << 20)
     raw = b"\x00bytes\xff'"
