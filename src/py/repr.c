@@ -206,10 +206,13 @@ static int int_header(struct rctx *c, uint64_t obj, int64_t *ndigits, bool *neg)
 		if (rread(c, obj + (uint64_t)l->long_ob_size, &w, 8) < 0)
 			return -EFAULT;
 		int64_t s = (int64_t)w;
+		if (s == INT64_MIN)
+			return -MST_ECORRUPT;
 		*neg = s < 0;
 		*ndigits = s < 0 ? -s : s;
 	}
-	if (*ndigits < 0)
+	/* No int has 2^40 digits: it would not fit in memory. */
+	if (*ndigits < 0 || *ndigits > (1ll << 40))
 		return -MST_ECORRUPT;
 	return 0;
 }
