@@ -41,6 +41,11 @@ struct rctx {
 	unsigned reads;
 	uint64_t seen[MST_PY_REPR_DEPTH_MAX + 2]; /* containers being written */
 	int nseen;
+	/* The first bytes of the object being written, read at once: most
+	 * values (an int, a float, a short str) need no other read. */
+	uint64_t hobj;
+	uint8_t hdr[64];
+	size_t hlen;
 };
 
 static void put(struct rctx *c, const char *s, size_t n)
@@ -81,6 +86,34 @@ static int rread(struct rctx *c, uint64_t addr, void *buf, size_t len)
 	}
 	c->reads++;
 	return rd(c->py, addr, buf, len);
+}
+
+/* A field of object obj: from its header when it was read with it. */
+static int oread(struct rctx *c, uint64_t obj, int64_t off, void *buf, size_t len)
+{
+	if (off < 0)
+		return -EFAULT;
+	if (obj == c->hobj && (size_t)off + len <= c->hlen) {
+		memcpy(buf, c->hdr + off, len);
+		return 0;
+	}
+	return rread(c, obj + (uint64_t)off, buf, len);
+}
+
+/* Read obj's header: 64 bytes, or 16 (PyObject_HEAD) for an object at the
+ * end of a mapping. */
+static int load_header(struct rctx *c, uint64_t obj)
+{
+	c->hobj = 0;
+	c->hlen = 0;
+	if (rread(c, obj, c->hdr, sizeof(c->hdr)) == 0)
+		c->hlen = sizeof(c->hdr);
+	else if (rread(c, obj, c->hdr, 16) == 0)
+		c->hlen = 16;
+	else
+		return -EFAULT;
+	c->hobj = obj;
+	return 0;
 }
 
 /* ---- types -------------------------------------------------------------- */
@@ -148,14 +181,20 @@ static int type_of(struct rctx *c, uint64_t obj, const struct type_entry **out)
 
 	fit(&tlen, l->tp_name, 8);
 	fit(&tlen, l->tp_flags, 8);
-	if (tlen > sizeof(tbuf) || rread(c, obj + (uint64_t)l->ob_type, &type, 8) < 0 || !type ||
-	    (type & 7) || rread(c, type, tbuf, tlen) < 0)
+	if (tlen > sizeof(tbuf) || oread(c, obj, l->ob_type, &type, 8) < 0 || !type || (type & 7))
+		return -EFAULT;
+	struct type_entry *t;
+	HASH_FIND(hh, py->types, &type, sizeof(type), t);
+	if (t && t->epoch == py->types_epoch) {
+		*out = t;
+		return 0;
+	}
+	if (rread(c, type, tbuf, tlen) < 0)
 		return -EFAULT;
 	uint64_t name_p = get_u64(tbuf, l->tp_name);
 	uint64_t flags = get_u64(tbuf, l->tp_flags);
-	struct type_entry *t;
-	HASH_FIND(hh, py->types, &type, sizeof(type), t);
 	if (t && t->name_p == name_p) {
+		t->epoch = py->types_epoch;
 		*out = t;
 		return 0;
 	}
@@ -177,6 +216,7 @@ static int type_of(struct rctx *c, uint64_t obj, const struct type_entry **out)
 	}
 	t->name_p = name_p;
 	t->name = iname;
+	t->epoch = py->types_epoch;
 	/* A class made by Python code is never one of the built-in types,
 	 * whatever its name. */
 	t->kind = l->tpflags_heaptype > 0 && (flags & (uint64_t)l->tpflags_heaptype)
@@ -196,14 +236,14 @@ static int int_header(struct rctx *c, uint64_t obj, int64_t *ndigits, bool *neg)
 	const struct mst_py_layout *l = &c->py->lay;
 	uint64_t w;
 	if (l->long_lv_tag >= 0) {
-		if (rread(c, obj + (uint64_t)l->long_lv_tag, &w, 8) < 0)
+		if (oread(c, obj, l->long_lv_tag, &w, 8) < 0)
 			return -EFAULT;
 		if ((w & 3) == 3 || l->long_ndigits_shift <= 0)
 			return -MST_ECORRUPT;
 		*neg = (w & 3) == 2;
 		*ndigits = (w & 3) == 1 ? 0 : (int64_t)(w >> l->long_ndigits_shift);
 	} else {
-		if (rread(c, obj + (uint64_t)l->long_ob_size, &w, 8) < 0)
+		if (oread(c, obj, l->long_ob_size, &w, 8) < 0)
 			return -EFAULT;
 		int64_t s = (int64_t)w;
 		if (s == INT64_MIN)
@@ -282,7 +322,7 @@ static void repr_int(struct rctx *c, uint64_t obj, bool as_bool)
 		putf(c, "<unreadable 0x%" PRIx64 ">", obj);
 		return;
 	}
-	if (nd && rread(c, obj + (uint64_t)l->long_ob_digit, d, (size_t)nd * 4) < 0) {
+	if (nd && oread(c, obj, l->long_ob_digit, d, (size_t)nd * 4) < 0) {
 		putf(c, "<unreadable 0x%" PRIx64 ">", obj);
 		goto out;
 	}
@@ -395,8 +435,7 @@ static void repr_float(struct rctx *c, uint64_t obj)
 {
 	double v;
 	char s[64];
-	if (c->py->lay.float_ob_fval < 0 ||
-	    rread(c, obj + (uint64_t)c->py->lay.float_ob_fval, &v, sizeof(v)) < 0) {
+	if (oread(c, obj, c->py->lay.float_ob_fval, &v, sizeof(v)) < 0) {
 		putf(c, "<unreadable 0x%" PRIx64 ">", obj);
 		return;
 	}
@@ -501,8 +540,8 @@ static void repr_str(struct rctx *c, uint64_t obj, int64_t *length)
 	const struct mst_py_layout *l = &c->py->lay;
 	int64_t n;
 	uint32_t state;
-	if (rread(c, obj + (uint64_t)l->u_length, &n, 8) < 0 ||
-	    rread(c, obj + (uint64_t)l->u_state, &state, 4) < 0 || n < 0) {
+	if (oread(c, obj, l->u_length, &n, 8) < 0 || oread(c, obj, l->u_state, &state, 4) < 0 ||
+	    n < 0) {
 		putf(c, "<unreadable 0x%" PRIx64 ">", obj);
 		return;
 	}
@@ -519,8 +558,8 @@ static void repr_str(struct rctx *c, uint64_t obj, int64_t *length)
 	*length = n;
 	size_t show = n > MST_PY_REPR_STR_MAX ? MST_PY_REPR_STR_MAX : (size_t)n;
 	uint8_t data[MST_PY_REPR_STR_MAX * 4];
-	uint64_t at = obj + (ascii ? c->py->str.ascii_data_off : c->py->str.compact_data_off);
-	if (show && rread(c, at, data, show * kind) < 0) {
+	int64_t at = ascii ? c->py->str.ascii_data_off : c->py->str.compact_data_off;
+	if (show && oread(c, obj, at, data, show * kind) < 0) {
 		putf(c, "<unreadable 0x%" PRIx64 ">", obj);
 		return;
 	}
@@ -545,14 +584,14 @@ static void repr_bytes(struct rctx *c, uint64_t obj, int64_t *length)
 {
 	const struct mst_py_layout *l = &c->py->lay;
 	int64_t n;
-	if (rread(c, obj + (uint64_t)l->bytes_ob_size, &n, 8) < 0 || n < 0) {
+	if (oread(c, obj, l->bytes_ob_size, &n, 8) < 0 || n < 0) {
 		putf(c, "<unreadable 0x%" PRIx64 ">", obj);
 		return;
 	}
 	*length = n;
 	size_t show = n > MST_PY_REPR_STR_MAX ? MST_PY_REPR_STR_MAX : (size_t)n;
 	uint8_t data[MST_PY_REPR_STR_MAX];
-	if (show && rread(c, obj + (uint64_t)l->bytes_ob_sval, data, show) < 0) {
+	if (show && oread(c, obj, l->bytes_ob_sval, data, show) < 0) {
 		putf(c, "<unreadable 0x%" PRIx64 ">", obj);
 		return;
 	}
@@ -578,19 +617,19 @@ static void repr_seq(struct rctx *c, uint64_t obj, int kind, int depth, int64_t 
 	const char *open = tuple ? "(" : "[", *close = tuple ? ")" : "]";
 	int64_t n;
 	uint64_t items[MST_PY_REPR_ITEMS_MAX];
-	if (rread(c, obj + (uint64_t)(tuple ? l->tuple_ob_size : l->list_ob_size), &n, 8) < 0 ||
-	    n < 0) {
+	if (oread(c, obj, tuple ? l->tuple_ob_size : l->list_ob_size, &n, 8) < 0 || n < 0) {
 		putf(c, "<unreadable 0x%" PRIx64 ">", obj);
 		return;
 	}
 	*length = n;
 	size_t show = n > MST_PY_REPR_ITEMS_MAX ? MST_PY_REPR_ITEMS_MAX : (size_t)n;
-	uint64_t at = obj + (uint64_t)l->tuple_ob_item;
-	if (!tuple && show && rread(c, obj + (uint64_t)l->list_ob_item, &at, 8) < 0) {
+	uint64_t at = 0;
+	if (!tuple && show && oread(c, obj, l->list_ob_item, &at, 8) < 0) {
 		putf(c, "<unreadable 0x%" PRIx64 ">", obj);
 		return;
 	}
-	if (show && rread(c, at, items, show * 8) < 0) {
+	if (show && (tuple ? oread(c, obj, l->tuple_ob_item, items, show * 8)
+	                   : rread(c, at, items, show * 8)) < 0) {
 		putf(c, "<unreadable 0x%" PRIx64 ">", obj);
 		return;
 	}
@@ -615,7 +654,7 @@ static void repr_dict(struct rctx *c, uint64_t obj, int depth, int64_t *length)
 	int64_t used;
 	uint64_t keys[MST_PY_REPR_ITEMS_MAX], vals[MST_PY_REPR_ITEMS_MAX];
 	size_t n = 0;
-	if (rread(c, obj + (uint64_t)l->dict_ma_used, &used, 8) < 0 || used < 0) {
+	if (oread(c, obj, l->dict_ma_used, &used, 8) < 0 || used < 0) {
 		putf(c, "<unreadable 0x%" PRIx64 ">", obj);
 		return;
 	}
@@ -647,7 +686,7 @@ static void repr_obj(struct rctx *c, uint64_t obj, int depth, struct mst_py_repr
 	int64_t length = -1;
 	if (c->full)
 		return;
-	if (!obj || (obj & 7) || type_of(c, obj, &t) < 0) {
+	if (!obj || (obj & 7) || load_header(c, obj) < 0 || type_of(c, obj, &t) < 0) {
 		putf(c, "<unreadable 0x%" PRIx64 ">", obj);
 		if (info)
 			info->unreadable = true;
@@ -712,6 +751,13 @@ static void repr_obj(struct rctx *c, uint64_t obj, int depth, struct mst_py_repr
 void mst_py_repr(struct mst_py *py, uint64_t obj, char *buf, size_t len,
                  struct mst_py_repr_info *info)
 {
+	py->types_epoch++;
+	mst_py_repr_epoch(py, obj, buf, len, info);
+}
+
+void mst_py_repr_epoch(struct mst_py *py, uint64_t obj, char *buf, size_t len,
+                       struct mst_py_repr_info *info)
+{
 	char out[MST_PY_REPR_MAX + 1];
 	struct rctx c = {.py = py, .buf = out};
 	struct mst_py_repr_info dummy;
@@ -736,8 +782,8 @@ int mst_py_cell_get(struct mst_py *py, uint64_t obj, uint64_t *value)
 	struct rctx c = {.py = py};
 	const struct type_entry *t;
 	*value = 0;
-	if (!obj || (obj & 7) || type_of(&c, obj, &t) < 0 || t->kind != TK_CELL ||
-	    py->lay.cell_ob_ref < 0)
+	if (!obj || (obj & 7) || load_header(&c, obj) < 0 || type_of(&c, obj, &t) < 0 ||
+	    t->kind != TK_CELL)
 		return 0;
-	return rd_u64(py, obj + (uint64_t)py->lay.cell_ob_ref, value) < 0 ? -1 : 1;
+	return oread(&c, obj, py->lay.cell_ob_ref, value, 8) < 0 ? -1 : 1;
 }
