@@ -65,7 +65,8 @@ static uint64_t mkint(struct img *m, uint64_t tp, int sign, const uint32_t *d, s
 {
 	uint64_t o = object(m, tp, (size_t)m->l->long_ob_digit + 4 * n + 8);
 	put64(m, o, m->l->long_lv_tag, (uint64_t)n << m->l->long_ndigits_shift | (uint64_t)sign);
-	memcpy(m->mem + (o - BASE) + m->l->long_ob_digit, d, 4 * n);
+	if (n)
+		memcpy(m->mem + (o - BASE) + m->l->long_ob_digit, d, 4 * n);
 	return o;
 }
 
