@@ -106,8 +106,7 @@ static void read_locals(struct mst_py *py, struct mst_thread_snap *t)
 		struct mst_py_locals *l = &t->locals[i];
 		if (used >= MST_SNAP_LOCALS_THREAD_MAX) {
 			l->error = -E2BIG;
-			snprintf(l->msg, sizeof(l->msg),
-			         "not read: this thread's locals reached %u MiB",
+			snprintf(l->msg, sizeof(l->msg), "this thread's locals reached %u MiB",
 			         MST_SNAP_LOCALS_THREAD_MAX >> 20);
 			continue;
 		}

@@ -16,19 +16,27 @@
 #define TARGET "tests/targets/py_locals.py"
 
 /* The lines of frame fn's block in a text dump: from its "(Python) fn at"
- * line to the next frame (malloc'd), or NULL. */
-static char *frame_block(const char *out, const char *fn)
+ * line to the next frame (malloc'd), or NULL. The first such frame (the
+ * outermost of a recursion), or the last one (the innermost) when last. */
+static char *frame_block_at(const char *out, const char *fn, bool last)
 {
 	char head[128];
 	snprintf(head, sizeof(head), "    (Python) %s at ", fn);
 	const char *s = strstr(out, head);
 	if (!s)
 		return NULL;
+	for (const char *n; last && (n = strstr(s + 1, head));)
+		s = n;
 	const char *e = s + strlen(head);
 	const char *py = strstr(e, "\n    (Python) "), *c = strstr(e, "\n    (C) ");
 	if (!py || (c && c < py))
 		py = c;
 	return strndup(s, py ? (size_t)(py - s) + 1 : strlen(s));
+}
+
+static char *frame_block(const char *out, const char *fn)
+{
+	return frame_block_at(out, fn, false);
 }
 
 /* Whether block has the whole line "            want" (a local's), and
@@ -144,6 +152,25 @@ static void check_text(const char *out, char *why, size_t len)
 	/* A local deleted before the call is unbound: not shown. */
 	if (!why[0] && strstr(outer, "unbound_later"))
 		snprintf(why, len, "outer: the unbound local is shown");
+	/* 301 locals (ready, v0...v299): the first 256 shown, the rest counted. */
+	if (!why[0]) {
+		char *wide = frame_block(out, "many_locals");
+		if (!wide || local_line(wide, "v0 = 0") != 2 ||
+		    local_line(wide, "v254 = 254") != 2 || strstr(wide, "v255 = ") ||
+		    !strstr(wide, "\n        (45 more locals not shown)\n"))
+			snprintf(why, len, "many_locals: not ready, v0-v254 and 45 more");
+		free(wide);
+	}
+	/* 600 frames of 8 KiB of locals: past 4 MiB, the outer frames say so;
+	 * the innermost has them. */
+	if (!why[0]) {
+		char *d = frame_block_at(out, "deep", true);
+		const char *budget = "(locals not read: this thread's locals reached 4 MiB)";
+		if (!strstr(out, budget) || !d || strstr(d, budget) ||
+		    !strstr(d, "\n            n = "))
+			snprintf(why, len, "deep: the 4 MiB bound is not applied (or too early)");
+		free(d);
+	}
 	/* Arguments come first. */
 	if (!why[0] && !(strstr(holder, "Arguments:") < strstr(holder, "Locals:")))
 		snprintf(why, len, "holder: Locals before Arguments");
@@ -171,7 +198,7 @@ static const char json_check[] =
     "    for f in t['frames']:\n"
     "        if f['kind'] == 'python':\n"
     "            assert isinstance(f['locals'], list), f\n"
-    "            assert f['locals_error'] is None, f\n"
+    "            assert f['locals_error'] is None or t['name'] == 'deep', f\n"
     "            fr[f['function'].split('.')[-1]] = f['locals']\n"
     "class Custom(object): pass\n"
     "vals = [('a', 1), ('b', 2), ('args', (3, 4)), ('kwargs', {'key': 'v'}),\n"
@@ -221,6 +248,10 @@ static const char json_check[] =
     "assert i['x']['kind'] == 'arg' and i['y']['repr'] == '11', i\n"
     "assert i['cellv']['kind'] == 'free' and i['arg_cell']['kind'] == 'free', i\n"
     "assert i['arg_cell']['repr'] == \"'shared arg'\", i\n"
+    "deep = [f for t in d['threads'] if t['name'] == 'deep' for f in t['frames']\n"
+    "        if f['kind'] == 'python']\n"
+    "assert deep[0]['locals_error'] == \"this thread's locals reached 4 MiB\", deep[0]\n"
+    "assert deep[-1]['locals_error'] is None and deep[-1]['locals'][0]['repr'] == '1', deep[-1]\n"
     "print('json ok')\n";
 
 static void check_json(const struct mst_interp *py, const char *json, char *why, size_t len)

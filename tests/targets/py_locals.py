@@ -14,6 +14,9 @@ State (main thread, innermost last):
       (inner uses them); calls inner(10) (marker call_inner).
   inner(10): x, y, and the free variables cellv and arg_cell; blocked in
       time.sleep (marker inner_sleep).
+Thread "wide": many_locals(), a function with 300 locals (v0 = 0 ...).
+Thread "deep": deep() 600 frames deep, each with eight locals whose reprs
+  are about 1 KiB (more than the 4 MiB of locals msttop keeps per thread).
 
 Usage: py_locals.py
 Ready line (printed from inner() right before it sleeps):
@@ -21,6 +24,7 @@ Ready line (printed from inner() right before it sleeps):
 Exits by itself after $MSTTOP_TARGET_TIMEOUT seconds (default 300).
 """
 import sys
+import threading
 import time
 
 from targetlib import arm_safety_timeout, native_tid
@@ -82,8 +86,33 @@ def holder(a, b=2, *args, **kwargs):
     return outer("shared arg")  # MARK: call_outer
 
 
+# 300 locals v0 = 0 ... v299 = 299: more than msttop keeps per frame (256).
+exec("def many_locals(ready):\n"
+     + "".join("    v%d = %d\n" % (i, i) for i in range(300))
+     + "    ready.set()\n"
+     + "    while True:\n"
+     + "        time.sleep(1000)\n")
+
+
+def deep(n, ready):
+    # Eight locals of about 1 KiB of repr each, in 600 frames: past the
+    # 4 MiB msttop keeps per thread.
+    a = b = c = d = e = f = g = h = ["y" * 300] * 10
+    if n > 1:
+        return deep(n - 1, ready)
+    ready.set()
+    while True:
+        time.sleep(1000)
+    return a, b, c, d, e, f, g, h
+
+
 def main():
     arm_safety_timeout()
+    sys.setrecursionlimit(5000)
+    for name, fn, args in (("wide", many_locals, ()), ("deep", deep, (600,))):
+        ev = threading.Event()
+        threading.Thread(target=fn, args=args + (ev,), name=name, daemon=True).start()
+        ev.wait()
     holder(1, 2, 3, 4, key="v")
 
 
