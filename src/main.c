@@ -645,7 +645,6 @@ int main(int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	/* clang-format on */
-	/* clang-format on */
 	const char *pid_arg = NULL;
 	struct options o = {0};
 	int c;
