@@ -24,6 +24,8 @@ struct source {
 	UT_hash_handle hh;
 };
 
+static void jstr(FILE *f, const char *key, const char *val, bool comma);
+
 struct ctx {
 	FILE *out;
 	const struct mst_snapshot *s;
@@ -195,6 +197,60 @@ static void text_native(struct ctx *c, const struct mst_frame *d)
 	fputc('\n', out);
 }
 
+/* The locals of Python frame d of t, when the snapshot read them. */
+static const struct mst_py_locals *frame_locals(const struct mst_thread_snap *t,
+                                                const struct mst_frame *d)
+{
+	if (!d->py || !t->locals || t->nlocals != t->npy || d->py < t->py ||
+	    d->py >= t->py + t->npy)
+		return NULL;
+	return &t->locals[d->py - t->py];
+}
+
+/* What a truncated value's length counts. */
+static const char *length_unit(const struct mst_py_local *v)
+{
+	if (v->type && !strcmp(v->type, "str"))
+		return "chars";
+	if (v->type && !strcmp(v->type, "bytes"))
+		return "bytes";
+	return "items";
+}
+
+/* Arguments, then the other locals, under their frame: "name = repr". */
+static void text_locals(struct ctx *c, const struct mst_py_locals *l)
+{
+	char name[1100], repr[4 * MST_PY_REPR_MAX + 16];
+	if (l->error) {
+		fprintf(c->out, "        (locals not read: %s)\n",
+		        mst_text_escape(l->msg, repr, sizeof(repr)));
+		return;
+	}
+	for (int args = 1; args >= 0; args--) {
+		bool head = false;
+		for (size_t i = 0; i < l->n; i++) {
+			const struct mst_py_local *v = &l->v[i];
+			if ((v->kind == MST_PY_LOCAL_ARG) != args)
+				continue;
+			if (!head)
+				fprintf(c->out, "        %s\n", args ? "Arguments:" : "Locals:");
+			head = true;
+			fprintf(c->out, "            %s = %s",
+			        mst_text_escape(v->name, name, sizeof(name)),
+			        mst_text_escape(v->repr, repr, sizeof(repr)));
+			if (v->truncated && v->length >= 0)
+				fprintf(c->out, " (%" PRId64 " %s)", v->length, length_unit(v));
+			if (v->cell || v->kind == MST_PY_LOCAL_CELL)
+				fputs(" (cell)", c->out);
+			else if (v->kind == MST_PY_LOCAL_FREE)
+				fputs(" (free)", c->out);
+			fputc('\n', c->out);
+		}
+	}
+	if (l->omitted)
+		fprintf(c->out, "        (%zu more locals not shown)\n", l->omitted);
+}
+
 static void text_python(struct ctx *c, const struct mst_frame *d)
 {
 	char a[1024], b[4200], line[1024];
@@ -204,6 +260,29 @@ static void text_python(struct ctx *c, const struct mst_frame *d)
 	        d->flags & MST_MF_UNMATCHED ? " (no native eval frame matched)" : "");
 	if (source_line(c, f->file, f->line, line, sizeof(line)))
 		fprintf(c->out, "        %s\n", line);
+}
+
+static void jlocals(FILE *out, const struct mst_py_locals *l)
+{
+	fputs("\"locals\":[", out);
+	for (size_t i = 0; i < l->n; i++) {
+		const struct mst_py_local *v = &l->v[i];
+		fputs(i ? ",{" : "{", out);
+		jstr(out, "name", v->name, true);
+		jstr(out, "kind", mst_py_local_kind_name(v->kind), true);
+		fprintf(out, "\"cell\":%s,",
+		        v->cell || v->kind == MST_PY_LOCAL_CELL ? "true" : "false");
+		jstr(out, "type", v->type, true);
+		jstr(out, "repr", v->repr, true);
+		fprintf(out, "\"address\":\"0x%" PRIx64 "\",", v->addr);
+		if (v->length >= 0)
+			fprintf(out, "\"length\":%" PRId64 ",", v->length);
+		else
+			fputs("\"length\":null,", out);
+		fprintf(out, "\"truncated\":%s}", v->truncated ? "true" : "false");
+	}
+	fprintf(out, "],\"locals_omitted\":%zu,", l->omitted);
+	jstr(out, "locals_error", l->error ? l->msg : NULL, true);
 }
 
 static int finish(FILE *out)
@@ -289,9 +368,12 @@ int mst_dump_text(FILE *out, const struct mst_snapshot *s, struct mst_symbols *s
 			const struct mst_frame *f = &c.st.v[k];
 			if (!shown(&c, f))
 				continue;
-			if (f->py)
+			if (f->py) {
 				text_python(&c, f);
-			else
+				const struct mst_py_locals *l = frame_locals(t, f);
+				if (l)
+					text_locals(&c, l);
+			} else
 				text_native(&c, f);
 		}
 		if (t->py_truncated)
@@ -395,6 +477,9 @@ int mst_dump_json(FILE *out, const struct mst_snapshot *s, struct mst_symbols *s
 				         ? line
 				         : NULL,
 				     true);
+				const struct mst_py_locals *l = frame_locals(t, d);
+				if (l)
+					jlocals(out, l);
 			} else {
 				const struct mst_native_frame *f = d->resolved ? &d->nat : NULL;
 				fputs("\"kind\":\"native\",", out);

@@ -84,10 +84,43 @@ static void copy_py(struct mst_thread_snap *t, const struct mst_py_thread *pt)
 	}
 }
 
+static void locals_drop(struct mst_thread_snap *t)
+{
+	for (size_t i = 0; i < t->nlocals; i++)
+		mst_py_locals_fini(&t->locals[i]);
+	free(t->locals);
+	t->locals = NULL;
+	t->nlocals = 0;
+}
+
+/* Each of t's Python frames' locals (MST_SNAP_LOCALS), in the stop that
+ * read the frames. A frame whose locals cannot be read keeps its error. */
+static void read_locals(struct mst_py *py, struct mst_thread_snap *t)
+{
+	locals_drop(t);
+	if (!t->npy || !(t->locals = calloc(t->npy, sizeof(*t->locals))))
+		return;
+	t->nlocals = t->npy;
+	size_t used = 0;
+	for (size_t i = 0; i < t->npy; i++) {
+		struct mst_py_locals *l = &t->locals[i];
+		if (used >= MST_SNAP_LOCALS_THREAD_MAX) {
+			l->error = -E2BIG;
+			snprintf(l->msg, sizeof(l->msg), "this thread's locals reached %u MiB",
+			         MST_SNAP_LOCALS_THREAD_MAX >> 20);
+			continue;
+		}
+		struct mst_err e = {0};
+		mst_py_read_locals(py, &t->py[i], l, &e);
+		used += l->text_len;
+	}
+}
+
 /* Read this (stopped) thread's frames and GIL ownership now, so they agree
- * with its native stack. */
+ * with its native stack; with MST_SNAP_LOCALS, its frames' locals too. */
 static void read_py_stopped(struct mst_py *py, struct mst_thread_snap *t,
-                            const struct mst_py_thread *pt, struct mst_py_frame *scratch)
+                            const struct mst_py_thread *pt, struct mst_py_frame *scratch,
+                            unsigned flags)
 {
 	t->has_py = true;
 	t->tstate = pt->tstate;
@@ -102,6 +135,8 @@ static void read_py_stopped(struct mst_py *py, struct mst_thread_snap *t,
 		memcpy(t->py, scratch, n * sizeof(*t->py));
 		t->npy = n;
 	}
+	if (flags & MST_SNAP_LOCALS)
+		read_locals(py, t);
 	struct mst_py_gil g;
 	if (mst_py_read_gil(py, &g) == 0 && g.known)
 		t->holds_gil = g.holder == pt->tstate && g.locked;
@@ -198,6 +233,7 @@ static int reset(struct mst_snapshot *s, size_t nt, bool native, bool python)
 	}
 	for (size_t i = 0; i < nt; i++) {
 		struct mst_thread_snap *t = &s->threads[i];
+		locals_drop(t);
 		struct mst_thread_snap keep = *t;
 		memset(t, 0, sizeof(*t));
 		t->pcs = keep.pcs;
@@ -334,6 +370,14 @@ int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py 
 			if (m) {
 				s->used[m - ptl->v] = true;
 				copy_py(t, m);
+				/* Read from a running thread: a value may be caught
+				 * mid-change or belong to a frame that has just
+				 * returned (the reads are checked and bounded, the
+				 * worst is a wrong or <unreadable> value). Who asks
+				 * for no stop gets what can be read without one,
+				 * as py-spy --nonblocking does. */
+				if (flags & MST_SNAP_LOCALS)
+					read_locals(py, t);
 			}
 			alive++;
 			continue;
@@ -354,7 +398,7 @@ int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py 
 			struct mst_py_thread *m =
 			    py ? match_tstate(ptl, t->tid, t->regs.tp, true) : NULL;
 			if (m)
-				read_py_stopped(py, t, m, s->scratch);
+				read_py_stopped(py, t, m, s->scratch, flags);
 			struct mst_syscall_line after;
 			bool read = mst_proc_task_syscall(p, t->tid, &after) == 0;
 			if (read && same_syscall(&after, &now)) {
@@ -370,6 +414,7 @@ int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py 
 			t->has_py = false;
 			t->npy = 0;
 			t->npcs = 0;
+			locals_drop(t);
 		}
 		/* Ask every thread to stop first (see mst_proc_interrupt). */
 		t->memo.sys = now;
@@ -441,7 +486,7 @@ int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py 
 			struct mst_py_thread *m = match_tstate(ptl, t->tid, t->regs.tp, true);
 			if (m) {
 				s->used[m - ptl->v] = true;
-				read_py_stopped(py, t, m, s->scratch);
+				read_py_stopped(py, t, m, s->scratch, flags);
 			}
 		}
 		if (flags & MST_SNAP_DETACH)
@@ -477,7 +522,7 @@ out:
 }
 
 int mst_snapshot_take_core(struct mst_corefile *c, struct mst_unwinder *u, struct mst_py *py,
-                           const struct mst_err *py_err, struct mst_snapshot **out,
+                           const struct mst_err *py_err, unsigned flags, struct mst_snapshot **out,
                            struct mst_err *err)
 {
 	*out = NULL;
@@ -515,7 +560,7 @@ int mst_snapshot_take_core(struct mst_corefile *c, struct mst_unwinder *u, struc
 		    py ? match_tstate(&s->pt, t->tid, t->regs.tp, true) : NULL;
 		if (m) {
 			s->used[m - s->pt.v] = true;
-			read_py_stopped(py, t, m, s->scratch);
+			read_py_stopped(py, t, m, s->scratch, flags & MST_SNAP_LOCALS);
 		}
 	}
 	py_end(s, py);
@@ -533,6 +578,7 @@ void mst_snapshot_free(struct mst_snapshot *s)
 		free(s->threads[i].pc_exact);
 		free(s->threads[i].nkinds);
 		free(s->threads[i].py);
+		locals_drop(&s->threads[i]);
 	}
 	free(s->threads);
 	free(s->stack);

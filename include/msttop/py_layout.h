@@ -51,9 +51,21 @@ struct mst_py_layout {
 	int64_t long_digit_size;    /* sizeof(digit) */
 	int64_t long_ndigits_shift; /* 3.12+: ndigits = lv_tag >> this; sign = lv_tag & 3
 	                             * (0 positive, 1 zero, 2 negative). -1 before 3.12 */
-	int64_t stackref_tag_bits;  /* 3.14+: f_executable is a _PyStackRef, a PyObject
-	                             * pointer tagged in these low bits (3.14: 1, 3.15: 3);
-	                             * 0 before */
+	int64_t stackref_tag_bits;  /* 3.14+: f_executable and localsplus[] are
+	                             * _PyStackRefs, PyObject pointers tagged in these
+	                             * low bits (3.14, 3.15: 3; all set = a tagged int,
+	                             * value >> 2); 0 before */
+	/* Kinds of co_localspluskinds entries (3.11+, internal/pycore_code.h),
+	 * -1 if absent: CO_FAST_LOCAL 0x20, CO_FAST_CELL 0x40, CO_FAST_FREE
+	 * 0x80, CO_FAST_HIDDEN 0x10 (3.12+: inlined comprehension variables). */
+	int64_t co_fast_local;
+	int64_t co_fast_cell;
+	int64_t co_fast_free;
+	int64_t co_fast_hidden;
+	int64_t co_flag_varargs;     /* CO_VARARGS in co_flags (0x4) */
+	int64_t co_flag_varkeywords; /* CO_VARKEYWORDS in co_flags (0x8) */
+	int64_t tpflags_heaptype;    /* Py_TPFLAGS_HEAPTYPE (1 << 9): a class made by
+	                              * Python code, never a built-in type */
 
 	/* --- _PyRuntimeState (symbol _PyRuntime, 3.7+) --- */
 	int64_t rt_size;
@@ -104,8 +116,10 @@ struct mst_py_layout {
 	/* --- PyFrameObject, 3.6-3.10 --- */
 	int64_t fo_back;
 	int64_t fo_code;
-	int64_t fo_lasti;  /* int, see instr_encoding */
-	int64_t fo_lineno; /* int, NOT the current line: decode the line table */
+	int64_t fo_lasti;      /* int, see instr_encoding */
+	int64_t fo_lineno;     /* int, NOT the current line: decode the line table */
+	int64_t fo_localsplus; /* PyObject *f_localsplus[]: co_nlocals locals, then
+	                        * the cells, then the free variables */
 
 	/* --- _PyInterpreterFrame, 3.11+ --- */
 	int64_t if_size;
@@ -117,8 +131,16 @@ struct mst_py_layout {
 	int64_t if_localsplus;
 
 	/* --- PyCodeObject --- */
-	int64_t co_size; /* sizeof, without the 3.11+ inline bytecode */
-	int64_t co_argcount;
+	int64_t co_size;            /* sizeof, without the 3.11+ inline bytecode */
+	int64_t co_argcount;        /* int; counts positional-only arguments too (3.8+) */
+	int64_t co_kwonlyargcount;  /* int */
+	int64_t co_nlocals;         /* int: local variables (arguments first) */
+	int64_t co_nlocalsplus;     /* int, 3.11+: locals + cells + free variables */
+	int64_t co_varnames;        /* tuple of str, 3.6-3.10 */
+	int64_t co_cellvars;        /* tuple of str, 3.6-3.10 */
+	int64_t co_freevars;        /* tuple of str, 3.6-3.10 */
+	int64_t co_localsplusnames; /* tuple of str, 3.11+ */
+	int64_t co_localspluskinds; /* bytes, one CO_FAST_* kind per name, 3.11+ */
 	int64_t co_flags;
 	int64_t co_firstlineno;
 	int64_t co_code; /* bytes, 3.6-3.10 */
@@ -157,6 +179,8 @@ struct mst_py_layout {
 	int64_t long_ob_size; /* signed digit count, 3.6-3.11 */
 	int64_t long_lv_tag;  /* 3.12+ */
 	int64_t long_ob_digit;
+	int64_t float_ob_fval; /* double */
+	int64_t cell_ob_ref;   /* PyCellObject: the cell's value, NULL when empty */
 
 	/* --- Dicts: PyDictObject, PyDictKeysObject (3.6-3.10 from
 	 * Objects/dict-common.h, 3.11+ internal/pycore_dict.h) --- */

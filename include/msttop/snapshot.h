@@ -16,6 +16,7 @@
 #include "msttop/merge.h"
 #include "msttop/proc.h"
 #include "msttop/py.h"
+#include "msttop/py_locals.h"
 #include "msttop/symbols.h"
 #include "msttop/tstate.h"
 #include "msttop/unwind.h"
@@ -66,6 +67,10 @@ struct mst_thread_snap {
 	bool py_truncated;
 	int py_error;
 	bool holds_gil; /* read while this thread was stopped */
+	/* With MST_SNAP_LOCALS: locals[i] are the arguments and locals of
+	 * py[i] (nlocals == npy), read in the same stop; NULL otherwise. */
+	struct mst_py_locals *locals;
+	size_t nlocals;
 
 	unsigned states;   /* MST_TS_* (after classify) */
 	uint64_t pause_ns; /* how long it was stopped (0 if not stopped) */
@@ -120,7 +125,17 @@ enum {
 	/* Detach each thread once read, instead of resuming it (--dump: no
 	 * second round of stops to detach at the end). */
 	MST_SNAP_DETACH = 1 << 2,
+	/* Read each Python frame's arguments and locals (py_locals.h) with
+	 * its frames, while the thread is stopped (--dump --locals): 3.11+
+	 * keep them in a data stack the thread reuses once it runs. With
+	 * MST_SNAP_PYTHON_ONLY they are read from running threads. */
+	MST_SNAP_LOCALS = 1 << 3,
 };
+
+/* Bytes of locals text kept per thread: past it, the remaining frames
+ * say so instead of holding their locals (a 1,000-frame recursion of
+ * big values stays bounded). */
+#define MST_SNAP_LOCALS_THREAD_MAX (4u << 20)
 
 /* Take a snapshot of every task of p. u is the unwinder (NULL with
  * MST_SNAP_PYTHON_ONLY); py the decoder, or NULL when the target has no
@@ -140,9 +155,9 @@ int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py 
  * stack (u may be NULL: Python frames only) and Python frames, as if each
  * had been stopped when the core was written. A thread's state is what its
  * registers say (inside a call that sleeps: 'S', else 'R'); its name is
- * the process's. */
+ * the process's. flags: MST_SNAP_LOCALS or 0. */
 int mst_snapshot_take_core(struct mst_corefile *c, struct mst_unwinder *u, struct mst_py *py,
-                           const struct mst_err *py_err, struct mst_snapshot **out,
+                           const struct mst_err *py_err, unsigned flags, struct mst_snapshot **out,
                            struct mst_err *err);
 void mst_snapshot_free(struct mst_snapshot *s);
 

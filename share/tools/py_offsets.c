@@ -192,6 +192,23 @@ static void facts(void)
 #else
 	p("stackref_tag_bits", 0);
 #endif
+#if V(3, 11)
+	p("co_fast_local", CO_FAST_LOCAL);
+	p("co_fast_cell", CO_FAST_CELL);
+	p("co_fast_free", CO_FAST_FREE);
+#else
+	NA("co_fast_local");
+	NA("co_fast_cell");
+	NA("co_fast_free");
+#endif
+#ifdef CO_FAST_HIDDEN
+	p("co_fast_hidden", CO_FAST_HIDDEN);
+#else
+	NA("co_fast_hidden");
+#endif
+	p("co_flag_varargs", CO_VARARGS);
+	p("co_flag_varkeywords", CO_VARKEYWORDS);
+	p("tpflags_heaptype", (long long)Py_TPFLAGS_HEAPTYPE);
 	p("long_shift", PyLong_SHIFT);
 	p("long_digit_size", sizeof(digit));
 #if V(3, 12)
@@ -337,6 +354,7 @@ static void frames(void)
 	NA("fo_code");
 	NA("fo_lasti");
 	NA("fo_lineno");
+	NA("fo_localsplus");
 	SZ("if_size", _PyInterpreterFrame);
 #if V(3, 13)
 	OFF("if_code", _PyInterpreterFrame, f_executable);
@@ -358,6 +376,7 @@ static void frames(void)
 	OFF("fo_code", PyFrameObject, f_code);
 	OFF("fo_lasti", PyFrameObject, f_lasti);
 	OFF("fo_lineno", PyFrameObject, f_lineno);
+	OFF("fo_localsplus", PyFrameObject, f_localsplus);
 	NA("if_size");
 	NA("if_code");
 	NA("if_instr");
@@ -372,6 +391,23 @@ static void code(void)
 {
 	SZ("co_size", PyCodeObject);
 	OFF("co_argcount", PyCodeObject, co_argcount);
+	OFF("co_kwonlyargcount", PyCodeObject, co_kwonlyargcount);
+	OFF("co_nlocals", PyCodeObject, co_nlocals);
+#if V(3, 11)
+	OFF("co_nlocalsplus", PyCodeObject, co_nlocalsplus);
+	NA("co_varnames");
+	NA("co_cellvars");
+	NA("co_freevars");
+	OFF("co_localsplusnames", PyCodeObject, co_localsplusnames);
+	OFF("co_localspluskinds", PyCodeObject, co_localspluskinds);
+#else
+	NA("co_nlocalsplus");
+	OFF("co_varnames", PyCodeObject, co_varnames);
+	OFF("co_cellvars", PyCodeObject, co_cellvars);
+	OFF("co_freevars", PyCodeObject, co_freevars);
+	NA("co_localsplusnames");
+	NA("co_localspluskinds");
+#endif
 	OFF("co_flags", PyCodeObject, co_flags);
 	OFF("co_firstlineno", PyCodeObject, co_firstlineno);
 #if V(3, 11)
@@ -461,6 +497,8 @@ static void objects(void)
 	NA("tpflags_inline_values");
 #endif
 	managed_dict();
+	OFF("float_ob_fval", PyFloatObject, ob_fval);
+	OFF("cell_ob_ref", PyCellObject, ob_ref);
 #if V(3, 12)
 	NA("long_ob_size");
 	OFF("long_lv_tag", PyLongObject, long_value.lv_tag);
@@ -562,6 +600,9 @@ static void debug_offsets(void)
 	p("dbg.co_firstlineno", (long long)d->code_object.firstlineno);
 	p("dbg.co_argcount", (long long)d->code_object.argcount);
 	p("dbg.co_code_adaptive", (long long)d->code_object.co_code_adaptive);
+	p("dbg.co_localsplusnames", (long long)d->code_object.localsplusnames);
+	p("dbg.co_localspluskinds", (long long)d->code_object.localspluskinds);
+	p("dbg.float_ob_fval", (long long)d->float_object.ob_fval);
 	p("dbg.ob_type", (long long)d->pyobject.ob_type);
 	p("dbg.tp_name", (long long)d->type_object.tp_name);
 	p("dbg.tp_flags", (long long)d->type_object.tp_flags);

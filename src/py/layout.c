@@ -38,6 +38,13 @@ static const struct mst_py_layout_field fields[] = {
 	FIELD(long_digit_size),
 	FIELD(long_ndigits_shift),
 	FIELD(stackref_tag_bits),
+	FIELD(co_fast_local),
+	FIELD(co_fast_cell),
+	FIELD(co_fast_free),
+	FIELD(co_fast_hidden),
+	FIELD(co_flag_varargs),
+	FIELD(co_flag_varkeywords),
+	FIELD(tpflags_heaptype),
 	FIELD(rt_size),
 	FIELD(rt_interpreters_head),
 	FIELD(rt_interpreters_main),
@@ -80,6 +87,7 @@ static const struct mst_py_layout_field fields[] = {
 	FIELD(fo_code),
 	FIELD(fo_lasti),
 	FIELD(fo_lineno),
+	FIELD(fo_localsplus),
 	FIELD(if_size),
 	FIELD(if_code),
 	FIELD(if_previous),
@@ -89,6 +97,14 @@ static const struct mst_py_layout_field fields[] = {
 	FIELD(if_localsplus),
 	FIELD(co_size),
 	FIELD(co_argcount),
+	FIELD(co_kwonlyargcount),
+	FIELD(co_nlocals),
+	FIELD(co_nlocalsplus),
+	FIELD(co_varnames),
+	FIELD(co_cellvars),
+	FIELD(co_freevars),
+	FIELD(co_localsplusnames),
+	FIELD(co_localspluskinds),
 	FIELD(co_flags),
 	FIELD(co_firstlineno),
 	FIELD(co_code),
@@ -124,6 +140,8 @@ static const struct mst_py_layout_field fields[] = {
 	FIELD(long_ob_size),
 	FIELD(long_lv_tag),
 	FIELD(long_ob_digit),
+	FIELD(float_ob_fval),
+	FIELD(cell_ob_ref),
 	FIELD(dict_ma_used),
 	FIELD(dict_ma_keys),
 	FIELD(dict_ma_values),
@@ -391,7 +409,8 @@ struct dbg_pos {
 	    ts_native_thread_id, ts_datastack_chunk, ts_status;
 	size_t if_size, if_previous, if_executable, if_instr_ptr, if_localsplus, if_owner;
 	size_t co_size, co_filename, co_name, co_qualname, co_linetable, co_firstlineno,
-	    co_argcount, co_code_adaptive;
+	    co_argcount, co_code_adaptive, co_localsplusnames, co_localspluskinds;
+	size_t float_size, float_ob_fval;
 	size_t ob_size, ob_type;
 	size_t tp_size, tp_name, tp_flags;
 	size_t tuple_size, tuple_ob_item, tuple_ob_size, list_size, list_ob_item, list_ob_size;
@@ -438,6 +457,9 @@ struct dbg_pos {
 	.co_firstlineno = O(T, code_object.firstlineno),                                     \
 	.co_argcount = O(T, code_object.argcount),                                           \
 	.co_code_adaptive = O(T, code_object.co_code_adaptive),                              \
+	.co_localsplusnames = O(T, code_object.localsplusnames),                             \
+	.co_localspluskinds = O(T, code_object.localspluskinds),                             \
+	.float_size = O(T, float_object.size), .float_ob_fval = O(T, float_object.ob_fval),  \
 	.ob_size = O(T, pyobject.size), .ob_type = O(T, pyobject.ob_type),                   \
 	.tp_size = O(T, type_object.size), .tp_name = O(T, type_object.tp_name),             \
 	.tp_flags = O(T, type_object.tp_flags),                                              \
@@ -573,6 +595,9 @@ static int fill_from_debug(const uint8_t *b, const struct dbg_pos *p, struct mst
 	    {"code_object.firstlineno", W(co_firstlineno), 4, cs},
 	    {"code_object.argcount", W(co_argcount), 4, cs},
 	    {"code_object.co_code_adaptive", W(co_code_adaptive), 0, cs},
+	    {"code_object.localsplusnames", W(co_localsplusnames), P, cs},
+	    {"code_object.localspluskinds", W(co_localspluskinds), P, cs},
+	    {"float_object.ob_fval", W(float_ob_fval), 8, W(float_size)},
 	    {"type_object.tp_name", W(tp_name), P, W(tp_size)},
 	    {"type_object.tp_flags", W(tp_flags), P, W(tp_size)},
 	    {"tuple_object.ob_item", W(tuple_ob_item), 0, W(tuple_size)},
@@ -599,9 +624,10 @@ static int fill_from_debug(const uint8_t *b, const struct dbg_pos *p, struct mst
 	 * values, the _PyStackRef tag, co_flags, _co_firsttraceable,
 	 * tstate->state, the unicode compact data start, the gil struct's size
 	 * and conds, dict keys and entries, md_dict, tp_dictoffset, PyLong
-	 * shift. CPython promises the layout is stable within a minor version
-	 * (pycore_runtime.h), which is what makes x.y.0's numbers valid for
-	 * x.y.z. */
+	 * shift, the locals' counts (co_nlocalsplus, co_kwonlyargcount), the
+	 * CO_FAST_* kinds and co_flags bits, PyCellObject.ob_ref. CPython promises the layout is
+	 * stable within a minor version (pycore_runtime.h), which is what makes x.y.0's numbers
+	 * valid for x.y.z. */
 	*out = *p->base;
 	out->micro = (int64_t)((word(b, 8) >> 8) & 0xff);
 
@@ -653,6 +679,9 @@ static int fill_from_debug(const uint8_t *b, const struct dbg_pos *p, struct mst
 	out->co_firstlineno = (int64_t)W(co_firstlineno);
 	out->co_argcount = (int64_t)W(co_argcount);
 	out->co_code_adaptive = (int64_t)W(co_code_adaptive);
+	out->co_localsplusnames = (int64_t)W(co_localsplusnames);
+	out->co_localspluskinds = (int64_t)W(co_localspluskinds);
+	out->float_ob_fval = (int64_t)W(float_ob_fval);
 
 	out->ob_type = (int64_t)W(ob_type);
 	out->tp_name = (int64_t)W(tp_name);

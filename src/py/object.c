@@ -99,6 +99,100 @@ out:
 	return rc;
 }
 
+/* Where a dict's entries are: the keys object's entry array, the size of
+ * an entry and where key and value sit in it, the entries used. The same
+ * reading as dict_items_from, for a caller that wants only the first few. */
+struct dict_geom {
+	uint64_t entries;
+	int64_t nentries, esize, ekey, evalue;
+};
+
+static int dict_geometry(const struct mst_py *py, uint64_t keys, struct dict_geom *g)
+{
+	const struct mst_py_layout *l = &py->lay;
+	uint8_t hdr[64];
+	if (l->dk_indices > (int64_t)sizeof(hdr) || l->dk_indices < 0)
+		return -MST_ECORRUPT;
+	int rc = rd(py, keys, hdr, (size_t)l->dk_indices);
+	if (rc < 0)
+		return rc;
+	g->nentries = (int64_t)get_u64(hdr, l->dk_nentries);
+	if (l->dk_size >= 0) {
+		int64_t size = (int64_t)get_u64(hdr, l->dk_size);
+		int64_t width = size <= 0xff           ? 1
+		                : size <= 0xffff       ? 2
+		                : size <= 0xffffffffll ? 4
+		                                       : 8;
+		if (size <= 0 || size > (1 << 30) || g->nentries > size)
+			return -MST_ECORRUPT;
+		g->entries = keys + (uint64_t)l->dk_indices + (uint64_t)(size * width);
+		g->esize = l->dke_size;
+		g->ekey = l->dke_key;
+		g->evalue = l->dke_value;
+	} else {
+		uint8_t log2size = hdr[l->dk_log2_size];
+		uint8_t log2ib = hdr[l->dk_log2_index_bytes];
+		if (log2size > 30 || log2ib > 33 || g->nentries > (1ll << log2size))
+			return -MST_ECORRUPT;
+		g->entries = keys + (uint64_t)l->dk_indices + (1ull << log2ib);
+		bool general = hdr[l->dk_kind] == 0;
+		g->esize = general ? l->dke_size : l->dkue_size;
+		g->ekey = general ? l->dke_key : l->dkue_key;
+		g->evalue = general ? l->dke_value : l->dkue_value;
+	}
+	if (g->nentries < 0 || g->esize <= 0 || g->esize > 64 || g->ekey < 0 ||
+	    g->ekey + 8 > g->esize || g->evalue < 0 || g->evalue + 8 > g->esize)
+		return -MST_ECORRUPT;
+	return 0;
+}
+
+int mst_py_dict_first(const struct mst_py *py, uint64_t dict, size_t max, uint64_t *keys,
+                      uint64_t *values, size_t *n)
+{
+	const struct mst_py_layout *l = &py->lay;
+	/* Entries read per chunk, and chunks read at most: deleted entries
+	 * (NULL keys) are skipped, but not without end. */
+	enum { CHUNK = 32, CHUNKS_MAX = 64 };
+	uint64_t kobj, vals;
+	struct dict_geom g = {0};
+	int rc;
+
+	*n = 0;
+	rc = rd_u64(py, dict + (uint64_t)l->dict_ma_keys, &kobj);
+	if (rc == 0)
+		rc = rd_u64(py, dict + (uint64_t)l->dict_ma_values, &vals);
+	if (rc == 0)
+		rc = dict_geometry(py, kobj, &g);
+	if (rc < 0)
+		return rc;
+	if (vals)
+		vals += (uint64_t)l->dv_values;
+	uint8_t ebuf[CHUNK * 64];
+	uint64_t vbuf[CHUNK];
+	for (int64_t i = 0, chunks = 0; i < g.nentries && *n < max && chunks < CHUNKS_MAX;
+	     chunks++) {
+		int64_t m = g.nentries - i < CHUNK ? g.nentries - i : CHUNK;
+		rc = rd(py, g.entries + (uint64_t)(i * g.esize), ebuf, (size_t)(m * g.esize));
+		if (rc == 0 && vals)
+			rc = rd(py, vals + (uint64_t)i * 8, vbuf, (size_t)m * 8);
+		if (rc < 0)
+			return rc;
+		for (int64_t j = 0; j < m && *n < max; j++) {
+			uint64_t k = get_u64(ebuf, j * g.esize + g.ekey);
+			uint64_t v = vals ? vbuf[j] : get_u64(ebuf, j * g.esize + g.evalue);
+			if (!k || !v)
+				continue;
+			if (keys)
+				keys[*n] = k;
+			if (values)
+				values[*n] = v;
+			(*n)++;
+		}
+		i += m;
+	}
+	return 0;
+}
+
 static int dict_items(const struct mst_py *py, uint64_t dict, struct dict_item **items, size_t *n)
 {
 	const struct mst_py_layout *l = &py->lay;

@@ -44,6 +44,37 @@ struct code_entry {
 	UT_hash_handle hh;
 };
 
+/* A type object seen by the repr (repr.c): its tp_name, and which built-in
+ * type it is. Re-validated on each hit by the tp_name pointer (a heap type
+ * dies and another may take its address). */
+struct type_entry {
+	uint64_t addr;
+	uint64_t name_p;
+	const char *name; /* interned */
+	int kind;         /* enum in repr.c */
+	uint64_t epoch;   /* validated in this epoch: trusted without a read */
+	UT_hash_handle hh;
+};
+
+/* A code object's local names and kinds, decoded once (locals.c). The name
+ * tuples and kinds bytes are immutable: the entry holds while the code
+ * object still points to the same ones. */
+struct locals_code {
+	uint64_t code;
+	uint64_t key[3];           /* 3.11+: localsplusnames, localspluskinds; 3.6-3.10:
+	                            * varnames, cellvars, freevars */
+	size_t total;              /* slots the code object declares */
+	size_t n;                  /* slots kept (SLOTS_MAX at most) */
+	size_t nlocals, ncellvars; /* 3.6-3.10 */
+	const char **names;        /* interned */
+	uint8_t *kinds;            /* enum mst_py_local_kind: VAR, CELL or FREE */
+	bool retry;                /* a name could not be read: decode again */
+	UT_hash_handle hh;
+};
+#define LOCALS_CODE_CACHE_MAX 4096
+/* Types cached before the cache is dropped and rebuilt. */
+#define TYPE_CACHE_MAX 4096
+
 struct mst_py {
 	pid_t pid;
 	struct mst_reader r;
@@ -65,6 +96,16 @@ struct mst_py {
 	/* Key objects found once by string compare, then matched by address
 	 * (interned strings keep their address). */
 	uint64_t key_threading, key_active, key_name;
+
+	/* Types by address, for --locals (repr.c). */
+	struct type_entry *types;
+	size_t ntypes;
+	/* Bumped by every read of one frame's locals (and every lone repr):
+	 * a type validated in the current epoch is not read again, as types
+	 * do not change while a stopped thread's frame is read. */
+	uint64_t types_epoch;
+	struct locals_code *lcodes;
+	size_t nlcodes;
 
 	/* The collector's code in a stripped build, found once on demand. */
 	bool collector_done;
@@ -162,6 +203,24 @@ void mst_py_read_interp_gil(const struct mst_py *py, uint64_t interp, struct gil
 void mst_py_read_gc(const struct mst_py *py, uint64_t interp, struct mst_py_threads *out);
 
 /* ---- objects: dicts, ints, thread names (object.c) ---------------------- */
+
+/* The first live (key, value) pairs of a dict, at most max, into keys and
+ * values (either may be NULL); *n gets how many. Reads only the entries it
+ * needs (in chunks), so a huge dict costs no more than a small one. */
+int mst_py_dict_first(const struct mst_py *py, uint64_t dict, size_t max, uint64_t *keys,
+                      uint64_t *values, size_t *n);
+
+/* Forget the type cache (repr.c; mst_py_close). */
+void mst_py_types_drop(struct mst_py *py);
+/* Forget the locals' code cache (locals.c; mst_py_close). */
+void mst_py_lcodes_drop(struct mst_py *py);
+struct mst_py_repr_info;
+/* mst_py_repr within the current type epoch (locals.c: one frame). */
+void mst_py_repr_epoch(struct mst_py *py, uint64_t obj, char *buf, size_t len,
+                       struct mst_py_repr_info *info);
+/* Whether obj is a cell (repr.c): 1 with its content in *value (0 when
+ * empty), 0 when it is not one, -1 when its content cannot be read. */
+int mst_py_cell_get(struct mst_py *py, uint64_t obj, uint64_t *value);
 
 /* threading.Thread names of the n threads of interp, from threading's
  * _active dict, into threads[i].name. */

@@ -193,6 +193,8 @@ void mst_py_close(struct mst_py *py)
 		free(c->lt);
 		free(c);
 	}
+	mst_py_types_drop(py);
+	mst_py_lcodes_drop(py);
 	mst_strset_free(py->strs);
 	free(py->scratch);
 	free(py);

@@ -1,6 +1,7 @@
 /* capture PID FILE: record what the CPython decoder reads from a live
  * process (runtime discovery, every thread state, frame, code object,
- * string and dict of a full walk with names, the GIL) into a fuzz seed:
+ * string and dict of a full walk with names, every frame's locals, the
+ * GIL) into a fuzz seed:
  * real memory, so the fuzzer starts from images that decode. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include "msttop/maps.h"
 #include "msttop/proc.h"
 #include "msttop/py.h"
+#include "msttop/py_locals.h"
 
 struct rec {
 	pid_t pid;
@@ -57,6 +59,12 @@ int main(int argc, char **argv)
 	}
 	struct mst_py_threads t = {0};
 	mst_py_read_threads(py, true, &t, &err);
+	for (size_t i = 0; i < t.n; i++)
+		for (size_t k = 0; k < t.v[i].nframes; k++) {
+			struct mst_py_locals l = {0};
+			mst_py_read_locals(py, &t.v[i].frames[k], &l, &err);
+			mst_py_locals_fini(&l);
+		}
 	mst_py_threads_free(&t);
 	struct mst_py_gil g;
 	mst_py_read_gil(py, &g);

@@ -1,8 +1,8 @@
 /* libFuzzer harness for everything msttop decodes from target memory: the
  * CPython thread/frame/code/string/dict walk (through a reader over a
- * mutated memory image), the GIL read, the _Py_DebugOffsets parser and the
- * three line-table decoders. Any crash, sanitizer report, hang or unbounded
- * loop is a bug: every walk must be bounded, every read checked. */
+ * mutated memory image), every frame's locals and their reprs, the GIL read, the _Py_DebugOffsets
+ * parser and the three line-table decoders. Any crash, sanitizer report, hang or unbounded loop is
+ * a bug: every walk must be bounded, every read checked. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -10,6 +10,7 @@
 
 #include "image.h"
 #include "msttop/py.h"
+#include "msttop/py_locals.h"
 #include "py/decode-int.h"
 #include "msttop/py_layout.h"
 
@@ -47,6 +48,16 @@ static void walk(const struct mst_py_runtime_info *info, const struct mst_reader
 			size_t n;
 			bool trunc;
 			mst_py_read_frames(py, t.v[i].tstate, fr, 64, &n, &trunc, &err);
+			/* Locals of corrupt frames: every count, name tuple,
+			 * slot and value is target memory. */
+			for (size_t k = 0; k < n; k++) {
+				struct mst_py_locals l = {0};
+				if (mst_py_read_locals(py, &fr[k], &l, &err) == 0)
+					for (size_t j = 0; j < l.n; j++)
+						if (strlen(l.v[j].repr) > MST_PY_REPR_MAX)
+							abort();
+				mst_py_locals_fini(&l);
+			}
 		}
 	}
 	mst_py_threads_free(&t);

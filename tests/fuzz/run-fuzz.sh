@@ -33,6 +33,14 @@ for py in "$root"/versions/3.*/bin/python3 /usr/bin/python3.1[0-9] ${MSTTOP_DEBI
 	"$out/capture" "$pid" "$out/corpus/$(basename "$(dirname "$(dirname "$py")")")-$(basename "$py")" 2>/dev/null
 	kill -9 "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
+	# And a frame holding one value of each type --locals shows.
+	MSTTOP_TARGET_TIMEOUT=60 "$py" "$src/tests/targets/py_locals.py" > "$log" 2>&1 &
+	pid=$!
+	for _ in $(seq 100); do grep -q '^ready' "$log" && break; sleep 0.1; done
+	sleep 0.3
+	"$out/capture" "$pid" "$out/corpus/locals-$(basename "$(dirname "$(dirname "$py")")")-$(basename "$py")" 2>/dev/null
+	kill -9 "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
 	rm -f "$log"
 done
 # Inputs that once crashed the decoder stay in the corpus for good.

@@ -429,17 +429,22 @@ START_TEST(gcore_every_python)
 		snprintf(why, sizeof(why), "no thread held the GIL in 20 live dumps");
 	else if (!untraced(t.pid))
 		snprintf(why, sizeof(why), "msttop --dump left the target traced");
+	/* With every local too: gcore writes the same stopped moment. */
+	char *livel = why[0] ? NULL : mst_msttop_dump(t.pid, "--locals", NULL, NULL, &lcode);
+	if (!why[0] && (lcode != 0 || !livel || !strstr(livel, "        Arguments:")))
+		snprintf(why, sizeof(why), "the live dump --locals exited %d or has no arguments",
+		         lcode);
 	char *core = why[0] ? NULL : gcore_of(t.pid, dir, why, sizeof(why));
 	if (core)
 		gcore_faithful(core, t.pid, gwhy, sizeof(gwhy));
 	char *cerr = NULL;
-	char *cdump = core ? msttop(&ccode, &cerr, "--core", core, NULL, NULL) : NULL;
+	char *cdump = core ? msttop(&ccode, &cerr, "--core", core, "--locals", NULL) : NULL;
 	char *cjson = core ? msttop(&ccode, NULL, "--core", core, "--json", NULL) : NULL;
 	if (!why[0] && (ccode != 0 || !cdump))
 		snprintf(why, sizeof(why), "the gcore dump exited %d: %.300s", ccode,
 		         cerr ? cerr : "");
 	if (!why[0] && !gwhy[0])
-		same_frames(live, cdump, &t, why, sizeof(why));
+		same_frames(livel, cdump, &t, why, sizeof(why));
 	if (!why[0] &&
 	    (!cjson || !strstr(cjson, "\"core\":{\"file\":") || !strstr(cjson, "\"missing\":[]")))
 		snprintf(why, sizeof(why), "the JSON has no core object");
@@ -484,6 +489,7 @@ START_TEST(gcore_every_python)
 		        live ? live : "", cdump ? cdump : "", kdump ? kdump : "");
 	ck_assert_msg(!why[0], "%s: %s", py->label, why);
 	free(live);
+	free(livel);
 	free(cdump);
 	free(cjson);
 	free(cerr);

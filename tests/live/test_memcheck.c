@@ -147,6 +147,35 @@ START_TEST(batch_and_dump)
 }
 END_TEST
 
+/* --dump --locals: every value of py_locals.py read and written under
+ * memcheck (the same interpreter choice as above). */
+START_TEST(dump_locals)
+{
+	const struct mst_interp *in;
+	size_t n = mst_test_interps(&in);
+	ck_assert_msg(n > 0, "no Python interpreter found");
+	const struct mst_interp *py = &in[n - 1];
+	for (size_t i = 0; i < n; i++)
+		if (in[i].system && !strncmp(in[i].path, "/usr/bin/", 9))
+			py = &in[i];
+	struct mst_child t;
+	ck_assert_int_eq(mst_child_start_py(&t, py, "tests/targets/py_locals.py", NULL, 20000), 0);
+	mst_wait_all_sleeping(t.pid, 10000);
+	char pid[32];
+	snprintf(pid, sizeof(pid), "%d", (int)t.pid);
+	struct vg_run d = memcheck("--dump", "--locals", "-p", pid, "--json");
+	assert_clean(&d, "--dump --locals --json");
+	ck_assert_msg(d.out && strstr(d.out, "\"name\":\"big\",\"kind\":\"local\"") &&
+	                  strstr(d.out, "\"repr\":\"123456789012345678901234567890\""),
+	              "dump:\n%.3000s", d.out);
+	fprintf(stderr, "memcheck --dump --locals on %s: clean\n", py->label);
+	assert_free(t.pid);
+	free(d.out);
+	free(d.err);
+	mst_child_stop(&t);
+}
+END_TEST
+
 int main(void)
 {
 	char *vg = mst_which("valgrind");
@@ -159,6 +188,7 @@ int main(void)
 	TCase *tc = tcase_create("valgrind");
 	tcase_set_timeout(tc, 600);
 	tcase_add_test(tc, batch_and_dump);
+	tcase_add_test(tc, dump_locals);
 	suite_add_tcase(s, tc);
 	return mst_check_main(s, NULL, 0);
 }

@@ -7,6 +7,7 @@
 Suite *py_layout_suite(void);
 Suite *py_decode_suite(void);
 Suite *py_runtime_suite(void);
+Suite *py_repr_suite(void);
 #ifdef HAVE_PY_WALK_SUITE
 Suite *py_walk_suite(void);
 #endif
@@ -16,6 +17,7 @@ int main(void)
 	Suite *more[] = {
 	    py_decode_suite(),
 	    py_runtime_suite(),
+	    py_repr_suite(),
 #ifdef HAVE_PY_WALK_SUITE
 	    py_walk_suite(),
 #endif

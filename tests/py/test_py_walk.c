@@ -18,6 +18,7 @@
 #include "msttop/maps.h"
 #include "msttop/proc.h"
 #include "msttop/py.h"
+#include "msttop/py_locals.h"
 
 Suite *py_walk_suite(void);
 
@@ -720,6 +721,105 @@ START_TEST(test_corrupt_reads_are_contained)
 }
 END_TEST
 
+/* The locals reader straight on the decoder, on every interpreter: the
+ * innermost frames of py_locals.py read without stopping it (it sleeps),
+ * then under corrupted and failing reads, which must stay bounded. */
+START_TEST(test_locals_every_interpreter)
+{
+	const struct mst_interp *interps;
+	size_t n = mst_test_interps(&interps);
+	ck_assert_msg(n > 0, "no interpreter found");
+	for (size_t i = 0; i < n; i++) {
+		struct mst_child t;
+		struct bad_reader b = {.rng = 0x51ed270b27b8f4d1ull + i};
+		struct mst_reader r = {bad_read, &b};
+		struct mst_maps *maps = NULL;
+		struct mst_py *py = NULL;
+		struct mst_err err = {0};
+		const char *label = interps[i].label;
+
+		ck_assert_int_eq(mst_child_start_py(&t, &interps[i], "tests/targets/py_locals.py",
+		                                    NULL, START_TIMEOUT_MS),
+		                 0);
+		wait_all_sleeping(t.pid, 10000);
+		b.pid = t.pid;
+		int rc = mst_maps_read(t.pid, &maps, &err);
+		if (rc == 0)
+			rc = mst_py_open(t.pid, maps, &r, &py, &err);
+		mst_maps_free(maps);
+		if (rc < 0) {
+			mst_child_stop(&t);
+			ck_abort_msg("%s: mst_py_open: %s", label, err.msg);
+		}
+		/* Clean reads: inner (innermost) holds x = 10, y = 11 and two
+		 * free variables; outer an argument kept in a cell. */
+		struct mst_py_threads th = {0};
+		ck_assert_msg(mst_py_read_threads(py, false, &th, &err) == 0, "%s: %s", label,
+		              err.msg);
+		/* The main thread: the one whose innermost frame is inner(). */
+		const struct mst_py_thread *m = NULL;
+		for (size_t j = 0; j < th.n && !m; j++)
+			if (th.v[j].nframes >= 3 && strstr(th.v[j].frames[0].func, "inner"))
+				m = &th.v[j];
+		ck_assert_msg(m, "%s: no thread in inner()", label);
+		struct mst_py_locals l = {0};
+		ck_assert_msg(mst_py_read_locals(py, &m->frames[0], &l, &err) == 0, "%s: %s", label,
+		              err.msg);
+		ck_assert_msg(l.n == 4 && !strcmp(l.v[0].name, "x") && !strcmp(l.v[0].repr, "10") &&
+		                  l.v[0].kind == MST_PY_LOCAL_ARG && !strcmp(l.v[1].name, "y") &&
+		                  !strcmp(l.v[1].repr, "11") && l.v[1].kind == MST_PY_LOCAL_VAR &&
+		                  l.v[2].kind == MST_PY_LOCAL_FREE &&
+		                  l.v[3].kind == MST_PY_LOCAL_FREE,
+		              "%s: inner's locals: %zu, %s = %s", label, l.n,
+		              l.n ? l.v[0].name : "", l.n ? l.v[0].repr : "");
+		ck_assert_msg(mst_py_read_locals(py, &m->frames[1], &l, &err) == 0, "%s: %s", label,
+		              err.msg);
+		ck_assert_msg(l.n >= 1 && !strcmp(l.v[0].name, "arg_cell") && l.v[0].cell &&
+		                  !strcmp(l.v[0].repr, "'shared arg'"),
+		              "%s: outer's first local %s = %s", label, l.n ? l.v[0].name : "",
+		              l.n ? l.v[0].repr : "");
+		mst_py_locals_fini(&l);
+		mst_py_threads_free(&th);
+
+		/* Corrupt reads: every count, tuple, slot and value may be wild. */
+		b.armed = true;
+		unsigned read = 0, values = 0;
+		for (int k = 0; k < 200; k++) {
+			struct mst_py_threads tk = {0};
+			if (mst_py_read_threads(py, false, &tk, &err) == 0)
+				for (size_t j = 0; j < tk.n; j++)
+					/* Not the 600 frames of "deep": the test would
+					 * take minutes. */
+					for (size_t f = 0; f < tk.v[j].nframes && f < 40; f++) {
+						if (mst_py_read_locals(py, &tk.v[j].frames[f], &l,
+						                       &err) < 0) {
+							ck_assert(l.n == 0 && l.error < 0);
+							continue;
+						}
+						read++;
+						ck_assert_uint_le(l.n, MST_PY_LOCALS_MAX);
+						for (size_t v = 0; v < l.n; v++) {
+							ck_assert_uint_le(strlen(l.v[v].repr),
+							                  MST_PY_REPR_MAX);
+							ck_assert(l.v[v].name);
+							values++;
+						}
+					}
+			mst_py_threads_free(&tk);
+		}
+		mst_py_locals_fini(&l);
+		mst_py_close(py);
+		mst_child_stop(&t);
+		printf("py-walk: %-16s locals ok (%u frames, %u values read under %u corrupted "
+		       "and %u failed reads)\n",
+		       label, read, values, b.corrupted, b.failed);
+		ck_assert_msg(read > 0 && b.corrupted > 0 && b.failed > 0,
+		              "%s: %u frames read, %u corrupted, %u failed", label, read,
+		              b.corrupted, b.failed);
+	}
+}
+END_TEST
+
 /* 3.14+ keep f_executable as a _PyStackRef: the code object's address with
  * tag bits set when the reference is borrowed or immortal. The GIL builds
  * tested tag only the interpreter's own entry frames (their code objects
@@ -870,6 +970,7 @@ Suite *py_walk_suite(void)
 	tcase_add_test(tc, test_walk_every_interpreter);
 	tcase_add_test(tc, test_open_no_python);
 	tcase_add_test(tc, test_corrupt_reads_are_contained);
+	tcase_add_test(tc, test_locals_every_interpreter);
 	tcase_add_test(tc, test_tagged_executable);
 	suite_add_tcase(s, tc);
 	return s;
