@@ -33,6 +33,7 @@ struct task {
 	bool stop_pending;  /* interrupted, stop not yet seen (timed out) */
 	int stat_fd;        /* /proc/PID/task/TID/stat kept open, or -1 */
 	int sys_fd;         /* and its syscall file */
+	int sched_fd;       /* and its schedstat */
 };
 
 struct mst_proc {
@@ -256,7 +257,9 @@ static void close_stat(struct task *t)
 		close(t->stat_fd);
 	if (t->sys_fd >= 0)
 		close(t->sys_fd);
-	t->stat_fd = t->sys_fd = -1;
+	if (t->sched_fd >= 0)
+		close(t->sched_fd);
+	t->stat_fd = t->sys_fd = t->sched_fd = -1;
 }
 
 int mst_proc_task_syscall(struct mst_proc *p, pid_t tid, struct mst_syscall_line *out)
@@ -303,6 +306,34 @@ int mst_proc_task_syscall(struct mst_proc *p, pid_t tid, struct mst_syscall_line
 	} else {
 		return -EINVAL;
 	}
+	return 0;
+}
+
+int mst_proc_task_runtime(struct mst_proc *p, pid_t tid, uint64_t *ns)
+{
+	struct task *t = find_task(p, tid);
+	if (!t)
+		return -ESRCH;
+	char path[64], buf[128];
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/schedstat", (int)p->pid, (int)tid);
+	/* Kept open while descriptors last; past that, opened each time. */
+	int fd = t->sched_fd >= 0 ? t->sched_fd : open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+	int e = errno;
+	if (t->sched_fd < 0 && n > 0)
+		t->sched_fd = fd;
+	else if (fd != t->sched_fd)
+		close(fd);
+	if (n <= 0)
+		return n < 0 ? -e : -ESRCH;
+	buf[n] = '\0';
+	char *end;
+	unsigned long long v = strtoull(buf, &end, 10);
+	if (end == buf)
+		return -EINVAL;
+	*ns = v;
 	return 0;
 }
 
@@ -358,7 +389,7 @@ static int seize(struct mst_proc *p, pid_t tid, struct mst_err *err)
 	struct task *t = &p->tasks[p->ntasks];
 	memset(t, 0, sizeof(*t));
 	t->tid = tid;
-	t->stat_fd = t->sys_fd = -1;
+	t->stat_fd = t->sys_fd = t->sched_fd = -1;
 	if (p->flags & MST_PROC_ATTACH) {
 		if (ptrace(PTRACE_SEIZE, tid, 0, 0) < 0) {
 			if (errno == ESRCH)

@@ -59,6 +59,15 @@ struct sproc {
 		const char *file;
 		uint16_t off;
 	} shorts[256];
+	/* Per snapshot slot: the agg frames its thread gave last, for a
+	 * thread whose native stack and Python frames were both reused (it
+	 * has not run): the same merged stack, not built and named again. */
+	struct agg_cache {
+		pid_t tid;
+		struct mst_agg_frame_in *v;
+		size_t n, cap;
+	} * acache;
+	size_t nacache;
 };
 
 /* A process the descendants' walk found that could not be opened (not
@@ -147,6 +156,9 @@ static void sproc_free(struct sproc *p)
 	mst_snapshot_free(p->snap);
 	mst_target_close(p->tg);
 	free(p->pynames);
+	for (size_t i = 0; i < p->nacache; i++)
+		free(p->acache[i].v);
+	free(p->acache);
 	free(p);
 }
 
@@ -354,6 +366,9 @@ static void read_cwd(struct sproc *p)
 	if (strcmp(buf, p->cwd)) {
 		snprintf(p->cwd, sizeof(p->cwd), "%s", buf);
 		memset(p->shorts, 0, sizeof(p->shorts));
+		/* The short paths kept in the cached stacks are the old ones. */
+		for (size_t i = 0; i < p->nacache; i++)
+			p->acache[i].tid = 0;
 	}
 }
 
@@ -576,6 +591,40 @@ static void names(struct sproc *p, bool refresh)
 	}
 }
 
+/* The agg frames of thread t (snapshot slot i): the ones it gave last
+ * when it has not run since (native stack and Python frames reused),
+ * else built and named now, and kept for the next tick. */
+static void agg_frames(struct mst_sampler *s, struct sproc *p, size_t i,
+                       const struct mst_thread_snap *t, struct mst_agg_thread_in *in)
+{
+	if (i >= p->nacache) {
+		size_t nc = p->snap->threads_cap > i ? p->snap->threads_cap : i + 1;
+		struct agg_cache *c = realloc(p->acache, nc * sizeof(*c));
+		if (c) {
+			memset(c + p->nacache, 0, (nc - p->nacache) * sizeof(*c));
+			p->acache = c;
+			p->nacache = nc;
+		}
+	}
+	struct agg_cache *c = i < p->nacache ? &p->acache[i] : NULL;
+	if (c && c->tid == t->tid && t->reused && t->py_reused) {
+		in->frames = c->v;
+		in->nframes = c->n;
+		return;
+	}
+	in->frames = s->frames;
+	in->nframes = to_agg(s, p, t);
+	if (!c)
+		return;
+	c->tid = 0;
+	if (mst_array_grow((void **)&c->v, &c->cap, in->nframes ? in->nframes : 1, sizeof(*c->v)) <
+	    0)
+		return;
+	memcpy(c->v, s->frames, in->nframes * sizeof(*c->v));
+	c->n = in->nframes;
+	c->tid = t->tid;
+}
+
 /* Feed one process's threads of this tick to the agg and the records. */
 static void feed(struct mst_sampler *s, struct sproc *p, size_t *nthreads)
 {
@@ -600,10 +649,9 @@ static void feed(struct mst_sampler *s, struct sproc *p, size_t *nthreads)
 		    .tid = t->tid,
 		    .name = t->pyname[0] ? t->pyname : t->comm,
 		    .state = t->states, /* the agg counts the same flags */
-		    .frames = s->frames,
-		    .nframes = to_agg(s, p, t),
 		    .pid = p->info.pid,
 		};
+		agg_frames(s, p, i, t, &in);
 		if (mst_agg_add_thread(s->agg, &in, &e) < 0) {
 			s->st.errors++;
 			logf_(s, "aggregation: %s", e.msg);

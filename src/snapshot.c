@@ -207,6 +207,46 @@ static void memo_walk(struct mst_thread_snap *t, const struct mst_stack_copy *co
 	m->walked = true;
 }
 
+/* Remember the Python frames just read, with the thread's CPU time read
+ * before them: had it run during the read, the next runtime differs and
+ * they are read again. */
+static void memo_py(struct mst_thread_snap *t, bool rt_ok, uint64_t rt)
+{
+	struct mst_thread_memo *m = &t->memo;
+	m->py_kept = t->has_py && rt_ok;
+	m->runtime = rt;
+	m->py_tstate = t->tstate;
+	m->npy = t->npy;
+	m->py_truncated = t->py_truncated;
+	m->py_error = t->py_error;
+}
+
+/* A thread blocked where it was that has not run at all since its Python
+ * frames were last read: they are the same (only a thread moves its own
+ * frame chain), and are taken from the slot as they are. Its GIL
+ * ownership is read again: another thread's take or drop changes it. */
+static bool py_unchanged(struct mst_py *py, struct mst_thread_snap *t,
+                         const struct mst_py_thread *pt, uint64_t rt)
+{
+	const struct mst_thread_memo *m = &t->memo;
+	if (!m->py_kept || m->tid != t->tid || m->py_tstate != pt->tstate || !t->py ||
+	    m->npy > t->py_cap || rt != m->runtime)
+		return false;
+	t->has_py = true;
+	t->tstate = pt->tstate;
+	snprintf(t->pyname, sizeof(t->pyname), "%s", pt->name);
+	t->npy = m->npy;
+	t->py_reused = true;
+	t->py_truncated = m->py_truncated;
+	t->py_error = m->py_error;
+	struct mst_py_gil g;
+	if (mst_py_read_gil(py, &g) == 0 && g.known)
+		t->holds_gil = g.holder == pt->tstate && g.locked;
+	else
+		t->holds_gil = pt->holds_gil;
+	return true;
+}
+
 /* Forget what the last take found, keep its memory, and make room for nt
  * threads. */
 static int reset(struct mst_snapshot *s, size_t nt, bool native, bool python)
@@ -397,8 +437,12 @@ int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py 
 			t->npcs = t->memo.npcs;
 			struct mst_py_thread *m =
 			    py ? match_tstate(ptl, t->tid, t->regs.tp, true) : NULL;
-			if (m)
+			uint64_t rt = 0;
+			bool rt_ok = m && mst_proc_task_runtime(p, t->tid, &rt) == 0;
+			if (m && !(rt_ok && py_unchanged(py, t, m, rt))) {
 				read_py_stopped(py, t, m, s->scratch, flags);
+				memo_py(t, rt_ok, rt);
+			}
 			struct mst_syscall_line after;
 			bool read = mst_proc_task_syscall(p, t->tid, &after) == 0;
 			if (read && same_syscall(&after, &now)) {
@@ -412,6 +456,7 @@ int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py 
 			/* It moved: take it the usual way. */
 			now = read ? after : (struct mst_syscall_line){.running = true};
 			t->has_py = false;
+			t->py_reused = false;
 			t->npy = 0;
 			t->npcs = 0;
 			locals_drop(t);
@@ -486,7 +531,13 @@ int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py 
 			struct mst_py_thread *m = match_tstate(ptl, t->tid, t->regs.tp, true);
 			if (m) {
 				s->used[m - ptl->v] = true;
+				/* Stopped: its CPU time is that of the read (a
+				 * --dump, which takes no second look, reads none). */
+				uint64_t rt = 0;
+				bool rt_ok = !(flags & MST_SNAP_DETACH) &&
+				             mst_proc_task_runtime(p, t->tid, &rt) == 0;
 				read_py_stopped(py, t, m, s->scratch, flags);
+				memo_py(t, rt_ok, rt);
 			}
 		}
 		if (flags & MST_SNAP_DETACH)

@@ -513,6 +513,11 @@ int mst_wait_none_held(pid_t pid, char *what, size_t len)
 
 int mst_wait_all_sleeping(pid_t pid, int timeout_ms)
 {
+	return mst_wait_all_state(pid, 'S', timeout_ms);
+}
+
+int mst_wait_all_state(pid_t pid, char state, int timeout_ms)
+{
 	long deadline = mst_now_ms() + timeout_ms;
 	char dir[64];
 	snprintf(dir, sizeof(dir), "/proc/%d/task", (int)pid);
@@ -534,7 +539,7 @@ int mst_wait_all_sleeping(pid_t pid, int timeout_ms)
 			fclose(f);
 			buf[n] = '\0';
 			char *rp = strrchr(buf, ')');
-			if (!rp || rp[2] != 'S')
+			if (!rp || rp[2] != state)
 				all = false;
 		}
 		closedir(d);

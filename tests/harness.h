@@ -73,6 +73,8 @@ pid_t mst_spawn(char *const argv[], int *out_fd, int *err_fd);
  * its ready line just before its last call, so this is when its frames are
  * final. Returns 0, or -1 after timeout_ms. */
 int mst_wait_all_sleeping(pid_t pid, int timeout_ms);
+/* The same for any state letter ('T': every thread stopped). */
+int mst_wait_all_state(pid_t pid, char state, int timeout_ms);
 
 /* msttop must leave no thread of its target held. One pass over the tasks
  * of pid: 1 with the first one found stopped (t/T) or traced described in

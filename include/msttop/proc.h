@@ -48,6 +48,11 @@ struct mst_syscall_line {
 	uint64_t sp, pc;
 };
 int mst_proc_task_syscall(struct mst_proc *p, pid_t tid, struct mst_syscall_line *out);
+/* The CPU time a task of p has run, in ns (the first field of
+ * /proc/PID/task/TID/schedstat, kept open): it changes whenever the task
+ * has run at all, so a thread whose runtime is unchanged has not touched
+ * its memory since. 0 or -errno. */
+int mst_proc_task_runtime(struct mst_proc *p, pid_t tid, uint64_t *ns);
 /* "running", "sleeping", "disk wait", "stopped", ... for a state letter. */
 const char *mst_proc_state_name(char state);
 

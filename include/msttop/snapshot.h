@@ -42,6 +42,15 @@ struct mst_thread_memo {
 	size_t stack_len; /* bytes from stack_base the walk read */
 	struct mst_stack_word *words;
 	size_t nwords, words_cap;
+	/* The Python frames last read (still in the slot's py array), and
+	 * the thread's CPU time then (mst_proc_task_runtime): a thread that
+	 * has not run since cannot have changed them, so a blocked one that
+	 * did not run is not read again. */
+	bool py_kept;
+	uint64_t py_tstate, runtime;
+	size_t npy;
+	bool py_truncated;
+	int py_error;
 };
 
 struct mst_thread_snap {
@@ -75,6 +84,7 @@ struct mst_thread_snap {
 	unsigned states;   /* MST_TS_* (after classify) */
 	uint64_t pause_ns; /* how long it was stopped (0 if not stopped) */
 	bool reused;       /* blocked where it was: last take's native stack */
+	bool py_reused;    /* and it has not run since: last take's Python frames */
 	/* Kept for the next take into the same snapshot: pcs and nkinds
 	 * hold MST_MAX_NATIVE_FRAMES, py holds py_cap frames. */
 	size_t py_cap;

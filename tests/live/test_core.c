@@ -7,7 +7,6 @@
  *    the kernel's core shows the signal and every thread's Python function.
  *  - bad cores: files that are not cores get one line and exit 2; cut and
  *    corrupted cores give what can be read, never a crash. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -44,40 +43,6 @@ static char *msttop(int *code, char **err, const char *a0, const char *a1, const
 	else
 		free(e);
 	return out;
-}
-
-/* Every task of pid in state c ('T': stopped), within timeout_ms. */
-static bool wait_state(pid_t pid, char c, int timeout_ms)
-{
-	long deadline = mst_now_ms() + timeout_ms;
-	char dir[64];
-	snprintf(dir, sizeof(dir), "/proc/%d/task", (int)pid);
-	do {
-		DIR *d = opendir(dir);
-		if (!d)
-			return false;
-		bool all = true;
-		struct dirent *de;
-		while ((de = readdir(d))) {
-			if (de->d_name[0] == '.')
-				continue;
-			char path[300], buf[512] = "";
-			snprintf(path, sizeof(path), "%s/%s/stat", dir, de->d_name);
-			FILE *f = fopen(path, "r");
-			if (!f)
-				continue;
-			size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-			fclose(f);
-			buf[n] = '\0';
-			char *rp = strrchr(buf, ')');
-			all &= rp && rp[2] == c;
-		}
-		closedir(d);
-		if (all)
-			return true;
-		usleep(10000);
-	} while (mst_now_ms() < deadline);
-	return false;
 }
 
 /* Task tid of pid asleep in time.sleep(): in select (3.6-3.10),
@@ -413,7 +378,7 @@ START_TEST(gcore_every_python)
 		wait_in_sleep(t.pid, atoi(main_), 20000);
 		wait_in_sleep(t.pid, atoi(sorter), 20000);
 		kill(t.pid, SIGSTOP);
-		stopped = wait_state(t.pid, 'T', 20000);
+		stopped = mst_wait_all_state(t.pid, 'T', 20000) == 0;
 		free(live);
 		live = stopped ? mst_msttop_dump(t.pid, NULL, NULL, NULL, &lcode) : NULL;
 		if (!stopped || !live || strstr(live, "holds GIL"))
@@ -482,8 +447,8 @@ START_TEST(gcore_every_python)
 	rmdir(dir);
 	/* A gcore that could not write the stacks is said, not hidden: the
 	 * kernel's core was compared instead. */
-	printf("RESULT %s core-gcore %s%s%s\n", py->label, why[0] ? "FAIL" : "ok",
-	       gwhy[0] ? ", kernel core only: " : "", gwhy);
+	printf("RESULT %s core-gcore %s%s%s%s\n", py->label, why[0] ? "FAIL" : "ok",
+	       gwhy[0] ? " (kernel core only: " : "", gwhy, gwhy[0] ? ")" : "");
 	if (why[0])
 		fprintf(stderr, "--- live:\n%s\n--- gcore:\n%s\n--- kernel core:\n%s\n",
 		        live ? live : "", cdump ? cdump : "", kdump ? kdump : "");

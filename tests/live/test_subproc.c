@@ -45,6 +45,32 @@ static bool has_frame(const char *sec, const char *fn, int line)
 	return false;
 }
 
+/* Start py_subproc.py (with arg) under py: pids gets the two pool
+ * workers, the spawned process and the subprocess child, sleep_ the pid
+ * of the sleep child. Returns once the four sleep in their functions. */
+static void start_tree(const struct mst_interp *py, const char *arg, struct mst_child *t,
+                       int pids[4], char sleep_[32])
+{
+	ck_assert_msg(mst_child_start_py(t, py, TARGET, arg, 120000) == 0,
+	              "py_subproc did not start under %s", py->label);
+	char pool[64] = "", spawn[32] = "", child[32] = "";
+	mst_child_ready_value(t, "pool", pool, sizeof(pool));
+	mst_child_ready_value(t, "spawn", spawn, sizeof(spawn));
+	mst_child_ready_value(t, "child", child, sizeof(child));
+	sleep_[0] = '\0';
+	mst_child_ready_value(t, "sleep", sleep_, 32);
+	int pools[2] = {0, 0};
+	sscanf(pool, "%d,%d", &pools[0], &pools[1]);
+	pids[0] = pools[0];
+	pids[1] = pools[1];
+	pids[2] = atoi(spawn);
+	pids[3] = atoi(child);
+	/* The workers print their ready line from inside the function, but
+	 * the stack is final only once they sleep. */
+	for (size_t i = 0; i < 4; i++)
+		mst_wait_all_sleeping(pids[i], 10000);
+}
+
 START_TEST(dump_subprocesses)
 {
 	const struct mst_interp *in;
@@ -52,20 +78,9 @@ START_TEST(dump_subprocesses)
 	ck_assert_msg((size_t)_i < n, "no interpreter");
 	const struct mst_interp *py = &in[_i];
 	struct mst_child t;
-	ck_assert_msg(mst_child_start_py(&t, py, TARGET, NULL, 120000) == 0,
-	              "py_subproc did not start under %s", py->label);
-	char pool[64] = "", spawn[32] = "", child[32] = "", sleep_[32] = "";
-	mst_child_ready_value(&t, "pool", pool, sizeof(pool));
-	mst_child_ready_value(&t, "spawn", spawn, sizeof(spawn));
-	mst_child_ready_value(&t, "child", child, sizeof(child));
-	mst_child_ready_value(&t, "sleep", sleep_, sizeof(sleep_));
-	int pools[2] = {0, 0};
-	sscanf(pool, "%d,%d", &pools[0], &pools[1]);
-	/* The workers print their ready line from inside the function, but
-	 * the stack is final only once they sleep. */
-	int pids[] = {pools[0], pools[1], atoi(spawn), atoi(child)};
-	for (size_t i = 0; i < 4; i++)
-		mst_wait_all_sleeping(pids[i], 10000);
+	int pids[4];
+	char sleep_[32];
+	start_tree(py, NULL, &t, pids, sleep_);
 	char *src = mst_src_path(TARGET);
 	int l_pool = mst_marker_line(src, "pool_sleep"),
 	    l_spawn = mst_marker_line(src, "spawn_sleep"),
@@ -174,18 +189,9 @@ START_TEST(sample_subprocesses)
 	ck_assert_msg((size_t)_i < n, "no interpreter");
 	const struct mst_interp *py = &in[_i];
 	struct mst_child t;
-	ck_assert_msg(mst_child_start_py(&t, py, TARGET, "--churn", 120000) == 0,
-	              "py_subproc did not start under %s", py->label);
-	char pool[64] = "", spawn[32] = "", child[32] = "", sleep_[32] = "";
-	mst_child_ready_value(&t, "pool", pool, sizeof(pool));
-	mst_child_ready_value(&t, "spawn", spawn, sizeof(spawn));
-	mst_child_ready_value(&t, "child", child, sizeof(child));
-	mst_child_ready_value(&t, "sleep", sleep_, sizeof(sleep_));
-	int pools[2] = {0, 0};
-	sscanf(pool, "%d,%d", &pools[0], &pools[1]);
-	int pids[] = {pools[0], pools[1], atoi(spawn), atoi(child)};
-	for (size_t i = 0; i < 4; i++)
-		mst_wait_all_sleeping(pids[i], 10000);
+	int pids[4];
+	char sleep_[32];
+	start_tree(py, "--churn", &t, pids, sleep_);
 	char *src = mst_src_path(TARGET);
 	int l_pool = mst_marker_line(src, "pool_sleep"),
 	    l_spawn = mst_marker_line(src, "spawn_sleep"),
