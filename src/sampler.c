@@ -442,12 +442,34 @@ static void proc_gone(struct mst_sampler *s, struct sproc *p)
 			mst_agg_end_thread(s->agg, p->snap->threads[i].tid);
 }
 
+/* An exited child whose threads are all collected: its figures are in
+ * the agg and its info stays for the screen; what it held (tracing, its
+ * symbols, its snapshot) goes, or children that come and go all day
+ * would pile up. */
+static void child_release(struct sproc *p)
+{
+	if (!p->tg)
+		return;
+	p->unreaped = mst_proc_reap(mst_target_proc(p->tg));
+	if (p->unreaped)
+		return;
+	mst_snapshot_free(p->snap);
+	p->snap = NULL;
+	mst_target_close(p->tg);
+	p->tg = NULL;
+	for (size_t i = 0; i < p->nacache; i++)
+		free(p->acache[i].v);
+	free(p->acache);
+	p->acache = NULL;
+	p->nacache = 0;
+}
+
 size_t mst_sampler_reap(struct mst_sampler *s)
 {
 	size_t left = 0;
 	for (size_t i = 0; i < s->nprocs; i++) {
 		struct sproc *p = s->procs[i];
-		if (!p->exited || !p->unreaped)
+		if (!p->exited || !p->unreaped || !p->tg)
 			continue;
 		p->unreaped = mst_proc_reap(mst_target_proc(p->tg));
 		left += p->unreaped;
@@ -469,8 +491,10 @@ static void log_memory(struct mst_sampler *s, uint64_t now)
 	        (unsigned long long)((now - s->started) / SEC_NS), mi.uordblks / 1024,
 	        (mi.arena + mi.hblkhd) / 1024);
 	for (size_t i = 0; i < s->nprocs; i++) {
+		if (s->procs[i]->exited || !s->procs[i]->tg)
+			continue;
 		struct mst_symbols *sym = mst_target_symbols(s->procs[i]->tg);
-		if (!sym || s->procs[i]->exited)
+		if (!sym)
 			continue;
 		struct mst_symbols_stats st;
 		mst_symbols_stats(sym, &st);
@@ -684,6 +708,8 @@ int mst_sampler_tick(struct mst_sampler *s, uint64_t now, struct mst_err *err)
 		s->last_refresh = t0;
 		for (size_t i = 0; i < s->nprocs; i++) {
 			struct sproc *p = s->procs[i];
+			if (p->exited && i > 0)
+				child_release(p);
 			if (p->exited || refresh_proc(s, p, t0) == 0)
 				continue;
 			proc_gone(s, p);
