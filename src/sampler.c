@@ -22,6 +22,7 @@
 #include "msttop/clock.h"
 #include "msttop/format.h"
 #include "msttop/array.h"
+#include "msttop/strset.h"
 
 /* How often the task list and the module list are refreshed: new threads
  * and newly loaded libraries are picked up within this time. */
@@ -68,6 +69,10 @@ struct sproc {
 		size_t n, cap;
 	} * acache;
 	size_t nacache;
+	/* The labels the cached frames hold: a native frame without a symbol
+	 * is named "module+0xoff" in the stack builder's buffer, which the
+	 * next build overwrites. */
+	struct mst_strset *labels;
 };
 
 /* A process the descendants' walk found that could not be opened (not
@@ -159,6 +164,7 @@ static void sproc_free(struct sproc *p)
 	for (size_t i = 0; i < p->nacache; i++)
 		free(p->acache[i].v);
 	free(p->acache);
+	mst_strset_free(p->labels);
 	free(p);
 }
 
@@ -462,6 +468,8 @@ static void child_release(struct sproc *p)
 	free(p->acache);
 	p->acache = NULL;
 	p->nacache = 0;
+	mst_strset_free(p->labels);
+	p->labels = NULL;
 }
 
 size_t mst_sampler_reap(struct mst_sampler *s)
@@ -641,10 +649,20 @@ static void agg_frames(struct mst_sampler *s, struct sproc *p, size_t i,
 	if (!c)
 		return;
 	c->tid = 0;
+	/* Kept only for a thread blocked in a system call: the only kind
+	 * whose next tick can reuse it. */
+	if (t->memo.sys.running || t->memo.sys.nr < 0)
+		return;
+	if (!p->labels && !(p->labels = mst_strset_new()))
+		return;
 	if (mst_array_grow((void **)&c->v, &c->cap, in->nframes ? in->nframes : 1, sizeof(*c->v)) <
 	    0)
 		return;
 	memcpy(c->v, s->frames, in->nframes * sizeof(*c->v));
+	for (size_t k = 0; k < in->nframes; k++)
+		if (c->v[k].kind == MST_AGG_NATIVE && c->v[k].function &&
+		    !(c->v[k].function = mst_strset_get(p->labels, c->v[k].function, 0, true)))
+			return;
 	c->n = in->nframes;
 	c->tid = t->tid;
 }
