@@ -101,4 +101,33 @@ int mst_py_loctable_line(const uint8_t *tab, size_t len, int firstlineno, int of
  * MST_PY_NO_LINE for a minor below 6. */
 int mst_py_line_at(int minor, const uint8_t *tab, size_t len, int firstlineno, int offset_units);
 
+/* UTF-8 of code point c (a valid scalar value: the decoder substitutes
+ * others first): its length, and its bytes at p (room for 4). The str
+ * decoder and the repr writer both encode with these. */
+static inline size_t py_utf8_len(uint32_t c)
+{
+	return c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
+}
+
+static inline size_t py_utf8_put(char *p, uint32_t c)
+{
+	unsigned char *u = (unsigned char *)p;
+	if (c < 0x80) {
+		u[0] = (unsigned char)c;
+	} else if (c < 0x800) {
+		u[0] = (unsigned char)(0xc0 | (c >> 6));
+		u[1] = (unsigned char)(0x80 | (c & 0x3f));
+	} else if (c < 0x10000) {
+		u[0] = (unsigned char)(0xe0 | (c >> 12));
+		u[1] = (unsigned char)(0x80 | ((c >> 6) & 0x3f));
+		u[2] = (unsigned char)(0x80 | (c & 0x3f));
+	} else {
+		u[0] = (unsigned char)(0xf0 | (c >> 18));
+		u[1] = (unsigned char)(0x80 | ((c >> 12) & 0x3f));
+		u[2] = (unsigned char)(0x80 | ((c >> 6) & 0x3f));
+		u[3] = (unsigned char)(0x80 | (c & 0x3f));
+	}
+	return py_utf8_len(c);
+}
+
 #endif

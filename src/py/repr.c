@@ -486,25 +486,7 @@ static void put_char(struct rctx *c, uint32_t u, char quote, bool bytes)
 		                      : snprintf(tmp, sizeof(tmp), "\\U%08x", u);
 		put(c, tmp, (size_t)n);
 	} else {
-		unsigned char *o = (unsigned char *)tmp;
-		size_t n;
-		if (u < 0x800) {
-			o[0] = (unsigned char)(0xc0 | (u >> 6));
-			o[1] = (unsigned char)(0x80 | (u & 0x3f));
-			n = 2;
-		} else if (u < 0x10000) {
-			o[0] = (unsigned char)(0xe0 | (u >> 12));
-			o[1] = (unsigned char)(0x80 | ((u >> 6) & 0x3f));
-			o[2] = (unsigned char)(0x80 | (u & 0x3f));
-			n = 3;
-		} else {
-			o[0] = (unsigned char)(0xf0 | (u >> 18));
-			o[1] = (unsigned char)(0x80 | ((u >> 12) & 0x3f));
-			o[2] = (unsigned char)(0x80 | ((u >> 6) & 0x3f));
-			o[3] = (unsigned char)(0x80 | (u & 0x3f));
-			n = 4;
-		}
-		put(c, tmp, n);
+		put(c, tmp, py_utf8_put(tmp, u));
 	}
 }
 

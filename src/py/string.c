@@ -39,32 +39,6 @@ static int check_type(const struct mst_reader *r, uint64_t addr, uint64_t want, 
 	return 0;
 }
 
-/* UTF-8 length of code point c (a valid scalar value after substitution). */
-static size_t utf8_len(uint32_t c)
-{
-	return c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
-}
-
-static void utf8_put(char *p, uint32_t c)
-{
-	unsigned char *u = (unsigned char *)p;
-	if (c < 0x80) {
-		u[0] = (unsigned char)c;
-	} else if (c < 0x800) {
-		u[0] = (unsigned char)(0xc0 | (c >> 6));
-		u[1] = (unsigned char)(0x80 | (c & 0x3f));
-	} else if (c < 0x10000) {
-		u[0] = (unsigned char)(0xe0 | (c >> 12));
-		u[1] = (unsigned char)(0x80 | ((c >> 6) & 0x3f));
-		u[2] = (unsigned char)(0x80 | (c & 0x3f));
-	} else {
-		u[0] = (unsigned char)(0xf0 | (c >> 18));
-		u[1] = (unsigned char)(0x80 | ((c >> 12) & 0x3f));
-		u[2] = (unsigned char)(0x80 | ((c >> 6) & 0x3f));
-		u[3] = (unsigned char)(0x80 | (c & 0x3f));
-	}
-}
-
 int mst_py_str_read(const struct mst_reader *r, const struct mst_py_str_layout *lay, uint64_t addr,
                     uint64_t str_type, char *buf, size_t buflen, size_t *outlen, bool *truncated,
                     struct mst_err *err)
@@ -159,13 +133,13 @@ int mst_py_str_read(const struct mst_reader *r, const struct mst_py_str_layout *
 			 * encodable in UTF-8 (surrogateescape file names). */
 			if (c >= 0xd800 && c <= 0xdfff)
 				c = 0xfffd;
-			need = utf8_len(c);
+			need = py_utf8_len(c);
 			if (out + need >= buflen) {
 				if (truncated)
 					*truncated = true;
 				goto end;
 			}
-			utf8_put(buf + out, c);
+			py_utf8_put(buf + out, c);
 			out += need;
 		}
 		done += n;
