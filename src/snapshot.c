@@ -531,10 +531,13 @@ int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py 
 			struct mst_py_thread *m = match_tstate(ptl, t->tid, t->regs.tp, true);
 			if (m) {
 				s->used[m - ptl->v] = true;
-				/* Stopped: its CPU time is that of the read (a
-				 * --dump, which takes no second look, reads none). */
+				/* Stopped: its CPU time is that of the read. Only
+				 * a thread blocked in a system call can be reused
+				 * next time: a running one (or a --dump, which takes
+				 * no second look) costs no extra read. */
 				uint64_t rt = 0;
-				bool rt_ok = !(flags & MST_SNAP_DETACH) &&
+				bool rt_ok = !(flags & MST_SNAP_DETACH) && !t->memo.sys.running &&
+				             t->memo.sys.nr >= 0 &&
 				             mst_proc_task_runtime(p, t->tid, &rt) == 0;
 				read_py_stopped(py, t, m, s->scratch, flags);
 				memo_py(t, rt_ok, rt);
