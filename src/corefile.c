@@ -256,7 +256,8 @@ static int parse_nt_file(struct mst_corefile *c, const uint8_t *d, size_t len)
 		c->fmaps[c->nfmaps++] = (struct fmap){v[0], v[1], v[2] * page, f};
 		names = nul + 1;
 	}
-	qsort(c->fmaps, c->nfmaps, sizeof(*c->fmaps), cmp_fmap);
+	if (c->nfmaps > 1)
+		qsort(c->fmaps, c->nfmaps, sizeof(*c->fmaps), cmp_fmap);
 	return 0;
 }
 
@@ -524,7 +525,8 @@ static int build_maps(struct mst_corefile *c, struct mst_err *err)
 			r[nr++] = (struct region){m->start, m->end,
 			                          file_flags(c, &c->files[m->file], m->off), m};
 	}
-	qsort(r, nr, sizeof(*r), cmp_region);
+	if (nr > 1)
+		qsort(r, nr, sizeof(*r), cmp_region);
 	size_t cap = 256 + nr * 64;
 	for (size_t i = 0; i < nr; i++)
 		cap += r[i].m ? strlen(c->files[r[i].m->file].path) : 0;
@@ -681,7 +683,8 @@ int mst_corefile_open(const char *path, const char *exe, struct mst_corefile **o
 		                           "%s: a core without threads (no NT_PRSTATUS note): "
 		                           "nothing to show",
 		                           path));
-	qsort(c->segs, c->nsegs, sizeof(*c->segs), cmp_seg);
+	if (c->nsegs > 1)
+		qsort(c->segs, c->nsegs, sizeof(*c->segs), cmp_seg);
 	/* Overlapping segments would make lookups ambiguous: keep the
 	 * first of each overlap. */
 	size_t k = 0;

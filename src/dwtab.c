@@ -494,7 +494,8 @@ static int make_segs(struct walk *w)
 	for (size_t i = 0; i < nb; i++)
 		owner[i] = -1;
 	/* Outer ranges first, so that inner ones paint over them. */
-	qsort(w->ranges, w->nranges, sizeof(w->ranges[0]), cmp_depth);
+	if (w->nranges > 1) /* a unit without ranges has no array at all */
+		qsort(w->ranges, w->nranges, sizeof(w->ranges[0]), cmp_depth);
 	size_t work = 0;
 	for (size_t i = 0; i < w->nranges && work < MAX_PAINT; i++)
 		for (size_t j = lower_bound(b, nb, w->ranges[i].lo);

@@ -479,7 +479,8 @@ int mst_proc_refresh_tasks(struct mst_proc *p, struct mst_err *err)
 	}
 	reap_dropped(p);
 	p->ntasks = w;
-	qsort(p->tasks, p->ntasks, sizeof(*p->tasks), cmp_tid);
+	if (p->ntasks > 1)
+		qsort(p->tasks, p->ntasks, sizeof(*p->tasks), cmp_tid);
 	p->nsorted = p->ntasks;
 	if (p->ntasks == 0)
 		return mst_err_set(err, -ESRCH, "process %d has exited", (int)p->pid);

@@ -207,7 +207,8 @@ static struct sym_index *index_build(Dwfl_Module *mod)
 		                                .local = bind == STB_LOCAL,
 		                                .bind = bind};
 	}
-	qsort(x->e, x->n, sizeof(x->e[0]), cmp_sym);
+	if (x->n > 1)
+		qsort(x->e, x->n, sizeof(x->e[0]), cmp_sym);
 	/* Sections, for "is this label in the section of the address". */
 	x->nsec = 0;
 	x->sec = NULL;

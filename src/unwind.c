@@ -135,7 +135,8 @@ static int load_modules(struct mst_unwinder *u)
 			m->have_table = setup_table(m, hv);
 		u->nmods++;
 	}
-	qsort(u->mods, u->nmods, sizeof(*u->mods), cmp_mod);
+	if (u->nmods > 1)
+		qsort(u->mods, u->nmods, sizeof(*u->mods), cmp_mod);
 	return 0;
 }
 

@@ -172,7 +172,8 @@ int rec_write_chrome(FILE *f, const struct rec_view *v, struct mst_err *err)
 		if (v->events[i].kind == REC_EV_STACK)
 			ev[nstack++] = &v->events[i];
 	/* Sorting is stable enough: equal keys cannot happen on one track. */
-	qsort(ev, nstack, sizeof(*ev), cmp_by_thread);
+	if (nstack > 1)
+		qsort(ev, nstack, sizeof(*ev), cmp_by_thread);
 
 	fputs("{\"displayTimeUnit\":\"ms\",\"otherData\":{\"producer\":\"msttop\",\"command\":\"",
 	      f);

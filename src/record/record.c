@@ -829,7 +829,8 @@ static int view_open(struct mst_record *r, const struct mst_record_meta *meta,
 		}
 		ev[w++] = ev[i];
 	}
-	qsort(ev, w, sizeof(*ev), cmp_event);
+	if (w > 1)
+		qsort(ev, w, sizeof(*ev), cmp_event);
 	v->events = ev;
 	v->nevents = w;
 	v->events_dropped = r->events_dropped;
