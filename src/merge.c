@@ -8,16 +8,40 @@ static void put(struct mst_mframe *out, size_t max, size_t *n, uint8_t kind, uin
 		out[(*n)++] = (struct mst_mframe){kind, flags, (uint32_t)index};
 }
 
+/* How many innermost eval frames have no Python run of their own: with the
+ * whole chain read, an eval frame more than there are runs is one entering
+ * its frame (not yet linked) or leaving it (already unlinked, the C call
+ * not yet returned). Both happen only at the innermost activation; matched
+ * from the innermost end, it would take its caller's run and push every
+ * run one activation inwards. */
+static size_t evals_between_frames(const uint8_t *native_kinds, size_t nnative,
+                                   const bool *py_entry, size_t npy, bool py_whole)
+{
+	if (!py_whole || npy == 0)
+		return 0;
+	size_t neval = 0, nruns = 0;
+	for (size_t i = 0; i < nnative; i++)
+		neval += native_kinds[i] == MST_NK_EVAL;
+	for (size_t i = 0; i < npy; i++)
+		nruns += py_entry[i] || i == npy - 1;
+	return neval > nruns ? neval - nruns : 0;
+}
+
 void mst_merge(const uint8_t *native_kinds, size_t nnative, const bool *py_entry, size_t npy,
-               struct mst_mframe *out, size_t max, size_t *nout)
+               bool py_whole, struct mst_mframe *out, size_t max, size_t *nout)
 {
 	size_t n = 0, p = 0;
+	size_t between = evals_between_frames(native_kinds, nnative, py_entry, npy, py_whole);
 	/* Interpreter-internal frames are folded only when they stand between
 	 * two Python runs; collect them until we know what comes next. */
 	size_t pending_start = 0, pending = 0;
 	bool seen_python = false;
 	for (size_t i = 0; i < nnative; i++) {
 		uint8_t k = native_kinds[i];
+		if (k == MST_NK_EVAL && between > 0) {
+			between--;
+			k = MST_NK_INTERP; /* an interpreter frame like its callees */
+		}
 		if (k == MST_NK_INTERP && seen_python) {
 			if (!pending)
 				pending_start = i;

@@ -649,7 +649,7 @@ void mst_snapshot_merge(const struct mst_thread_snap *t, bool native, bool *entr
 	for (size_t i = 0; i < t->npy; i++)
 		entry[i] = t->py[i].entry;
 	size_t nnat = native && t->nkinds ? t->npcs : 0;
-	mst_merge(t->nkinds, nnat, entry, t->npy, out, max, n);
+	mst_merge(t->nkinds, nnat, entry, t->npy, !t->py_truncated && !t->py_error, out, max, n);
 }
 
 /* The role of a native function by its ELF name (no DWARF is read for

@@ -1,9 +1,12 @@
 /* Merging a native stack with the Python frames the interpreter runs on it:
  * a pure function, so it is tested on synthetic stacks. Each native
  * eval-loop frame is replaced by the run of Python frames it executes
- * (3.6-3.10: one frame; 3.11+: a run ending at an entry frame). When the
- * counts disagree, runs are matched from the innermost end and the rest is
- * kept and marked; nothing is dropped from either side. */
+ * (3.6-3.10: one frame; 3.11+: a run ending at an entry frame). With the
+ * whole Python chain and more eval frames than runs, the innermost extra
+ * ones are between frames (entering or leaving one) and shown as
+ * interpreter frames. Otherwise, when the counts disagree, runs are matched
+ * from the innermost end and the rest is kept and marked; nothing is
+ * dropped from either side. */
 #ifndef MSTTOP_MERGE_H
 #define MSTTOP_MERGE_H
 
@@ -38,9 +41,10 @@ struct mst_mframe {
 
 /* native_kinds[0..nnative) and py_entry[0..npy) run innermost first, as does
  * the output. py_entry[i] tells whether Python frame i is the outermost of
- * the run one eval activation executes. Writes at most max frames (enough:
- * nnative + npy) and sets *nout. */
+ * the run one eval activation executes; py_whole, that the chain was read to
+ * its outermost frame (not cut, no read error). Writes at most max frames
+ * (enough: nnative + npy) and sets *nout. */
 void mst_merge(const uint8_t *native_kinds, size_t nnative, const bool *py_entry, size_t npy,
-               struct mst_mframe *out, size_t max, size_t *nout);
+               bool py_whole, struct mst_mframe *out, size_t max, size_t *nout);
 
 #endif

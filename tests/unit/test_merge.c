@@ -16,12 +16,12 @@ Suite *merge_suite(void);
 /* Render a merge as a compact string: "N0 I1 P0 e2 ..." where P/p is a
  * Python frame (p unmatched), N/I/E a shown native frame by kind, lower case
  * n/i/e a folded one and X an unmatched eval frame. */
-static void render(const uint8_t *nk, size_t nn, const bool *entry, size_t np, char *buf,
-                   size_t len)
+static void render_chain(const uint8_t *nk, size_t nn, const bool *entry, size_t np, bool py_whole,
+                         char *buf, size_t len)
 {
 	struct mst_mframe out[64];
 	size_t n;
-	mst_merge(nk, nn, entry, np, out, 64, &n);
+	mst_merge(nk, nn, entry, np, py_whole, out, 64, &n);
 	buf[0] = '\0';
 	for (size_t i = 0; i < n; i++) {
 		char c;
@@ -38,6 +38,13 @@ static void render(const uint8_t *nk, size_t nn, const bool *entry, size_t np, c
 		size_t l = strlen(buf);
 		snprintf(buf + l, len - l, "%s%c%u", i ? " " : "", c, out[i].index);
 	}
+}
+
+/* The same, for a Python chain read whole. */
+static void render(const uint8_t *nk, size_t nn, const bool *entry, size_t np, char *buf,
+                   size_t len)
+{
+	render_chain(nk, nn, entry, np, true, buf, len);
 }
 
 START_TEST(merge_one_frame_per_eval)
@@ -64,11 +71,23 @@ END_TEST
 
 START_TEST(merge_more_eval_than_python)
 {
-	const uint8_t nk[] = {E, E, N};
+	/* The innermost eval frame has unlinked its frame and is returning
+	 * (or has not linked it yet): with the whole chain read, the run is
+	 * its caller's, and it stands as an interpreter frame. */
+	const uint8_t nk[] = {I, E, N, E, N};
 	const bool entry[] = {true};
 	char buf[256];
-	render(nk, 3, entry, 1, buf, sizeof(buf));
-	ck_assert_str_eq(buf, "P0 e0 X1 N2");
+	render(nk, 5, entry, 1, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "I0 E1 N2 P0 e3 N4");
+	/* 3.11+: two runs (a b | c) and three eval frames. */
+	const uint8_t nk3[] = {E, N, E, I, E};
+	const bool entry3[] = {false, true, true};
+	render(nk3, 5, entry3, 3, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "E0 N1 P0 P1 e2 i3 P2 e4");
+	/* A chain cut short (too deep, or a read failed): which eval frames
+	 * lost their run is unknown; runs match from the innermost end. */
+	render_chain(nk, 5, entry, 1, false, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "I0 P0 e1 N2 X3 N4");
 }
 END_TEST
 
@@ -115,7 +134,7 @@ START_TEST(merge_bounded_output)
 	const bool entry[] = {true, true};
 	struct mst_mframe out[3];
 	size_t n;
-	mst_merge(nk, 4, entry, 2, out, 3, &n);
+	mst_merge(nk, 4, entry, 2, true, out, 3, &n);
 	ck_assert_uint_eq(n, 3);
 }
 END_TEST
