@@ -71,7 +71,18 @@ int mst_arch_regs_from_prstatus(const void *desc, size_t len, pid_t *tid, int *c
 void mst_arch_syscall_pc_after(struct mst_regs *regs, const uint8_t *code)
 {
 	/* 0f 05: syscall. */
-	if (regs->syscall_nr >= 0 && code[0] == 0x0f && code[1] == 0x05) {
+	if (code[0] != 0x0f || code[1] != 0x05)
+		return;
+	/* Back on the instruction with orig_rax -1: the restart put the call's
+	 * number back in rax and returned to user mode, where the core's
+	 * signal caught the thread before it entered the call again (a race
+	 * between the threads a dump kills). It is in that call all the same,
+	 * for a call that sleeps. */
+	if (regs->syscall_nr < 0 && mst_arch_syscall_blocks((int64_t)regs->unw[UNW_X86_64_RAX])) {
+		regs->syscall_nr = (int64_t)regs->unw[UNW_X86_64_RAX];
+		regs->syscall_arg0 = regs->unw[UNW_X86_64_RDI];
+	}
+	if (regs->syscall_nr >= 0) {
 		regs->ip += MST_ARCH_SYSCALL_INSN_LEN;
 		regs->unw[UNW_X86_64_RIP] = regs->ip;
 	}

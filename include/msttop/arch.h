@@ -41,7 +41,10 @@ bool mst_arch_unw_reg(const struct mst_regs *r, int regnum, uint64_t *val);
  * it there, where a tracer sees the instruction after it. When the
  * MST_ARCH_SYSCALL_INSN_LEN bytes at regs->ip are that instruction and
  * the registers say a system call, move ip (and its unwind copy) past it,
- * so that a core's stacks read as a live process's. */
+ * so that a core's stacks read as a live process's. So for a thread caught
+ * in user mode on the instruction, about to restart a call that sleeps
+ * (its number back in the return register): it is in that call, and
+ * syscall_nr and syscall_arg0 say so. */
 #define MST_ARCH_SYSCALL_INSN_LEN 2
 void mst_arch_syscall_pc_after(struct mst_regs *regs, const uint8_t *code);
 /* System call numbers msttop interprets. */

@@ -1,6 +1,7 @@
 /* The states users see, from synthetic snapshots (classify.h): every rule
  * of mst_classify on a thread built to meet it, and the ones next to it. */
 #include <check.h>
+#include <libunwind-x86_64.h>
 #include <string.h>
 
 #include "msttop/arch.h"
@@ -183,6 +184,39 @@ START_TEST(gc_thread)
 }
 END_TEST
 
+/* A core's registers: a thread in a call that sleeps is shown in it, after
+ * the syscall instruction, as a live dump shows it; also one the kernel
+ * put back on the instruction to restart the call and a dump caught in
+ * user mode before it entered it again (orig_rax -1, the number in rax). */
+START_TEST(core_syscall_pc)
+{
+	const uint8_t syscall_insn[] = {0x0f, 0x05}, other[] = {0x90, 0x90};
+	struct mst_regs r = {.ip = 0x1000, .syscall_nr = 202};
+	r.unw[UNW_X86_64_RIP] = r.ip;
+	mst_arch_syscall_pc_after(&r, syscall_insn);
+	ck_assert_uint_eq(r.ip, 0x1002);
+	ck_assert_uint_eq(r.unw[UNW_X86_64_RIP], 0x1002);
+	/* Restarting futex (202): caught on the instruction. */
+	r = (struct mst_regs){.ip = 0x1000, .syscall_nr = -1};
+	r.unw[UNW_X86_64_RAX] = 202;
+	r.unw[UNW_X86_64_RDI] = 0xabc0;
+	mst_arch_syscall_pc_after(&r, syscall_insn);
+	ck_assert_uint_eq(r.ip, 0x1002);
+	ck_assert_int_eq(r.syscall_nr, 202);
+	ck_assert_uint_eq(r.syscall_arg0, 0xabc0);
+	/* About to write (1): a call that does not sleep, left where it is. */
+	r = (struct mst_regs){.ip = 0x1000, .syscall_nr = -1};
+	r.unw[UNW_X86_64_RAX] = 1;
+	mst_arch_syscall_pc_after(&r, syscall_insn);
+	ck_assert_uint_eq(r.ip, 0x1000);
+	ck_assert_int_eq(r.syscall_nr, -1);
+	/* Not on a syscall instruction: nothing moves. */
+	r = (struct mst_regs){.ip = 0x1000, .syscall_nr = 202};
+	mst_arch_syscall_pc_after(&r, other);
+	ck_assert_uint_eq(r.ip, 0x1000);
+}
+END_TEST
+
 Suite *classify_suite(void)
 {
 	Suite *s = suite_create("classify");
@@ -191,6 +225,7 @@ Suite *classify_suite(void)
 	tcase_add_test(tc, native_kinds);
 	tcase_add_test(tc, gil_states);
 	tcase_add_test(tc, gc_thread);
+	tcase_add_test(tc, core_syscall_pc);
 	suite_add_tcase(s, tc);
 	return s;
 }
