@@ -90,6 +90,32 @@ const struct mst_py_runtime_info *mst_py_info(const struct mst_py *py);
 const struct mst_py_layout *mst_py_layout(const struct mst_py *py);
 /* The reader the decoder uses (borrowed). */
 const struct mst_reader *mst_py_reader(const struct mst_py *py);
+/* Read through r from now on (the perf back end: a sample's copies over
+ * the live process); returns the reader replaced, to be put back. */
+struct mst_reader mst_py_swap_reader(struct mst_py *py, struct mst_reader r);
+
+/* What a sampler that cannot call the decoder at the sample's instant (the
+ * BPF half of the perf back end) must copy for it to decode the thread's
+ * frames and the GIL afterwards: the thread state's first ts_len bytes; the
+ * innermost frame, the word at ts_frame in it (deref >= 0: that word points
+ * to a struct whose word at deref is the frame); frame_len bytes of each
+ * frame, the caller's at prev_off; and the fixed ranges the GIL's state
+ * and the collector's flag are read from (nfixed 0: too many to copy).
+ * From the layout table. */
+#define MST_PY_CAPTURE_FIXED 6
+struct mst_py_capture {
+	size_t ts_len, frame_len;
+	int64_t ts_frame, deref, prev_off;
+	size_t nfixed;
+	struct {
+		uint64_t addr;
+		size_t len;
+	} fixed[MST_PY_CAPTURE_FIXED];
+};
+int mst_py_capture_spec(struct mst_py *py, struct mst_py_capture *out);
+/* The main interpreter's collector flag (a sampler reads it through its
+ * copies: mst_py_swap_reader). */
+void mst_py_read_gc_main(struct mst_py *py, bool *known, bool *collecting);
 /* "3.11.7" */
 const char *mst_py_version(const struct mst_py *py);
 /* What this build keeps from view, as a sentence for the user ("" if

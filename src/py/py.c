@@ -224,3 +224,66 @@ const char *mst_py_version(const struct mst_py *py)
 {
 	return py->version;
 }
+
+struct mst_reader mst_py_swap_reader(struct mst_py *py, struct mst_reader r)
+{
+	struct mst_reader old = py->r;
+	py->r = r;
+	return old;
+}
+
+/* Notes each range read, for mst_py_capture_spec. */
+struct read_log {
+	struct mst_reader inner;
+	struct mst_py_capture *c;
+};
+
+static int log_read(void *ctx, uint64_t addr, void *buf, size_t len)
+{
+	struct read_log *l = ctx;
+	struct mst_py_capture *c = l->c;
+	for (size_t i = 0; i < c->nfixed && i < MST_PY_CAPTURE_FIXED; i++)
+		if (c->fixed[i].addr == addr && c->fixed[i].len == len)
+			return mst_read(&l->inner, addr, buf, len);
+	if (c->nfixed < MST_PY_CAPTURE_FIXED) {
+		c->fixed[c->nfixed].addr = addr;
+		c->fixed[c->nfixed].len = len;
+	}
+	c->nfixed++;
+	return mst_read(&l->inner, addr, buf, len);
+}
+
+int mst_py_capture_spec(struct mst_py *py, struct mst_py_capture *out)
+{
+	const struct mst_py_layout *l = &py->lay;
+	memset(out, 0, sizeof(*out));
+	out->ts_len = py->ts_len;
+	out->frame_len = py->frame_len;
+	out->deref = -1;
+	if (l->ts_frame >= 0) {
+		out->ts_frame = l->ts_frame;
+		out->prev_off = l->fo_back;
+	} else {
+		out->prev_off = l->if_previous;
+		if (l->ts_current_frame >= 0) {
+			out->ts_frame = l->ts_current_frame;
+		} else {
+			out->ts_frame = l->ts_cframe;
+			out->deref = l->cframe_current_frame;
+		}
+	}
+	/* The GIL's state and the collector's flag: whatever their reads
+	 * read, as they read it now (the addresses do not move while the
+	 * runtime lives). */
+	struct read_log log = {py->r, out};
+	struct mst_reader rec = {.read = log_read, .ctx = &log};
+	struct mst_reader old = mst_py_swap_reader(py, rec);
+	struct mst_py_gil g;
+	int rc = mst_py_read_gil(py, &g);
+	bool known, collecting;
+	mst_py_read_gc_main(py, &known, &collecting);
+	mst_py_swap_reader(py, old);
+	if (out->nfixed > MST_PY_CAPTURE_FIXED)
+		out->nfixed = 0; /* more than a sample can copy: read at the tick */
+	return rc < 0 ? rc : 0;
+}

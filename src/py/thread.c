@@ -212,3 +212,15 @@ pid_t mst_py_thread_tid(struct mst_py *py, const struct mst_py_thread *t)
 		return 0;
 	return tid > 0 ? (pid_t)tid : 0;
 }
+
+void mst_py_read_gc_main(struct mst_py *py, bool *known, bool *collecting)
+{
+	struct mst_py_threads t;
+	struct mst_err e = {0};
+	uint64_t interp = 0;
+	memset(&t, 0, sizeof(t));
+	if (first_interp(py, &interp, &e) == 0 && interp)
+		mst_py_read_gc(py, interp, &t);
+	*known = t.gc_known;
+	*collecting = t.gc_collecting;
+}
