@@ -9,6 +9,8 @@
 #include <sys/ptrace.h>
 #include <sys/user.h>
 
+#include "perf/bpf-abi.h"
+
 static void from_user_regs(const struct user_regs_struct *up, struct mst_regs *out)
 {
 	struct user_regs_struct u = *up;
@@ -117,4 +119,42 @@ bool mst_arch_syscall_blocks(int64_t nr)
 	default:
 		return false;
 	}
+}
+
+void mst_arch_regs_from_sample(const uint64_t *v, struct mst_regs *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->ip = v[MST_BPF_R_IP];
+	out->sp = v[MST_BPF_R_SP];
+	out->tp = v[MST_BPF_R_FSBASE];
+	/* On a CPU when its clock fired: not waiting in a system call. */
+	out->syscall_nr = -1;
+	uint64_t *r = out->unw;
+	r[UNW_X86_64_RAX] = v[MST_BPF_R_AX];
+	r[UNW_X86_64_RDX] = v[MST_BPF_R_DX];
+	r[UNW_X86_64_RCX] = v[MST_BPF_R_CX];
+	r[UNW_X86_64_RBX] = v[MST_BPF_R_BX];
+	r[UNW_X86_64_RSI] = v[MST_BPF_R_SI];
+	r[UNW_X86_64_RDI] = v[MST_BPF_R_DI];
+	r[UNW_X86_64_RBP] = v[MST_BPF_R_BP];
+	r[UNW_X86_64_RSP] = v[MST_BPF_R_SP];
+	r[UNW_X86_64_R8] = v[MST_BPF_R_R8];
+	r[UNW_X86_64_R9] = v[MST_BPF_R_R9];
+	r[UNW_X86_64_R10] = v[MST_BPF_R_R10];
+	r[UNW_X86_64_R11] = v[MST_BPF_R_R11];
+	r[UNW_X86_64_R12] = v[MST_BPF_R_R12];
+	r[UNW_X86_64_R13] = v[MST_BPF_R_R13];
+	r[UNW_X86_64_R14] = v[MST_BPF_R_R14];
+	r[UNW_X86_64_R15] = v[MST_BPF_R_R15];
+	r[UNW_X86_64_RIP] = v[MST_BPF_R_IP];
+}
+
+void mst_arch_regs_from_syscall(uint64_t sp, uint64_t pc, long nr, uint64_t arg0,
+                                struct mst_regs *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->ip = out->unw[UNW_X86_64_RIP] = pc;
+	out->sp = out->unw[UNW_X86_64_RSP] = sp;
+	out->syscall_nr = nr;
+	out->syscall_arg0 = out->unw[UNW_X86_64_RDI] = arg0;
 }

@@ -45,6 +45,8 @@ enum {
 struct options {
 	bool dump, json, native_all, python_only, no_source;
 	bool batch, nonblocking, idle, subprocesses;
+	enum mst_sampler_backend backend;
+	bool backend_set;
 	double rate, duration;
 	const char *log;
 	/* --record FILE, given up to MAX_RECORDS times: every file is written
@@ -96,8 +98,8 @@ static void on_fatal(int sig)
 
 static void usage(FILE *out)
 {
-	fputs("Usage: msttop -p PID [--rate HZ] [--nonblocking] [--duration S] [--batch]\n"
-	      "                     [--record FILE [--format F] [--idle]]\n"
+	fputs("Usage: msttop -p PID [--rate HZ] [--nonblocking] [--sampler S] [--duration S]\n"
+	      "                     [--batch] [--record FILE [--format F] [--idle]]\n"
 	      "       msttop [options] -- CMD [ARGS...]\n"
 	      "       msttop -p PID --dump [--json] [--locals] [--native-all | --python-only]\n"
 	      "       msttop --core FILE [--exe PATH] [--json] [--locals]\n"
@@ -110,6 +112,10 @@ static void usage(FILE *out)
 	      "  -r, --rate HZ     samples per second (default 100)\n"
 	      "      --nonblocking read Python frames without stopping any thread (no\n"
 	      "                    native frames)\n"
+	      "      --sampler S   how merged stacks are sampled: ptrace (default: each\n"
+	      "                    thread stopped for microseconds), perf (perf events and\n"
+	      "                    BPF: no thread is ever stopped; root, or CAP_PERFMON and\n"
+	      "                    CAP_BPF) or auto (perf where permitted, else ptrace)\n"
 	      "      --duration S  stop after S seconds\n"
 	      "  -b, --batch       no screen: sample for --duration seconds (default 5)\n"
 	      "                    and print the threads and hot frames as text\n"
@@ -470,7 +476,11 @@ static void fill_meta(struct mst_record_meta *m, const struct mst_sampler *s,
 	m->cmdline = ti->cmdline;
 	m->py_version = ti->py_version;
 	m->rate_hz = o->rate > 0 ? o->rate : 100;
-	m->sampler = o->nonblocking ? "nonblocking" : "ptrace";
+	struct mst_sampler_stats st;
+	mst_sampler_stats(s, &st);
+	m->sampler = o->nonblocking                   ? "nonblocking"
+	             : st.backend == MST_BACKEND_PERF ? "perf"
+	                                              : "ptrace";
 }
 
 /* Write --record's files and say so on stderr. */
@@ -557,7 +567,8 @@ static int run_live(pid_t pid, const struct options *o, struct child *c)
 	                              .rate_hz = o->rate,
 	                              .nonblocking = o->nonblocking,
 	                              .log_path = o->log,
-	                              .subprocesses = o->subprocesses};
+	                              .subprocesses = o->subprocesses,
+	                              .backend = o->backend};
 	struct mst_sampler *s = NULL;
 	struct mst_record *rec = NULL;
 	int rc = c->pid ? open_launched(&so, c, &s, &err)
@@ -670,7 +681,7 @@ int main(int argc, char **argv)
 	    {"format", required_argument, NULL, 'f'}, {"idle", no_argument, NULL, 'I'},
 	    {"subprocesses", no_argument, NULL, 'C'}, {"locals", no_argument, NULL, 'l'},
 	    {"core", required_argument, NULL, 'K'},   {"exe", required_argument, NULL, 'E'},
-	    {NULL, 0, NULL, 0},
+	    {"sampler", required_argument, NULL, 'Q'}, {NULL, 0, NULL, 0},
 	};
 	/* clang-format on */
 	const char *pid_arg = NULL;
@@ -705,6 +716,22 @@ int main(int argc, char **argv)
 			break;
 		case 'C':
 			o.subprocesses = true;
+			break;
+		case 'Q':
+			if (!strcmp(optarg, "ptrace"))
+				o.backend = MST_BACKEND_PTRACE;
+			else if (!strcmp(optarg, "perf"))
+				o.backend = MST_BACKEND_PERF;
+			else if (!strcmp(optarg, "auto"))
+				o.backend = MST_BACKEND_AUTO;
+			else {
+				fprintf(
+				    stderr,
+				    "msttop: unknown sampler '%s': expected ptrace, perf or auto\n",
+				    optarg);
+				return EXIT_USAGE;
+			}
+			o.backend_set = true;
 			break;
 		case 'l':
 			o.locals = true;
@@ -856,6 +883,16 @@ int main(int argc, char **argv)
 	}
 	if (o.dump && o.nonblocking)
 		o.python_only = true; /* the same thing for a single snapshot */
+	if (o.backend_set && (o.dump || o.core)) {
+		fprintf(stderr, "msttop: --sampler goes with the live view, -b and --record "
+		                "(--dump stops each thread once)\n");
+		return EXIT_USAGE;
+	}
+	if (o.backend == MST_BACKEND_PERF && (o.nonblocking || o.python_only)) {
+		fprintf(stderr, "msttop: --sampler perf samples merged stacks: --nonblocking and "
+		                "--python-only read Python frames alone\n");
+		return EXIT_USAGE;
+	}
 	if (o.native_all && o.python_only) {
 		fprintf(stderr, "msttop: --native-all and --python-only exclude each other\n");
 		return EXIT_USAGE;

@@ -54,6 +54,12 @@ int mst_report_text(FILE *out, struct mst_sampler *s, size_t limit)
 	        "%llu thread stops (the other stacks: blocked where they were, or read "
 	        "without stopping)\n",
 	        (unsigned long long)st.thread_stops);
+	if (st.backend == MST_BACKEND_PERF)
+		fprintf(out, "Sampler: perf (no thread stopped), %llu samples, %llu lost\n",
+		        (unsigned long long)st.perf_samples, (unsigned long long)st.perf_dropped);
+	else if (st.backend_why[0])
+		fprintf(out, "Sampler: ptrace (not perf: %s)\n",
+		        mst_text_escape(st.backend_why, a, sizeof(a)));
 
 	const struct mst_agg_thread *th;
 	size_t nth;

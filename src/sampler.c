@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include "msttop/maps.h"
+#include "msttop/perf.h"
+#include "perf/bpf-abi.h"
 #include "msttop/merge.h"
 #include "msttop/stack.h"
 #include "msttop/target.h"
@@ -73,6 +75,11 @@ struct sproc {
 	 * is named "module+0xoff" in the stack builder's buffer, which the
 	 * next build overwrites. */
 	struct mst_strset *labels;
+	/* Perf back end: what its samples copy of its Python, and the newest
+	 * sample of each thread. */
+	struct mst_py_capture cap;
+	bool cap_ok;
+	struct mst_perf_store *store;
 };
 
 /* A process the descendants' walk found that could not be opened (not
@@ -99,6 +106,7 @@ struct mst_sampler {
 	uint64_t tick_ns_sum;
 	uint64_t pauses[PAUSE_RING];
 	size_t npauses, pause_pos;
+	struct mst_perf *perf; /* the perf back end, NULL with ptrace */
 	/* Per-tick buffers, reused. */
 	struct mst_agg_frame_in *frames;
 	struct mst_stack stack;
@@ -139,6 +147,17 @@ static void logf_(struct mst_sampler *s, const char *fmt, const char *msg)
 	}
 }
 
+/* Perf back end: have the BPF program sample p, copying what its Python
+ * needs (once it has a readable one). */
+static int perf_watch(struct mst_sampler *s, struct sproc *p, struct mst_err *err)
+{
+	struct mst_py *py = mst_target_py(p->tg);
+	p->cap_ok = py && mst_py_capture_spec(py, &p->cap) == 0;
+	if (!p->store && !(p->store = mst_perf_store_new()))
+		return mst_err_set(err, -ENOMEM, "out of memory");
+	return mst_perf_watch(s->perf, p->info.pid, p->cap_ok ? &p->cap : NULL, err);
+}
+
 static void retry_py(struct mst_sampler *s, struct sproc *p)
 {
 	if (mst_target_retry_py(p->tg) < 0)
@@ -152,6 +171,9 @@ static void retry_py(struct mst_sampler *s, struct sproc *p)
 	/* After an exec, the command line is the new program's. */
 	mst_read_cmdline(p->info.pid, p->info.cmdline, sizeof(p->info.cmdline));
 	logf_(s, "%s", "the target's Python can be read now");
+	struct mst_err e = {0};
+	if (s->perf && perf_watch(s, p, &e) < 0)
+		logf_(s, "%s", e.msg);
 }
 
 static void sproc_free(struct sproc *p)
@@ -165,6 +187,7 @@ static void sproc_free(struct sproc *p)
 		free(p->acache[i].v);
 	free(p->acache);
 	mst_strset_free(p->labels);
+	mst_perf_store_free(p->store);
 	free(p);
 }
 
@@ -176,8 +199,10 @@ static int sproc_open(struct mst_sampler *s, pid_t pid, struct sproc **out, stru
 	struct sproc *p = calloc(1, sizeof(*p));
 	if (!p)
 		return mst_err_set(err, -ENOMEM, "out of memory");
-	struct mst_target_opts to = {
-	    .pid = pid, .python_only = s->o.nonblocking, .cancel = s->cancel};
+	struct mst_target_opts to = {.pid = pid,
+	                             .python_only = s->o.nonblocking,
+	                             .no_attach = s->perf != NULL,
+	                             .cancel = s->cancel};
 	int rc = mst_target_open(&to, &p->tg, err);
 	if (rc < 0) {
 		free(p);
@@ -204,6 +229,10 @@ static int sproc_open(struct mst_sampler *s, pid_t pid, struct sproc **out, stru
 		snprintf(p->info.py_note, sizeof(p->info.py_note), "%s",
 		         mst_py_limits(mst_target_py(p->tg)));
 	}
+	if (s->perf && (rc = perf_watch(s, p, err)) < 0) {
+		sproc_free(p);
+		return rc;
+	}
 	*out = p;
 	return 0;
 }
@@ -213,6 +242,27 @@ static int sproc_add(struct mst_sampler *s, struct sproc *p)
 	if (mst_array_grow((void **)&s->procs, &s->procs_cap, s->nprocs + 1, sizeof(*s->procs)) < 0)
 		return -ENOMEM;
 	s->procs[s->nprocs++] = p;
+	return 0;
+}
+
+/* perf when asked, or when auto and this build and machine can (else
+ * ptrace, with the reason kept for the header and -b's summary). */
+static int choose_backend(struct mst_sampler *s, struct mst_err *err)
+{
+	s->st.backend = MST_BACKEND_PTRACE;
+	if (s->o.backend == MST_BACKEND_PTRACE || s->o.nonblocking)
+		return 0;
+	struct mst_err e = {0};
+	struct mst_perf_opts po = {.rate_hz = s->o.rate_hz, .stack_pages = 4};
+	int rc = mst_perf_open(&po, &s->perf, &e);
+	if (rc == 0) {
+		s->st.backend = MST_BACKEND_PERF;
+		return 0;
+	}
+	if (s->o.backend == MST_BACKEND_PERF)
+		return mst_err_set(err, rc, "%s", e.msg);
+	snprintf(s->st.backend_why, sizeof(s->st.backend_why), "%s", e.msg);
+	logf_(s, "sampling by ptrace: %s", e.msg);
 	return 0;
 }
 
@@ -238,6 +288,8 @@ int mst_sampler_open(const struct mst_sampler_opts *o, volatile sig_atomic_t *ca
 		rc = mst_err_set(err, -ENOMEM, "out of memory");
 		goto fail;
 	}
+	if ((rc = choose_backend(s, err)) < 0)
+		goto fail;
 	struct sproc *root = NULL;
 	if ((rc = sproc_open(s, o->pid, &root, err)) < 0)
 		goto fail;
@@ -266,6 +318,7 @@ void mst_sampler_close(struct mst_sampler *s)
 	mst_agg_free(s->agg);
 	for (size_t i = 0; i < s->nprocs; i++)
 		sproc_free(s->procs[i]);
+	mst_perf_close(s->perf);
 	free(s->procs);
 	if (s->log)
 		fclose(s->log);
@@ -352,6 +405,12 @@ size_t mst_sampler_record_procs(const struct mst_sampler *s, struct mst_record_p
 void mst_sampler_stats(const struct mst_sampler *s, struct mst_sampler_stats *out)
 {
 	*out = s->st;
+	if (s->perf) {
+		struct mst_perf_stats ps;
+		mst_perf_stats(s->perf, &ps);
+		out->perf_samples = ps.samples;
+		out->perf_dropped = ps.dropped;
+	}
 	if (s->npauses) {
 		uint64_t sorted[PAUSE_RING];
 		memcpy(sorted, s->pauses, s->npauses * sizeof(sorted[0]));
@@ -452,13 +511,16 @@ static void proc_gone(struct mst_sampler *s, struct sproc *p)
  * the agg and its info stays for the screen; what it held (tracing, its
  * symbols, its snapshot) goes, or children that come and go all day
  * would pile up. */
-static void child_release(struct sproc *p)
+static void child_release(struct mst_sampler *s, struct sproc *p)
 {
 	if (!p->tg)
 		return;
 	p->unreaped = mst_proc_reap(mst_target_proc(p->tg));
 	if (p->unreaped)
 		return;
+	mst_perf_unwatch(s->perf, p->info.pid);
+	mst_perf_store_free(p->store);
+	p->store = NULL;
 	mst_snapshot_free(p->snap);
 	p->snap = NULL;
 	mst_target_close(p->tg);
@@ -709,6 +771,47 @@ static void feed(struct mst_sampler *s, struct sproc *p, size_t *nthreads)
 	}
 }
 
+/* A sample drained from the perf ring buffer, kept as its thread's
+ * newest until the tick's snapshot reads it. */
+static void perf_put(void *ctx, const struct mst_bpf_sample *smp)
+{
+	struct mst_sampler *s = ctx;
+	for (size_t i = 0; i < s->nprocs; i++) {
+		struct sproc *p = s->procs[i];
+		if (!p->exited && p->info.pid == (pid_t)smp->pid) {
+			if (mst_perf_store_put(p->store, smp) < 0)
+				s->st.errors++;
+			return;
+		}
+	}
+}
+
+/* At a refresh, after the snapshot: every thread of p sampled, each with
+ * its Python thread state (as the snapshot matched it). */
+static void perf_threads(struct mst_sampler *s, struct sproc *p)
+{
+	struct mst_snapshot *snap = p->snap;
+	pid_t *tids = malloc((snap->nthreads ? snap->nthreads : 1) * sizeof(*tids));
+	uint64_t *ts = malloc((snap->nthreads ? snap->nthreads : 1) * sizeof(*ts));
+	size_t n = 0;
+	for (size_t i = 0; tids && ts && i < snap->nthreads; i++) {
+		if (snap->threads[i].error == -ESRCH)
+			continue;
+		tids[n] = snap->threads[i].tid;
+		ts[n++] = snap->threads[i].has_py ? snap->threads[i].tstate : 0;
+	}
+	struct mst_err e = {0};
+	if (tids && ts) {
+		if (mst_perf_threads(s->perf, p->info.pid, tids, ts, n, &e) < 0) {
+			s->st.errors++;
+			logf_(s, "%s", e.msg);
+		}
+		mst_perf_store_keep(p->store, tids, n);
+	}
+	free(tids);
+	free(ts);
+}
+
 int mst_sampler_tick(struct mst_sampler *s, uint64_t now, struct mst_err *err)
 {
 	if (s->st.target_exited)
@@ -727,7 +830,7 @@ int mst_sampler_tick(struct mst_sampler *s, uint64_t now, struct mst_err *err)
 		for (size_t i = 0; i < s->nprocs; i++) {
 			struct sproc *p = s->procs[i];
 			if (p->exited && i > 0)
-				child_release(p);
+				child_release(s, p);
 			if (p->exited || refresh_proc(s, p, t0) == 0)
 				continue;
 			proc_gone(s, p);
@@ -739,6 +842,11 @@ int mst_sampler_tick(struct mst_sampler *s, uint64_t now, struct mst_err *err)
 		if (s->log && t0 - s->last_memlog >= MEMLOG_NS)
 			log_memory(s, t0);
 	}
+	if (s->perf) {
+		int n = mst_perf_drain(s->perf, perf_put, s);
+		if (n < 0)
+			s->st.errors++;
+	}
 	/* Every process's snapshot first: the tick is fed to the agg whole,
 	 * or not at all when the target is gone. */
 	for (size_t i = 0; i < s->nprocs; i++) {
@@ -748,12 +856,22 @@ int mst_sampler_tick(struct mst_sampler *s, uint64_t now, struct mst_err *err)
 		struct mst_err e = {0};
 		struct mst_py *py = mst_target_py(p->tg);
 		struct mst_symbols *sym = mst_target_symbols(p->tg);
+		unsigned names_flag = refresh ? 0 : MST_SNAP_NO_NAMES;
 		/* One snapshot's memory serves every tick. */
-		p->rc = mst_snapshot_take(mst_target_proc(p->tg), mst_target_unwinder(p->tg), py,
-		                          mst_target_py_error(p->tg, NULL),
-		                          (s->o.nonblocking ? MST_SNAP_PYTHON_ONLY : 0) |
-		                              (refresh ? 0 : MST_SNAP_NO_NAMES),
-		                          &p->snap, &e);
+		if (s->perf) {
+			struct mst_snap_samples src = {mst_perf_store_get, p->store,
+			                               p->cap_ok ? &p->cap : NULL};
+			p->rc = mst_snapshot_take_sampled(
+			    mst_target_proc(p->tg), mst_target_unwinder(p->tg), py,
+			    mst_target_py_error(p->tg, NULL), &src, names_flag, &p->snap, &e);
+			mst_perf_store_taken(p->store);
+		} else {
+			p->rc = mst_snapshot_take(
+			    mst_target_proc(p->tg), mst_target_unwinder(p->tg), py,
+			    mst_target_py_error(p->tg, NULL),
+			    (s->o.nonblocking ? MST_SNAP_PYTHON_ONLY : 0) | names_flag, &p->snap,
+			    &e);
+		}
 		if (p->rc == -MST_EINTR)
 			return mst_err_set(err, p->rc, "interrupted");
 		if (p->rc == -ESRCH) {
@@ -771,6 +889,8 @@ int mst_sampler_tick(struct mst_sampler *s, uint64_t now, struct mst_err *err)
 		mst_snapshot_classify(p->snap, py, sym);
 		s->st.gc_known |= p->snap->gc_known;
 		names(p, refresh);
+		if (s->perf && refresh)
+			perf_threads(s, p);
 	}
 	uint64_t weight = s->last_tick && now > s->last_tick ? now - s->last_tick : s->interval_ns;
 	if (weight > 4 * s->interval_ns)

@@ -12,11 +12,8 @@
 
 #include "msttop/classify.h"
 #include "msttop/clock.h"
+#include "snapshot-int.h"
 
-/* Stack words one walk may note for recognising it next time. */
-#define MST_STACK_READS_MAX 4096
-/* The first copy of a stack not seen before: most walks need less. */
-#define STACK_COPY_FIRST (32 * 1024)
 /* How long a snapshot waits for its threads to stop. */
 #define SNAP_STOP_TIMEOUT_NS (2ull * 1000 * 1000 * 1000)
 
@@ -44,8 +41,8 @@ void mst_read_cmdline(pid_t pid, char *buf, size_t len)
 
 /* The Python thread state of a thread: by kernel tid where the runtime
  * records it (3.11+), else by pthread_self() == the thread pointer. */
-static struct mst_py_thread *match_tstate(struct mst_py_threads *pt, pid_t tid, uint64_t tp,
-                                          bool have_tp)
+struct mst_py_thread *snap_match_tstate(struct mst_py_threads *pt, pid_t tid, uint64_t tp,
+                                        bool have_tp)
 {
 	for (size_t i = 0; i < pt->n; i++) {
 		struct mst_py_thread *t = &pt->v[i];
@@ -56,7 +53,7 @@ static struct mst_py_thread *match_tstate(struct mst_py_threads *pt, pid_t tid, 
 }
 
 /* Room for n Python frames in t->py, kept from take to take. */
-static bool py_room(struct mst_thread_snap *t, size_t n)
+bool snap_py_room(struct mst_thread_snap *t, size_t n)
 {
 	if (t->py && n <= t->py_cap)
 		return true;
@@ -77,14 +74,14 @@ static void copy_py(struct mst_thread_snap *t, const struct mst_py_thread *pt)
 	t->holds_gil = pt->holds_gil;
 	t->py_truncated = pt->truncated;
 	t->py_error = pt->error;
-	if (py_room(t, pt->nframes)) {
+	if (snap_py_room(t, pt->nframes)) {
 		if (pt->nframes)
 			memcpy(t->py, pt->frames, pt->nframes * sizeof(*t->py));
 		t->npy = pt->nframes;
 	}
 }
 
-static void locals_drop(struct mst_thread_snap *t)
+void snap_locals_drop(struct mst_thread_snap *t)
 {
 	for (size_t i = 0; i < t->nlocals; i++)
 		mst_py_locals_fini(&t->locals[i]);
@@ -97,7 +94,7 @@ static void locals_drop(struct mst_thread_snap *t)
  * read the frames. A frame whose locals cannot be read keeps its error. */
 static void read_locals(struct mst_py *py, struct mst_thread_snap *t)
 {
-	locals_drop(t);
+	snap_locals_drop(t);
 	if (!t->npy || !(t->locals = calloc(t->npy, sizeof(*t->locals))))
 		return;
 	t->nlocals = t->npy;
@@ -118,9 +115,9 @@ static void read_locals(struct mst_py *py, struct mst_thread_snap *t)
 
 /* Read this (stopped) thread's frames and GIL ownership now, so they agree
  * with its native stack; with MST_SNAP_LOCALS, its frames' locals too. */
-static void read_py_stopped(struct mst_py *py, struct mst_thread_snap *t,
-                            const struct mst_py_thread *pt, struct mst_py_frame *scratch,
-                            unsigned flags)
+void snap_read_py_stopped(struct mst_py *py, struct mst_thread_snap *t,
+                          const struct mst_py_thread *pt, struct mst_py_frame *scratch,
+                          unsigned flags)
 {
 	t->has_py = true;
 	t->tstate = pt->tstate;
@@ -131,7 +128,7 @@ static void read_py_stopped(struct mst_py *py, struct mst_thread_snap *t,
 	t->py_error =
 	    mst_py_read_frames(py, pt->tstate, scratch, MST_PY_MAX_FRAMES, &n, &trunc, &e);
 	t->py_truncated = trunc;
-	if (py_room(t, n)) {
+	if (snap_py_room(t, n)) {
 		memcpy(t->py, scratch, n * sizeof(*t->py));
 		t->npy = n;
 	}
@@ -160,8 +157,8 @@ static bool same_syscall(const struct mst_syscall_line *a, const struct mst_sysc
  * under the walk? Then its native stack is the same and it need not be
  * stopped. The stack is read without stopping it: a thread blocked in the
  * kernel does not change it. */
-static bool still_blocked(struct mst_proc *p, const struct mst_thread_snap *t,
-                          const struct mst_syscall_line *now, uint8_t *buf)
+bool snap_still_blocked(struct mst_proc *p, const struct mst_thread_snap *t,
+                        const struct mst_syscall_line *now, uint8_t *buf)
 {
 	const struct mst_thread_memo *m = &t->memo;
 	if (m->tid != t->tid || !m->walked || m->stack_len > MST_STACK_COPY_MAX ||
@@ -178,7 +175,7 @@ static bool still_blocked(struct mst_proc *p, const struct mst_thread_snap *t,
 
 /* Remember what this walk needs to be recognised next time (m->sys was
  * read just before the stop). */
-static void memo_walk(struct mst_thread_snap *t, const struct mst_stack_copy *copy)
+void snap_memo_walk(struct mst_thread_snap *t, const struct mst_stack_copy *copy)
 {
 	struct mst_thread_memo *m = &t->memo;
 	m->tid = t->tid;
@@ -210,7 +207,7 @@ static void memo_walk(struct mst_thread_snap *t, const struct mst_stack_copy *co
 /* Remember the Python frames just read, with the thread's CPU time read
  * before them: had it run during the read, the next runtime differs and
  * they are read again. */
-static void memo_py(struct mst_thread_snap *t, bool rt_ok, uint64_t rt)
+void snap_memo_py(struct mst_thread_snap *t, bool rt_ok, uint64_t rt)
 {
 	struct mst_thread_memo *m = &t->memo;
 	m->py_kept = t->has_py && rt_ok;
@@ -225,8 +222,8 @@ static void memo_py(struct mst_thread_snap *t, bool rt_ok, uint64_t rt)
  * frames were last read: they are the same (only a thread moves its own
  * frame chain), and are taken from the slot as they are. Its GIL
  * ownership is read again: another thread's take or drop changes it. */
-static bool py_unchanged(struct mst_py *py, struct mst_thread_snap *t,
-                         const struct mst_py_thread *pt, uint64_t rt)
+bool snap_py_unchanged(struct mst_py *py, struct mst_thread_snap *t, const struct mst_py_thread *pt,
+                       uint64_t rt)
 {
 	const struct mst_thread_memo *m = &t->memo;
 	if (!m->py_kept || m->tid != t->tid || m->py_tstate != pt->tstate || !t->py ||
@@ -249,7 +246,7 @@ static bool py_unchanged(struct mst_py *py, struct mst_thread_snap *t,
 
 /* Forget what the last take found, keep its memory, and make room for nt
  * threads. */
-static int reset(struct mst_snapshot *s, size_t nt, bool native, bool python)
+int snap_reset(struct mst_snapshot *s, size_t nt, bool native, bool python)
 {
 	s->nthreads = 0;
 	s->py_status = 0;
@@ -273,7 +270,7 @@ static int reset(struct mst_snapshot *s, size_t nt, bool native, bool python)
 	}
 	for (size_t i = 0; i < nt; i++) {
 		struct mst_thread_snap *t = &s->threads[i];
-		locals_drop(t);
+		snap_locals_drop(t);
 		struct mst_thread_snap keep = *t;
 		memset(t, 0, sizeof(*t));
 		t->pcs = keep.pcs;
@@ -296,8 +293,8 @@ static int reset(struct mst_snapshot *s, size_t nt, bool native, bool python)
 /* Which thread states exist, their names, the collector's flag; or why
  * there is no Python. Their frames are read here only when no thread is
  * stopped (python-only); otherwise per thread, while it is stopped. */
-static int py_begin(struct mst_snapshot *s, struct mst_py *py, const struct mst_err *py_err,
-                    unsigned flags, struct mst_err *err)
+int snap_py_begin(struct mst_snapshot *s, struct mst_py *py, const struct mst_err *py_err,
+                  unsigned flags, struct mst_err *err)
 {
 	struct mst_py_threads *ptl = &s->pt;
 	if (!py) {
@@ -335,7 +332,7 @@ static int py_begin(struct mst_snapshot *s, struct mst_py *py, const struct mst_
  * moved in between. A snapshot shows one holder, as of now: a recording's
  * GIL spans never overlap. Also counts the thread states no thread
  * matched. */
-static void py_end(struct mst_snapshot *s, struct mst_py *py)
+void snap_py_end(struct mst_snapshot *s, struct mst_py *py)
 {
 	for (size_t k = 0; k < s->pt.n; k++)
 		s->orphan_tstates += !s->used[k];
@@ -351,6 +348,47 @@ static void py_end(struct mst_snapshot *s, struct mst_py *py)
 			    g.locked && s->threads[i].has_py && g.holder == s->threads[i].tstate;
 }
 
+/* The thread state of tid without its registers to match pthread_self()
+ * with: the runtime's own record of the thread's tid (3.6-3.10 have none:
+ * read from glibc's struct pthread). */
+struct mst_py_thread *snap_match_by_tid(struct mst_snapshot *s, struct mst_proc *p,
+                                        struct mst_py *py, pid_t tid)
+{
+	struct mst_py_threads *ptl = &s->pt;
+	struct mst_py_thread *m = snap_match_tstate(ptl, tid, 0, false);
+	for (size_t k = 0; k < ptl->n && !m; k++)
+		if (!s->used[k] && ptl->v[k].native_tid <= 0 &&
+		    mst_py_thread_tid(py, &ptl->v[k]) == tid && mst_proc_task_index(p, tid) >= 0)
+			m = &ptl->v[k];
+	return m;
+}
+
+bool snap_thread_info(struct mst_proc *p, pid_t pid, size_t i, unsigned flags,
+                      struct mst_thread_snap *t, bool *in_ptrace_stop)
+{
+	t->tid = mst_proc_task(p, i);
+	t->regs.syscall_nr = -1;
+	/* The state on every take, through an fd kept open; the name only
+	 * when names are read, or for a thread new in this slot. */
+	bool comm = !(flags & MST_SNAP_NO_NAMES) || t->comm_tid != t->tid;
+	if ((comm && mst_proc_task_info(pid, t->tid, t->comm, NULL) < 0) ||
+	    mst_proc_task_state(p, t->tid, &t->state) < 0) {
+		t->comm_tid = 0;
+		t->error = -ESRCH;
+		snprintf(t->errmsg, sizeof(t->errmsg), "thread has exited");
+		return false;
+	}
+	t->comm_tid = t->tid;
+	/* Every thread runs between our stops; a seized thread that a stop
+	 * signal halted shows as 't' (traced) instead of 'T'. So does one a
+	 * signal has just reached: it waits in its signal-delivery-stop until
+	 * we let the signal through, which only a stop does (handle_status). */
+	*in_ptrace_stop = t->state == 't';
+	if (t->state == 't')
+		t->state = 'T';
+	return true;
+}
+
 int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py *py,
                       const struct mst_err *py_err, unsigned flags, struct mst_snapshot **out,
                       struct mst_err *err)
@@ -363,7 +401,7 @@ int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py 
 	size_t nt = mst_proc_ntasks(p);
 	struct mst_py_threads *ptl = &s->pt;
 	int rc = 0;
-	if (reset(s, nt, !py_only, py != NULL) < 0) {
+	if (snap_reset(s, nt, !py_only, py != NULL) < 0) {
 		rc = mst_err_set(err, -ENOMEM, "out of memory");
 		goto out;
 	}
@@ -371,42 +409,17 @@ int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py 
 		s->pid = mst_proc_pid(p);
 		mst_read_cmdline(s->pid, s->cmdline, sizeof(s->cmdline));
 	}
-	if ((rc = py_begin(s, py, py_err, flags, err)) < 0)
+	if ((rc = snap_py_begin(s, py, py_err, flags, err)) < 0)
 		goto out;
 
 	size_t alive = 0, pending = 0;
 	for (size_t i = 0; i < nt; i++) {
 		struct mst_thread_snap *t = &s->threads[s->nthreads++];
-		t->tid = mst_proc_task(p, i);
-		t->regs.syscall_nr = -1;
-		/* The state on every take, through an fd kept open; the name
-		 * only when names are read, or for a thread new in this slot. */
-		bool comm = !(flags & MST_SNAP_NO_NAMES) || t->comm_tid != t->tid;
-		if ((comm && mst_proc_task_info(s->pid, t->tid, t->comm, NULL) < 0) ||
-		    mst_proc_task_state(p, t->tid, &t->state) < 0) {
-			t->comm_tid = 0;
-			t->error = -ESRCH;
-			snprintf(t->errmsg, sizeof(t->errmsg), "thread has exited");
+		bool in_ptrace_stop = false;
+		if (!snap_thread_info(p, s->pid, i, flags, t, &in_ptrace_stop))
 			continue;
-		}
-		t->comm_tid = t->tid;
-		/* Every thread runs between our stops; a seized thread that a
-		 * stop signal halted shows as 't' (traced) instead of 'T'. So
-		 * does one a signal has just reached: it waits in its
-		 * signal-delivery-stop until we let the signal through, which
-		 * only the stop below does (handle_status). */
-		bool in_ptrace_stop = t->state == 't';
-		if (t->state == 't')
-			t->state = 'T';
 		if (py_only) {
-			struct mst_py_thread *m = match_tstate(ptl, t->tid, 0, false);
-			/* No registers to match pthread_self() with: the runtime's
-			 * own record of the thread's tid (3.6-3.10 have none). */
-			for (size_t k = 0; k < ptl->n && !m; k++)
-				if (!s->used[k] && ptl->v[k].native_tid <= 0 &&
-				    mst_py_thread_tid(py, &ptl->v[k]) == t->tid &&
-				    mst_proc_task_index(p, t->tid) >= 0)
-					m = &ptl->v[k];
+			struct mst_py_thread *m = snap_match_by_tid(s, p, py, t->tid);
 			if (m) {
 				s->used[m - ptl->v] = true;
 				copy_py(t, m);
@@ -432,16 +445,16 @@ int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py 
 			now = (struct mst_syscall_line){.running = true};
 		/* A blocked thread is not stopped again, unless a signal stopped
 		 * it: left there, the signal would never reach its handler. */
-		if (!fresh && !in_ptrace_stop && still_blocked(p, t, &now, s->stack)) {
+		if (!fresh && !in_ptrace_stop && snap_still_blocked(p, t, &now, s->stack)) {
 			t->regs = t->memo.regs;
 			t->npcs = t->memo.npcs;
 			struct mst_py_thread *m =
-			    py ? match_tstate(ptl, t->tid, t->regs.tp, true) : NULL;
+			    py ? snap_match_tstate(ptl, t->tid, t->regs.tp, true) : NULL;
 			uint64_t rt = 0;
 			bool rt_ok = m && mst_proc_task_runtime(p, t->tid, &rt) == 0;
-			if (m && !(rt_ok && py_unchanged(py, t, m, rt))) {
-				read_py_stopped(py, t, m, s->scratch, flags);
-				memo_py(t, rt_ok, rt);
+			if (m && !(rt_ok && snap_py_unchanged(py, t, m, rt))) {
+				snap_read_py_stopped(py, t, m, s->scratch, flags);
+				snap_memo_py(t, rt_ok, rt);
 			}
 			struct mst_syscall_line after;
 			bool read = mst_proc_task_syscall(p, t->tid, &after) == 0;
@@ -459,7 +472,7 @@ int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py 
 			t->py_reused = false;
 			t->npy = 0;
 			t->npcs = 0;
-			locals_drop(t);
+			snap_locals_drop(t);
 		}
 		/* Ask every thread to stop first (see mst_proc_interrupt). */
 		t->memo.sys = now;
@@ -528,7 +541,7 @@ int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py 
 		mst_unwind(u, &t->regs, &copy, t->pcs, t->pc_exact, MST_MAX_NATIVE_FRAMES, &t->npcs,
 		           NULL);
 		if (py) {
-			struct mst_py_thread *m = match_tstate(ptl, t->tid, t->regs.tp, true);
+			struct mst_py_thread *m = snap_match_tstate(ptl, t->tid, t->regs.tp, true);
 			if (m) {
 				s->used[m - ptl->v] = true;
 				/* Stopped: its CPU time is that of the read. Only
@@ -539,8 +552,8 @@ int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py 
 				bool rt_ok = !(flags & MST_SNAP_DETACH) && !t->memo.sys.running &&
 				             t->memo.sys.nr >= 0 &&
 				             mst_proc_task_runtime(p, t->tid, &rt) == 0;
-				read_py_stopped(py, t, m, s->scratch, flags);
-				memo_py(t, rt_ok, rt);
+				snap_read_py_stopped(py, t, m, s->scratch, flags);
+				snap_memo_py(t, rt_ok, rt);
 			}
 		}
 		if (flags & MST_SNAP_DETACH)
@@ -552,10 +565,10 @@ int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py 
 			t->pause_ns = 2;
 		/* After the resume: what the walk read, for the next take (a
 		 * --dump, which read no syscall line, keeps only the size). */
-		memo_walk(t, &copy);
+		snap_memo_walk(t, &copy);
 		alive++;
 	}
-	py_end(s, py);
+	snap_py_end(s, py);
 	if (alive == 0) {
 		char path[64];
 		snprintf(path, sizeof(path), "/proc/%d", (int)s->pid);
@@ -584,8 +597,8 @@ int mst_snapshot_take_core(struct mst_corefile *c, struct mst_unwinder *u, struc
 	if (!s)
 		return mst_err_set(err, -ENOMEM, "out of memory");
 	size_t nt = mst_corefile_nthreads(c);
-	int rc = reset(s, nt, u != NULL, py != NULL);
-	if (rc < 0 || (rc = py_begin(s, py, py_err, 0, err)) < 0) {
+	int rc = snap_reset(s, nt, u != NULL, py != NULL);
+	if (rc < 0 || (rc = snap_py_begin(s, py, py_err, 0, err)) < 0) {
 		mst_snapshot_free(s);
 		return rc == -ENOMEM ? mst_err_set(err, rc, "out of memory") : rc;
 	}
@@ -611,13 +624,13 @@ int mst_snapshot_take_core(struct mst_corefile *c, struct mst_unwinder *u, struc
 			mst_unwind(u, &t->regs, NULL, t->pcs, t->pc_exact, MST_MAX_NATIVE_FRAMES,
 			           &t->npcs, NULL);
 		struct mst_py_thread *m =
-		    py ? match_tstate(&s->pt, t->tid, t->regs.tp, true) : NULL;
+		    py ? snap_match_tstate(&s->pt, t->tid, t->regs.tp, true) : NULL;
 		if (m) {
 			s->used[m - s->pt.v] = true;
-			read_py_stopped(py, t, m, s->scratch, flags & MST_SNAP_LOCALS);
+			snap_read_py_stopped(py, t, m, s->scratch, flags & MST_SNAP_LOCALS);
 		}
 	}
-	py_end(s, py);
+	snap_py_end(s, py);
 	*out = s;
 	return 0;
 }
@@ -632,13 +645,14 @@ void mst_snapshot_free(struct mst_snapshot *s)
 		free(s->threads[i].pc_exact);
 		free(s->threads[i].nkinds);
 		free(s->threads[i].py);
-		locals_drop(&s->threads[i]);
+		snap_locals_drop(&s->threads[i]);
 	}
 	free(s->threads);
 	free(s->stack);
 	free(s->reads);
 	free(s->scratch);
 	free(s->used);
+	free(s->lines);
 	mst_py_threads_free(&s->pt);
 	free(s);
 }

@@ -33,6 +33,15 @@ int mst_arch_getregs(pid_t tid, struct mst_regs *out);
  * when the note's size is not this architecture's. */
 int mst_arch_regs_from_prstatus(const void *desc, size_t len, pid_t *tid, int *cursig,
                                 struct mst_regs *out);
+/* The registers a perf back end sample holds (src/perf/bpf-abi.h order). */
+void mst_arch_regs_from_sample(const uint64_t *regs, struct mst_regs *out);
+/* What /proc/PID/task/TID/syscall tells of a blocked thread: its stack
+ * pointer and pc, the call and its first argument; the other registers
+ * are unknown (0). Enough to walk from a system call's wrapper, whose
+ * frame is found from the stack pointer. */
+void mst_arch_regs_from_syscall(uint64_t sp, uint64_t pc, long nr, uint64_t arg0,
+                                struct mst_regs *out);
+
 /* Value of libunwind register regnum; false if we do not have it. */
 bool mst_arch_unw_reg(const struct mst_regs *r, int regnum, uint64_t *val);
 

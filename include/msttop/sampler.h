@@ -16,6 +16,11 @@
 #include "msttop/err.h"
 #include "msttop/record.h"
 
+/* How threads are sampled (perf.h): by stopping each with ptrace, or by
+ * perf events and BPF, stopping none; auto: perf where this build and the
+ * machine permit it, else ptrace (mst_sampler_stats says which and why). */
+enum mst_sampler_backend { MST_BACKEND_PTRACE, MST_BACKEND_PERF, MST_BACKEND_AUTO };
+
 struct mst_sampler_opts {
 	pid_t pid;
 	double rate_hz;       /* samples per second, default 100 */
@@ -25,6 +30,7 @@ struct mst_sampler_opts {
 	 * second), each attached as it appears; one that exits stays in the
 	 * agg with its threads ended. */
 	bool subprocesses;
+	enum mst_sampler_backend backend;
 };
 
 /* What the header shows about the target; stable for the sampler's life
@@ -57,6 +63,9 @@ struct mst_sampler_stats {
 	bool exit_known;                     /* msttop collected the target's exit (it is */
 	int exit_status;                     /* its parent: --): a waitpid status */
 	char status[256];                    /* last diagnostic, "" if none */
+	enum mst_sampler_backend backend;    /* the one in use: ptrace or perf */
+	char backend_why[256];               /* why auto chose ptrace, "" otherwise */
+	uint64_t perf_samples, perf_dropped; /* perf: samples drained, lost */
 };
 
 struct mst_sampler;

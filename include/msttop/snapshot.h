@@ -123,6 +123,8 @@ struct mst_snapshot {
 	struct mst_py_frame *scratch;
 	bool *used;
 	size_t used_cap;
+	struct mst_syscall_line *lines; /* per thread, for a sampled take */
+	size_t lines_cap;
 	struct mst_py_threads pt;
 };
 
@@ -169,6 +171,25 @@ int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py 
 int mst_snapshot_take_core(struct mst_corefile *c, struct mst_unwinder *u, struct mst_py *py,
                            const struct mst_err *py_err, unsigned flags, struct mst_snapshot **out,
                            struct mst_err *err);
+
+/* Samples taken without stopping anything (perf.h): for each thread, the
+ * newest sample held of it, and whether it arrived since the last take. */
+struct mst_bpf_sample;
+struct mst_snap_samples {
+	const struct mst_bpf_sample *(*get)(void *ctx, pid_t tid, bool *fresh);
+	void *ctx;
+	const struct mst_py_capture *cap; /* what the samples copied */
+};
+/* A snapshot of every task of p in which no thread is stopped. A thread
+ * running now (/proc) is its newest sample: registers and stack walked over
+ * its copy, Python frames and GIL decoded from its copies. A thread blocked in a system call is
+ * walked from where /proc says it is (its stack does not change while it
+ * is blocked; the last walk is reused while it stays there), its Python
+ * frames read as they are. Any other gets its Python frames only. flags:
+ * MST_SNAP_NO_NAMES or 0. */
+int mst_snapshot_take_sampled(struct mst_proc *p, struct mst_unwinder *u, struct mst_py *py,
+                              const struct mst_err *py_err, const struct mst_snap_samples *src,
+                              unsigned flags, struct mst_snapshot **out, struct mst_err *err);
 void mst_snapshot_free(struct mst_snapshot *s);
 
 /* Whether pcs[k] of t is a return address, to be looked up at pc - 1. Without

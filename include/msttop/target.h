@@ -28,6 +28,9 @@ struct mst_target_opts {
 	/* Python frames only: the process is not attached, and no unwinder
 	 * or symbols are opened. */
 	bool python_only;
+	/* The process is not attached (the perf back end stops nothing), but
+	 * the unwinder and symbols are opened. */
+	bool no_attach;
 	/* Set by a signal handler: a wait inside gives up (-MST_EINTR). */
 	volatile sig_atomic_t *cancel;
 };

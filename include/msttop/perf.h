@@ -1,0 +1,93 @@
+/* The perf back end of the sampler: nothing is stopped. Each sampled thread
+ * has a CPU-clock perf event (PERF_COUNT_SW_TASK_CLOCK, one period per
+ * sampling interval of the thread's own CPU time); a BPF program attached to
+ * the events copies, when a thread's clock fires and in that thread's
+ * context, its user registers, the top of its stack, its Python thread
+ * state and frame chain and the GIL's state (src/perf/bpf-abi.h) into a
+ * ring buffer that msttop drains at each tick. The native stack is walked
+ * over the copy and the Python frames decoded from the copies by the same
+ * code as for a stopped thread, so both halves are of one instant.
+ *
+ * A thread that does not run has no samples: the sampler takes it from
+ * /proc (snapshot.h, mst_snapshot_take_sampled). Built only with libbpf,
+ * clang and bpftool (-Dperf); otherwise every call fails with -ENOTSUP. */
+#ifndef MSTTOP_PERF_H
+#define MSTTOP_PERF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "msttop/err.h"
+#include "msttop/py.h"
+#include "msttop/reader.h"
+
+struct mst_bpf_sample;
+struct mst_perf;
+
+struct mst_perf_opts {
+	double rate_hz;       /* samples per second of a thread's CPU time */
+	unsigned stack_pages; /* top of the stack copied, 1..8 pages */
+};
+
+/* Whether this build and this machine can run the perf back end: 0, or
+ * why not (-ENOTSUP not built in, -EPERM not permitted: what to do, ...). */
+int mst_perf_available(struct mst_err *err);
+
+int mst_perf_open(const struct mst_perf_opts *o, struct mst_perf **out, struct mst_err *err);
+void mst_perf_close(struct mst_perf *pf);
+
+/* Sample process pid: cap says what to copy of its Python (NULL: native
+ * stacks only). */
+int mst_perf_watch(struct mst_perf *pf, pid_t pid, const struct mst_py_capture *cap,
+                   struct mst_err *err);
+/* Stop sampling pid: its events are closed. */
+void mst_perf_unwatch(struct mst_perf *pf, pid_t pid);
+/* The threads of pid to sample now, each with its Python thread state (0:
+ * none known): events are opened for new threads and closed for those
+ * gone. A thread that exits meanwhile is skipped. */
+int mst_perf_threads(struct mst_perf *pf, pid_t pid, const pid_t *tids, const uint64_t *tstates,
+                     size_t n, struct mst_err *err);
+
+/* Hand each sample written since the last drain to fn (the sample is the
+ * ring buffer's until fn returns). Returns how many, or a negative code. */
+typedef void (*mst_perf_fn)(void *ctx, const struct mst_bpf_sample *s);
+int mst_perf_drain(struct mst_perf *pf, mst_perf_fn fn, void *ctx);
+
+struct mst_perf_stats {
+	uint64_t samples; /* drained */
+	uint64_t dropped; /* the ring buffer was full */
+	size_t events;    /* threads sampled now */
+};
+void mst_perf_stats(const struct mst_perf *pf, struct mst_perf_stats *out);
+
+/* A reader over what sample s copied (the thread state, the frames, the
+ * fixed words cap names), and live for everything else: the decoder reads
+ * a sample through it (mst_py_swap_reader). Every field of the sample is
+ * checked against the bounds of the record: it comes from the kernel, but
+ * its values from the target's memory. */
+struct mst_perf_overlay {
+	const struct mst_bpf_sample *s;
+	const struct mst_py_capture *cap;
+	struct mst_reader live;
+};
+struct mst_reader mst_perf_overlay_reader(struct mst_perf_overlay *o);
+
+/* The newest sample of each thread of one process, copied out of the ring
+ * buffer by a drain, until the next take reads them (mst_snap_samples). */
+struct mst_perf_store;
+struct mst_perf_store *mst_perf_store_new(void);
+void mst_perf_store_free(struct mst_perf_store *st);
+/* Keep s as its thread's newest (NULL st: nothing). 0 or -ENOMEM. */
+int mst_perf_store_put(struct mst_perf_store *st, const struct mst_bpf_sample *s);
+/* The newest sample of tid, and whether it came since the last
+ * mst_perf_store_taken; NULL if none (the signature of
+ * mst_snap_samples.get). */
+const struct mst_bpf_sample *mst_perf_store_get(void *st, pid_t tid, bool *fresh);
+/* A take has read the samples: none is fresh any more. */
+void mst_perf_store_taken(struct mst_perf_store *st);
+/* Forget the threads not in tids[0..n). */
+void mst_perf_store_keep(struct mst_perf_store *st, const pid_t *tids, size_t n);
+
+#endif

@@ -1,0 +1,94 @@
+/* What the BPF sampler (sample.bpf.c) and msttop share: its configuration
+ * per process and the record it writes per sample. Included by both sides,
+ * so only fixed-size types. The layout facts themselves stay in the
+ * decoder's table: msttop fills the configuration from it
+ * (mst_py_capture_spec), and decodes what the program copied with the same
+ * decoder, reading the copies instead of the process. */
+#ifndef MSTTOP_PERF_BPF_ABI_H
+#define MSTTOP_PERF_BPF_ABI_H
+
+#ifdef __bpf__
+#include <linux/types.h>
+typedef __u8 mst_u8;
+typedef __u32 mst_u32;
+typedef __s32 mst_s32;
+typedef __u64 mst_u64;
+#else
+#include <stdint.h>
+typedef uint8_t mst_u8;
+typedef uint32_t mst_u32;
+typedef int32_t mst_s32;
+typedef uint64_t mst_u64;
+#endif
+
+/* The top of the stack copied, in pages from the page holding sp (minus
+ * the red zone): deeper frames are read from the process afterwards. */
+#define MST_BPF_STACK_PAGES_MAX 8
+/* Python frames copied per sample; deeper ones are read afterwards. */
+#define MST_BPF_FRAMES 64
+#define MST_BPF_FRAME_MAX 256
+#define MST_BPF_TSTATE_MAX 512
+/* Small fixed regions (the GIL's state, the collector's flag). */
+#define MST_BPF_FIXED 6
+#define MST_BPF_FIXED_MAX 64
+
+/* General registers, in the order of mst_bpf_sample.regs. */
+enum {
+	MST_BPF_R_IP,
+	MST_BPF_R_SP,
+	MST_BPF_R_BP,
+	MST_BPF_R_BX,
+	MST_BPF_R_R12,
+	MST_BPF_R_R13,
+	MST_BPF_R_R14,
+	MST_BPF_R_R15,
+	MST_BPF_R_AX,
+	MST_BPF_R_CX,
+	MST_BPF_R_DX,
+	MST_BPF_R_SI,
+	MST_BPF_R_DI,
+	MST_BPF_R_R8,
+	MST_BPF_R_R9,
+	MST_BPF_R_R10,
+	MST_BPF_R_R11,
+	MST_BPF_R_FSBASE,
+	MST_BPF_NREGS
+};
+
+/* Per process (hash map keyed by tgid). The thread state of each thread
+ * comes from another map (tid -> tstate), filled by msttop at refreshes. */
+struct mst_bpf_config {
+	mst_u32 stack_pages; /* 1..MST_BPF_STACK_PAGES_MAX */
+	mst_u32 ts_len;      /* bytes of the thread state copied */
+	/* The innermost frame: the word at ts_frame in the thread state;
+	 * with deref >= 0 (3.11-3.12), that word points to a _PyCFrame whose
+	 * word at deref is the frame. */
+	mst_s32 ts_frame, deref;
+	mst_u32 frame_len; /* bytes of a frame copied */
+	mst_u32 prev_off;  /* the caller's frame within a frame */
+	mst_u32 nfixed;
+	mst_u32 fixed_len[MST_BPF_FIXED];
+	mst_u64 fixed_addr[MST_BPF_FIXED];
+};
+
+/* One sample of one thread, taken in the thread's own context when its CPU
+ * clock fired: its user registers, the top of its stack and its Python
+ * state, at the same instant. */
+struct mst_bpf_sample {
+	mst_u32 pid, tid;
+	mst_u64 time_ns; /* CLOCK_MONOTONIC */
+	mst_u64 regs[MST_BPF_NREGS];
+	mst_u64 stack_base;             /* address of stack[0], page-aligned */
+	mst_u32 stack_len;              /* bytes copied */
+	mst_u32 nframes;                /* frames copied */
+	mst_u64 tstate;                 /* 0: no thread state known for tid */
+	mst_u32 ts_ok, nfixed_ok;       /* tstate copied; fixed regions copied (bits) */
+	mst_u64 deref_addr, deref_word; /* the _PyCFrame word, 3.11-3.12 */
+	mst_u64 frame_addr[MST_BPF_FRAMES];
+	mst_u8 fixed[MST_BPF_FIXED][MST_BPF_FIXED_MAX];
+	mst_u8 ts[MST_BPF_TSTATE_MAX];
+	mst_u8 frames[MST_BPF_FRAMES][MST_BPF_FRAME_MAX];
+	mst_u8 stack[MST_BPF_STACK_PAGES_MAX * 4096];
+};
+
+#endif

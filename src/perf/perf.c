@@ -1,0 +1,379 @@
+/* The perf back end (perf.h): CPU-clock events per thread, the BPF program
+ * that copies each sample (sample.bpf.c), the ring buffer they arrive in. */
+#include "msttop/perf.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+
+#ifndef MSTTOP_HAVE_PERF
+
+int mst_perf_available(struct mst_err *err)
+{
+	return mst_err_set(err, -ENOTSUP,
+	                   "this msttop was built without the perf back end "
+	                   "(meson -Dperf=enabled needs libbpf, clang and bpftool)");
+}
+
+int mst_perf_open(const struct mst_perf_opts *o, struct mst_perf **out, struct mst_err *err)
+{
+	(void)o;
+	*out = NULL;
+	return mst_perf_available(err);
+}
+
+void mst_perf_close(struct mst_perf *pf)
+{
+	(void)pf;
+}
+
+int mst_perf_watch(struct mst_perf *pf, pid_t pid, const struct mst_py_capture *cap,
+                   struct mst_err *err)
+{
+	(void)pf;
+	(void)pid;
+	(void)cap;
+	return mst_perf_available(err);
+}
+
+void mst_perf_unwatch(struct mst_perf *pf, pid_t pid)
+{
+	(void)pf;
+	(void)pid;
+}
+
+int mst_perf_threads(struct mst_perf *pf, pid_t pid, const pid_t *tids, const uint64_t *tstates,
+                     size_t n, struct mst_err *err)
+{
+	(void)pf;
+	(void)pid;
+	(void)tids;
+	(void)tstates;
+	(void)n;
+	return mst_perf_available(err);
+}
+
+int mst_perf_drain(struct mst_perf *pf, mst_perf_fn fn, void *ctx)
+{
+	(void)pf;
+	(void)fn;
+	(void)ctx;
+	return -ENOTSUP;
+}
+
+void mst_perf_stats(const struct mst_perf *pf, struct mst_perf_stats *out)
+{
+	(void)pf;
+	memset(out, 0, sizeof(*out));
+}
+
+#else
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/perf_event.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+
+#include "bpf-abi.h"
+#include "sample.skel.h"
+
+/* Room for about 400 samples of the largest size: at 1 kHz over 4 busy
+ * threads, a tenth of a second of ticks. */
+#define RING_BYTES (16u << 20)
+
+struct pthread_ev {
+	pid_t tid;
+	int fd;
+	uint64_t tstate;
+};
+
+struct pproc {
+	pid_t pid;
+	struct pthread_ev *ev;
+	size_t nev, cap;
+};
+
+struct mst_perf {
+	struct mst_sample *skel;
+	struct ring_buffer *ring;
+	uint64_t period_ns;
+	unsigned stack_pages;
+	struct pproc *procs;
+	size_t nprocs;
+	mst_perf_fn fn; /* of the drain under way */
+	void *fn_ctx;
+	uint64_t samples;
+};
+
+static int quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	(void)level;
+	(void)fmt;
+	(void)ap;
+	return 0;
+}
+
+static int on_sample(void *ctx, void *data, size_t size)
+{
+	struct mst_perf *pf = ctx;
+	if (size < sizeof(struct mst_bpf_sample))
+		return 0;
+	pf->samples++;
+	if (pf->fn)
+		pf->fn(pf->fn_ctx, data);
+	return 0;
+}
+
+static int read_int(const char *path, int *v)
+{
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	int rc = fscanf(f, "%d", v) == 1 ? 0 : -EINVAL;
+	fclose(f);
+	return rc;
+}
+
+int mst_perf_available(struct mst_err *err)
+{
+	int paranoid = 2;
+	if (geteuid() != 0 && read_int("/proc/sys/kernel/perf_event_paranoid", &paranoid) == 0 &&
+	    paranoid > 1)
+		return mst_err_set(err, -EPERM,
+		                   "perf events: kernel.perf_event_paranoid is %d; run as root, or "
+		                   "give msttop CAP_PERFMON and CAP_BPF",
+		                   paranoid);
+	struct mst_perf_opts o = {.rate_hz = 100, .stack_pages = 1};
+	struct mst_perf *pf;
+	int rc = mst_perf_open(&o, &pf, err);
+	if (rc == 0)
+		mst_perf_close(pf);
+	return rc;
+}
+
+int mst_perf_open(const struct mst_perf_opts *o, struct mst_perf **out, struct mst_err *err)
+{
+	*out = NULL;
+	struct mst_perf *pf = calloc(1, sizeof(*pf));
+	if (!pf)
+		return mst_err_set(err, -ENOMEM, "out of memory");
+	libbpf_set_print(quiet);
+	double rate = o->rate_hz > 0 ? o->rate_hz : 100;
+	pf->period_ns = (uint64_t)(1e9 / rate);
+	pf->stack_pages = o->stack_pages < 1                         ? 1
+	                  : o->stack_pages > MST_BPF_STACK_PAGES_MAX ? MST_BPF_STACK_PAGES_MAX
+	                                                             : o->stack_pages;
+	int rc;
+	if (!(pf->skel = mst_sample__open())) {
+		rc = mst_err_set(err, -errno, "perf back end: cannot open the BPF program: %s",
+		                 strerror(errno));
+		goto fail;
+	}
+	bpf_map__set_max_entries(pf->skel->maps.samples, RING_BYTES);
+	if ((rc = mst_sample__load(pf->skel)) < 0) {
+		rc = mst_err_set(err, rc,
+		                 "perf back end: the kernel refused the BPF program (%s); "
+		                 "BPF needs root or CAP_BPF and CAP_PERFMON",
+		                 strerror(-rc));
+		goto fail;
+	}
+	pf->ring = ring_buffer__new(bpf_map__fd(pf->skel->maps.samples), on_sample, pf, NULL);
+	if (!pf->ring) {
+		rc = mst_err_set(err, -errno, "perf back end: cannot map the ring buffer: %s",
+		                 strerror(errno));
+		goto fail;
+	}
+	*out = pf;
+	return 0;
+fail:
+	mst_perf_close(pf);
+	return rc;
+}
+
+static struct pproc *find_proc(struct mst_perf *pf, pid_t pid)
+{
+	for (size_t i = 0; i < pf->nprocs; i++)
+		if (pf->procs[i].pid == pid)
+			return &pf->procs[i];
+	return NULL;
+}
+
+static void close_ev(struct mst_perf *pf, struct pthread_ev *e)
+{
+	close(e->fd);
+	__u32 k = (__u32)e->tid;
+	bpf_map_delete_elem(bpf_map__fd(pf->skel->maps.tstates), &k);
+}
+
+void mst_perf_unwatch(struct mst_perf *pf, pid_t pid)
+{
+	struct pproc *p = pf ? find_proc(pf, pid) : NULL;
+	if (!p)
+		return;
+	for (size_t i = 0; i < p->nev; i++)
+		close_ev(pf, &p->ev[i]);
+	free(p->ev);
+	__u32 k = (__u32)pid;
+	bpf_map_delete_elem(bpf_map__fd(pf->skel->maps.configs), &k);
+	*p = pf->procs[--pf->nprocs];
+}
+
+void mst_perf_close(struct mst_perf *pf)
+{
+	if (!pf)
+		return;
+	while (pf->nprocs)
+		mst_perf_unwatch(pf, pf->procs[0].pid);
+	free(pf->procs);
+	ring_buffer__free(pf->ring);
+	mst_sample__destroy(pf->skel);
+	free(pf);
+}
+
+int mst_perf_watch(struct mst_perf *pf, pid_t pid, const struct mst_py_capture *cap,
+                   struct mst_err *err)
+{
+	struct mst_bpf_config c = {.stack_pages = pf->stack_pages, .ts_frame = -1, .deref = -1};
+	if (cap && cap->ts_len <= MST_BPF_TSTATE_MAX && cap->frame_len <= MST_BPF_FRAME_MAX &&
+	    cap->ts_frame >= 0 && cap->prev_off >= 0) {
+		c.ts_len = (mst_u32)cap->ts_len;
+		c.ts_frame = (mst_s32)cap->ts_frame;
+		c.deref = (mst_s32)cap->deref;
+		c.frame_len = (mst_u32)cap->frame_len;
+		c.prev_off = (mst_u32)cap->prev_off;
+		/* All or none: the decoder finds them by index. */
+		bool fit = cap->nfixed <= MST_BPF_FIXED;
+		for (size_t i = 0; i < cap->nfixed && fit; i++)
+			fit = cap->fixed[i].len <= MST_BPF_FIXED_MAX;
+		for (size_t i = 0; fit && i < cap->nfixed; i++) {
+			c.fixed_addr[i] = cap->fixed[i].addr;
+			c.fixed_len[i] = (mst_u32)cap->fixed[i].len;
+		}
+		c.nfixed = fit ? (mst_u32)cap->nfixed : 0;
+	}
+	__u32 k = (__u32)pid;
+	if (bpf_map_update_elem(bpf_map__fd(pf->skel->maps.configs), &k, &c, BPF_ANY) < 0)
+		return mst_err_set(err, -errno, "perf back end: %s", strerror(errno));
+	if (find_proc(pf, pid))
+		return 0;
+	struct pproc *np = realloc(pf->procs, (pf->nprocs + 1) * sizeof(*np));
+	if (!np)
+		return mst_err_set(err, -ENOMEM, "out of memory");
+	pf->procs = np;
+	pf->procs[pf->nprocs++] = (struct pproc){.pid = pid};
+	return 0;
+}
+
+/* A CPU-clock event on tid, its samples handed to the BPF program only. */
+static int open_event(struct mst_perf *pf, pid_t tid)
+{
+	struct perf_event_attr a;
+	memset(&a, 0, sizeof(a));
+	a.size = sizeof(a);
+	a.type = PERF_TYPE_SOFTWARE;
+	a.config = PERF_COUNT_SW_TASK_CLOCK;
+	a.sample_period = pf->period_ns;
+	a.disabled = 1;
+	int fd = (int)syscall(SYS_perf_event_open, &a, tid, -1, -1, PERF_FLAG_FD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (ioctl(fd, PERF_EVENT_IOC_SET_BPF, bpf_program__fd(pf->skel->progs.sample)) < 0 ||
+	    ioctl(fd, PERF_EVENT_IOC_ENABLE, 0) < 0) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
+	return fd;
+}
+
+int mst_perf_threads(struct mst_perf *pf, pid_t pid, const pid_t *tids, const uint64_t *tstates,
+                     size_t n, struct mst_err *err)
+{
+	struct pproc *p = find_proc(pf, pid);
+	if (!p)
+		return mst_err_set(err, -ENOENT, "perf back end: process %d is not watched",
+		                   (int)pid);
+	int map = bpf_map__fd(pf->skel->maps.tstates);
+	/* Gone threads first: their slots are reused. */
+	for (size_t i = 0; i < p->nev;) {
+		bool kept = false;
+		for (size_t j = 0; j < n && !kept; j++)
+			kept = tids[j] == p->ev[i].tid;
+		if (kept) {
+			i++;
+			continue;
+		}
+		close_ev(pf, &p->ev[i]);
+		p->ev[i] = p->ev[--p->nev];
+	}
+	int rc = 0;
+	for (size_t j = 0; j < n; j++) {
+		struct pthread_ev *e = NULL;
+		for (size_t i = 0; i < p->nev && !e; i++)
+			if (p->ev[i].tid == tids[j])
+				e = &p->ev[i];
+		if (!e) {
+			int fd = open_event(pf, tids[j]);
+			if (fd == -ESRCH)
+				continue; /* exited meanwhile */
+			/* The others are still sampled; the first failure is said. */
+			if (fd < 0) {
+				if (rc == 0)
+					rc = mst_err_set(
+					    err, fd, "perf back end: cannot sample thread %d: %s",
+					    (int)tids[j], strerror(-fd));
+				continue;
+			}
+			if (p->nev == p->cap) {
+				size_t nc = p->cap ? 2 * p->cap : 16;
+				struct pthread_ev *v = realloc(p->ev, nc * sizeof(*v));
+				if (!v) {
+					close(fd);
+					return mst_err_set(err, -ENOMEM, "out of memory");
+				}
+				p->ev = v;
+				p->cap = nc;
+			}
+			e = &p->ev[p->nev++];
+			*e = (struct pthread_ev){.tid = tids[j], .fd = fd, .tstate = ~0ull};
+		}
+		uint64_t ts = tstates ? tstates[j] : 0;
+		if (ts != e->tstate) {
+			__u32 k = (__u32)tids[j];
+			__u64 v = ts;
+			if (ts)
+				bpf_map_update_elem(map, &k, &v, BPF_ANY);
+			else
+				bpf_map_delete_elem(map, &k);
+			e->tstate = ts;
+		}
+	}
+	return rc;
+}
+
+int mst_perf_drain(struct mst_perf *pf, mst_perf_fn fn, void *ctx)
+{
+	pf->fn = fn;
+	pf->fn_ctx = ctx;
+	uint64_t before = pf->samples;
+	int rc = ring_buffer__consume(pf->ring);
+	pf->fn = NULL;
+	return rc < 0 ? rc : (int)(pf->samples - before);
+}
+
+void mst_perf_stats(const struct mst_perf *pf, struct mst_perf_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->samples = pf->samples;
+	out->dropped = pf->skel->bss ? pf->skel->bss->dropped : 0;
+	for (size_t i = 0; i < pf->nprocs; i++)
+		out->events += pf->procs[i].nev;
+}
+
+#endif

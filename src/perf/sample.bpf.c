@@ -1,0 +1,177 @@
+// SPDX-License-Identifier: GPL-2.0
+/* The BPF half of the perf back end (perf.h): attached to each sampled
+ * thread's CPU-clock event, it runs in that thread's context when the
+ * clock fires and copies, at that one instant, the thread's user registers,
+ * the top of its user stack, its Python thread state and frame chain, and
+ * a few fixed words of the runtime (the GIL's state, the collector's flag).
+ * It decodes nothing: which words to follow and how many bytes to copy
+ * come from msttop (struct mst_bpf_config), which decodes the copies with
+ * its own decoder. GPL: bpf_probe_read_user needs it. */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "bpf-abi.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* The kernel's own types, as much as is read; CO-RE relocates the fields
+ * against the running kernel's BTF. */
+struct pt_regs {
+	unsigned long r15, r14, r13, r12, bp, bx, r11, r10, r9, r8, ax, cx, dx, si, di, orig_ax, ip,
+	    cs, flags, sp, ss;
+} __attribute__((preserve_access_index));
+
+struct thread_struct {
+	unsigned long fsbase;
+} __attribute__((preserve_access_index));
+
+struct task_struct {
+	struct thread_struct thread;
+} __attribute__((preserve_access_index));
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, __u32); /* tgid */
+	__type(value, struct mst_bpf_config);
+} configs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);   /* tid */
+	__type(value, __u64); /* its Python thread state */
+} tstates SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 24); /* msttop sets the size */
+} samples SEC(".maps");
+
+/* Samples lost to a full ring buffer (msttop reads it). */
+__u64 dropped = 0;
+
+/* The x86_64 red zone below sp belongs to the interrupted function. */
+#define RED_ZONE 128
+
+static __always_inline int read_u64(__u64 *v, __u64 addr)
+{
+	return bpf_probe_read_user(v, sizeof(*v), (const void *)addr);
+}
+
+static __always_inline void copy_python(struct mst_bpf_sample *s, const struct mst_bpf_config *c)
+{
+	__u64 *ts = bpf_map_lookup_elem(&tstates, &s->tid);
+	if (!ts || !*ts)
+		return;
+	s->tstate = *ts;
+	__u32 len = c->ts_len;
+	if (len == 0 || len > MST_BPF_TSTATE_MAX)
+		return;
+	if (bpf_probe_read_user(s->ts, len, (const void *)s->tstate) < 0)
+		return;
+	s->ts_ok = 1;
+	__s32 off = c->ts_frame;
+	if (off < 0 || off > MST_BPF_TSTATE_MAX - 8)
+		return;
+	__u64 frame = *(__u64 *)&s->ts[off];
+	if (c->deref >= 0 && frame) {
+		s->deref_addr = frame + (__u64)c->deref;
+		if (read_u64(&s->deref_word, s->deref_addr) < 0)
+			return;
+		frame = s->deref_word;
+	}
+	__u32 flen = c->frame_len, prev = c->prev_off;
+	if (flen == 0 || flen > MST_BPF_FRAME_MAX || prev > MST_BPF_FRAME_MAX - 8 ||
+	    prev + 8 > flen)
+		return;
+	for (int i = 0; i < MST_BPF_FRAMES; i++) {
+		if (!frame)
+			break;
+		if (bpf_probe_read_user(s->frames[i], flen, (const void *)frame) < 0)
+			break;
+		s->frame_addr[i] = frame;
+		s->nframes = i + 1;
+		frame = *(__u64 *)&s->frames[i][prev];
+	}
+}
+
+static __always_inline void copy_fixed(struct mst_bpf_sample *s, const struct mst_bpf_config *c)
+{
+	for (int i = 0; i < MST_BPF_FIXED; i++) {
+		if (i >= c->nfixed)
+			break;
+		__u32 len = c->fixed_len[i];
+		if (len == 0 || len > MST_BPF_FIXED_MAX)
+			continue;
+		if (bpf_probe_read_user(s->fixed[i], len, (const void *)c->fixed_addr[i]) == 0)
+			s->nfixed_ok |= 1u << i;
+	}
+}
+
+static __always_inline void copy_stack(struct mst_bpf_sample *s, const struct mst_bpf_config *c)
+{
+	__u64 sp = s->regs[MST_BPF_R_SP];
+	__u64 base = (sp > RED_ZONE ? sp - RED_ZONE : 0) & ~4095ull;
+	s->stack_base = base;
+	/* Page by page: the last page of the stack ends the copy. */
+	for (int i = 0; i < MST_BPF_STACK_PAGES_MAX; i++) {
+		if (i >= c->stack_pages)
+			break;
+		if (bpf_probe_read_user(s->stack + i * 4096, 4096,
+		                        (const void *)(base + i * 4096)) < 0)
+			break;
+		s->stack_len = (i + 1) * 4096;
+	}
+}
+
+SEC("perf_event")
+int sample(void *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+	struct mst_bpf_config *c = bpf_map_lookup_elem(&configs, &tgid);
+	if (!c)
+		return 0;
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct pt_regs *r = (struct pt_regs *)bpf_task_pt_regs(task);
+	if (!r)
+		return 0;
+	struct mst_bpf_sample *s = bpf_ringbuf_reserve(&samples, sizeof(*s), 0);
+	if (!s) {
+		__sync_fetch_and_add(&dropped, 1);
+		return 0;
+	}
+	s->pid = tgid;
+	s->tid = (__u32)id;
+	s->time_ns = bpf_ktime_get_ns();
+	s->regs[MST_BPF_R_IP] = r->ip;
+	s->regs[MST_BPF_R_SP] = r->sp;
+	s->regs[MST_BPF_R_BP] = r->bp;
+	s->regs[MST_BPF_R_BX] = r->bx;
+	s->regs[MST_BPF_R_R12] = r->r12;
+	s->regs[MST_BPF_R_R13] = r->r13;
+	s->regs[MST_BPF_R_R14] = r->r14;
+	s->regs[MST_BPF_R_R15] = r->r15;
+	s->regs[MST_BPF_R_AX] = r->ax;
+	s->regs[MST_BPF_R_CX] = r->cx;
+	s->regs[MST_BPF_R_DX] = r->dx;
+	s->regs[MST_BPF_R_SI] = r->si;
+	s->regs[MST_BPF_R_DI] = r->di;
+	s->regs[MST_BPF_R_R8] = r->r8;
+	s->regs[MST_BPF_R_R9] = r->r9;
+	s->regs[MST_BPF_R_R10] = r->r10;
+	s->regs[MST_BPF_R_R11] = r->r11;
+	s->regs[MST_BPF_R_FSBASE] = task->thread.fsbase;
+	s->stack_len = 0;
+	s->nframes = 0;
+	s->tstate = 0;
+	s->ts_ok = 0;
+	s->nfixed_ok = 0;
+	s->deref_addr = s->deref_word = 0;
+	copy_stack(s, c);
+	copy_python(s, c);
+	copy_fixed(s, c);
+	bpf_ringbuf_submit(s, 0);
+	return 0;
+}

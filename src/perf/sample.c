@@ -1,0 +1,150 @@
+/* Reading the perf back end's samples (perf.h): the reader over a sample's
+ * copies and the newest sample per thread. Plain C over the record's
+ * layout (bpf-abi.h): built with or without the BPF half, and fuzzed. */
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bpf-abi.h"
+#include "msttop/perf.h"
+
+/* ---- a sample's copies ---- */
+
+static const uint8_t *in_copy(const struct mst_perf_overlay *o, uint64_t addr, size_t len)
+{
+	const struct mst_bpf_sample *s = o->s;
+	const struct mst_py_capture *c = o->cap;
+	if (!c)
+		return NULL;
+	if (s->ts_ok && addr >= s->tstate && c->ts_len <= MST_BPF_TSTATE_MAX && len <= c->ts_len &&
+	    addr - s->tstate <= c->ts_len - len)
+		return s->ts + (addr - s->tstate);
+	if (s->deref_addr && addr == s->deref_addr && len <= sizeof(s->deref_word))
+		return (const uint8_t *)&s->deref_word;
+	size_t flen = c->frame_len <= MST_BPF_FRAME_MAX ? c->frame_len : 0;
+	for (size_t i = 0; i < s->nframes && i < MST_BPF_FRAMES; i++)
+		if (addr >= s->frame_addr[i] && len <= flen &&
+		    addr - s->frame_addr[i] <= flen - len)
+			return s->frames[i] + (addr - s->frame_addr[i]);
+	for (size_t i = 0; i < c->nfixed && i < MST_BPF_FIXED; i++) {
+		size_t fl = c->fixed[i].len <= MST_BPF_FIXED_MAX ? c->fixed[i].len : 0;
+		if ((s->nfixed_ok >> i & 1) && addr >= c->fixed[i].addr && len <= fl &&
+		    addr - c->fixed[i].addr <= fl - len)
+			return s->fixed[i] + (addr - c->fixed[i].addr);
+	}
+	return NULL;
+}
+
+static int overlay_read(void *ctx, uint64_t addr, void *buf, size_t len)
+{
+	const struct mst_perf_overlay *o = ctx;
+	const uint8_t *p = in_copy(o, addr, len);
+	if (p) {
+		memcpy(buf, p, len);
+		return 0;
+	}
+	return mst_read(&o->live, addr, buf, len);
+}
+
+struct mst_reader mst_perf_overlay_reader(struct mst_perf_overlay *o)
+{
+	return (struct mst_reader){.read = overlay_read, .ctx = o};
+}
+
+/* ---- the newest sample per thread ---- */
+
+struct held {
+	pid_t tid;
+	bool fresh;
+	struct mst_bpf_sample *s;
+};
+
+struct mst_perf_store {
+	struct held *v;
+	size_t n, cap;
+};
+
+struct mst_perf_store *mst_perf_store_new(void)
+{
+	return calloc(1, sizeof(struct mst_perf_store));
+}
+
+void mst_perf_store_free(struct mst_perf_store *st)
+{
+	if (!st)
+		return;
+	for (size_t i = 0; i < st->n; i++)
+		free(st->v[i].s);
+	free(st->v);
+	free(st);
+}
+
+static struct held *held_of(struct mst_perf_store *st, pid_t tid)
+{
+	for (size_t i = 0; i < st->n; i++)
+		if (st->v[i].tid == tid)
+			return &st->v[i];
+	return NULL;
+}
+
+int mst_perf_store_put(struct mst_perf_store *st, const struct mst_bpf_sample *s)
+{
+	if (!st)
+		return 0;
+	struct held *h = held_of(st, (pid_t)s->tid);
+	if (!h) {
+		if (st->n == st->cap) {
+			size_t nc = st->cap ? 2 * st->cap : 8;
+			struct held *v = realloc(st->v, nc * sizeof(*v));
+			if (!v)
+				return -ENOMEM;
+			st->v = v;
+			st->cap = nc;
+		}
+		struct mst_bpf_sample *b = malloc(sizeof(*b));
+		if (!b)
+			return -ENOMEM;
+		h = &st->v[st->n++];
+		*h = (struct held){.tid = (pid_t)s->tid, .s = b};
+	}
+	/* What the sample holds, not the whole record: the fixed part, the
+	 * frames copied, the stack copied. */
+	size_t nf = s->nframes < MST_BPF_FRAMES ? s->nframes : MST_BPF_FRAMES;
+	size_t sl = s->stack_len < sizeof(s->stack) ? s->stack_len : sizeof(s->stack);
+	memcpy(h->s, s, offsetof(struct mst_bpf_sample, frames));
+	memcpy(h->s->frames, s->frames, nf * sizeof(s->frames[0]));
+	memcpy(h->s->stack, s->stack, sl);
+	h->s->nframes = (mst_u32)nf;
+	h->s->stack_len = (mst_u32)sl;
+	h->fresh = true;
+	return 0;
+}
+
+const struct mst_bpf_sample *mst_perf_store_get(void *ctx, pid_t tid, bool *fresh)
+{
+	struct held *h = ctx ? held_of(ctx, tid) : NULL;
+	*fresh = h && h->fresh;
+	return h ? h->s : NULL;
+}
+
+void mst_perf_store_taken(struct mst_perf_store *st)
+{
+	for (size_t i = 0; st && i < st->n; i++)
+		st->v[i].fresh = false;
+}
+
+void mst_perf_store_keep(struct mst_perf_store *st, const pid_t *tids, size_t n)
+{
+	for (size_t i = 0; st && i < st->n;) {
+		bool kept = false;
+		for (size_t j = 0; j < n && !kept; j++)
+			kept = tids[j] == st->v[i].tid;
+		if (kept) {
+			i++;
+			continue;
+		}
+		free(st->v[i].s);
+		st->v[i] = st->v[--st->n];
+	}
+}

@@ -1,0 +1,40 @@
+/* Snapshot internals shared by its two ways of taking one: stopping each
+ * thread in turn (snapshot.c) and from perf samples, stopping none
+ * (snapshot_sampled.c). */
+#ifndef MSTTOP_SNAPSHOT_INT_H
+#define MSTTOP_SNAPSHOT_INT_H
+
+#include "msttop/snapshot.h"
+
+/* Stack words one walk may note for recognising it next time. */
+#define MST_STACK_READS_MAX 4096
+/* The first copy of a stack not seen before: most walks need less. */
+#define STACK_COPY_FIRST (32 * 1024)
+
+struct mst_py_thread *snap_match_tstate(struct mst_py_threads *pt, pid_t tid, uint64_t tp,
+                                        bool have_tp);
+struct mst_py_thread *snap_match_by_tid(struct mst_snapshot *s, struct mst_proc *p,
+                                        struct mst_py *py, pid_t tid);
+bool snap_py_room(struct mst_thread_snap *t, size_t n);
+void snap_locals_drop(struct mst_thread_snap *t);
+/* Read t's frames and GIL ownership now through py's reader. */
+void snap_read_py_stopped(struct mst_py *py, struct mst_thread_snap *t,
+                          const struct mst_py_thread *pt, struct mst_py_frame *scratch,
+                          unsigned flags);
+bool snap_still_blocked(struct mst_proc *p, const struct mst_thread_snap *t,
+                        const struct mst_syscall_line *now, uint8_t *buf);
+void snap_memo_walk(struct mst_thread_snap *t, const struct mst_stack_copy *copy);
+void snap_memo_py(struct mst_thread_snap *t, bool rt_ok, uint64_t rt);
+bool snap_py_unchanged(struct mst_py *py, struct mst_thread_snap *t, const struct mst_py_thread *pt,
+                       uint64_t rt);
+int snap_reset(struct mst_snapshot *s, size_t nt, bool native, bool python);
+int snap_py_begin(struct mst_snapshot *s, struct mst_py *py, const struct mst_err *py_err,
+                  unsigned flags, struct mst_err *err);
+void snap_py_end(struct mst_snapshot *s, struct mst_py *py);
+/* Task i of p into t: its tid, name (when names are read or the slot is
+ * new to it) and state. false when it has exited (t->error says so);
+ * *in_ptrace_stop tells a 't' state, shown as 'T'. */
+bool snap_thread_info(struct mst_proc *p, pid_t pid, size_t i, unsigned flags,
+                      struct mst_thread_snap *t, bool *in_ptrace_stop);
+
+#endif

@@ -1,0 +1,189 @@
+/* A snapshot from perf samples (mst_snapshot_take_sampled): no thread is
+ * stopped. Each sample is decoded by the same unwinder and decoder as a
+ * stopped thread, reading the sample's copies instead of the process. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "msttop/arch.h"
+#include "msttop/perf.h"
+#include "perf/bpf-abi.h"
+#include "snapshot-int.h"
+
+/* Thread t from sample smp: the walk over the stack it copied, its Python
+ * frames and GIL from the copies. */
+static void from_sample(struct mst_snapshot *s, struct mst_unwinder *u, struct mst_py *py,
+                        const struct mst_snap_samples *src, const struct mst_bpf_sample *smp,
+                        bool fresh, struct mst_thread_snap *t)
+{
+	mst_arch_regs_from_sample(smp->regs, &t->regs);
+	/* The copy is the ring buffer's, read-only: nothing is copied past
+	 * it; deeper words are read from the process (outer frames, which
+	 * rarely move). */
+	struct mst_stack_copy copy = {.base = smp->stack_base,
+	                              .len = smp->stack_len,
+	                              .cap = smp->stack_len,
+	                              .at_end = true,
+	                              .data = (uint8_t *)smp->stack};
+	if (u)
+		mst_unwind(u, &t->regs, &copy, t->pcs, t->pc_exact, MST_MAX_NATIVE_FRAMES, &t->npcs,
+		           NULL);
+	t->memo.sys = (struct mst_syscall_line){.running = true};
+	snap_memo_walk(t, &copy);
+	if (!py)
+		return;
+	struct mst_py_thread *m = snap_match_tstate(&s->pt, t->tid, t->regs.tp, true);
+	if (!m || !smp->tstate || m->tstate != smp->tstate)
+		return;
+	s->used[m - s->pt.v] = true;
+	struct mst_perf_overlay o = {.s = smp, .cap = src->cap, .live = *mst_py_reader(py)};
+	struct mst_reader old = mst_py_swap_reader(py, mst_perf_overlay_reader(&o));
+	snap_read_py_stopped(py, t, m, s->scratch, 0);
+	/* The collector as it was at a sample of this tick: with the flag
+	 * read now, a thread sampled in a collection that has ended since
+	 * would not be shown in it. An older sample (a thread still running
+	 * since) has the flag of now. */
+	bool known = false, collecting = false;
+	if (fresh)
+		mst_py_read_gc_main(py, &known, &collecting);
+	mst_py_swap_reader(py, old);
+	s->gc_known |= known;
+	s->gc_collecting |= collecting;
+	t->memo.py_kept = false;
+}
+
+/* Thread t blocked in the system call now: walked from there without a
+ * stop, unless its last walk still holds. */
+static void blocked(struct mst_snapshot *s, struct mst_proc *p, struct mst_unwinder *u,
+                    struct mst_py *py, bool fresh, const struct mst_syscall_line *now,
+                    struct mst_thread_snap *t)
+{
+	bool same = !fresh && snap_still_blocked(p, t, now, s->stack);
+	if (same) {
+		t->regs = t->memo.regs;
+		t->npcs = t->memo.npcs;
+		t->reused = true;
+		s->reused++;
+	} else {
+		mst_arch_regs_from_syscall(now->sp, now->pc, now->nr, now->args[0], &t->regs);
+		struct mst_stack_copy copy;
+		mst_stack_copy_take(p, &t->regs, s->stack, MST_STACK_COPY_MAX, STACK_COPY_FIRST,
+		                    &copy);
+		copy.reads = s->reads;
+		copy.reads_max = s->reads ? MST_STACK_READS_MAX : 0;
+		if (u)
+			mst_unwind(u, &t->regs, &copy, t->pcs, t->pc_exact, MST_MAX_NATIVE_FRAMES,
+			           &t->npcs, NULL);
+		t->memo.sys = *now;
+		snap_memo_walk(t, &copy);
+	}
+	struct mst_py_thread *m = py ? snap_match_by_tid(s, p, py, t->tid) : NULL;
+	if (!m)
+		return;
+	s->used[m - s->pt.v] = true;
+	uint64_t rt = 0;
+	bool rt_ok = mst_proc_task_runtime(p, t->tid, &rt) == 0;
+	if (same && rt_ok && snap_py_unchanged(py, t, m, rt))
+		return;
+	snap_read_py_stopped(py, t, m, s->scratch, 0);
+	snap_memo_py(t, rt_ok, rt);
+}
+
+int mst_snapshot_take_sampled(struct mst_proc *p, struct mst_unwinder *u, struct mst_py *py,
+                              const struct mst_err *py_err, const struct mst_snap_samples *src,
+                              unsigned flags, struct mst_snapshot **out, struct mst_err *err)
+{
+	struct mst_snapshot *s = *out;
+	bool fresh = !s;
+	if (fresh && !(s = calloc(1, sizeof(*s))))
+		return mst_err_set(err, -ENOMEM, "out of memory");
+	size_t nt = mst_proc_ntasks(p);
+	int rc = 0;
+	if (snap_reset(s, nt, true, py != NULL) < 0) {
+		rc = mst_err_set(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	if (fresh) {
+		s->pid = mst_proc_pid(p);
+		mst_read_cmdline(s->pid, s->cmdline, sizeof(s->cmdline));
+	}
+	if ((rc = snap_py_begin(s, py, py_err, flags & MST_SNAP_NO_NAMES, err)) < 0)
+		goto out;
+	/* One instant first: every thread's state and system call, and the
+	 * GIL's holder, read together; the walks and decoding after. */
+	if (nt > s->lines_cap) {
+		struct mst_syscall_line *l = realloc(s->lines, nt * sizeof(*l));
+		if (!l) {
+			rc = mst_err_set(err, -ENOMEM, "out of memory");
+			goto out;
+		}
+		s->lines = l;
+		s->lines_cap = nt;
+	}
+	size_t alive = 0;
+	for (size_t i = 0; i < nt; i++) {
+		struct mst_thread_snap *t = &s->threads[s->nthreads++];
+		bool in_stop = false;
+		s->lines[i] = (struct mst_syscall_line){.running = true};
+		if (!snap_thread_info(p, s->pid, i, flags, t, &in_stop))
+			continue;
+		alive++;
+		if (mst_proc_task_syscall(p, t->tid, &s->lines[i]) < 0)
+			s->lines[i].running = true;
+	}
+	struct mst_py_gil g = {0};
+	bool gil = py && mst_py_read_gil(py, &g) == 0 && g.known;
+	for (size_t i = 0; i < s->nthreads; i++) {
+		struct mst_thread_snap *t = &s->threads[i];
+		if (t->error)
+			continue;
+		const struct mst_syscall_line *now = &s->lines[i];
+		bool new_sample = false;
+		const struct mst_bpf_sample *smp = src->get(src->ctx, t->tid, &new_sample);
+		/* In a system call now, even runnable (woken from a futex, not
+		 * back on a CPU yet): taken where it is, as a stop would find
+		 * it; the classification knows the calls that sleep. */
+		if (!now->running && now->nr >= 0) {
+			blocked(s, p, u, py, fresh, now, t);
+		} else if (smp && t->state == 'R') {
+			/* Running: its newest sample, taken since the last take
+			 * or, when its clock has not reached another period
+			 * since, earlier (it has run less than a period since). */
+			from_sample(s, u, py, src, smp, new_sample, t);
+			t->reused = !new_sample;
+		} else {
+			/* Running, never sampled yet: its Python frames as they
+			 * are. */
+			struct mst_py_thread *m = py ? snap_match_by_tid(s, p, py, t->tid) : NULL;
+			if (m) {
+				s->used[m - s->pt.v] = true;
+				snap_read_py_stopped(py, t, m, s->scratch, 0);
+			}
+		}
+		/* A sample's GIL is that of its stack's instant; any other
+		 * thread's is this one's. */
+		if (gil && !(t->has_py && smp && !t->reused && now->running))
+			t->holds_gil = g.locked && t->has_py && g.holder == t->tstate;
+	}
+	snap_py_end(s, py);
+	if (alive == 0) {
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/%d", (int)s->pid);
+		if (access(path, F_OK) < 0) {
+			rc = mst_err_set(err, -ESRCH, "process %d has exited", (int)s->pid);
+			goto out;
+		}
+	}
+	*out = s;
+	return 0;
+out:
+	if (fresh) {
+		mst_snapshot_free(s);
+		*out = NULL;
+	} else {
+		s->nthreads = 0;
+	}
+	return rc;
+}
