@@ -16,7 +16,11 @@
 #      warm-up;
 #   5. a summary table: each target of issue 5 and whether it is met;
 #   6. core files (issue 15): `msttop --core` against `eu-stack --core` and
-#      gdb's `thread apply all bt` on one gcore of the mixed target; medians.
+#      gdb's `thread apply all bt` on one gcore of the mixed target; medians;
+#   7. the perf back end (issue 16): the 4-thread target's throughput and
+#      msttop's CPU at 100 Hz and 1 kHz, ptrace against perf (--sampler), in
+#      alternating windows with a baseline; the target's tasks polled for a
+#      stopped state (t/T) during every perf window.
 #
 # Every ratio is against a baseline measured in this same invocation, on the
 # same target. Not a pass/fail test: the exit code is 0 whether targets are
@@ -33,7 +37,8 @@
 #   --rss-seconds S    length of the RSS run (default 60; 600 for the issue's figure)
 #   --rss-every S      VmRSS sampling interval (default 5)
 #   --rss-warmup S     growth is counted from this point of the RSS run (default 10)
-#   --only LIST        sections to run, comma-separated: dump,live,rss,core (default all)
+#   --only LIST        sections to run, comma-separated: dump,live,rss,core,perf
+#                      (default all)
 #   --python PATH      the interpreter of the Python targets (default: newest
 #                      $PYENV_ROOT/versions/3.11*, else python3)
 set -u
@@ -47,7 +52,7 @@ usage() {
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=$src/build
 runs=11 gdb_runs=3 window=5 rounds=3 warmup=1
-rss_secs=60 rss_every=5 rss_warm=10 only=dump,live,rss,core py=
+rss_secs=60 rss_every=5 rss_warm=10 only=dump,live,rss,core,perf py=
 if [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; then build=$1; shift; fi
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -266,6 +271,8 @@ cfg_opts() {
 	m200) echo "--rate 200" ;;
 	m1000) echo "--rate 1000" ;;
 	nb1000) echo "--rate 1000 --nonblocking" ;;
+	p100) echo "--rate 100 --sampler perf" ;;
+	p1000) echo "--rate 1000 --sampler perf" ;;
 	esac
 }
 cfg_label() {
@@ -276,7 +283,24 @@ cfg_label() {
 	m200) echo "merged 200 Hz" ;;
 	m1000) echo "merged 1000 Hz" ;;
 	nb1000) echo "nonblocking 1000 Hz" ;;
+	p100) echo "perf 100 Hz" ;;
+	p1000) echo "perf 1000 Hz" ;;
 	esac
+}
+# poll_stops PID FILE: every 20 ms until killed, one line per pass: how many
+# of PID's tasks are stopped or traced (t/T). Light: the windows measure.
+poll_stops() {
+	local pid=$1 f=$2 st n
+	while kill -0 "$pid" 2>/dev/null; do
+		n=0
+		for st in /proc/"$pid"/task/*/stat; do
+			read -r st <"$st" 2>/dev/null || continue
+			st=${st##*) }; st=${st%% *}
+			[ "$st" = t ] || [ "$st" = T ] && n=$((n + 1))
+		done
+		echo "$n" >>"$f"
+		sleep 0.02
+	done
 }
 # Iterations so far and the target's clock, as "total elapsed".
 count() { # PID OUT
@@ -321,11 +345,16 @@ window_run() { # N CFG PID OUT
 		"$msttop" -p "$pid" -b --duration "$(calc '%.3f' "$warmup + $window + 60")" \
 			$(cfg_opts "$cfg") >"$rep" 2>"$rep.err" &
 		m=$!; pids+=("$m")
+		local poller=
+		if [[ $cfg == p* ]]; then
+			poll_stops "$pid" "$tmp/stops.$cfg" & poller=$!
+		fi
 		sleep "$warmup"
 		a=$(count "$pid" "$out"); c0=$(cpu_ticks "$m"); w0=$(now_us)
 		sleep "$window"
 		c1=$(cpu_ticks "$m"); w1=$(now_us); b=$(count "$pid" "$out")
 		stop_msttop "$m"
+		[ -n "$poller" ] && { kill "$poller" 2>/dev/null; wait "$poller" 2>/dev/null; }
 		if [ -n "$c0" ] && [ -n "$c1" ]; then
 			cput[$k]=$(( ${cput[$k]:-0} + c1 - c0 ))
 			cpuw[$k]=$(( ${cpuw[$k]:-0} + w1 - w0 ))
@@ -378,7 +407,7 @@ p50_of() { [ -n "${p50s[$1]:-}" ] && printf '%s\n' ${p50s[$1]} | median || echo 
 print_live() {
 	local n=$1 c k; shift
 	echo
-	echo "== $([ "$n" = 4 ] && echo 2 || echo 3). Live cost, Python $pyver target, $n CPU-bound threads: $rounds_used round(s) of ${window}s windows per config, order rotated"
+	echo "== ${live_title:-$([ "$n" = 4 ] && echo 2 || echo 3). Live cost}, Python $pyver target, $n CPU-bound threads: $rounds_used round(s) of ${window}s windows per config, order rotated"
 	echo "   throughput = target's loop iterations per second (its own clock); ratio and loss against 'without msttop' of this run;"
 	echo "   CPU = msttop's user+sys during the windows; rate, stacks/s, pauses from msttop --batch's report (pause p50: median of rounds, p99: worst round)"
 	[ "$rounds_used" -gt 1 ] && echo "   (loss by round: each round against its own baseline window, to judge the noise)"
@@ -394,7 +423,7 @@ print_live() {
 		t=$(tput_of "$k"); b=$(tput_of "$n:base")
 		[ -n "$t" ] && [ -n "$b" ] && r=$(calc '%.3f' "$t / $b")
 		p5=$(p50_of "$k"); p9=${p99[$k]:--}
-		[[ $c == nb* ]] && p5="-" p9="-" # nothing is stopped
+		[[ $c == nb* || $c == p* ]] && p5="-" p9="-" # nothing is stopped
 		printf '%-20s %12s %6s %6s%% %7s%% %12s %9s %6s us %6s us %s\n' "$(cfg_label "$c")" \
 			"${t:--}" "$r" "$(loss_of "$k")" "$(cpu_of "$k")" \
 			"$(rate_of "$k") ($(cfg_opts "$c" | awk '{print $2}'))" "$(stacks_of "$k")" \
@@ -440,6 +469,28 @@ if want live; then
 		add_summary "pause median <= 50 us (p99 reported)" \
 			"p50 ${p:-?} us, p99 ${p99[4:m100]:-?} us (100 Hz, 4 thr); 1000 Hz: $(p50_of 4:m1000)/${p99[4:m1000]:-?} us" \
 			"$(verdict "$p" 50)"
+	fi
+fi
+
+# --- 7. the perf back end --------------------------------------------------
+if want perf; then
+	if [ -z "$pyver" ]; then
+		echo; echo "== 7. perf back end: skipped (no Python interpreter)"
+	elif ! "$msttop" -p $$ -b --duration 0.2 --sampler perf >"$tmp/perf.check" 2>&1; then
+		echo; echo "== 7. perf back end: not available: $(head -1 "$tmp/perf.check")"
+		add_summary "perf 1 kHz: loss <= 2 %, msttop <= 10 %" "not measured" "n/a"
+	else
+		rounds_used=$rounds
+		live_title="7. ptrace against perf" bench_live 4 "$rounds" base m100 p100 m1000 p1000
+		verdict() { [ -n "$1" ] || { echo n/a; return; }; awk -v v="$1" -v l="$2" 'BEGIN {print (v <= l) ? "yes" : "no"}'; }
+		l=$(loss_of 4:p1000); c=$(cpu_of 4:p1000)
+		add_summary "perf 1 kHz merged: loss <= 2 % (ptrace: $(loss_of 4:m1000) %)" "${l:-?} %" "$(verdict "$l" 2)"
+		add_summary "perf 1 kHz merged: msttop <= 10 % of a core (ptrace: $(cpu_of 4:m1000) %)" "${c:-?} %" "$(verdict "$c" 10)"
+		add_summary "perf 100 Hz merged: loss within noise (ptrace: $(loss_of 4:m100) %)" "$(loss_of 4:p100) % $(round_losses 4:p100)" "report"
+		polls=$(cat "$tmp"/stops.p* 2>/dev/null | wc -l)
+		held=$(cat "$tmp"/stops.p* 2>/dev/null | awk '$1 > 0' | wc -l)
+		met=no; [ "$polls" -gt 0 ] && [ "$held" -eq 0 ] && met=yes
+		add_summary "perf: no target thread ever stopped (t/T)" "$held of $polls polls (every 20 ms) found one" "$met"
 	fi
 fi
 

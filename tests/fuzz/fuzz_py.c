@@ -1,9 +1,12 @@
 /* libFuzzer harness for everything msttop decodes from target memory: the
  * CPython thread/frame/code/string/dict walk (through a reader over a
  * mutated memory image), every frame's locals and their reprs, the GIL read, the _Py_DebugOffsets
- * parser and the three line-table decoders. Any crash, sanitizer report, hang or unbounded loop is
+ * parser, the three line-table decoders, and the perf back end's samples (what its BPF program
+ * would copy of the image, with the record's own fields mutated too, read back through the
+ * decoder and kept in the per-thread store). Any crash, sanitizer report, hang or unbounded loop is
  * a bug: every walk must be bounded, every read checked. */
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +16,8 @@
 #include "msttop/py_locals.h"
 #include "py/decode-int.h"
 #include "msttop/py_layout.h"
+#include "msttop/perf.h"
+#include "perf/bpf-abi.h"
 
 #define MAX_SEGS 4096
 
@@ -35,7 +40,78 @@ static int seg_read(void *ctx, uint64_t addr, void *buf, size_t len)
 	return -EFAULT;
 }
 
-static void walk(const struct mst_py_runtime_info *info, const struct mst_reader *r)
+/* What sample.bpf.c copies of thread state ts, done here over the image;
+ * then the record's own fields mutated from the input, and the sample read
+ * back through the decoder and the store. */
+static void sample_walk(struct mst_py *py, const struct mst_reader *r, uint64_t ts,
+                        const uint8_t *data, size_t size)
+{
+	static struct mst_bpf_sample smp;
+	static struct mst_perf_store *store;
+	struct mst_py_capture cap;
+	if (mst_py_capture_spec(py, &cap) < 0 && !cap.ts_len)
+		return;
+	memset(&smp, 0, offsetof(struct mst_bpf_sample, frames));
+	smp.pid = 1;
+	smp.tid = 1;
+	smp.tstate = ts;
+	if (cap.ts_len <= MST_BPF_TSTATE_MAX && mst_read(r, ts, smp.ts, cap.ts_len) == 0) {
+		smp.ts_ok = 1;
+		uint64_t frame = 0;
+		if (cap.ts_frame >= 0 && (size_t)cap.ts_frame + 8 <= cap.ts_len)
+			memcpy(&frame, smp.ts + cap.ts_frame, 8);
+		if (cap.deref >= 0 && frame) {
+			smp.deref_addr = frame + (uint64_t)cap.deref;
+			frame = mst_read(r, smp.deref_addr, &smp.deref_word, 8) == 0
+			            ? smp.deref_word
+			            : 0;
+		}
+		for (size_t i = 0;
+		     i < MST_BPF_FRAMES && frame && cap.frame_len <= MST_BPF_FRAME_MAX &&
+		     cap.prev_off >= 0 && (size_t)cap.prev_off + 8 <= cap.frame_len;
+		     i++) {
+			if (mst_read(r, frame, smp.frames[i], cap.frame_len) < 0)
+				break;
+			smp.frame_addr[i] = frame;
+			smp.nframes = (uint32_t)i + 1;
+			memcpy(&frame, smp.frames[i] + cap.prev_off, 8);
+		}
+	}
+	for (size_t i = 0; i < cap.nfixed && i < MST_BPF_FIXED; i++)
+		if (cap.fixed[i].len <= MST_BPF_FIXED_MAX &&
+		    mst_read(r, cap.fixed[i].addr, smp.fixed[i], cap.fixed[i].len) == 0)
+			smp.nfixed_ok |= 1u << i;
+	/* The record's fields are input too. */
+	if (size >= 24 && (data[1] & 1)) {
+		smp.nframes = data[2];
+		smp.nfixed_ok = data[3];
+		smp.ts_ok = data[4] & 1;
+		memcpy(&smp.stack_len, data + 4, 4);
+		memcpy(&smp.deref_addr, data + 8, 8);
+		memcpy(&smp.frame_addr[data[5] % MST_BPF_FRAMES], data + 16, 8);
+	}
+	struct mst_perf_overlay o = {.s = &smp, .cap = &cap, .live = *r};
+	struct mst_reader old = mst_py_swap_reader(py, mst_perf_overlay_reader(&o));
+	struct mst_py_frame fr[64];
+	size_t n;
+	bool trunc, known, collecting;
+	struct mst_err err;
+	mst_py_read_frames(py, ts, fr, 64, &n, &trunc, &err);
+	struct mst_py_gil g;
+	mst_py_read_gil(py, &g);
+	mst_py_read_gc_main(py, &known, &collecting);
+	mst_py_swap_reader(py, old);
+	if (!store)
+		store = mst_perf_store_new();
+	mst_perf_store_put(store, &smp);
+	bool fresh;
+	const struct mst_bpf_sample *back = mst_perf_store_get(store, 1, &fresh);
+	if (back && (back->nframes > MST_BPF_FRAMES || back->stack_len > sizeof(back->stack)))
+		abort();
+}
+
+static void walk(const struct mst_py_runtime_info *info, const struct mst_reader *r,
+                 const uint8_t *data, size_t size)
 {
 	struct mst_py *py = NULL;
 	struct mst_err err;
@@ -58,6 +134,7 @@ static void walk(const struct mst_py_runtime_info *info, const struct mst_reader
 							abort();
 				mst_py_locals_fini(&l);
 			}
+			sample_walk(py, r, t.v[i].tstate, data, size);
 		}
 	}
 	mst_py_threads_free(&t);
@@ -123,6 +200,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		s.n = 1;
 	}
 	struct mst_reader r = {seg_read, &s};
-	walk(&info, &r);
+	walk(&info, &r, data, size);
 	return 0;
 }

@@ -8,6 +8,7 @@
  * Python/native/Python qsort stack, a spinning thread, an idle thread and
  * the collector busy. */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -55,21 +56,90 @@ static void tmp_remove(struct tmp *t)
 
 /* msttop with the given arguments (NULL-terminated); exit code, stdout and
  * stderr (malloc'd). */
-static int msttop(char **out, char **err, ...)
+static int msttop_v(char **out, char **err, const char *const *args)
 {
 	char *argv[40];
 	int n = 0;
 	argv[n++] = mst_build_path("msttop");
-	va_list ap;
-	va_start(ap, err);
-	const char *a;
-	while ((a = va_arg(ap, const char *)) && n < 39)
-		argv[n++] = (char *)a;
-	va_end(ap);
+	for (; *args && n < 39; args++)
+		argv[n++] = (char *)*args;
 	argv[n] = NULL;
 	int st = mst_run(argv, RUN_MS, out, err);
 	free(argv[0]);
 	return st < 0 ? -1 : mst_exit_code(st);
+}
+
+static int msttop(char **out, char **err, ...)
+{
+	const char *args[40];
+	int n = 0;
+	va_list ap;
+	va_start(ap, err);
+	const char *a;
+	while ((a = va_arg(ap, const char *)) && n < 39)
+		args[n++] = a;
+	va_end(ap);
+	args[n] = NULL;
+	return msttop_v(out, err, args);
+}
+
+/* A merged stack sorter > sort_once > qsort > compare, root first. */
+struct merged_qsort {
+	char sort_once[512], compare[512];
+	const char *path[4];
+};
+
+static void frame_text(char *buf, size_t len, const char *fn, const char *mark);
+static char *slurp(const char *path);
+static bool line_in_order(const char *text, const char *const *needles, size_t n);
+
+static void merged_qsort_init(struct merged_qsort *m)
+{
+	frame_text(m->sort_once, sizeof(m->sort_once), "sort_once", "qsort_call");
+	frame_text(m->compare, sizeof(m->compare), "compare", "compare_body");
+	m->path[0] = "sorter (tid ";
+	m->path[1] = m->sort_once;
+	m->path[2] = ";qsort";
+	m->path[3] = m->compare;
+}
+
+/* msttop with args, recording the collapsed file folded among others: the
+ * sorter shares the GIL with two busy threads, and on a loaded machine a
+ * recording may hold few of its samples, none inside compare(). Recorded
+ * again, up to five times, each twice as long as the one before (args
+ * holds "--duration" and its value), until one holds m's stack. The last
+ * run's exit code, output and collapsed text; *recordings how many ran. */
+static int record_until_merged(const struct merged_qsort *m, const char *folded,
+                               const char *const *args, char **out, char **err, char **text,
+                               int *recordings)
+{
+	const char *a[40];
+	size_t n = 0, dur = 0;
+	for (; args[n] && n < 39; n++) {
+		a[n] = args[n];
+		if (!strcmp(args[n], "--duration"))
+			dur = n + 1;
+	}
+	a[n] = NULL;
+	ck_assert_msg(dur && dur < n, "record_until_merged needs --duration");
+	double secs = atof(args[dur]);
+	char sbuf[32];
+	int code;
+	*out = *err = *text = NULL;
+	*recordings = 0;
+	do {
+		free(*out);
+		free(*err);
+		free(*text);
+		*out = *err = NULL;
+		snprintf(sbuf, sizeof(sbuf), "%g", secs);
+		a[dur] = sbuf;
+		secs *= 2;
+		code = msttop_v(out, err, a);
+		*text = slurp(folded);
+		(*recordings)++;
+	} while (code == 0 && *text && !line_in_order(*text, m->path, 4) && *recordings < 5);
+	return code;
 }
 
 /* One of tests/record's checkers on file, with more arguments; 0 when it
@@ -213,10 +283,47 @@ static const struct mst_interp *interp_at(int i)
 	return (size_t)i < n ? &in[i] : NULL;
 }
 
-START_TEST(record_every_python)
+/* ---- every interpreter through the perf back end ---- */
+
+/* Polls the target's tasks while msttop samples it: the perf back end
+ * must never leave one stopped or traced, not even for a moment. Every
+ * 5 ms: faster, the poller takes a CPU from the target and msttop on a
+ * two-core machine; a sampler that stopped threads at each tick (100 Hz,
+ * ~100 us a stop) would still be caught within a few hundred polls. */
+struct held_poll {
+	pid_t pid;
+	volatile int stop;
+	long passes, held;
+	char what[128];
+};
+
+static void *poll_held(void *arg)
 {
-	const struct mst_interp *py = interp_at(_i);
-	ck_assert_msg(py, "no interpreter %d", _i);
+	struct held_poll *h = arg;
+	while (!h->stop) {
+		char what[128] = "";
+		if (mst_task_held(h->pid, what, sizeof(what))) {
+			if (!h->held++)
+				snprintf(h->what, sizeof(h->what), "%s", what);
+		}
+		h->passes++;
+		struct timespec ts = {0, 5000000};
+		nanosleep(&ts, NULL);
+	}
+	return NULL;
+}
+
+/* One interpreter: a recording (collapsed and trace) holds the merged
+ * qsort stack root first (recorded again, up to five times, until the
+ * sorter is caught inside compare()), no sorter stack in qsort without its
+ * Python caller, the spinner's stack; counts sum to what msttop said; the
+ * trace passes its checker. With perf, through perf events and BPF: no
+ * thread of the target is ever stopped while msttop runs (its tasks are
+ * polled all along), and -b says perf; on a machine without perf or BPF
+ * this fails and says why. */
+static void record_check(const struct mst_interp *py, bool perf)
+{
+	const char *what = perf ? "perf" : "record";
 	struct mst_child t;
 	ck_assert_msg(mst_child_start_py(&t, py, TARGET, NULL, 30000) == 0,
 	              "py_record did not start under %s", py->label);
@@ -228,39 +335,93 @@ START_TEST(record_every_python)
 	char folded[128], trace[128];
 	tmp_path(&d, "r.folded", folded, sizeof(folded));
 	tmp_path(&d, "r.trace.json", trace, sizeof(trace));
-	char *out = NULL, *err = NULL;
-	int code = msttop(&out, &err, "-p", pid, "-b", "--duration", RECORD_S, "--record", folded,
-	                  "--record", trace, NULL);
-	char *text = slurp(folded);
-	long n = samples_written(err, folded);
-	struct folded f = text ? parse_folded(text) : (struct folded){0};
+	struct merged_qsort mq;
+	merged_qsort_init(&mq);
 	char spin[512];
 	frame_text(spin, sizeof(spin), "spin", "spin_body");
 	const char *spin_path[] = {"spinner (tid ", "spinner (", spin};
+	struct held_poll hp = {.pid = t.pid};
+	pthread_t poller;
+	if (perf)
+		ck_assert(pthread_create(&poller, NULL, poll_held, &hp) == 0);
+	const char *args[] = {"-p",
+	                      pid,
+	                      "-b",
+	                      "--duration",
+	                      RECORD_S,
+	                      "--sampler",
+	                      perf ? "perf" : "ptrace",
+	                      "--record",
+	                      folded,
+	                      "--record",
+	                      trace,
+	                      NULL};
+	char *out, *err, *text;
+	int recordings;
+	int code = record_until_merged(&mq, folded, args, &out, &err, &text, &recordings);
+	if (perf) {
+		hp.stop = 1;
+		pthread_join(poller, NULL);
+	}
+	long n = samples_written(err, folded);
+	struct folded f = text ? parse_folded(text) : (struct folded){0};
+	char *bad = text ? line_out_of_order(text, "sorter (tid ", mq.sort_once, ";qsort") : NULL;
 	char *why = NULL;
-	int trace_rc =
-	    checker("check_trace.py", &why, trace, "--busy", spinner, "--expect", "spin (", NULL);
+	/* Under perf a running thread is its newest sample, up to a period
+	 * old: one that took or dropped the GIL since shows the other
+	 * state, more often the busier the machine (seen: 82-100%). */
+	int trace_rc = checker("check_trace.py", &why, trace, "--busy", spinner, "--expect",
+	                       "spin (", "--gil-cover", perf ? "0.7" : "0.9", NULL);
 	MST_ASSERT_FREE(t.pid);
 	mst_child_stop(&t);
 	tmp_remove(&d);
-	printf("RESULT %s record %s\n", py->label,
-	       code == 0 && text && !f.bad && n > 0 && f.samples == n && trace_rc == 0 ? "ok"
-	                                                                               : "FAIL");
-	ck_assert_msg(code == 0, "%s: msttop exited %d: %s", py->label, code, err);
+	bool said = !perf || (out && strstr(out, "Sampler: perf"));
+	bool ok = code == 0 && said && text && !f.bad && n > 0 && f.samples == n &&
+	          line_in_order(text, mq.path, 4) && !bad && line_in_order(text, spin_path, 3) &&
+	          trace_rc == 0 && !hp.held;
+	printf("RESULT %s %s %s\n", py->label, what, ok ? "ok" : "FAIL");
+	if (perf)
+		printf("%s perf: %ld polls of the target's tasks, %ld found one stopped\n",
+		       py->label, hp.passes, hp.held);
+	ck_assert_msg(code == 0, "%s: msttop (%s) exited %d: %s", py->label, what, code, err);
+	ck_assert_msg(said, "%s: -b does not say perf:\n%s", py->label, out);
+	ck_assert_msg(!hp.held, "%s: a thread of the target was held under perf: %s", py->label,
+	              hp.what);
 	ck_assert_msg(text, "%s: no collapsed file", py->label);
 	ck_assert_msg(!f.bad, "%s: a collapsed line that is not 'stack count': %s", py->label,
 	              f.bad_line);
 	ck_assert_msg(n > 0 && f.samples == n,
 	              "%s: the collapsed counts sum to %ld, msttop said %ld samples", py->label,
 	              f.samples, n);
+	ck_assert_msg(line_in_order(text, mq.path, 4),
+	              "%s: no merged stack sorter > %s > qsort > %s in %d recordings (from "
+	              "%s s, each twice as long); the last:\n%.3000s",
+	              py->label, mq.sort_once, mq.compare, recordings, RECORD_S, text);
+	ck_assert_msg(!bad, "%s: a sorter stack in qsort without its caller: %s", py->label, bad);
 	ck_assert_msg(line_in_order(text, spin_path, 3),
 	              "%s: no stack of the spinner thread ending in %s:\n%.2000s", py->label, spin,
 	              text);
 	ck_assert_msg(trace_rc == 0, "%s: %s", py->label, why);
+	free(bad);
 	free(why);
 	free(text);
 	free(out);
 	free(err);
+}
+
+START_TEST(record_every_python)
+{
+	const struct mst_interp *py = interp_at(_i);
+	ck_assert_msg(py, "no interpreter %d", _i);
+	record_check(py, false);
+}
+END_TEST
+
+START_TEST(perf_every_python)
+{
+	const struct mst_interp *py = interp_at(_i);
+	ck_assert_msg(py, "no interpreter %d", _i);
+	record_check(py, true);
 }
 END_TEST
 
@@ -296,26 +457,14 @@ START_TEST(record_every_format)
 	tmp_path(&d, "r.svg", svg, sizeof(svg));
 	tmp_path(&d, "r.speedscope.json", ss, sizeof(ss));
 	tmp_path(&d, "idle.collapsed", idle, sizeof(idle));
-	char sort_once[512], compare[512];
-	frame_text(sort_once, sizeof(sort_once), "sort_once", "qsort_call");
-	frame_text(compare, sizeof(compare), "compare", "compare_body");
-	const char *merged[] = {"sorter (tid ", sort_once, ";qsort", compare};
-	/* The sorter shares the GIL with two busy threads: on a loaded
-	 * machine a recording may hold few of its samples, none inside
-	 * compare(). Record again, up to five times, until one does. */
-	char *out = NULL, *err = NULL, *text = NULL;
-	int code = 0, recordings = 0;
-	do {
-		free(out);
-		free(err);
-		free(text);
-		out = err = NULL;
-		code = msttop(&out, &err, "-p", pid, "-b", "--duration", "3", "--record", folded,
-		              "--record", trace, "--record", pprof, "--record", svg, "--record", ss,
-		              NULL);
-		text = slurp(folded);
-		recordings++;
-	} while (code == 0 && text && !line_in_order(text, merged, 4) && recordings < 5);
+	struct merged_qsort mq;
+	merged_qsort_init(&mq);
+	const char *args[] = {"-p",   pid,        "-b",  "--duration", "3",   "--record",
+	                      folded, "--record", trace, "--record",   pprof, "--record",
+	                      svg,    "--record", ss,    NULL};
+	char *out, *err, *text;
+	int recordings;
+	int code = record_until_merged(&mq, folded, args, &out, &err, &text, &recordings);
 	char *err2 = NULL;
 	int code2 = msttop(NULL, &err2, "-p", pid, "-b", "--duration", "1", "--idle", "--record",
 	                   idle, NULL);
@@ -348,14 +497,15 @@ START_TEST(record_every_format)
 	ck_assert_msg(!f.bad, "a collapsed line that is not 'stack count': %s", f.bad_line);
 	ck_assert_msg(n > 0 && f.samples == n, "collapsed counts sum to %ld, msttop said %ld",
 	              f.samples, n);
-	ck_assert_msg(line_in_order(text, merged, 4),
-	              "no merged stack sorter > %s > qsort > %s (root first) in %d recordings of "
-	              "3 s; the last:\n%.3000s",
-	              sort_once, compare, recordings, text);
+	ck_assert_msg(line_in_order(text, mq.path, 4),
+	              "no merged stack sorter > %s > qsort > %s (root first) in %d recordings "
+	              "(from 3 s, each twice as long); the last:\n%.3000s",
+	              mq.sort_once, mq.compare, recordings, text);
 	/* Every sample inside qsort has the Python caller above it, also
 	 * when compare()'s eval loop is entering or leaving its frame. */
-	char *bad = line_out_of_order(text, "sorter (tid ", sort_once, ";qsort");
-	ck_assert_msg(!bad, "a sorter stack in qsort without %s before it: %s", sort_once, bad);
+	char *bad = line_out_of_order(text, "sorter (tid ", mq.sort_once, ";qsort");
+	ck_assert_msg(!bad, "a sorter stack in qsort without %s before it: %s", mq.sort_once, bad);
+	free(bad);
 	ck_assert_msg(!strstr(text, "idler (tid "), "the idle thread is in an on-CPU recording");
 	char *itext = slurp(idle);
 	char idle_wait[512];
@@ -554,6 +704,11 @@ START_TEST(record_bad_input)
 	ck_assert_msg(mst_child_start_py(&t, py, TARGET, NULL, 30000) == 0, "no target");
 	char pid[32];
 	snprintf(pid, sizeof(pid), "%d", (int)t.pid);
+	bad_case(2, "unknown sampler 'dtrace'", "-p", pid, "-b", "--sampler", "dtrace", NULL);
+	bad_case(2, "--sampler goes with the live view", "-p", pid, "--dump", "--sampler", "perf",
+	         NULL);
+	bad_case(2, "--nonblocking and --python-only read Python frames alone", "-p", pid, "-b",
+	         "--sampler", "perf", "--nonblocking", NULL);
 	bad_case(2, "unknown format 'gif'", "-p", pid, "--record", "x.gif", "--format", "gif",
 	         NULL);
 	bad_case(2, "cannot record to /nonexistent-dir/x.svg", "-p", pid, "-b", "--record",
@@ -586,6 +741,10 @@ static Suite *record_suite(void)
 	tcase_set_timeout(tc, 300);
 	tcase_add_loop_test(tc, record_every_python, 0, n ? (int)n : 1);
 	suite_add_tcase(s, tc);
+	TCase *tp = tcase_create("perf");
+	tcase_set_timeout(tp, 300);
+	tcase_add_loop_test(tp, perf_every_python, 0, n ? (int)n : 1);
+	suite_add_tcase(s, tp);
 	TCase *tf = tcase_create("formats");
 	tcase_set_timeout(tf, 2400);
 	tcase_add_test(tf, record_every_format);

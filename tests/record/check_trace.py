@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Check a Chrome/Perfetto trace msttop wrote (Trace Event Format, JSON object).
 
-Usage: check_trace.py FILE [--busy TID]... [--expect NAME]...
+Usage: check_trace.py FILE [--busy TID]... [--expect NAME]... [--gil-cover F]
 
 Checks, one line per failure, exit 1 if any:
 - the file is JSON with a traceEvents list; every complete event ("X") has
@@ -12,8 +12,8 @@ Checks, one line per failure, exit 1 if any:
 - the GIL spans never overlap across threads, neither on the "GIL holder"
   track nor between the per-thread "holds GIL" tracks, and both agree;
 - for each --busy TID (a thread running pure Python), its GIL spans cover
-  at least 90% of the time of its outermost stack slices: a thread on a
-  CPU in Python holds the GIL;
+  at least 90% (--gil-cover F: F) of the time of its outermost stack
+  slices: a thread on a CPU in Python holds the GIL;
 - each --expect NAME is the name of some stack slice (a substring).
 Prints "trace ok: ..." with figures on success.
 """
@@ -40,6 +40,7 @@ def overlap(a0, a1, spans):
 def main(argv):
     path = argv[1]
     busy, expect = [], []
+    cover = 0.9
     i = 2
     while i < len(argv):
         if argv[i] == "--busy":
@@ -47,6 +48,9 @@ def main(argv):
             i += 2
         elif argv[i] == "--expect":
             expect.append(argv[i + 1])
+            i += 2
+        elif argv[i] == "--gil-cover":
+            cover = float(argv[i + 1])
             i += 2
         else:
             print("check_trace: unknown argument %s" % argv[i])
@@ -135,7 +139,7 @@ def main(argv):
         covered = sum(overlap(a, b, spans) for a, b in outer)
         if total <= 0:
             fail(msgs, "trace: busy thread %d (%s) has no stack slices" % (tid, label))
-        elif covered < 0.9 * total:
+        elif covered < cover * total:
             fail(msgs, "trace: busy thread %d (%s): GIL spans cover %.0f%% of its %.1f ms "
                  "on a CPU" % (tid, label, 100 * covered / total, total / 1000))
     slice_names = set(e.get("name", "") for evl in tracks.values() for _, _, e in evl)
