@@ -28,6 +28,9 @@ void snap_memo_py(struct mst_thread_snap *t, bool rt_ok, uint64_t rt);
 bool snap_py_unchanged(struct mst_py *py, struct mst_thread_snap *t, const struct mst_py_thread *pt,
                        uint64_t rt);
 int snap_reset(struct mst_snapshot *s, size_t nt, bool native, bool python);
+/* snap_py_begin: keep the thread list the last take read (its gc flag is
+ * read again); the sampled take re-reads it only when it reads names. */
+#define SNAP_KEEP_THREAD_LIST (1u << 16)
 int snap_py_begin(struct mst_snapshot *s, struct mst_py *py, const struct mst_err *py_err,
                   unsigned flags, struct mst_err *err);
 void snap_py_end(struct mst_snapshot *s, struct mst_py *py);

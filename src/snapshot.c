@@ -307,6 +307,11 @@ int snap_py_begin(struct mst_snapshot *s, struct mst_py *py, const struct mst_er
 	snprintf(s->py_note, sizeof(s->py_note), "%s", mst_py_limits(py));
 	struct mst_err e = {0};
 	bool names = !(flags & MST_SNAP_NO_NAMES);
+	if ((flags & SNAP_KEEP_THREAD_LIST) && ptl->n) {
+		mst_py_read_gc_main(py, &s->gc_known, &s->gc_collecting);
+		memset(s->used, 0, ptl->n * sizeof(*s->used));
+		return 0;
+	}
 	int prc = flags & MST_SNAP_PYTHON_ONLY ? mst_py_read_threads(py, names, ptl, &e)
 	                                       : mst_py_read_thread_list(py, names, ptl, &e);
 	if (prc < 0) {

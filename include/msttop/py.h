@@ -99,13 +99,19 @@ struct mst_reader mst_py_swap_reader(struct mst_py *py, struct mst_reader r);
  * frames and the GIL afterwards: the thread state's first ts_len bytes; the
  * innermost frame, the word at ts_frame in it (deref >= 0: that word points
  * to a struct whose word at deref is the frame); frame_len bytes of each
- * frame, the caller's at prev_off; and the fixed ranges the GIL's state
+ * frame, the caller's at prev_off, and the head of its code object; and
+ * the fixed ranges the GIL's state
  * and the collector's flag are read from (nfixed 0: too many to copy).
  * From the layout table. */
 #define MST_PY_CAPTURE_FIXED 6
 struct mst_py_capture {
 	size_t ts_len, frame_len;
 	int64_t ts_frame, deref, prev_off;
+	/* Each frame's code object: its pointer at code_off in the frame
+	 * (masked with code_mask), its first code_len bytes. */
+	int64_t code_off;
+	size_t code_len;
+	uint64_t code_mask;
 	size_t nfixed;
 	struct {
 		uint64_t addr;

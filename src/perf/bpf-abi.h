@@ -28,6 +28,9 @@ typedef uint64_t mst_u64;
 #define MST_BPF_FRAMES 64
 #define MST_BPF_FRAME_MAX 256
 #define MST_BPF_TSTATE_MAX 512
+/* The head of each frame's code object: its names and line table pointers,
+ * checked against the decoder's cache, without a read of the process. */
+#define MST_BPF_CODE_MAX 208
 /* Small fixed regions (the GIL's state, the collector's flag). */
 #define MST_BPF_FIXED 6
 #define MST_BPF_FIXED_MAX 64
@@ -66,6 +69,11 @@ struct mst_bpf_config {
 	mst_s32 ts_frame, deref;
 	mst_u32 frame_len; /* bytes of a frame copied */
 	mst_u32 prev_off;  /* the caller's frame within a frame */
+	/* The code object's pointer within a frame (-1: none copied), the
+	 * bits to keep of it (3.14+ tag their references), its bytes copied. */
+	mst_s32 code_off;
+	mst_u32 code_len;
+	mst_u64 code_mask;
 	mst_u32 nfixed;
 	mst_u32 fixed_len[MST_BPF_FIXED];
 	mst_u64 fixed_addr[MST_BPF_FIXED];
@@ -85,9 +93,11 @@ struct mst_bpf_sample {
 	mst_u32 ts_ok, nfixed_ok;       /* tstate copied; fixed regions copied (bits) */
 	mst_u64 deref_addr, deref_word; /* the _PyCFrame word, 3.11-3.12 */
 	mst_u64 frame_addr[MST_BPF_FRAMES];
+	mst_u64 code_addr[MST_BPF_FRAMES]; /* 0: not copied */
 	mst_u8 fixed[MST_BPF_FIXED][MST_BPF_FIXED_MAX];
 	mst_u8 ts[MST_BPF_TSTATE_MAX];
 	mst_u8 frames[MST_BPF_FRAMES][MST_BPF_FRAME_MAX];
+	mst_u8 codes[MST_BPF_FRAMES][MST_BPF_CODE_MAX];
 	mst_u8 stack[MST_BPF_STACK_PAGES_MAX * 4096];
 };
 

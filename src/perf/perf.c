@@ -239,7 +239,8 @@ void mst_perf_close(struct mst_perf *pf)
 int mst_perf_watch(struct mst_perf *pf, pid_t pid, const struct mst_py_capture *cap,
                    struct mst_err *err)
 {
-	struct mst_bpf_config c = {.stack_pages = pf->stack_pages, .ts_frame = -1, .deref = -1};
+	struct mst_bpf_config c = {
+	    .stack_pages = pf->stack_pages, .ts_frame = -1, .deref = -1, .code_off = -1};
 	if (cap && cap->ts_len <= MST_BPF_TSTATE_MAX && cap->frame_len <= MST_BPF_FRAME_MAX &&
 	    cap->ts_frame >= 0 && cap->prev_off >= 0) {
 		c.ts_len = (mst_u32)cap->ts_len;
@@ -247,6 +248,11 @@ int mst_perf_watch(struct mst_perf *pf, pid_t pid, const struct mst_py_capture *
 		c.deref = (mst_s32)cap->deref;
 		c.frame_len = (mst_u32)cap->frame_len;
 		c.prev_off = (mst_u32)cap->prev_off;
+		if (cap->code_off >= 0 && cap->code_len <= MST_BPF_CODE_MAX) {
+			c.code_off = (mst_s32)cap->code_off;
+			c.code_len = (mst_u32)cap->code_len;
+			c.code_mask = cap->code_mask;
+		}
 		/* All or none: the decoder finds them by index. */
 		bool fit = cap->nfixed <= MST_BPF_FIXED;
 		for (size_t i = 0; i < cap->nfixed && fit; i++)

@@ -59,6 +59,18 @@ static __always_inline int read_u64(__u64 *v, __u64 addr)
 	return bpf_probe_read_user(v, sizeof(*v), (const void *)addr);
 }
 
+static __always_inline void copy_code(struct mst_bpf_sample *s, const struct mst_bpf_config *c,
+                                      int i)
+{
+	__s32 off = c->code_off;
+	__u32 len = c->code_len;
+	if (off < 0 || off > MST_BPF_FRAME_MAX - 8 || len == 0 || len > MST_BPF_CODE_MAX)
+		return;
+	__u64 code = *(__u64 *)&s->frames[i][off] & c->code_mask;
+	if (code && bpf_probe_read_user(s->codes[i], len, (const void *)code) == 0)
+		s->code_addr[i] = code;
+}
+
 static __always_inline void copy_python(struct mst_bpf_sample *s, const struct mst_bpf_config *c)
 {
 	__u64 *ts = bpf_map_lookup_elem(&tstates, &s->tid);
@@ -91,7 +103,9 @@ static __always_inline void copy_python(struct mst_bpf_sample *s, const struct m
 		if (bpf_probe_read_user(s->frames[i], flen, (const void *)frame) < 0)
 			break;
 		s->frame_addr[i] = frame;
+		s->code_addr[i] = 0;
 		s->nframes = i + 1;
+		copy_code(s, c, i);
 		frame = *(__u64 *)&s->frames[i][prev];
 	}
 }

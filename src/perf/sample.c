@@ -23,10 +23,15 @@ static const uint8_t *in_copy(const struct mst_perf_overlay *o, uint64_t addr, s
 	if (s->deref_addr && addr == s->deref_addr && len <= sizeof(s->deref_word))
 		return (const uint8_t *)&s->deref_word;
 	size_t flen = c->frame_len <= MST_BPF_FRAME_MAX ? c->frame_len : 0;
-	for (size_t i = 0; i < s->nframes && i < MST_BPF_FRAMES; i++)
+	size_t clen = c->code_len <= MST_BPF_CODE_MAX ? c->code_len : 0;
+	for (size_t i = 0; i < s->nframes && i < MST_BPF_FRAMES; i++) {
 		if (addr >= s->frame_addr[i] && len <= flen &&
 		    addr - s->frame_addr[i] <= flen - len)
 			return s->frames[i] + (addr - s->frame_addr[i]);
+		if (s->code_addr[i] && addr >= s->code_addr[i] && len <= clen &&
+		    addr - s->code_addr[i] <= clen - len)
+			return s->codes[i] + (addr - s->code_addr[i]);
+	}
 	for (size_t i = 0; i < c->nfixed && i < MST_BPF_FIXED; i++) {
 		size_t fl = c->fixed[i].len <= MST_BPF_FIXED_MAX ? c->fixed[i].len : 0;
 		if ((s->nfixed_ok >> i & 1) && addr >= c->fixed[i].addr && len <= fl &&
@@ -114,6 +119,7 @@ int mst_perf_store_put(struct mst_perf_store *st, const struct mst_bpf_sample *s
 	size_t sl = s->stack_len < sizeof(s->stack) ? s->stack_len : sizeof(s->stack);
 	memcpy(h->s, s, offsetof(struct mst_bpf_sample, frames));
 	memcpy(h->s->frames, s->frames, nf * sizeof(s->frames[0]));
+	memcpy(h->s->codes, s->codes, nf * sizeof(s->codes[0]));
 	memcpy(h->s->stack, s->stack, sl);
 	h->s->nframes = (mst_u32)nf;
 	h->s->stack_len = (mst_u32)sl;

@@ -260,11 +260,15 @@ int mst_py_capture_spec(struct mst_py *py, struct mst_py_capture *out)
 	out->ts_len = py->ts_len;
 	out->frame_len = py->frame_len;
 	out->deref = -1;
+	out->code_len = py->code_len;
+	out->code_mask = ~(uint64_t)(l->stackref_tag_bits > 0 ? l->stackref_tag_bits : 0);
 	if (l->ts_frame >= 0) {
 		out->ts_frame = l->ts_frame;
 		out->prev_off = l->fo_back;
+		out->code_off = l->fo_code;
 	} else {
 		out->prev_off = l->if_previous;
+		out->code_off = l->if_code;
 		if (l->ts_current_frame >= 0) {
 			out->ts_frame = l->ts_current_frame;
 		} else {

@@ -74,6 +74,14 @@ static void sample_walk(struct mst_py *py, const struct mst_reader *r, uint64_t 
 				break;
 			smp.frame_addr[i] = frame;
 			smp.nframes = (uint32_t)i + 1;
+			uint64_t code = 0;
+			if (cap.code_off >= 0 && (size_t)cap.code_off + 8 <= cap.frame_len &&
+			    cap.code_len <= MST_BPF_CODE_MAX) {
+				memcpy(&code, smp.frames[i] + cap.code_off, 8);
+				code &= cap.code_mask;
+			}
+			smp.code_addr[i] =
+			    code && mst_read(r, code, smp.codes[i], cap.code_len) == 0 ? code : 0;
 			memcpy(&frame, smp.frames[i] + cap.prev_off, 8);
 		}
 	}
