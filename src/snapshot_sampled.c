@@ -57,8 +57,8 @@ static void from_sample(struct mst_snapshot *s, struct mst_unwinder *u, struct m
 /* Thread t blocked in the system call now: walked from there without a
  * stop, unless its last walk still holds. */
 static void blocked(struct mst_snapshot *s, struct mst_proc *p, struct mst_unwinder *u,
-                    struct mst_py *py, bool fresh, const struct mst_syscall_line *now,
-                    struct mst_thread_snap *t)
+                    struct mst_py *py, const struct mst_snap_samples *src, bool fresh,
+                    const struct mst_syscall_line *now, struct mst_thread_snap *t)
 {
 	bool same = !fresh && snap_still_blocked(p, t, now, s->stack);
 	if (same) {
@@ -67,7 +67,20 @@ static void blocked(struct mst_snapshot *s, struct mst_proc *p, struct mst_unwin
 		t->reused = true;
 		s->reused++;
 	} else {
-		mst_arch_regs_from_syscall(now->sp, now->pc, now->nr, now->args[0], &t->regs);
+		/* Its registers when it left the CPU, if they are of this
+		 * very call (same sp and pc): with only sp and pc, a walk
+		 * stops at the first frame found from a register the
+		 * blocked call's callers kept (a frame pointer, say). */
+		uint64_t v[MST_BPF_NREGS];
+		if (src->regs && src->regs(src->regs_ctx, t->tid, v) &&
+		    v[MST_BPF_R_SP] == now->sp && v[MST_BPF_R_IP] == now->pc) {
+			mst_arch_regs_from_sample(v, &t->regs);
+			t->regs.syscall_nr = now->nr;
+			t->regs.syscall_arg0 = now->args[0];
+		} else {
+			mst_arch_regs_from_syscall(now->sp, now->pc, now->nr, now->args[0],
+			                           &t->regs);
+		}
 		struct mst_stack_copy copy;
 		mst_stack_copy_take(p, &t->regs, s->stack, MST_STACK_COPY_MAX, STACK_COPY_FIRST,
 		                    &copy);
@@ -149,7 +162,7 @@ int mst_snapshot_take_sampled(struct mst_proc *p, struct mst_unwinder *u, struct
 		 * back on a CPU yet): taken where it is, as a stop would find
 		 * it; the classification knows the calls that sleep. */
 		if (!now->running && now->nr >= 0) {
-			blocked(s, p, u, py, fresh, now, t);
+			blocked(s, p, u, py, src, fresh, now, t);
 		} else if (smp && t->state == 'R') {
 			/* Running: its newest sample, taken since the last take
 			 * or, when its clock has not reached another period

@@ -1,12 +1,15 @@
 /* The perf back end of the sampler: nothing is stopped. Each sampled thread
  * has a CPU-clock perf event (PERF_COUNT_SW_TASK_CLOCK, one period per
- * sampling interval of the thread's own CPU time); a BPF program attached to
- * the events copies, when a thread's clock fires and in that thread's
- * context, its user registers, the top of its stack, its Python thread
- * state and frame chain and the GIL's state (src/perf/bpf-abi.h) into a
- * ring buffer that msttop drains at each tick. The native stack is walked
- * over the copy and the Python frames decoded from the copies by the same
- * code as for a stopped thread, so both halves are of one instant.
+ * sampling interval of the thread's own CPU time) with a BPF program
+ * attached that, when the clock fires, copies in that thread's context its
+ * user registers, the top of its stack, its Python thread state and frame
+ * chain and the GIL's state (src/perf/bpf-abi.h) into a ring buffer that
+ * msttop drains at each tick. Another BPF program, on the scheduler's
+ * switches, keeps each thread's registers as it leaves a CPU, for the
+ * threads blocked in a system call (mst_perf_switch_regs). The native
+ * stack is walked over the copy and the Python frames decoded from the
+ * copies by the same code as for a stopped thread, so both halves are of
+ * one instant.
  *
  * A thread that does not run has no samples: the sampler takes it from
  * /proc (snapshot.h, mst_snapshot_take_sampled). Built only with libbpf,
@@ -54,6 +57,12 @@ int mst_perf_threads(struct mst_perf *pf, pid_t pid, const pid_t *tids, const ui
  * ring buffer's until fn returns). Returns how many, or a negative code. */
 typedef void (*mst_perf_fn)(void *ctx, const struct mst_bpf_sample *s);
 int mst_perf_drain(struct mst_perf *pf, mst_perf_fn fn, void *ctx);
+
+/* The user registers (bpf-abi.h order) thread tid had when it last left
+ * a CPU: those of a thread blocked in a system call since, complete where
+ * /proc gives only sp and pc. pf is a struct mst_perf (the signature of
+ * mst_snap_samples.regs). false when none were recorded. */
+bool mst_perf_switch_regs(void *pf, pid_t tid, uint64_t *regs);
 
 struct mst_perf_stats {
 	uint64_t samples; /* drained */

@@ -179,6 +179,10 @@ struct mst_snap_samples {
 	const struct mst_bpf_sample *(*get)(void *ctx, pid_t tid, bool *fresh);
 	void *ctx;
 	const struct mst_py_capture *cap; /* what the samples copied */
+	/* Optional: the registers tid had when it last left a CPU (complete,
+	 * where /proc gives a blocked thread's sp and pc only). */
+	bool (*regs)(void *ctx, pid_t tid, uint64_t *regs);
+	void *regs_ctx;
 };
 /* A snapshot of every task of p in which no thread is stopped. A thread
  * running now (/proc) is its newest sample: registers and stack walked over

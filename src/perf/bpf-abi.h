@@ -58,6 +58,11 @@ enum {
 	MST_BPF_NREGS
 };
 
+/* A thread's user registers when it last left a CPU. */
+struct mst_bpf_regs {
+	mst_u64 regs[MST_BPF_NREGS];
+};
+
 /* Per process (hash map keyed by tgid). The thread state of each thread
  * comes from another map (tid -> tstate), filled by msttop at refreshes. */
 struct mst_bpf_config {

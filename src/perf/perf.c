@@ -66,6 +66,14 @@ int mst_perf_drain(struct mst_perf *pf, mst_perf_fn fn, void *ctx)
 	return -ENOTSUP;
 }
 
+bool mst_perf_switch_regs(void *pf, pid_t tid, uint64_t *regs)
+{
+	(void)pf;
+	(void)tid;
+	(void)regs;
+	return false;
+}
+
 void mst_perf_stats(const struct mst_perf *pf, struct mst_perf_stats *out)
 {
 	(void)pf;
@@ -186,6 +194,12 @@ int mst_perf_open(const struct mst_perf_opts *o, struct mst_perf **out, struct m
 	pf->ring = ring_buffer__new(bpf_map__fd(pf->skel->maps.samples), on_sample, pf, NULL);
 	if (!pf->ring) {
 		rc = mst_err_set(err, -errno, "perf back end: cannot map the ring buffer: %s",
+		                 strerror(errno));
+		goto fail;
+	}
+	if (!(pf->skel->links.on_switch = bpf_program__attach(pf->skel->progs.on_switch))) {
+		rc = mst_err_set(err, -errno,
+		                 "perf back end: cannot attach to the scheduler's switches: %s",
 		                 strerror(errno));
 		goto fail;
 	}
@@ -371,6 +385,17 @@ int mst_perf_drain(struct mst_perf *pf, mst_perf_fn fn, void *ctx)
 	int rc = ring_buffer__consume(pf->ring);
 	pf->fn = NULL;
 	return rc < 0 ? rc : (int)(pf->samples - before);
+}
+
+bool mst_perf_switch_regs(void *ctx, pid_t tid, uint64_t *regs)
+{
+	struct mst_perf *pf = ctx;
+	__u32 k = (__u32)tid;
+	struct mst_bpf_regs v;
+	if (!pf || bpf_map_lookup_elem(bpf_map__fd(pf->skel->maps.switched), &k, &v) < 0)
+		return false;
+	memcpy(regs, v.regs, sizeof(v.regs));
+	return true;
 }
 
 void mst_perf_stats(const struct mst_perf *pf, struct mst_perf_stats *out)

@@ -9,6 +9,7 @@
  * its own decoder. GPL: bpf_probe_read_user needs it. */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
 
 #include "bpf-abi.h"
 
@@ -27,6 +28,7 @@ struct thread_struct {
 
 struct task_struct {
 	struct thread_struct thread;
+	int pid, tgid;
 } __attribute__((preserve_access_index));
 
 struct {
@@ -47,6 +49,16 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1 << 24); /* msttop sets the size */
 } samples SEC(".maps");
+
+/* The user registers of each thread of a watched process when it last left
+ * a CPU (sched_switch): those of a thread blocked in a system call, which
+ * /proc gives only its stack pointer and pc of. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32); /* tid */
+	__type(value, struct mst_bpf_regs);
+} switched SEC(".maps");
 
 /* Samples lost to a full ring buffer (msttop reads it). */
 __u64 dropped = 0;
@@ -139,6 +151,44 @@ static __always_inline void copy_stack(struct mst_bpf_sample *s, const struct ms
 	}
 }
 
+static __always_inline void copy_regs(__u64 *v, struct task_struct *task, struct pt_regs *r)
+{
+	v[MST_BPF_R_IP] = r->ip;
+	v[MST_BPF_R_SP] = r->sp;
+	v[MST_BPF_R_BP] = r->bp;
+	v[MST_BPF_R_BX] = r->bx;
+	v[MST_BPF_R_R12] = r->r12;
+	v[MST_BPF_R_R13] = r->r13;
+	v[MST_BPF_R_R14] = r->r14;
+	v[MST_BPF_R_R15] = r->r15;
+	v[MST_BPF_R_AX] = r->ax;
+	v[MST_BPF_R_CX] = r->cx;
+	v[MST_BPF_R_DX] = r->dx;
+	v[MST_BPF_R_SI] = r->si;
+	v[MST_BPF_R_DI] = r->di;
+	v[MST_BPF_R_R8] = r->r8;
+	v[MST_BPF_R_R9] = r->r9;
+	v[MST_BPF_R_R10] = r->r10;
+	v[MST_BPF_R_R11] = r->r11;
+	v[MST_BPF_R_FSBASE] = task->thread.fsbase;
+}
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(on_switch, _Bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+	__u32 tgid = prev->tgid;
+	if (!bpf_map_lookup_elem(&configs, &tgid))
+		return 0;
+	struct pt_regs *r = (struct pt_regs *)bpf_task_pt_regs(prev);
+	if (!r)
+		return 0;
+	struct mst_bpf_regs v = {};
+	copy_regs(v.regs, prev, r);
+	__u32 tid = prev->pid;
+	bpf_map_update_elem(&switched, &tid, &v, BPF_ANY);
+	return 0;
+}
+
 SEC("perf_event")
 int sample(void *ctx)
 {
@@ -159,24 +209,7 @@ int sample(void *ctx)
 	s->pid = tgid;
 	s->tid = (__u32)id;
 	s->time_ns = bpf_ktime_get_ns();
-	s->regs[MST_BPF_R_IP] = r->ip;
-	s->regs[MST_BPF_R_SP] = r->sp;
-	s->regs[MST_BPF_R_BP] = r->bp;
-	s->regs[MST_BPF_R_BX] = r->bx;
-	s->regs[MST_BPF_R_R12] = r->r12;
-	s->regs[MST_BPF_R_R13] = r->r13;
-	s->regs[MST_BPF_R_R14] = r->r14;
-	s->regs[MST_BPF_R_R15] = r->r15;
-	s->regs[MST_BPF_R_AX] = r->ax;
-	s->regs[MST_BPF_R_CX] = r->cx;
-	s->regs[MST_BPF_R_DX] = r->dx;
-	s->regs[MST_BPF_R_SI] = r->si;
-	s->regs[MST_BPF_R_DI] = r->di;
-	s->regs[MST_BPF_R_R8] = r->r8;
-	s->regs[MST_BPF_R_R9] = r->r9;
-	s->regs[MST_BPF_R_R10] = r->r10;
-	s->regs[MST_BPF_R_R11] = r->r11;
-	s->regs[MST_BPF_R_FSBASE] = task->thread.fsbase;
+	copy_regs(s->regs, task, r);
 	s->stack_len = 0;
 	s->nframes = 0;
 	s->tstate = 0;
