@@ -57,9 +57,8 @@ int mst_target_open(const struct mst_target_opts *o, struct mst_target **out, st
 		*out = t;
 		return 0;
 	}
-	int rc =
-	    mst_proc_open(o->pid, o->python_only || o->no_attach ? 0 : MST_PROC_ATTACH, o->cancel,
-	                  &t->proc, err);
+	int rc = mst_proc_open(o->pid, o->python_only || o->no_attach ? 0 : MST_PROC_ATTACH,
+	                       o->cancel, &t->proc, err);
 	if (rc < 0)
 		goto fail;
 	t->pid = mst_proc_pid(t->proc);
