@@ -164,13 +164,24 @@ static const char *source_path(const struct mst_dwtab *t, Dwarf_Die *cudie, cons
 {
 	if (!file)
 		return NULL;
-	if (file[0] == '/' || !cudie)
+	if (!cudie)
 		return t->str.intern(t->str.ctx, file);
 	Dwarf_Attribute attr;
 	const char *dir = dwarf_formstring(dwarf_attr(cudie, DW_AT_comp_dir, &attr));
+	char buf[4096], out[4096], root[4096];
+	if (file[0] == '/') {
+		/* Already absolute (CPython's setup.py builds name their
+		 * extensions' files so): the short form is still what lies
+		 * under the build tree. */
+		const char *s = t->str.intern(t->str.ctx, file);
+		size_t r = dir && dir[0] == '/' ? normalize(dir, root, sizeof(root)) : 0;
+		if (s && t->str.short_at && r && strlen(file) > r + 1 && !strncmp(file, root, r) &&
+		    file[r] == '/')
+			t->str.short_at(t->str.ctx, s, r + 1);
+		return s;
+	}
 	if (!dir || dir[0] != '/')
 		return t->str.intern(t->str.ctx, file);
-	char buf[4096], out[4096], root[4096];
 	snprintf(buf, sizeof(buf), "%s/%s", dir, file);
 	size_t o = normalize(buf, out, sizeof(out));
 	const char *s = t->str.intern(t->str.ctx, o ? out : "/");
