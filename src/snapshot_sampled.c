@@ -156,7 +156,7 @@ int mst_snapshot_take_sampled(struct mst_proc *p, struct mst_unwinder *u, struct
 		if (t->error)
 			continue;
 		const struct mst_syscall_line *now = &s->lines[i];
-		bool new_sample = false;
+		bool new_sample = false, own_gil = false;
 		const struct mst_bpf_sample *smp = src->get(src->ctx, t->tid, &new_sample);
 		/* In a system call now, even runnable (woken from a futex, not
 		 * back on a CPU yet): taken where it is, as a stop would find
@@ -169,6 +169,9 @@ int mst_snapshot_take_sampled(struct mst_proc *p, struct mst_unwinder *u, struct
 			 * since, earlier (it has run less than a period since). */
 			from_sample(s, u, py, src, smp, new_sample, t);
 			t->reused = !new_sample;
+			/* Its GIL is of its stack's instant when that is of
+			 * this tick; an older sample's is not. */
+			own_gil = new_sample;
 		} else {
 			/* Running, never sampled yet: its Python frames as they
 			 * are. */
@@ -178,9 +181,8 @@ int mst_snapshot_take_sampled(struct mst_proc *p, struct mst_unwinder *u, struct
 				snap_read_py_stopped(py, t, m, s->scratch, 0);
 			}
 		}
-		/* A sample's GIL is that of its stack's instant; any other
-		 * thread's is this one's. */
-		if (gil && !(t->has_py && smp && !t->reused && now->running))
+		/* Any other thread's GIL is the one read with the states. */
+		if (gil && !own_gil)
 			t->holds_gil = g.locked && t->has_py && g.holder == t->tstate;
 	}
 	snap_py_end(s, py);
