@@ -182,12 +182,15 @@ static char *slurp(const char *path)
  * every half second that exits a second later: every process's function
  * in the recording under "pid/tid name", each process a track group of
  * the trace, the children that exited listed as such, new ones followed. */
+/* Every interpreter through ptrace; then (index n) the newest through the
+ * perf back end, which follows each child as it is found too. */
 START_TEST(sample_subprocesses)
 {
 	const struct mst_interp *in;
 	size_t n = mst_test_interps(&in);
-	ck_assert_msg((size_t)_i < n, "no interpreter");
-	const struct mst_interp *py = &in[_i];
+	ck_assert_msg(n > 0 && (size_t)_i <= n, "no interpreter");
+	bool perf = (size_t)_i == n;
+	const struct mst_interp *py = &in[perf ? n - 1 : (size_t)_i];
 	struct mst_child t;
 	int pids[4];
 	char sleep_[32];
@@ -205,9 +208,21 @@ START_TEST(sample_subprocesses)
 	snprintf(trace, sizeof(trace), "%s/tree.trace.json", dir);
 	snprintf(pid, sizeof(pid), "%d", (int)t.pid);
 	char *bin = mst_build_path("msttop");
-	char *argv[] = {
-	    bin,      "-p",       pid,    "-b",       "--duration", "4", "--subprocesses",
-	    "--idle", "--record", folded, "--record", trace,        NULL};
+	char *argv[] = {bin,
+	                "-p",
+	                pid,
+	                "-b",
+	                "--duration",
+	                "4",
+	                "--subprocesses",
+	                "--idle",
+	                "--record",
+	                folded,
+	                "--record",
+	                trace,
+	                "--sampler",
+	                perf ? "perf" : "ptrace",
+	                NULL};
 	char *out = NULL, *err = NULL;
 	int code = mst_exit_code(mst_run(argv, 120000, &out, &err));
 	free(bin);
@@ -259,7 +274,8 @@ START_TEST(sample_subprocesses)
 	mst_child_stop(&t);
 	char *rm[] = {"/bin/rm", "-rf", dir, NULL};
 	mst_run(rm, 60000, NULL, NULL);
-	printf("RESULT %s subprocesses-sampled %s\n", py->label, why[0] ? "FAIL" : "ok");
+	printf("RESULT %s %s %s\n", py->label, perf ? "subprocesses-perf" : "subprocesses-sampled",
+	       why[0] ? "FAIL" : "ok");
 	ck_assert_msg(!why[0], "%s: %s\n%.3000s", py->label, why, out ? out : "");
 	free(out);
 	free(err);
@@ -279,7 +295,7 @@ static Suite *subproc_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("sample");
 	tcase_set_timeout(tc, 300);
-	tcase_add_loop_test(tc, sample_subprocesses, 0, n ? (int)n : 1);
+	tcase_add_loop_test(tc, sample_subprocesses, 0, n ? (int)n + 1 : 1);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -38,10 +38,11 @@ struct variant {
 	const char *term; /* TERM inside the pane */
 	const char *lang; /* LC_ALL inside the pane */
 	bool no_color;
-	bool full; /* every step, or the header and q only */
+	bool full;           /* every step, or the header and q only */
+	const char *sampler; /* --sampler, or NULL */
 };
 
-static struct variant variants[4];
+static struct variant variants[5];
 static int nvariants;
 
 struct ctx {
@@ -301,9 +302,10 @@ static bool scenario(struct ctx *c, const struct variant *v)
 	char *bin = bin_env && *bin_env ? strdup(bin_env) : mst_build_path("msttop");
 	char cmd[2048];
 	snprintf(cmd, sizeof(cmd),
-	         "env TERM=%s LC_ALL=%s %s '%s' -p %d; echo $? > %s.tmp; mv %s.tmp %s", v->term,
-	         v->lang, v->no_color ? "NO_COLOR=1" : "", bin, (int)c->target.pid, c->rcfile,
-	         c->rcfile, c->rcfile);
+	         "env TERM=%s LC_ALL=%s %s '%s' -p %d %s %s; echo $? > %s.tmp; mv %s.tmp %s",
+	         v->term, v->lang, v->no_color ? "NO_COLOR=1" : "", bin, (int)c->target.pid,
+	         v->sampler ? "--sampler" : "", v->sampler ? v->sampler : "", c->rcfile, c->rcfile,
+	         c->rcfile);
 	free(bin);
 	/* remain-on-exit keeps the pane, and what msttop said, after it exits. */
 	if (tmux(c, NULL, "start-server", ";", "set-option", "-g", "remain-on-exit", "on", ";",
@@ -451,8 +453,9 @@ START_TEST(live_view)
 	snprintf(c.sock, sizeof(c.sock), "msttop-test-%d", (int)getpid());
 	snprintf(c.rcfile, sizeof(c.rcfile), "/tmp/msttop-tui-%d.rc", (int)getpid());
 	unlink(c.rcfile);
-	fprintf(stderr, "tui: %s, TERM=%s LC_ALL=%s%s\n", v->py->label, v->term, v->lang,
-	        v->no_color ? " NO_COLOR" : "");
+	fprintf(stderr, "tui: %s, TERM=%s LC_ALL=%s%s%s%s\n", v->py->label, v->term, v->lang,
+	        v->no_color ? " NO_COLOR" : "", v->sampler ? " --sampler " : "",
+	        v->sampler ? v->sampler : "");
 	bool ok = scenario(&c, v);
 	/* Cleanup before asserting: a failed assertion ends this process. */
 	kill_children(c.shell);
@@ -1122,6 +1125,9 @@ static void pick_variants(void)
 	}
 	/* The Linux console, no colour, no UTF-8: the ASCII fallbacks. */
 	variants[nvariants++] = (struct variant){newest, "linux", "C", true, false};
+	/* Every step again, sampled by perf events and BPF (nothing stopped;
+	 * on a machine without them msttop exits and this fails). */
+	variants[nvariants++] = (struct variant){newest, "screen", "C.UTF-8", false, true, "perf"};
 }
 
 static Suite *tui_suite(void)
