@@ -15,7 +15,7 @@ void mst_classify(struct mst_snapshot *s, const struct mst_classify_in *in)
 		struct mst_thread_snap *t = &s->threads[i];
 		if (t->nkinds)
 			memset(t->nkinds, MST_NK_OTHER, t->npcs);
-		bool waits = false, drops = false, in_gc = false;
+		bool waits = t->gil_left, drops = false, in_gc = false;
 		for (size_t k = 0; k < t->npcs && t->nkinds; k++) {
 			/* A return address points after the call. */
 			bool ret = mst_thread_pc_is_return(t, k);

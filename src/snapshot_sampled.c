@@ -156,7 +156,7 @@ int mst_snapshot_take_sampled(struct mst_proc *p, struct mst_unwinder *u, struct
 		if (t->error)
 			continue;
 		const struct mst_syscall_line *now = &s->lines[i];
-		bool new_sample = false, own_gil = false;
+		bool new_sample = false, held = false;
 		const struct mst_bpf_sample *smp = src->get(src->ctx, t->tid, &new_sample);
 		/* In a system call now, even runnable (woken from a futex, not
 		 * back on a CPU yet): taken where it is, as a stop would find
@@ -169,9 +169,7 @@ int mst_snapshot_take_sampled(struct mst_proc *p, struct mst_unwinder *u, struct
 			 * since, earlier (it has run less than a period since). */
 			from_sample(s, u, py, src, smp, new_sample, t);
 			t->reused = !new_sample;
-			/* Its GIL is of its stack's instant when that is of
-			 * this tick; an older sample's is not. */
-			own_gil = new_sample;
+			held = t->holds_gil; /* at its sample */
 		} else {
 			/* Running, never sampled yet: its Python frames as they
 			 * are. */
@@ -181,9 +179,16 @@ int mst_snapshot_take_sampled(struct mst_proc *p, struct mst_unwinder *u, struct
 				snap_read_py_stopped(py, t, m, s->scratch, 0);
 			}
 		}
-		/* Any other thread's GIL is the one read with the states. */
-		if (gil && !own_gil)
+		/* A tick is one instant: the GIL is the one read with the
+		 * states (a recording's GIL spans never overlap). A sampled
+		 * thread that held it then and does not now has dropped it
+		 * since (its clock has not fired again, or fired before): it
+		 * waits to take it back, and is not shown running Python
+		 * without it. */
+		if (gil) {
 			t->holds_gil = g.locked && t->has_py && g.holder == t->tstate;
+			t->gil_left = held && g.locked && !t->holds_gil;
+		}
 	}
 	snap_py_end(s, py);
 	if (alive == 0) {

@@ -76,6 +76,10 @@ struct mst_thread_snap {
 	bool py_truncated;
 	int py_error;
 	bool holds_gil; /* read while this thread was stopped */
+	/* Perf back end: it held the GIL at its last sample and does not at
+	 * the snapshot's instant: it has dropped it since, and a thread that
+	 * drops the GIL waits to take it back (classified as waiting). */
+	bool gil_left;
 	/* With MST_SNAP_LOCALS: locals[i] are the arguments and locals of
 	 * py[i] (nlocals == npy), read in the same stop; NULL otherwise. */
 	struct mst_py_locals *locals;

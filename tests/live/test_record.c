@@ -368,8 +368,10 @@ static void record_check(const struct mst_interp *py, bool perf)
 	char *bad = text ? line_out_of_order(text, "sorter (tid ", mq.sort_once, ";qsort") : NULL;
 	char *why = NULL;
 	/* Under perf a running thread is its newest sample, up to a period
-	 * old: one that took or dropped the GIL since shows the other
-	 * state, more often the busier the machine (seen: 82-100%). */
+	 * old, and one that took the GIL since is not seen holding it; the
+	 * busier the machine, the more often (seen: 89-95% with a CPU hog
+	 * beside the target, 65-88% before a thread that has dropped the
+	 * GIL since its sample was shown waiting for it). */
 	int trace_rc = checker("check_trace.py", &why, trace, "--busy", spinner, "--expect",
 	                       "spin (", "--gil-cover", perf ? "0.7" : "0.9", NULL);
 	MST_ASSERT_FREE(t.pid);
