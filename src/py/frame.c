@@ -165,29 +165,34 @@ static int walk_interp_frames(struct mst_py *py, uint64_t addr, struct mst_py_fr
 	return 0;
 }
 
+void mst_py_first_frame_path(const struct mst_py *py, int64_t *ts_off, int64_t *deref)
+{
+	const struct mst_py_layout *l = &py->lay;
+	*deref = -1;
+	if (l->ts_frame >= 0) /* 3.6-3.10 */
+		*ts_off = l->ts_frame;
+	else if (l->ts_current_frame >= 0) /* 3.13+ */
+		*ts_off = l->ts_current_frame;
+	else { /* 3.11-3.12: tstate->cframe->current_frame */
+		*ts_off = l->ts_cframe;
+		*deref = l->cframe_current_frame;
+	}
+}
+
 /* The innermost frame pointer in a tstate read into buf. */
 static int first_frame(const struct mst_py *py, const uint8_t *ts, uint64_t *frame,
                        struct mst_err *err)
 {
-	const struct mst_py_layout *l = &py->lay;
-	int rc;
-
-	if (l->ts_frame >= 0) { /* 3.6-3.10 */
-		*frame = get_u64(ts, l->ts_frame);
+	int64_t off, deref;
+	mst_py_first_frame_path(py, &off, &deref);
+	*frame = get_u64(ts, off);
+	if (deref < 0 || !*frame)
 		return 0;
-	}
-	if (l->ts_current_frame >= 0) { /* 3.13 */
-		*frame = get_u64(ts, l->ts_current_frame);
-		return 0;
-	}
-	/* 3.11-3.12: tstate->cframe->current_frame. */
-	uint64_t cframe = get_u64(ts, l->ts_cframe);
+	uint64_t hop = *frame;
 	*frame = 0;
-	if (!cframe)
-		return 0;
-	rc = rd_u64(py, cframe + (uint64_t)l->cframe_current_frame, frame);
+	int rc = rd_u64(py, hop + (uint64_t)deref, frame);
 	if (rc < 0)
-		return mst_err_set(err, rc, "cannot read _PyCFrame at 0x%" PRIx64, cframe);
+		return mst_err_set(err, rc, "cannot read _PyCFrame at 0x%" PRIx64, hop);
 	return 0;
 }
 

@@ -181,6 +181,11 @@ struct mst_py_frame mst_py_make_frame(const struct mst_py *py, const struct code
 
 /* ---- frames (frame.c) --------------------------------------------------- */
 
+/* Where a thread state leads to its innermost frame: the word at ts_off
+ * in it; with deref >= 0 (3.11-3.12), that word points to a _PyCFrame
+ * whose word at deref is the frame. The decoder's walk and what the perf
+ * back end copies (mst_py_capture_spec) both follow it. */
+void mst_py_first_frame_path(const struct mst_py *py, int64_t *ts_off, int64_t *deref);
 /* The frame chain of a tstate read into ts (py->ts_len bytes). */
 int mst_py_frames_from_tstate(struct mst_py *py, const uint8_t *ts, struct mst_py_frame *frames,
                               size_t max, size_t *n, bool *truncated, struct mst_err *err);

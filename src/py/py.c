@@ -259,23 +259,12 @@ int mst_py_capture_spec(struct mst_py *py, struct mst_py_capture *out)
 	memset(out, 0, sizeof(*out));
 	out->ts_len = py->ts_len;
 	out->frame_len = py->frame_len;
-	out->deref = -1;
+	mst_py_first_frame_path(py, &out->ts_frame, &out->deref);
 	out->code_len = py->code_len;
 	out->code_mask = ~(uint64_t)(l->stackref_tag_bits > 0 ? l->stackref_tag_bits : 0);
-	if (l->ts_frame >= 0) {
-		out->ts_frame = l->ts_frame;
-		out->prev_off = l->fo_back;
-		out->code_off = l->fo_code;
-	} else {
-		out->prev_off = l->if_previous;
-		out->code_off = l->if_code;
-		if (l->ts_current_frame >= 0) {
-			out->ts_frame = l->ts_current_frame;
-		} else {
-			out->ts_frame = l->ts_cframe;
-			out->deref = l->cframe_current_frame;
-		}
-	}
+	bool objects = l->ts_frame >= 0; /* 3.6-3.10: PyFrameObjects */
+	out->prev_off = objects ? l->fo_back : l->if_previous;
+	out->code_off = objects ? l->fo_code : l->if_code;
 	/* The GIL's state and the collector's flag: whatever their reads
 	 * read, as they read it now (the addresses do not move while the
 	 * runtime lives). */
