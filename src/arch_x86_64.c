@@ -9,6 +9,7 @@
 #include <sys/ptrace.h>
 #include <sys/user.h>
 
+#include "msttop/proc.h"
 #include "perf/bpf-abi.h"
 
 static void from_user_regs(const struct user_regs_struct *up, struct mst_regs *out)
@@ -147,6 +148,23 @@ void mst_arch_regs_from_sample(const uint64_t *v, struct mst_regs *out)
 	r[UNW_X86_64_R14] = v[MST_BPF_R_R14];
 	r[UNW_X86_64_R15] = v[MST_BPF_R_R15];
 	r[UNW_X86_64_RIP] = v[MST_BPF_R_IP];
+}
+
+void mst_arch_syscall_from_sample(const uint64_t *v, struct mst_syscall_line *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->nr = (long)v[MST_BPF_R_ORIG_AX];
+	out->sp = v[MST_BPF_R_SP];
+	out->pc = v[MST_BPF_R_IP];
+	if (out->nr < 0)
+		return;
+	/* The kernel's system call convention. */
+	out->args[0] = v[MST_BPF_R_DI];
+	out->args[1] = v[MST_BPF_R_SI];
+	out->args[2] = v[MST_BPF_R_DX];
+	out->args[3] = v[MST_BPF_R_R10];
+	out->args[4] = v[MST_BPF_R_R8];
+	out->args[5] = v[MST_BPF_R_R9];
 }
 
 void mst_arch_regs_from_syscall(uint64_t sp, uint64_t pc, long nr, uint64_t arg0,

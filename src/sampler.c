@@ -860,8 +860,8 @@ int mst_sampler_tick(struct mst_sampler *s, uint64_t now, struct mst_err *err)
 		/* One snapshot's memory serves every tick. */
 		if (s->perf) {
 			struct mst_snap_samples src = {mst_perf_store_get, p->store,
-			                               p->cap_ok ? &p->cap : NULL,
-			                               mst_perf_switch_regs, s->perf};
+			                               p->cap_ok ? &p->cap : NULL, mst_perf_task,
+			                               s->perf};
 			p->rc = mst_snapshot_take_sampled(
 			    mst_target_proc(p->tg), mst_target_unwinder(p->tg), py,
 			    mst_target_py_error(p->tg, NULL), &src, names_flag, &p->snap, &e);

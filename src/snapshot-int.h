@@ -4,6 +4,7 @@
 #ifndef MSTTOP_SNAPSHOT_INT_H
 #define MSTTOP_SNAPSHOT_INT_H
 
+#include "msttop/perf.h"
 #include "msttop/snapshot.h"
 
 /* Stack words one walk may note for recognising it next time. */
@@ -27,17 +28,31 @@ void snap_memo_walk(struct mst_thread_snap *t, const struct mst_stack_copy *copy
 void snap_memo_py(struct mst_thread_snap *t, bool rt_ok, uint64_t rt);
 bool snap_py_unchanged(struct mst_py *py, struct mst_thread_snap *t, const struct mst_py_thread *pt,
                        uint64_t rt);
+/* t's Python frames as the slot kept them (its memo), if they are pt's:
+ * the caller knows they have not changed. The GIL is not read. */
+bool snap_py_reuse(struct mst_thread_snap *t, const struct mst_py_thread *pt);
 int snap_reset(struct mst_snapshot *s, size_t nt, bool native, bool python);
 /* snap_py_begin: keep the thread list the last take read (its gc flag is
  * read again); the sampled take re-reads it only when it reads names. */
 #define SNAP_KEEP_THREAD_LIST (1u << 16)
+/* snap_read_py_stopped: leave holds_gil alone (the caller sets it). */
+#define SNAP_NO_GIL (1u << 17)
 int snap_py_begin(struct mst_snapshot *s, struct mst_py *py, const struct mst_err *py_err,
                   unsigned flags, struct mst_err *err);
 void snap_py_end(struct mst_snapshot *s, struct mst_py *py);
 /* Task i of p into t: its tid, name (when names are read or the slot is
- * new to it) and state. false when it has exited (t->error says so);
- * *in_ptrace_stop tells a 't' state, shown as 'T'. */
-bool snap_thread_info(struct mst_proc *p, pid_t pid, size_t i, unsigned flags,
+ * new to it) and state (known, else read from /proc). false when it has
+ * exited (t->error says so); *in_ptrace_stop tells a 't' state, shown as
+ * 'T'. */
+bool snap_thread_info(struct mst_proc *p, pid_t pid, size_t i, unsigned flags, char known,
                       struct mst_thread_snap *t, bool *in_ptrace_stop);
+
+/* A sampled take's view of one thread at its instant (pass 1). */
+struct mst_snap_sched {
+	struct mst_syscall_line line; /* its system call now */
+	struct mst_perf_task k;       /* what the scheduler program saw */
+	bool have;                    /* k is valid */
+	bool still;                   /* off a CPU at the last take and not run since */
+};
 
 #endif

@@ -134,6 +134,8 @@ void snap_read_py_stopped(struct mst_py *py, struct mst_thread_snap *t,
 	}
 	if (flags & MST_SNAP_LOCALS)
 		read_locals(py, t);
+	if (flags & SNAP_NO_GIL)
+		return;
 	struct mst_py_gil g;
 	if (mst_py_read_gil(py, &g) == 0 && g.known)
 		t->holds_gil = g.holder == pt->tstate && g.locked;
@@ -222,12 +224,10 @@ void snap_memo_py(struct mst_thread_snap *t, bool rt_ok, uint64_t rt)
  * frames were last read: they are the same (only a thread moves its own
  * frame chain), and are taken from the slot as they are. Its GIL
  * ownership is read again: another thread's take or drop changes it. */
-bool snap_py_unchanged(struct mst_py *py, struct mst_thread_snap *t, const struct mst_py_thread *pt,
-                       uint64_t rt)
+bool snap_py_reuse(struct mst_thread_snap *t, const struct mst_py_thread *pt)
 {
 	const struct mst_thread_memo *m = &t->memo;
-	if (!m->py_kept || m->tid != t->tid || m->py_tstate != pt->tstate || !t->py ||
-	    m->npy > t->py_cap || rt != m->runtime)
+	if (m->tid != t->tid || m->py_tstate != pt->tstate || !t->py || m->npy > t->py_cap)
 		return false;
 	t->has_py = true;
 	t->tstate = pt->tstate;
@@ -236,6 +236,15 @@ bool snap_py_unchanged(struct mst_py *py, struct mst_thread_snap *t, const struc
 	t->py_reused = true;
 	t->py_truncated = m->py_truncated;
 	t->py_error = m->py_error;
+	return true;
+}
+
+bool snap_py_unchanged(struct mst_py *py, struct mst_thread_snap *t, const struct mst_py_thread *pt,
+                       uint64_t rt)
+{
+	const struct mst_thread_memo *m = &t->memo;
+	if (!m->py_kept || rt != m->runtime || !snap_py_reuse(t, pt))
+		return false;
 	struct mst_py_gil g;
 	if (mst_py_read_gil(py, &g) == 0 && g.known)
 		t->holds_gil = g.holder == pt->tstate && g.locked;
@@ -368,7 +377,7 @@ struct mst_py_thread *snap_match_by_tid(struct mst_snapshot *s, struct mst_proc 
 	return m;
 }
 
-bool snap_thread_info(struct mst_proc *p, pid_t pid, size_t i, unsigned flags,
+bool snap_thread_info(struct mst_proc *p, pid_t pid, size_t i, unsigned flags, char known,
                       struct mst_thread_snap *t, bool *in_ptrace_stop)
 {
 	t->tid = mst_proc_task(p, i);
@@ -376,8 +385,10 @@ bool snap_thread_info(struct mst_proc *p, pid_t pid, size_t i, unsigned flags,
 	/* The state on every take, through an fd kept open; the name only
 	 * when names are read, or for a thread new in this slot. */
 	bool comm = !(flags & MST_SNAP_NO_NAMES) || t->comm_tid != t->tid;
-	if ((comm && mst_proc_task_info(pid, t->tid, t->comm, NULL) < 0) ||
-	    mst_proc_task_state(p, t->tid, &t->state) < 0) {
+	if (known)
+		t->state = known;
+	if ((comm && mst_proc_task_info(pid, t->tid, t->comm, NULL) < 0) || known == 'X' ||
+	    (!known && mst_proc_task_state(p, t->tid, &t->state) < 0)) {
 		t->comm_tid = 0;
 		t->error = -ESRCH;
 		snprintf(t->errmsg, sizeof(t->errmsg), "thread has exited");
@@ -421,7 +432,7 @@ int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py 
 	for (size_t i = 0; i < nt; i++) {
 		struct mst_thread_snap *t = &s->threads[s->nthreads++];
 		bool in_ptrace_stop = false;
-		if (!snap_thread_info(p, s->pid, i, flags, t, &in_ptrace_stop))
+		if (!snap_thread_info(p, s->pid, i, flags, 0, t, &in_ptrace_stop))
 			continue;
 		if (py_only) {
 			struct mst_py_thread *m = snap_match_by_tid(s, p, py, t->tid);
@@ -657,7 +668,7 @@ void mst_snapshot_free(struct mst_snapshot *s)
 	free(s->reads);
 	free(s->scratch);
 	free(s->used);
-	free(s->lines);
+	free(s->sched);
 	mst_py_threads_free(&s->pt);
 	free(s);
 }

@@ -12,12 +12,39 @@
 #include "perf/bpf-abi.h"
 #include "snapshot-int.h"
 
+/* The slot's memo is t's from now on: what it kept of another thread is
+ * forgotten. */
+static void memo_own(struct mst_thread_snap *t)
+{
+	struct mst_thread_memo *m = &t->memo;
+	if (m->tid == t->tid)
+		return;
+	m->tid = t->tid;
+	m->walked = m->py_kept = m->sched_off = false;
+	m->sample_ns = 0;
+	m->py_tstate = 0;
+}
+
 /* Thread t from sample smp: the walk over the stack it copied, its Python
  * frames and GIL from the copies. */
 static void from_sample(struct mst_snapshot *s, struct mst_unwinder *u, struct mst_py *py,
                         const struct mst_snap_samples *src, const struct mst_bpf_sample *smp,
                         bool fresh, struct mst_thread_snap *t)
 {
+	struct mst_thread_memo *mm = &t->memo;
+	/* The sample the slot already holds (the thread has not run a whole
+	 * period since): decoded the same, so not decoded again. */
+	if (mm->sample_ns && mm->sample_ns == smp->time_ns) {
+		t->regs = mm->regs;
+		t->npcs = mm->npcs;
+		struct mst_py_thread *m =
+		    py ? snap_match_tstate(&s->pt, t->tid, t->regs.tp, true) : NULL;
+		if (m && smp->tstate && m->tstate == smp->tstate && snap_py_reuse(t, m)) {
+			s->used[m - s->pt.v] = true;
+			t->holds_gil = mm->sample_gil;
+		}
+		return;
+	}
 	mst_arch_regs_from_sample(smp->regs, &t->regs);
 	/* The copy is the ring buffer's, read-only: nothing is copied past
 	 * it; deeper words are read from the process (outer frames, which
@@ -30,8 +57,12 @@ static void from_sample(struct mst_snapshot *s, struct mst_unwinder *u, struct m
 	if (u)
 		mst_unwind(u, &t->regs, &copy, t->pcs, t->pc_exact, MST_MAX_NATIVE_FRAMES, &t->npcs,
 		           NULL);
-	t->memo.sys = (struct mst_syscall_line){.running = true};
+	mm->sys = (struct mst_syscall_line){.running = true};
 	snap_memo_walk(t, &copy);
+	mm->regs = t->regs;
+	mm->npcs = t->npcs;
+	mm->sample_ns = smp->time_ns;
+	mm->py_tstate = 0;
 	if (!py)
 		return;
 	struct mst_py_thread *m = snap_match_tstate(&s->pt, t->tid, t->regs.tp, true);
@@ -40,6 +71,7 @@ static void from_sample(struct mst_snapshot *s, struct mst_unwinder *u, struct m
 	s->used[m - s->pt.v] = true;
 	struct mst_perf_overlay o = {.s = smp, .cap = src->cap, .live = *mst_py_reader(py)};
 	struct mst_reader old = mst_py_swap_reader(py, mst_perf_overlay_reader(&o));
+	/* Its GIL as the sample copied it. */
 	snap_read_py_stopped(py, t, m, s->scratch, 0);
 	/* The collector as it was at a sample of this tick: with the flag
 	 * read now, a thread sampled in a collection that has ended since
@@ -51,19 +83,25 @@ static void from_sample(struct mst_snapshot *s, struct mst_unwinder *u, struct m
 	mst_py_swap_reader(py, old);
 	s->gc_known |= known;
 	s->gc_collecting |= collecting;
-	t->memo.py_kept = false;
+	snap_memo_py(t, false, 0);
+	mm->sample_gil = t->holds_gil;
 }
 
 /* Thread t blocked in the system call now: walked from there without a
  * stop, unless its last walk still holds. */
 static void blocked(struct mst_snapshot *s, struct mst_proc *p, struct mst_unwinder *u,
-                    struct mst_py *py, const struct mst_snap_samples *src, bool fresh,
-                    const struct mst_syscall_line *now, struct mst_thread_snap *t)
+                    struct mst_py *py, bool fresh, const struct mst_snap_sched *sc, unsigned pyf,
+                    struct mst_thread_snap *t)
 {
-	bool same = !fresh && snap_still_blocked(p, t, now, s->stack);
+	const struct mst_syscall_line *now = &sc->line;
+	struct mst_thread_memo *mm = &t->memo;
+	mm->sample_ns = 0;
+	/* Not run since the last walk: nothing to read. Else the same call
+	 * over the same stack words. */
+	bool same = !fresh && mm->walked && (sc->still || snap_still_blocked(p, t, now, s->stack));
 	if (same) {
-		t->regs = t->memo.regs;
-		t->npcs = t->memo.npcs;
+		t->regs = mm->regs;
+		t->npcs = mm->npcs;
 		t->reused = true;
 		s->reused++;
 	} else {
@@ -71,37 +109,74 @@ static void blocked(struct mst_snapshot *s, struct mst_proc *p, struct mst_unwin
 		 * very call (same sp and pc): with only sp and pc, a walk
 		 * stops at the first frame found from a register the
 		 * blocked call's callers kept (a frame pointer, say). */
-		uint64_t v[MST_BPF_NREGS];
-		if (src->regs && src->regs(src->regs_ctx, t->tid, v) &&
-		    v[MST_BPF_R_SP] == now->sp && v[MST_BPF_R_IP] == now->pc) {
-			mst_arch_regs_from_sample(v, &t->regs);
+		const struct mst_perf_task *k = &sc->k;
+		if (sc->have && k->switched && !k->on_cpu && k->sys.sp == now->sp &&
+		    k->sys.pc == now->pc) {
+			t->regs = k->regs;
 			t->regs.syscall_nr = now->nr;
 			t->regs.syscall_arg0 = now->args[0];
 		} else {
 			mst_arch_regs_from_syscall(now->sp, now->pc, now->nr, now->args[0],
 			                           &t->regs);
 		}
+		/* A stack walked before needs about what it needed then. */
+		size_t want = mm->walked && mm->stack_len ? mm->stack_len + 4096 : STACK_COPY_FIRST;
 		struct mst_stack_copy copy;
-		mst_stack_copy_take(p, &t->regs, s->stack, MST_STACK_COPY_MAX, STACK_COPY_FIRST,
-		                    &copy);
+		mst_stack_copy_take(p, &t->regs, s->stack, MST_STACK_COPY_MAX,
+		                    want < STACK_COPY_FIRST ? want : STACK_COPY_FIRST, &copy);
 		copy.reads = s->reads;
 		copy.reads_max = s->reads ? MST_STACK_READS_MAX : 0;
 		if (u)
 			mst_unwind(u, &t->regs, &copy, t->pcs, t->pc_exact, MST_MAX_NATIVE_FRAMES,
 			           &t->npcs, NULL);
-		t->memo.sys = *now;
+		mm->sys = *now;
 		snap_memo_walk(t, &copy);
 	}
 	struct mst_py_thread *m = py ? snap_match_by_tid(s, p, py, t->tid) : NULL;
 	if (!m)
 		return;
 	s->used[m - s->pt.v] = true;
-	uint64_t rt = 0;
-	bool rt_ok = mst_proc_task_runtime(p, t->tid, &rt) == 0;
-	if (same && rt_ok && snap_py_unchanged(py, t, m, rt))
+	/* Only a thread moves its own frame chain: one that has not run has
+	 * the same frames. */
+	if (sc->still && snap_py_reuse(t, m))
 		return;
-	snap_read_py_stopped(py, t, m, s->scratch, 0);
+	uint64_t rt = 0;
+	bool rt_ok = false;
+	if (!sc->have) {
+		rt_ok = mst_proc_task_runtime(p, t->tid, &rt) == 0;
+		if (same && rt_ok && mm->py_kept && rt == mm->runtime && snap_py_reuse(t, m))
+			return;
+	}
+	snap_read_py_stopped(py, t, m, s->scratch, pyf);
 	snap_memo_py(t, rt_ok, rt);
+}
+
+/* Pass 1 for task i: its tid, state and system call now, from what the
+ * scheduler program saw (no read), or from /proc. false: it has exited. */
+static bool thread_now(struct mst_snapshot *s, struct mst_proc *p,
+                       const struct mst_snap_samples *src, unsigned flags, size_t i)
+{
+	struct mst_thread_snap *t = &s->threads[i];
+	struct mst_snap_sched *sc = &s->sched[i];
+	const struct mst_thread_memo *mm = &t->memo;
+	pid_t tid = mst_proc_task(p, i);
+	memset(sc, 0, sizeof(*sc));
+	sc->line.running = true;
+	sc->have = src->task && src->task(src->task_ctx, tid, &sc->k);
+	/* Off a CPU at the last take, and no switch since. */
+	sc->still = sc->have && mm->tid == tid && mm->sched_off && sc->k.seq == mm->sched_seq &&
+	            t->comm_tid == tid;
+	char known = sc->still ? mm->state : sc->have && sc->k.switched ? sc->k.state : 0;
+	bool in_stop = false;
+	if (!snap_thread_info(p, s->pid, i, flags, known, t, &in_stop))
+		return false;
+	if (sc->still)
+		sc->line = mm->sched_line;
+	else if (sc->have && sc->k.switched)
+		sc->line = sc->k.sys;
+	else if (mst_proc_task_syscall(p, t->tid, &sc->line) < 0)
+		sc->line.running = true;
+	return true;
 }
 
 int mst_snapshot_take_sampled(struct mst_proc *p, struct mst_unwinder *u, struct mst_py *py,
@@ -129,40 +204,38 @@ int mst_snapshot_take_sampled(struct mst_proc *p, struct mst_unwinder *u, struct
 		goto out;
 	/* One instant first: every thread's state and system call, and the
 	 * GIL's holder, read together; the walks and decoding after. */
-	if (nt > s->lines_cap) {
-		struct mst_syscall_line *l = realloc(s->lines, nt * sizeof(*l));
+	if (nt > s->sched_cap) {
+		struct mst_snap_sched *l = realloc(s->sched, nt * sizeof(*l));
 		if (!l) {
 			rc = mst_err_set(err, -ENOMEM, "out of memory");
 			goto out;
 		}
-		s->lines = l;
-		s->lines_cap = nt;
+		s->sched = l;
+		s->sched_cap = nt;
 	}
 	size_t alive = 0;
 	for (size_t i = 0; i < nt; i++) {
-		struct mst_thread_snap *t = &s->threads[s->nthreads++];
-		bool in_stop = false;
-		s->lines[i] = (struct mst_syscall_line){.running = true};
-		if (!snap_thread_info(p, s->pid, i, flags, t, &in_stop))
-			continue;
-		alive++;
-		if (mst_proc_task_syscall(p, t->tid, &s->lines[i]) < 0)
-			s->lines[i].running = true;
+		s->nthreads++;
+		alive += thread_now(s, p, src, flags, i);
 	}
 	struct mst_py_gil g = {0};
 	bool gil = py && mst_py_read_gil(py, &g) == 0 && g.known;
+	/* With the GIL read once, each thread's reads leave it alone. */
+	unsigned pyf = gil ? SNAP_NO_GIL : 0;
 	for (size_t i = 0; i < s->nthreads; i++) {
 		struct mst_thread_snap *t = &s->threads[i];
 		if (t->error)
 			continue;
-		const struct mst_syscall_line *now = &s->lines[i];
+		const struct mst_snap_sched *sc = &s->sched[i];
+		const struct mst_syscall_line *now = &sc->line;
+		memo_own(t);
 		bool new_sample = false, held = false;
 		const struct mst_bpf_sample *smp = src->get(src->ctx, t->tid, &new_sample);
 		/* In a system call now, even runnable (woken from a futex, not
 		 * back on a CPU yet): taken where it is, as a stop would find
 		 * it; the classification knows the calls that sleep. */
 		if (!now->running && now->nr >= 0) {
-			blocked(s, p, u, py, src, fresh, now, t);
+			blocked(s, p, u, py, fresh, sc, pyf, t);
 		} else if (smp && t->state == 'R') {
 			/* Running: its newest sample, taken since the last take
 			 * or, when its clock has not reached another period
@@ -173,10 +246,14 @@ int mst_snapshot_take_sampled(struct mst_proc *p, struct mst_unwinder *u, struct
 		} else {
 			/* Running, never sampled yet: its Python frames as they
 			 * are. */
+			t->memo.sample_ns = 0;
 			struct mst_py_thread *m = py ? snap_match_by_tid(s, p, py, t->tid) : NULL;
 			if (m) {
 				s->used[m - s->pt.v] = true;
-				snap_read_py_stopped(py, t, m, s->scratch, 0);
+				if (!(sc->still && snap_py_reuse(t, m))) {
+					snap_read_py_stopped(py, t, m, s->scratch, pyf);
+					snap_memo_py(t, false, 0);
+				}
 			}
 		}
 		/* A tick is one instant: the GIL is the one read with the
@@ -189,6 +266,11 @@ int mst_snapshot_take_sampled(struct mst_proc *p, struct mst_unwinder *u, struct
 			t->holds_gil = g.locked && t->has_py && g.holder == t->tstate;
 			t->gil_left = held && g.locked && !t->holds_gil;
 		}
+		/* What the next take needs to know it has not run since. */
+		t->memo.sched_off = sc->have && (sc->k.switched ? !sc->k.on_cpu : !now->running);
+		t->memo.sched_seq = sc->k.seq;
+		t->memo.state = t->state;
+		t->memo.sched_line = *now;
 	}
 	snap_py_end(s, py);
 	if (alive == 0) {

@@ -41,6 +41,11 @@ void mst_arch_regs_from_sample(const uint64_t *regs, struct mst_regs *out);
  * frame is found from the stack pointer. */
 void mst_arch_regs_from_syscall(uint64_t sp, uint64_t pc, long nr, uint64_t arg0,
                                 struct mst_regs *out);
+/* The system call a thread is in, from its registers as it left a CPU
+ * (bpf-abi.h order, with the kernel's orig_ax): what /proc/.../syscall
+ * would have said then; nr -1 when it was in none. */
+struct mst_syscall_line;
+void mst_arch_syscall_from_sample(const uint64_t *regs, struct mst_syscall_line *out);
 
 /* Value of libunwind register regnum; false if we do not have it. */
 bool mst_arch_unw_reg(const struct mst_regs *r, int regnum, uint64_t *val);

@@ -6,7 +6,9 @@
  * chain and the GIL's state (src/perf/bpf-abi.h) into a ring buffer that
  * msttop drains at each tick. Another BPF program, on the scheduler's
  * switches, keeps each thread's registers as it leaves a CPU, for the
- * threads blocked in a system call (mst_perf_switch_regs). The native
+ * threads blocked in a system call, and whether each is on a CPU, in memory
+ * msttop reads without a system call (mst_perf_task): a thread that has not
+ * run since the last tick costs no read at all. The native
  * stack is walked over the copy and the Python frames decoded from the
  * copies by the same code as for a stopped thread, so both halves are of
  * one instant.
@@ -22,7 +24,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "msttop/arch.h"
 #include "msttop/err.h"
+#include "msttop/proc.h"
 #include "msttop/py.h"
 #include "msttop/reader.h"
 
@@ -58,11 +62,26 @@ int mst_perf_threads(struct mst_perf *pf, pid_t pid, const pid_t *tids, const ui
 typedef void (*mst_perf_fn)(void *ctx, const struct mst_bpf_sample *s);
 int mst_perf_drain(struct mst_perf *pf, mst_perf_fn fn, void *ctx);
 
-/* The user registers (bpf-abi.h order) thread tid had when it last left
- * a CPU: those of a thread blocked in a system call since, complete where
- * /proc gives only sp and pc. pf is a struct mst_perf (the signature of
- * mst_snap_samples.regs). false when none were recorded. */
-bool mst_perf_switch_regs(void *pf, pid_t tid, uint64_t *regs);
+/* What the scheduler program last saw of a thread: where /proc would be
+ * read per thread per tick (its state, its system call), read from memory
+ * msttop shares with the program, no system call. */
+struct mst_perf_task {
+	/* Changes whenever the thread takes or leaves a CPU: a thread off a
+	 * CPU whose seq is unchanged has not run since. */
+	uint64_t seq;
+	bool switched; /* it has, since it was followed; else nothing below */
+	bool on_cpu;   /* on a CPU now */
+	/* Off a CPU: its /proc state letter then (R preempted, S, D, T, t;
+	 * X exited), its system call then (running: preempted, as /proc
+	 * says of a runnable thread) and its user registers. */
+	char state;
+	struct mst_syscall_line sys;
+	struct mst_regs regs;
+};
+/* Thread tid as last seen: false when it is not followed (a thread newer
+ * than the last mst_perf_threads, or beyond MST_BPF_TASKS). pf is a struct
+ * mst_perf (the signature of mst_snap_samples.task). */
+bool mst_perf_task(void *pf, pid_t tid, struct mst_perf_task *out);
 
 struct mst_perf_stats {
 	uint64_t samples; /* drained */

@@ -51,6 +51,18 @@ struct mst_thread_memo {
 	size_t npy;
 	bool py_truncated;
 	int py_error;
+	/* A sampled take (perf): the thread's switch count then, when it was
+	 * off a CPU (sched_off) — unchanged, it has not run since, and
+	 * nothing of it is read again — and the state and system call it
+	 * was shown in. */
+	bool sched_off;
+	uint64_t sched_seq;
+	char state;
+	struct mst_syscall_line sched_line;
+	/* The sample whose walk (regs, npcs) and Python frames the slot
+	 * holds, with its GIL then (0: none). */
+	uint64_t sample_ns;
+	bool sample_gil;
 };
 
 struct mst_thread_snap {
@@ -96,6 +108,8 @@ struct mst_thread_snap {
 	struct mst_thread_memo memo;
 };
 
+struct mst_snap_sched;
+
 struct mst_snapshot {
 	pid_t pid;
 	char cmdline[512];
@@ -127,8 +141,8 @@ struct mst_snapshot {
 	struct mst_py_frame *scratch;
 	bool *used;
 	size_t used_cap;
-	struct mst_syscall_line *lines; /* per thread, for a sampled take */
-	size_t lines_cap;
+	struct mst_snap_sched *sched; /* per thread, for a sampled take */
+	size_t sched_cap;
 	struct mst_py_threads pt;
 };
 
@@ -179,14 +193,17 @@ int mst_snapshot_take_core(struct mst_corefile *c, struct mst_unwinder *u, struc
 /* Samples taken without stopping anything (perf.h): for each thread, the
  * newest sample held of it, and whether it arrived since the last take. */
 struct mst_bpf_sample;
+struct mst_perf_task;
 struct mst_snap_samples {
 	const struct mst_bpf_sample *(*get)(void *ctx, pid_t tid, bool *fresh);
 	void *ctx;
 	const struct mst_py_capture *cap; /* what the samples copied */
-	/* Optional: the registers tid had when it last left a CPU (complete,
-	 * where /proc gives a blocked thread's sp and pc only). */
-	bool (*regs)(void *ctx, pid_t tid, uint64_t *regs);
-	void *regs_ctx;
+	/* Optional: what the scheduler last saw of tid (mst_perf_task): its
+	 * state and system call without reading /proc, its registers when it
+	 * left a CPU (complete, where /proc gives a blocked thread's sp and pc
+	 * only), and whether it has run since the last take. */
+	bool (*task)(void *ctx, pid_t tid, struct mst_perf_task *out);
+	void *task_ctx;
 };
 /* A snapshot of every task of p in which no thread is stopped. A thread
  * running now (/proc) is its newest sample: registers and stack walked over

@@ -55,11 +55,27 @@ enum {
 	MST_BPF_R_R10,
 	MST_BPF_R_R11,
 	MST_BPF_R_FSBASE,
+	/* The system call the thread is in, -1 for none (the kernel's
+	 * orig_ax): with di, si, dx, r10, r8, r9 its arguments. */
+	MST_BPF_R_ORIG_AX,
 	MST_BPF_NREGS
 };
 
-/* A thread's user registers when it last left a CPU. */
-struct mst_bpf_regs {
+/* Threads whose switches are kept (mst_bpf_task slots). */
+#define MST_BPF_TASKS 16384
+
+/* One thread's last switches, as the scheduler program saw them: a slot of
+ * an array msttop maps and reads without a system call (slot per tid in the
+ * map "slots", given by msttop). The program writes it as a sequence lock:
+ * seq is odd while it writes and grows by 2 with every switch in or out, so
+ * a thread whose seq is unchanged and was off a CPU has not run since. */
+struct mst_bpf_task {
+	mst_u64 seq;
+	mst_u32 tid;   /* the slot's owner, set by the program */
+	mst_u32 state; /* at its last switch out: 0 runnable (preempted), else
+	                * the kernel's sleeping/stopped/dead bits */
+	mst_u32 on_cpu, pad;
+	/* Its user registers at its last switch out. */
 	mst_u64 regs[MST_BPF_NREGS];
 };
 

@@ -66,11 +66,11 @@ int mst_perf_drain(struct mst_perf *pf, mst_perf_fn fn, void *ctx)
 	return -ENOTSUP;
 }
 
-bool mst_perf_switch_regs(void *pf, pid_t tid, uint64_t *regs)
+bool mst_perf_task(void *pf, pid_t tid, struct mst_perf_task *out)
 {
 	(void)pf;
 	(void)tid;
-	(void)regs;
+	(void)out;
 	return false;
 }
 
@@ -86,6 +86,7 @@ void mst_perf_stats(const struct mst_perf *pf, struct mst_perf_stats *out)
 #include <bpf/libbpf.h>
 #include <linux/perf_event.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 
 #include "bpf-abi.h"
@@ -95,10 +96,20 @@ void mst_perf_stats(const struct mst_perf *pf, struct mst_perf_stats *out)
  * threads, a tenth of a second of ticks. */
 #define RING_BYTES (16u << 20)
 
+#define NO_SLOT UINT32_MAX
+
 struct pthread_ev {
 	pid_t tid;
 	int fd;
 	uint64_t tstate;
+	uint32_t slot; /* in tasks, or NO_SLOT */
+};
+
+/* tid -> slot, sorted by tid: rebuilt when the threads change (refreshes),
+ * searched per thread per tick. */
+struct tslot {
+	pid_t tid;
+	uint32_t slot;
 };
 
 struct pproc {
@@ -117,6 +128,13 @@ struct mst_perf {
 	mst_perf_fn fn; /* of the drain under way */
 	void *fn_ctx;
 	uint64_t samples;
+	/* The scheduler program's slots, mapped read-only. */
+	const volatile struct mst_bpf_task *tasks;
+	size_t tasks_bytes;
+	uint32_t *free_slots;
+	size_t nfree;
+	struct tslot *idx;
+	size_t nidx;
 };
 
 static int quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -197,6 +215,21 @@ int mst_perf_open(const struct mst_perf_opts *o, struct mst_perf **out, struct m
 		                 strerror(errno));
 		goto fail;
 	}
+	pf->tasks_bytes = (sizeof(struct mst_bpf_task) * MST_BPF_TASKS + 4095) & ~(size_t)4095;
+	void *m = mmap(NULL, pf->tasks_bytes, PROT_READ, MAP_SHARED,
+	               bpf_map__fd(pf->skel->maps.tasks), 0);
+	if (m == MAP_FAILED) {
+		rc = mst_err_set(err, -errno, "perf back end: cannot map the threads' slots: %s",
+		                 strerror(errno));
+		goto fail;
+	}
+	pf->tasks = m;
+	if (!(pf->free_slots = malloc(MST_BPF_TASKS * sizeof(*pf->free_slots)))) {
+		rc = mst_err_set(err, -ENOMEM, "out of memory");
+		goto fail;
+	}
+	for (uint32_t i = 0; i < MST_BPF_TASKS; i++)
+		pf->free_slots[pf->nfree++] = MST_BPF_TASKS - 1 - i;
 	if (!(pf->skel->links.on_switch = bpf_program__attach(pf->skel->progs.on_switch))) {
 		rc = mst_err_set(err, -errno,
 		                 "perf back end: cannot attach to the scheduler's switches: %s",
@@ -223,6 +256,56 @@ static void close_ev(struct mst_perf *pf, struct pthread_ev *e)
 	close(e->fd);
 	__u32 k = (__u32)e->tid;
 	bpf_map_delete_elem(bpf_map__fd(pf->skel->maps.tstates), &k);
+	if (e->slot != NO_SLOT) {
+		/* The program may still write the slot once before it sees the
+		 * deletion: a reader checks the slot's tid. */
+		bpf_map_delete_elem(bpf_map__fd(pf->skel->maps.slots), &k);
+		pf->free_slots[pf->nfree++] = e->slot;
+		e->slot = NO_SLOT;
+	}
+}
+
+/* A slot for tid, emptied before the program can find it. */
+static uint32_t take_slot(struct mst_perf *pf, pid_t tid)
+{
+	if (!pf->nfree)
+		return NO_SLOT;
+	uint32_t slot = pf->free_slots[pf->nfree - 1];
+	struct mst_bpf_task zero;
+	memset(&zero, 0, sizeof(zero));
+	__u32 k = (__u32)tid;
+	if (bpf_map_update_elem(bpf_map__fd(pf->skel->maps.tasks), &slot, &zero, BPF_ANY) < 0 ||
+	    bpf_map_update_elem(bpf_map__fd(pf->skel->maps.slots), &k, &slot, BPF_ANY) < 0)
+		return NO_SLOT;
+	pf->nfree--;
+	return slot;
+}
+
+static int cmp_tslot(const void *a, const void *b)
+{
+	const struct tslot *x = a, *y = b;
+	return (x->tid > y->tid) - (x->tid < y->tid);
+}
+
+static void index_slots(struct mst_perf *pf)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < pf->nprocs; i++)
+		n += pf->procs[i].nev;
+	struct tslot *v = realloc(pf->idx, (n ? n : 1) * sizeof(*v));
+	if (!v) {
+		pf->nidx = 0; /* every thread read from /proc */
+		return;
+	}
+	pf->idx = v;
+	pf->nidx = 0;
+	for (size_t i = 0; i < pf->nprocs; i++)
+		for (size_t j = 0; j < pf->procs[i].nev; j++)
+			if (pf->procs[i].ev[j].slot != NO_SLOT)
+				v[pf->nidx++] =
+				    (struct tslot){pf->procs[i].ev[j].tid, pf->procs[i].ev[j].slot};
+	if (pf->nidx > 1)
+		qsort(v, pf->nidx, sizeof(*v), cmp_tslot);
 }
 
 void mst_perf_unwatch(struct mst_perf *pf, pid_t pid)
@@ -236,6 +319,7 @@ void mst_perf_unwatch(struct mst_perf *pf, pid_t pid)
 	__u32 k = (__u32)pid;
 	bpf_map_delete_elem(bpf_map__fd(pf->skel->maps.configs), &k);
 	*p = pf->procs[--pf->nprocs];
+	index_slots(pf);
 }
 
 void mst_perf_close(struct mst_perf *pf)
@@ -245,6 +329,10 @@ void mst_perf_close(struct mst_perf *pf)
 	while (pf->nprocs)
 		mst_perf_unwatch(pf, pf->procs[0].pid);
 	free(pf->procs);
+	free(pf->idx);
+	free(pf->free_slots);
+	if (pf->tasks)
+		munmap((void *)pf->tasks, pf->tasks_bytes);
 	ring_buffer__free(pf->ring);
 	mst_sample__destroy(pf->skel);
 	free(pf);
@@ -361,7 +449,10 @@ int mst_perf_threads(struct mst_perf *pf, pid_t pid, const pid_t *tids, const ui
 				p->cap = nc;
 			}
 			e = &p->ev[p->nev++];
-			*e = (struct pthread_ev){.tid = tids[j], .fd = fd, .tstate = ~0ull};
+			*e = (struct pthread_ev){.tid = tids[j],
+			                         .fd = fd,
+			                         .tstate = ~0ull,
+			                         .slot = take_slot(pf, tids[j])};
 		}
 		uint64_t ts = tstates ? tstates[j] : 0;
 		if (ts != e->tstate) {
@@ -374,6 +465,7 @@ int mst_perf_threads(struct mst_perf *pf, pid_t pid, const pid_t *tids, const ui
 			e->tstate = ts;
 		}
 	}
+	index_slots(pf);
 	return rc;
 }
 
@@ -387,14 +479,68 @@ int mst_perf_drain(struct mst_perf *pf, mst_perf_fn fn, void *ctx)
 	return rc < 0 ? rc : (int)(pf->samples - before);
 }
 
-bool mst_perf_switch_regs(void *ctx, pid_t tid, uint64_t *regs)
+/* The kernel's task state bits as /proc letters (fs/proc/array.c): the
+ * highest reported bit wins; a task that left its CPU dead has exited. */
+static char state_letter(uint32_t st)
+{
+	if (st & 0x80) /* TASK_DEAD */
+		return 'X';
+	st &= 0x7f; /* TASK_REPORT */
+	static const char letters[] = "RSDTtXZP";
+	int i = 0;
+	while (st) {
+		st >>= 1;
+		i++;
+	}
+	return letters[i];
+}
+
+bool mst_perf_task(void *ctx, pid_t tid, struct mst_perf_task *out)
 {
 	struct mst_perf *pf = ctx;
-	__u32 k = (__u32)tid;
-	struct mst_bpf_regs v;
-	if (!pf || bpf_map_lookup_elem(bpf_map__fd(pf->skel->maps.switched), &k, &v) < 0)
+	if (!pf || !pf->nidx)
 		return false;
-	memcpy(regs, v.regs, sizeof(v.regs));
+	struct tslot key = {.tid = tid};
+	const struct tslot *f = bsearch(&key, pf->idx, pf->nidx, sizeof(key), cmp_tslot);
+	if (!f)
+		return false;
+	const volatile struct mst_bpf_task *e = &pf->tasks[f->slot];
+	struct mst_bpf_task c;
+	/* The program's sequence lock (sample.bpf.c): a copy between two
+	 * equal even values of seq is whole. A write takes well under a
+	 * microsecond; a thread switching faster than we copy is retried. */
+	for (int tries = 0;; tries++) {
+		uint64_t s0 = e->seq;
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		c.tid = e->tid;
+		c.state = e->state;
+		c.on_cpu = e->on_cpu;
+		for (size_t i = 0; i < MST_BPF_NREGS; i++)
+			c.regs[i] = e->regs[i];
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		c.seq = e->seq;
+		if (!(s0 & 1) && c.seq == s0)
+			break;
+		if (tries == 100)
+			return false;
+	}
+	memset(out, 0, sizeof(*out));
+	out->seq = c.seq;
+	if (c.seq == 0)
+		return true; /* not switched since it was followed */
+	if (c.tid != (uint32_t)tid)
+		return false; /* a slot just given to another thread */
+	out->switched = true;
+	out->on_cpu = c.on_cpu;
+	out->state = c.on_cpu ? 'R' : state_letter(c.state);
+	mst_arch_regs_from_sample(c.regs, &out->regs);
+	if (out->state == 'R') {
+		out->sys = (struct mst_syscall_line){.running = true, .nr = -1};
+	} else {
+		mst_arch_syscall_from_sample(c.regs, &out->sys);
+		out->regs.syscall_nr = out->sys.nr;
+		out->regs.syscall_arg0 = out->sys.args[0];
+	}
 	return true;
 }
 

@@ -29,6 +29,7 @@ struct thread_struct {
 struct task_struct {
 	struct thread_struct thread;
 	int pid, tgid;
+	unsigned int __state;
 } __attribute__((preserve_access_index));
 
 struct {
@@ -50,15 +51,24 @@ struct {
 	__uint(max_entries, 1 << 24); /* msttop sets the size */
 } samples SEC(".maps");
 
-/* The user registers of each thread of a watched process when it last left
- * a CPU (sched_switch): those of a thread blocked in a system call, which
- * /proc gives only its stack pointer and pc of. */
+/* The slot of each thread msttop follows in tasks (bpf-abi.h). */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
-	__type(key, __u32); /* tid */
-	__type(value, struct mst_bpf_regs);
-} switched SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MST_BPF_TASKS);
+	__type(key, __u32);   /* tid */
+	__type(value, __u32); /* its slot */
+} slots SEC(".maps");
+
+/* Each followed thread's last switches, mapped by msttop: what /proc would
+ * tell of a thread (running or not, in which system call, its registers)
+ * without a file read per thread per tick. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, MST_BPF_TASKS);
+	__type(key, __u32);
+	__type(value, struct mst_bpf_task);
+} tasks SEC(".maps");
 
 /* Samples lost to a full ring buffer (msttop reads it). */
 __u64 dropped = 0;
@@ -171,21 +181,53 @@ static __always_inline void copy_regs(__u64 *v, struct task_struct *task, struct
 	v[MST_BPF_R_R10] = r->r10;
 	v[MST_BPF_R_R11] = r->r11;
 	v[MST_BPF_R_FSBASE] = task->thread.fsbase;
+	v[MST_BPF_R_ORIG_AX] = r->orig_ax;
 }
+
+static __always_inline struct mst_bpf_task *task_slot(struct task_struct *t)
+{
+	__u32 tid = t->pid;
+	__u32 *slot = bpf_map_lookup_elem(&slots, &tid);
+	return slot ? bpf_map_lookup_elem(&tasks, slot) : NULL;
+}
+
+/* The slot's sequence lock: msttop reads seq before and after a copy. A
+ * thread's switches are written one at a time (it leaves one CPU before
+ * another takes it), and x86_64 keeps stores in order: only the compiler
+ * must not move them. */
+#define WRITE_BEGIN(e)                                                                             \
+	do {                                                                                       \
+		(e)->seq++;                                                                        \
+		asm volatile("" ::: "memory");                                                     \
+	} while (0)
+#define WRITE_END(e)                                                                               \
+	do {                                                                                       \
+		asm volatile("" ::: "memory");                                                     \
+		(e)->seq++;                                                                        \
+	} while (0)
 
 SEC("tp_btf/sched_switch")
 int BPF_PROG(on_switch, _Bool preempt, struct task_struct *prev, struct task_struct *next)
 {
-	__u32 tgid = prev->tgid;
-	if (!bpf_map_lookup_elem(&configs, &tgid))
-		return 0;
-	struct pt_regs *r = (struct pt_regs *)bpf_task_pt_regs(prev);
-	if (!r)
-		return 0;
-	struct mst_bpf_regs v = {};
-	copy_regs(v.regs, prev, r);
-	__u32 tid = prev->pid;
-	bpf_map_update_elem(&switched, &tid, &v, BPF_ANY);
+	struct mst_bpf_task *e = task_slot(prev);
+	if (e) {
+		struct pt_regs *r = (struct pt_regs *)bpf_task_pt_regs(prev);
+		WRITE_BEGIN(e);
+		e->tid = prev->pid;
+		/* Preempted: runnable, whatever state it was about to sleep in. */
+		e->state = preempt ? 0 : prev->__state;
+		e->on_cpu = 0;
+		if (r)
+			copy_regs(e->regs, prev, r);
+		WRITE_END(e);
+	}
+	e = task_slot(next);
+	if (e) {
+		WRITE_BEGIN(e);
+		e->tid = next->pid;
+		e->on_cpu = 1;
+		WRITE_END(e);
+	}
 	return 0;
 }
 
