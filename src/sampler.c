@@ -89,6 +89,9 @@ struct sproc {
 struct mst_sampler {
 	struct mst_sampler_opts o;
 	volatile sig_atomic_t *cancel;
+	/* $MSTTOP_VERIFY_WALKS: each walk ended from a thread's last one is
+	 * stepped again and compared (the tests' check of that shortcut). */
+	bool verify_walks;
 	/* procs[0] is the target; with --subprocesses, its descendants follow
 	 * in the order they were found. Pointers: an entry never moves. */
 	struct sproc **procs;
@@ -288,6 +291,7 @@ int mst_sampler_open(const struct mst_sampler_opts *o, volatile sig_atomic_t *ca
 		rc = mst_err_set(err, -ENOMEM, "out of memory");
 		goto fail;
 	}
+	s->verify_walks = getenv("MSTTOP_VERIFY_WALKS") != NULL;
 	if ((rc = choose_backend(s, err)) < 0)
 		goto fail;
 	struct sproc *root = NULL;
@@ -410,6 +414,14 @@ void mst_sampler_stats(const struct mst_sampler *s, struct mst_sampler_stats *ou
 		mst_perf_stats(s->perf, &ps);
 		out->perf_samples = ps.samples;
 		out->perf_dropped = ps.dropped;
+		for (size_t i = 0; i < s->nprocs; i++) {
+			const struct mst_snapshot *sn = s->procs[i]->snap;
+			if (!sn)
+				continue;
+			out->walk_spliced += sn->walk_spliced;
+			out->walk_verified += sn->walk_verified;
+			out->walk_differed += sn->walk_differed;
+		}
 	}
 	if (s->npauses) {
 		uint64_t sorted[PAUSE_RING];
@@ -859,9 +871,12 @@ int mst_sampler_tick(struct mst_sampler *s, uint64_t now, struct mst_err *err)
 		unsigned names_flag = refresh ? 0 : MST_SNAP_NO_NAMES;
 		/* One snapshot's memory serves every tick. */
 		if (s->perf) {
-			struct mst_snap_samples src = {mst_perf_store_get, p->store,
-			                               p->cap_ok ? &p->cap : NULL, mst_perf_task,
-			                               s->perf};
+			struct mst_snap_samples src = {.get = mst_perf_store_get,
+			                               .ctx = p->store,
+			                               .cap = p->cap_ok ? &p->cap : NULL,
+			                               .task = mst_perf_task,
+			                               .task_ctx = s->perf,
+			                               .verify_walks = s->verify_walks};
 			p->rc = mst_snapshot_take_sampled(
 			    mst_target_proc(p->tg), mst_target_unwinder(p->tg), py,
 			    mst_target_py_error(p->tg, NULL), &src, names_flag, &p->snap, &e);

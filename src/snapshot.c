@@ -657,6 +657,7 @@ void mst_snapshot_free(struct mst_snapshot *s)
 		return;
 	for (size_t i = 0; s->threads && i < s->threads_cap; i++) {
 		free(s->threads[i].memo.words);
+		mst_walk_memo_free(s->threads[i].memo.walk);
 		free(s->threads[i].pcs);
 		free(s->threads[i].pc_exact);
 		free(s->threads[i].nkinds);

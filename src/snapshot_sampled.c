@@ -54,9 +54,13 @@ static void from_sample(struct mst_snapshot *s, struct mst_unwinder *u, struct m
 	                              .cap = smp->stack_len,
 	                              .at_end = true,
 	                              .data = (uint8_t *)smp->stack};
+	/* A running thread's outer frames stay while its inner ones change:
+	 * its last walk ends this one where they meet. */
+	if (!mm->walk)
+		mm->walk = mst_walk_memo_new(src->verify_walks);
 	if (u)
-		mst_unwind(u, &t->regs, &copy, t->pcs, t->pc_exact, MST_MAX_NATIVE_FRAMES, &t->npcs,
-		           NULL);
+		mst_unwind_memo(u, &t->regs, &copy, mm->walk, t->pcs, t->pc_exact,
+		                MST_MAX_NATIVE_FRAMES, &t->npcs, NULL);
 	mm->sys = (struct mst_syscall_line){.running = true};
 	snap_memo_walk(t, &copy);
 	mm->regs = t->regs;
@@ -91,7 +95,7 @@ static void from_sample(struct mst_snapshot *s, struct mst_unwinder *u, struct m
  * stop, unless its last walk still holds. */
 static void blocked(struct mst_snapshot *s, struct mst_proc *p, struct mst_unwinder *u,
                     struct mst_py *py, bool fresh, const struct mst_snap_sched *sc, unsigned pyf,
-                    struct mst_thread_snap *t)
+                    bool verify, struct mst_thread_snap *t)
 {
 	const struct mst_syscall_line *now = &sc->line;
 	struct mst_thread_memo *mm = &t->memo;
@@ -126,9 +130,12 @@ static void blocked(struct mst_snapshot *s, struct mst_proc *p, struct mst_unwin
 		                    want < STACK_COPY_FIRST ? want : STACK_COPY_FIRST, &copy);
 		copy.reads = s->reads;
 		copy.reads_max = s->reads ? MST_STACK_READS_MAX : 0;
+		/* Its outer frames are those it ran in. */
+		if (!mm->walk)
+			mm->walk = mst_walk_memo_new(verify);
 		if (u)
-			mst_unwind(u, &t->regs, &copy, t->pcs, t->pc_exact, MST_MAX_NATIVE_FRAMES,
-			           &t->npcs, NULL);
+			mst_unwind_memo(u, &t->regs, &copy, mm->walk, t->pcs, t->pc_exact,
+			                MST_MAX_NATIVE_FRAMES, &t->npcs, NULL);
 		mm->sys = *now;
 		snap_memo_walk(t, &copy);
 	}
@@ -235,7 +242,7 @@ int mst_snapshot_take_sampled(struct mst_proc *p, struct mst_unwinder *u, struct
 		 * back on a CPU yet): taken where it is, as a stop would find
 		 * it; the classification knows the calls that sleep. */
 		if (!now->running && now->nr >= 0) {
-			blocked(s, p, u, py, fresh, sc, pyf, t);
+			blocked(s, p, u, py, fresh, sc, pyf, src->verify_walks, t);
 		} else if (smp && t->state == 'R') {
 			/* Running: its newest sample, taken since the last take
 			 * or, when its clock has not reached another period
@@ -273,6 +280,14 @@ int mst_snapshot_take_sampled(struct mst_proc *p, struct mst_unwinder *u, struct
 		t->memo.sched_line = *now;
 	}
 	snap_py_end(s, py);
+	s->walk_spliced = s->walk_verified = s->walk_differed = 0;
+	for (size_t i = 0; i < s->nthreads; i++) {
+		uint64_t a, b, c;
+		mst_walk_memo_stats(s->threads[i].memo.walk, &a, &b, &c);
+		s->walk_spliced += a;
+		s->walk_verified += b;
+		s->walk_differed += c;
+	}
 	if (alive == 0) {
 		char path[64];
 		snprintf(path, sizeof(path), "/proc/%d", (int)s->pid);

@@ -45,10 +45,50 @@ struct mst_unwinder {
 	/* Per walk. */
 	const struct mst_regs *regs;
 	struct mst_stack_copy *stack;
+	struct mst_walk_memo *rec; /* the words it reads are kept here */
+	/* Bumped when the modules are read again: a walk memo of an older
+	 * generation may hold frames of unwind tables now gone. */
+	uint64_t gen;
+};
+
+/* A frame of a kept walk: what the next walk compares, and the number of
+ * words the walk had read when it reached the frame (those read from
+ * there on decide the rest of the walk). */
+struct walk_frame {
+	uint64_t ip, sp, saved[6];
+	size_t first_word;
+	uint8_t exact;
+};
+
+struct walk_word {
+	uint64_t addr, val;
+};
+
+struct walk_buf {
+	struct walk_frame *f;
+	size_t nf, fcap;
+	struct walk_word *w;
+	size_t nw, wcap;
+	bool ok; /* complete: nothing failed to be kept */
+};
+
+struct mst_walk_memo {
+	struct walk_buf last, cur; /* the walk kept, the one being kept */
+	uint64_t gen;
+	const struct mst_unwinder *u;
+	uint64_t spliced;
+	/* Checking (mst_walk_memo_new): the walks it ended, and those a
+	 * stepped walk found different, with the stepped walk's room. */
+	bool verify;
+	uint64_t verified, differed;
+	uint64_t *vpcs;
+	uint8_t *vexact;
+	size_t vmax;
 };
 
 static void free_modules(struct mst_unwinder *u)
 {
+	u->gen++;
 	for (size_t i = 0; i < u->nmods; i++) {
 		mst_elf_close(u->mods[i].elf);
 		free(u->mods[i].path);
@@ -187,6 +227,24 @@ static int get_dyn_info_list_addr(unw_addr_space_t as, unw_word_t *addr, void *a
 	return -UNW_ENOINFO;
 }
 
+static void keep_word(struct mst_walk_memo *m, uint64_t addr, uint64_t val)
+{
+	if (!m || !m->cur.ok)
+		return;
+	struct walk_buf *b = &m->cur;
+	if (b->nw == b->wcap) {
+		size_t nc = b->wcap ? 2 * b->wcap : 256;
+		struct walk_word *w = realloc(b->w, nc * sizeof(*w));
+		if (!w) {
+			b->ok = false;
+			return;
+		}
+		b->w = w;
+		b->wcap = nc;
+	}
+	b->w[b->nw++] = (struct walk_word){addr, val};
+}
+
 static int access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *val, int write, void *arg)
 {
 	(void)as;
@@ -213,6 +271,7 @@ static int access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *val, int
 		if (st->reads && st->nreads < st->reads_max)
 			st->reads[st->nreads] = (uint32_t)(addr - st->base);
 		st->nreads++;
+		keep_word(u->rec, addr, *val);
 		return 0;
 	}
 	/* Unwind tables live in read-only segments: read them from the file
@@ -231,6 +290,7 @@ static int access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *val, int
 	}
 	if (mst_read(&u->mem, addr, val, sizeof(*val)) < 0)
 		return -UNW_EINVAL;
+	keep_word(u->rec, addr, *val);
 	return 0;
 }
 
@@ -346,23 +406,126 @@ void mst_stack_copy_take(struct mst_proc *p, const struct mst_regs *regs, uint8_
 	out->nreads = out->reads_max = 0;
 }
 
-int mst_unwind(struct mst_unwinder *u, const struct mst_regs *regs, struct mst_stack_copy *stack,
-               uint64_t *pcs, uint8_t *exact, size_t max, size_t *n, struct mst_err *err)
+struct mst_walk_memo *mst_walk_memo_new(bool verify)
+{
+	struct mst_walk_memo *m = calloc(1, sizeof(*m));
+	if (m)
+		m->verify = verify;
+	return m;
+}
+
+void mst_walk_memo_free(struct mst_walk_memo *m)
+{
+	if (!m)
+		return;
+	free(m->last.f);
+	free(m->last.w);
+	free(m->cur.f);
+	free(m->cur.w);
+	free(m->vpcs);
+	free(m->vexact);
+	free(m);
+}
+
+void mst_walk_memo_stats(const struct mst_walk_memo *m, uint64_t *spliced, uint64_t *verified,
+                         uint64_t *differed)
+{
+	*spliced = m ? m->spliced : 0;
+	*verified = m ? m->verified : 0;
+	*differed = m ? m->differed : 0;
+}
+
+/* The callee-saved registers: with pc and sp, all a frame's caller's
+ * unwind rules can use (besides memory). */
+static const unw_regnum_t saved_regs[6] = {UNW_X86_64_RBX, UNW_X86_64_RBP, UNW_X86_64_R12,
+                                           UNW_X86_64_R13, UNW_X86_64_R14, UNW_X86_64_R15};
+
+static bool keep_frame(struct walk_buf *b, const struct walk_frame *f)
+{
+	if (!b->ok)
+		return false;
+	if (b->nf == b->fcap) {
+		size_t nc = b->fcap ? 2 * b->fcap : 64;
+		struct walk_frame *v = realloc(b->f, nc * sizeof(*v));
+		if (!v) {
+			b->ok = false;
+			return false;
+		}
+		b->f = v;
+		b->fcap = nc;
+	}
+	b->f[b->nf++] = *f;
+	return true;
+}
+
+/* Whether every word the last walk read from its frame k outwards still
+ * holds what it held (read as the walk would: the copy, else the
+ * process). */
+static bool words_hold(struct mst_unwinder *u, const struct walk_buf *last, size_t k)
+{
+	struct mst_walk_memo *rec = u->rec;
+	u->rec = NULL; /* the check's reads are not the walk's */
+	bool same = true;
+	for (size_t i = last->f[k].first_word; i < last->nw && same; i++) {
+		unw_word_t v;
+		same = access_mem(u->as, last->w[i].addr, &v, 0, u) == 0 && v == last->w[i].val;
+	}
+	u->rec = rec;
+	return same;
+}
+
+/* Frame f of this walk is frame k of the last one, and the rest follows:
+ * the last walk's frames after k end this one, and are kept with the
+ * words that decided them. Returns the frames added. */
+static size_t splice(struct mst_walk_memo *m, size_t k, uint64_t *pcs, uint8_t *exact, size_t n,
+                     size_t max)
+{
+	const struct walk_buf *last = &m->last;
+	struct walk_buf *cur = &m->cur;
+	size_t base = cur->nw, added = 0;
+	for (size_t i = last->f[k].first_word; i < last->nw; i++)
+		keep_word(m, last->w[i].addr, last->w[i].val);
+	for (size_t i = k + 1; i < last->nf && n + added < max; i++, added++) {
+		struct walk_frame f = last->f[i];
+		f.first_word = base + (f.first_word - last->f[k].first_word);
+		keep_frame(cur, &f);
+		pcs[n + added] = f.ip;
+		if (exact)
+			exact[n + added] = f.exact;
+	}
+	m->spliced += added;
+	return added;
+}
+
+static int walk(struct mst_unwinder *u, const struct mst_regs *regs, struct mst_stack_copy *stack,
+                struct mst_walk_memo *m, uint64_t *pcs, uint8_t *exact, size_t max, size_t *n,
+                struct mst_err *err)
 {
 	u->regs = regs;
 	u->stack = stack;
 	*n = 0;
 	if (!u->maps && load_modules(u) < 0)
 		return mst_err_set(err, -ESRCH, "process has exited");
+	/* The last walk holds only for the same modules. */
+	bool use_last = m && m->last.ok && m->gen == u->gen && m->u == u && m->last.nf > 0;
+	if (m) {
+		m->cur.nf = m->cur.nw = 0;
+		m->cur.ok = true;
+		u->rec = m;
+	}
 	unw_cursor_t c;
 	int rc = unw_init_remote(&c, u->as, u);
 	if (rc < 0) {
 		if (exact)
 			exact[*n] = 1;
 		pcs[(*n)++] = regs->ip;
-		return 0;
+		u->rec = NULL;
+		if (m)
+			m->cur.ok = false;
+		goto out;
 	}
 	uint64_t prev_sp = 0;
+	size_t ko = 0, tries = 0;
 	/* The innermost pc is where the thread is; so is the pc of a frame a
 	 * signal interrupted, whose registers libunwind took from the signal
 	 * context (it calls that frame the signal frame). The frame inside
@@ -385,12 +548,85 @@ int mst_unwind(struct mst_unwinder *u, const struct mst_regs *regs, struct mst_s
 				exact[*n - 1] = 1;
 		}
 		pcs[(*n)++] = ip;
+		if (!m)
+			continue;
+		struct walk_frame f = {.ip = ip, .sp = sp, .exact = exact ? exact[*n - 1] : 0};
+		for (size_t r = 0; r < 6; r++) {
+			unw_word_t v = 0;
+			unw_get_reg(&c, saved_regs[r], &v);
+			f.saved[r] = v;
+		}
+		f.first_word = m->cur.nw;
+		/* A signal frame's mark is set on its inner neighbour too:
+		 * keep the kept frames' marks as the walk's. */
+		if (sig && m->cur.nf > 0)
+			m->cur.f[m->cur.nf - 1].exact = 1;
+		keep_frame(&m->cur, &f);
+		if (!use_last || sig || tries >= 4)
+			continue;
+		while (ko < m->last.nf && m->last.f[ko].sp < sp)
+			ko++;
+		if (ko >= m->last.nf || m->last.f[ko].sp != sp || m->last.f[ko].ip != ip ||
+		    memcmp(m->last.f[ko].saved, f.saved, sizeof(f.saved)) != 0)
+			continue;
+		tries++;
+		if (!words_hold(u, &m->last, ko))
+			continue;
+		*n += splice(m, ko, pcs, exact, *n, max);
+		break;
 	} while (*n < max && unw_step(&c) > 0);
 	if (*n == 0) {
 		if (exact)
 			exact[*n] = 1;
 		pcs[(*n)++] = regs->ip;
 	}
+out:
 	u->stack = NULL;
+	u->rec = NULL;
+	if (m) {
+		/* This walk is the one to compare the next with. */
+		struct walk_buf t = m->last;
+		m->last = m->cur;
+		m->cur = t;
+		m->gen = u->gen;
+		m->u = u;
+	}
 	return 0;
+}
+
+int mst_unwind(struct mst_unwinder *u, const struct mst_regs *regs, struct mst_stack_copy *stack,
+               uint64_t *pcs, uint8_t *exact, size_t max, size_t *n, struct mst_err *err)
+{
+	return walk(u, regs, stack, NULL, pcs, exact, max, n, err);
+}
+
+int mst_unwind_memo(struct mst_unwinder *u, const struct mst_regs *regs,
+                    struct mst_stack_copy *stack, struct mst_walk_memo *memo, uint64_t *pcs,
+                    uint8_t *exact, size_t max, size_t *n, struct mst_err *err)
+{
+	uint64_t before = memo ? memo->spliced : 0;
+	int rc = walk(u, regs, stack, memo, pcs, exact, max, n, err);
+	if (rc < 0 || !memo || !memo->verify || memo->spliced == before)
+		return rc;
+	/* Checked: the whole walk again, stepped; the stepped one wins. */
+	if (!memo->vpcs && !(memo->vpcs = malloc(max * sizeof(*memo->vpcs))))
+		return rc;
+	if (!memo->vexact && !(memo->vexact = malloc(max)))
+		return rc;
+	if (max > memo->vmax && memo->vmax) /* the first walk's max sized them */
+		return rc;
+	memo->vmax = max;
+	size_t n2 = 0;
+	if (walk(u, regs, stack, NULL, memo->vpcs, memo->vexact, max, &n2, NULL) < 0)
+		return rc;
+	memo->verified++;
+	if (n2 != *n || memcmp(memo->vpcs, pcs, n2 * sizeof(*pcs)) != 0 ||
+	    (exact && memcmp(memo->vexact, exact, n2) != 0)) {
+		memo->differed++;
+		memcpy(pcs, memo->vpcs, n2 * sizeof(*pcs));
+		if (exact)
+			memcpy(exact, memo->vexact, n2);
+		*n = n2;
+	}
+	return rc;
 }

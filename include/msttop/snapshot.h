@@ -63,6 +63,9 @@ struct mst_thread_memo {
 	 * holds, with its GIL then (0: none). */
 	uint64_t sample_ns;
 	bool sample_gil;
+	/* Its last walk from a sample, to end the next one early
+	 * (mst_unwind_memo); NULL until then. */
+	struct mst_walk_memo *walk;
 };
 
 struct mst_thread_snap {
@@ -133,6 +136,9 @@ struct mst_snapshot {
 	size_t orphan_tstates;
 
 	size_t reused; /* threads not stopped: blocked where they were */
+	/* A sampled take: over its threads' walk memos (unwind.h), frames
+	 * taken from a last walk, and walks verified / found different. */
+	uint64_t walk_spliced, walk_verified, walk_differed;
 
 	/* Memory kept for the next take into this snapshot. */
 	size_t threads_cap;
@@ -204,6 +210,9 @@ struct mst_snap_samples {
 	 * only), and whether it has run since the last take. */
 	bool (*task)(void *ctx, pid_t tid, struct mst_perf_task *out);
 	void *task_ctx;
+	/* Step every walk ended from a thread's last one again, and count
+	 * those that differ (mst_walk_memo_new): a test's check. */
+	bool verify_walks;
 };
 /* A snapshot of every task of p in which no thread is stopped. A thread
  * running now (/proc) is its newest sample: registers and stack walked over

@@ -68,4 +68,27 @@ void mst_stack_copy_take(struct mst_proc *p, const struct mst_regs *regs, uint8_
 int mst_unwind(struct mst_unwinder *u, const struct mst_regs *regs, struct mst_stack_copy *stack,
                uint64_t *pcs, uint8_t *exact, size_t max, size_t *n, struct mst_err *err);
 
+/* One thread's last walk, to walk its next one faster: a running thread's
+ * stack changes at its inner end and keeps its outer frames. A walk is a
+ * function of the registers and the memory it reads (unwind tables aside),
+ * so once a new walk reaches a frame of the last one with the same pc,
+ * stack pointer and callee-saved registers, and every stack word the last
+ * walk read from that frame outwards still holds its value, the rest of the
+ * walk is the last one's: it is taken from the memo instead of stepped
+ * (each libunwind step costs two system calls for its cache's lock). */
+struct mst_walk_memo;
+/* verify: every walk ended from the memo is stepped again in full, and
+ * the stepped one is kept where they differ (counted: a test's check). */
+struct mst_walk_memo *mst_walk_memo_new(bool verify);
+void mst_walk_memo_free(struct mst_walk_memo *m);
+/* Frames the walks through m took from it rather than stepped; walks
+ * verified, and found different. */
+void mst_walk_memo_stats(const struct mst_walk_memo *m, uint64_t *spliced, uint64_t *verified,
+                         uint64_t *differed);
+/* mst_unwind, ending from memo where it can, and keeping this walk in it
+ * (memo NULL: mst_unwind). */
+int mst_unwind_memo(struct mst_unwinder *u, const struct mst_regs *regs,
+                    struct mst_stack_copy *stack, struct mst_walk_memo *memo, uint64_t *pcs,
+                    uint8_t *exact, size_t max, size_t *n, struct mst_err *err);
+
 #endif

@@ -378,15 +378,28 @@ static void record_check(const struct mst_interp *py, bool perf)
 	mst_child_stop(&t);
 	tmp_remove(&d);
 	bool said = !perf || (out && strstr(out, "Sampler: perf"));
+	/* Under perf, the walks ended from a thread's last walk were checked
+	 * (MSTTOP_VERIFY_WALKS): some were, none differed. */
+	unsigned long long verified = 0, differed = 1;
+	const char *vw = out ? strstr(out, "walks verified: ") : NULL;
+	if (vw)
+		sscanf(vw, "walks verified: %llu, differed: %llu", &verified, &differed);
+	bool walks_ok = !perf || (verified > 0 && differed == 0);
 	bool ok = code == 0 && said && text && !f.bad && n > 0 && f.samples == n &&
 	          line_in_order(text, mq.path, 4) && !bad && line_in_order(text, spin_path, 3) &&
-	          trace_rc == 0 && !hp.held;
+	          trace_rc == 0 && !hp.held && walks_ok;
 	printf("RESULT %s %s %s\n", py->label, what, ok ? "ok" : "FAIL");
 	if (perf)
-		printf("%s perf: %ld polls of the target's tasks, %ld found one stopped\n",
-		       py->label, hp.passes, hp.held);
+		printf(
+		    "%s perf: %ld polls of the target's tasks, %ld found one stopped; %llu walks "
+		    "ended from the last one, stepped again: %llu differed\n",
+		    py->label, hp.passes, hp.held, verified, vw ? differed : 0);
 	ck_assert_msg(code == 0, "%s: msttop (%s) exited %d: %s", py->label, what, code, err);
 	ck_assert_msg(said, "%s: -b does not say perf:\n%s", py->label, out);
+	ck_assert_msg(walks_ok,
+	              "%s: walks ended from a thread's last walk: %llu verified, %llu differed "
+	              "from a whole walk (or none was):\n%s",
+	              py->label, verified, differed, out);
 	ck_assert_msg(!hp.held, "%s: a thread of the target was held under perf: %s", py->label,
 	              hp.what);
 	ck_assert_msg(text, "%s: no collapsed file", py->label);
@@ -423,6 +436,11 @@ START_TEST(perf_every_python)
 {
 	const struct mst_interp *py = interp_at(_i);
 	ck_assert_msg(py, "no interpreter %d", _i);
+	/* Every walk ended from a thread's last one is stepped again and
+	 * compared (unwind.h, mst_walk_memo): the shortcut must never change
+	 * a stack. This test runs in its own process: the variable stays
+	 * here. */
+	setenv("MSTTOP_VERIFY_WALKS", "1", 1);
 	record_check(py, true);
 }
 END_TEST
