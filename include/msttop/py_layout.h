@@ -106,6 +106,7 @@ struct mst_py_layout {
 	int64_t ts_frame;             /* PyFrameObject*, 3.6-3.10 */
 	int64_t ts_cframe;            /* _PyCFrame*, 3.10-3.12 */
 	int64_t cframe_current_frame; /* in _PyCFrame, 3.11-3.12 */
+	int64_t cframe_previous;      /* the caller's _PyCFrame, 3.11-3.12 */
 	int64_t ts_current_frame;     /* _PyInterpreterFrame*, 3.13+ */
 	int64_t ts_thread_id;         /* unsigned long, pthread_self() */
 	int64_t ts_native_thread_id;  /* unsigned long, gettid(), 3.11+ */

@@ -319,8 +319,10 @@ static void tstate(void)
 #endif
 #if V(3, 11) && !V(3, 13)
 	OFF("cframe_current_frame", _PyCFrame, current_frame);
+	OFF("cframe_previous", _PyCFrame, previous);
 #else
 	NA("cframe_current_frame");
+	NA("cframe_previous");
 #endif
 #if V(3, 13)
 	OFF("ts_current_frame", PyThreadState, current_frame);

@@ -179,13 +179,15 @@ void mst_py_first_frame_path(const struct mst_py *py, int64_t *ts_off, int64_t *
 	}
 }
 
-/* The innermost frame pointer in a tstate read into buf. */
+/* The innermost frame pointer in a tstate read into buf; *cframe the
+ * _PyCFrame it was read from (3.11-3.12), else 0. */
 static int first_frame(const struct mst_py *py, const uint8_t *ts, uint64_t *frame,
-                       struct mst_err *err)
+                       uint64_t *cframe, struct mst_err *err)
 {
 	int64_t off, deref;
 	mst_py_first_frame_path(py, &off, &deref);
 	*frame = get_u64(ts, off);
+	*cframe = 0;
 	if (deref < 0 || !*frame)
 		return 0;
 	uint64_t hop = *frame;
@@ -193,23 +195,58 @@ static int first_frame(const struct mst_py *py, const uint8_t *ts, uint64_t *fra
 	int rc = rd_u64(py, hop + (uint64_t)deref, frame);
 	if (rc < 0)
 		return mst_err_set(err, rc, "cannot read _PyCFrame at 0x%" PRIx64, hop);
+	*cframe = hop;
 	return 0;
+}
+
+/* 3.11-3.12 link a new eval loop's _PyCFrame into the thread state a few
+ * instructions before they set its current_frame: caught in between, that
+ * word is whatever the C stack held (NULL, or a pointer to anything), and
+ * the thread's frames are its caller's, one _PyCFrame out. That frame, or
+ * 0 (no caller: the root _PyCFrame, or not these versions). */
+static uint64_t caller_frame(struct mst_py *py, uint64_t cframe)
+{
+	int64_t prev = py->lay.cframe_previous, deref = py->lay.cframe_current_frame;
+	uint64_t outer = 0, frame = 0;
+	if (!cframe || prev < 0 || deref < 0 || rd_u64(py, cframe + (uint64_t)prev, &outer) < 0 ||
+	    !outer || rd_u64(py, outer + (uint64_t)deref, &frame) < 0)
+		return 0;
+	return frame;
 }
 
 int mst_py_frames_from_tstate(struct mst_py *py, const uint8_t *ts, struct mst_py_frame *frames,
                               size_t max, size_t *n, bool *truncated, struct mst_err *err)
 {
-	uint64_t frame;
+	uint64_t frame, cframe;
 	int rc;
 
 	*n = 0;
 	*truncated = false;
-	rc = first_frame(py, ts, &frame, err);
+	rc = first_frame(py, ts, &frame, &cframe, err);
 	if (rc < 0)
 		return rc;
 	if (py->lay.ts_frame >= 0)
 		return walk_frame_objects(py, frame, frames, max, n, truncated, err);
-	return walk_interp_frames(py, frame, frames, max, n, truncated, err);
+	rc = walk_interp_frames(py, frame, frames, max, n, truncated, err);
+	/* Nothing read from the innermost _PyCFrame: it may be one being
+	 * linked in; its caller's frames are the thread's then. */
+	if (cframe && *n == 0 && (rc < 0 || !frame)) {
+		uint64_t outer = caller_frame(py, cframe);
+		struct mst_err e2 = {0};
+		size_t n2 = 0;
+		bool t2 = false;
+		if (outer && outer != frame &&
+		    walk_interp_frames(py, outer, frames, max, &n2, &t2, &e2) == 0 && n2 > 0) {
+			*n = n2;
+			*truncated = t2;
+			if (err) {
+				err->code = 0;
+				err->msg[0] = '\0';
+			}
+			return 0;
+		}
+	}
+	return rc;
 }
 
 int mst_py_read_frames(struct mst_py *py, uint64_t tstate, struct mst_py_frame *frames, size_t max,

@@ -77,6 +77,7 @@ static const struct mst_py_layout_field fields[] = {
 	FIELD(ts_frame),
 	FIELD(ts_cframe),
 	FIELD(cframe_current_frame),
+	FIELD(cframe_previous),
 	FIELD(ts_current_frame),
 	FIELD(ts_thread_id),
 	FIELD(ts_native_thread_id),
