@@ -186,6 +186,8 @@ int rec_write_chrome(FILE *f, const struct rec_view *v, struct mst_err *err)
 	        m->rate_hz, m->sampler ? m->sampler : "", v->view_name, v->idle ? "true" : "false",
 	        (unsigned long long)v->samples, (unsigned long long)v->ticks,
 	        (unsigned long long)v->events_dropped);
+	/* The wall clock at ts 0: a trace lined up with the target's logs. */
+	fprintf(f, ",\"start_unix_us\":%llu", (unsigned long long)(v->start_unix_ns / 1000));
 	if (v->events_dropped)
 		fprintf(f,
 		        ",\"notice\":\"the timeline stopped after %zu events; the counts of every "

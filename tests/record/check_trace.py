@@ -2,6 +2,7 @@
 """Check a Chrome/Perfetto trace msttop wrote (Trace Event Format, JSON object).
 
 Usage: check_trace.py FILE [--busy TID]... [--expect NAME]... [--gil-cover F]
+                        [--moved TID WALL OLD NEW]...
 
 Checks, one line per failure, exit 1 if any:
 - the file is JSON with a traceEvents list; every complete event ("X") has
@@ -14,7 +15,13 @@ Checks, one line per failure, exit 1 if any:
 - for each --busy TID (a thread running pure Python), its GIL spans cover
   at least 90% (--gil-cover F: F) of the time of its outermost stack
   slices: a thread on a CPU in Python holds the GIL;
-- each --expect NAME is the name of some stack slice (a substring).
+- each --expect NAME is the name of some stack slice (a substring);
+- for each --moved TID WALL OLD NEW (thread TID left the function named
+  like OLD for one named like NEW at wall clock WALL, time.time(), and stays
+  there): TID's track holds an OLD slice before WALL, no OLD slice ending
+  after it (a sample at a tick that began after the change showed the old
+  stack: a shortcut kept what had changed), and a NEW slice after it;
+  otherData.start_unix_us lines the clocks up.
 Prints "trace ok: ..." with figures on success.
 """
 import json
@@ -39,7 +46,7 @@ def overlap(a0, a1, spans):
 
 def main(argv):
     path = argv[1]
-    busy, expect = [], []
+    busy, expect, moved = [], [], []
     cover = 0.9
     i = 2
     while i < len(argv):
@@ -49,6 +56,9 @@ def main(argv):
         elif argv[i] == "--expect":
             expect.append(argv[i + 1])
             i += 2
+        elif argv[i] == "--moved":
+            moved.append((int(argv[i + 1]), float(argv[i + 2]), argv[i + 3], argv[i + 4]))
+            i += 5
         elif argv[i] == "--gil-cover":
             cover = float(argv[i + 1])
             i += 2
@@ -142,6 +152,30 @@ def main(argv):
         elif covered < cover * total:
             fail(msgs, "trace: busy thread %d (%s): GIL spans cover %.0f%% of its %.1f ms "
                  "on a CPU" % (tid, label, 100 * covered / total, total / 1000))
+    # Threads that changed at a known time: never shown as they were after.
+    start = (doc.get("otherData") or {}).get("start_unix_us")
+    notes = []
+    for tid, wall, old, new in moved:
+        if not isinstance(start, (int, float)):
+            fail(msgs, "trace: no otherData.start_unix_us to place %d's change" % tid)
+            break
+        at = wall * 1e6 - start
+        tol = 1000.0  # the two clocks, each read once: well under a millisecond
+        evl = tracks.get(tid, [])
+        olds = [b for a, b, e in evl if old in e.get("name", "")]
+        news = [a for a, b, e in evl if new in e.get("name", "") and b > at]
+        late = [b for b in olds if b > at + tol]
+        if not olds:
+            fail(msgs, "trace: thread %d never shown in %s before its change" % (tid, old))
+        if late:
+            fail(msgs, "trace: thread %d shown in %s %.1f ms after it left it"
+                 % (tid, old, (max(late) - at) / 1000))
+        if not news:
+            fail(msgs, "trace: thread %d never shown in %s after its change" % (tid, new))
+        else:
+            # The first sample after it covers the tick the change fell in.
+            notes.append("%d's first %s sample covers from %.1f ms after its change"
+                         % (tid, new, (min(news) - at) / 1000))
     slice_names = set(e.get("name", "") for evl in tracks.values() for _, _, e in evl)
     for x in expect:
         if not any(x in n for n in slice_names):
@@ -150,8 +184,9 @@ def main(argv):
         for m in msgs:
             print(m)
         return 1
-    print("trace ok: %d events on %d tracks, %d GIL spans over %d threads"
-          % (sum(len(v) for v in tracks.values()), len(tracks), len(allgil), len(gil_of)))
+    print("trace ok: %d events on %d tracks, %d GIL spans over %d threads%s"
+          % (sum(len(v) for v in tracks.values()), len(tracks), len(allgil), len(gil_of),
+             "".join("; " + n for n in notes)))
     return 0
 
 
