@@ -54,17 +54,17 @@ int mst_report_text(FILE *out, struct mst_sampler *s, size_t limit)
 	        "%llu thread stops (the other stacks: blocked where they were, or read "
 	        "without stopping)\n",
 	        (unsigned long long)st.thread_stops);
-	if (st.backend == MST_BACKEND_PERF) {
-		fprintf(out, "Sampler: perf (no thread stopped), %llu samples, %llu lost",
+	if (st.backend == MST_BACKEND_PERF)
+		fprintf(out, "Sampler: perf (no thread stopped), %llu samples, %llu lost\n",
 		        (unsigned long long)st.perf_samples, (unsigned long long)st.perf_dropped);
-		if (st.walk_verified)
-			fprintf(out, "; walks verified: %llu, differed: %llu",
-			        (unsigned long long)st.walk_verified,
-			        (unsigned long long)st.walk_differed);
-		fputc('\n', out);
-	} else if (st.backend_why[0])
+	else if (st.backend_why[0])
 		fprintf(out, "Sampler: ptrace (not perf: %s)\n",
 		        mst_text_escape(st.backend_why, a, sizeof(a)));
+	/* $MSTTOP_VERIFY_WALKS (the tests): walks ended from a thread's last
+	 * one, stepped again in full. */
+	if (st.walk_verified)
+		fprintf(out, "Walk check: %llu walks ended from the last one, %llu differed\n",
+		        (unsigned long long)st.walk_verified, (unsigned long long)st.walk_differed);
 
 	const struct mst_agg_thread *th;
 	size_t nth;

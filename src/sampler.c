@@ -414,14 +414,14 @@ void mst_sampler_stats(const struct mst_sampler *s, struct mst_sampler_stats *ou
 		mst_perf_stats(s->perf, &ps);
 		out->perf_samples = ps.samples;
 		out->perf_dropped = ps.dropped;
-		for (size_t i = 0; i < s->nprocs; i++) {
-			const struct mst_snapshot *sn = s->procs[i]->snap;
-			if (!sn)
-				continue;
-			out->walk_spliced += sn->walk_spliced;
-			out->walk_verified += sn->walk_verified;
-			out->walk_differed += sn->walk_differed;
-		}
+	}
+	for (size_t i = 0; i < s->nprocs; i++) {
+		const struct mst_snapshot *sn = s->procs[i]->snap;
+		if (!sn)
+			continue;
+		out->walk_spliced += sn->walk_spliced;
+		out->walk_verified += sn->walk_verified;
+		out->walk_differed += sn->walk_differed;
 	}
 	if (s->npauses) {
 		uint64_t sorted[PAUSE_RING];
@@ -748,7 +748,7 @@ static void feed(struct mst_sampler *s, struct sproc *p, size_t *nthreads)
 	struct mst_snapshot *snap = p->snap;
 	for (size_t i = 0; i < snap->nthreads; i++) {
 		const struct mst_thread_snap *t = &snap->threads[i];
-		if (t->error && !t->npy) {
+		if ((t->error && !t->npy) || t->py_transient) {
 			if (t->error == -ESRCH)
 				s->st.misses++;
 			else
@@ -868,15 +868,15 @@ int mst_sampler_tick(struct mst_sampler *s, uint64_t now, struct mst_err *err)
 		struct mst_err e = {0};
 		struct mst_py *py = mst_target_py(p->tg);
 		struct mst_symbols *sym = mst_target_symbols(p->tg);
-		unsigned names_flag = refresh ? 0 : MST_SNAP_NO_NAMES;
+		unsigned names_flag = (refresh ? 0 : MST_SNAP_NO_NAMES) |
+		                      (s->verify_walks ? MST_SNAP_VERIFY_WALKS : 0);
 		/* One snapshot's memory serves every tick. */
 		if (s->perf) {
 			struct mst_snap_samples src = {.get = mst_perf_store_get,
 			                               .ctx = p->store,
 			                               .cap = p->cap_ok ? &p->cap : NULL,
 			                               .task = mst_perf_task,
-			                               .task_ctx = s->perf,
-			                               .verify_walks = s->verify_walks};
+			                               .task_ctx = s->perf};
 			p->rc = mst_snapshot_take_sampled(
 			    mst_target_proc(p->tg), mst_target_unwinder(p->tg), py,
 			    mst_target_py_error(p->tg, NULL), &src, names_flag, &p->snap, &e);

@@ -12,10 +12,15 @@
 /* The first copy of a stack not seen before: most walks need less. */
 #define STACK_COPY_FIRST (32 * 1024)
 
-struct mst_py_thread *snap_match_tstate(struct mst_py_threads *pt, pid_t tid, uint64_t tp,
+/* The thread state of thread tid (by its native tid, 3.11+, or its
+ * pthread_t tp), in s->pt: the first in list order, as a scan would find,
+ * through an index of the list built on first use. */
+struct mst_py_thread *snap_match_tstate(struct mst_snapshot *s, pid_t tid, uint64_t tp,
                                         bool have_tp);
+/* The index no longer describes s->pt (the list is read again). */
+void snap_index_drop(struct mst_snapshot *s);
 struct mst_py_thread *snap_match_by_tid(struct mst_snapshot *s, struct mst_proc *p,
-                                        struct mst_py *py, pid_t tid);
+                                        struct mst_py *py, struct mst_thread_snap *t);
 bool snap_py_room(struct mst_thread_snap *t, size_t n);
 void snap_locals_drop(struct mst_thread_snap *t);
 /* Read t's frames and GIL ownership now through py's reader. */
@@ -40,6 +45,10 @@ int snap_reset(struct mst_snapshot *s, size_t nt, bool native, bool python);
 int snap_py_begin(struct mst_snapshot *s, struct mst_py *py, const struct mst_err *py_err,
                   unsigned flags, struct mst_err *err);
 void snap_py_end(struct mst_snapshot *s, struct mst_py *py);
+/* t's walk memo, made on first use (NULL when out of memory). */
+struct mst_walk_memo *snap_walk_memo(struct mst_thread_snap *t, unsigned flags);
+/* Sum the threads' walk memos into s->walk_*. */
+void snap_walk_stats(struct mst_snapshot *s);
 /* Task i of p into t: its tid, name (when names are read or the slot is
  * new to it) and state (known, else read from /proc). false when it has
  * exited (t->error says so); *in_ptrace_stop tells a 't' state, shown as

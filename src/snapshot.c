@@ -41,15 +41,108 @@ void mst_read_cmdline(pid_t pid, char *buf, size_t len)
 
 /* The Python thread state of a thread: by kernel tid where the runtime
  * records it (3.11+), else by pthread_self() == the thread pointer. */
-struct mst_py_thread *snap_match_tstate(struct mst_py_threads *pt, pid_t tid, uint64_t tp,
+/* ---- finding a thread's Python thread state ---- */
+
+/* Sorted keys of the thread list: a tick matches every thread, and a
+ * thousand threads would cost a million comparisons by a scan. */
+struct pykey {
+	uint64_t key;
+	size_t i;
+};
+
+struct mst_snap_pyindex {
+	bool valid;                  /* of the thread list in s->pt now */
+	struct pykey *tid, *tp, *ts; /* by native tid (3.11+), by pthread_t, by tstate */
+	size_t ntid, ntp, nts, cap;
+};
+
+static int cmp_pykey(const void *a, const void *b)
+{
+	const struct pykey *x = a, *y = b;
+	if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
+	return (x->i > y->i) - (x->i < y->i);
+}
+
+static bool index_build(struct mst_snapshot *s)
+{
+	struct mst_snap_pyindex *ix = s->pyindex;
+	if (!ix && !(ix = s->pyindex = calloc(1, sizeof(*ix))))
+		return false;
+	if (ix->valid)
+		return true;
+	size_t n = s->pt.n;
+	if (n > ix->cap) {
+		struct pykey *a = realloc(ix->tid, n * sizeof(*a));
+		if (a)
+			ix->tid = a;
+		struct pykey *b = a ? realloc(ix->tp, n * sizeof(*b)) : NULL;
+		if (b)
+			ix->tp = b;
+		struct pykey *c = b ? realloc(ix->ts, n * sizeof(*c)) : NULL;
+		if (!c)
+			return false;
+		ix->ts = c;
+		ix->cap = n;
+	}
+	ix->ntid = ix->ntp = ix->nts = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct mst_py_thread *t = &s->pt.v[i];
+		if (t->native_tid > 0)
+			ix->tid[ix->ntid++] = (struct pykey){(uint64_t)t->native_tid, i};
+		else
+			ix->tp[ix->ntp++] = (struct pykey){t->thread_id, i};
+		ix->ts[ix->nts++] = (struct pykey){t->tstate, i};
+	}
+	if (ix->ntid > 1)
+		qsort(ix->tid, ix->ntid, sizeof(struct pykey), cmp_pykey);
+	if (ix->ntp > 1)
+		qsort(ix->tp, ix->ntp, sizeof(struct pykey), cmp_pykey);
+	if (ix->nts > 1)
+		qsort(ix->ts, ix->nts, sizeof(struct pykey), cmp_pykey);
+	ix->valid = true;
+	return true;
+}
+
+/* The first entry (in thread list order) with key, or SIZE_MAX. */
+static size_t index_find(const struct pykey *v, size_t n, uint64_t key)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (v[mid].key < key)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && v[lo].key == key ? v[lo].i : SIZE_MAX;
+}
+
+void snap_index_drop(struct mst_snapshot *s)
+{
+	if (s->pyindex)
+		s->pyindex->valid = false;
+}
+
+struct mst_py_thread *snap_match_tstate(struct mst_snapshot *s, pid_t tid, uint64_t tp,
                                         bool have_tp)
 {
-	for (size_t i = 0; i < pt->n; i++) {
-		struct mst_py_thread *t = &pt->v[i];
-		if (t->native_tid > 0 ? t->native_tid == tid : have_tp && t->thread_id == tp)
-			return t;
+	struct mst_py_threads *pt = &s->pt;
+	if (!index_build(s)) {
+		for (size_t i = 0; i < pt->n; i++) {
+			struct mst_py_thread *t = &pt->v[i];
+			if (t->native_tid > 0 ? t->native_tid == tid
+			                      : have_tp && t->thread_id == tp)
+				return t;
+		}
+		return NULL;
 	}
-	return NULL;
+	/* As a scan in list order would: the first that matches. */
+	const struct mst_snap_pyindex *ix = s->pyindex;
+	size_t a = tid > 0 ? index_find(ix->tid, ix->ntid, (uint64_t)tid) : SIZE_MAX;
+	size_t b = have_tp ? index_find(ix->tp, ix->ntp, tp) : SIZE_MAX;
+	size_t i = a < b ? a : b;
+	return i < pt->n ? &pt->v[i] : NULL;
 }
 
 /* Room for n Python frames in t->py, kept from take to take. */
@@ -128,6 +221,8 @@ void snap_read_py_stopped(struct mst_py *py, struct mst_thread_snap *t,
 	t->py_error =
 	    mst_py_read_frames(py, pt->tstate, scratch, MST_PY_MAX_FRAMES, &n, &trunc, &e);
 	t->py_truncated = trunc;
+	t->py_transient = t->py_error && n == 0 && t->memo.tid == t->tid && t->memo.py_read_ok;
+	t->memo.py_read_ok = n > 0;
 	if (snap_py_room(t, n)) {
 		memcpy(t->py, scratch, n * sizeof(*t->py));
 		t->npy = n;
@@ -321,6 +416,7 @@ int snap_py_begin(struct mst_snapshot *s, struct mst_py *py, const struct mst_er
 		memset(s->used, 0, ptl->n * sizeof(*s->used));
 		return 0;
 	}
+	snap_index_drop(s);
 	int prc = flags & MST_SNAP_PYTHON_ONLY ? mst_py_read_threads(py, names, ptl, &e)
 	                                       : mst_py_read_thread_list(py, names, ptl, &e);
 	if (prc < 0) {
@@ -362,18 +458,54 @@ void snap_py_end(struct mst_snapshot *s, struct mst_py *py)
 			    g.locked && s->threads[i].has_py && g.holder == s->threads[i].tstate;
 }
 
+struct mst_walk_memo *snap_walk_memo(struct mst_thread_snap *t, unsigned flags)
+{
+	if (!t->memo.walk)
+		t->memo.walk = mst_walk_memo_new(flags & MST_SNAP_VERIFY_WALKS);
+	return t->memo.walk;
+}
+
+void snap_walk_stats(struct mst_snapshot *s)
+{
+	s->walk_spliced = s->walk_verified = s->walk_differed = 0;
+	for (size_t i = 0; i < s->nthreads; i++) {
+		uint64_t a, b, c;
+		mst_walk_memo_stats(s->threads[i].memo.walk, &a, &b, &c);
+		s->walk_spliced += a;
+		s->walk_verified += b;
+		s->walk_differed += c;
+	}
+}
+
 /* The thread state of tid without its registers to match pthread_self()
  * with: the runtime's own record of the thread's tid (3.6-3.10 have none:
  * read from glibc's struct pthread). */
 struct mst_py_thread *snap_match_by_tid(struct mst_snapshot *s, struct mst_proc *p,
-                                        struct mst_py *py, pid_t tid)
+                                        struct mst_py *py, struct mst_thread_snap *t)
 {
 	struct mst_py_threads *ptl = &s->pt;
-	struct mst_py_thread *m = snap_match_tstate(ptl, tid, 0, false);
+	pid_t tid = t->tid;
+	struct mst_py_thread *m = snap_match_tstate(s, tid, 0, false);
+	if (m)
+		return m;
+	/* The thread state this thread had at the last take, if it still
+	 * names the same pthread_t: no two live threads share one, and this
+	 * thread is alive. Saves a read of glibc's struct per thread state
+	 * per thread. */
+	if (t->memo.tid == tid && t->memo.match_tstate && s->pyindex && s->pyindex->valid) {
+		size_t k = index_find(s->pyindex->ts, s->pyindex->nts, t->memo.match_tstate);
+		if (k < ptl->n && !s->used[k] && ptl->v[k].native_tid <= 0 &&
+		    ptl->v[k].thread_id == t->memo.match_thread)
+			return &ptl->v[k];
+	}
 	for (size_t k = 0; k < ptl->n && !m; k++)
 		if (!s->used[k] && ptl->v[k].native_tid <= 0 &&
 		    mst_py_thread_tid(py, &ptl->v[k]) == tid && mst_proc_task_index(p, tid) >= 0)
 			m = &ptl->v[k];
+	if (m && t->memo.tid == tid) {
+		t->memo.match_tstate = m->tstate;
+		t->memo.match_thread = m->thread_id;
+	}
 	return m;
 }
 
@@ -405,6 +537,43 @@ bool snap_thread_info(struct mst_proc *p, pid_t pid, size_t i, unsigned flags, c
 	return true;
 }
 
+/* Task i has not run at all since the last take found it blocked and
+ * kept its walk and Python frames (its CPU time, one read, is the same):
+ * then nothing of it can have changed — not its stack, its frames, its
+ * system call, nor whether it holds the GIL (another thread takes it only
+ * once this one let it go) — and nothing else is read. Its state letter
+ * stays too: woken meanwhile, it is shown still in its call, as a take a
+ * moment earlier would. A thousand idle threads cost a thousand reads. */
+static bool idle_since(struct mst_snapshot *s, struct mst_proc *p, struct mst_py *py, size_t i,
+                       unsigned flags, struct mst_thread_snap *t)
+{
+	struct mst_thread_memo *m = &t->memo;
+	pid_t tid = mst_proc_task(p, i);
+	if (m->tid != tid || !m->walked || !m->idle_ok || t->comm_tid != tid ||
+	    !(flags & MST_SNAP_NO_NAMES))
+		return false;
+	uint64_t rt;
+	if (mst_proc_task_runtime(p, tid, &rt) < 0 || rt != m->runtime)
+		return false;
+	struct mst_py_thread *pt = NULL;
+	if (py && m->py_kept) {
+		pt = snap_match_tstate(s, tid, m->regs.tp, true);
+		if (!pt || s->used[pt - s->pt.v] || !snap_py_reuse(t, pt))
+			return false;
+		s->used[pt - s->pt.v] = true;
+		t->holds_gil = m->holds_gil;
+	} else if (py && snap_match_tstate(s, tid, m->regs.tp, true)) {
+		return false; /* Python frames not kept */
+	}
+	t->tid = tid;
+	t->state = m->state;
+	t->regs = m->regs;
+	t->npcs = m->npcs;
+	t->reused = true;
+	s->reused++;
+	return true;
+}
+
 int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py *py,
                       const struct mst_err *py_err, unsigned flags, struct mst_snapshot **out,
                       struct mst_err *err)
@@ -432,10 +601,14 @@ int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py 
 	for (size_t i = 0; i < nt; i++) {
 		struct mst_thread_snap *t = &s->threads[s->nthreads++];
 		bool in_ptrace_stop = false;
+		if (!py_only && !fresh && idle_since(s, p, py, i, flags, t)) {
+			alive++;
+			continue;
+		}
 		if (!snap_thread_info(p, s->pid, i, flags, 0, t, &in_ptrace_stop))
 			continue;
 		if (py_only) {
-			struct mst_py_thread *m = snap_match_by_tid(s, p, py, t->tid);
+			struct mst_py_thread *m = snap_match_by_tid(s, p, py, t);
 			if (m) {
 				s->used[m - ptl->v] = true;
 				copy_py(t, m);
@@ -459,15 +632,19 @@ int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py 
 		struct mst_syscall_line now = {.running = true};
 		if (!fresh && mst_proc_task_syscall(p, t->tid, &now) < 0)
 			now = (struct mst_syscall_line){.running = true};
+		t->memo.idle_ok = false;
 		/* A blocked thread is not stopped again, unless a signal stopped
-		 * it: left there, the signal would never reach its handler. */
+		 * it: left there, the signal would never reach its handler. Its
+		 * CPU time is read before anything else of it: unchanged at
+		 * the next take, what is read after is still so (idle_since). */
+		uint64_t rt = 0;
+		bool rt_ok = !fresh && !in_ptrace_stop && t->memo.tid == t->tid && t->memo.walked &&
+		             mst_proc_task_runtime(p, t->tid, &rt) == 0;
 		if (!fresh && !in_ptrace_stop && snap_still_blocked(p, t, &now, s->stack)) {
 			t->regs = t->memo.regs;
 			t->npcs = t->memo.npcs;
 			struct mst_py_thread *m =
-			    py ? snap_match_tstate(ptl, t->tid, t->regs.tp, true) : NULL;
-			uint64_t rt = 0;
-			bool rt_ok = m && mst_proc_task_runtime(p, t->tid, &rt) == 0;
+			    py ? snap_match_tstate(s, t->tid, t->regs.tp, true) : NULL;
 			if (m && !(rt_ok && snap_py_unchanged(py, t, m, rt))) {
 				snap_read_py_stopped(py, t, m, s->scratch, flags);
 				snap_memo_py(t, rt_ok, rt);
@@ -480,6 +657,8 @@ int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py 
 				t->reused = true;
 				s->reused++;
 				alive++;
+				t->memo.runtime = rt;
+				t->memo.idle_ok = rt_ok && (!m || t->memo.py_kept);
 				continue;
 			}
 			/* It moved: take it the usual way. */
@@ -554,10 +733,15 @@ int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py 
 		mst_stack_copy_take(p, &t->regs, s->stack, MST_STACK_COPY_MAX, first, &copy);
 		copy.reads = s->reads;
 		copy.reads_max = s->reads ? MST_STACK_READS_MAX : 0;
-		mst_unwind(u, &t->regs, &copy, t->pcs, t->pc_exact, MST_MAX_NATIVE_FRAMES, &t->npcs,
-		           NULL);
+		/* Stopped for its walk: one that ends from the thread's last
+		 * walk where they meet stops it for less (--dump takes one
+		 * look, no memo). */
+		struct mst_walk_memo *wm =
+		    flags & MST_SNAP_DETACH ? NULL : snap_walk_memo(t, flags);
+		mst_unwind_memo(u, &t->regs, &copy, wm, t->pcs, t->pc_exact, MST_MAX_NATIVE_FRAMES,
+		                &t->npcs, NULL);
 		if (py) {
-			struct mst_py_thread *m = snap_match_tstate(ptl, t->tid, t->regs.tp, true);
+			struct mst_py_thread *m = snap_match_tstate(s, t->tid, t->regs.tp, true);
 			if (m) {
 				s->used[m - ptl->v] = true;
 				/* Stopped: its CPU time is that of the read. Only
@@ -585,6 +769,13 @@ int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py 
 		alive++;
 	}
 	snap_py_end(s, py);
+	snap_walk_stats(s);
+	/* What a thread that does not run until the next take is shown with
+	 * then (idle_since). */
+	for (size_t i = 0; i < s->nthreads; i++) {
+		s->threads[i].memo.state = s->threads[i].state;
+		s->threads[i].memo.holds_gil = s->threads[i].holds_gil;
+	}
 	if (alive == 0) {
 		char path[64];
 		snprintf(path, sizeof(path), "/proc/%d", (int)s->pid);
@@ -640,7 +831,7 @@ int mst_snapshot_take_core(struct mst_corefile *c, struct mst_unwinder *u, struc
 			mst_unwind(u, &t->regs, NULL, t->pcs, t->pc_exact, MST_MAX_NATIVE_FRAMES,
 			           &t->npcs, NULL);
 		struct mst_py_thread *m =
-		    py ? snap_match_tstate(&s->pt, t->tid, t->regs.tp, true) : NULL;
+		    py ? snap_match_tstate(s, t->tid, t->regs.tp, true) : NULL;
 		if (m) {
 			s->used[m - s->pt.v] = true;
 			snap_read_py_stopped(py, t, m, s->scratch, flags & MST_SNAP_LOCALS);
@@ -671,6 +862,12 @@ void mst_snapshot_free(struct mst_snapshot *s)
 	free(s->used);
 	free(s->sched);
 	mst_py_threads_free(&s->pt);
+	if (s->pyindex) {
+		free(s->pyindex->tid);
+		free(s->pyindex->tp);
+		free(s->pyindex->ts);
+		free(s->pyindex);
+	}
 	free(s);
 }
 

@@ -22,14 +22,14 @@ static void memo_own(struct mst_thread_snap *t)
 	m->tid = t->tid;
 	m->walked = m->py_kept = m->sched_off = false;
 	m->sample_ns = 0;
-	m->py_tstate = 0;
+	m->py_tstate = m->match_tstate = 0;
 }
 
 /* Thread t from sample smp: the walk over the stack it copied, its Python
  * frames and GIL from the copies. */
 static void from_sample(struct mst_snapshot *s, struct mst_unwinder *u, struct mst_py *py,
                         const struct mst_snap_samples *src, const struct mst_bpf_sample *smp,
-                        bool fresh, struct mst_thread_snap *t)
+                        bool fresh, unsigned flags, struct mst_thread_snap *t)
 {
 	struct mst_thread_memo *mm = &t->memo;
 	/* The sample the slot already holds (the thread has not run a whole
@@ -38,7 +38,7 @@ static void from_sample(struct mst_snapshot *s, struct mst_unwinder *u, struct m
 		t->regs = mm->regs;
 		t->npcs = mm->npcs;
 		struct mst_py_thread *m =
-		    py ? snap_match_tstate(&s->pt, t->tid, t->regs.tp, true) : NULL;
+		    py ? snap_match_tstate(s, t->tid, t->regs.tp, true) : NULL;
 		if (m && smp->tstate && m->tstate == smp->tstate && snap_py_reuse(t, m)) {
 			s->used[m - s->pt.v] = true;
 			t->holds_gil = mm->sample_gil;
@@ -56,10 +56,8 @@ static void from_sample(struct mst_snapshot *s, struct mst_unwinder *u, struct m
 	                              .data = (uint8_t *)smp->stack};
 	/* A running thread's outer frames stay while its inner ones change:
 	 * its last walk ends this one where they meet. */
-	if (!mm->walk)
-		mm->walk = mst_walk_memo_new(src->verify_walks);
 	if (u)
-		mst_unwind_memo(u, &t->regs, &copy, mm->walk, t->pcs, t->pc_exact,
+		mst_unwind_memo(u, &t->regs, &copy, snap_walk_memo(t, flags), t->pcs, t->pc_exact,
 		                MST_MAX_NATIVE_FRAMES, &t->npcs, NULL);
 	mm->sys = (struct mst_syscall_line){.running = true};
 	snap_memo_walk(t, &copy);
@@ -69,7 +67,7 @@ static void from_sample(struct mst_snapshot *s, struct mst_unwinder *u, struct m
 	mm->py_tstate = 0;
 	if (!py)
 		return;
-	struct mst_py_thread *m = snap_match_tstate(&s->pt, t->tid, t->regs.tp, true);
+	struct mst_py_thread *m = snap_match_tstate(s, t->tid, t->regs.tp, true);
 	if (!m || !smp->tstate || m->tstate != smp->tstate)
 		return;
 	s->used[m - s->pt.v] = true;
@@ -95,7 +93,7 @@ static void from_sample(struct mst_snapshot *s, struct mst_unwinder *u, struct m
  * stop, unless its last walk still holds. */
 static void blocked(struct mst_snapshot *s, struct mst_proc *p, struct mst_unwinder *u,
                     struct mst_py *py, bool fresh, const struct mst_snap_sched *sc, unsigned pyf,
-                    bool verify, struct mst_thread_snap *t)
+                    unsigned flags, struct mst_thread_snap *t)
 {
 	const struct mst_syscall_line *now = &sc->line;
 	struct mst_thread_memo *mm = &t->memo;
@@ -131,15 +129,13 @@ static void blocked(struct mst_snapshot *s, struct mst_proc *p, struct mst_unwin
 		copy.reads = s->reads;
 		copy.reads_max = s->reads ? MST_STACK_READS_MAX : 0;
 		/* Its outer frames are those it ran in. */
-		if (!mm->walk)
-			mm->walk = mst_walk_memo_new(verify);
 		if (u)
-			mst_unwind_memo(u, &t->regs, &copy, mm->walk, t->pcs, t->pc_exact,
-			                MST_MAX_NATIVE_FRAMES, &t->npcs, NULL);
+			mst_unwind_memo(u, &t->regs, &copy, snap_walk_memo(t, flags), t->pcs,
+			                t->pc_exact, MST_MAX_NATIVE_FRAMES, &t->npcs, NULL);
 		mm->sys = *now;
 		snap_memo_walk(t, &copy);
 	}
-	struct mst_py_thread *m = py ? snap_match_by_tid(s, p, py, t->tid) : NULL;
+	struct mst_py_thread *m = py ? snap_match_by_tid(s, p, py, t) : NULL;
 	if (!m)
 		return;
 	s->used[m - s->pt.v] = true;
@@ -242,19 +238,19 @@ int mst_snapshot_take_sampled(struct mst_proc *p, struct mst_unwinder *u, struct
 		 * back on a CPU yet): taken where it is, as a stop would find
 		 * it; the classification knows the calls that sleep. */
 		if (!now->running && now->nr >= 0) {
-			blocked(s, p, u, py, fresh, sc, pyf, src->verify_walks, t);
+			blocked(s, p, u, py, fresh, sc, pyf, flags, t);
 		} else if (smp && t->state == 'R') {
 			/* Running: its newest sample, taken since the last take
 			 * or, when its clock has not reached another period
 			 * since, earlier (it has run less than a period since). */
-			from_sample(s, u, py, src, smp, new_sample, t);
+			from_sample(s, u, py, src, smp, new_sample, flags, t);
 			t->reused = !new_sample;
 			held = t->holds_gil; /* at its sample */
 		} else {
 			/* Running, never sampled yet: its Python frames as they
 			 * are. */
 			t->memo.sample_ns = 0;
-			struct mst_py_thread *m = py ? snap_match_by_tid(s, p, py, t->tid) : NULL;
+			struct mst_py_thread *m = py ? snap_match_by_tid(s, p, py, t) : NULL;
 			if (m) {
 				s->used[m - s->pt.v] = true;
 				if (!(sc->still && snap_py_reuse(t, m))) {
@@ -280,14 +276,7 @@ int mst_snapshot_take_sampled(struct mst_proc *p, struct mst_unwinder *u, struct
 		t->memo.sched_line = *now;
 	}
 	snap_py_end(s, py);
-	s->walk_spliced = s->walk_verified = s->walk_differed = 0;
-	for (size_t i = 0; i < s->nthreads; i++) {
-		uint64_t a, b, c;
-		mst_walk_memo_stats(s->threads[i].memo.walk, &a, &b, &c);
-		s->walk_spliced += a;
-		s->walk_verified += b;
-		s->walk_differed += c;
-	}
+	snap_walk_stats(s);
 	if (alive == 0) {
 		char path[64];
 		snprintf(path, sizeof(path), "/proc/%d", (int)s->pid);

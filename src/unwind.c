@@ -526,6 +526,8 @@ static int walk(struct mst_unwinder *u, const struct mst_regs *regs, struct mst_
 	}
 	uint64_t prev_sp = 0;
 	size_t ko = 0, tries = 0;
+	int step = 1;
+	bool spliced = false;
 	/* The innermost pc is where the thread is; so is the pc of a frame a
 	 * signal interrupted, whose registers libunwind took from the signal
 	 * context (it calls that frame the signal frame). The frame inside
@@ -534,12 +536,17 @@ static int walk(struct mst_unwinder *u, const struct mst_regs *regs, struct mst_
 	 * which points after its call. */
 	do {
 		unw_word_t ip = 0, sp = 0;
-		if (unw_get_reg(&c, UNW_REG_IP, &ip) < 0 || ip == 0)
+		/* A zero return address ends a stack by convention. */
+		if (unw_get_reg(&c, UNW_REG_IP, &ip) < 0 || ip == 0) {
+			step = ip == 0 ? 0 : -1;
 			break;
+		}
 		unw_get_reg(&c, UNW_REG_SP, &sp);
 		/* A stack that does not grow towards its base is a loop. */
-		if (*n > 0 && sp < prev_sp)
+		if (*n > 0 && sp < prev_sp) {
+			step = -1;
 			break;
+		}
 		prev_sp = sp;
 		bool sig = *n > 0 && unw_is_signal_frame(&c) > 0;
 		if (exact) {
@@ -573,8 +580,15 @@ static int walk(struct mst_unwinder *u, const struct mst_regs *regs, struct mst_
 		if (!words_hold(u, &m->last, ko))
 			continue;
 		*n += splice(m, ko, pcs, exact, *n, max);
+		spliced = true;
 		break;
-	} while (*n < max && unw_step(&c) > 0);
+	} while (*n < max && (step = unw_step(&c)) > 0);
+	/* Only a walk that reached the stack's end (libunwind's 0: the
+	 * outermost frame) is one to end the next from: one cut short (an
+	 * unreadable word, a loop, the frame limit) would cut every walk
+	 * that meets it. A splice ends where its source ended. */
+	if (m && !spliced && step != 0)
+		m->cur.ok = false;
 	if (*n == 0) {
 		if (exact)
 			exact[*n] = 1;

@@ -48,6 +48,11 @@ struct mst_thread_memo {
 	 * did not run is not read again. */
 	bool py_kept;
 	uint64_t py_tstate, runtime;
+	bool py_read_ok; /* the last read of its Python frames found some */
+	/* The thread state matched to it by its tid (3.6-3.10: a read of
+	 * glibc's struct per candidate) and its pthread_t then, tried first
+	 * next time. */
+	uint64_t match_tstate, match_thread;
 	size_t npy;
 	bool py_truncated;
 	int py_error;
@@ -58,13 +63,17 @@ struct mst_thread_memo {
 	bool sched_off;
 	uint64_t sched_seq;
 	char state;
+	/* A stopping take: blocked where it was, its CPU time (runtime) read
+	 * before the rest: unchanged next time, it is reused whole, GIL
+	 * ownership (holds_gil) and state included. */
+	bool idle_ok, holds_gil;
 	struct mst_syscall_line sched_line;
 	/* The sample whose walk (regs, npcs) and Python frames the slot
 	 * holds, with its GIL then (0: none). */
 	uint64_t sample_ns;
 	bool sample_gil;
-	/* Its last walk from a sample, to end the next one early
-	 * (mst_unwind_memo); NULL until then. */
+	/* Its last walk, to end the next one early (mst_unwind_memo): every
+	 * take but a --dump's; NULL until then. */
 	struct mst_walk_memo *walk;
 };
 
@@ -104,6 +113,13 @@ struct mst_thread_snap {
 	uint64_t pause_ns; /* how long it was stopped (0 if not stopped) */
 	bool reused;       /* blocked where it was: last take's native stack */
 	bool py_reused;    /* and it has not run since: last take's Python frames */
+	/* Its Python frames could not be read this time although they could
+	 * the last: caught while its interpreter was changing them (3.11-3.12
+	 * link an eval loop's _PyCFrame in before setting its frame). The
+	 * sampler counts such a thread an error for this tick rather than
+	 * show its native stack without its Python one; twice in a row, it
+	 * is shown as read. */
+	bool py_transient;
 	/* Kept for the next take into the same snapshot: pcs and nkinds
 	 * hold MST_MAX_NATIVE_FRAMES, py holds py_cap frames. */
 	size_t py_cap;
@@ -112,6 +128,7 @@ struct mst_thread_snap {
 };
 
 struct mst_snap_sched;
+struct mst_snap_pyindex;
 
 struct mst_snapshot {
 	pid_t pid;
@@ -136,8 +153,8 @@ struct mst_snapshot {
 	size_t orphan_tstates;
 
 	size_t reused; /* threads not stopped: blocked where they were */
-	/* A sampled take: over its threads' walk memos (unwind.h), frames
-	 * taken from a last walk, and walks verified / found different. */
+	/* Over its threads' walk memos (unwind.h): frames taken from their
+	 * last walks, and walks verified / found different. */
 	uint64_t walk_spliced, walk_verified, walk_differed;
 
 	/* Memory kept for the next take into this snapshot. */
@@ -149,6 +166,7 @@ struct mst_snapshot {
 	size_t used_cap;
 	struct mst_snap_sched *sched; /* per thread, for a sampled take */
 	size_t sched_cap;
+	struct mst_snap_pyindex *pyindex; /* pt's, to match threads (snapshot.c) */
 	struct mst_py_threads pt;
 };
 
@@ -166,6 +184,9 @@ enum {
 	 * keep them in a data stack the thread reuses once it runs. With
 	 * MST_SNAP_PYTHON_ONLY they are read from running threads. */
 	MST_SNAP_LOCALS = 1 << 3,
+	/* Step again every walk ended from a thread's last walk, and count
+	 * those that differ (mst_walk_memo_new): a test's check. */
+	MST_SNAP_VERIFY_WALKS = 1 << 4,
 };
 
 /* Bytes of locals text kept per thread: past it, the remaining frames
@@ -210,9 +231,6 @@ struct mst_snap_samples {
 	 * only), and whether it has run since the last take. */
 	bool (*task)(void *ctx, pid_t tid, struct mst_perf_task *out);
 	void *task_ctx;
-	/* Step every walk ended from a thread's last one again, and count
-	 * those that differ (mst_walk_memo_new): a test's check. */
-	bool verify_walks;
 };
 /* A snapshot of every task of p in which no thread is stopped. A thread
  * running now (/proc) is its newest sample: registers and stack walked over

@@ -400,6 +400,31 @@ static int open_event(struct mst_perf *pf, pid_t tid)
 	return fd;
 }
 
+static int cmp_pid(const void *a, const void *b)
+{
+	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+	return (x > y) - (x < y);
+}
+
+static int cmp_ev(const void *a, const void *b)
+{
+	return cmp_pid(&((const struct pthread_ev *)a)->tid, &((const struct pthread_ev *)b)->tid);
+}
+
+/* The event of tid among the first n of p (sorted by tid), or -1. */
+static ssize_t ev_index(const struct pproc *p, size_t n, pid_t tid)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (p->ev[mid].tid < tid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && p->ev[lo].tid == tid ? (ssize_t)lo : -1;
+}
+
 int mst_perf_threads(struct mst_perf *pf, pid_t pid, const pid_t *tids, const uint64_t *tstates,
                      size_t n, struct mst_err *err)
 {
@@ -408,25 +433,30 @@ int mst_perf_threads(struct mst_perf *pf, pid_t pid, const pid_t *tids, const ui
 		return mst_err_set(err, -ENOENT, "perf back end: process %d is not watched",
 		                   (int)pid);
 	int map = bpf_map__fd(pf->skel->maps.tstates);
+	/* Sorted, so that a thousand threads cost n log n, not n squared. */
+	pid_t *k = malloc((n ? n : 1) * sizeof(*k));
+	if (!k)
+		return mst_err_set(err, -ENOMEM, "out of memory");
+	memcpy(k, tids, n * sizeof(*k));
+	if (n > 1)
+		qsort(k, n, sizeof(*k), cmp_pid);
 	/* Gone threads first: their slots are reused. */
 	for (size_t i = 0; i < p->nev;) {
-		bool kept = false;
-		for (size_t j = 0; j < n && !kept; j++)
-			kept = tids[j] == p->ev[i].tid;
-		if (kept) {
+		if (n && bsearch(&p->ev[i].tid, k, n, sizeof(*k), cmp_pid)) {
 			i++;
 			continue;
 		}
 		close_ev(pf, &p->ev[i]);
 		p->ev[i] = p->ev[--p->nev];
 	}
+	free(k);
+	if (p->nev > 1)
+		qsort(p->ev, p->nev, sizeof(*p->ev), cmp_ev);
+	size_t known = p->nev; /* sorted; new events go after them */
 	int rc = 0;
 	for (size_t j = 0; j < n; j++) {
-		struct pthread_ev *e = NULL;
-		for (size_t i = 0; i < p->nev && !e; i++)
-			if (p->ev[i].tid == tids[j])
-				e = &p->ev[i];
-		if (!e) {
+		ssize_t ei = ev_index(p, known, tids[j]);
+		if (ei < 0) {
 			int fd = open_event(pf, tids[j]);
 			if (fd == -ESRCH)
 				continue; /* exited meanwhile */
@@ -448,20 +478,21 @@ int mst_perf_threads(struct mst_perf *pf, pid_t pid, const pid_t *tids, const ui
 				p->ev = v;
 				p->cap = nc;
 			}
-			e = &p->ev[p->nev++];
-			*e = (struct pthread_ev){.tid = tids[j],
-			                         .fd = fd,
-			                         .tstate = ~0ull,
-			                         .slot = take_slot(pf, tids[j])};
+			ei = (ssize_t)p->nev++;
+			p->ev[ei] = (struct pthread_ev){.tid = tids[j],
+			                                .fd = fd,
+			                                .tstate = ~0ull,
+			                                .slot = take_slot(pf, tids[j])};
 		}
+		struct pthread_ev *e = &p->ev[ei];
 		uint64_t ts = tstates ? tstates[j] : 0;
 		if (ts != e->tstate) {
-			__u32 k = (__u32)tids[j];
+			__u32 key = (__u32)tids[j];
 			__u64 v = ts;
 			if (ts)
-				bpf_map_update_elem(map, &k, &v, BPF_ANY);
+				bpf_map_update_elem(map, &key, &v, BPF_ANY);
 			else
-				bpf_map_delete_elem(map, &k);
+				bpf_map_delete_elem(map, &key);
 			e->tstate = ts;
 		}
 	}

@@ -59,6 +59,8 @@ struct mst_reader mst_perf_overlay_reader(struct mst_perf_overlay *o)
 
 /* ---- the newest sample per thread ---- */
 
+/* Sorted by tid: a tick looks up every thread, and only a new thread
+ * moves entries. */
 struct held {
 	pid_t tid;
 	bool fresh;
@@ -85,12 +87,24 @@ void mst_perf_store_free(struct mst_perf_store *st)
 	free(st);
 }
 
+/* The first entry whose tid is >= tid. */
+static size_t lower_bound(const struct mst_perf_store *st, pid_t tid)
+{
+	size_t lo = 0, hi = st->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (st->v[mid].tid < tid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 static struct held *held_of(struct mst_perf_store *st, pid_t tid)
 {
-	for (size_t i = 0; i < st->n; i++)
-		if (st->v[i].tid == tid)
-			return &st->v[i];
-	return NULL;
+	size_t i = lower_bound(st, tid);
+	return i < st->n && st->v[i].tid == tid ? &st->v[i] : NULL;
 }
 
 int mst_perf_store_put(struct mst_perf_store *st, const struct mst_bpf_sample *s)
@@ -110,7 +124,10 @@ int mst_perf_store_put(struct mst_perf_store *st, const struct mst_bpf_sample *s
 		struct mst_bpf_sample *b = malloc(sizeof(*b));
 		if (!b)
 			return -ENOMEM;
-		h = &st->v[st->n++];
+		size_t at = lower_bound(st, (pid_t)s->tid);
+		memmove(&st->v[at + 1], &st->v[at], (st->n - at) * sizeof(*st->v));
+		st->n++;
+		h = &st->v[at];
 		*h = (struct held){.tid = (pid_t)s->tid, .s = b};
 	}
 	/* What the sample holds, not the whole record: the fixed part, the
@@ -140,17 +157,34 @@ void mst_perf_store_taken(struct mst_perf_store *st)
 		st->v[i].fresh = false;
 }
 
+static int cmp_tid(const void *a, const void *b)
+{
+	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+	return (x > y) - (x < y);
+}
+
 void mst_perf_store_keep(struct mst_perf_store *st, const pid_t *tids, size_t n)
 {
-	for (size_t i = 0; st && i < st->n;) {
-		bool kept = false;
-		for (size_t j = 0; j < n && !kept; j++)
-			kept = tids[j] == st->v[i].tid;
-		if (kept) {
-			i++;
-			continue;
-		}
-		free(st->v[i].s);
-		st->v[i] = st->v[--st->n];
+	if (!st || !st->n)
+		return;
+	/* Both sorted: one pass. Out of memory, everything is kept (a gone
+	 * thread's sample is never asked for). */
+	pid_t *k = n ? malloc(n * sizeof(*k)) : NULL;
+	if (n && !k)
+		return;
+	if (n)
+		memcpy(k, tids, n * sizeof(*k));
+	if (n > 1)
+		qsort(k, n, sizeof(*k), cmp_tid);
+	size_t out = 0, j = 0;
+	for (size_t i = 0; i < st->n; i++) {
+		while (j < n && k[j] < st->v[i].tid)
+			j++;
+		if (j < n && k[j] == st->v[i].tid)
+			st->v[out++] = st->v[i];
+		else
+			free(st->v[i].s);
 	}
+	st->n = out;
+	free(k);
 }

@@ -20,7 +20,12 @@
 #   7. the perf back end (issue 16): the 4-thread target's throughput and
 #      msttop's CPU at 100 Hz and 1 kHz, ptrace against perf (--sampler), in
 #      alternating windows with a baseline; the target's tasks polled for a
-#      stopped state (t/T) during every perf window.
+#      stopped state (t/T) during every perf window;
+#   8. many threads (issue 17): 4 busy threads and 1,000 idle ones (blocked
+#      in Event.wait) against 4 busy and none, at 100 Hz: merged (ptrace and
+#      perf) and --nonblocking, rate achieved, thread stacks/s, msttop's CPU,
+#      the CPU an idle thread costs per tick (the difference of the two
+#      targets), msttop's RSS; --dump of the 1,000-thread target.
 #
 # Every ratio is against a baseline measured in this same invocation, on the
 # same target. Not a pass/fail test: the exit code is 0 whether targets are
@@ -37,8 +42,9 @@
 #   --rss-seconds S    length of the RSS run (default 60; 600 for the issue's figure)
 #   --rss-every S      VmRSS sampling interval (default 5)
 #   --rss-warmup S     growth is counted from this point of the RSS run (default 10)
-#   --only LIST        sections to run, comma-separated: dump,live,rss,core,perf
-#                      (default all)
+#   --only LIST        sections to run, comma-separated: dump,live,rss,core,perf,
+#                      many (default all)
+#   --idle N           idle threads of the many-threads target (default 1000)
 #   --python PATH      the interpreter of the Python targets (default: newest
 #                      $PYENV_ROOT/versions/3.11*, else python3)
 set -u
@@ -52,7 +58,7 @@ usage() {
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=$src/build
 runs=11 gdb_runs=3 window=5 rounds=3 warmup=1
-rss_secs=60 rss_every=5 rss_warm=10 only=dump,live,rss,core,perf py=
+rss_secs=60 rss_every=5 rss_warm=10 only=dump,live,rss,core,perf,many py= nidle=1000
 if [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; then build=$1; shift; fi
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -66,6 +72,7 @@ while [ $# -gt 0 ]; do
 	--rss-every) rss_every=${2:?}; shift ;;
 	--rss-warmup) rss_warm=${2:?}; shift ;;
 	--only) only=${2:?}; shift ;;
+	--idle) nidle=${2:?}; shift ;;
 	--python) py=${2:?}; shift ;;
 	-h | --help) usage 0 ;;
 	*) echo "run.sh: unknown option '$1'" >&2; usage 2 ;;
@@ -147,10 +154,10 @@ stop_target() { kill -KILL "$1" 2>/dev/null; forget "$1"; }
 # start_spin N OUT: tests/bench/spin.py with N threads, its stdin a FIFO held
 # open on fd $ctl (a line there asks for its count); its PID in $tpid.
 ctl=
-start_spin() {
+start_spin() { # N OUT [IDLE]
 	local n=$1 out=$2 fifo=$tmp/ctl.$RANDOM
 	mkfifo "$fifo" || return 1
-	"$py" "$src/tests/bench/spin.py" "$n" <"$fifo" >"$out" 2>&1 &
+	"$py" "$src/tests/bench/spin.py" "$n" "${3:-0}" <"$fifo" >"$out" 2>&1 &
 	tpid=$!
 	pids+=("$tpid")
 	exec {ctl}>"$fifo"
@@ -491,6 +498,106 @@ if want perf; then
 		held=$(cat "$tmp"/stops.p* 2>/dev/null | awk '$1 > 0' | wc -l)
 		met=no; [ "$polls" -gt 0 ] && [ "$held" -eq 0 ] && met=yes
 		add_summary "perf: no target thread ever stopped (t/T)" "$held of $polls polls (every 20 ms) found one" "$met"
+	fi
+fi
+
+# --- 8. many threads -------------------------------------------------------
+# many_run KEY PID CFG: one window of msttop -b on PID; CPU, rate, stacks/s
+# and RSS at its end into the many_* arrays.
+declare -A many_cpu many_rate many_stacks many_rss many_tick
+many_run() {
+	local k=$1 pid=$2 cfg=$3 rep=$tmp/many.$1 m c0 c1 w0 w1 opts
+	case $cfg in
+	m100) opts="--rate 100" ;;
+	p100) opts="--rate 100 --sampler perf" ;;
+	nb100) opts="--rate 100 --nonblocking" ;;
+	esac
+	# shellcheck disable=SC2086
+	"$msttop" -p "$pid" -b --duration "$(calc '%.3f' "$warmup + $window + 60")" $opts \
+		>"$rep" 2>"$rep.err" &
+	m=$!; pids+=("$m")
+	sleep "$warmup"
+	c0=$(cpu_ticks "$m"); w0=$(now_us)
+	sleep "$window"
+	c1=$(cpu_ticks "$m"); w1=$(now_us)
+	many_rss[$k]=$(awk '/^VmRSS/ {print $2}' "/proc/$m/status" 2>/dev/null)
+	stop_msttop "$m"
+	if [ -n "$c0" ] && [ -n "$c1" ]; then
+		many_cpu[$k]=$(calc '%.1f' "($c1 - $c0) / $clk / (($w1 - $w0) / 1e6) * 100")
+	fi
+	local l2 l4
+	l2=$(sed -n 2p "$rep"); l4=$(grep -m1 ' thread stacks, ' "$rep")
+	[[ $l2 =~ samples\ at\ ([0-9.]+)\ Hz ]] && many_rate[$k]=${BASH_REMATCH[1]}
+	[[ $l4 =~ ([0-9.]+)\ per\ second\;\ tick\ avg\ ([0-9.]+)\ us ]] &&
+		many_stacks[$k]=${BASH_REMATCH[1]} many_tick[$k]=${BASH_REMATCH[2]}
+	[ -n "${many_rate[$k]:-}" ] || sed 's/^/   msttop: /' "$rep.err" | head -3
+	sleep 0.2
+}
+if want many; then
+	if [ -z "$pyver" ]; then
+		echo; echo "== 8. many threads: skipped (no Python interpreter)"
+	else
+		perf_ok=
+		"$msttop" -p $$ -b --duration 0.2 --sampler perf >/dev/null 2>&1 && perf_ok=1
+		cfgs="m100 nb100${perf_ok:+ p100}"
+		for idle in 0 "$nidle"; do
+			start_spin 4 "$tmp/many$idle.out" "$idle" || { stop_spin "$tpid"; continue; }
+			for r in $(seq "$rounds"); do
+				for c in $cfgs; do many_run "$idle:$c:$r" "$tpid" "$c"; done
+			done
+			if [ "$idle" != 0 ]; then
+				# --dump of every thread, medians.
+				ds=()
+				for _ in $(seq "$runs"); do
+					t0=$(now_us)
+					"$msttop" -p "$tpid" --dump >/dev/null 2>&1
+					ds+=($(( ($(now_us) - t0) / 1000 )))
+				done
+				many_dump=$(printf '%s\n' "${ds[@]}" | median)
+			fi
+			stop_spin "$tpid"
+		done
+		echo
+		echo "== 8. Many threads, Python $pyver: 4 CPU-bound threads and $nidle idle ones (Event.wait) against 4 and none; 100 Hz asked, ${window}s windows, $rounds round(s); medians of rounds"
+		echo "   idle cost = (msttop CPU with the idle threads - without) / (idle threads x ticks per second)"
+		printf '%-22s %8s %14s %12s %10s %10s %12s %10s\n' "config" "threads" "rate (asked)" "stacks/s" "msttop" "tick avg" "idle cost" "RSS"
+		pick() { # ARRAY KEY: median over rounds
+			local -n arr=$1; local r v=()
+			for r in $(seq "$rounds"); do [ -n "${arr[$2:$r]:-}" ] && v+=("${arr[$2:$r]}"); done
+			[ ${#v[@]} -gt 0 ] && printf '%s\n' "${v[@]}" | median
+		}
+		for c in $cfgs; do
+			for idle in 0 "$nidle"; do
+				k="$idle:$c"
+				cost=-
+				if [ "$idle" != 0 ]; then
+					a=$(pick many_cpu "$k"); b=$(pick many_cpu "0:$c"); rt=$(pick many_rate "$k")
+					[ -n "$a" ] && [ -n "$b" ] && [ -n "$rt" ] &&
+						cost="$(calc '%.1f' "($a - $b) / 100 / ($idle * $rt) * 1e6") us"
+				fi
+				printf '%-22s %8s %14s %12s %9s%% %7s us %12s %7s kB\n' \
+					"$(case $c in m100) echo merged, ptrace ;; p100) echo merged, perf ;; nb100) echo nonblocking ;; esac)" \
+					"$((idle + 5))" "$(pick many_rate "$k") (100)" "$(pick many_stacks "$k")" \
+					"$(pick many_cpu "$k")" "$(pick many_tick "$k")" "$cost" "$(pick many_rss "$k")"
+			done
+		done
+		echo "   --dump of the $((nidle + 5))-thread target: ${many_dump:-?} ms (median of $runs)"
+		verdict() { [ -n "$1" ] || { echo n/a; return; }; awk -v v="$1" -v l="$2" 'BEGIN {print (v <= l) ? "yes" : "no"}'; }
+		for c in $cfgs; do
+			a=$(pick many_cpu "$nidle:$c"); b=$(pick many_cpu "0:$c"); rt=$(pick many_rate "$nidle:$c")
+			cost=
+			[ -n "$a" ] && [ -n "$b" ] && [ -n "$rt" ] && cost=$(calc '%.1f' "($a - $b) / 100 / ($nidle * $rt) * 1e6")
+			[ "$c" = nb100 ] && continue
+			add_summary "$nidle idle threads ($c): idle thread <= 5 us per tick" "${cost:-?} us" "$(verdict "$cost" 5)"
+			rt=$(pick many_rate "$nidle:$c"); cp=$(pick many_cpu "$nidle:$c")
+			met=n/a
+			[ -n "$rt" ] && [ -n "$cp" ] && met=$(awk -v r="$rt" -v c="$cp" 'BEGIN {print (r >= 90 && c <= 50) ? "yes" : "no"}')
+			add_summary "$((nidle + 5)) threads ($c): >= 90 Hz of 100, msttop <= 50 %" "${rt:-?} Hz, ${cp:-?} %" "$met"
+		done
+		r1=$(pick many_rss "$nidle:m100"); r0=$(pick many_rss "0:m100")
+		met=n/a; [ -n "$r1" ] && [ -n "$r0" ] && met=$(awk -v a="$r1" -v b="$r0" 'BEGIN {print (a <= 2 * b) ? "yes" : "no"}')
+		add_summary "RSS with $((nidle + 5)) threads <= 2x with 5 (ptrace)" "${r1:-?} kB vs ${r0:-?} kB" "$met"
+		add_summary "--dump of $((nidle + 5)) threads <= 0.3 s" "${many_dump:-?} ms" "$(verdict "${many_dump:-}" 300)"
 	fi
 fi
 

@@ -10,7 +10,9 @@ thread asleep in signal.pause(): under merged sampling some answers came late
 or merged with the next one. A line on stdin wakes the main thread whichever
 thread is stopped.
 
-Usage: spin.py [N]            (default 4)
+Usage: spin.py [N [IDLE]]     (default 4 busy, 0 idle)
+IDLE more threads "idle-1".."idle-IDLE" block in Event.wait() all along (the
+many-threads benchmark, issue 17).
 Ready line: ready threads=N tids=<tid1>,...,<tidN> main=<main tid>
 For each line read on stdin it prints (and flushes):
     iterations total=<sum over threads> elapsed=<seconds since ready>
@@ -40,6 +42,11 @@ def spin(slot, tids, started):
         counts[slot] = n
 
 
+def idle(started, forever):
+    started.release()
+    forever.wait()
+
+
 def main():
     signal.signal(signal.SIGALRM, signal.SIG_DFL)
     secs = int(os.environ.get("MSTTOP_TARGET_TIMEOUT", "300") or 0)
@@ -52,7 +59,12 @@ def main():
     for i in range(nthreads):
         threading.Thread(target=spin, args=(i, tids, started), name="spin-%d" % (i + 1),
                          daemon=True).start()
-    for _ in range(nthreads):
+    nidle = int(sys.argv[2]) if len(sys.argv) > 2 else 0
+    forever = threading.Event()
+    for i in range(nidle):
+        threading.Thread(target=idle, args=(started, forever), name="idle-%d" % (i + 1),
+                         daemon=True).start()
+    for _ in range(nthreads + nidle):
         started.acquire()
     t0 = time.monotonic()
     main_tid = threading.get_native_id() if hasattr(threading, "get_native_id") else 0
