@@ -39,8 +39,6 @@ void mst_read_cmdline(pid_t pid, char *buf, size_t len)
 		buf[--n] = '\0';
 }
 
-/* The Python thread state of a thread: by kernel tid where the runtime
- * records it (3.11+), else by pthread_self() == the thread pointer. */
 /* ---- finding a thread's Python thread state ---- */
 
 /* Sorted keys of the thread list: a tick matches every thread, and a
@@ -124,6 +122,8 @@ void snap_index_drop(struct mst_snapshot *s)
 		s->pyindex->valid = false;
 }
 
+/* The Python thread state of a thread: by kernel tid where the runtime
+ * records it (3.11+), else by pthread_self() == the thread pointer. */
 struct mst_py_thread *snap_match_tstate(struct mst_snapshot *s, pid_t tid, uint64_t tp,
                                         bool have_tp)
 {
@@ -315,10 +315,6 @@ void snap_memo_py(struct mst_thread_snap *t, bool rt_ok, uint64_t rt)
 	m->py_error = t->py_error;
 }
 
-/* A thread blocked where it was that has not run at all since its Python
- * frames were last read: they are the same (only a thread moves its own
- * frame chain), and are taken from the slot as they are. Its GIL
- * ownership is read again: another thread's take or drop changes it. */
 bool snap_py_reuse(struct mst_thread_snap *t, const struct mst_py_thread *pt)
 {
 	const struct mst_thread_memo *m = &t->memo;
@@ -334,6 +330,10 @@ bool snap_py_reuse(struct mst_thread_snap *t, const struct mst_py_thread *pt)
 	return true;
 }
 
+/* A thread blocked where it was that has not run at all since its Python
+ * frames were last read: they are the same (only a thread moves its own
+ * frame chain), and are taken from the slot as they are. Its GIL
+ * ownership is read again: another thread's take or drop changes it. */
 bool snap_py_unchanged(struct mst_py *py, struct mst_thread_snap *t, const struct mst_py_thread *pt,
                        uint64_t rt)
 {
@@ -549,7 +549,9 @@ static bool idle_since(struct mst_snapshot *s, struct mst_proc *p, struct mst_py
 {
 	struct mst_thread_memo *m = &t->memo;
 	pid_t tid = mst_proc_task(p, i);
-	if (m->tid != tid || !m->walked || !m->idle_ok || t->comm_tid != tid ||
+	/* Not the main thread: a process that has exited leaves it a zombie
+	 * whose CPU time no longer changes, and its state is what tells. */
+	if (m->tid != tid || tid == s->pid || !m->walked || !m->idle_ok || t->comm_tid != tid ||
 	    !(flags & MST_SNAP_NO_NAMES))
 		return false;
 	uint64_t rt;
