@@ -56,13 +56,15 @@ def main():
     tids = [0] * nthreads
     counts.extend([0] * nthreads)
     started = threading.Semaphore(0)
-    for i in range(nthreads):
-        threading.Thread(target=spin, args=(i, tids, started), name="spin-%d" % (i + 1),
-                         daemon=True).start()
+    # The idle threads first: each start needs the GIL, which four
+    # spinning threads would hand over only every switch interval.
     nidle = int(sys.argv[2]) if len(sys.argv) > 2 else 0
     forever = threading.Event()
     for i in range(nidle):
         threading.Thread(target=idle, args=(started, forever), name="idle-%d" % (i + 1),
+                         daemon=True).start()
+    for i in range(nthreads):
+        threading.Thread(target=spin, args=(i, tids, started), name="spin-%d" % (i + 1),
                          daemon=True).start()
     for _ in range(nthreads + nidle):
         started.acquire()
