@@ -419,7 +419,6 @@ void mst_sampler_stats(const struct mst_sampler *s, struct mst_sampler_stats *ou
 		const struct mst_snapshot *sn = s->procs[i]->snap;
 		if (!sn)
 			continue;
-		out->walk_spliced += sn->walk_spliced;
 		out->walk_verified += sn->walk_verified;
 		out->walk_differed += sn->walk_differed;
 	}

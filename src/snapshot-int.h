@@ -47,7 +47,7 @@ int snap_py_begin(struct mst_snapshot *s, struct mst_py *py, const struct mst_er
 void snap_py_end(struct mst_snapshot *s, struct mst_py *py);
 /* t's walk memo, made on first use (NULL when out of memory). */
 struct mst_walk_memo *snap_walk_memo(struct mst_thread_snap *t, unsigned flags);
-/* Sum the threads' walk memos into s->walk_*. */
+/* Sum the threads' walk checks into s->walk_* (MST_SNAP_VERIFY_WALKS). */
 void snap_walk_stats(struct mst_snapshot *s);
 /* Task i of p into t: its tid, name (when names are read or the slot is
  * new to it) and state (known, else read from /proc). false when it has

@@ -66,10 +66,10 @@ struct mst_sampler_stats {
 	enum mst_sampler_backend backend;    /* the one in use: ptrace or perf */
 	char backend_why[256];               /* why auto chose ptrace, "" otherwise */
 	uint64_t perf_samples, perf_dropped; /* perf: samples drained, lost */
-	/* Walks ended from a thread's last one (unwind.h): frames taken from
-	 * it; with $MSTTOP_VERIFY_WALKS set, walks stepped again to check,
-	 * and those that differed (over the threads of the last tick). */
-	uint64_t walk_spliced, walk_verified, walk_differed;
+	/* With $MSTTOP_VERIFY_WALKS set: walks ended from a thread's last one
+	 * (unwind.h), stepped again to check, and those that differed (over
+	 * the threads of the last tick). */
+	uint64_t walk_verified, walk_differed;
 };
 
 struct mst_sampler;

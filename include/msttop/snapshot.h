@@ -153,9 +153,9 @@ struct mst_snapshot {
 	size_t orphan_tstates;
 
 	size_t reused; /* threads not stopped: blocked where they were */
-	/* Over its threads' walk memos (unwind.h): frames taken from their
-	 * last walks, and walks verified / found different. */
-	uint64_t walk_spliced, walk_verified, walk_differed;
+	/* With MST_SNAP_VERIFY_WALKS: over its threads' walk memos
+	 * (unwind.h), walks verified and found different. */
+	uint64_t walk_verified, walk_differed;
 
 	/* Memory kept for the next take into this snapshot. */
 	size_t threads_cap;
