@@ -83,7 +83,7 @@ struct mst_agg_config {
 	uint32_t recent_s;           /* 5: the recent window, in whole seconds */
 	uint32_t max_frames;         /* 2048 frames held per mode (by line, by function) */
 	uint32_t max_thread_entries; /* 256 counted frames per thread and mode */
-	uint32_t max_threads;        /* 256 threads kept; the least recently seen is evicted */
+	uint32_t max_threads;        /* 4096 threads kept; the least recently seen is evicted */
 	uint32_t max_tree_nodes;     /* 1024 call-tree nodes per thread and mode */
 	uint32_t max_depth;          /* 2048 frames of one stack; outermost ones beyond dropped */
 	uint64_t end_after_ns;       /* 2 s unseen: a thread is marked ended */

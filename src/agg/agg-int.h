@@ -186,6 +186,7 @@ struct mst_agg {
 
 	struct thr *threads;
 	size_t nthreads;
+	uint64_t evict_none_tick; /* the tick in which every thread was seen */
 
 	bool started, in_tick, have_first;
 	uint64_t cur_sec, now_ns, weight, tick_no, first_ns, last_ns;

@@ -30,7 +30,7 @@ int mst_agg_new(const struct mst_agg_config *cfg, struct mst_agg **out, struct m
 	if (!c.max_thread_entries)
 		c.max_thread_entries = 256;
 	if (!c.max_threads)
-		c.max_threads = 256;
+		c.max_threads = 4096;
 	if (!c.max_tree_nodes)
 		c.max_tree_nodes = 1024;
 	if (!c.max_depth)

@@ -26,9 +26,13 @@ void agg_thr_free(struct mst_agg *a, struct thr *t)
 }
 
 /* Make room for one more thread: evict the least recently seen one not seen
- * in this tick, ended ones first. False when every thread is in this tick. */
+ * in this tick, ended ones first. False when every thread is in this tick,
+ * and then at once for the rest of the tick: a target with more threads
+ * than the cap would otherwise cost a scan of every thread per thread. */
 static bool thr_evict(struct mst_agg *a)
 {
+	if (a->evict_none_tick == a->tick_no)
+		return false;
 	struct thr *t, *tmp, *victim = NULL;
 	HASH_ITER(hh, a->threads, t, tmp)
 	{
@@ -38,8 +42,10 @@ static bool thr_evict(struct mst_agg *a)
 		    (t->ended == victim->ended && t->last_ns < victim->last_ns))
 			victim = t;
 	}
-	if (!victim)
+	if (!victim) {
+		a->evict_none_tick = a->tick_no;
 		return false;
+	}
 	agg_thr_free(a, victim);
 	a->st.threads_evicted++;
 	return true;

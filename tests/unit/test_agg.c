@@ -681,15 +681,22 @@ START_TEST(agg_thread_limit)
 	ck_assert_int_eq(rows[0].tid, 4);
 	ck_assert_int_eq(rows[1].tid, 5);
 	ck_assert_uint_eq(total_of(a, 0, MST_AGG_CUMULATIVE, "f"), 5);
-	/* Three threads in one tick with room for two: the third is counted
-	 * for the process only. */
+	/* Four threads in one tick with room for two: the third and the
+	 * fourth are counted for the process only. */
 	const struct mst_agg_frame_in g[] = {PY_G20};
-	struct mst_agg_thread_in th[3] = {{7, "", 0, g, 1}, {8, "", 0, g, 1}, {9, "", 0, g, 1}};
-	ck_assert_int_eq(mst_agg_add(a, 10 * SEC, MS, th, 3, &err), 0);
+	struct mst_agg_thread_in th[4] = {
+	    {7, "", 0, g, 1}, {8, "", 0, g, 1}, {9, "", 0, g, 1}, {10, "", 0, g, 1}};
+	ck_assert_int_eq(mst_agg_add(a, 10 * SEC, MS, th, 4, &err), 0);
 	mst_agg_stats(a, &s);
 	ck_assert_uint_eq(s.threads, 2);
-	ck_assert_uint_eq(s.threads_uncounted, 1);
-	ck_assert_uint_eq(total_of(a, 0, MST_AGG_CUMULATIVE, "g"), 3);
+	ck_assert_uint_eq(s.threads_uncounted, 2);
+	ck_assert_uint_eq(total_of(a, 0, MST_AGG_CUMULATIVE, "g"), 4);
+	/* The next tick: room again for the least recently seen's slot. */
+	struct mst_agg_thread_in one = {11, "", 0, g, 1};
+	ck_assert_int_eq(mst_agg_add(a, 11 * SEC, MS, &one, 1, &err), 0);
+	mst_agg_stats(a, &s);
+	ck_assert_uint_eq(s.threads, 2);
+	ck_assert_uint_eq(s.threads_uncounted, 2);
 	mst_agg_free(a);
 }
 END_TEST
