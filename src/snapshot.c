@@ -557,6 +557,7 @@ static bool idle_since(struct mst_snapshot *s, struct mst_proc *p, struct mst_py
 	if (mst_proc_task_runtime(p, tid, &rt) < 0 || rt != m->runtime)
 		return false;
 	struct mst_py_thread *pt = NULL;
+	t->tid = tid; /* snap_py_reuse checks the memo is this thread's */
 	if (py && m->py_kept) {
 		pt = snap_match_tstate(s, tid, m->regs.tp, true);
 		if (!pt || s->used[pt - s->pt.v] || !snap_py_reuse(t, pt))
@@ -566,7 +567,6 @@ static bool idle_since(struct mst_snapshot *s, struct mst_proc *p, struct mst_py
 	} else if (py && snap_match_tstate(s, tid, m->regs.tp, true)) {
 		return false; /* Python frames not kept */
 	}
-	t->tid = tid;
 	t->state = m->state;
 	t->regs = m->regs;
 	t->npcs = m->npcs;
