@@ -882,6 +882,38 @@ static int proc_reader_read2(void *ctx, uint64_t a1, void *b1, size_t l1, uint64
 	return n < 0 && errno == ESRCH ? -ESRCH : -EFAULT;
 }
 
+/* Many ranges, up to the kernel's 1,024 iovecs a call. process_vm_readv
+ * copies remote iovecs in order and stops at the first it cannot copy
+ * whole: the ones before it were copied, it failed, the rest are tried
+ * again from the one after. */
+static int proc_reader_readv(void *ctx, struct mst_read_op *ops, size_t n)
+{
+	enum { BATCH = 1024 };
+	const struct mst_proc *p = ctx;
+	struct iovec local[BATCH], remote[BATCH];
+	size_t i = 0;
+	while (i < n) {
+		size_t k = 0;
+		for (; k < BATCH && i + k < n; k++) {
+			local[k] = (struct iovec){ops[i + k].buf, ops[i + k].len};
+			remote[k] =
+			    (struct iovec){(void *)(uintptr_t)ops[i + k].addr, ops[i + k].len};
+		}
+		ssize_t got = process_vm_readv(p->pid, local, k, remote, k, 0);
+		if (got < 0 && (errno == ESRCH || errno == EPERM))
+			return errno == ESRCH ? -ESRCH : -EPERM;
+		size_t done = 0, sum = 0;
+		while (got > 0 && done < k && sum + ops[i + done].len <= (size_t)got) {
+			sum += ops[i + done].len;
+			ops[i + done++].rc = 0;
+		}
+		if (done < k)
+			ops[i + done++].rc = -EFAULT;
+		i += done;
+	}
+	return 0;
+}
+
 static int proc_reader_read(void *ctx, uint64_t addr, void *buf, size_t len)
 {
 	return mst_proc_read(ctx, addr, buf, len);
@@ -889,7 +921,7 @@ static int proc_reader_read(void *ctx, uint64_t addr, void *buf, size_t len)
 
 struct mst_reader mst_proc_reader(struct mst_proc *p)
 {
-	return (struct mst_reader){proc_reader_read, p, proc_reader_read2};
+	return (struct mst_reader){proc_reader_read, p, proc_reader_read2, proc_reader_readv};
 }
 
 int mst_pid_reader_read(void *ctx, uint64_t addr, void *buf, size_t len)

@@ -7,6 +7,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* One range of a vectored read: len bytes at addr into buf; rc is set. */
+struct mst_read_op {
+	uint64_t addr;
+	void *buf;
+	size_t len;
+	int rc;
+};
+
 struct mst_reader {
 	/* Copy len bytes at target address addr into buf. Returns 0 when all
 	 * len bytes were copied, else a negative errno code: -EFAULT for an
@@ -20,6 +28,11 @@ struct mst_reader {
 	 * caller then reads them one by one to learn which failed. NULL: one
 	 * by one from the start. */
 	int (*read2)(void *ctx, uint64_t a1, void *b1, size_t l1, uint64_t a2, void *b2, size_t l2);
+	/* Optional: copy many ranges, in as few system calls as the kernel
+	 * allows (a live process: one per 1,024 ranges), for reads known
+	 * ahead (prefetch.h). Sets each op's rc (0: copied whole) and returns
+	 * 0, or a negative code when nothing can be read (-ESRCH: gone). */
+	int (*readv)(void *ctx, struct mst_read_op *ops, size_t n);
 };
 
 static inline int mst_read(const struct mst_reader *r, uint64_t addr, void *buf, size_t len)

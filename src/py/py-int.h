@@ -10,6 +10,7 @@
 #include <string.h>
 #include <uthash.h>
 
+#include "msttop/prefetch.h"
 #include "msttop/py.h"
 #include "msttop/strset.h"
 #include "collector-int.h"
@@ -106,6 +107,10 @@ struct mst_py {
 	uint64_t types_epoch;
 	struct locals_code *lcodes;
 	size_t nlcodes;
+
+	/* The thread-state walk's reads of the last tick, fetched in a few
+	 * system calls at the next (read_threads; NULL until first used). */
+	struct mst_prefetch *pf;
 
 	/* The collector's code in a stripped build, found once on demand. */
 	bool collector_done;

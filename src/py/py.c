@@ -196,6 +196,7 @@ void mst_py_close(struct mst_py *py)
 	mst_py_types_drop(py);
 	mst_py_lcodes_drop(py);
 	mst_strset_free(py->strs);
+	mst_prefetch_free(py->pf);
 	free(py->scratch);
 	free(py);
 }

@@ -815,11 +815,12 @@ Suite *agg_bounds_suite(void);
 Suite *calltree_suite(void);
 Suite *record_suite(void);
 Suite *attrib_suite(void);
+Suite *prefetch_suite(void);
 
 int main(void)
 {
 	Suite *more[] = {merge_suite(),  agg_suite(),      format_suite(),     debugcache_suite(),
 	                 dwtab_suite(),  classify_suite(), agg_bounds_suite(), calltree_suite(),
-	                 record_suite(), attrib_suite()};
+	                 record_suite(), attrib_suite(),   prefetch_suite()};
 	return mst_check_main(unit_suite(), more, sizeof(more) / sizeof(more[0]));
 }
