@@ -10,6 +10,7 @@
  * threads that have not run (issue 17) never outlive a change:
  * tests/targets/py_many.py, 1,000 idle threads and two that change. */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -808,13 +809,19 @@ static double target_answer(int fd, const char *prefix, long ms)
 }
 
 /* SIGINT to msttop (a recording is written then), reaped within ms; its
- * exit code, or -1 (then killed). */
-static int end_msttop(pid_t m, long ms)
+ * exit code, or -1 (then killed). Its standard output is read and dropped
+ * meanwhile: a thousand threads' table is more than a pipe holds, and a
+ * msttop blocked writing it would never exit. */
+static int end_msttop(pid_t m, int out_fd, long ms)
 {
 	kill(m, SIGINT);
 	long end = mst_now_ms() + ms;
 	int st;
+	fcntl(out_fd, F_SETFL, fcntl(out_fd, F_GETFL) | O_NONBLOCK);
 	while (mst_now_ms() < end) {
+		char sink[4096];
+		while (read(out_fd, sink, sizeof(sink)) > 0)
+			;
 		pid_t r = waitpid(m, &st, WNOHANG);
 		if (r == m)
 			return mst_exit_code(st);
@@ -885,7 +892,7 @@ START_TEST(many_threads)
 		kill(t.pid, SIGUSR2);
 		double woke = target_answer(t.out_fd, "woke", 60000);
 		nanosleep(&hs, NULL);
-		int code = end_msttop(m, 120000);
+		int code = end_msttop(m, mo, 120000);
 		char err[4096] = "";
 		ssize_t k = read(me, err, sizeof(err) - 1);
 		err[k > 0 ? k : 0] = '\0';
