@@ -715,6 +715,7 @@ static void agg_frames(struct mst_sampler *s, struct sproc *p, size_t i,
 	if (c && c->tid == t->tid && t->reused && t->py_reused) {
 		in->frames = c->v;
 		in->nframes = c->n;
+		in->unchanged = true;
 		return;
 	}
 	in->frames = s->frames;

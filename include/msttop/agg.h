@@ -75,6 +75,11 @@ struct mst_agg_thread_in {
 	const struct mst_agg_frame_in *frames;
 	size_t nframes;
 	pid_t pid; /* its process (several with --subprocesses); 0: not known */
+	/* The caller's word that frames are those of this thread's sample at
+	 * the last tick, unchanged: they are then not looked at, and their
+	 * count may wait until the second ends or a query asks (the query
+	 * functions count what waits first). */
+	bool unchanged;
 };
 
 /* Zero (or a NULL config) means the default shown. The caps bound memory;
@@ -235,7 +240,7 @@ struct mst_agg_totals {
 void mst_agg_totals(const struct mst_agg *a, enum mst_agg_window w, struct mst_agg_totals *out);
 
 /* The frame with this id in this mode. Errors: -ENOENT. */
-int mst_agg_frame(const struct mst_agg *a, enum mst_agg_mode mode, uint32_t id,
+int mst_agg_frame(struct mst_agg *a, enum mst_agg_mode mode, uint32_t id,
                   struct mst_agg_frame *out);
 
 /* The last stack of a thread, innermost first, as by-line ids (map with
@@ -266,7 +271,7 @@ struct mst_agg_node {
 };
 
 /* One node (MST_AGG_TREE_ROOT: the thread's whole count). Errors: -ENOENT. */
-int mst_agg_tree_node(const struct mst_agg *a, pid_t tid, enum mst_agg_mode mode, uint32_t node,
+int mst_agg_tree_node(struct mst_agg *a, pid_t tid, enum mst_agg_mode mode, uint32_t node,
                       struct mst_agg_node *out);
 /* The children of a node, by total samples (most first), without empty
  * ones. Errors: -ENOENT (no such thread or node), -ENOMEM. */
@@ -288,6 +293,7 @@ struct mst_agg_stats {
 	uint64_t frames_evicted, entries_evicted, nodes_pruned; /* merged into the overflow */
 	uint64_t stacks_truncated, threads_evicted;
 	uint64_t threads_uncounted; /* thread samples kept only in the process counts */
+	uint64_t repeats_dropped;   /* repeated samples lost for want of a ring */
 };
 
 void mst_agg_stats(const struct mst_agg *a, struct mst_agg_stats *out);

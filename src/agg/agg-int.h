@@ -171,6 +171,17 @@ struct thr {
 	struct tree tree[2];
 	struct cslot *cache; /* the last stack, outermost first */
 	size_t ncache, cache_cap;
+	/* Samples that repeated the last stack in the same state, not yet
+	 * counted in its cells (mst_agg_add_thread): an idle thread's
+	 * stack is counted once a second, not at every tick. rep_slot is
+	 * the second's slot; the rest is what the last full count used. */
+	uint32_t rep;
+	uint64_t rep_ns, rep_us;
+	size_t rep_slot;
+	struct thr *rep_next, **rep_prev; /* in the agg's list of pending ones */
+	unsigned last_vm;
+	bool last_has_own[NVIEW];
+	size_t last_own_at[NVIEW];
 	struct shr sh[]; /* [0] since start, [1 + slot] ring */
 };
 
@@ -187,6 +198,7 @@ struct mst_agg {
 	struct thr *threads;
 	size_t nthreads;
 	uint64_t evict_none_tick; /* the tick in which every thread was seen */
+	struct thr *rep_head;     /* threads with repeats to count */
 
 	bool started, in_tick, have_first;
 	uint64_t cur_sec, now_ns, weight, tick_no, first_ns, last_ns;
@@ -244,21 +256,22 @@ static inline uint32_t agg_sat_add(uint32_t x, uint32_t y)
 
 /* r is there: the feeding path takes one before it counts anything. w is
  * the weight in ns, w_us the same in microseconds. */
-static inline void agg_cnt_total(struct cnt *c, struct rblk *r, size_t slot, uint64_t w,
+/* k samples of w ns in all (w_us in microseconds) */
+static inline void agg_cnt_total(struct cnt *c, struct rblk *r, size_t slot, uint32_t k, uint64_t w,
                                  uint32_t w_us)
 {
-	c->total++;
+	c->total += k;
 	c->total_ns += w;
-	r->c[slot].total++;
+	r->c[slot].total += k;
 	r->c[slot].total_us = agg_sat_add(r->c[slot].total_us, w_us);
 }
 
-static inline void agg_cnt_own(struct cnt *c, struct rblk *r, size_t slot, int view, uint64_t w,
-                               uint32_t w_us)
+static inline void agg_cnt_own(struct cnt *c, struct rblk *r, size_t slot, int view, uint32_t k,
+                               uint64_t w, uint32_t w_us)
 {
-	c->own[view]++;
+	c->own[view] += k;
 	c->own_ns[view] += w;
-	r->c[slot].own[view]++;
+	r->c[slot].own[view] += k;
 	r->c[slot].own_us[view] = agg_sat_add(r->c[slot].own_us[view], w_us);
 }
 
@@ -365,7 +378,10 @@ int agg_etab_init(struct etab *tb, uint32_t limit);
 void agg_etab_reindex(struct etab *tb);
 
 /* tree.c */
-void agg_tree_add(struct mst_agg *a, struct thr *t, int mode, size_t n, size_t match, uint64_t w);
+void agg_tree_add(struct mst_agg *a, struct thr *t, int mode, size_t n, size_t match, uint32_t k,
+                  uint64_t w);
+void agg_rep_flush(struct mst_agg *a, struct thr *t);
+void agg_rep_flush_all(struct mst_agg *a);
 void agg_tree_fini(struct tree *tr);
 int agg_tree_init(struct tree *tr);
 void agg_tree_reindex(struct tree *tr);

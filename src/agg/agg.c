@@ -131,6 +131,9 @@ void mst_agg_reset(struct mst_agg *a)
 
 void mst_agg_begin(struct mst_agg *a, uint64_t now_ns, uint64_t weight_ns)
 {
+	/* Repeats wait within their second only: its ring slot is reused. */
+	if (a->started && now_ns / SEC_NS != a->cur_sec)
+		agg_rep_flush_all(a);
 	agg_clock_advance(a, now_ns);
 	a->now_ns = now_ns;
 	a->weight = weight_ns;
@@ -164,6 +167,128 @@ static void make_room(struct mst_agg *a, struct thr *t)
 			agg_ftab_evict(a, m);
 }
 
+/* The recent ring of every cell a sample of the stack in a->sf / a->sl
+ * counts, taken now, while a failure still counts nothing. */
+static int take_rings(struct mst_agg *a, struct thr *t, size_t n, unsigned vm)
+{
+	int rc;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t id[2] = {a->sf[i], a->ft[0].v[a->sf[i]].fn};
+		for (int v = 0; v < NVAR; v++) {
+			if (!(vm & (1u << v)))
+				continue;
+			for (int m = 0; m < 2; m++) {
+				if ((rc = agg_rblk_take(a, &a->ft[m].v[id[m]].r[v], NULL, m, id[m],
+				                        v)) < 0)
+					return rc;
+				if (t && (rc = agg_rblk_take(a, &t->tab[m].v[a->sl[m][i]].r[v], t,
+				                             m, a->sl[m][i], v)) < 0)
+					return rc;
+			}
+		}
+	}
+	return 0;
+}
+
+/* Count k samples of the stack in a->sf / a->sl (w ns, w_us us in all) in
+ * the cells of slot rs: totals once per distinct frame (recursion counts
+ * once), own counts per view at own_at. No allocation, no failure. */
+static void count_stack(struct mst_agg *a, struct thr *t, size_t n, unsigned vm,
+                        const bool *has_own, const size_t *own_at, size_t rs, uint32_t k,
+                        uint64_t w, uint64_t w_us)
+{
+	uint32_t g = agg_next_gen(a);
+	uint32_t wu = w_us > UINT32_MAX ? UINT32_MAX : (uint32_t)w_us;
+	for (size_t i = 0; i < n; i++) {
+		struct frame *f = &a->ft[0].v[a->sf[i]], *fu = &a->ft[1].v[f->fn];
+		struct tent *te[2] = {NULL, NULL};
+		if (t) {
+			te[0] = &t->tab[0].v[a->sl[0][i]];
+			te[1] = &t->tab[1].v[a->sl[1][i]];
+		}
+		for (int v = 0; v < NVAR; v++) {
+			if (!(vm & (1u << v)))
+				continue;
+			if (f->gen != g)
+				agg_cnt_total(&f->c[v], f->r[v], rs, k, w, wu);
+			if (fu->gen != g)
+				agg_cnt_total(&fu->c[v], fu->r[v], rs, k, w, wu);
+			for (int m = 0; m < 2; m++)
+				if (te[m] && te[m]->gen != g)
+					agg_cnt_total(&te[m]->c[v], te[m]->r[v], rs, k, w, wu);
+		}
+		f->gen = fu->gen = g;
+		if (t)
+			te[0]->gen = te[1]->gen = g;
+	}
+	for (int view = 0; view < NVIEW; view++) {
+		if (!has_own[view])
+			continue;
+		size_t i = own_at[view];
+		struct frame *f = &a->ft[0].v[a->sf[i]], *fu = &a->ft[1].v[f->fn];
+		for (int v = 0; v < NVAR; v++) {
+			if (!(vm & (1u << v)))
+				continue;
+			agg_cnt_own(&f->c[v], f->r[v], rs, view, k, w, wu);
+			agg_cnt_own(&fu->c[v], fu->r[v], rs, view, k, w, wu);
+			for (int m = 0; t && m < 2; m++) {
+				struct tent *e = &t->tab[m].v[a->sl[m][i]];
+				agg_cnt_own(&e->c[v], e->r[v], rs, view, k, w, wu);
+			}
+		}
+	}
+}
+
+static void rep_unlink(struct mst_agg *a, struct thr *t)
+{
+	(void)a;
+	if (!t->rep_prev)
+		return;
+	*t->rep_prev = t->rep_next;
+	if (t->rep_next)
+		t->rep_next->rep_prev = t->rep_prev;
+	t->rep_next = NULL;
+	t->rep_prev = NULL;
+}
+
+/* Count t's pending repeats of its last stack (see mst_agg_add_thread):
+ * its cache holds that stack's frames, entries and nodes, none of which
+ * an eviction takes while cached. */
+void agg_rep_flush(struct mst_agg *a, struct thr *t)
+{
+	if (!t->rep) {
+		rep_unlink(a, t);
+		return;
+	}
+	size_t n = t->ncache;
+	for (size_t k = 0; k < n; k++) {
+		size_t i = n - 1 - k;
+		a->sf[i] = t->cache[k].f;
+		a->sl[0][i] = t->cache[k].e[0];
+		a->sl[1][i] = t->cache[k].e[1];
+	}
+	/* Their rings were taken in this second by the full count; taken
+	 * again in case (a ring only ages out once its second has passed,
+	 * and every pending repeat is counted before that). */
+	if (take_rings(a, t, n, t->last_vm) == 0) {
+		count_stack(a, t, n, t->last_vm, t->last_has_own, t->last_own_at, t->rep_slot,
+		            t->rep, t->rep_ns, t->rep_us);
+		agg_tree_add(a, t, 0, n, n, t->rep, t->rep_ns);
+		agg_tree_add(a, t, 1, n, n, t->rep, t->rep_ns);
+	} else {
+		a->st.repeats_dropped += t->rep;
+	}
+	t->rep = 0;
+	t->rep_ns = t->rep_us = 0;
+	rep_unlink(a, t);
+}
+
+void agg_rep_flush_all(struct mst_agg *a)
+{
+	while (a->rep_head)
+		agg_rep_flush(a, a->rep_head);
+}
+
 int mst_agg_add_thread(struct mst_agg *a, const struct mst_agg_thread_in *in, struct mst_err *err)
 {
 	if (!a->in_tick)
@@ -184,6 +309,41 @@ int mst_agg_add_thread(struct mst_agg *a, const struct mst_agg_thread_in *in, st
 	struct thr *t = agg_thr_find(a, in->tid);
 	if (!t && (rc = agg_thr_new(a, in->tid, &t)) < 0)
 		goto nomem;
+	uint64_t w = a->weight;
+	uint64_t wu = (w + 500) / 1000;
+	unsigned vm = 1u;
+	if (in->state & MST_TS_RUNNING)
+		vm |= 1u << MST_AGG_ONLY_ACTIVE;
+	if (in->state & MST_TS_HOLDS_GIL)
+		vm |= 1u << MST_AGG_ONLY_GIL;
+	size_t s = 1 + a->slot, rs = a->slot;
+
+	/* The caller says this is the stack of the thread's last sample, in
+	 * the same state, within the same second: the cells it counts are
+	 * the ones the last count reached, and the count waits (until the
+	 * second ends, the stack changes, or someone asks). A thousand idle
+	 * threads then cost their cells once a second, not every tick. */
+	if (t && in->unchanged && n && t->ncache == n && t->last_tick + 1 == a->tick_no &&
+	    in->state == t->state && vm == t->last_vm && (!t->rep || t->rep_slot == rs)) {
+		if (!t->rep) {
+			t->rep_slot = rs;
+			t->rep_next = a->rep_head;
+			t->rep_prev = &a->rep_head;
+			if (a->rep_head)
+				a->rep_head->rep_prev = &t->rep_next;
+			a->rep_head = t;
+		}
+		t->rep++;
+		t->rep_ns += w;
+		t->rep_us += wu;
+		agg_shr_add(a->psh, s, in->state, w);
+		a->tick_flags |= in->state;
+		agg_shr_add(t->sh, s, in->state, w);
+		goto seen;
+	}
+	if (t)
+		agg_rep_flush(a, t); /* what came before this sample, first */
+
 	/* Interning, outermost first: while the input repeats the thread's
 	 * last stack, its frames are taken from there without a lookup. */
 	size_t match = 0;
@@ -199,11 +359,6 @@ int mst_agg_add_thread(struct mst_agg *a, const struct mst_agg_thread_in *in, st
 		if ((rc = agg_intern(a, &fin[i], &a->sf[i])) < 0)
 			goto nomem;
 	}
-	unsigned vm = 1u;
-	if (in->state & MST_TS_RUNNING)
-		vm |= 1u << MST_AGG_ONLY_ACTIVE;
-	if (in->state & MST_TS_HOLDS_GIL)
-		vm |= 1u << MST_AGG_ONLY_GIL;
 	if (t) {
 		if ((rc = mst_array_grow((void **)&t->cache, &t->cache_cap, n, sizeof(*t->cache))) <
 		    0)
@@ -225,37 +380,15 @@ int mst_agg_add_thread(struct mst_agg *a, const struct mst_agg_thread_in *in, st
 	}
 	/* Every cell this sample counts gets its recent ring now, while a
 	 * failure still counts nothing; a ring left unused ages out. */
-	for (size_t i = 0; i < n; i++) {
-		uint32_t id[2] = {a->sf[i], a->ft[0].v[a->sf[i]].fn};
-		for (int v = 0; v < NVAR; v++) {
-			if (!(vm & (1u << v)))
-				continue;
-			for (int m = 0; m < 2; m++) {
-				if ((rc = agg_rblk_take(a, &a->ft[m].v[id[m]].r[v], NULL, m, id[m],
-				                        v)) < 0)
-					goto nomem;
-				if (t && (rc = agg_rblk_take(a, &t->tab[m].v[a->sl[m][i]].r[v], t,
-				                             m, a->sl[m][i], v)) < 0)
-					goto nomem;
-			}
-		}
-	}
+	if ((rc = take_rings(a, t, n, vm)) < 0)
+		goto nomem;
 
-	/* Counting: no allocation, no failure. */
-	uint32_t g = agg_next_gen(a);
-	uint64_t w = a->weight;
-	uint32_t wu = w / 1000 > UINT32_MAX ? UINT32_MAX : (uint32_t)((w + 500) / 1000);
-	size_t s = 1 + a->slot, rs = a->slot;
-	size_t own_at[NVIEW];
+	/* Counting: no allocation, no failure. Which frame has the own count
+	 * in each view, and what the views show. */
+	size_t own_at[NVIEW] = {0};
 	bool has_own[NVIEW] = {n > 0, false, false, false};
-	own_at[0] = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct frame *f = &a->ft[0].v[a->sf[i]], *fu = &a->ft[1].v[f->fn];
-		struct tent *te[2] = {NULL, NULL};
-		if (t) {
-			te[0] = &t->tab[0].v[a->sl[0][i]];
-			te[1] = &t->tab[1].v[a->sl[1][i]];
-		}
 		if (!fin[i].folded) {
 			f->unfolded = fu->unfolded = true;
 			if (!has_own[MST_AGG_VIEW_FOLDED]) {
@@ -274,38 +407,8 @@ int mst_agg_add_thread(struct mst_agg *a, const struct mst_agg_thread_in *in, st
 			has_own[MST_AGG_VIEW_PYTHON] = true;
 			own_at[MST_AGG_VIEW_PYTHON] = i;
 		}
-		/* Total once per distinct frame: recursion is counted once. */
-		for (int v = 0; v < NVAR; v++) {
-			if (!(vm & (1u << v)))
-				continue;
-			if (f->gen != g)
-				agg_cnt_total(&f->c[v], f->r[v], rs, w, wu);
-			if (fu->gen != g)
-				agg_cnt_total(&fu->c[v], fu->r[v], rs, w, wu);
-			for (int m = 0; m < 2; m++)
-				if (te[m] && te[m]->gen != g)
-					agg_cnt_total(&te[m]->c[v], te[m]->r[v], rs, w, wu);
-		}
-		f->gen = fu->gen = g;
-		if (t)
-			te[0]->gen = te[1]->gen = g;
 	}
-	for (int view = 0; view < NVIEW; view++) {
-		if (!has_own[view])
-			continue;
-		size_t i = own_at[view];
-		struct frame *f = &a->ft[0].v[a->sf[i]], *fu = &a->ft[1].v[f->fn];
-		for (int v = 0; v < NVAR; v++) {
-			if (!(vm & (1u << v)))
-				continue;
-			agg_cnt_own(&f->c[v], f->r[v], rs, view, w, wu);
-			agg_cnt_own(&fu->c[v], fu->r[v], rs, view, w, wu);
-			for (int m = 0; t && m < 2; m++) {
-				struct tent *e = &t->tab[m].v[a->sl[m][i]];
-				agg_cnt_own(&e->c[v], e->r[v], rs, view, w, wu);
-			}
-		}
-	}
+	count_stack(a, t, n, vm, has_own, own_at, rs, 1, w, wu);
 	agg_shr_add(a->psh, s, in->state, w);
 	a->tick_flags |= in->state;
 	if (!t) {
@@ -324,19 +427,23 @@ int mst_agg_add_thread(struct mst_agg *a, const struct mst_agg_thread_in *in, st
 			t->cache[k].node[0] = t->cache[k].node[1] = NO_NODE;
 	}
 	t->ncache = n;
-	agg_tree_add(a, t, 0, n, match, w);
-	agg_tree_add(a, t, 1, n, match, w);
+	t->last_vm = vm;
+	memcpy(t->last_has_own, has_own, sizeof(has_own));
+	memcpy(t->last_own_at, own_at, sizeof(own_at));
+	agg_tree_add(a, t, 0, n, match, 1, w);
+	agg_tree_add(a, t, 1, n, match, 1, w);
+	t->state = in->state;
+	t->top = n ? a->sf[0] : MST_AGG_NONE;
+	make_room(a, t);
+seen:
 	t->pid = in->pid;
 	if (in->name && strncmp(t->name, in->name, sizeof(t->name) - 1) != 0) {
 		strncpy(t->name, in->name, sizeof(t->name) - 1);
 		t->name[sizeof(t->name) - 1] = '\0';
 	}
-	t->state = in->state;
 	t->last_ns = a->now_ns;
 	t->last_tick = a->tick_no;
 	t->ended = false;
-	t->top = n ? a->sf[0] : MST_AGG_NONE;
-	make_room(a, t);
 	return 0;
 nomem:
 	return mst_err_set(err, rc, "agg: out of memory counting thread %d", (int)in->tid);

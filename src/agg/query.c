@@ -19,9 +19,9 @@ static void frame_fill(int mode, uint32_t id, const struct frame *f, struct mst_
 	out->module = f->key.mod;
 }
 
-int mst_agg_frame(const struct mst_agg *a, enum mst_agg_mode mode, uint32_t id,
-                  struct mst_agg_frame *out)
+int mst_agg_frame(struct mst_agg *a, enum mst_agg_mode mode, uint32_t id, struct mst_agg_frame *out)
 {
+	agg_rep_flush_all(a);
 	int m = mode == MST_AGG_BY_FUNC;
 	if (!agg_frame_live(&a->ft[m], id))
 		return -ENOENT;
@@ -160,6 +160,7 @@ static int hot_of_pid(struct mst_agg *a, const struct mst_agg_query *q, int m, i
 int mst_agg_hot(struct mst_agg *a, const struct mst_agg_query *q, const struct mst_agg_hot **rows,
                 size_t *nrows, struct mst_agg_count *scope, struct mst_err *err)
 {
+	agg_rep_flush_all(a);
 	*rows = NULL;
 	*nrows = 0;
 	int m = q->mode == MST_AGG_BY_FUNC;
@@ -224,6 +225,7 @@ static int thr_cmp(const void *px, const void *py)
 int mst_agg_threads(struct mst_agg *a, enum mst_agg_window w, const struct mst_agg_thread **rows,
                     size_t *nrows, struct mst_err *err)
 {
+	agg_rep_flush_all(a);
 	*rows = NULL;
 	*nrows = 0;
 	if (mst_array_grow((void **)&a->trows, &a->trows_cap, a->nthreads, sizeof(*a->trows)) < 0)
@@ -294,6 +296,7 @@ void mst_agg_totals(const struct mst_agg *a, enum mst_agg_window w, struct mst_a
 int mst_agg_thread_stack(struct mst_agg *a, pid_t tid, const struct mst_agg_stack_frame **frames,
                          size_t *nframes)
 {
+	agg_rep_flush_all(a);
 	*frames = NULL;
 	*nframes = 0;
 	const struct thr *t = agg_thr_find(a, tid);
@@ -336,9 +339,10 @@ static const struct tree *tree_of(const struct mst_agg *a, pid_t tid, enum mst_a
 	return node < tr->n ? tr : NULL;
 }
 
-int mst_agg_tree_node(const struct mst_agg *a, pid_t tid, enum mst_agg_mode mode, uint32_t node,
+int mst_agg_tree_node(struct mst_agg *a, pid_t tid, enum mst_agg_mode mode, uint32_t node,
                       struct mst_agg_node *out)
 {
+	agg_rep_flush_all(a);
 	const struct tree *tr = tree_of(a, tid, mode, node);
 	if (!tr)
 		return -ENOENT;
@@ -358,6 +362,7 @@ static int node_cmp(const void *px, const void *py)
 int mst_agg_tree_children(struct mst_agg *a, pid_t tid, enum mst_agg_mode mode, uint32_t node,
                           const struct mst_agg_node **rows, size_t *nrows, struct mst_err *err)
 {
+	agg_rep_flush_all(a);
 	*rows = NULL;
 	*nrows = 0;
 	const struct tree *tr = tree_of(a, tid, mode, node);

@@ -8,6 +8,7 @@
 
 void agg_thr_free(struct mst_agg *a, struct thr *t)
 {
+	agg_rep_flush(a, t); /* the process keeps its counts */
 	for (int m = 0; m < 2; m++) {
 		struct etab *tb = &t->tab[m];
 		for (uint32_t p = 0; p < tb->n; p++)

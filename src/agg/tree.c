@@ -77,11 +77,12 @@ static uint32_t tree_node_add(struct mst_agg *a, struct tree *tr, uint32_t paren
 
 /* Walk the stack from its outermost frame down the tree; the first match
  * depths are the thread's last stack, whose nodes are in its cache. */
-void agg_tree_add(struct mst_agg *a, struct thr *t, int mode, size_t n, size_t match, uint64_t w)
+void agg_tree_add(struct mst_agg *a, struct thr *t, int mode, size_t n, size_t match, uint32_t cnt,
+                  uint64_t w)
 {
 	struct tree *tr = &t->tree[mode];
 	uint32_t cur = 0;
-	tr->v[0].total++;
+	tr->v[0].total += cnt;
 	tr->v[0].total_ns += w;
 	size_t k;
 	for (k = 0; k < n; k++) {
@@ -109,7 +110,7 @@ void agg_tree_add(struct mst_agg *a, struct thr *t, int mode, size_t n, size_t m
 			if (nd == NO_NODE)
 				break;
 		}
-		tr->v[nd].total++;
+		tr->v[nd].total += cnt;
 		tr->v[nd].total_ns += w;
 		cur = nd;
 		if (full)
@@ -119,6 +120,6 @@ void agg_tree_add(struct mst_agg *a, struct thr *t, int mode, size_t n, size_t m
 	/* Where the walk stopped, the next one has nothing to reuse. */
 	for (; k < n; k++)
 		t->cache[k].node[mode] = NO_NODE;
-	tr->v[cur].self++;
+	tr->v[cur].self += cnt;
 	tr->v[cur].self_ns += w;
 }

@@ -701,6 +701,98 @@ START_TEST(agg_thread_limit)
 }
 END_TEST
 
+/* Every query of a and b gives the same rows: a was told which samples
+ * repeated the last (and may have counted them late), b was not. */
+static void same_answers(struct mst_agg *a, struct mst_agg *b, const pid_t *tids, size_t ntids)
+{
+	for (size_t k = 0; k <= ntids; k++)
+		for (int w = 0; w < 2; w++)
+			for (int m = 0; m < 2; m++)
+				for (int sub = 0; sub < 3; sub++)
+					for (int view = 0; view < 4; view++) {
+						struct mst_agg_query q = query(
+						    k < ntids ? tids[k] : 0, (enum mst_agg_window)w,
+						    (enum mst_agg_mode)m);
+						q.subset = (enum mst_agg_subset)sub;
+						q.view = (enum mst_agg_view)view;
+						q.sort = MST_AGG_SORT_NAME;
+						const struct mst_agg_hot *ra, *rb;
+						size_t na, nb;
+						struct mst_agg_count sa, sb;
+						hot(a, &q, &ra, &na, &sa);
+						hot(b, &q, &rb, &nb, &sb);
+						ck_assert_uint_eq(na, nb);
+						ck_assert_uint_eq(sa.samples, sb.samples);
+						ck_assert_uint_eq(sa.ns, sb.ns);
+						for (size_t i = 0; i < na; i++) {
+							ck_assert_str_eq(ra[i].frame.function,
+							                 rb[i].frame.function);
+							ck_assert_uint_eq(ra[i].own_samples,
+							                  rb[i].own_samples);
+							ck_assert_uint_eq(ra[i].total_samples,
+							                  rb[i].total_samples);
+							ck_assert_uint_eq(ra[i].own_ns,
+							                  rb[i].own_ns);
+							ck_assert_uint_eq(ra[i].total_ns,
+							                  rb[i].total_ns);
+						}
+					}
+	for (size_t k = 0; k < ntids; k++)
+		for (int m = 0; m < 2; m++) {
+			const struct mst_agg_node *ca, *cb;
+			size_t na, nb;
+			struct mst_err err = {0};
+			ck_assert_int_eq(mst_agg_tree_children(a, tids[k], (enum mst_agg_mode)m,
+			                                       MST_AGG_TREE_ROOT, &ca, &na, &err),
+			                 0);
+			struct mst_agg_node copy[8];
+			ck_assert_uint_le(na, 8);
+			memcpy(copy, ca, na * sizeof(*ca));
+			ck_assert_int_eq(mst_agg_tree_children(b, tids[k], (enum mst_agg_mode)m,
+			                                       MST_AGG_TREE_ROOT, &cb, &nb, &err),
+			                 0);
+			ck_assert_uint_eq(na, nb);
+			for (size_t i = 0; i < na; i++) {
+				ck_assert_uint_eq(copy[i].total_samples, cb[i].total_samples);
+				ck_assert_uint_eq(copy[i].self_samples, cb[i].self_samples);
+				ck_assert_uint_eq(copy[i].total_ns, cb[i].total_ns);
+			}
+		}
+}
+
+/* Repeats told as such (an idle thread's stack, tick after tick) are
+ * counted the same as when each is looked at: over seconds, through stack
+ * and state changes, with a query in the middle of a second, and with the
+ * recent window moving on. */
+START_TEST(agg_repeats_counted_alike)
+{
+	struct mst_agg *a = agg_new(NULL), *b = agg_new(NULL);
+	const struct mst_agg_frame_in s1[] = {PY_G20, PY_F10};
+	const struct mst_agg_frame_in s2[] = {PY_F11, PY_G20, PY_F10};
+	const pid_t tids[] = {5, 6};
+	struct mst_err err = {0};
+	uint64_t now = 100 * SEC;
+	for (int i = 0; i < 700; i++) {
+		now += 7 * MS + (uint64_t)(i % 3) * MS;
+		/* Thread 5 changes stack every 120 ticks and state every 50;
+		 * thread 6 always repeats. */
+		bool second = (i / 120) % 2;
+		uint32_t st5 = (i / 50) % 2 ? MST_TS_RUNNING | MST_TS_HOLDS_GIL : 0;
+		bool rep5 = i % 120 != 0 && i % 50 != 0;
+		struct mst_agg_thread_in in[2] = {
+		    {5, "w5", st5, second ? s2 : s1, second ? 3 : 2, 0, rep5},
+		    {6, "w6", 0, s1, 2, 0, i > 0}};
+		ck_assert_int_eq(mst_agg_add(a, now, 10 * MS, in, 2, &err), 0);
+		in[0].unchanged = in[1].unchanged = false;
+		ck_assert_int_eq(mst_agg_add(b, now, 10 * MS, in, 2, &err), 0);
+		if (i % 97 == 0 || i == 699)
+			same_answers(a, b, tids, 2);
+	}
+	mst_agg_free(a);
+	mst_agg_free(b);
+}
+END_TEST
+
 START_TEST(agg_errors_and_depth)
 {
 	struct mst_agg_config bad = {.max_frames = 1u << 30};
@@ -754,6 +846,7 @@ Suite *agg_suite(void)
 	tcase_add_test(tc, agg_reset);
 	tcase_add_test(tc, agg_thread_end);
 	tcase_add_test(tc, agg_thread_limit);
+	tcase_add_test(tc, agg_repeats_counted_alike);
 	tcase_add_test(tc, agg_errors_and_depth);
 	suite_add_tcase(s, tc);
 	return s;
