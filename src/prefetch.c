@@ -41,7 +41,6 @@ struct mst_prefetch {
 	size_t nops, ops_cap;
 	uint8_t *buf;
 	size_t buf_cap;
-	bool note;
 	struct mst_prefetch_stats st;
 };
 
@@ -72,7 +71,7 @@ static int cmp_range(const void *a, const void *b)
 
 static void note(struct mst_prefetch *pf, uint64_t addr, size_t len)
 {
-	if (!pf->note || len > NOTE_MAX_LEN || pf->nnoted >= NOTE_MAX ||
+	if (len > NOTE_MAX_LEN || pf->nnoted >= NOTE_MAX ||
 	    mst_array_grow((void **)&pf->noted, &pf->noted_cap, pf->nnoted + 1,
 	                   sizeof(*pf->noted)) < 0)
 		return;
@@ -180,13 +179,7 @@ struct mst_reader mst_prefetch_begin(struct mst_prefetch *pf, const struct mst_r
 		pf->nf = pf->nops = 0;
 	pf->st.fetched += pf->nf;
 	pf->nnoted = 0;
-	pf->note = true;
 	return (struct mst_reader){.read = pf_read, .ctx = pf, .read2 = pf_read2};
-}
-
-void mst_prefetch_note(struct mst_prefetch *pf, bool on)
-{
-	pf->note = on;
 }
 
 void mst_prefetch_end(struct mst_prefetch *pf)

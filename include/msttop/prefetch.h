@@ -32,9 +32,6 @@ void mst_prefetch_free(struct mst_prefetch *pf);
  * what the last pass read, when under can read vectored. Reads go through
  * the reader this returns, until mst_prefetch_end. */
 struct mst_reader mst_prefetch_begin(struct mst_prefetch *pf, const struct mst_reader *under);
-/* Reads made while off are served the same way but not noted (a read
- * made only at some passes, such as a thread's name at a refresh). */
-void mst_prefetch_note(struct mst_prefetch *pf, bool on);
 void mst_prefetch_end(struct mst_prefetch *pf);
 void mst_prefetch_stats(const struct mst_prefetch *pf, struct mst_prefetch_stats *out);
 

@@ -111,6 +111,10 @@ struct mst_py {
 	/* The thread-state walk's reads of the last tick, fetched in a few
 	 * system calls at the next (read_threads; NULL until first used). */
 	struct mst_prefetch *pf;
+	/* The same for the threads' names, read at refreshes only; and the
+	 * live reader under a pass of pf (NULL outside one). */
+	struct mst_prefetch *pf_names;
+	const struct mst_reader *pf_under;
 
 	/* The collector's code in a stripped build, found once on demand. */
 	bool collector_done;

@@ -197,6 +197,7 @@ void mst_py_close(struct mst_py *py)
 	mst_py_lcodes_drop(py);
 	mst_strset_free(py->strs);
 	mst_prefetch_free(py->pf);
+	mst_prefetch_free(py->pf_names);
 	free(py->scratch);
 	free(py);
 }

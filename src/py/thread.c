@@ -180,12 +180,17 @@ static int read_threads(struct mst_py *py, bool want_names, bool want_frames,
 				out->gil_holder = out->v[first].tstate;
 		}
 		if (want_names && out->n > first) {
-			/* Read at refreshes only: not fetched at every tick. */
-			if (py->pf)
-				mst_prefetch_note(py->pf, false);
+			/* Read at refreshes only: fetched from one refresh to
+			 * the next, not at every tick. */
+			struct mst_reader walk_r = py->r;
+			bool pass =
+			    py->pf_under && (py->pf_names || mst_prefetch_new(&py->pf_names) == 0);
+			if (pass)
+				py->r = mst_prefetch_begin(py->pf_names, py->pf_under);
 			mst_py_fill_names(py, interp, out->v + first, out->n - first);
-			if (py->pf)
-				mst_prefetch_note(py->pf, true);
+			if (pass)
+				mst_prefetch_end(py->pf_names);
+			py->r = walk_r;
 		}
 		if (rd_u64(py, interp + (uint64_t)l->is_next, &interp) < 0) {
 			out->threads_truncated = true;
@@ -206,8 +211,10 @@ static int read_threads_fetched(struct mst_py *py, bool want_names, bool want_fr
 		return read_threads(py, want_names, want_frames, out, err);
 	struct mst_reader under = py->r;
 	py->r = mst_prefetch_begin(py->pf, &under);
+	py->pf_under = &under;
 	int rc = read_threads(py, want_names, want_frames, out, err);
 	mst_prefetch_end(py->pf);
+	py->pf_under = NULL;
 	py->r = under;
 	return rc;
 }
