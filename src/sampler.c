@@ -664,18 +664,27 @@ static void find_children(struct mst_sampler *s)
 	free(parents);
 }
 
+static int cmp_pyname(const void *a, const void *b)
+{
+	const struct pyname *x = a, *y = b;
+	return (x->tid > y->tid) - (x->tid < y->tid);
+}
+
 /* Keep this tick's Python names for the ticks that skip them, or give
- * them back to the threads of a tick that skipped them. */
+ * them back to the threads of a tick that skipped them (kept sorted by
+ * tid: a thousand threads are not a million compares a tick). */
 static void names(struct sproc *p, bool refresh)
 {
 	struct mst_snapshot *snap = p->snap;
 	if (!refresh) {
-		for (size_t i = 0; i < snap->nthreads; i++)
-			for (size_t k = 0; k < p->npynames; k++)
-				if (p->pynames[k].tid == snap->threads[i].tid)
-					snprintf(snap->threads[i].pyname,
-					         sizeof(snap->threads[i].pyname), "%s",
-					         p->pynames[k].name);
+		for (size_t i = 0; i < snap->nthreads && p->npynames; i++) {
+			struct pyname key = {.tid = snap->threads[i].tid};
+			const struct pyname *pn =
+			    bsearch(&key, p->pynames, p->npynames, sizeof(key), cmp_pyname);
+			if (pn)
+				snprintf(snap->threads[i].pyname, sizeof(snap->threads[i].pyname),
+				         "%s", pn->name);
+		}
 		return;
 	}
 	p->npynames = 0;
@@ -694,6 +703,8 @@ static void names(struct sproc *p, bool refresh)
 		pn->tid = snap->threads[i].tid;
 		snprintf(pn->name, sizeof(pn->name), "%s", snap->threads[i].pyname);
 	}
+	if (p->npynames > 1)
+		qsort(p->pynames, p->npynames, sizeof(*p->pynames), cmp_pyname);
 }
 
 /* The agg frames of thread t (snapshot slot i): the ones it gave last
