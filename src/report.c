@@ -60,6 +60,19 @@ int mst_report_text(FILE *out, struct mst_sampler *s, size_t limit)
 	else if (st.backend_why[0])
 		fprintf(out, "Sampler: ptrace (not perf: %s)\n",
 		        mst_text_escape(st.backend_why, a, sizeof(a)));
+	if (st.backend != MST_BACKEND_PERF && st.sched_watch)
+		fprintf(out,
+		        "Idle threads: known from the scheduler's switches (BPF); %llu thread "
+		        "samples (%.1f%%) read nothing\n",
+		        (unsigned long long)st.sched_unrun,
+		        st.thread_samples
+		            ? 100.0 * (double)st.sched_unrun / (double)st.thread_samples
+		            : 0.0);
+	else if (st.backend != MST_BACKEND_PERF)
+		fprintf(out,
+		        "Idle threads: checked by a read each tick (not by the scheduler's "
+		        "switches: %s)\n",
+		        mst_text_escape(st.sched_why, a, sizeof(a)));
 	/* $MSTTOP_VERIFY_WALKS (the tests): walks ended from a thread's last
 	 * one, stepped again in full. */
 	if (st.walk_verified)

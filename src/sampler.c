@@ -110,6 +110,9 @@ struct mst_sampler {
 	uint64_t pauses[PAUSE_RING];
 	size_t npauses, pause_pos;
 	struct mst_perf *perf; /* the perf back end, NULL with ptrace */
+	/* With ptrace: the scheduler program alone, which tells a thread that
+	 * has not run since the last tick (NULL: not permitted or built). */
+	struct mst_perf *sched;
 	/* Per-tick buffers, reused. */
 	struct mst_agg_frame_in *frames;
 	struct mst_stack stack;
@@ -236,6 +239,9 @@ static int sproc_open(struct mst_sampler *s, pid_t pid, struct sproc **out, stru
 		sproc_free(p);
 		return rc;
 	}
+	struct mst_err we = {0};
+	if (s->sched && mst_perf_watch(s->sched, p->info.pid, NULL, &we) < 0)
+		logf_(s, "%s", we.msg);
 	*out = p;
 	return 0;
 }
@@ -250,11 +256,27 @@ static int sproc_add(struct mst_sampler *s, struct sproc *p)
 
 /* perf when asked, or when auto and this build and machine can (else
  * ptrace, with the reason kept for the header and -b's summary). */
+/* ptrace: the scheduler program alone where BPF is permitted (perf.h),
+ * else a read per idle thread per tick, as said in the log. */
+static void open_sched(struct mst_sampler *s)
+{
+	struct mst_err e = {0};
+	struct mst_perf_opts po = {.switches_only = true};
+	if (mst_perf_open(&po, &s->sched, &e) == 0) {
+		s->st.sched_watch = true;
+		return;
+	}
+	snprintf(s->st.sched_why, sizeof(s->st.sched_why), "%s", e.msg);
+	logf_(s, "idle threads are checked by a read each: %s", e.msg);
+}
+
 static int choose_backend(struct mst_sampler *s, struct mst_err *err)
 {
 	s->st.backend = MST_BACKEND_PTRACE;
-	if (s->o.backend == MST_BACKEND_PTRACE || s->o.nonblocking)
+	if (s->o.backend == MST_BACKEND_PTRACE || s->o.nonblocking) {
+		open_sched(s);
 		return 0;
+	}
 	struct mst_err e = {0};
 	struct mst_perf_opts po = {.rate_hz = s->o.rate_hz, .stack_pages = 4};
 	int rc = mst_perf_open(&po, &s->perf, &e);
@@ -266,6 +288,7 @@ static int choose_backend(struct mst_sampler *s, struct mst_err *err)
 		return mst_err_set(err, rc, "%s", e.msg);
 	snprintf(s->st.backend_why, sizeof(s->st.backend_why), "%s", e.msg);
 	logf_(s, "sampling by ptrace: %s", e.msg);
+	open_sched(s);
 	return 0;
 }
 
@@ -323,6 +346,7 @@ void mst_sampler_close(struct mst_sampler *s)
 	for (size_t i = 0; i < s->nprocs; i++)
 		sproc_free(s->procs[i]);
 	mst_perf_close(s->perf);
+	mst_perf_close(s->sched);
 	free(s->procs);
 	if (s->log)
 		fclose(s->log);
@@ -530,6 +554,7 @@ static void child_release(struct mst_sampler *s, struct sproc *p)
 	if (p->unreaped)
 		return;
 	mst_perf_unwatch(s->perf, p->info.pid);
+	mst_perf_unwatch(s->sched, p->info.pid);
 	mst_perf_store_free(p->store);
 	p->store = NULL;
 	mst_snapshot_free(p->snap);
@@ -811,7 +836,7 @@ static void perf_put(void *ctx, const struct mst_bpf_sample *smp)
 
 /* At a refresh, after the snapshot: every thread of p sampled, each with
  * its Python thread state (as the snapshot matched it). */
-static void perf_threads(struct mst_sampler *s, struct sproc *p)
+static void perf_threads(struct mst_sampler *s, struct mst_perf *pf, struct sproc *p)
 {
 	struct mst_snapshot *snap = p->snap;
 	pid_t *tids = malloc((snap->nthreads ? snap->nthreads : 1) * sizeof(*tids));
@@ -825,7 +850,7 @@ static void perf_threads(struct mst_sampler *s, struct sproc *p)
 	}
 	struct mst_err e = {0};
 	if (tids && ts) {
-		if (mst_perf_threads(s->perf, p->info.pid, tids, ts, n, &e) < 0) {
+		if (mst_perf_threads(pf, p->info.pid, tids, ts, n, &e) < 0) {
 			s->st.errors++;
 			logf_(s, "%s", e.msg);
 		}
@@ -893,11 +918,11 @@ int mst_sampler_tick(struct mst_sampler *s, uint64_t now, struct mst_err *err)
 			    mst_target_py_error(p->tg, NULL), &src, names_flag, &p->snap, &e);
 			mst_perf_store_taken(p->store);
 		} else {
-			p->rc = mst_snapshot_take(
+			p->rc = mst_snapshot_take_watched(
 			    mst_target_proc(p->tg), mst_target_unwinder(p->tg), py,
-			    mst_target_py_error(p->tg, NULL),
-			    (s->o.nonblocking ? MST_SNAP_PYTHON_ONLY : 0) | names_flag, &p->snap,
-			    &e);
+			    mst_target_py_error(p->tg, NULL), s->sched ? mst_perf_task : NULL,
+			    s->sched, (s->o.nonblocking ? MST_SNAP_PYTHON_ONLY : 0) | names_flag,
+			    &p->snap, &e);
 		}
 		if (p->rc == -MST_EINTR)
 			return mst_err_set(err, p->rc, "interrupted");
@@ -913,11 +938,14 @@ int mst_sampler_tick(struct mst_sampler *s, uint64_t now, struct mst_err *err)
 			logf_(s, "sample failed: %s", e.msg);
 			continue;
 		}
+		s->st.sched_unrun += p->snap->unrun;
 		mst_snapshot_classify(p->snap, py, sym);
 		s->st.gc_known |= p->snap->gc_known;
 		names(p, refresh);
 		if (s->perf && refresh)
-			perf_threads(s, p);
+			perf_threads(s, s->perf, p);
+		else if (s->sched && refresh)
+			perf_threads(s, s->sched, p);
 	}
 	uint64_t weight = s->last_tick && now > s->last_tick ? now - s->last_tick : s->interval_ns;
 	if (weight > 4 * s->interval_ns)

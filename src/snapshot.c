@@ -12,6 +12,7 @@
 
 #include "msttop/classify.h"
 #include "msttop/clock.h"
+#include "msttop/perf.h"
 #include "snapshot-int.h"
 
 /* How long a snapshot waits for its threads to stop. */
@@ -356,7 +357,7 @@ int snap_reset(struct mst_snapshot *s, size_t nt, bool native, bool python)
 	s->py_status = 0;
 	s->py_msg[0] = s->py_version[0] = s->py_note[0] = '\0';
 	s->gc_known = s->gc_collecting = s->gc_thread_unknown = false;
-	s->orphan_tstates = s->reused = 0;
+	s->orphan_tstates = s->reused = s->unrun = 0;
 	if (native && !s->stack && !(s->stack = malloc(MST_STACK_COPY_MAX)))
 		return -ENOMEM;
 	if (native && !s->reads && !(s->reads = malloc(MST_STACK_READS_MAX * sizeof(*s->reads))))
@@ -536,6 +537,13 @@ bool snap_thread_info(struct mst_proc *p, pid_t pid, size_t i, unsigned flags, c
 	return true;
 }
 
+/* What the scheduler program saw of a thread (perf.h), read first. */
+struct sched_view {
+	bool have;  /* the thread is followed */
+	bool unrun; /* off a CPU at the last take, no switch since */
+	struct mst_perf_task k;
+};
+
 /* Task i has not run at all since the last take found it blocked and
  * kept its walk and Python frames (its CPU time, one read, is the same):
  * then nothing of it can have changed — not its stack, its frames, its
@@ -544,7 +552,7 @@ bool snap_thread_info(struct mst_proc *p, pid_t pid, size_t i, unsigned flags, c
  * stays too: woken meanwhile, it is shown still in its call, as a take a
  * moment earlier would. A thousand idle threads cost a thousand reads. */
 static bool idle_since(struct mst_snapshot *s, struct mst_proc *p, struct mst_py *py, size_t i,
-                       unsigned flags, struct mst_thread_snap *t)
+                       unsigned flags, const struct sched_view *sv, struct mst_thread_snap *t)
 {
 	struct mst_thread_memo *m = &t->memo;
 	pid_t tid = mst_proc_task(p, i);
@@ -553,9 +561,19 @@ static bool idle_since(struct mst_snapshot *s, struct mst_proc *p, struct mst_py
 	if (m->tid != tid || tid == s->pid || !m->walked || !m->idle_ok || t->comm_tid != tid ||
 	    !(flags & MST_SNAP_NO_NAMES))
 		return false;
+	/* Has not taken a CPU since (the scheduler program says so), or its
+	 * CPU time, one read, is the same. */
 	uint64_t rt;
-	if (mst_proc_task_runtime(p, tid, &rt) < 0 || rt != m->runtime)
-		return false;
+	if (!sv->unrun) {
+		if (mst_proc_task_runtime(p, tid, &rt) < 0 || rt != m->runtime)
+			return false;
+		if (sv->have) {
+			/* Read before its CPU time, which says it was off a
+			 * CPU then: next time, the switch count will do. */
+			m->sched_seq = sv->k.seq;
+			m->sched_off = sv->k.switched ? !sv->k.on_cpu : true;
+		}
+	}
 	struct mst_py_thread *pt = NULL;
 	t->tid = tid; /* snap_py_reuse checks the memo is this thread's */
 	if (py && m->py_kept) {
@@ -572,12 +590,22 @@ static bool idle_since(struct mst_snapshot *s, struct mst_proc *p, struct mst_py
 	t->npcs = m->npcs;
 	t->reused = true;
 	s->reused++;
+	s->unrun += sv->unrun;
 	return true;
 }
 
 int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py *py,
                       const struct mst_err *py_err, unsigned flags, struct mst_snapshot **out,
                       struct mst_err *err)
+{
+	return mst_snapshot_take_watched(p, u, py, py_err, NULL, NULL, flags, out, err);
+}
+
+int mst_snapshot_take_watched(struct mst_proc *p, struct mst_unwinder *u, struct mst_py *py,
+                              const struct mst_err *py_err,
+                              bool (*task)(void *ctx, pid_t tid, struct mst_perf_task *out),
+                              void *task_ctx, unsigned flags, struct mst_snapshot **out,
+                              struct mst_err *err)
 {
 	bool py_only = flags & MST_SNAP_PYTHON_ONLY;
 	struct mst_snapshot *s = *out;
@@ -602,13 +630,31 @@ int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py 
 	for (size_t i = 0; i < nt; i++) {
 		struct mst_thread_snap *t = &s->threads[s->nthreads++];
 		bool in_ptrace_stop = false;
-		if (!py_only && !fresh && idle_since(s, p, py, i, flags, t)) {
+		/* What the scheduler saw of it, before anything else is read:
+		 * off a CPU at the last take and no switch since, it has not
+		 * run. */
+		struct sched_view sv = {0};
+		pid_t tid = mst_proc_task(p, i);
+		sv.have = !fresh && task && task(task_ctx, tid, &sv.k);
+		sv.unrun = sv.have && t->memo.tid == tid && t->memo.sched_off &&
+		           sv.k.seq == t->memo.sched_seq && !sv.k.on_cpu;
+		if (!py_only && !fresh && idle_since(s, p, py, i, flags, &sv, t)) {
 			alive++;
 			continue;
 		}
-		if (!snap_thread_info(p, s->pid, i, flags, 0, t, &in_ptrace_stop))
+		char known = py_only && sv.unrun && t->comm_tid == tid ? t->memo.state
+		             : py_only && sv.have && sv.k.switched     ? sv.k.state
+		                                                       : 0;
+		if (!snap_thread_info(p, s->pid, i, flags, known, t, &in_ptrace_stop))
 			continue;
 		if (py_only) {
+			s->unrun += known && sv.unrun;
+			/* Its state as read, with the switch count read before
+			 * it: unchanged next time, the state is the same. */
+			t->memo.tid = tid;
+			t->memo.sched_seq = sv.k.seq;
+			t->memo.sched_off =
+			    sv.have && (sv.k.switched ? !sv.k.on_cpu : t->state != 'R');
 			struct mst_py_thread *m = snap_match_by_tid(s, p, py, t);
 			if (m) {
 				s->used[m - ptl->v] = true;
@@ -634,6 +680,7 @@ int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py 
 		if (!fresh && mst_proc_task_syscall(p, t->tid, &now) < 0)
 			now = (struct mst_syscall_line){.running = true};
 		t->memo.idle_ok = false;
+		t->memo.sched_off = false;
 		/* A blocked thread is not stopped again, unless a signal stopped
 		 * it: left there, the signal would never reach its handler. Its
 		 * CPU time is read before anything else of it: unchanged at
@@ -660,6 +707,11 @@ int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py 
 				alive++;
 				t->memo.runtime = rt;
 				t->memo.idle_ok = rt_ok && (!m || t->memo.py_kept);
+				/* The switch count, read before its system call
+				 * and CPU time: blocked then. */
+				t->memo.sched_seq = sv.k.seq;
+				t->memo.sched_off =
+				    sv.have && (sv.k.switched ? !sv.k.on_cpu : !now.running);
 				continue;
 			}
 			/* It moved: take it the usual way. */

@@ -36,6 +36,10 @@ struct mst_perf;
 struct mst_perf_opts {
 	double rate_hz;       /* samples per second of a thread's CPU time */
 	unsigned stack_pages; /* top of the stack copied, 1..8 pages */
+	/* No sampling, only the scheduler program's record of each thread
+	 * (mst_perf_task): how the ptrace back end learns that a thread has
+	 * not run since the last tick without a read per thread. */
+	bool switches_only;
 };
 
 /* Whether this build and this machine can run the perf back end: 0, or

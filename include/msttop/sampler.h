@@ -65,6 +65,12 @@ struct mst_sampler_stats {
 	char status[256];                    /* last diagnostic, "" if none */
 	enum mst_sampler_backend backend;    /* the one in use: ptrace or perf */
 	char backend_why[256];               /* why auto chose ptrace, "" otherwise */
+	/* ptrace and --nonblocking: the scheduler program follows the
+	 * threads (perf.h, switches only), so an idle thread costs no read a
+	 * tick; else why not. */
+	bool sched_watch;
+	char sched_why[256];
+	uint64_t sched_unrun;                /* thread samples that read nothing for it */
 	uint64_t perf_samples, perf_dropped; /* perf: samples drained, lost */
 	/* With $MSTTOP_VERIFY_WALKS set: walks ended from a thread's last one
 	 * (unwind.h), stepped again to check, and those that differed (over

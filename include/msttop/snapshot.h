@@ -56,10 +56,10 @@ struct mst_thread_memo {
 	size_t npy;
 	bool py_truncated;
 	int py_error;
-	/* A sampled take (perf): the thread's switch count then, when it was
-	 * off a CPU (sched_off) — unchanged, it has not run since, and
-	 * nothing of it is read again — and the state and system call it
-	 * was shown in. */
+	/* A sampled or watched take (perf.h): the thread's switch count
+	 * then, when it was off a CPU (sched_off) — unchanged, it has not
+	 * run since, and nothing of it is read again — and the state and
+	 * system call it was shown in. */
 	bool sched_off;
 	uint64_t sched_seq;
 	char state;
@@ -153,6 +153,7 @@ struct mst_snapshot {
 	size_t orphan_tstates;
 
 	size_t reused; /* threads not stopped: blocked where they were */
+	size_t unrun;  /* of them, known not to have run by their switch count alone */
 	/* With MST_SNAP_VERIFY_WALKS: over its threads' walk memos
 	 * (unwind.h), walks verified and found different. */
 	uint64_t walk_verified, walk_differed;
@@ -208,6 +209,17 @@ enum {
 int mst_snapshot_take(struct mst_proc *p, struct mst_unwinder *u, struct mst_py *py,
                       const struct mst_err *py_err, unsigned flags, struct mst_snapshot **out,
                       struct mst_err *err);
+/* The same, told what the scheduler saw of each thread (mst_perf_task,
+ * with a switches-only struct mst_perf as ctx; task NULL: nothing): a
+ * thread found blocked at the last take that has not taken a CPU since is
+ * reused without reading its CPU time (without its /proc state, with
+ * MST_SNAP_PYTHON_ONLY). */
+struct mst_perf_task;
+int mst_snapshot_take_watched(struct mst_proc *p, struct mst_unwinder *u, struct mst_py *py,
+                              const struct mst_err *py_err,
+                              bool (*task)(void *ctx, pid_t tid, struct mst_perf_task *out),
+                              void *task_ctx, unsigned flags, struct mst_snapshot **out,
+                              struct mst_err *err);
 /* The snapshot a core file holds: every thread with its registers, native
  * stack (u may be NULL: Python frames only) and Python frames, as if each
  * had been stopped when the core was written. A thread's state is what its

@@ -123,6 +123,7 @@ struct mst_perf {
 	struct ring_buffer *ring;
 	uint64_t period_ns;
 	unsigned stack_pages;
+	bool switches_only;
 	struct pproc *procs;
 	size_t nprocs;
 	mst_perf_fn fn; /* of the drain under way */
@@ -201,7 +202,9 @@ int mst_perf_open(const struct mst_perf_opts *o, struct mst_perf **out, struct m
 		                 strerror(errno));
 		goto fail;
 	}
-	bpf_map__set_max_entries(pf->skel->maps.samples, RING_BYTES);
+	pf->switches_only = o->switches_only;
+	/* Nothing is sampled into the ring with switches only. */
+	bpf_map__set_max_entries(pf->skel->maps.samples, o->switches_only ? 4096 : RING_BYTES);
 	if ((rc = mst_sample__load(pf->skel)) < 0) {
 		rc = mst_err_set(err, rc,
 		                 "perf back end: the kernel refused the BPF program (%s); "
@@ -253,7 +256,8 @@ static struct pproc *find_proc(struct mst_perf *pf, pid_t pid)
 
 static void close_ev(struct mst_perf *pf, struct pthread_ev *e)
 {
-	close(e->fd);
+	if (e->fd >= 0)
+		close(e->fd);
 	__u32 k = (__u32)e->tid;
 	bpf_map_delete_elem(bpf_map__fd(pf->skel->maps.tstates), &k);
 	if (e->slot != NO_SLOT) {
@@ -457,11 +461,11 @@ int mst_perf_threads(struct mst_perf *pf, pid_t pid, const pid_t *tids, const ui
 	for (size_t j = 0; j < n; j++) {
 		ssize_t ei = ev_index(p, known, tids[j]);
 		if (ei < 0) {
-			int fd = open_event(pf, tids[j]);
+			int fd = pf->switches_only ? -1 : open_event(pf, tids[j]);
 			if (fd == -ESRCH)
 				continue; /* exited meanwhile */
 			/* The others are still sampled; the first failure is said. */
-			if (fd < 0) {
+			if (fd < 0 && !pf->switches_only) {
 				if (rc == 0)
 					rc = mst_err_set(
 					    err, fd, "perf back end: cannot sample thread %d: %s",
@@ -485,7 +489,7 @@ int mst_perf_threads(struct mst_perf *pf, pid_t pid, const pid_t *tids, const ui
 			                                .slot = take_slot(pf, tids[j])};
 		}
 		struct pthread_ev *e = &p->ev[ei];
-		uint64_t ts = tstates ? tstates[j] : 0;
+		uint64_t ts = tstates && !pf->switches_only ? tstates[j] : 0;
 		if (ts != e->tstate) {
 			__u32 key = (__u32)tids[j];
 			__u64 v = ts;
