@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "msttop/array.h"
 #include "msttop/classify.h"
 #include "msttop/clock.h"
 #include "msttop/perf.h"
@@ -537,13 +538,6 @@ bool snap_thread_info(struct mst_proc *p, pid_t pid, size_t i, unsigned flags, c
 	return true;
 }
 
-/* What the scheduler program saw of a thread (perf.h), read first. */
-struct sched_view {
-	bool have;  /* the thread is followed */
-	bool unrun; /* off a CPU at the last take, no switch since */
-	struct mst_perf_task k;
-};
-
 /* Task i has not run at all since the last take found it blocked and
  * kept its walk and Python frames (its CPU time, one read, is the same):
  * then nothing of it can have changed — not its stack, its frames, its
@@ -552,7 +546,7 @@ struct sched_view {
  * stays too: woken meanwhile, it is shown still in its call, as a take a
  * moment earlier would. A thousand idle threads cost a thousand reads. */
 static bool idle_since(struct mst_snapshot *s, struct mst_proc *p, struct mst_py *py, size_t i,
-                       unsigned flags, const struct sched_view *sv, struct mst_thread_snap *t)
+                       unsigned flags, const struct mst_snap_sched *sv, struct mst_thread_snap *t)
 {
 	struct mst_thread_memo *m = &t->memo;
 	pid_t tid = mst_proc_task(p, i);
@@ -564,7 +558,7 @@ static bool idle_since(struct mst_snapshot *s, struct mst_proc *p, struct mst_py
 	/* Has not taken a CPU since (the scheduler program says so), or its
 	 * CPU time, one read, is the same. */
 	uint64_t rt;
-	if (!sv->unrun) {
+	if (!sv->still) {
 		if (mst_proc_task_runtime(p, tid, &rt) < 0 || rt != m->runtime)
 			return false;
 		if (sv->have) {
@@ -590,7 +584,7 @@ static bool idle_since(struct mst_snapshot *s, struct mst_proc *p, struct mst_py
 	t->npcs = m->npcs;
 	t->reused = true;
 	s->reused++;
-	s->unrun += sv->unrun;
+	s->unrun += sv->still;
 	return true;
 }
 
@@ -623,6 +617,28 @@ int mst_snapshot_take_watched(struct mst_proc *p, struct mst_unwinder *u, struct
 		s->pid = mst_proc_pid(p);
 		mst_read_cmdline(s->pid, s->cmdline, sizeof(s->cmdline));
 	}
+	/* What the scheduler saw of each thread, before anything of it is
+	 * read (its Python frames are, in the next step, with
+	 * MST_SNAP_PYTHON_ONLY): off a CPU at the last take and no switch
+	 * since, it has not run since, and what is read after is what it
+	 * was then. */
+	if (task && !fresh) {
+		if (mst_array_grow((void **)&s->sched, &s->sched_cap, nt, sizeof(*s->sched)) < 0) {
+			task = NULL;
+		} else {
+			for (size_t i = 0; i < nt; i++) {
+				struct mst_snap_sched *sc = &s->sched[i];
+				const struct mst_thread_memo *mm = &s->threads[i].memo;
+				pid_t tid = mst_proc_task(p, i);
+				memset(sc, 0, sizeof(*sc));
+				sc->have = task(task_ctx, tid, &sc->k);
+				sc->still = sc->have && mm->tid == tid && mm->sched_off &&
+				            sc->k.seq == mm->sched_seq && !sc->k.on_cpu;
+			}
+		}
+	} else {
+		task = NULL;
+	}
 	if ((rc = snap_py_begin(s, py, py_err, flags, err)) < 0)
 		goto out;
 
@@ -630,25 +646,19 @@ int mst_snapshot_take_watched(struct mst_proc *p, struct mst_unwinder *u, struct
 	for (size_t i = 0; i < nt; i++) {
 		struct mst_thread_snap *t = &s->threads[s->nthreads++];
 		bool in_ptrace_stop = false;
-		/* What the scheduler saw of it, before anything else is read:
-		 * off a CPU at the last take and no switch since, it has not
-		 * run. */
-		struct sched_view sv = {0};
+		struct mst_snap_sched sv = task ? s->sched[i] : (struct mst_snap_sched){0};
 		pid_t tid = mst_proc_task(p, i);
-		sv.have = !fresh && task && task(task_ctx, tid, &sv.k);
-		sv.unrun = sv.have && t->memo.tid == tid && t->memo.sched_off &&
-		           sv.k.seq == t->memo.sched_seq && !sv.k.on_cpu;
 		if (!py_only && !fresh && idle_since(s, p, py, i, flags, &sv, t)) {
 			alive++;
 			continue;
 		}
-		char known = py_only && sv.unrun && t->comm_tid == tid ? t->memo.state
+		char known = py_only && sv.still && t->comm_tid == tid ? t->memo.state
 		             : py_only && sv.have && sv.k.switched     ? sv.k.state
 		                                                       : 0;
 		if (!snap_thread_info(p, s->pid, i, flags, known, t, &in_ptrace_stop))
 			continue;
 		if (py_only) {
-			s->unrun += known && sv.unrun;
+			s->unrun += known && sv.still;
 			/* Its state as read, with the switch count read before
 			 * it: unchanged next time, the state is the same. */
 			t->memo.tid = tid;
@@ -659,6 +669,16 @@ int mst_snapshot_take_watched(struct mst_proc *p, struct mst_unwinder *u, struct
 			if (m) {
 				s->used[m - ptl->v] = true;
 				copy_py(t, m);
+				/* Not run since the last take, the same thread
+				 * state: the frames are those given then (the
+				 * agg counts them without looking). */
+				if (known && sv.still && t->memo.py_tstate == m->tstate &&
+				    t->memo.npy == t->npy) {
+					t->reused = t->py_reused = true;
+					s->reused++;
+				}
+				t->memo.py_tstate = m->tstate;
+				t->memo.npy = t->npy;
 				/* Read from a running thread: a value may be caught
 				 * mid-change or belong to a frame that has just
 				 * returned (the reads are checked and bounded, the

@@ -165,7 +165,7 @@ struct mst_snapshot {
 	struct mst_py_frame *scratch;
 	bool *used;
 	size_t used_cap;
-	struct mst_snap_sched *sched; /* per thread, for a sampled take */
+	struct mst_snap_sched *sched; /* per thread, for a sampled or watched take */
 	size_t sched_cap;
 	struct mst_snap_pyindex *pyindex; /* pt's, to match threads (snapshot.c) */
 	struct mst_py_threads pt;

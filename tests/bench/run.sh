@@ -47,6 +47,10 @@
 #   --idle N           idle threads of the many-threads target (default 1000)
 #   --python PATH      the interpreter of the Python targets (default: newest
 #                      $PYENV_ROOT/versions/3.11*, else python3)
+#   --old-msttop PATH  section 8 also runs this msttop binary (an older build,
+#                      e.g. from a git worktree) in the same windows
+#   --austin PATH      section 8 also runs austin (Python only, 10 ms, built from
+#                      its public source outside the repository) in them
 set -u
 
 usage() {
@@ -59,6 +63,7 @@ src=$(cd "$(dirname "$0")/../.." && pwd)
 build=$src/build
 runs=11 gdb_runs=3 window=5 rounds=3 warmup=1
 rss_secs=60 rss_every=5 rss_warm=10 only=dump,live,rss,core,perf,many py= nidle=1000
+old_msttop= austin=
 if [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; then build=$1; shift; fi
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -74,6 +79,8 @@ while [ $# -gt 0 ]; do
 	--only) only=${2:?}; shift ;;
 	--idle) nidle=${2:?}; shift ;;
 	--python) py=${2:?}; shift ;;
+	--old-msttop) old_msttop=${2:?}; shift ;;
+	--austin) austin=${2:?}; shift ;;
 	-h | --help) usage 0 ;;
 	*) echo "run.sh: unknown option '$1'" >&2; usage 2 ;;
 	esac
@@ -506,14 +513,17 @@ fi
 # and RSS at its end into the many_* arrays.
 declare -A many_cpu many_rate many_stacks many_rss many_tick
 many_run() {
-	local k=$1 pid=$2 cfg=$3 rep=$tmp/many.$1 m c0 c1 w0 w1 opts
+	local k=$1 pid=$2 cfg=$3 rep=$tmp/many.$1 m c0 c1 w0 w1 opts bin=$msttop
 	case $cfg in
 	m100) opts="--rate 100" ;;
 	p100) opts="--rate 100 --sampler perf" ;;
 	nb100) opts="--rate 100 --nonblocking" ;;
+	om100) opts="--rate 100 --sampler ptrace" bin=$old_msttop ;;
+	onb100) opts="--rate 100 --nonblocking" bin=$old_msttop ;;
+	austin) many_austin "$k" "$pid" "$rep"; return ;;
 	esac
 	# shellcheck disable=SC2086
-	"$msttop" -p "$pid" -b --duration "$(calc '%.3f' "$warmup + $window + 60")" $opts \
+	"$bin" -p "$pid" -b --duration "$(calc '%.3f' "$warmup + $window + 60")" $opts \
 		>"$rep" 2>"$rep.err" &
 	m=$!; pids+=("$m")
 	sleep "$warmup"
@@ -533,13 +543,35 @@ many_run() {
 	[ -n "${many_rate[$k]:-}" ] || sed 's/^/   msttop: /' "$rep.err" | head -3
 	sleep 0.2
 }
+# many_austin KEY PID REP: austin, Python only, 10 ms, over the same window:
+# its CPU, and thread stacks per second (one output line per thread sample)
+# over its whole run.
+many_austin() {
+	local k=$1 pid=$2 rep=$3 m c0 c1 w0 w1 secs n
+	secs=$(calc '%.0f' "$warmup + $window + 0.5")
+	"$austin" -p "$pid" -i 10ms -x "$secs" >"$rep" 2>"$rep.err" &
+	m=$!; pids+=("$m")
+	sleep "$warmup"
+	c0=$(cpu_ticks "$m"); w0=$(now_us)
+	sleep "$window"
+	c1=$(cpu_ticks "$m"); w1=$(now_us)
+	many_rss[$k]=$(awk '/^VmRSS/ {print $2}' "/proc/$m/status" 2>/dev/null)
+	wait "$m" 2>/dev/null; forget "$m"
+	if [ -n "$c0" ] && [ -n "$c1" ]; then
+		many_cpu[$k]=$(calc '%.1f' "($c1 - $c0) / $clk / (($w1 - $w0) / 1e6) * 100")
+	fi
+	n=$(grep -c '^P[0-9]' "$rep" 2>/dev/null)
+	[ -n "$n" ] && many_stacks[$k]=$(calc '%.1f' "$n / $secs")
+	[ "${n:-0}" -gt 0 ] || sed 's/^/   austin: /' "$rep.err" | head -3
+	sleep 0.2
+}
 if want many; then
 	if [ -z "$pyver" ]; then
 		echo; echo "== 8. many threads: skipped (no Python interpreter)"
 	else
 		perf_ok=
 		"$msttop" -p $$ -b --duration 0.2 --sampler perf >/dev/null 2>&1 && perf_ok=1
-		cfgs="m100 nb100${perf_ok:+ p100}"
+		cfgs="m100 nb100${perf_ok:+ p100}${old_msttop:+ om100 onb100}${austin:+ austin}"
 		for idle in 0 "$nidle"; do
 			start_spin 4 "$tmp/many$idle.out" "$idle" || { stop_spin "$tpid"; continue; }
 			for r in $(seq "$rounds"); do
@@ -576,7 +608,7 @@ if want many; then
 						cost="$(calc '%.1f' "($a - $b) / 100 / ($idle * $rt) * 1e6") us"
 				fi
 				printf '%-22s %8s %14s %12s %9s%% %7s us %12s %7s kB\n' \
-					"$(case $c in m100) echo merged, ptrace ;; p100) echo merged, perf ;; nb100) echo nonblocking ;; esac)" \
+					"$(case $c in m100) echo merged, ptrace ;; p100) echo merged, perf ;; nb100) echo nonblocking ;; om100) echo "old: merged, ptrace" ;; onb100) echo "old: nonblocking" ;; austin) echo "austin, Python only" ;; esac)" \
 					"$((idle + 5))" "$(pick many_rate "$k") (100)" "$(pick many_stacks "$k")" \
 					"$(pick many_cpu "$k")" "$(pick many_tick "$k")" "$cost" "$(pick many_rss "$k")"
 			done
@@ -587,7 +619,7 @@ if want many; then
 			a=$(pick many_cpu "$nidle:$c"); b=$(pick many_cpu "0:$c"); rt=$(pick many_rate "$nidle:$c")
 			cost=
 			[ -n "$a" ] && [ -n "$b" ] && [ -n "$rt" ] && cost=$(calc '%.1f' "($a - $b) / 100 / ($nidle * $rt) * 1e6")
-			[ "$c" = nb100 ] && continue
+			case $c in nb100 | om100 | onb100 | austin) continue ;; esac
 			add_summary "$nidle idle threads ($c): idle thread <= 5 us per tick" "${cost:-?} us" "$(verdict "$cost" 5)"
 			rt=$(pick many_rate "$nidle:$c"); cp=$(pick many_cpu "$nidle:$c")
 			met=n/a
@@ -598,6 +630,11 @@ if want many; then
 		met=n/a; [ -n "$r1" ] && [ -n "$r0" ] && met=$(awk -v a="$r1" -v b="$r0" 'BEGIN {print (a <= 2 * b) ? "yes" : "no"}')
 		add_summary "RSS with $((nidle + 5)) threads <= 2x with 5 (ptrace)" "${r1:-?} kB vs ${r0:-?} kB" "$met"
 		add_summary "--dump of $((nidle + 5)) threads <= 0.3 s" "${many_dump:-?} ms" "$(verdict "${many_dump:-}" 300)"
+		if [ -n "$austin" ]; then
+			a=$(pick many_stacks "$nidle:nb100"); b=$(pick many_stacks "$nidle:austin")
+			met=n/a; [ -n "$a" ] && [ -n "$b" ] && met=$(awk -v a="$a" -v b="$b" 'BEGIN {print (a >= 2 * b) ? "yes" : "no"}')
+			add_summary "--nonblocking >= 2x austin's stacks/s ($((nidle + 5)) threads)" "${a:-?} vs ${b:-?}" "$met"
+		fi
 	fi
 fi
 

@@ -848,7 +848,8 @@ static int end_msttop(pid_t m, int out_fd, char *out, size_t len, long ms)
  * thread in its old function ends after the change (the target says when,
  * on the wall clock; the trace says when its ts 0 was). The oldest and the
  * newest interpreter (3.6-3.10 find a thread's state through glibc's
- * struct, 3.11+ by the runtime's own tid), each through both back ends.
+ * struct, 3.11+ by the runtime's own tid), each through both back ends
+ * and --nonblocking.
  * msttop must have sampled a while before the change and after it: when
  * it had not (a slow machine), the whole run is repeated with longer
  * waits, up to four times. */
@@ -857,9 +858,9 @@ START_TEST(many_threads)
 	const struct mst_interp *in;
 	size_t n = mst_test_interps(&in);
 	ck_assert_msg(n > 0, "no interpreter");
-	const struct mst_interp *py = &in[_i / 2 == 0 ? 0 : n - 1];
-	bool perf = _i % 2;
-	const char *what = perf ? "perf" : "ptrace";
+	const struct mst_interp *py = &in[_i / 3 == 0 ? 0 : n - 1];
+	bool perf = _i % 3 == 1, nonblocking = _i % 3 == 2;
+	const char *what = perf ? "perf" : nonblocking ? "nonblocking" : "ptrace";
 	long wait_ms = 1500;
 	for (int attempt = 1;; attempt++) {
 		struct mst_child t;
@@ -882,9 +883,11 @@ START_TEST(many_threads)
 		                "100",
 		                "--record",
 		                trace,
-		                "--sampler",
+		                nonblocking ? "--nonblocking" : "--sampler",
 		                perf ? "perf" : "ptrace",
 		                NULL};
+		if (nonblocking)
+			argv[10] = NULL; /* --nonblocking, then the end */
 		int mo = -1, me = -1;
 		pid_t m = mst_spawn(argv, &mo, &me);
 		free(argv[0]);
@@ -914,10 +917,11 @@ START_TEST(many_threads)
 		              woke);
 		ck_assert_msg(code == 0, "%s (%s): msttop exited %d: %s", py->label, what, code,
 		              err);
-		/* ptrace: the idle threads were known not to have run from the
+		/* ptrace and --nonblocking: the idle threads were known not to have run from the
 		 * scheduler's switches (as root, BPF is permitted), most of
 		 * the thousand at most ticks, yet each change above is seen. */
 		if (!perf) {
+			/* --nonblocking: the same, for their /proc state. */
 			const char *idle = strstr(summary, "Idle threads: ");
 			char *nl = idle ? strchr(idle, '\n') : NULL;
 			if (nl)
@@ -927,7 +931,7 @@ START_TEST(many_threads)
 			              py->label, idle ? idle : "(no such line)");
 			const char *pct = strstr(idle, "samples (");
 			double share = pct ? atof(pct + 9) : 0;
-			printf("%s ptrace: %s\n", py->label, idle);
+			printf("%s %s: %s\n", py->label, what, idle);
 			ck_assert_msg(share > 50, "%s: %.1f%% of thread samples read nothing",
 			              py->label, share);
 		}
@@ -975,7 +979,7 @@ static Suite *record_suite(void)
 	suite_add_tcase(s, tp);
 	TCase *tm = tcase_create("many");
 	tcase_set_timeout(tm, 900);
-	tcase_add_loop_test(tm, many_threads, 0, n ? 4 : 1);
+	tcase_add_loop_test(tm, many_threads, 0, n ? 6 : 1);
 	suite_add_tcase(s, tm);
 	TCase *tf = tcase_create("formats");
 	tcase_set_timeout(tf, 2400);
