@@ -544,7 +544,8 @@ bool snap_thread_info(struct mst_proc *p, pid_t pid, size_t i, unsigned flags, c
  * system call, nor whether it holds the GIL (another thread takes it only
  * once this one let it go) — and nothing else is read. Its state letter
  * stays too: woken meanwhile, it is shown still in its call, as a take a
- * moment earlier would. A thousand idle threads cost a thousand reads. */
+ * moment earlier would. A thousand idle threads cost a thousand reads, or
+ * none where the scheduler program (perf.h) says they have not run. */
 static bool idle_since(struct mst_snapshot *s, struct mst_proc *p, struct mst_py *py, size_t i,
                        unsigned flags, const struct mst_snap_sched *sv, struct mst_thread_snap *t)
 {
@@ -552,8 +553,7 @@ static bool idle_since(struct mst_snapshot *s, struct mst_proc *p, struct mst_py
 	pid_t tid = mst_proc_task(p, i);
 	/* Not the main thread: a process that has exited leaves it a zombie
 	 * whose CPU time no longer changes, and its state is what tells. */
-	if (m->tid != tid || tid == s->pid || !m->walked || !m->idle_ok || t->comm_tid != tid ||
-	    !(flags & MST_SNAP_NO_NAMES))
+	if (m->tid != tid || tid == s->pid || !m->walked || !m->idle_ok || t->comm_tid != tid)
 		return false;
 	/* Has not taken a CPU since (the scheduler program says so), or its
 	 * CPU time, one read, is the same. */
@@ -568,6 +568,10 @@ static bool idle_since(struct mst_snapshot *s, struct mst_proc *p, struct mst_py
 			m->sched_off = sv->k.switched ? !sv->k.on_cpu : true;
 		}
 	}
+	/* A refresh reads the names again: its name, the one read here (its
+	 * Python name came with its thread state). */
+	if (!(flags & MST_SNAP_NO_NAMES) && mst_proc_task_info(s->pid, tid, t->comm, NULL) < 0)
+		return false;
 	struct mst_py_thread *pt = NULL;
 	t->tid = tid; /* snap_py_reuse checks the memo is this thread's */
 	if (py && m->py_kept) {
