@@ -32,11 +32,15 @@ int mst_report_text(FILE *out, struct mst_sampler *s, size_t limit)
 		fprintf(out, "Python %s", ti->py_version);
 	else
 		fprintf(out, "%s", mst_text_escape(ti->py_msg, a, sizeof(a)));
+	char steady[64] = "";
+	if (st.rate_steady > 0)
+		snprintf(steady, sizeof(steady), "; %.1f Hz after the first second",
+		         st.rate_steady);
 	fprintf(out,
-	        "; %.1f s, %llu samples at %.1f Hz (asked %.0f), %llu misses, %llu errors, "
+	        "; %.1f s, %llu samples at %.1f Hz (asked %.0f%s), %llu misses, %llu errors, "
 	        "pause p50 %.1f us p99 %.1f us\n",
 	        secs, (unsigned long long)st.ticks, secs > 0 ? (double)st.ticks / secs : 0.0,
-	        st.rate_asked, (unsigned long long)st.misses, (unsigned long long)st.errors,
+	        st.rate_asked, steady, (unsigned long long)st.misses, (unsigned long long)st.errors,
 	        (double)st.pause_ns_p50 / 1e3, (double)st.pause_ns_p99 / 1e3);
 	if (ti->has_python && ti->py_note[0])
 		fprintf(out, "Note: %s\n", mst_text_escape(ti->py_note, a, sizeof(a)));

@@ -107,6 +107,7 @@ struct mst_sampler {
 	uint64_t interval_ns, next_due, last_tick, last_refresh, last_memlog, started;
 	uint64_t rate_t0, rate_ticks0;
 	uint64_t tick_ns_sum;
+	uint64_t steady_ns, steady_ticks; /* the first tick a second after the start */
 	uint64_t pauses[PAUSE_RING];
 	size_t npauses, pause_pos;
 	struct mst_perf *perf; /* the perf back end, NULL with ptrace */
@@ -433,6 +434,9 @@ size_t mst_sampler_record_procs(const struct mst_sampler *s, struct mst_record_p
 void mst_sampler_stats(const struct mst_sampler *s, struct mst_sampler_stats *out)
 {
 	*out = s->st;
+	if (s->steady_ns && s->last_tick > s->steady_ns)
+		out->rate_steady = (double)(s->st.ticks - s->steady_ticks) /
+		                   ((double)(s->last_tick - s->steady_ns) / 1e9);
 	if (s->perf) {
 		struct mst_perf_stats ps;
 		mst_perf_stats(s->perf, &ps);
@@ -964,6 +968,10 @@ int mst_sampler_tick(struct mst_sampler *s, uint64_t now, struct mst_err *err)
 	s->st.threads = nthreads;
 	s->st.ticks++;
 	uint64_t t1 = mst_clock_ns();
+	if (!s->steady_ns && now - s->started >= SEC_NS) {
+		s->steady_ns = now;
+		s->steady_ticks = s->st.ticks;
+	}
 	s->st.tick_ns_last = t1 - t0;
 	s->tick_ns_sum += t1 - t0;
 	s->st.tick_ns_avg = s->tick_ns_sum / s->st.ticks;

@@ -54,7 +54,10 @@ struct mst_sampler_stats {
 	uint64_t misses;         /* a thread vanished or its memory changed under us */
 	uint64_t errors;         /* other failures */
 	double rate_asked;
-	double rate_achieved;                /* over the last second or so */
+	double rate_achieved; /* over the last second or so */
+	/* From the end of the first second (attaching to every thread and
+	 * the first full reads are behind) to the last tick; 0 before. */
+	double rate_steady;
 	uint64_t tick_ns_last, tick_ns_avg;  /* time spent in one tick */
 	uint64_t pause_ns_p50, pause_ns_p99; /* per-thread stop-to-resume time */
 	size_t threads;                      /* threads in the last tick */

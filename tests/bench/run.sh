@@ -537,7 +537,10 @@ many_run() {
 	fi
 	local l2 l4
 	l2=$(sed -n 2p "$rep"); l4=$(grep -m1 ' thread stacks, ' "$rep")
+	# The rate from the end of msttop's first second (attaching to a
+	# thousand threads is behind), else over its whole run.
 	[[ $l2 =~ samples\ at\ ([0-9.]+)\ Hz ]] && many_rate[$k]=${BASH_REMATCH[1]}
+	[[ $l2 =~ \;\ ([0-9.]+)\ Hz\ after\ the\ first\ second ]] && many_rate[$k]=${BASH_REMATCH[1]}
 	[[ $l4 =~ ([0-9.]+)\ per\ second\;\ tick\ avg\ ([0-9.]+)\ us ]] &&
 		many_stacks[$k]=${BASH_REMATCH[1]} many_tick[$k]=${BASH_REMATCH[2]}
 	[ -n "${many_rate[$k]:-}" ] || sed 's/^/   msttop: /' "$rep.err" | head -3
@@ -548,7 +551,9 @@ many_run() {
 # over its whole run.
 many_austin() {
 	local k=$1 pid=$2 rep=$3 m c0 c1 w0 w1 secs n
-	secs=$(calc '%.0f' "$warmup + $window + 0.5")
+	# Whole seconds (-x), and a second past the window: its CPU is read
+	# at the window's end, while it still runs.
+	secs=$(calc '%.0f' "$warmup + $window + 1.5")
 	"$austin" -p "$pid" -i 10ms -x "$secs" >"$rep" 2>"$rep.err" &
 	m=$!; pids+=("$m")
 	sleep "$warmup"
@@ -591,7 +596,7 @@ if want many; then
 		done
 		echo
 		echo "== 8. Many threads, Python $pyver: 4 CPU-bound threads and $nidle idle ones (Event.wait) against 4 and none; 100 Hz asked, ${window}s windows, $rounds round(s); medians of rounds"
-		echo "   idle cost = (msttop CPU with the idle threads - without) / (idle threads x ticks per second)"
+		echo "   rate: after msttop's first second; idle cost = (msttop CPU with the idle threads - without) / (idle threads x ticks per second)"
 		printf '%-22s %8s %14s %12s %10s %10s %12s %10s\n' "config" "threads" "rate (asked)" "stacks/s" "msttop" "tick avg" "idle cost" "RSS"
 		pick() { # ARRAY KEY: median over rounds
 			local -n arr=$1; local r v=()
