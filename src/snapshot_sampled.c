@@ -42,6 +42,9 @@ static void from_sample(struct mst_snapshot *s, struct mst_unwinder *u, struct m
 		if (m && smp->tstate && m->tstate == smp->tstate && snap_py_reuse(t, m)) {
 			s->used[m - s->pt.v] = true;
 			t->holds_gil = mm->sample_gil;
+			/* Caught mid-change then: the same now (the same data
+			 * is no second look). */
+			t->py_transient = mm->sample_transient;
 		}
 		return;
 	}
@@ -87,6 +90,7 @@ static void from_sample(struct mst_snapshot *s, struct mst_unwinder *u, struct m
 	s->gc_collecting |= collecting;
 	snap_memo_py(t, false, 0);
 	mm->sample_gil = t->holds_gil;
+	mm->sample_transient = t->py_transient;
 }
 
 /* Thread t blocked in the system call now: walked from there without a

@@ -72,6 +72,7 @@ struct mst_thread_memo {
 	 * holds, with its GIL then (0: none). */
 	uint64_t sample_ns;
 	bool sample_gil;
+	bool sample_transient; /* its Python frames were caught mid-change */
 	/* Its last walk, to end the next one early (mst_unwind_memo): every
 	 * take but a --dump's; NULL until then. */
 	struct mst_walk_memo *walk;
