@@ -79,16 +79,11 @@ static void note(struct mst_prefetch *pf, uint64_t addr, size_t len)
 }
 
 /* The fetched range starting at addr, when it was read and holds len. */
+MST_DEFINE_LOWER_BOUND(fetched_at, struct fetched, addr, uint64_t)
+
 static const uint8_t *lookup(const struct mst_prefetch *pf, uint64_t addr, size_t len)
 {
-	size_t lo = 0, hi = pf->nf;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (pf->f[mid].addr < addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	size_t lo = fetched_at(pf->f, pf->nf, addr);
 	if (lo == pf->nf || pf->f[lo].addr != addr || pf->f[lo].len < len ||
 	    pf->ops[pf->f[lo].span].rc != 0)
 		return NULL;

@@ -3,6 +3,7 @@
  * Nothing here writes target memory: only PTRACE_SEIZE, INTERRUPT, GETREGS,
  * CONT, LISTEN and DETACH are used, and reads go through process_vm_readv. */
 #include "msttop/proc.h"
+#include "msttop/array.h"
 #include "msttop/clock.h"
 
 #include <ctype.h>
@@ -227,16 +228,11 @@ const char *mst_proc_state_name(char s)
 
 /* Tasks are sorted by tid after each refresh; seize appends new ones at
  * the end until then. */
+MST_DEFINE_LOWER_BOUND(task_at, struct task, tid, pid_t)
+
 static struct task *find_task(const struct mst_proc *p, pid_t tid)
 {
-	size_t lo = 0, hi = p->nsorted;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (p->tasks[mid].tid < tid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	size_t lo = task_at(p->tasks, p->nsorted, tid);
 	if (lo < p->nsorted && p->tasks[lo].tid == tid)
 		return &p->tasks[lo];
 	for (size_t i = p->nsorted; i < p->ntasks; i++)

@@ -105,16 +105,11 @@ static bool index_build(struct mst_snapshot *s)
 }
 
 /* The first entry (in thread list order) with key, or SIZE_MAX. */
+MST_DEFINE_LOWER_BOUND(pykey_at, struct pykey, key, uint64_t)
+
 static size_t index_find(const struct pykey *v, size_t n, uint64_t key)
 {
-	size_t lo = 0, hi = n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (v[mid].key < key)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	size_t lo = pykey_at(v, n, key);
 	return lo < n && v[lo].key == key ? v[lo].i : SIZE_MAX;
 }
 

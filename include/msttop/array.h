@@ -25,4 +25,22 @@ static inline int mst_array_grow(void **buf, size_t *cap, size_t need, size_t si
 	return 0;
 }
 
+/* Defines static size_t name(const type *v, size_t n, ktype key): the
+ * index of the first of v[0..n) whose member field is not below key (n if
+ * none), v sorted by field: the one binary search of every sorted table
+ * (tasks by tid, thread states by address, ...). */
+#define MST_DEFINE_LOWER_BOUND(name, type, field, ktype)                                           \
+	static size_t name(const type *v, size_t n, ktype key)                                     \
+	{                                                                                          \
+		size_t lo = 0, hi = n;                                                             \
+		while (lo < hi) {                                                                  \
+			size_t mid = lo + (hi - lo) / 2;                                           \
+			if (v[mid].field < key)                                                    \
+				lo = mid + 1;                                                      \
+			else                                                                       \
+				hi = mid;                                                          \
+		}                                                                                  \
+		return lo;                                                                         \
+	}
+
 #endif

@@ -2,6 +2,8 @@
  * that copies each sample (sample.bpf.c), the ring buffer they arrive in. */
 #include "msttop/perf.h"
 
+#include "msttop/array.h"
+
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -416,16 +418,11 @@ static int cmp_ev(const void *a, const void *b)
 }
 
 /* The event of tid among the first n of p (sorted by tid), or -1. */
+MST_DEFINE_LOWER_BOUND(ev_at, struct pthread_ev, tid, pid_t)
+
 static ssize_t ev_index(const struct pproc *p, size_t n, pid_t tid)
 {
-	size_t lo = 0, hi = n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (p->ev[mid].tid < tid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	size_t lo = ev_at(p->ev, n, tid);
 	return lo < n && p->ev[lo].tid == tid ? (ssize_t)lo : -1;
 }
 

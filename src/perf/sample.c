@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "bpf-abi.h"
+#include "msttop/array.h"
 #include "msttop/perf.h"
 
 /* ---- a sample's copies ---- */
@@ -88,17 +89,11 @@ void mst_perf_store_free(struct mst_perf_store *st)
 }
 
 /* The first entry whose tid is >= tid. */
+MST_DEFINE_LOWER_BOUND(held_at, struct held, tid, pid_t)
+
 static size_t lower_bound(const struct mst_perf_store *st, pid_t tid)
 {
-	size_t lo = 0, hi = st->n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (st->v[mid].tid < tid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
+	return held_at(st->v, st->n, tid);
 }
 
 static struct held *held_of(struct mst_perf_store *st, pid_t tid)
