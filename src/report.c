@@ -72,7 +72,7 @@ int mst_report_text(FILE *out, struct mst_sampler *s, size_t limit)
 		        st.thread_samples
 		            ? 100.0 * (double)st.sched_unrun / (double)st.thread_samples
 		            : 0.0);
-	else if (st.backend != MST_BACKEND_PERF)
+	else if (st.backend != MST_BACKEND_PERF && st.sched_why[0])
 		fprintf(out,
 		        "Idle threads: checked by a read each tick (not by the scheduler's "
 		        "switches: %s)\n",

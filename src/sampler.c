@@ -32,6 +32,8 @@
 #define PAUSE_RING 1024
 #define SEC_NS 1000000000ull
 #define MEMLOG_NS (10 * SEC_NS)
+/* Threads from which idle ones are followed by the scheduler program. */
+#define SCHED_MIN_THREADS 64
 /* How long after opening a target without a readable Python it is looked
  * for again at each refresh (later, only when the code mapped changes). */
 #define PY_RETRY_NS (10 * SEC_NS)
@@ -114,6 +116,7 @@ struct mst_sampler {
 	/* With ptrace: the scheduler program alone, which tells a thread that
 	 * has not run since the last tick (NULL: not permitted or built). */
 	struct mst_perf *sched;
+	bool sched_wanted, sched_tried;
 	/* Per-tick buffers, reused. */
 	struct mst_agg_frame_in *frames;
 	struct mst_stack stack;
@@ -255,27 +258,41 @@ static int sproc_add(struct mst_sampler *s, struct sproc *p)
 	return 0;
 }
 
-/* perf when asked, or when auto and this build and machine can (else
- * ptrace, with the reason kept for the header and -b's summary). */
-/* ptrace: the scheduler program alone where BPF is permitted (perf.h),
- * else a read per idle thread per tick, as said in the log. */
+/* ptrace and --nonblocking, once the processes followed have
+ * SCHED_MIN_THREADS threads: the scheduler program alone where BPF is
+ * permitted (perf.h), else a read per idle thread per tick, as said in the
+ * log. Not for fewer: the program runs at every context switch of the
+ * machine (0.3 us each here), and a few idle threads cost a few reads. */
 static void open_sched(struct mst_sampler *s)
 {
+	size_t n = 0;
+	for (size_t i = 0; i < s->nprocs; i++)
+		if (!s->procs[i]->exited && s->procs[i]->tg)
+			n += mst_proc_ntasks(mst_target_proc(s->procs[i]->tg));
+	if (!s->sched_wanted || s->sched_tried || n < SCHED_MIN_THREADS)
+		return;
+	s->sched_tried = true;
 	struct mst_err e = {0};
 	struct mst_perf_opts po = {.switches_only = true};
-	if (mst_perf_open(&po, &s->sched, &e) == 0) {
-		s->st.sched_watch = true;
+	if (mst_perf_open(&po, &s->sched, &e) < 0) {
+		snprintf(s->st.sched_why, sizeof(s->st.sched_why), "%s", e.msg);
+		logf_(s, "idle threads are checked by a read each: %s", e.msg);
 		return;
 	}
-	snprintf(s->st.sched_why, sizeof(s->st.sched_why), "%s", e.msg);
-	logf_(s, "idle threads are checked by a read each: %s", e.msg);
+	s->st.sched_watch = true;
+	for (size_t i = 0; i < s->nprocs; i++)
+		if (!s->procs[i]->exited && s->procs[i]->tg &&
+		    mst_perf_watch(s->sched, s->procs[i]->info.pid, NULL, &e) < 0)
+			logf_(s, "%s", e.msg);
 }
 
+/* perf when asked, or when auto and this build and machine can (else
+ * ptrace, with the reason kept for the header and -b's summary). */
 static int choose_backend(struct mst_sampler *s, struct mst_err *err)
 {
 	s->st.backend = MST_BACKEND_PTRACE;
 	if (s->o.backend == MST_BACKEND_PTRACE || s->o.nonblocking) {
-		open_sched(s);
+		s->sched_wanted = true;
 		return 0;
 	}
 	struct mst_err e = {0};
@@ -289,7 +306,7 @@ static int choose_backend(struct mst_sampler *s, struct mst_err *err)
 		return mst_err_set(err, rc, "%s", e.msg);
 	snprintf(s->st.backend_why, sizeof(s->st.backend_why), "%s", e.msg);
 	logf_(s, "sampling by ptrace: %s", e.msg);
-	open_sched(s);
+	s->sched_wanted = true;
 	return 0;
 }
 
@@ -891,6 +908,7 @@ int mst_sampler_tick(struct mst_sampler *s, uint64_t now, struct mst_err *err)
 		}
 		if (s->o.subprocesses)
 			find_children(s);
+		open_sched(s);
 		if (s->log && t0 - s->last_memlog >= MEMLOG_NS)
 			log_memory(s, t0);
 	}

@@ -68,9 +68,9 @@ struct mst_sampler_stats {
 	char status[256];                    /* last diagnostic, "" if none */
 	enum mst_sampler_backend backend;    /* the one in use: ptrace or perf */
 	char backend_why[256];               /* why auto chose ptrace, "" otherwise */
-	/* ptrace and --nonblocking: the scheduler program follows the
-	 * threads (perf.h, switches only), so an idle thread costs no read a
-	 * tick; else why not. */
+	/* ptrace and --nonblocking with 64 threads or more: the scheduler
+	 * program follows the threads (perf.h, switches only), so an idle
+	 * thread costs no read a tick; else why not ("" with fewer). */
 	bool sched_watch;
 	char sched_why[256];
 	uint64_t sched_unrun;                /* thread samples that read nothing for it */

@@ -46,7 +46,8 @@ static struct vg_run memcheck(const char *a1, const char *a2, const char *a3, co
 	char *vg = mst_which("valgrind");
 	char *bin = mst_build_path("msttop");
 	/* msttop loads its scheduler program where BPF is permitted (as
-	 * root here): libbpf's bpf() calls need these (the file says why). */
+	 * root here) once a target has 64 threads: libbpf's bpf() calls
+	 * then need these (the file says why). */
 	char *file = mst_src_path("tests/live/libbpf.supp"), supp[4200];
 	snprintf(supp, sizeof(supp), "--suppressions=%s", file);
 	free(file);
