@@ -512,8 +512,21 @@ fi
 # many_run KEY PID CFG: one window of msttop -b on PID; CPU, rate, stacks/s
 # and RSS at its end into the many_* arrays.
 declare -A many_cpu many_rate many_stacks many_rss many_tick
+# many_window KEY PID: after the warm-up, PID's CPU over one window and its
+# RSS at the end, into many_cpu and many_rss.
+many_window() {
+	local c0 c1 w0 w1
+	sleep "$warmup"
+	c0=$(cpu_ticks "$2"); w0=$(now_us)
+	sleep "$window"
+	c1=$(cpu_ticks "$2"); w1=$(now_us)
+	many_rss[$1]=$(awk '/^VmRSS/ {print $2}' "/proc/$2/status" 2>/dev/null)
+	if [ -n "$c0" ] && [ -n "$c1" ]; then
+		many_cpu[$1]=$(calc '%.1f' "($c1 - $c0) / $clk / (($w1 - $w0) / 1e6) * 100")
+	fi
+}
 many_run() {
-	local k=$1 pid=$2 cfg=$3 rep=$tmp/many.$1 m c0 c1 w0 w1 opts bin=$msttop
+	local k=$1 pid=$2 cfg=$3 rep=$tmp/many.$1 m opts bin=$msttop
 	case $cfg in
 	m100) opts="--rate 100" ;;
 	p100) opts="--rate 100 --sampler perf" ;;
@@ -526,15 +539,8 @@ many_run() {
 	"$bin" -p "$pid" -b --duration "$(calc '%.3f' "$warmup + $window + 60")" $opts \
 		>"$rep" 2>"$rep.err" &
 	m=$!; pids+=("$m")
-	sleep "$warmup"
-	c0=$(cpu_ticks "$m"); w0=$(now_us)
-	sleep "$window"
-	c1=$(cpu_ticks "$m"); w1=$(now_us)
-	many_rss[$k]=$(awk '/^VmRSS/ {print $2}' "/proc/$m/status" 2>/dev/null)
+	many_window "$k" "$m"
 	stop_msttop "$m"
-	if [ -n "$c0" ] && [ -n "$c1" ]; then
-		many_cpu[$k]=$(calc '%.1f' "($c1 - $c0) / $clk / (($w1 - $w0) / 1e6) * 100")
-	fi
 	local l2 l4
 	l2=$(sed -n 2p "$rep"); l4=$(grep -m1 ' thread stacks, ' "$rep")
 	# The rate from the end of msttop's first second (attaching to a
@@ -550,21 +556,14 @@ many_run() {
 # its CPU, and thread stacks per second (one output line per thread sample)
 # over its whole run.
 many_austin() {
-	local k=$1 pid=$2 rep=$3 m c0 c1 w0 w1 secs n
+	local k=$1 pid=$2 rep=$3 m secs n
 	# Whole seconds (-x), and a second past the window: its CPU is read
 	# at the window's end, while it still runs.
 	secs=$(calc '%.0f' "$warmup + $window + 1.5")
 	"$austin" -p "$pid" -i 10ms -x "$secs" >"$rep" 2>"$rep.err" &
 	m=$!; pids+=("$m")
-	sleep "$warmup"
-	c0=$(cpu_ticks "$m"); w0=$(now_us)
-	sleep "$window"
-	c1=$(cpu_ticks "$m"); w1=$(now_us)
-	many_rss[$k]=$(awk '/^VmRSS/ {print $2}' "/proc/$m/status" 2>/dev/null)
+	many_window "$k" "$m"
 	wait "$m" 2>/dev/null; forget "$m"
-	if [ -n "$c0" ] && [ -n "$c1" ]; then
-		many_cpu[$k]=$(calc '%.1f' "($c1 - $c0) / $clk / (($w1 - $w0) / 1e6) * 100")
-	fi
 	n=$(grep -c '^P[0-9]' "$rep" 2>/dev/null)
 	[ -n "$n" ] && many_stacks[$k]=$(calc '%.1f' "$n / $secs")
 	[ "${n:-0}" -gt 0 ] || sed 's/^/   austin: /' "$rep.err" | head -3

@@ -14,7 +14,7 @@ out=$build/fuzz
 mkdir -p "$out/corpus" "$out/artifacts"
 command -v clang >/dev/null || { echo "fuzz: clang is missing"; exit 1; }
 common=(-std=gnu11 -D_GNU_SOURCE -g -O1 -I"$src/include" -I"$src/src" -I"$src/tests/fuzz"
-	"$src"/src/err.c "$src"/src/strset.c "$src"/src/reader.c "$src"/src/maps.c "$src"/src/elfsym.c
+	"$src"/src/err.c "$src"/src/strset.c "$src"/src/reader.c "$src"/src/prefetch.c "$src"/src/maps.c "$src"/src/elfsym.c
 	"$src"/src/proc.c "$src"/src/arch_x86_64.c "$src"/src/py/*.c "$src"/src/perf/sample.c -lelf)
 clang -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	"${common[@]}" "$src/tests/fuzz/fuzz_py.c" -o "$out/fuzz_py" || exit 1
