@@ -716,6 +716,8 @@ static int cmp_pyname(const void *a, const void *b)
 	return (x->tid > y->tid) - (x->tid < y->tid);
 }
 
+MST_DEFINE_LOWER_BOUND(pyname_at, struct pyname, tid, pid_t)
+
 /* Keep this tick's Python names for the ticks that skip them, or give
  * them back to the threads of a tick that skipped them (kept sorted by
  * tid: a thousand threads are not a million compares a tick). */
@@ -724,12 +726,11 @@ static void names(struct sproc *p, bool refresh)
 	struct mst_snapshot *snap = p->snap;
 	if (!refresh) {
 		for (size_t i = 0; i < snap->nthreads && p->npynames; i++) {
-			struct pyname key = {.tid = snap->threads[i].tid};
-			const struct pyname *pn =
-			    bsearch(&key, p->pynames, p->npynames, sizeof(key), cmp_pyname);
-			if (pn)
+			pid_t tid = snap->threads[i].tid;
+			size_t k = pyname_at(p->pynames, p->npynames, tid);
+			if (k < p->npynames && p->pynames[k].tid == tid)
 				snprintf(snap->threads[i].pyname, sizeof(snap->threads[i].pyname),
-				         "%s", pn->name);
+				         "%s", p->pynames[k].name);
 		}
 		return;
 	}

@@ -64,4 +64,22 @@ struct mst_snap_sched {
 	bool still;                   /* off a CPU at the last take and not run since */
 };
 
+/* What the scheduler program saw of thread tid (k, when have): off a CPU
+ * at the last take and no switch since, it has not run since. */
+static inline bool snap_sched_still(const struct mst_thread_memo *m, pid_t tid, bool have,
+                                    const struct mst_perf_task *k)
+{
+	return have && m->tid == tid && m->sched_off && k->seq == m->sched_seq && !k->on_cpu;
+}
+
+/* Remember the switch count read before the rest of the thread, and
+ * whether it was off a CPU then: by the program's word once it has seen
+ * the thread switch, else by what /proc said (off_by_proc). */
+static inline void snap_memo_sched(struct mst_thread_memo *m, const struct mst_snap_sched *sc,
+                                   bool off_by_proc)
+{
+	m->sched_seq = sc->k.seq;
+	m->sched_off = sc->have && (sc->k.switched ? !sc->k.on_cpu : off_by_proc);
+}
+
 #endif

@@ -556,12 +556,9 @@ static bool idle_since(struct mst_snapshot *s, struct mst_proc *p, struct mst_py
 	if (!sv->still) {
 		if (mst_proc_task_runtime(p, tid, &rt) < 0 || rt != m->runtime)
 			return false;
-		if (sv->have) {
-			/* Read before its CPU time, which says it was off a
-			 * CPU then: next time, the switch count will do. */
-			m->sched_seq = sv->k.seq;
-			m->sched_off = sv->k.switched ? !sv->k.on_cpu : true;
-		}
+		/* Read before its CPU time, which says it was off a CPU
+		 * then: next time, the switch count will do. */
+		snap_memo_sched(m, sv, true);
 	}
 	/* A refresh reads the names again: its name, the one read here (its
 	 * Python name came with its thread state). */
@@ -631,8 +628,7 @@ int mst_snapshot_take_watched(struct mst_proc *p, struct mst_unwinder *u, struct
 				pid_t tid = mst_proc_task(p, i);
 				memset(sc, 0, sizeof(*sc));
 				sc->have = task(task_ctx, tid, &sc->k);
-				sc->still = sc->have && mm->tid == tid && mm->sched_off &&
-				            sc->k.seq == mm->sched_seq && !sc->k.on_cpu;
+				sc->still = snap_sched_still(mm, tid, sc->have, &sc->k);
 			}
 		}
 	} else {
@@ -645,25 +641,24 @@ int mst_snapshot_take_watched(struct mst_proc *p, struct mst_unwinder *u, struct
 	for (size_t i = 0; i < nt; i++) {
 		struct mst_thread_snap *t = &s->threads[s->nthreads++];
 		bool in_ptrace_stop = false;
-		struct mst_snap_sched sv = task ? s->sched[i] : (struct mst_snap_sched){0};
+		static const struct mst_snap_sched none;
+		const struct mst_snap_sched *sv = task ? &s->sched[i] : &none;
 		pid_t tid = mst_proc_task(p, i);
-		if (!py_only && !fresh && idle_since(s, p, py, i, flags, &sv, t)) {
+		if (!py_only && !fresh && idle_since(s, p, py, i, flags, sv, t)) {
 			alive++;
 			continue;
 		}
-		char known = py_only && sv.still && t->comm_tid == tid ? t->memo.state
-		             : py_only && sv.have && sv.k.switched     ? sv.k.state
-		                                                       : 0;
+		char known = py_only && sv->still && t->comm_tid == tid ? t->memo.state
+		             : py_only && sv->have && sv->k.switched    ? sv->k.state
+		                                                        : 0;
 		if (!snap_thread_info(p, s->pid, i, flags, known, t, &in_ptrace_stop))
 			continue;
 		if (py_only) {
-			s->unrun += known && sv.still;
+			s->unrun += known && sv->still;
 			/* Its state as read, with the switch count read before
 			 * it: unchanged next time, the state is the same. */
 			t->memo.tid = tid;
-			t->memo.sched_seq = sv.k.seq;
-			t->memo.sched_off =
-			    sv.have && (sv.k.switched ? !sv.k.on_cpu : t->state != 'R');
+			snap_memo_sched(&t->memo, sv, t->state != 'R');
 			struct mst_py_thread *m = snap_match_by_tid(s, p, py, t);
 			if (m) {
 				s->used[m - ptl->v] = true;
@@ -671,7 +666,7 @@ int mst_snapshot_take_watched(struct mst_proc *p, struct mst_unwinder *u, struct
 				/* Not run since the last take, the same thread
 				 * state: the frames are those given then (the
 				 * agg counts them without looking). */
-				if (known && sv.still && t->memo.py_tstate == m->tstate &&
+				if (known && sv->still && t->memo.py_tstate == m->tstate &&
 				    t->memo.npy == t->npy) {
 					t->reused = t->py_reused = true;
 					s->reused++;
@@ -728,9 +723,7 @@ int mst_snapshot_take_watched(struct mst_proc *p, struct mst_unwinder *u, struct
 				t->memo.idle_ok = rt_ok && (!m || t->memo.py_kept);
 				/* The switch count, read before its system call
 				 * and CPU time: blocked then. */
-				t->memo.sched_seq = sv.k.seq;
-				t->memo.sched_off =
-				    sv.have && (sv.k.switched ? !sv.k.on_cpu : !now.running);
+				snap_memo_sched(&t->memo, sv, !now.running);
 				continue;
 			}
 			/* It moved: take it the usual way. */

@@ -171,8 +171,7 @@ static bool thread_now(struct mst_snapshot *s, struct mst_proc *p,
 	sc->line.running = true;
 	sc->have = src->task && src->task(src->task_ctx, tid, &sc->k);
 	/* Off a CPU at the last take, and no switch since. */
-	sc->still = sc->have && mm->tid == tid && mm->sched_off && sc->k.seq == mm->sched_seq &&
-	            t->comm_tid == tid;
+	sc->still = snap_sched_still(mm, tid, sc->have, &sc->k) && t->comm_tid == tid;
 	char known = sc->still ? mm->state : sc->have && sc->k.switched ? sc->k.state : 0;
 	bool in_stop = false;
 	if (!snap_thread_info(p, s->pid, i, flags, known, t, &in_stop))
@@ -274,8 +273,7 @@ int mst_snapshot_take_sampled(struct mst_proc *p, struct mst_unwinder *u, struct
 			t->gil_left = held && g.locked && !t->holds_gil;
 		}
 		/* What the next take needs to know it has not run since. */
-		t->memo.sched_off = sc->have && (sc->k.switched ? !sc->k.on_cpu : !now->running);
-		t->memo.sched_seq = sc->k.seq;
+		snap_memo_sched(&t->memo, sc, !now->running);
 		t->memo.state = t->state;
 		t->memo.sched_line = *now;
 	}
