@@ -902,6 +902,7 @@ START_TEST(many_threads)
 		kill(t.pid, SIGUSR2);
 		double woke = target_answer(t.out_fd, "woke", 60000);
 		nanosleep(&hs, NULL);
+		bool few = false;
 		char *summary = malloc(16384);
 		ck_assert_ptr_nonnull(summary);
 		int code = end_msttop(m, mo, summary, 16384, 120000);
@@ -932,8 +933,13 @@ START_TEST(many_threads)
 			const char *pct = strstr(idle, "samples (");
 			double share = pct ? atof(pct + 9) : 0;
 			printf("%s %s: %s\n", py->label, what, idle);
-			ck_assert_msg(share > 50, "%s: %.1f%% of thread samples read nothing",
-			              py->label, share);
+			/* Its first ticks read everything: a run of a few ticks
+			 * (a slow machine: ASan beside a CPU hog) is repeated
+			 * with longer waits, like one that sampled too little. */
+			few = share <= 50;
+			ck_assert_msg(!few || attempt < 4,
+			              "%s: %.1f%% of thread samples read nothing", py->label,
+			              share);
 		}
 		free(summary);
 		char ms_[32], ws_[32];
@@ -950,7 +956,7 @@ START_TEST(many_threads)
 		 * what had changed. Not seen before or after it: msttop had
 		 * not sampled then (a slow machine): again, with longer waits. */
 		bool stale = why && strstr(why, "after it left it");
-		if (rc == 0 || stale || attempt == 4) {
+		if ((rc == 0 && !few) || stale || attempt == 4) {
 			ck_assert_msg(rc == 0, "%s (%s): %s", py->label, what, why);
 			free(why);
 			break;
