@@ -47,6 +47,14 @@ int snap_py_begin(struct mst_snapshot *s, struct mst_py *py, const struct mst_er
 void snap_py_end(struct mst_snapshot *s, struct mst_py *py);
 /* t's walk memo, made on first use (NULL when out of memory). */
 struct mst_walk_memo *snap_walk_memo(struct mst_thread_snap *t, unsigned flags);
+/* t is the last take's (blocked where it was): counted, and its walk memo
+ * trimmed to the walk it keeps. */
+void snap_reused(struct mst_snapshot *s, struct mst_thread_snap *t);
+/* Walk t's stack (copy may be NULL: memory read in place) into the
+ * snapshot's scratch and keep the frames in t's own arrays, sized to them:
+ * a reused thread's frames are those arrays. wm may be NULL. */
+void snap_walk(struct mst_snapshot *s, struct mst_unwinder *u, struct mst_thread_snap *t,
+               struct mst_stack_copy *copy, struct mst_walk_memo *wm);
 /* Sum the threads' walk checks into s->walk_* (MST_SNAP_VERIFY_WALKS). */
 void snap_walk_stats(struct mst_snapshot *s);
 /* Task i of p into t: its tid, name (when names are read or the slot is

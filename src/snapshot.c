@@ -358,6 +358,10 @@ int snap_reset(struct mst_snapshot *s, size_t nt, bool native, bool python)
 		return -ENOMEM;
 	if (native && !s->reads && !(s->reads = malloc(MST_STACK_READS_MAX * sizeof(*s->reads))))
 		return -ENOMEM;
+	if (native && !s->wpcs && !(s->wpcs = malloc(MST_MAX_NATIVE_FRAMES * sizeof(*s->wpcs))))
+		return -ENOMEM;
+	if (native && !s->wexact && !(s->wexact = malloc(MST_MAX_NATIVE_FRAMES)))
+		return -ENOMEM;
 	if (python && !s->scratch &&
 	    !(s->scratch = malloc(MST_PY_MAX_FRAMES * sizeof(*s->scratch))))
 		return -ENOMEM;
@@ -377,18 +381,51 @@ int snap_reset(struct mst_snapshot *s, size_t nt, bool native, bool python)
 		t->pcs = keep.pcs;
 		t->pc_exact = keep.pc_exact;
 		t->nkinds = keep.nkinds;
+		t->pcs_cap = keep.pcs_cap;
 		t->py = keep.py;
 		t->py_cap = keep.py_cap;
 		t->memo = keep.memo;
 		t->comm_tid = keep.comm_tid;
 		memcpy(t->comm, keep.comm, sizeof(t->comm));
-		if (native && !t->pcs &&
-		    !(t->pcs = malloc(MST_MAX_NATIVE_FRAMES * sizeof(*t->pcs))))
-			return -ENOMEM;
-		if (native && !t->pc_exact && !(t->pc_exact = malloc(MST_MAX_NATIVE_FRAMES)))
-			return -ENOMEM;
 	}
 	return 0;
+}
+
+/* Room for n native frames in t's pcs, pc_exact and nkinds. */
+static bool pcs_room(struct mst_thread_snap *t, size_t n)
+{
+	if (n <= t->pcs_cap)
+		return true;
+	size_t c = n < 16 ? 16 : n + n / 2;
+	if (c > MST_MAX_NATIVE_FRAMES)
+		c = n;
+	uint64_t *p = realloc(t->pcs, c * sizeof(*p));
+	if (p)
+		t->pcs = p;
+	uint8_t *e = p ? realloc(t->pc_exact, c) : NULL;
+	if (e)
+		t->pc_exact = e;
+	uint8_t *k = e ? realloc(t->nkinds, c) : NULL;
+	if (k)
+		t->nkinds = k;
+	if (!k)
+		return false;
+	t->pcs_cap = c;
+	return true;
+}
+
+void snap_walk(struct mst_snapshot *s, struct mst_unwinder *u, struct mst_thread_snap *t,
+               struct mst_stack_copy *copy, struct mst_walk_memo *wm)
+{
+	size_t n = 0;
+	mst_unwind_memo(u, &t->regs, copy, wm, s->wpcs, s->wexact, MST_MAX_NATIVE_FRAMES, &n,
+	                NULL);
+	/* Out of memory: no native frames, as an unwalkable thread. */
+	if (!pcs_room(t, n))
+		n = 0;
+	memcpy(t->pcs, s->wpcs, n * sizeof(*t->pcs));
+	memcpy(t->pc_exact, s->wexact, n);
+	t->npcs = n;
 }
 
 /* Which thread states exist, their names, the collector's flag; or why
@@ -453,6 +490,13 @@ void snap_py_end(struct mst_snapshot *s, struct mst_py *py)
 		for (size_t i = 0; i < s->nthreads; i++)
 			s->threads[i].holds_gil =
 			    g.locked && s->threads[i].has_py && g.holder == s->threads[i].tstate;
+}
+
+void snap_reused(struct mst_snapshot *s, struct mst_thread_snap *t)
+{
+	t->reused = true;
+	s->reused++;
+	mst_walk_memo_trim(t->memo.walk);
 }
 
 struct mst_walk_memo *snap_walk_memo(struct mst_thread_snap *t, unsigned flags)
@@ -578,8 +622,7 @@ static bool idle_since(struct mst_snapshot *s, struct mst_proc *p, struct mst_py
 	t->state = m->state;
 	t->regs = m->regs;
 	t->npcs = m->npcs;
-	t->reused = true;
-	s->reused++;
+	snap_reused(s, t);
 	s->unrun += sv->still;
 	return true;
 }
@@ -668,8 +711,8 @@ int mst_snapshot_take_watched(struct mst_proc *p, struct mst_unwinder *u, struct
 				 * agg counts them without looking). */
 				if (known && sv->still && t->memo.py_tstate == m->tstate &&
 				    t->memo.npy == t->npy) {
-					t->reused = t->py_reused = true;
-					s->reused++;
+					t->py_reused = true;
+					snap_reused(s, t);
 				}
 				t->memo.py_tstate = m->tstate;
 				t->memo.npy = t->npy;
@@ -716,8 +759,7 @@ int mst_snapshot_take_watched(struct mst_proc *p, struct mst_unwinder *u, struct
 			if (read && same_syscall(&after, &now)) {
 				if (m)
 					s->used[m - ptl->v] = true;
-				t->reused = true;
-				s->reused++;
+				snap_reused(s, t);
 				alive++;
 				t->memo.runtime = rt;
 				t->memo.idle_ok = rt_ok && (!m || t->memo.py_kept);
@@ -803,8 +845,7 @@ int mst_snapshot_take_watched(struct mst_proc *p, struct mst_unwinder *u, struct
 		 * look, no memo). */
 		struct mst_walk_memo *wm =
 		    flags & MST_SNAP_DETACH ? NULL : snap_walk_memo(t, flags);
-		mst_unwind_memo(u, &t->regs, &copy, wm, t->pcs, t->pc_exact, MST_MAX_NATIVE_FRAMES,
-		                &t->npcs, NULL);
+		snap_walk(s, u, t, &copy, wm);
 		if (py) {
 			struct mst_py_thread *m = snap_match_tstate(s, t->tid, t->regs.tp, true);
 			if (m) {
@@ -894,8 +935,7 @@ int mst_snapshot_take_core(struct mst_corefile *c, struct mst_unwinder *u, struc
 		t->state = mst_arch_syscall_blocks(t->regs.syscall_nr) ? 'S' : 'R';
 		/* Memory does not change: the walk reads it in place. */
 		if (u)
-			mst_unwind(u, &t->regs, NULL, t->pcs, t->pc_exact, MST_MAX_NATIVE_FRAMES,
-			           &t->npcs, NULL);
+			snap_walk(s, u, t, NULL, NULL);
 		struct mst_py_thread *m =
 		    py ? snap_match_tstate(s, t->tid, t->regs.tp, true) : NULL;
 		if (m) {
@@ -924,6 +964,8 @@ void mst_snapshot_free(struct mst_snapshot *s)
 	free(s->threads);
 	free(s->stack);
 	free(s->reads);
+	free(s->wpcs);
+	free(s->wexact);
 	free(s->scratch);
 	free(s->used);
 	free(s->sched);
@@ -961,11 +1003,6 @@ void mst_snapshot_classify(struct mst_snapshot *s, struct mst_py *py, struct mst
 		mst_py_read_gil(py, &in.gil);
 	if (py && s->gc_collecting)
 		mst_py_collector(py, &in.gc, &in.ngc);
-	for (size_t i = 0; i < s->nthreads; i++) {
-		struct mst_thread_snap *t = &s->threads[i];
-		/* Out of memory: its native frames stay unclassified. */
-		if (!t->nkinds)
-			t->nkinds = malloc(MST_MAX_NATIVE_FRAMES);
-	}
+	/* nkinds has the room of pcs (pcs_room). */
 	mst_classify(s, &in);
 }

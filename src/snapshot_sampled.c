@@ -60,8 +60,7 @@ static void from_sample(struct mst_snapshot *s, struct mst_unwinder *u, struct m
 	/* A running thread's outer frames stay while its inner ones change:
 	 * its last walk ends this one where they meet. */
 	if (u)
-		mst_unwind_memo(u, &t->regs, &copy, snap_walk_memo(t, flags), t->pcs, t->pc_exact,
-		                MST_MAX_NATIVE_FRAMES, &t->npcs, NULL);
+		snap_walk(s, u, t, &copy, snap_walk_memo(t, flags));
 	mm->sys = (struct mst_syscall_line){.running = true};
 	snap_memo_walk(t, &copy);
 	mm->regs = t->regs;
@@ -108,8 +107,7 @@ static void blocked(struct mst_snapshot *s, struct mst_proc *p, struct mst_unwin
 	if (same) {
 		t->regs = mm->regs;
 		t->npcs = mm->npcs;
-		t->reused = true;
-		s->reused++;
+		snap_reused(s, t);
 	} else {
 		/* Its registers when it left the CPU, if they are of this
 		 * very call (same sp and pc): with only sp and pc, a walk
@@ -134,8 +132,7 @@ static void blocked(struct mst_snapshot *s, struct mst_proc *p, struct mst_unwin
 		copy.reads_max = s->reads ? MST_STACK_READS_MAX : 0;
 		/* Its outer frames are those it ran in. */
 		if (u)
-			mst_unwind_memo(u, &t->regs, &copy, snap_walk_memo(t, flags), t->pcs,
-			                t->pc_exact, MST_MAX_NATIVE_FRAMES, &t->npcs, NULL);
+			snap_walk(s, u, t, &copy, snap_walk_memo(t, flags));
 		mm->sys = *now;
 		snap_memo_walk(t, &copy);
 	}

@@ -233,7 +233,7 @@ static void keep_word(struct mst_walk_memo *m, uint64_t addr, uint64_t val)
 		return;
 	struct walk_buf *b = &m->cur;
 	if (b->nw == b->wcap) {
-		size_t nc = b->wcap ? 2 * b->wcap : 256;
+		size_t nc = b->wcap ? 2 * b->wcap : 64;
 		struct walk_word *w = realloc(b->w, nc * sizeof(*w));
 		if (!w) {
 			b->ok = false;
@@ -427,6 +427,32 @@ void mst_walk_memo_free(struct mst_walk_memo *m)
 	free(m);
 }
 
+void mst_walk_memo_trim(struct mst_walk_memo *m)
+{
+	if (!m)
+		return;
+	free(m->cur.f);
+	free(m->cur.w);
+	m->cur.f = NULL;
+	m->cur.w = NULL;
+	m->cur.fcap = m->cur.wcap = m->cur.nf = m->cur.nw = 0;
+	struct walk_buf *b = &m->last;
+	if (b->nf && b->fcap > b->nf) {
+		struct walk_frame *f = realloc(b->f, b->nf * sizeof(*f));
+		if (f) {
+			b->f = f;
+			b->fcap = b->nf;
+		}
+	}
+	if (b->nw && b->wcap > b->nw) {
+		struct walk_word *w = realloc(b->w, b->nw * sizeof(*w));
+		if (w) {
+			b->w = w;
+			b->wcap = b->nw;
+		}
+	}
+}
+
 void mst_walk_memo_stats(const struct mst_walk_memo *m, uint64_t *spliced, uint64_t *verified,
                          uint64_t *differed)
 {
@@ -445,7 +471,7 @@ static bool keep_frame(struct walk_buf *b, const struct walk_frame *f)
 	if (!b->ok)
 		return false;
 	if (b->nf == b->fcap) {
-		size_t nc = b->fcap ? 2 * b->fcap : 64;
+		size_t nc = b->fcap ? 2 * b->fcap : 16;
 		struct walk_frame *v = realloc(b->f, nc * sizeof(*v));
 		if (!v) {
 			b->ok = false;

@@ -121,9 +121,11 @@ struct mst_thread_snap {
 	 * show its native stack without its Python one; twice in a row, it
 	 * is shown as read. */
 	bool py_transient;
-	/* Kept for the next take into the same snapshot: pcs and nkinds
-	 * hold MST_MAX_NATIVE_FRAMES, py holds py_cap frames. */
-	size_t py_cap;
+	/* Kept for the next take into the same snapshot: pcs, pc_exact and
+	 * nkinds hold pcs_cap frames (as many as the thread's deepest walk
+	 * so far: a thousand idle threads would otherwise hold 5 KB each
+	 * for 512 frames), py holds py_cap frames. */
+	size_t pcs_cap, py_cap;
 	pid_t comm_tid; /* whose comm the slot holds */
 	struct mst_thread_memo memo;
 };
@@ -163,6 +165,10 @@ struct mst_snapshot {
 	size_t threads_cap;
 	uint8_t *stack;
 	uint32_t *reads; /* MST_STACK_READS_MAX offsets of one walk */
+	/* One walk's frames, MST_MAX_NATIVE_FRAMES long, before they are
+	 * kept in its thread's arrays (snap_walk). */
+	uint64_t *wpcs;
+	uint8_t *wexact;
 	struct mst_py_frame *scratch;
 	bool *used;
 	size_t used_cap;

@@ -81,6 +81,10 @@ struct mst_walk_memo;
  * the stepped one is kept where they differ (counted: a test's check). */
 struct mst_walk_memo *mst_walk_memo_new(bool verify);
 void mst_walk_memo_free(struct mst_walk_memo *m);
+/* Keep only the last walk, at its size: for a thread whose walk is being
+ * reused (it has not moved), the room the next walk would fill is given
+ * back until it moves again. Cheap when already trimmed. */
+void mst_walk_memo_trim(struct mst_walk_memo *m);
 /* Frames the walks through m took from it rather than stepped; walks
  * verified, and found different. */
 void mst_walk_memo_stats(const struct mst_walk_memo *m, uint64_t *spliced, uint64_t *verified,
