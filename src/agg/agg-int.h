@@ -114,17 +114,30 @@ struct ftab {
 	uint64_t futile; /* 1 + the second of the last eviction that freed nothing */
 };
 
-/* A thread's counts of one frame in one mode, per subset. */
+/* A thread's counts of one frame in one mode: those of every sample here,
+ * those of the other subsets in its table's sub (agg_ent_cnt). */
 struct tent {
 	uint32_t id;  /* the frame id; NO_IDX: a free slot */
 	uint32_t gen; /* == agg gen: counted in this sample; free slots: the next free */
-	struct rblk *r[NVAR];
-	struct cnt c[NVAR];
+	struct rblk *r;
+	struct cnt c;
 };
 
-/* A thread's entries of one mode; position 0 is "(other frames)". */
+/* A thread entry's counts of the subsets after the first (samples of an
+ * active thread, of the GIL holder). */
+struct tsub {
+	struct rblk *r[NVAR - 1];
+	struct cnt c[NVAR - 1];
+};
+
+/* A thread's entries of one mode; position 0 is "(other frames)". sub is
+ * NULL until the thread has a sample in a subset after the first, then as
+ * long as v: most of a server's many threads are idle ones, whose samples
+ * are neither active nor the GIL holder's, and their entries are a third
+ * of the size they would be. */
 struct etab {
 	struct tent *v;
+	struct tsub *sub;
 	uint32_t n, cap, live, free;
 	struct ix ix;
 	bool full;
@@ -238,6 +251,30 @@ struct mst_agg {
 };
 
 /* ---- small helpers, inlined where they are used ---- */
+
+/* Subset v's counts of entry p: zero where the table has none. */
+static inline const struct cnt *agg_ent_cnt(const struct etab *tb, uint32_t p, int v)
+{
+	static const struct cnt zero;
+	return v == 0 ? &tb->v[p].c : tb->sub ? &tb->sub[p].c[v - 1] : &zero;
+}
+
+/* The same to count in: the table's sub is there (take_rings). */
+static inline struct cnt *agg_ent_cnt_w(struct etab *tb, uint32_t p, int v)
+{
+	return v == 0 ? &tb->v[p].c : &tb->sub[p].c[v - 1];
+}
+
+/* Where subset v's ring of entry p hangs; NULL where the table has none. */
+static inline struct rblk **agg_ent_ring(struct etab *tb, uint32_t p, int v)
+{
+	return v == 0 ? &tb->v[p].r : tb->sub ? &tb->sub[p].r[v - 1] : NULL;
+}
+
+static inline const struct rblk *agg_ent_ring_r(const struct etab *tb, uint32_t p, int v)
+{
+	return v == 0 ? tb->v[p].r : tb->sub ? tb->sub[p].r[v - 1] : NULL;
+}
 
 static inline uint32_t agg_mix32(uint64_t x)
 {
@@ -372,7 +409,8 @@ int agg_intern(struct mst_agg *a, const struct mst_agg_frame_in *in, uint32_t *o
 
 /* entries.c */
 int agg_ent_resolve(struct mst_agg *a, struct thr *t, int mode, uint32_t id, uint32_t *out);
-void agg_etab_del(struct etab *tb, uint32_t p);
+void agg_etab_merge_del(struct etab *tb, uint32_t p, const struct shr *sh);
+int agg_etab_sub(struct etab *tb);
 void agg_etab_fini(struct etab *tb);
 int agg_etab_init(struct etab *tb, uint32_t limit);
 void agg_etab_reindex(struct etab *tb);

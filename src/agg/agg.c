@@ -181,8 +181,12 @@ static int take_rings(struct mst_agg *a, struct thr *t, size_t n, unsigned vm)
 				if ((rc = agg_rblk_take(a, &a->ft[m].v[id[m]].r[v], NULL, m, id[m],
 				                        v)) < 0)
 					return rc;
-				if (t && (rc = agg_rblk_take(a, &t->tab[m].v[a->sl[m][i]].r[v], t,
-				                             m, a->sl[m][i], v)) < 0)
+				if (!t)
+					continue;
+				if (v && (rc = agg_etab_sub(&t->tab[m])) < 0)
+					return rc;
+				if ((rc = agg_rblk_take(a, agg_ent_ring(&t->tab[m], a->sl[m][i], v),
+				                        t, m, a->sl[m][i], v)) < 0)
 					return rc;
 			}
 		}
@@ -214,8 +218,12 @@ static void count_stack(struct mst_agg *a, struct thr *t, size_t n, unsigned vm,
 			if (fu->gen != g)
 				agg_cnt_total(&fu->c[v], fu->r[v], rs, k, w, wu);
 			for (int m = 0; m < 2; m++)
-				if (te[m] && te[m]->gen != g)
-					agg_cnt_total(&te[m]->c[v], te[m]->r[v], rs, k, w, wu);
+				if (te[m] && te[m]->gen != g) {
+					struct etab *tb = &t->tab[m];
+					uint32_t p = a->sl[m][i];
+					agg_cnt_total(agg_ent_cnt_w(tb, p, v),
+					              *agg_ent_ring(tb, p, v), rs, k, w, wu);
+				}
 		}
 		f->gen = fu->gen = g;
 		if (t)
@@ -232,8 +240,10 @@ static void count_stack(struct mst_agg *a, struct thr *t, size_t n, unsigned vm,
 			agg_cnt_own(&f->c[v], f->r[v], rs, view, k, w, wu);
 			agg_cnt_own(&fu->c[v], fu->r[v], rs, view, k, w, wu);
 			for (int m = 0; t && m < 2; m++) {
-				struct tent *e = &t->tab[m].v[a->sl[m][i]];
-				agg_cnt_own(&e->c[v], e->r[v], rs, view, k, w, wu);
+				struct etab *tb = &t->tab[m];
+				uint32_t p = a->sl[m][i];
+				agg_cnt_own(agg_ent_cnt_w(tb, p, v), *agg_ent_ring(tb, p, v), rs,
+				            view, k, w, wu);
 			}
 		}
 	}

@@ -33,6 +33,14 @@ static int etab_add(struct etab *tb, uint32_t id, uint32_t limit, uint32_t *out)
 	bool grew;
 	if (tb->live >= limit)
 		return -ENOSPC;
+	/* Subsets first, to the room the entries will grow to: a failure
+	 * leaves the table as it was. */
+	if (tb->sub && tb->free == NO_IDX && tb->n == tb->cap) {
+		uint32_t sc = tb->cap;
+		int rc = agg_grow_to((void **)&tb->sub, &sc, limit, sizeof(*tb->sub));
+		if (rc < 0)
+			return rc;
+	}
 	int rc = agg_slot_take((void **)&tb->v, &tb->n, &tb->cap, &tb->free, &tb->ix,
 	                       sizeof(*tb->v), offsetof(struct tent, gen), limit, &p, &grew);
 	if (rc < 0)
@@ -40,6 +48,8 @@ static int etab_add(struct etab *tb, uint32_t id, uint32_t limit, uint32_t *out)
 	if (grew)
 		agg_etab_reindex(tb);
 	memset(&tb->v[p], 0, sizeof(tb->v[p]));
+	if (tb->sub)
+		memset(&tb->sub[p], 0, sizeof(tb->sub[p]));
 	tb->v[p].id = id;
 	agg_ix_put(&tb->ix, agg_mix32(id), p);
 	tb->live++;
@@ -57,16 +67,30 @@ int agg_etab_init(struct etab *tb, uint32_t limit)
 	return etab_add(tb, MST_AGG_OTHER_FRAME, limit + 1, &other) < 0 ? -ENOMEM : 0;
 }
 
+/* Room for the subsets after the first, for every entry there is room for
+ * (the thread had its first sample in one of them). */
+int agg_etab_sub(struct etab *tb)
+{
+	if (tb->sub)
+		return 0;
+	return (tb->sub = calloc(tb->cap, sizeof(*tb->sub))) ? 0 : -ENOMEM;
+}
+
 void agg_etab_fini(struct etab *tb)
 {
+	free(tb->sub);
 	free(tb->v);
 	free(tb->ix.slot);
 	memset(tb, 0, sizeof(*tb));
 }
 
-/* Free the entry at p: its counts went elsewhere, it has no ring. */
-void agg_etab_del(struct etab *tb, uint32_t p)
+/* Merge the entry at p into the overflow entry (sh: the thread's
+ * since-start shares, which bound it) and free it; it has no ring. */
+void agg_etab_merge_del(struct etab *tb, uint32_t p, const struct shr *sh)
 {
+	for (int v = 0; v < (tb->sub ? NVAR : 1); v++)
+		agg_cnt_merge(agg_ent_cnt_w(tb, 0, v), agg_ent_cnt(tb, p, v),
+		              sh->n[agg_shr_index(v)], sh->ns[agg_shr_index(v)]);
 	tb->v[p].id = NO_IDX;
 	tb->v[p].gen = tb->free;
 	tb->free = p;

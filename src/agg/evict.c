@@ -50,6 +50,14 @@ static bool ring_any(struct rblk *const r[NVAR])
 	return r[0] || r[1] || r[2];
 }
 
+static bool ent_ring_any(const struct etab *tb, uint32_t p)
+{
+	for (int v = 0; v < NVAR; v++)
+		if (agg_ent_ring_r(tb, p, v))
+			return true;
+	return false;
+}
+
 enum { KEEP = 0, PROTECT = 1, GONE = 2, CAND = 3 };
 
 /* One table's side of an eviction: the since-start count of its item i,
@@ -97,12 +105,9 @@ static void etab_sweep(struct mst_agg *a, struct thr *t, int mode, const uint8_t
 		 * was this entry: no ring. Should one be, it goes back, lest
 		 * it point into a reused slot. */
 		for (int v = 0; v < NVAR; v++)
-			if (e->r[v])
-				agg_rblk_give(a, e->r[v]);
-		for (int v = 0; v < NVAR; v++)
-			agg_cnt_merge(&tb->v[0].c[v], &e->c[v], t->sh[0].n[agg_shr_index(v)],
-			              t->sh[0].ns[agg_shr_index(v)]);
-		agg_etab_del(tb, p);
+			if (agg_ent_ring_r(tb, p, v))
+				agg_rblk_give(a, *agg_ent_ring(tb, p, v));
+		agg_etab_merge_del(tb, p, &t->sh[0]);
 		gone++;
 	}
 	if (gone)
@@ -121,17 +126,14 @@ struct entry_victims {
 static uint32_t entry_total(void *ctx, uint32_t p)
 {
 	const struct entry_victims *ev = ctx;
-	return ev->tb->v[p].c[0].total;
+	return ev->tb->v[p].c.total;
 }
 
 static void entry_evict(void *ctx, uint32_t p, uint8_t *mark)
 {
 	struct entry_victims *ev = ctx;
 	struct etab *tb = ev->tb;
-	for (int v = 0; v < NVAR; v++)
-		agg_cnt_merge(&tb->v[0].c[v], &tb->v[p].c[v], ev->t->sh[0].n[agg_shr_index(v)],
-		              ev->t->sh[0].ns[agg_shr_index(v)]);
-	agg_etab_del(tb, p);
+	agg_etab_merge_del(tb, p, &ev->t->sh[0]);
 	mark[p] = KEEP;
 }
 
@@ -149,10 +151,10 @@ void agg_etab_evict(struct mst_agg *a, struct thr *t, int mode)
 	size_t nc = 0;
 	for (uint32_t p = 1; p < tb->n; p++) {
 		const struct tent *e = &tb->v[p];
-		if (e->id == NO_IDX || mark[p] == PROTECT || ring_any(e->r))
+		if (e->id == NO_IDX || mark[p] == PROTECT || ent_ring_any(tb, p))
 			continue;
 		mark[p] = CAND;
-		a->scr[nc++] = e->c[0].total;
+		a->scr[nc++] = e->c.total;
 	}
 	size_t k = a->cfg.max_thread_entries / EVICT_DIV;
 	if (k < 1)

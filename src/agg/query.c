@@ -142,7 +142,8 @@ static int hot_of_pid(struct mst_agg *a, const struct mst_agg_query *q, int m, i
 			if (e->id == NO_IDX || e->id >= nf)
 				continue;
 			struct cnt c, *acc = &a->pacc[e->id];
-			agg_cnt_read(&e->c[v], e->r[v], a->nb, q->window, &c);
+			agg_cnt_read(agg_ent_cnt(tb, p, v), agg_ent_ring_r(tb, p, v), a->nb,
+			             q->window, &c);
 			acc->total += c.total;
 			acc->total_ns += c.total_ns;
 			for (size_t k = 0; k < NVIEW; k++) {
@@ -194,7 +195,8 @@ int mst_agg_hot(struct mst_agg *a, const struct mst_agg_query *q, const struct m
 		for (uint32_t p = 0; p < tb->n; p++) {
 			const struct tent *e = &tb->v[p];
 			if (e->id != NO_IDX)
-				hot_push(a, &qq, m, e->id, &e->c[v], e->r[v], &n);
+				hot_push(a, &qq, m, e->id, agg_ent_cnt(tb, p, v),
+				         agg_ent_ring_r(tb, p, v), &n);
 		}
 	}
 	enum mst_agg_sort key = q->sort;
@@ -412,8 +414,9 @@ void mst_agg_stats(const struct mst_agg *a, struct mst_agg_stats *out)
 		for (int m = 0; m < 2; m++) {
 			out->thread_entries += t->tab[m].live;
 			out->tree_nodes += t->tree[m].n;
-			b += (size_t)t->tab[m].cap * sizeof(struct tent) +
-			     agg_ix_bytes(&t->tab[m].ix);
+			b += (size_t)t->tab[m].cap *
+			         (sizeof(struct tent) + (t->tab[m].sub ? sizeof(struct tsub) : 0));
+			b += agg_ix_bytes(&t->tab[m].ix);
 			b += (size_t)t->tree[m].cap * sizeof(struct tnode) +
 			     agg_ix_bytes(&t->tree[m].ix);
 		}

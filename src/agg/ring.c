@@ -16,7 +16,7 @@ size_t agg_rblk_size(const struct mst_agg *a)
 static struct rblk **rblk_home(struct mst_agg *a, const struct rblk *r)
 {
 	if (r->t)
-		return &r->t->tab[r->mode].v[r->idx].r[r->var];
+		return agg_ent_ring(&r->t->tab[r->mode], r->idx, r->var);
 	return &a->ft[r->mode].v[r->idx].r[r->var];
 }
 
