@@ -50,20 +50,41 @@ struct bkt {
 	uint32_t own_us[NVIEW];
 };
 
+/* One second of a count cell that counted no own sample while its ring
+ * lived: most cells of a stack are its callers', which only count totals
+ * (a thousand idle threads' rings are mostly these, a quarter the size). */
+struct bkt_t {
+	uint32_t total;
+	uint32_t total_us;
+};
+
 struct thr;
 
 /* The recent window of one count cell: a bucket per second of the ring. Only
  * cells counted within the window have one; a block whose buckets all aged
  * out goes back to a pool, so memory follows what is hot now and not every
- * cell ever counted (most of those only keep their since-start count). */
+ * cell ever counted (most of those only keep their since-start count). A
+ * ring is taken with own counts when its first sample gives the cell one,
+ * else with totals only and made whole when one comes (agg_rblk_take). */
 struct rblk {
 	struct thr *t; /* owner: a thread's entry, or NULL for a process cell */
 	uint32_t idx;  /* the entry's position in t->tab[mode], or the frame id */
 	uint8_t mode, var;
+	bool own;          /* c holds struct bkt; else struct bkt_t (agg_rblk_tot) */
 	size_t live;       /* index in the agg's live list */
-	struct rblk *next; /* in the pool */
-	struct bkt c[];    /* [nb] */
+	struct rblk *next; /* in its pool */
+	struct bkt c[];    /* [nb], own rings only */
 };
+
+static inline struct bkt_t *agg_rblk_tot(struct rblk *r)
+{
+	return (struct bkt_t *)(void *)r->c;
+}
+
+static inline const struct bkt_t *agg_rblk_tot_r(const struct rblk *r)
+{
+	return (const struct bkt_t *)(const void *)r->c;
+}
 
 /* Thread-sample shares: [0] every sample, [1 + bit] samples with that flag. */
 struct shr {
@@ -220,10 +241,11 @@ struct mst_agg {
 	struct tick *pt; /* [stride] */
 	struct shr *psh; /* [stride]: every thread sample */
 
-	/* Recent rings in use (the clock walks only these) and spare ones. */
+	/* Recent rings in use (the clock walks only these) and spare ones,
+	 * [own] per kind; what all of them hold, in bytes. */
 	struct rblk **live;
-	size_t nlive, live_cap, npool;
-	struct rblk *pool;
+	size_t nlive, live_cap, npool, ring_bytes;
+	struct rblk *pool[2];
 
 	/* Per-sample scratch, max_depth long, so a warm tick allocates nothing. */
 	uint32_t *sf;    /* by-line frame ids */
@@ -299,6 +321,12 @@ static inline void agg_cnt_total(struct cnt *c, struct rblk *r, size_t slot, uin
 {
 	c->total += k;
 	c->total_ns += w;
+	if (!r->own) {
+		struct bkt_t *b = &agg_rblk_tot(r)[slot];
+		b->total += k;
+		b->total_us = agg_sat_add(b->total_us, w_us);
+		return;
+	}
 	r->c[slot].total += k;
 	r->c[slot].total_us = agg_sat_add(r->c[slot].total_us, w_us);
 }
@@ -390,9 +418,10 @@ int agg_slot_take(void **v, uint32_t *n, uint32_t *cap, uint32_t *free_head, str
 /* ring.c */
 void agg_rblk_drop_pool(struct mst_agg *a);
 void agg_rblk_give(struct mst_agg *a, struct rblk *r);
-size_t agg_rblk_size(const struct mst_agg *a);
+/* *slot's ring, taken (from a pool when it can) if there is none, made
+ * whole if own and it holds totals only. */
 int agg_rblk_take(struct mst_agg *a, struct rblk **slot, struct thr *t, int mode, uint32_t idx,
-                  int var);
+                  int var, bool own);
 
 /* intern.c */
 void agg_key_ref(const struct fkey *k);

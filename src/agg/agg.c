@@ -168,25 +168,30 @@ static void make_room(struct mst_agg *a, struct thr *t)
 }
 
 /* The recent ring of every cell a sample of the stack in a->sf / a->sl
- * counts, taken now, while a failure still counts nothing. */
-static int take_rings(struct mst_agg *a, struct thr *t, size_t n, unsigned vm)
+ * counts, taken now, while a failure still counts nothing; with own counts
+ * for the frames that get one in some view (has_own, own_at). */
+static int take_rings(struct mst_agg *a, struct thr *t, size_t n, unsigned vm,
+                      const bool *has_own, const size_t *own_at)
 {
 	int rc;
 	for (size_t i = 0; i < n; i++) {
 		uint32_t id[2] = {a->sf[i], a->ft[0].v[a->sf[i]].fn};
+		bool own = false;
+		for (int view = 0; view < NVIEW; view++)
+			own |= has_own[view] && own_at[view] == i;
 		for (int v = 0; v < NVAR; v++) {
 			if (!(vm & (1u << v)))
 				continue;
 			for (int m = 0; m < 2; m++) {
 				if ((rc = agg_rblk_take(a, &a->ft[m].v[id[m]].r[v], NULL, m, id[m],
-				                        v)) < 0)
+				                        v, own)) < 0)
 					return rc;
 				if (!t)
 					continue;
 				if (v && (rc = agg_etab_sub(&t->tab[m])) < 0)
 					return rc;
 				if ((rc = agg_rblk_take(a, agg_ent_ring(&t->tab[m], a->sl[m][i], v),
-				                        t, m, a->sl[m][i], v)) < 0)
+				                        t, m, a->sl[m][i], v, own)) < 0)
 					return rc;
 			}
 		}
@@ -280,7 +285,7 @@ void agg_rep_flush(struct mst_agg *a, struct thr *t)
 	/* Their rings were taken in this second by the full count; taken
 	 * again in case (a ring only ages out once its second has passed,
 	 * and every pending repeat is counted before that). */
-	if (take_rings(a, t, n, t->last_vm) == 0) {
+	if (take_rings(a, t, n, t->last_vm, t->last_has_own, t->last_own_at) == 0) {
 		count_stack(a, t, n, t->last_vm, t->last_has_own, t->last_own_at, t->rep_slot,
 		            t->rep, t->rep_ns, t->rep_us);
 		agg_tree_add(a, t, 0, n, n, t->rep, t->rep_ns);
@@ -388,13 +393,9 @@ int mst_agg_add_thread(struct mst_agg *a, const struct mst_agg_thread_in *in, st
 	} else {
 		a->st.threads_uncounted++;
 	}
-	/* Every cell this sample counts gets its recent ring now, while a
-	 * failure still counts nothing; a ring left unused ages out. */
-	if ((rc = take_rings(a, t, n, vm)) < 0)
-		goto nomem;
 
-	/* Counting: no allocation, no failure. Which frame has the own count
-	 * in each view, and what the views show. */
+	/* Which frame has the own count in each view, and what the views
+	 * show. */
 	size_t own_at[NVIEW] = {0};
 	bool has_own[NVIEW] = {n > 0, false, false, false};
 	for (size_t i = 0; i < n; i++) {
@@ -418,6 +419,11 @@ int mst_agg_add_thread(struct mst_agg *a, const struct mst_agg_thread_in *in, st
 			own_at[MST_AGG_VIEW_PYTHON] = i;
 		}
 	}
+	/* Every cell this sample counts gets its recent ring now, while a
+	 * failure still counts nothing; a ring left unused ages out. Then
+	 * counting: no allocation, no failure. */
+	if ((rc = take_rings(a, t, n, vm, has_own, own_at)) < 0)
+		goto nomem;
 	count_stack(a, t, n, vm, has_own, own_at, rs, 1, w, wu);
 	agg_shr_add(a->psh, s, in->state, w);
 	a->tick_flags |= in->state;

@@ -33,6 +33,14 @@ void agg_cnt_read(const struct cnt *c, const struct rblk *r, size_t nb, enum mst
 		return;
 	}
 	memset(out, 0, sizeof(*out));
+	if (r && !r->own) {
+		const struct bkt_t *b = agg_rblk_tot_r(r);
+		for (size_t i = 0; i < nb; i++) {
+			out->total += b[i].total;
+			out->total_ns += b[i].total_us * 1000ull;
+		}
+		return;
+	}
 	for (size_t i = 0; r && i < nb; i++) {
 		out->total += r->c[i].total;
 		out->total_ns += r->c[i].total_us * 1000ull;

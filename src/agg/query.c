@@ -400,7 +400,7 @@ void mst_agg_stats(const struct mst_agg *a, struct mst_agg_stats *out)
 		b += (size_t)a->ft[m].cap * sizeof(struct frame) + agg_ix_bytes(&a->ft[m].ix);
 	b += a->stride * (sizeof(*a->pt) + sizeof(*a->psh));
 	b += (size_t)a->cfg.max_depth * (sizeof(*a->sf) + 2 * sizeof(*a->sl[0]));
-	b += out->rings * agg_rblk_size(a) + a->live_cap * sizeof(*a->live);
+	b += a->ring_bytes + a->live_cap * sizeof(*a->live);
 	b += a->scr_cap * (sizeof(*a->scr) + sizeof(*a->remap) + sizeof(*a->mark)) + a->fmark_cap;
 	b += a->hot_cap * sizeof(*a->hot) + a->trows_cap * sizeof(*a->trows) +
 	     a->nrows_cap * sizeof(*a->nrows) + a->srows_cap * sizeof(*a->srows);

@@ -7,9 +7,9 @@
 
 /* ---- recent rings ---- */
 
-size_t agg_rblk_size(const struct mst_agg *a)
+static size_t data_size(const struct mst_agg *a, bool own)
 {
-	return sizeof(struct rblk) + a->nb * sizeof(struct bkt);
+	return a->nb * (own ? sizeof(struct bkt) : sizeof(struct bkt_t));
 }
 
 /* Where the owner of r keeps its pointer to it. */
@@ -20,25 +20,62 @@ static struct rblk **rblk_home(struct mst_agg *a, const struct rblk *r)
 	return &a->ft[r->mode].v[r->idx].r[r->var];
 }
 
-/* Make sure *slot has a recent ring (from the pool when it can); the owner
- * (t, mode, idx, var) says where it hangs, so it can be taken back when it
- * ages out. */
-int agg_rblk_take(struct mst_agg *a, struct rblk **slot, struct thr *t, int mode, uint32_t idx,
-                  int var)
+/* A zeroed ring of the kind asked, from its pool when it can. */
+static struct rblk *rblk_get(struct mst_agg *a, bool own)
 {
-	if (*slot)
+	struct rblk *r = a->pool[own];
+	if (r) {
+		a->pool[own] = r->next;
+		a->npool--;
+		return r;
+	}
+	size_t size = sizeof(struct rblk) + data_size(a, own);
+	if (!(r = calloc(1, size)))
+		return NULL;
+	r->own = own;
+	a->ring_bytes += size;
+	return r;
+}
+
+static void rblk_put(struct mst_agg *a, struct rblk *r)
+{
+	memset(r->c, 0, data_size(a, r->own));
+	r->t = NULL;
+	r->next = a->pool[r->own];
+	a->pool[r->own] = r;
+	a->npool++;
+}
+
+int agg_rblk_take(struct mst_agg *a, struct rblk **slot, struct thr *t, int mode, uint32_t idx,
+                  int var, bool own)
+{
+	struct rblk *r = *slot;
+	if (r && (r->own || !own))
 		return 0;
+	if (r) {
+		/* Made whole: the same place in the live list, its totals. */
+		struct rblk *w = rblk_get(a, true);
+		if (!w)
+			return -ENOMEM;
+		const struct bkt_t *b = agg_rblk_tot(r);
+		for (size_t i = 0; i < a->nb; i++) {
+			w->c[i].total = b[i].total;
+			w->c[i].total_us = b[i].total_us;
+		}
+		w->t = r->t;
+		w->idx = r->idx;
+		w->mode = r->mode;
+		w->var = r->var;
+		w->live = r->live;
+		a->live[w->live] = w;
+		*slot = w;
+		rblk_put(a, r);
+		return 0;
+	}
 	if (mst_array_grow((void **)&a->live, &a->live_cap, a->nlive + 1, sizeof(*a->live)) < 0)
 		return -ENOMEM;
-	struct rblk *r = a->pool;
-	if (r) {
-		a->pool = r->next;
-		a->npool--;
-	} else {
-		r = calloc(1, agg_rblk_size(a));
-		if (!r)
-			return -ENOMEM;
-	}
+	if (!(r = rblk_get(a, own)))
+		return -ENOMEM;
 	r->t = t;
 	r->idx = idx;
 	r->mode = (uint8_t)mode;
@@ -59,20 +96,18 @@ void agg_rblk_give(struct mst_agg *a, struct rblk *r)
 	struct rblk *last = a->live[--a->nlive];
 	a->live[r->live] = last;
 	last->live = r->live;
-	memset(r->c, 0, a->nb * sizeof(struct bkt));
-	r->t = NULL;
-	r->next = a->pool;
-	a->pool = r;
-	a->npool++;
+	rblk_put(a, r);
 }
 
 void agg_rblk_drop_pool(struct mst_agg *a)
 {
-	while (a->pool) {
-		struct rblk *r = a->pool;
-		a->pool = r->next;
-		free(r);
-	}
+	for (int own = 0; own < 2; own++)
+		while (a->pool[own]) {
+			struct rblk *r = a->pool[own];
+			a->pool[own] = r->next;
+			a->ring_bytes -= sizeof(struct rblk) + data_size(a, own);
+			free(r);
+		}
 	a->npool = 0;
 }
 
@@ -82,7 +117,7 @@ static bool rblk_empty(const struct mst_agg *a, const struct rblk *r)
 {
 	/* Own is only ever counted next to a total in the same bucket. */
 	for (size_t i = 0; i < a->nb; i++)
-		if (r->c[i].total)
+		if (r->own ? r->c[i].total : agg_rblk_tot_r(r)[i].total)
 			return false;
 	return true;
 }
@@ -93,7 +128,10 @@ static void zero_slot(struct mst_agg *a, size_t slot)
 	/* Backwards: giving a ring back moves the last one into its place. */
 	for (size_t i = a->nlive; i-- > 0;) {
 		struct rblk *r = a->live[i];
-		memset(&r->c[slot], 0, sizeof(r->c[slot]));
+		if (r->own)
+			memset(&r->c[slot], 0, sizeof(r->c[slot]));
+		else
+			memset(&agg_rblk_tot(r)[slot], 0, sizeof(struct bkt_t));
 		if (rblk_empty(a, r))
 			agg_rblk_give(a, r);
 	}

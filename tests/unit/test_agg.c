@@ -274,6 +274,53 @@ START_TEST(agg_windows)
 }
 END_TEST
 
+/* A caller's ring holds totals only; when the frame becomes the innermost
+ * (its own count) in the same second, the ring is made whole and keeps
+ * what it had, and it ages out as any ring. */
+static void own_total(struct mst_agg *a, pid_t tid, enum mst_agg_window w, enum mst_agg_mode m,
+                      const char *func, uint64_t want_total, uint64_t want_own)
+{
+	struct mst_agg_query q = query(tid, w, m);
+	const struct mst_agg_hot *rows;
+	size_t n;
+	hot(a, &q, &rows, &n, NULL);
+	const struct mst_agg_hot *r = find_row(rows, n, func, 0);
+	ck_assert_msg(r || !want_total, "%s: no row", func);
+	ck_assert_uint_eq(r ? r->total_samples : 0, want_total);
+	ck_assert_uint_eq(r ? r->own_samples : 0, want_own);
+}
+
+START_TEST(agg_ring_made_whole)
+{
+	struct mst_agg_config cfg = {.recent_s = 5};
+	struct mst_agg *a = agg_new(&cfg);
+	const struct mst_agg_frame_in fg[] = {PY_F10, PY_G20}, g[] = {PY_G20};
+	for (int i = 0; i < 3; i++)
+		tick1(a, 100 * MS + (uint64_t)i * MS, MS, 1, 0, fg, 2);
+	for (int i = 0; i < 2; i++)
+		tick1(a, 200 * MS + (uint64_t)i * MS, MS, 1, 0, g, 1);
+	tick1(a, 2 * SEC, MS, 1, 0, fg, 2);
+	for (int m = 0; m < 2; m++)
+		for (pid_t tid = 0; tid < 2; tid++) {
+			own_total(a, tid, MST_AGG_RECENT, m, "g", 6, 2);
+			own_total(a, tid, MST_AGG_RECENT, m, "f", 4, 4);
+		}
+	/* Second 0 drops out of the window; since start keeps it. */
+	tick1(a, 6 * SEC + 100 * MS, MS, 1, 0, g, 1);
+	for (int m = 0; m < 2; m++)
+		for (pid_t tid = 0; tid < 2; tid++) {
+			own_total(a, tid, MST_AGG_RECENT, m, "g", 2, 1);
+			own_total(a, tid, MST_AGG_RECENT, m, "f", 1, 1);
+			own_total(a, tid, MST_AGG_CUMULATIVE, m, "g", 7, 3);
+		}
+	/* Past the window: every ring has aged out and gone back. */
+	tick1(a, 20 * SEC, MS, 1, 0, g, 1);
+	own_total(a, 1, MST_AGG_RECENT, MST_AGG_BY_LINE, "f", 0, 0);
+	own_total(a, 1, MST_AGG_RECENT, MST_AGG_BY_LINE, "g", 1, 1);
+	mst_agg_free(a);
+}
+END_TEST
+
 /* ---- shares ---- */
 
 START_TEST(agg_shares)
@@ -837,6 +884,7 @@ Suite *agg_suite(void)
 	tcase_add_test(tc, agg_own_total_recursion);
 	tcase_add_test(tc, agg_process_sums_threads);
 	tcase_add_test(tc, agg_windows);
+	tcase_add_test(tc, agg_ring_made_whole);
 	tcase_add_test(tc, agg_shares);
 	tcase_add_test(tc, agg_sort_keys);
 	tcase_add_test(tc, agg_filter);
