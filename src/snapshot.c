@@ -418,8 +418,7 @@ void snap_walk(struct mst_snapshot *s, struct mst_unwinder *u, struct mst_thread
                struct mst_stack_copy *copy, struct mst_walk_memo *wm)
 {
 	size_t n = 0;
-	mst_unwind_memo(u, &t->regs, copy, wm, s->wpcs, s->wexact, MST_MAX_NATIVE_FRAMES, &n,
-	                NULL);
+	mst_unwind_memo(u, &t->regs, copy, wm, s->wpcs, s->wexact, MST_MAX_NATIVE_FRAMES, &n, NULL);
 	/* Out of memory: no native frames, as an unwalkable thread. */
 	if (!pcs_room(t, n))
 		n = 0;

@@ -170,8 +170,8 @@ static void make_room(struct mst_agg *a, struct thr *t)
 /* The recent ring of every cell a sample of the stack in a->sf / a->sl
  * counts, taken now, while a failure still counts nothing; with own counts
  * for the frames that get one in some view (has_own, own_at). */
-static int take_rings(struct mst_agg *a, struct thr *t, size_t n, unsigned vm,
-                      const bool *has_own, const size_t *own_at)
+static int take_rings(struct mst_agg *a, struct thr *t, size_t n, unsigned vm, const bool *has_own,
+                      const size_t *own_at)
 {
 	int rc;
 	for (size_t i = 0; i < n; i++) {

@@ -415,7 +415,7 @@ void mst_agg_stats(const struct mst_agg *a, struct mst_agg_stats *out)
 			out->thread_entries += t->tab[m].live;
 			out->tree_nodes += t->tree[m].n;
 			b += (size_t)t->tab[m].cap *
-			         (sizeof(struct tent) + (t->tab[m].sub ? sizeof(struct tsub) : 0));
+			     (sizeof(struct tent) + (t->tab[m].sub ? sizeof(struct tsub) : 0));
 			b += agg_ix_bytes(&t->tab[m].ix);
 			b += (size_t)t->tree[m].cap * sizeof(struct tnode) +
 			     agg_ix_bytes(&t->tree[m].ix);
