@@ -94,9 +94,14 @@ void mst_perf_stats(const struct mst_perf *pf, struct mst_perf_stats *out)
 #include "bpf-abi.h"
 #include "sample.skel.h"
 
-/* Room for about 400 samples of the largest size: at 1 kHz over 4 busy
- * threads, a tenth of a second of ticks. */
-#define RING_BYTES (16u << 20)
+/* The ring's size: about half a second of samples from every CPU at the
+ * rate asked (a slow tick, or the first ticks of a big target, must not
+ * lose them), a power of two between these. All of it is resident once it
+ * has wrapped, and the kernel maps its data twice: 16 MiB was 33 MB of a
+ * 46 MB RSS at 100 Hz on 2 CPUs, where 4 MiB holds 100 samples of the
+ * largest size, half a second. What does not fit is counted lost (-b). */
+#define RING_MIN (4u << 20)
+#define RING_MAX (16u << 20)
 
 #define NO_SLOT UINT32_MAX
 
@@ -205,8 +210,13 @@ int mst_perf_open(const struct mst_perf_opts *o, struct mst_perf **out, struct m
 		goto fail;
 	}
 	pf->switches_only = o->switches_only;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	double want = (double)(ncpu > 0 ? ncpu : 1) * rate * sizeof(struct mst_bpf_sample) / 2;
+	uint32_t ring = RING_MIN;
+	while (ring < want && ring < RING_MAX)
+		ring *= 2;
 	/* Nothing is sampled into the ring with switches only. */
-	bpf_map__set_max_entries(pf->skel->maps.samples, o->switches_only ? 4096 : RING_BYTES);
+	bpf_map__set_max_entries(pf->skel->maps.samples, o->switches_only ? 4096 : ring);
 	if ((rc = mst_sample__load(pf->skel)) < 0) {
 		rc = mst_err_set(err, rc,
 		                 "perf back end: the kernel refused the BPF program (%s); "
