@@ -438,6 +438,7 @@ int agg_intern(struct mst_agg *a, const struct mst_agg_frame_in *in, uint32_t *o
 
 /* entries.c */
 int agg_ent_resolve(struct mst_agg *a, struct thr *t, int mode, uint32_t id, uint32_t *out);
+void agg_ent_give_rings(struct mst_agg *a, struct etab *tb, uint32_t p);
 void agg_etab_merge_del(struct etab *tb, uint32_t p, const struct shr *sh);
 int agg_etab_sub(struct etab *tb);
 void agg_etab_fini(struct etab *tb);

@@ -84,6 +84,14 @@ void agg_etab_fini(struct etab *tb)
 	memset(tb, 0, sizeof(*tb));
 }
 
+/* Give back every recent ring of the entry at p. */
+void agg_ent_give_rings(struct mst_agg *a, struct etab *tb, uint32_t p)
+{
+	for (int v = 0; v < NVAR; v++)
+		if (agg_ent_ring_r(tb, p, v))
+			agg_rblk_give(a, *agg_ent_ring(tb, p, v));
+}
+
 /* Merge the entry at p into the overflow entry (sh: the thread's
  * since-start shares, which bound it) and free it; it has no ring. */
 void agg_etab_merge_del(struct etab *tb, uint32_t p, const struct shr *sh)

@@ -104,9 +104,7 @@ static void etab_sweep(struct mst_agg *a, struct thr *t, int mode, const uint8_t
 		/* A frame counted in the window is never evicted, so neither
 		 * was this entry: no ring. Should one be, it goes back, lest
 		 * it point into a reused slot. */
-		for (int v = 0; v < NVAR; v++)
-			if (agg_ent_ring_r(tb, p, v))
-				agg_rblk_give(a, *agg_ent_ring(tb, p, v));
+		agg_ent_give_rings(a, tb, p);
 		agg_etab_merge_del(tb, p, &t->sh[0]);
 		gone++;
 	}

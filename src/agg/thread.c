@@ -12,9 +12,8 @@ void agg_thr_free(struct mst_agg *a, struct thr *t)
 	for (int m = 0; m < 2; m++) {
 		struct etab *tb = &t->tab[m];
 		for (uint32_t p = 0; p < tb->n; p++)
-			for (int v = 0; v < NVAR; v++)
-				if (tb->v[p].id != NO_IDX && agg_ent_ring_r(tb, p, v))
-					agg_rblk_give(a, *agg_ent_ring(tb, p, v));
+			if (tb->v[p].id != NO_IDX)
+				agg_ent_give_rings(a, tb, p);
 		agg_etab_fini(tb);
 		agg_tree_fini(&t->tree[m]);
 	}
