@@ -17,6 +17,11 @@ struct sym {
 	const char *name; /* points into the mapped file's string table */
 };
 
+/* A PT_LOAD segment's file bytes, where mst_elf_read finds them. */
+struct load {
+	uint64_t vaddr, filesz, offset;
+};
+
 struct mst_elf {
 	int fd;
 	void *map;
@@ -33,6 +38,11 @@ struct mst_elf {
 	GElf_Shdr dynsh, tabsh;
 	bool loaded, sorted, failed;
 	char build_id[41];
+	/* Read at open: the unwinder reads .eh_frame through mst_elf_read
+	 * word by word, and converting every program header per word was a
+	 * tenth of a 1 kHz tick. */
+	struct load *loads;
+	size_t nloads;
 };
 
 static int cmp_addr(const void *a, const void *b)
@@ -127,6 +137,14 @@ int mst_elf_open(const char *path, struct mst_elf **out, struct mst_err *err)
 		goto fail;
 	}
 	e->type = eh.e_type;
+	size_t nph;
+	if (elf_getphdrnum(e->elf, &nph) == 0 && nph && (e->loads = calloc(nph, sizeof(*e->loads))))
+		for (size_t i = 0; i < nph; i++) {
+			GElf_Phdr ph;
+			if (gelf_getphdr(e->elf, (int)i, &ph) && ph.p_type == PT_LOAD)
+				e->loads[e->nloads++] =
+				    (struct load){ph.p_vaddr, ph.p_filesz, ph.p_offset};
+		}
 
 	Elf_Scn *dyn = NULL, *tab = NULL, *scn = NULL;
 	GElf_Shdr dynsh, tabsh;
@@ -171,6 +189,7 @@ void mst_elf_close(struct mst_elf *e)
 		close(e->fd);
 	free(e->syms);
 	free(e->by_addr);
+	free(e->loads);
 	free(e);
 }
 
@@ -292,17 +311,12 @@ int mst_elf_section(const struct mst_elf *e, const char *name, uint64_t *addr, u
 
 int mst_elf_read(const struct mst_elf *e, uint64_t vaddr, void *buf, size_t len)
 {
-	size_t n;
-	if (elf_getphdrnum(e->elf, &n) < 0)
-		return -EFAULT;
-	for (size_t i = 0; i < n; i++) {
-		GElf_Phdr ph;
-		if (!gelf_getphdr(e->elf, (int)i, &ph) || ph.p_type != PT_LOAD)
+	for (size_t i = 0; i < e->nloads; i++) {
+		const struct load *ld = &e->loads[i];
+		if (vaddr < ld->vaddr || vaddr - ld->vaddr >= ld->filesz ||
+		    len > ld->filesz - (vaddr - ld->vaddr))
 			continue;
-		if (vaddr < ph.p_vaddr || vaddr - ph.p_vaddr >= ph.p_filesz ||
-		    len > ph.p_filesz - (vaddr - ph.p_vaddr))
-			continue;
-		uint64_t off = ph.p_offset + (vaddr - ph.p_vaddr);
+		uint64_t off = ld->offset + (vaddr - ld->vaddr);
 		if (off > e->map_len || len > e->map_len - off)
 			return -EFAULT;
 		memcpy(buf, (const char *)e->map + off, len);

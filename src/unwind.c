@@ -49,6 +49,11 @@ struct mst_unwinder {
 	/* Bumped when the modules are read again: a walk memo of an older
 	 * generation may hold frames of unwind tables now gone. */
 	uint64_t gen;
+	/* The read-only file mapping the last word outside the stack came
+	 * from, and its module: libunwind reads .eh_frame a word at a time,
+	 * most of a step's words from one mapping. NULL: none yet. */
+	uint64_t ro_lo, ro_hi;
+	struct module *ro_mod;
 };
 
 /* A frame of a kept walk: what the next walk compares, and the number of
@@ -96,6 +101,7 @@ static void free_modules(struct mst_unwinder *u)
 	free(u->mods);
 	u->mods = NULL;
 	u->nmods = 0;
+	u->ro_mod = NULL;
 	if (!u->fixed)
 		mst_maps_free(u->maps);
 	u->maps = NULL;
@@ -276,18 +282,20 @@ static int access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *val, int
 	}
 	/* Unwind tables live in read-only segments: read them from the file
 	 * rather than with a system call. */
-	const struct mst_map *mp = u->maps ? mst_maps_find(u->maps, addr) : NULL;
+	struct module *m = u->ro_mod && addr >= u->ro_lo && addr < u->ro_hi ? u->ro_mod : NULL;
+	const struct mst_map *mp = m || !u->maps ? NULL : mst_maps_find(u->maps, addr);
 	if (mp && mp->path && mp->perms[1] != 'w') {
-		for (size_t i = 0; i < u->nmods; i++) {
-			struct module *m = &u->mods[i];
-			if (strcmp(m->path, mp->path))
-				continue;
-			if (addr >= m->bias &&
-			    mst_elf_read(m->elf, addr - m->bias, val, sizeof(*val)) == 0)
-				return 0;
-			break;
-		}
+		for (size_t i = 0; i < u->nmods && !m; i++)
+			if (!strcmp(u->mods[i].path, mp->path)) {
+				m = &u->mods[i];
+				u->ro_mod = m;
+				u->ro_lo = mp->start;
+				u->ro_hi = mp->end;
+			}
 	}
+	if (m && m->elf && addr >= m->bias &&
+	    mst_elf_read(m->elf, addr - m->bias, val, sizeof(*val)) == 0)
+		return 0;
 	if (mst_read(&u->mem, addr, val, sizeof(*val)) < 0)
 		return -UNW_EINVAL;
 	keep_word(u->rec, addr, *val);
