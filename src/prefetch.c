@@ -19,11 +19,6 @@
 #define MERGE_GAP 256
 #define PAGE 4096ull
 
-struct range {
-	uint64_t addr;
-	uint32_t len;
-};
-
 struct fetched {
 	uint64_t addr;
 	uint32_t len;
@@ -33,7 +28,7 @@ struct fetched {
 
 struct mst_prefetch {
 	const struct mst_reader *under;
-	struct range *noted;
+	struct mst_prefetch_range *noted;
 	size_t nnoted, noted_cap;
 	struct fetched *f;
 	size_t nf, f_cap;
@@ -63,7 +58,7 @@ void mst_prefetch_free(struct mst_prefetch *pf)
 
 static int cmp_range(const void *a, const void *b)
 {
-	const struct range *x = a, *y = b;
+	const struct mst_prefetch_range *x = a, *y = b;
 	if (x->addr != y->addr)
 		return x->addr < y->addr ? -1 : 1;
 	return (x->len < y->len) - (x->len > y->len); /* longest first */
@@ -75,7 +70,7 @@ static void note(struct mst_prefetch *pf, uint64_t addr, size_t len)
 	    mst_array_grow((void **)&pf->noted, &pf->noted_cap, pf->nnoted + 1,
 	                   sizeof(*pf->noted)) < 0)
 		return;
-	pf->noted[pf->nnoted++] = (struct range){addr, (uint32_t)len};
+	pf->noted[pf->nnoted++] = (struct mst_prefetch_range){addr, (uint32_t)len};
 }
 
 /* The fetched range starting at addr, when it was read and holds len. */
@@ -131,7 +126,7 @@ static int plan(struct mst_prefetch *pf)
 	size_t total = 0;
 	uint64_t start = 0, end = 0;
 	for (size_t i = 0; i < pf->nnoted; i++) {
-		const struct range *r = &pf->noted[i];
+		const struct mst_prefetch_range *r = &pf->noted[i];
 		if (pf->nf && pf->f[pf->nf - 1].addr == r->addr)
 			continue; /* a shorter read of the same */
 		uint64_t rend = r->addr + r->len;
@@ -181,6 +176,25 @@ void mst_prefetch_end(struct mst_prefetch *pf)
 {
 	pf->under = NULL;
 	pf->nf = pf->nops = 0;
+}
+
+int mst_prefetch_seed(struct mst_prefetch *pf, const struct mst_prefetch_range *r, size_t n)
+{
+	pf->nnoted = 0;
+	if (n > NOTE_MAX)
+		n = NOTE_MAX;
+	if (n && mst_array_grow((void **)&pf->noted, &pf->noted_cap, n, sizeof(*pf->noted)) < 0)
+		return -ENOMEM;
+	if (n)
+		memcpy(pf->noted, r, n * sizeof(*r));
+	pf->nnoted = n;
+	return 0;
+}
+
+size_t mst_prefetch_noted(const struct mst_prefetch *pf, const struct mst_prefetch_range **r)
+{
+	*r = pf->noted;
+	return pf->nnoted;
 }
 
 void mst_prefetch_stats(const struct mst_prefetch *pf, struct mst_prefetch_stats *out)

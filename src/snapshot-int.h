@@ -4,6 +4,8 @@
 #ifndef MSTTOP_SNAPSHOT_INT_H
 #define MSTTOP_SNAPSHOT_INT_H
 
+#include <string.h>
+
 #include "msttop/perf.h"
 #include "msttop/snapshot.h"
 
@@ -37,8 +39,18 @@ bool snap_py_unchanged(struct mst_py *py, struct mst_thread_snap *t, const struc
  * the caller knows they have not changed. The GIL is not read. */
 bool snap_py_reuse(struct mst_thread_snap *t, const struct mst_py_thread *pt);
 int snap_reset(struct mst_snapshot *s, size_t nt, bool native, bool python);
-/* snap_py_begin: keep the thread list the last take read (its gc flag is
- * read again); the sampled take re-reads it only when it reads names. */
+/* src into dst[cap], cut to fit: snprintf's "%s" without its machinery,
+ * for the names copied per thread per tick. */
+static inline void snap_copy(char *dst, size_t cap, const char *src)
+{
+	size_t n = strnlen(src, cap - 1);
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+/* snap_py_begin: keep the thread list the last take read; the sampled
+ * take re-reads it only when it reads names, and reads the collector's
+ * flag itself, with the GIL. */
 #define SNAP_KEEP_THREAD_LIST (1u << 16)
 /* snap_read_py_stopped: leave holds_gil alone (the caller sets it). */
 #define SNAP_NO_GIL (1u << 17)

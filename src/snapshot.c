@@ -160,7 +160,7 @@ static void copy_py(struct mst_thread_snap *t, const struct mst_py_thread *pt)
 {
 	t->has_py = true;
 	t->tstate = pt->tstate;
-	snprintf(t->pyname, sizeof(t->pyname), "%s", pt->name);
+	snap_copy(t->pyname, sizeof(t->pyname), pt->name);
 	t->holds_gil = pt->holds_gil;
 	t->py_truncated = pt->truncated;
 	t->py_error = pt->error;
@@ -211,12 +211,17 @@ void snap_read_py_stopped(struct mst_py *py, struct mst_thread_snap *t,
 {
 	t->has_py = true;
 	t->tstate = pt->tstate;
-	snprintf(t->pyname, sizeof(t->pyname), "%s", pt->name);
+	snap_copy(t->pyname, sizeof(t->pyname), pt->name);
 	size_t n = 0;
 	bool trunc = false;
 	struct mst_err e = {0};
-	t->py_error =
-	    mst_py_read_frames(py, pt->tstate, scratch, MST_PY_MAX_FRAMES, &n, &trunc, &e);
+	struct mst_thread_memo *m = &t->memo;
+	if (m->py_reads_tid != t->tid) {
+		m->py_reads.n = 0;
+		m->py_reads_tid = t->tid;
+	}
+	t->py_error = mst_py_read_frames_fetched(py, pt->tstate, &m->py_reads, scratch,
+	                                         MST_PY_MAX_FRAMES, &n, &trunc, &e);
 	t->py_truncated = trunc;
 	t->py_transient = t->py_error && n == 0 && t->memo.tid == t->tid && t->memo.py_read_ok;
 	t->memo.py_read_ok = n > 0;
@@ -319,7 +324,7 @@ bool snap_py_reuse(struct mst_thread_snap *t, const struct mst_py_thread *pt)
 		return false;
 	t->has_py = true;
 	t->tstate = pt->tstate;
-	snprintf(t->pyname, sizeof(t->pyname), "%s", pt->name);
+	snap_copy(t->pyname, sizeof(t->pyname), pt->name);
 	t->npy = m->npy;
 	t->py_reused = true;
 	t->py_truncated = m->py_truncated;
@@ -440,12 +445,11 @@ int snap_py_begin(struct mst_snapshot *s, struct mst_py *py, const struct mst_er
 		         py_err && py_err->msg[0] ? py_err->msg : "no Python runtime found");
 		return 0;
 	}
-	snprintf(s->py_version, sizeof(s->py_version), "%s", mst_py_version(py));
-	snprintf(s->py_note, sizeof(s->py_note), "%s", mst_py_limits(py));
+	snap_copy(s->py_version, sizeof(s->py_version), mst_py_version(py));
+	snap_copy(s->py_note, sizeof(s->py_note), mst_py_limits(py));
 	struct mst_err e = {0};
 	bool names = !(flags & MST_SNAP_NO_NAMES);
 	if ((flags & SNAP_KEEP_THREAD_LIST) && ptl->n) {
-		mst_py_read_gc_main(py, &s->gc_known, &s->gc_collecting);
 		memset(s->used, 0, ptl->n * sizeof(*s->used));
 		return 0;
 	}
@@ -953,6 +957,7 @@ void mst_snapshot_free(struct mst_snapshot *s)
 		return;
 	for (size_t i = 0; s->threads && i < s->threads_cap; i++) {
 		free(s->threads[i].memo.words);
+		mst_py_reads_free(&s->threads[i].memo.py_reads);
 		mst_walk_memo_free(s->threads[i].memo.walk);
 		free(s->threads[i].pcs);
 		free(s->threads[i].pc_exact);
@@ -991,15 +996,25 @@ void mst_snapshot_merge(const struct mst_thread_snap *t, bool native, bool *entr
  * frames that are folded away anyway). */
 static enum mst_py_fn_role role_by_name(void *ctx, uint64_t pc, bool is_return)
 {
-	return mst_py_function_role(mst_symbols_func_name(ctx, pc, is_return));
+	/* Asked of the same few addresses every tick: the answer is kept
+	 * with the cached name (role + 1). */
+	uint8_t *tag;
+	const char *name = mst_symbols_func_name_tag(ctx, pc, is_return, &tag);
+	if (*tag)
+		return (enum mst_py_fn_role)(*tag - 1);
+	enum mst_py_fn_role r = mst_py_function_role(name);
+	*tag = (uint8_t)(r + 1);
+	return r;
 }
 
 void mst_snapshot_classify(struct mst_snapshot *s, struct mst_py *py, struct mst_symbols *sym)
 {
 	struct mst_classify_in in = {
 	    .info = py ? mst_py_info(py) : NULL, .role = sym ? role_by_name : NULL, .ctx = sym};
+	/* Only where the GIL lives is needed: who holds it was read with
+	 * the threads. */
 	if (py)
-		mst_py_read_gil(py, &in.gil);
+		mst_py_gil_where(py, &in.gil);
 	if (py && s->gc_collecting)
 		mst_py_collector(py, &in.gc, &in.ngc);
 	/* nkinds has the room of pcs (pcs_room). */

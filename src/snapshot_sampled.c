@@ -221,8 +221,18 @@ int mst_snapshot_take_sampled(struct mst_proc *p, struct mst_unwinder *u, struct
 		s->nthreads++;
 		alive += thread_now(s, p, src, flags, i);
 	}
+	/* With the thread list kept, the collector's flag is read here, in
+	 * the same system call as the GIL. */
 	struct mst_py_gil g = {0};
-	bool gil = py && mst_py_read_gil(py, &g) == 0 && g.known;
+	bool gil = false;
+	if (py && (pf & SNAP_KEEP_THREAD_LIST) && s->pt.n) {
+		bool known, collecting;
+		gil = mst_py_read_gil_gc(py, &g, &known, &collecting) == 0 && g.known;
+		s->gc_known |= known;
+		s->gc_collecting |= collecting;
+	} else if (py) {
+		gil = mst_py_read_gil(py, &g) == 0 && g.known;
+	}
 	/* With the GIL read once, each thread's reads leave it alone. */
 	unsigned pyf = gil ? SNAP_NO_GIL : 0;
 	for (size_t i = 0; i < s->nthreads; i++) {

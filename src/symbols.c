@@ -51,6 +51,7 @@ struct slot {
 struct name_slot {
 	uint64_t key; /* address + 1; 0: empty */
 	const char *name;
+	uint8_t tag; /* the caller's (mst_symbols_func_name_tag); 0: none yet */
 };
 
 struct mst_symbols {
@@ -715,16 +716,24 @@ int mst_symbols_name_range(struct mst_symbols *s, uint64_t lo, uint64_t hi, cons
 	return 0;
 }
 
-const char *mst_symbols_func_name(struct mst_symbols *s, uint64_t pc, bool is_return)
+const char *mst_symbols_func_name_tag(struct mst_symbols *s, uint64_t pc, bool is_return,
+                                      uint8_t **tag)
 {
 	uint64_t addr = is_return && pc > 0 ? pc - 1 : pc;
 	struct name_slot *e = &s->names[slot_hash(addr, 12)];
+	*tag = &e->tag;
 	if (e->key == addr + 1)
 		return e->name;
 	Dwfl_Module *mod = dwfl_addrmodule(s->dwfl, addr);
 	const char *name = mod ? elf_name(s, mod, addr) : NULL;
 	*e = (struct name_slot){.key = addr + 1, .name = name};
 	return name;
+}
+
+const char *mst_symbols_func_name(struct mst_symbols *s, uint64_t pc, bool is_return)
+{
+	uint8_t *tag;
+	return mst_symbols_func_name_tag(s, pc, is_return, &tag);
 }
 
 /* Fill frames (outermost first) for address addr; returns the count. */

@@ -21,6 +21,13 @@
 
 struct mst_prefetch;
 
+/* A range a pass read (mst_prefetch_noted), kept by a caller to seed a
+ * later pass of its own (mst_prefetch_seed). */
+struct mst_prefetch_range {
+	uint64_t addr;
+	uint32_t len;
+};
+
 struct mst_prefetch_stats {
 	uint64_t passes, fetched, served, missed; /* ranges */
 };
@@ -33,6 +40,13 @@ void mst_prefetch_free(struct mst_prefetch *pf);
  * the reader this returns, until mst_prefetch_end. */
 struct mst_reader mst_prefetch_begin(struct mst_prefetch *pf, const struct mst_reader *under);
 void mst_prefetch_end(struct mst_prefetch *pf);
+/* One engine for many walks, each of which keeps its own ranges (one
+ * thread's frames, say): seed, before mst_prefetch_begin, replaces what
+ * the last pass noted with the walk's own; noted, before
+ * mst_prefetch_end, is what this pass read (valid until the next begin
+ * or seed). */
+int mst_prefetch_seed(struct mst_prefetch *pf, const struct mst_prefetch_range *r, size_t n);
+size_t mst_prefetch_noted(const struct mst_prefetch *pf, const struct mst_prefetch_range **r);
 void mst_prefetch_stats(const struct mst_prefetch *pf, struct mst_prefetch_stats *out);
 
 #endif

@@ -18,6 +18,7 @@
 
 #include "msttop/err.h"
 #include "msttop/maps.h"
+#include "msttop/prefetch.h"
 #include "msttop/py_layout.h"
 #include "msttop/py_runtime.h"
 #include "msttop/reader.h"
@@ -153,6 +154,22 @@ int mst_py_read_thread_list(struct mst_py *py, bool want_names, struct mst_py_th
  * the thread is stopped). frames must hold max entries. */
 int mst_py_read_frames(struct mst_py *py, uint64_t tstate, struct mst_py_frame *frames, size_t max,
                        size_t *n, bool *truncated, struct mst_err *err);
+/* The ranges one thread's last read of its frames went through (its
+ * thread state, frames, code headers), kept by the caller per thread;
+ * starts zeroed, mst_py_reads_free at the end. */
+struct mst_py_reads {
+	struct mst_prefetch_range *v;
+	uint32_t n, cap;
+};
+void mst_py_reads_free(struct mst_py_reads *r);
+/* mst_py_read_frames, where the last read's ranges are fetched first in
+ * one vectored read and the walk is served from there (prefetch.h): a
+ * thread whose frames have not moved costs one system call, not one per
+ * frame. last gets this read's ranges. Without a vectored reader (a
+ * core, a perf sample's copies), a plain read that leaves last alone. */
+int mst_py_read_frames_fetched(struct mst_py *py, uint64_t tstate, struct mst_py_reads *last,
+                               struct mst_py_frame *frames, size_t max, size_t *n, bool *truncated,
+                               struct mst_err *err);
 /* A struct mst_py_threads starts zeroed; reading into it again reuses its
  * memory (the sampler does so on every tick). Free it once at the end. */
 void mst_py_threads_free(struct mst_py_threads *t);
@@ -179,6 +196,14 @@ struct mst_py_gil {
 	uint64_t switch_lo, switch_hi;
 };
 int mst_py_read_gil(struct mst_py *py, struct mst_py_gil *out);
+/* Only where it lives (addr to switch_hi; known false): no read once the
+ * place is known. */
+void mst_py_gil_where(struct mst_py *py, struct mst_py_gil *out);
+/* The GIL (as mst_py_read_gil) and the main interpreter's collector flag
+ * (as mst_py_read_gc_main), in one system call where both addresses are
+ * known. */
+int mst_py_read_gil_gc(struct mst_py *py, struct mst_py_gil *g, bool *gc_known,
+                       bool *gc_collecting);
 
 /* In a build without .symtab: the address ranges of the collector's
  * functions (src/py/collector.c), computed once; none otherwise. Borrowed

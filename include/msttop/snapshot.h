@@ -76,6 +76,10 @@ struct mst_thread_memo {
 	/* Its last walk, to end the next one early (mst_unwind_memo): every
 	 * take but a --dump's; NULL until then. */
 	struct mst_walk_memo *walk;
+	/* What its last read of its Python frames read, fetched at once the
+	 * next time (mst_py_read_frames_fetched), and whose it was. */
+	struct mst_py_reads py_reads;
+	pid_t py_reads_tid;
 };
 
 struct mst_thread_snap {

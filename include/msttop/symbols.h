@@ -82,5 +82,11 @@ size_t mst_symbols_short_off(const struct mst_symbols *s, const char *file);
 /* Only the ELF symbol name of the function holding the address (no DWARF:
  * cheap), version suffix removed, or NULL. Valid until close. */
 const char *mst_symbols_func_name(struct mst_symbols *s, uint64_t pc, bool is_return);
+/* The same, and *tag: a byte the caller may set to what it derived from
+ * the name (0: nothing yet), kept with the name while it is cached, so a
+ * per-tick question about the same address is not asked of the name
+ * again. *tag is valid until the next call. */
+const char *mst_symbols_func_name_tag(struct mst_symbols *s, uint64_t pc, bool is_return,
+                                      uint8_t **tag);
 
 #endif

@@ -264,3 +264,40 @@ int mst_py_read_frames(struct mst_py *py, uint64_t tstate, struct mst_py_frame *
 		return mst_err_set(err, rc, "cannot read thread state at 0x%" PRIx64, tstate);
 	return mst_py_frames_from_tstate(py, ts, frames, max, n, truncated, err);
 }
+
+void mst_py_reads_free(struct mst_py_reads *r)
+{
+	free(r->v);
+	*r = (struct mst_py_reads){0};
+}
+
+int mst_py_read_frames_fetched(struct mst_py *py, uint64_t tstate, struct mst_py_reads *last,
+                               struct mst_py_frame *frames, size_t max, size_t *n, bool *truncated,
+                               struct mst_err *err)
+{
+	if (!py->r.readv || py->pf_under ||
+	    (!py->pf_frames && mst_prefetch_new(&py->pf_frames) < 0) ||
+	    mst_prefetch_seed(py->pf_frames, last->v, last->n) < 0)
+		return mst_py_read_frames(py, tstate, frames, max, n, truncated, err);
+	struct mst_reader under = py->r;
+	py->r = mst_prefetch_begin(py->pf_frames, &under);
+	int rc = mst_py_read_frames(py, tstate, frames, max, n, truncated, err);
+	const struct mst_prefetch_range *r;
+	size_t nr = mst_prefetch_noted(py->pf_frames, &r);
+	mst_prefetch_end(py->pf_frames);
+	py->r = under;
+	/* Kept to the size read: a thousand threads keep theirs. */
+	if (nr > last->cap) {
+		struct mst_prefetch_range *v = realloc(last->v, nr * sizeof(*v));
+		if (!v) {
+			last->n = 0;
+			return rc;
+		}
+		last->v = v;
+		last->cap = (uint32_t)nr;
+	}
+	if (nr)
+		memcpy(last->v, r, nr * sizeof(*r));
+	last->n = (uint32_t)nr;
+	return rc;
+}

@@ -113,21 +113,23 @@ void mst_py_read_interp_gil(const struct mst_py *py, uint64_t interp, struct gil
 }
 
 /* The collector's flag: 3.6 static `collecting` (.symtab only), 3.7-3.8
- * _PyRuntime.gc, 3.9+ per interpreter. */
-void mst_py_read_gc(const struct mst_py *py, uint64_t interp, struct mst_py_threads *out)
+ * _PyRuntime.gc, 3.9+ per interpreter. 0: unknown. */
+static uint64_t gc_flag_addr(const struct mst_py *py, uint64_t interp)
 {
 	const struct mst_py_layout *l = &py->lay;
-	int32_t v;
-	uint64_t addr = 0;
+	if (l->static_globals)
+		return py->info.has_gc_collecting ? py->info.gc_collecting : 0;
+	if (l->rt_gc_collecting >= 0)
+		return py->info.runtime + (uint64_t)l->rt_gc_collecting;
+	if (l->is_gc_collecting >= 0 && interp)
+		return interp + (uint64_t)l->is_gc_collecting;
+	return 0;
+}
 
-	if (l->static_globals) {
-		if (py->info.has_gc_collecting)
-			addr = py->info.gc_collecting;
-	} else if (l->rt_gc_collecting >= 0) {
-		addr = py->info.runtime + (uint64_t)l->rt_gc_collecting;
-	} else if (l->is_gc_collecting >= 0) {
-		addr = interp + (uint64_t)l->is_gc_collecting;
-	}
+void mst_py_read_gc(const struct mst_py *py, uint64_t interp, struct mst_py_threads *out)
+{
+	int32_t v;
+	uint64_t addr = gc_flag_addr(py, interp);
 	if (!addr || rd_i32(py, addr, &v) < 0)
 		return;
 	out->gc_known = true;
@@ -149,25 +151,46 @@ void mst_py_collector(struct mst_py *py, const struct mst_py_range **ranges, siz
 	*n = py->ncollector;
 }
 
+/* Where the GIL lives: 3.7-3.11 in _PyRuntime, 3.12+ where the main
+ * interpreter points (read once it is set, py->main_gil). 0: unknown. */
+static uint64_t gil_addr(struct mst_py *py)
+{
+	const struct mst_py_layout *l = &py->lay;
+	if (l->is_ceval_gil < 0)
+		return l->rt_gil >= 0 ? py->info.runtime + (uint64_t)l->rt_gil : 0;
+	uint64_t interp, gil;
+	if (!py->main_gil && mst_py_main_interp(py, &interp) == 0 && interp &&
+	    rd_u64(py, interp + (uint64_t)l->is_ceval_gil, &gil) == 0)
+		py->main_gil = gil;
+	return py->main_gil;
+}
+
+void mst_py_gil_where(struct mst_py *py, struct mst_py_gil *out)
+{
+	const struct mst_py_layout *l = &py->lay;
+	uint64_t gil = gil_addr(py);
+	memset(out, 0, sizeof(*out));
+	if (!gil)
+		return;
+	out->addr = gil;
+	out->size = (uint64_t)l->gil_size;
+	out->switch_lo = gil + (uint64_t)l->gil_switch_cond;
+	out->switch_hi = gil + (uint64_t)l->gil_size;
+}
+
 int mst_py_read_gil(struct mst_py *py, struct mst_py_gil *out)
 {
 	const struct mst_py_layout *l = &py->lay;
 	struct gil_state g;
-	uint64_t gil = 0;
 
-	memset(out, 0, sizeof(*out));
+	mst_py_gil_where(py, out);
 	if (l->is_ceval_gil >= 0) {
 		/* 3.12+: the main interpreter's GIL. */
-		int64_t off = l->rt_interpreters_main >= 0 ? l->rt_interpreters_main
-		                                           : l->rt_interpreters_head;
-		uint64_t interp;
-		if (rd_u64(py, py->info.runtime + (uint64_t)off, &interp) < 0)
-			return -EFAULT;
-		mst_py_read_interp_gil(py, interp, &g, &gil);
+		memset(&g, 0, sizeof(g));
+		if (out->addr)
+			read_gil_struct(py, out->addr, l->gil_locked, l->gil_last_holder, &g);
 	} else {
 		mst_py_read_runtime_gil(py, &g);
-		if (l->rt_gil >= 0) /* 3.7-3.11: embedded in _PyRuntime.ceval */
-			gil = py->info.runtime + (uint64_t)l->rt_gil;
 	}
 	if (!g.known)
 		return -ENOENT;
@@ -181,11 +204,48 @@ int mst_py_read_gil(struct mst_py *py, struct mst_py_gil *out)
 	out->known = true;
 	out->locked = g.locked == 1; /* last_holder is sticky: locked decides */
 	out->holder = g.holder;
-	if (gil) {
-		out->addr = gil;
-		out->size = (uint64_t)l->gil_size;
-		out->switch_lo = gil + (uint64_t)l->gil_switch_cond;
-		out->switch_hi = gil + (uint64_t)l->gil_size;
-	}
 	return 0;
+}
+
+int mst_py_read_gil_gc(struct mst_py *py, struct mst_py_gil *g, bool *gc_known, bool *gc_collecting)
+{
+	const struct mst_py_layout *l = &py->lay;
+	*gc_known = *gc_collecting = false;
+	uint64_t interp = 0, gc = 0, base = 0;
+	int64_t locked = -1, holder = -1;
+	/* 3.7+: both at addresses known without a read (once the main
+	 * interpreter's are), so one call reads both. */
+	if (!l->static_globals && py->r.read2) {
+		if (l->rt_gc_collecting < 0)
+			mst_py_main_interp(py, &interp);
+		gc = gc_flag_addr(py, interp);
+		mst_py_gil_where(py, g);
+		if (l->is_ceval_gil >= 0) {
+			base = g->addr;
+			locked = l->gil_locked;
+			holder = l->gil_last_holder;
+		} else if (l->rt_gil_locked >= 0 && l->rt_gil_last_holder >= 0) {
+			base = py->info.runtime;
+			locked = l->rt_gil_locked;
+			holder = l->rt_gil_last_holder;
+		}
+	}
+	int64_t lo = locked < holder ? locked : holder;
+	int64_t hi = locked < holder ? holder + 8 : locked + 4;
+	uint8_t buf[64];
+	int32_t v = 0;
+	if (gc && base && lo >= 0 && hi - lo <= (int64_t)sizeof(buf) &&
+	    py->r.read2(py->r.ctx, base + (uint64_t)lo, buf, (size_t)(hi - lo), gc, &v,
+	                sizeof(v)) == 0 &&
+	    get_i32(buf, locked - lo) != -1) {
+		g->known = true;
+		g->locked = get_i32(buf, locked - lo) == 1;
+		g->holder = get_u64(buf, holder - lo);
+		*gc_known = true;
+		*gc_collecting = v != 0;
+		return 0;
+	}
+	int rc = mst_py_read_gil(py, g);
+	mst_py_read_gc_main(py, gc_known, gc_collecting);
+	return rc;
 }

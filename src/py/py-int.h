@@ -115,6 +115,13 @@ struct mst_py {
 	 * live reader under a pass of pf (NULL outside one). */
 	struct mst_prefetch *pf_names;
 	const struct mst_reader *pf_under;
+	/* One engine for every thread's own read of its frames, each seeded
+	 * with that thread's ranges (mst_py_read_frames_fetched). */
+	struct mst_prefetch *pf_frames;
+	/* The main interpreter and (3.12+) its GIL, read once they are set:
+	 * both stay where they are for the life of the runtime, and every
+	 * tick reads the GIL and the collector's flag. 0: not yet. */
+	uint64_t main_interp, main_gil;
 
 	/* The collector's code in a stripped build, found once on demand. */
 	bool collector_done;
@@ -208,6 +215,9 @@ struct gil_state {
 };
 
 /* The GIL shared by the whole runtime (3.6-3.11). */
+/* The main interpreter (py->main_interp): 0 with *interp 0 before the
+ * runtime has one. */
+int mst_py_main_interp(struct mst_py *py, uint64_t *interp);
 void mst_py_read_runtime_gil(const struct mst_py *py, struct gil_state *g);
 /* 3.12+: the GIL an interpreter points to; *gil_addr its address, 0 if
  * unknown. */

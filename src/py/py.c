@@ -198,6 +198,7 @@ void mst_py_close(struct mst_py *py)
 	mst_strset_free(py->strs);
 	mst_prefetch_free(py->pf);
 	mst_prefetch_free(py->pf_names);
+	mst_prefetch_free(py->pf_frames);
 	free(py->scratch);
 	free(py);
 }

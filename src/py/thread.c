@@ -48,6 +48,22 @@ static int first_interp(const struct mst_py *py, uint64_t *interp, struct mst_er
 	return 0;
 }
 
+int mst_py_main_interp(struct mst_py *py, uint64_t *interp)
+{
+	const struct mst_py_layout *l = &py->lay;
+	*interp = py->main_interp;
+	if (*interp)
+		return 0;
+	/* 3.6 names no main interpreter: the list's head, read each time. */
+	if (l->static_globals || l->rt_interpreters_main < 0)
+		return first_interp(py, interp, NULL);
+	int rc = rd_u64(py, py->info.runtime + (uint64_t)l->rt_interpreters_main, interp);
+	if (rc < 0)
+		return rc;
+	py->main_interp = *interp;
+	return 0;
+}
+
 static void set_holds(struct mst_py_thread *t, size_t n, const struct gil_state *g)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -246,10 +262,12 @@ pid_t mst_py_thread_tid(struct mst_py *py, const struct mst_py_thread *t)
 void mst_py_read_gc_main(struct mst_py *py, bool *known, bool *collecting)
 {
 	struct mst_py_threads t;
-	struct mst_err e = {0};
 	uint64_t interp = 0;
 	memset(&t, 0, sizeof(t));
-	if (first_interp(py, &interp, &e) == 0 && interp)
+	/* 3.6's flag is static, 3.7-3.8's in _PyRuntime: no interpreter. */
+	const struct mst_py_layout *l = &py->lay;
+	bool per_interp = !l->static_globals && l->rt_gc_collecting < 0;
+	if (!per_interp || (mst_py_main_interp(py, &interp) == 0 && interp))
 		mst_py_read_gc(py, interp, &t);
 	*known = t.gc_known;
 	*collecting = t.gc_collecting;

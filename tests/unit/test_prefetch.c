@@ -122,6 +122,73 @@ START_TEST(prefetch_serves_last_pass)
 }
 END_TEST
 
+/* One engine for two walks that keep their own ranges (one thread's
+ * frames each): each pass is seeded with its walk's last ranges, not with
+ * the other walk's, and what it noted is what it read. */
+START_TEST(prefetch_seeded_per_walk)
+{
+	static struct fake f;
+	memset(&f, 0, sizeof(f));
+	for (size_t i = 0; i < sizeof(f.mem) / 8; i++)
+		memcpy(f.mem + 8 * i, &(uint64_t){i}, 8);
+	struct mst_reader under = {.read = fake_read, .ctx = &f, .readv = fake_readv};
+	struct mst_prefetch *pf;
+	ck_assert_int_eq(mst_prefetch_new(&pf), 0);
+	struct mst_prefetch_range a[4], b[4];
+	size_t na = 0, nb = 0;
+	const struct mst_prefetch_range *r;
+	int rc;
+	/* Walk A reads two words on page 0, walk B one on page 1 and one
+	 * on page 3: first passes, seeded with nothing. */
+	ck_assert_int_eq(mst_prefetch_seed(pf, a, na), 0);
+	struct mst_reader rd = mst_prefetch_begin(pf, &under);
+	rd64(&rd, BASE + 8, &rc);
+	rd64(&rd, BASE + 128, &rc);
+	na = mst_prefetch_noted(pf, &r);
+	ck_assert_uint_eq(na, 2);
+	memcpy(a, r, na * sizeof(*r));
+	mst_prefetch_end(pf);
+	ck_assert_int_eq(mst_prefetch_seed(pf, b, nb), 0);
+	rd = mst_prefetch_begin(pf, &under);
+	rd64(&rd, BASE + 4096, &rc);
+	rd64(&rd, BASE + 3 * 4096 + 8, &rc);
+	nb = mst_prefetch_noted(pf, &r);
+	ck_assert_uint_eq(nb, 2);
+	memcpy(b, r, nb * sizeof(*r));
+	mst_prefetch_end(pf);
+	ck_assert_uint_eq(f.readvs, 0);
+	ck_assert_uint_eq(f.reads, 4);
+
+	/* Walk A again: its two ranges in one vectored read (one page, one
+	 * op), served; B's are not fetched. */
+	f.reads = f.ops = 0;
+	memcpy(f.mem + 128, &(uint64_t){4242}, 8);
+	ck_assert_int_eq(mst_prefetch_seed(pf, a, na), 0);
+	rd = mst_prefetch_begin(pf, &under);
+	ck_assert_uint_eq(f.readvs, 1);
+	ck_assert_uint_eq(f.ops, 1);
+	ck_assert_uint_eq(rd64(&rd, BASE + 128, &rc), 4242);
+	ck_assert_uint_eq(rd64(&rd, BASE + 8, &rc), 1);
+	/* A read B made is not in A's fetch: read through. */
+	ck_assert_uint_eq(rd64(&rd, BASE + 4096, &rc), 512);
+	ck_assert_uint_eq(f.reads, 1);
+	ck_assert_uint_eq(mst_prefetch_noted(pf, &r), 3);
+	mst_prefetch_end(pf);
+
+	/* Walk B again: its own two ranges on two pages, two ops. */
+	f.reads = f.ops = 0;
+	ck_assert_int_eq(mst_prefetch_seed(pf, b, nb), 0);
+	rd = mst_prefetch_begin(pf, &under);
+	ck_assert_uint_eq(f.readvs, 2);
+	ck_assert_uint_eq(f.ops, 2);
+	ck_assert_uint_eq(rd64(&rd, BASE + 3 * 4096 + 8, &rc), (3 * 4096 + 8) / 8);
+	ck_assert_uint_eq(rd64(&rd, BASE + 4096, &rc), 512);
+	ck_assert_uint_eq(f.reads, 0);
+	mst_prefetch_end(pf);
+	mst_prefetch_free(pf);
+}
+END_TEST
+
 /* The live reader, on a child with msttop's memory: ranges before and
  * after an unmapped page are read, the one in it fails, in one call. */
 START_TEST(proc_readv_hole)
@@ -166,6 +233,7 @@ Suite *prefetch_suite(void)
 	Suite *s = suite_create("prefetch");
 	TCase *tc = tcase_create("prefetch");
 	tcase_add_test(tc, prefetch_serves_last_pass);
+	tcase_add_test(tc, prefetch_seeded_per_walk);
 	tcase_add_test(tc, proc_readv_hole);
 	suite_add_tcase(s, tc);
 	return s;
