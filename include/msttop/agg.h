@@ -92,6 +92,11 @@ struct mst_agg_config {
 	uint32_t max_tree_nodes;     /* 1024 call-tree nodes per thread and mode */
 	uint32_t max_depth;          /* 2048 frames of one stack; outermost ones beyond dropped */
 	uint64_t end_after_ns;       /* 2 s unseen: a thread is marked ended */
+	/* false: a sample that repeats its thread's last (told unchanged, or
+	 * found so) waits to be counted with the next that does not (the
+	 * same figures, fewer cell updates). true: each counted at once,
+	 * the reference the tests compare with. */
+	bool count_each;
 };
 
 /* The ids of the frame every overflow (max_frames, max_thread_entries) is
@@ -294,6 +299,7 @@ struct mst_agg_stats {
 	uint64_t stacks_truncated, threads_evicted;
 	uint64_t threads_uncounted; /* thread samples kept only in the process counts */
 	uint64_t repeats_dropped;   /* repeated samples lost for want of a ring */
+	uint64_t repeats;           /* samples counted late, as repeats of their thread's last */
 };
 
 void mst_agg_stats(const struct mst_agg *a, struct mst_agg_stats *out);

@@ -333,13 +333,31 @@ int mst_agg_add_thread(struct mst_agg *a, const struct mst_agg_thread_in *in, st
 		vm |= 1u << MST_AGG_ONLY_GIL;
 	size_t s = 1 + a->slot, rs = a->slot;
 
-	/* The caller says this is the stack of the thread's last sample, in
-	 * the same state, within the same second: the cells it counts are
-	 * the ones the last count reached, and the count waits (until the
-	 * second ends, the stack changes, or someone asks). A thousand idle
-	 * threads then cost their cells once a second, not every tick. */
-	if (t && in->unchanged && n && t->ncache == n && t->last_tick + 1 == a->tick_no &&
-	    in->state == t->state && vm == t->last_vm && (!t->rep || t->rep_slot == rs)) {
+	/* Outermost first, how far the input repeats the thread's last
+	 * stack: those frames are taken from there without a lookup. The
+	 * caller may say it repeats all of it (unchanged): then nothing is
+	 * compared. */
+	bool rep_ok = !a->cfg.count_each && t && n && t->ncache == n &&
+	              t->last_tick + 1 == a->tick_no && in->state == t->state && vm == t->last_vm &&
+	              (!t->rep || t->rep_slot == rs);
+	size_t match = 0;
+	bool marks_same = true;
+	for (size_t k = 0; t && !(rep_ok && in->unchanged) && k < n && k < t->ncache; k++) {
+		size_t i = n - 1 - k;
+		if (!frame_matches(&fin[i], &a->ft[0].v[t->cache[k].f]))
+			break;
+		/* Which frames have own counts follows these too. */
+		marks_same &=
+		    t->cache[k].folded == fin[i].folded && t->cache[k].interp == fin[i].interp;
+		match++;
+	}
+	/* The stack of the thread's last sample, in the same state, within
+	 * the same second: the cells it counts are the ones the last count
+	 * reached, and the count waits (until the second ends, the stack
+	 * changes, or someone asks). A thousand idle threads then cost their
+	 * cells once a second, not every tick; so does a thread read again
+	 * and found where it was (a GIL waiter woken by its timeout). */
+	if (rep_ok && (in->unchanged || (match == n && marks_same))) {
 		if (!t->rep) {
 			t->rep_slot = rs;
 			t->rep_next = a->rep_head;
@@ -349,6 +367,7 @@ int mst_agg_add_thread(struct mst_agg *a, const struct mst_agg_thread_in *in, st
 			a->rep_head = t;
 		}
 		t->rep++;
+		a->st.repeats++;
 		t->rep_ns += w;
 		t->rep_us += wu;
 		agg_shr_add(a->psh, s, in->state, w);
@@ -358,20 +377,11 @@ int mst_agg_add_thread(struct mst_agg *a, const struct mst_agg_thread_in *in, st
 	}
 	if (t)
 		agg_rep_flush(a, t); /* what came before this sample, first */
-
-	/* Interning, outermost first: while the input repeats the thread's
-	 * last stack, its frames are taken from there without a lookup. */
-	size_t match = 0;
-	bool same = t != NULL;
 	for (size_t k = 0; k < n; k++) {
 		size_t i = n - 1 - k;
-		if (same && k < t->ncache && frame_matches(&fin[i], &a->ft[0].v[t->cache[k].f])) {
+		if (k < match)
 			a->sf[i] = t->cache[k].f;
-			match++;
-			continue;
-		}
-		same = false;
-		if ((rc = agg_intern(a, &fin[i], &a->sf[i])) < 0)
+		else if ((rc = agg_intern(a, &fin[i], &a->sf[i])) < 0)
 			goto nomem;
 	}
 	if (t) {

@@ -813,28 +813,44 @@ static void same_answers(struct mst_agg *a, struct mst_agg *b, const pid_t *tids
  * recent window moving on. */
 START_TEST(agg_repeats_counted_alike)
 {
-	struct mst_agg *a = agg_new(NULL), *b = agg_new(NULL);
+	const struct mst_agg_config each = {.count_each = true};
+	struct mst_agg *a = agg_new(NULL), *b = agg_new(&each);
 	const struct mst_agg_frame_in s1[] = {PY_G20, PY_F10};
 	const struct mst_agg_frame_in s2[] = {PY_F11, PY_G20, PY_F10};
-	const pid_t tids[] = {5, 6};
+	/* s1 again, its inner frame now folded: the same frames, but the
+	 * own count goes elsewhere in the folded view. */
+	struct mst_agg_frame_in s1f[] = {PY_G20, PY_F10};
+	s1f[0].folded = true;
+	const pid_t tids[] = {5, 6, 7};
 	struct mst_err err = {0};
 	uint64_t now = 100 * SEC;
 	for (int i = 0; i < 700; i++) {
 		now += 7 * MS + (uint64_t)(i % 3) * MS;
 		/* Thread 5 changes stack every 120 ticks and state every 50;
-		 * thread 6 always repeats. */
+		 * thread 6 always repeats, and says so; thread 7 repeats
+		 * without saying so, and every 30 ticks has its frame folded
+		 * for 10. */
 		bool second = (i / 120) % 2;
 		uint32_t st5 = (i / 50) % 2 ? MST_TS_RUNNING | MST_TS_HOLDS_GIL : 0;
 		bool rep5 = i % 120 != 0 && i % 50 != 0;
-		struct mst_agg_thread_in in[2] = {
+		struct mst_agg_thread_in in[3] = {
 		    {5, "w5", st5, second ? s2 : s1, second ? 3 : 2, 0, rep5},
-		    {6, "w6", 0, s1, 2, 0, i > 0}};
-		ck_assert_int_eq(mst_agg_add(a, now, 10 * MS, in, 2, &err), 0);
-		in[0].unchanged = in[1].unchanged = false;
-		ck_assert_int_eq(mst_agg_add(b, now, 10 * MS, in, 2, &err), 0);
+		    {6, "w6", 0, s1, 2, 0, i > 0},
+		    {7, "w7", 0, i % 30 < 10 ? s1f : s1, 2, 0, false}};
+		ck_assert_int_eq(mst_agg_add(a, now, 10 * MS, in, 3, &err), 0);
+		ck_assert_int_eq(mst_agg_add(b, now, 10 * MS, in, 3, &err), 0);
 		if (i % 97 == 0 || i == 699)
-			same_answers(a, b, tids, 2);
+			same_answers(a, b, tids, 3);
 	}
+	/* The repeats were counted late in a, each at once in b. */
+	struct mst_agg_stats sa, sb;
+	mst_agg_stats(a, &sa);
+	mst_agg_stats(b, &sb);
+	ck_assert_uint_eq(sb.repeats, 0);
+	/* Thread 6: 699 repeats; 5 and 7 about 650 each, less a full count
+	 * at each change and each new second. Without 7's found repeats,
+	 * fewer than 1,400. */
+	ck_assert_uint_gt(sa.repeats, 1800);
 	mst_agg_free(a);
 	mst_agg_free(b);
 }
