@@ -29,8 +29,10 @@ void snap_locals_drop(struct mst_thread_snap *t);
 void snap_read_py_stopped(struct mst_py *py, struct mst_thread_snap *t,
                           const struct mst_py_thread *pt, struct mst_py_frame *scratch,
                           unsigned flags);
+/* *got (may be NULL): the bytes of buf read from the last walk's stack
+ * base, 0 when none were (true or false). */
 bool snap_still_blocked(struct mst_proc *p, const struct mst_thread_snap *t,
-                        const struct mst_syscall_line *now, uint8_t *buf);
+                        const struct mst_syscall_line *now, uint8_t *buf, size_t *got);
 void snap_memo_walk(struct mst_thread_snap *t, const struct mst_stack_copy *copy);
 void snap_memo_py(struct mst_thread_snap *t, bool rt_ok, uint64_t rt);
 bool snap_py_unchanged(struct mst_py *py, struct mst_thread_snap *t, const struct mst_py_thread *pt,

@@ -257,12 +257,16 @@ static bool same_syscall(const struct mst_syscall_line *a, const struct mst_sysc
  * stopped. The stack is read without stopping it: a thread blocked in the
  * kernel does not change it. */
 bool snap_still_blocked(struct mst_proc *p, const struct mst_thread_snap *t,
-                        const struct mst_syscall_line *now, uint8_t *buf)
+                        const struct mst_syscall_line *now, uint8_t *buf, size_t *got)
 {
 	const struct mst_thread_memo *m = &t->memo;
+	if (got)
+		*got = 0;
 	if (m->tid != t->tid || !m->walked || m->stack_len > MST_STACK_COPY_MAX ||
 	    !same_syscall(now, &m->sys) || mst_proc_read(p, m->stack_base, buf, m->stack_len) < 0)
 		return false;
+	if (got)
+		*got = m->stack_len;
 	for (size_t i = 0; i < m->nwords; i++) {
 		uint64_t v;
 		memcpy(&v, buf + m->words[i].off, sizeof(v));
@@ -748,7 +752,7 @@ int mst_snapshot_take_watched(struct mst_proc *p, struct mst_unwinder *u, struct
 		uint64_t rt = 0;
 		bool rt_ok = !fresh && !in_ptrace_stop && t->memo.tid == t->tid && t->memo.walked &&
 		             mst_proc_task_runtime(p, t->tid, &rt) == 0;
-		if (!fresh && !in_ptrace_stop && snap_still_blocked(p, t, &now, s->stack)) {
+		if (!fresh && !in_ptrace_stop && snap_still_blocked(p, t, &now, s->stack, NULL)) {
 			t->regs = t->memo.regs;
 			t->npcs = t->memo.npcs;
 			struct mst_py_thread *m =

@@ -103,7 +103,9 @@ static void blocked(struct mst_snapshot *s, struct mst_proc *p, struct mst_unwin
 	mm->sample_ns = 0;
 	/* Not run since the last walk: nothing to read. Else the same call
 	 * over the same stack words. */
-	bool same = !fresh && mm->walked && (sc->still || snap_still_blocked(p, t, now, s->stack));
+	size_t got = 0;
+	bool same =
+	    !fresh && mm->walked && (sc->still || snap_still_blocked(p, t, now, s->stack, &got));
 	if (same) {
 		t->regs = mm->regs;
 		t->npcs = mm->npcs;
@@ -123,11 +125,21 @@ static void blocked(struct mst_snapshot *s, struct mst_proc *p, struct mst_unwin
 			mst_arch_regs_from_syscall(now->sp, now->pc, now->nr, now->args[0],
 			                           &t->regs);
 		}
-		/* A stack walked before needs about what it needed then. */
+		/* A stack walked before needs about what it needed then. The
+		 * check above may have just read it, from where this walk
+		 * starts: the walk goes on from those bytes (a thread blocked
+		 * in the kernel does not move them), reading more if it must. */
 		size_t want = mm->walked && mm->stack_len ? mm->stack_len + 4096 : STACK_COPY_FIRST;
+		uint64_t base =
+		    t->regs.sp >= MST_ARCH_RED_ZONE ? t->regs.sp - MST_ARCH_RED_ZONE : 0;
 		struct mst_stack_copy copy;
-		mst_stack_copy_take(p, &t->regs, s->stack, MST_STACK_COPY_MAX,
-		                    want < STACK_COPY_FIRST ? want : STACK_COPY_FIRST, &copy);
+		if (got && base == mm->stack_base)
+			copy = (struct mst_stack_copy){
+			    .base = base, .len = got, .cap = MST_STACK_COPY_MAX, .data = s->stack};
+		else
+			mst_stack_copy_take(p, &t->regs, s->stack, MST_STACK_COPY_MAX,
+			                    want < STACK_COPY_FIRST ? want : STACK_COPY_FIRST,
+			                    &copy);
 		copy.reads = s->reads;
 		copy.reads_max = s->reads ? MST_STACK_READS_MAX : 0;
 		/* Its outer frames are those it ran in. */
