@@ -120,7 +120,8 @@ struct mst_py {
 	struct mst_prefetch *pf_frames;
 	/* The main interpreter and (3.12+) its GIL, read once they are set:
 	 * both stay where they are for the life of the runtime, and every
-	 * tick reads the GIL and the collector's flag. 0: not yet. */
+	 * tick reads the GIL and the collector's flag. 0: not yet; looked up
+	 * again at each refresh (read_threads). */
 	uint64_t main_interp, main_gil;
 
 	/* The collector's code in a stripped build, found once on demand. */

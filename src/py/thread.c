@@ -87,6 +87,11 @@ static int read_threads(struct mst_py *py, bool want_names, bool want_frames,
 	uint8_t ts[512];
 	int rc;
 
+	/* Where the main interpreter and its GIL are is looked up again at
+	 * each read of the names (a refresh): a program that finalizes and
+	 * initializes Python again may put them elsewhere. */
+	if (want_names)
+		py->main_interp = py->main_gil = 0;
 	/* Keep the entries and frame buffers of an earlier read. */
 	struct mst_py_thread *keep = out->v;
 	cap = out->cap;
