@@ -55,13 +55,19 @@ static uint64_t rd64(const struct mst_reader *r, uint64_t a, int *rc)
 	return v;
 }
 
+/* f's memory holds each word's index; reads through it are counted. */
+static struct mst_reader fake_init(struct fake *f)
+{
+	memset(f, 0, sizeof(*f));
+	for (size_t i = 0; i < sizeof(f->mem) / 8; i++)
+		memcpy(f->mem + 8 * i, &(uint64_t){i}, 8);
+	return (struct mst_reader){.read = fake_read, .ctx = f, .readv = fake_readv};
+}
+
 START_TEST(prefetch_serves_last_pass)
 {
 	static struct fake f;
-	memset(&f, 0, sizeof(f));
-	for (size_t i = 0; i < sizeof(f.mem) / 8; i++)
-		memcpy(f.mem + 8 * i, &(uint64_t){i}, 8);
-	struct mst_reader under = {.read = fake_read, .ctx = &f, .readv = fake_readv};
+	struct mst_reader under = fake_init(&f);
 	struct mst_prefetch *pf;
 	ck_assert_int_eq(mst_prefetch_new(&pf), 0);
 	/* Pass 1: nothing known yet, every read goes through. Two reads on
@@ -128,10 +134,7 @@ END_TEST
 START_TEST(prefetch_seeded_per_walk)
 {
 	static struct fake f;
-	memset(&f, 0, sizeof(f));
-	for (size_t i = 0; i < sizeof(f.mem) / 8; i++)
-		memcpy(f.mem + 8 * i, &(uint64_t){i}, 8);
-	struct mst_reader under = {.read = fake_read, .ctx = &f, .readv = fake_readv};
+	struct mst_reader under = fake_init(&f);
 	struct mst_prefetch *pf;
 	ck_assert_int_eq(mst_prefetch_new(&pf), 0);
 	struct mst_prefetch_range a[4], b[4];
