@@ -50,9 +50,9 @@ static inline void snap_copy(char *dst, size_t cap, const char *src)
 	dst[n] = '\0';
 }
 
-/* snap_py_begin: keep the thread list the last take read; the sampled
- * take re-reads it only when it reads names, and reads the collector's
- * flag itself, with the GIL. */
+/* snap_py_begin: keep the thread list the last take read (without the
+ * collector's flag: the sampled take reads it with the GIL); the sampled
+ * take re-reads the list only when it reads names. */
 #define SNAP_KEEP_THREAD_LIST (1u << 16)
 /* snap_read_py_stopped: leave holds_gil alone (the caller sets it). */
 #define SNAP_NO_GIL (1u << 17)

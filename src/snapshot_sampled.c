@@ -130,12 +130,10 @@ static void blocked(struct mst_snapshot *s, struct mst_proc *p, struct mst_unwin
 		 * starts: the walk goes on from those bytes (a thread blocked
 		 * in the kernel does not move them), reading more if it must. */
 		size_t want = mm->walked && mm->stack_len ? mm->stack_len + 4096 : STACK_COPY_FIRST;
-		uint64_t base =
-		    t->regs.sp >= MST_ARCH_RED_ZONE ? t->regs.sp - MST_ARCH_RED_ZONE : 0;
 		struct mst_stack_copy copy;
-		if (got && base == mm->stack_base)
-			copy = (struct mst_stack_copy){
-			    .base = base, .len = got, .cap = MST_STACK_COPY_MAX, .data = s->stack};
+		if (got && mst_stack_copy_base(&t->regs) == mm->stack_base)
+			mst_stack_copy_have(mm->stack_base, s->stack, got, MST_STACK_COPY_MAX,
+			                    &copy);
 		else
 			mst_stack_copy_take(p, &t->regs, s->stack, MST_STACK_COPY_MAX,
 			                    want < STACK_COPY_FIRST ? want : STACK_COPY_FIRST,
@@ -233,17 +231,15 @@ int mst_snapshot_take_sampled(struct mst_proc *p, struct mst_unwinder *u, struct
 		s->nthreads++;
 		alive += thread_now(s, p, src, flags, i);
 	}
-	/* With the thread list kept, the collector's flag is read here, in
-	 * the same system call as the GIL. */
+	/* The collector's flag now, in the same system call as the GIL (the
+	 * thread list, kept between refreshes, does not read it). */
 	struct mst_py_gil g = {0};
 	bool gil = false;
-	if (py && (pf & SNAP_KEEP_THREAD_LIST) && s->pt.n) {
+	if (py) {
 		bool known, collecting;
 		gil = mst_py_read_gil_gc(py, &g, &known, &collecting) == 0 && g.known;
 		s->gc_known |= known;
 		s->gc_collecting |= collecting;
-	} else if (py) {
-		gil = mst_py_read_gil(py, &g) == 0 && g.known;
 	}
 	/* With the GIL read once, each thread's reads leave it alone. */
 	unsigned pyf = gil ? SNAP_NO_GIL : 0;

@@ -400,18 +400,24 @@ void mst_unwinder_free(struct mst_unwinder *u)
 	free(u);
 }
 
+uint64_t mst_stack_copy_base(const struct mst_regs *regs)
+{
+	return regs->sp >= MST_ARCH_RED_ZONE ? regs->sp - MST_ARCH_RED_ZONE : 0;
+}
+
+void mst_stack_copy_have(uint64_t base, uint8_t *buf, size_t len, size_t cap,
+                         struct mst_stack_copy *out)
+{
+	*out = (struct mst_stack_copy){.base = base, .len = len, .cap = cap, .data = buf};
+}
+
 void mst_stack_copy_take(struct mst_proc *p, const struct mst_regs *regs, uint8_t *buf, size_t cap,
                          size_t first, struct mst_stack_copy *out)
 {
-	out->base = regs->sp >= MST_ARCH_RED_ZONE ? regs->sp - MST_ARCH_RED_ZONE : 0;
-	out->data = buf;
-	out->cap = cap;
+	uint64_t base = mst_stack_copy_base(regs);
 	size_t want = first < cap ? first : cap;
-	out->len = mst_proc_read_partial(p, out->base, buf, want);
+	mst_stack_copy_have(base, buf, mst_proc_read_partial(p, base, buf, want), cap, out);
 	out->at_end = out->len < want;
-	out->used = 0;
-	out->reads = NULL;
-	out->nreads = out->reads_max = 0;
 }
 
 struct mst_walk_memo *mst_walk_memo_new(bool verify)

@@ -57,6 +57,12 @@ struct mst_stack_copy {
  * first copy is best the size the last walk of this thread used. */
 void mst_stack_copy_take(struct mst_proc *p, const struct mst_regs *regs, uint8_t *buf, size_t cap,
                          size_t first, struct mst_stack_copy *out);
+/* Where such a copy starts for regs. */
+uint64_t mst_stack_copy_base(const struct mst_regs *regs);
+/* A copy whose first len bytes from base are already in buf (read just
+ * now by the caller); the walk copies more as it needs, up to cap. */
+void mst_stack_copy_have(uint64_t base, uint8_t *buf, size_t len, size_t cap,
+                         struct mst_stack_copy *out);
 
 /* Walk the native stack: pcs[0] is the innermost frame's pc, then the return
  * addresses outward. exact (may be NULL) gets, per pc, 1 when it is the
