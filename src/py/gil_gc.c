@@ -54,20 +54,42 @@ enum mst_py_fn_role mst_py_function_role(const char *func)
 	return MST_PY_FN_NONE;
 }
 
-/* locked and last_holder of a struct _gil_runtime_state at gil, in one
- * read (they are 8 bytes apart in 3.7-3.15) so the pair is consistent. */
+/* Where locked and last_holder of a struct _gil_runtime_state at base are
+ * read from, in one read (they are 8 bytes apart in 3.7-3.15) so the pair
+ * is consistent: len bytes at addr, the two at offsets locked and holder
+ * of them. */
+#define GIL_PAIR_MAX 64
+struct gil_pair {
+	uint64_t addr;
+	size_t len;
+	int64_t locked, holder;
+};
+
+static bool gil_pair_at(uint64_t base, int64_t locked_off, int64_t holder_off, struct gil_pair *p)
+{
+	int64_t lo = locked_off < holder_off ? locked_off : holder_off;
+	int64_t hi = locked_off < holder_off ? holder_off + 8 : locked_off + 4;
+	if (!base || lo < 0 || hi - lo > GIL_PAIR_MAX)
+		return false;
+	*p = (struct gil_pair){base + (uint64_t)lo, (size_t)(hi - lo), locked_off - lo,
+	                       holder_off - lo};
+	return true;
+}
+
+static void gil_pair_parse(const struct gil_pair *p, const uint8_t *buf, struct gil_state *g)
+{
+	g->known = true;
+	g->locked = get_i32(buf, p->locked);
+	g->holder = get_u64(buf, p->holder);
+}
+
 static void read_gil_struct(const struct mst_py *py, uint64_t gil, int64_t locked_off,
                             int64_t holder_off, struct gil_state *g)
 {
-	uint8_t buf[64];
-	int64_t lo = locked_off < holder_off ? locked_off : holder_off;
-	int64_t hi = locked_off < holder_off ? holder_off + 8 : locked_off + 4;
-	if (hi - lo > (int64_t)sizeof(buf) ||
-	    rd(py, gil + (uint64_t)lo, buf, (size_t)(hi - lo)) < 0)
-		return;
-	g->known = true;
-	g->locked = get_i32(buf, locked_off - lo);
-	g->holder = get_u64(buf, holder_off - lo);
+	struct gil_pair p;
+	uint8_t buf[GIL_PAIR_MAX];
+	if (gil_pair_at(gil, locked_off, holder_off, &p) && rd(py, p.addr, buf, p.len) == 0)
+		gil_pair_parse(&p, buf, g);
 }
 
 /* The GIL shared by the whole runtime (3.6-3.11). */
@@ -126,6 +148,26 @@ static uint64_t gc_flag_addr(const struct mst_py *py, uint64_t interp)
 	return 0;
 }
 
+/* The main interpreter's flag (3.6-3.8: the runtime's). */
+static uint64_t main_gc_flag_addr(struct mst_py *py)
+{
+	const struct mst_py_layout *l = &py->lay;
+	uint64_t interp = 0;
+	/* 3.6's flag is static, 3.7-3.8's in _PyRuntime: no interpreter. */
+	if (!l->static_globals && l->rt_gc_collecting < 0 &&
+	    (mst_py_main_interp(py, &interp) < 0 || !interp))
+		return 0;
+	return gc_flag_addr(py, interp);
+}
+
+void mst_py_read_gc_main(struct mst_py *py, bool *known, bool *collecting)
+{
+	int32_t v;
+	uint64_t addr = main_gc_flag_addr(py);
+	*known = addr && rd_i32(py, addr, &v) == 0;
+	*collecting = *known && v != 0;
+}
+
 void mst_py_read_gc(const struct mst_py *py, uint64_t interp, struct mst_py_threads *out)
 {
 	int32_t v;
@@ -178,74 +220,68 @@ void mst_py_gil_where(struct mst_py *py, struct mst_py_gil *out)
 	out->switch_hi = gil + (uint64_t)l->gil_size;
 }
 
-int mst_py_read_gil(struct mst_py *py, struct mst_py_gil *out)
+/* 3.7+: the main interpreter's GIL pair, at an address known without a
+ * read once the GIL is found (1); not yet found (0); 3.6, whose GIL is
+ * read another way (-1). */
+static int main_gil_pair(struct mst_py *py, struct gil_pair *p)
 {
 	const struct mst_py_layout *l = &py->lay;
-	struct gil_state g;
+	if (l->is_ceval_gil >= 0)
+		return gil_pair_at(gil_addr(py), l->gil_locked, l->gil_last_holder, p);
+	if (l->static_globals)
+		return -1;
+	return gil_pair_at(py->info.runtime, l->rt_gil_locked, l->rt_gil_last_holder, p);
+}
 
-	mst_py_gil_where(py, out);
-	if (l->is_ceval_gil >= 0) {
-		/* 3.12+: the main interpreter's GIL. */
-		memset(&g, 0, sizeof(g));
-		if (out->addr)
-			read_gil_struct(py, out->addr, l->gil_locked, l->gil_last_holder, &g);
-	} else {
-		mst_py_read_runtime_gil(py, &g);
-	}
-	if (!g.known)
+/* out from what was read of the GIL (g), its place already in out. */
+static int gil_out(struct mst_py *py, struct gil_state *g, struct mst_py_gil *out)
+{
+	if (!g->known)
 		return -ENOENT;
-	if (g.locked == -1) {
+	if (g->locked == -1) {
 		/* 3.6 creates the GIL when the first thread starts; until then
 		 * the only thread runs and is _PyThreadState_Current. */
-		if (rd_u64(py, py->info.tstate_current, &g.holder) < 0)
+		if (rd_u64(py, py->info.tstate_current, &g->holder) < 0)
 			return -EFAULT;
-		g.locked = g.holder != 0;
+		g->locked = g->holder != 0;
 	}
 	out->known = true;
-	out->locked = g.locked == 1; /* last_holder is sticky: locked decides */
-	out->holder = g.holder;
+	out->locked = g->locked == 1; /* last_holder is sticky: locked decides */
+	out->holder = g->holder;
 	return 0;
+}
+
+int mst_py_read_gil(struct mst_py *py, struct mst_py_gil *out)
+{
+	struct gil_state g = {0};
+	struct gil_pair p;
+	uint8_t buf[GIL_PAIR_MAX];
+	mst_py_gil_where(py, out);
+	int at = main_gil_pair(py, &p);
+	if (at < 0)
+		mst_py_read_runtime_gil(py, &g);
+	else if (at > 0 && rd(py, p.addr, buf, p.len) == 0)
+		gil_pair_parse(&p, buf, &g);
+	return gil_out(py, &g, out);
 }
 
 int mst_py_read_gil_gc(struct mst_py *py, struct mst_py_gil *g, bool *gc_known, bool *gc_collecting)
 {
-	const struct mst_py_layout *l = &py->lay;
-	*gc_known = *gc_collecting = false;
-	uint64_t interp = 0, gc = 0, base = 0;
-	int64_t locked = -1, holder = -1;
 	/* 3.7+: both at addresses known without a read (once the main
 	 * interpreter's are), so one call reads both. */
-	if (!l->static_globals && py->r.read2) {
-		if (l->rt_gc_collecting < 0)
-			mst_py_main_interp(py, &interp);
-		gc = gc_flag_addr(py, interp);
-		mst_py_gil_where(py, g);
-		if (l->is_ceval_gil >= 0) {
-			base = g->addr;
-			locked = l->gil_locked;
-			holder = l->gil_last_holder;
-		} else if (l->rt_gil_locked >= 0 && l->rt_gil_last_holder >= 0) {
-			base = py->info.runtime;
-			locked = l->rt_gil_locked;
-			holder = l->rt_gil_last_holder;
-		}
-	}
-	int64_t lo = locked < holder ? locked : holder;
-	int64_t hi = locked < holder ? holder + 8 : locked + 4;
-	uint8_t buf[64];
-	int32_t v = 0;
-	if (gc && base && lo >= 0 && hi - lo <= (int64_t)sizeof(buf) &&
-	    py->r.read2(py->r.ctx, base + (uint64_t)lo, buf, (size_t)(hi - lo), gc, &v,
-	                sizeof(v)) == 0 &&
-	    get_i32(buf, locked - lo) != -1) {
-		g->known = true;
-		g->locked = get_i32(buf, locked - lo) == 1;
-		g->holder = get_u64(buf, holder - lo);
+	struct gil_pair p;
+	uint64_t gc;
+	uint8_t buf[GIL_PAIR_MAX];
+	int32_t v;
+	if (py->r.read2 && main_gil_pair(py, &p) > 0 && (gc = main_gc_flag_addr(py)) &&
+	    py->r.read2(py->r.ctx, p.addr, buf, p.len, gc, &v, sizeof(v)) == 0) {
+		struct gil_state gs = {0};
+		gil_pair_parse(&p, buf, &gs);
 		*gc_known = true;
 		*gc_collecting = v != 0;
-		return 0;
+		mst_py_gil_where(py, g);
+		return gil_out(py, &gs, g);
 	}
-	int rc = mst_py_read_gil(py, g);
 	mst_py_read_gc_main(py, gc_known, gc_collecting);
-	return rc;
+	return mst_py_read_gil(py, g);
 }

@@ -263,17 +263,3 @@ pid_t mst_py_thread_tid(struct mst_py *py, const struct mst_py_thread *t)
 		return 0;
 	return tid > 0 ? (pid_t)tid : 0;
 }
-
-void mst_py_read_gc_main(struct mst_py *py, bool *known, bool *collecting)
-{
-	struct mst_py_threads t;
-	uint64_t interp = 0;
-	memset(&t, 0, sizeof(t));
-	/* 3.6's flag is static, 3.7-3.8's in _PyRuntime: no interpreter. */
-	const struct mst_py_layout *l = &py->lay;
-	bool per_interp = !l->static_globals && l->rt_gc_collecting < 0;
-	if (!per_interp || (mst_py_main_interp(py, &interp) == 0 && interp))
-		mst_py_read_gc(py, interp, &t);
-	*known = t.gc_known;
-	*collecting = t.gc_collecting;
-}
