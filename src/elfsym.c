@@ -328,30 +328,20 @@ int mst_elf_read(const struct mst_elf *e, uint64_t vaddr, void *buf, size_t len)
 int mst_elf_bias(const struct mst_elf *e, const struct mst_maps *maps, const char *map_path,
                  uint64_t *bias)
 {
-	size_t n;
-	if (elf_getphdrnum(e->elf, &n) < 0)
-		return -ENOENT;
-	bool found = false;
-	GElf_Phdr first = {0};
-	for (size_t i = 0; i < n; i++) {
-		GElf_Phdr ph;
-		if (!gelf_getphdr(e->elf, (int)i, &ph) || ph.p_type != PT_LOAD)
-			continue;
-		if (!found || ph.p_vaddr < first.p_vaddr) {
-			first = ph;
-			found = true;
-		}
-	}
-	if (!found)
+	const struct load *first = NULL;
+	for (size_t i = 0; i < e->nloads; i++)
+		if (!first || e->loads[i].vaddr < first->vaddr)
+			first = &e->loads[i];
+	if (!first)
 		return -ENOENT;
 	/* The bias comes from the mapping of the first LOAD segment's page, not
 	 * from any other mapping: the RW segment's offset and address differ. */
-	uint64_t page_off = first.p_offset & ~(uint64_t)0xfff;
+	uint64_t page_off = first->offset & ~(uint64_t)0xfff;
 	for (size_t i = 0; i < maps->n; i++) {
 		const struct mst_map *m = &maps->v[i];
 		if (!m->path || strcmp(m->path, map_path) || m->offset != page_off)
 			continue;
-		*bias = m->start - (first.p_vaddr & ~(uint64_t)0xfff);
+		*bias = m->start - (first->vaddr & ~(uint64_t)0xfff);
 		return 0;
 	}
 	return -ENOENT;
