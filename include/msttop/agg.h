@@ -94,8 +94,10 @@ struct mst_agg_config {
 	uint64_t end_after_ns;       /* 2 s unseen: a thread is marked ended */
 	/* false: a sample that repeats its thread's last (told unchanged, or
 	 * found so) waits to be counted with the next that does not (the
-	 * same figures, fewer cell updates). true: each counted at once,
-	 * the reference the tests compare with. */
+	 * same figures, fewer cell updates); a thread only ever seen in one
+	 * stack keeps no cells of its own, they are read from its sample
+	 * counts (a "lean" thread). true: each counted at once in the
+	 * thread's own cells, the reference the tests compare with. */
 	bool count_each;
 };
 
@@ -300,6 +302,8 @@ struct mst_agg_stats {
 	uint64_t threads_uncounted; /* thread samples kept only in the process counts */
 	uint64_t repeats_dropped;   /* repeated samples lost for want of a ring */
 	uint64_t repeats;           /* samples counted late, as repeats of their thread's last */
+	size_t threads_lean;        /* threads whose cells are read from their shares (agg.c) */
+	uint64_t threads_unleaned;  /* lean threads given tables of their own since mst_agg_new */
 };
 
 void mst_agg_stats(const struct mst_agg *a, struct mst_agg_stats *out);

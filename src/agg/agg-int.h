@@ -86,9 +86,14 @@ static inline const struct bkt_t *agg_rblk_tot_r(const struct rblk *r)
 	return (const struct bkt_t *)(const void *)r->c;
 }
 
-/* Thread-sample shares: [0] every sample, [1 + bit] samples with that flag. */
+/* Thread-sample shares: [0] every sample, [1 + bit] samples with that flag.
+ * us is the time of the subsets (enum mst_agg_subset) in microseconds,
+ * summed as the rings sum it, sample by sample: a lean thread's cells are
+ * read from its shares (agg_lean_read) and must come out as its rings
+ * would have. Only ring slots use it. */
 struct shr {
 	uint32_t n[NSHR];
+	uint32_t us[NVAR];
 	uint64_t ns[NSHR];
 };
 
@@ -193,13 +198,22 @@ struct cslot {
 	bool folded, interp;
 };
 
+/* A thread is lean while every sample it had was the one stack in its
+ * cache, with the same marks: then each sample counted every distinct frame
+ * of that stack once, in the subsets of its state, and the frame of each
+ * view's own count never changed, so all its cells and its call tree follow
+ * from its shares (sh) and its cache. It has no tables (tab, tree) and no
+ * rings: a thousand threads idle in one place cost their cache and shares,
+ * not a thousand copies of the cells. The first sample in another stack,
+ * or a query of its tree, builds the tables from the shares
+ * (agg_thr_unlean); from then on it is counted cell by cell. */
 struct thr {
 	pid_t tid;
 	pid_t pid;
 	UT_hash_handle hh;
 	char name[MST_AGG_NAME_MAX];
 	uint32_t state, top;
-	bool ended;
+	bool ended, lean;
 	uint64_t first_ns, last_ns, last_tick;
 	struct etab tab[2]; /* by line, by function */
 	struct tree tree[2];
@@ -340,12 +354,20 @@ static inline void agg_cnt_own(struct cnt *c, struct rblk *r, size_t slot, int v
 	r->c[slot].own_us[view] = agg_sat_add(r->c[slot].own_us[view], w_us);
 }
 
-static inline void agg_shr_add(struct shr *s, size_t slot, uint32_t state, uint64_t w)
+static inline void agg_shr_add(struct shr *s, size_t slot, uint32_t state, uint64_t w,
+                               uint32_t w_us)
 {
 	struct shr *both[2] = {&s[0], &s[slot]};
 	for (int k = 0; k < 2; k++) {
 		both[k]->n[0]++;
 		both[k]->ns[0] += w;
+		both[k]->us[0] = agg_sat_add(both[k]->us[0], w_us);
+		if (state & MST_TS_RUNNING)
+			both[k]->us[MST_AGG_ONLY_ACTIVE] =
+			    agg_sat_add(both[k]->us[MST_AGG_ONLY_ACTIVE], w_us);
+		if (state & MST_TS_HOLDS_GIL)
+			both[k]->us[MST_AGG_ONLY_GIL] =
+			    agg_sat_add(both[k]->us[MST_AGG_ONLY_GIL], w_us);
 		for (int b = 0; b < NSHR - 1; b++)
 			if (state & (1u << b)) {
 				both[k]->n[1 + b]++;
@@ -463,6 +485,24 @@ void agg_tree_prune(struct mst_agg *a, struct thr *t, int mode);
 struct thr *agg_thr_find(const struct mst_agg *a, pid_t tid);
 void agg_thr_free(struct mst_agg *a, struct thr *t);
 int agg_thr_new(struct mst_agg *a, pid_t tid, struct thr **out);
+
+/* lean.c */
+/* The samples and time of a lean thread in subset v over window w: what
+ * each distinct frame of its stack counted in total, and the own frame of
+ * each view that has one. */
+void agg_lean_read(const struct mst_agg *a, const struct thr *t, int v, enum mst_agg_window w,
+                   uint32_t *n, uint64_t *ns);
+/* The frame id in mode m of depth i (innermost 0) of t's cached stack. */
+uint32_t agg_lean_id(const struct mst_agg *a, const struct thr *t, int m, size_t i);
+/* t's cells of subset v in mode m over window w, one per distinct frame
+ * of its stack, passed to fn with its id; frames are marked with a fresh
+ * gen to count each once. */
+void agg_lean_each(struct mst_agg *a, const struct thr *t, int m, int v, enum mst_agg_window w,
+                   void (*fn)(void *ctx, uint32_t id, const struct cnt *c), void *ctx);
+/* Give a lean thread its tables, filled with what its samples counted;
+ * -ENOMEM leaves it lean. */
+int agg_thr_unlean(struct mst_agg *a, struct thr *t);
+void agg_thr_tables_free(struct mst_agg *a, struct thr *t);
 
 /* ring.c */
 void agg_clock_advance(struct mst_agg *a, uint64_t now);

@@ -9,7 +9,12 @@
  * what was not counted in the recent window (fewest samples since start) is
  * merged into the "(other frames)" cell or an "(other)" tree node, and its
  * slot is reused: new hot frames keep getting their own rows, rare ones end
- * up in the overflow, and own counts still add up to the samples. */
+ * up in the overflow, and own counts still add up to the samples.
+ *
+ * A thread only ever seen in one stack (most of a server's idle workers)
+ * keeps none of those cells: they are read from its sample counts and its
+ * cached stack (lean.c), and built only when its stack changes or its call
+ * tree is asked for. */
 
 /* Lifetime and the tick API: begin, add a thread's stack, end. */
 #include "agg-int.h"
@@ -284,12 +289,16 @@ void agg_rep_flush(struct mst_agg *a, struct thr *t)
 	}
 	/* Their rings were taken in this second by the full count; taken
 	 * again in case (a ring only ages out once its second has passed,
-	 * and every pending repeat is counted before that). */
-	if (take_rings(a, t, n, t->last_vm, t->last_has_own, t->last_own_at) == 0) {
-		count_stack(a, t, n, t->last_vm, t->last_has_own, t->last_own_at, t->rep_slot,
+	 * and every pending repeat is counted before that). A lean thread's
+	 * own cells are its shares, counted already. */
+	struct thr *ct = t->lean ? NULL : t;
+	if (take_rings(a, ct, n, t->last_vm, t->last_has_own, t->last_own_at) == 0) {
+		count_stack(a, ct, n, t->last_vm, t->last_has_own, t->last_own_at, t->rep_slot,
 		            t->rep, t->rep_ns, t->rep_us);
-		agg_tree_add(a, t, 0, n, n, t->rep, t->rep_ns);
-		agg_tree_add(a, t, 1, n, n, t->rep, t->rep_ns);
+		if (ct) {
+			agg_tree_add(a, t, 0, n, n, t->rep, t->rep_ns);
+			agg_tree_add(a, t, 1, n, n, t->rep, t->rep_ns);
+		}
 	} else {
 		a->st.repeats_dropped += t->rep;
 	}
@@ -326,6 +335,7 @@ int mst_agg_add_thread(struct mst_agg *a, const struct mst_agg_thread_in *in, st
 		goto nomem;
 	uint64_t w = a->weight;
 	uint64_t wu = (w + 500) / 1000;
+	uint32_t wu32 = wu > UINT32_MAX ? UINT32_MAX : (uint32_t)wu;
 	unsigned vm = 1u;
 	if (in->state & MST_TS_RUNNING)
 		vm |= 1u << MST_AGG_ONLY_ACTIVE;
@@ -370,13 +380,24 @@ int mst_agg_add_thread(struct mst_agg *a, const struct mst_agg_thread_in *in, st
 		a->st.repeats++;
 		t->rep_ns += w;
 		t->rep_us += wu;
-		agg_shr_add(a->psh, s, in->state, w);
+		agg_shr_add(a->psh, s, in->state, w, wu32);
 		a->tick_flags |= in->state;
-		agg_shr_add(t->sh, s, in->state, w);
+		agg_shr_add(t->sh, s, in->state, w, wu32);
 		goto seen;
 	}
 	if (t)
 		agg_rep_flush(a, t); /* what came before this sample, first */
+	/* A lean thread stays so in its stack, whatever its state; its first
+	 * sample in another, or a stack too deep to be sure of a cell and a
+	 * node per frame, gives it tables. */
+	bool lean = t && t->lean;
+	if (lean && ((t->sh[0].n[0] && !(match == n && t->ncache == n && marks_same)) ||
+	             n >= a->cfg.max_thread_entries || n >= a->cfg.max_tree_nodes)) {
+		if ((rc = agg_thr_unlean(a, t)) < 0)
+			goto nomem;
+		lean = false;
+	}
+	struct thr *ct = lean ? NULL : t;
 	for (size_t k = 0; k < n; k++) {
 		size_t i = n - 1 - k;
 		if (k < match)
@@ -384,10 +405,9 @@ int mst_agg_add_thread(struct mst_agg *a, const struct mst_agg_thread_in *in, st
 		else if ((rc = agg_intern(a, &fin[i], &a->sf[i])) < 0)
 			goto nomem;
 	}
-	if (t) {
-		if ((rc = mst_array_grow((void **)&t->cache, &t->cache_cap, n, sizeof(*t->cache))) <
-		    0)
-			goto nomem;
+	if (t && (rc = mst_array_grow((void **)&t->cache, &t->cache_cap, n, sizeof(*t->cache))) < 0)
+		goto nomem;
+	if (ct) {
 		for (size_t k = 0; k < n; k++) {
 			size_t i = n - 1 - k;
 			if (k < match) {
@@ -400,7 +420,7 @@ int mst_agg_add_thread(struct mst_agg *a, const struct mst_agg_thread_in *in, st
 			        0)
 				goto nomem;
 		}
-	} else {
+	} else if (!t) {
 		a->st.threads_uncounted++;
 	}
 
@@ -432,21 +452,21 @@ int mst_agg_add_thread(struct mst_agg *a, const struct mst_agg_thread_in *in, st
 	/* Every cell this sample counts gets its recent ring now, while a
 	 * failure still counts nothing; a ring left unused ages out. Then
 	 * counting: no allocation, no failure. */
-	if ((rc = take_rings(a, t, n, vm, has_own, own_at)) < 0)
+	if ((rc = take_rings(a, ct, n, vm, has_own, own_at)) < 0)
 		goto nomem;
-	count_stack(a, t, n, vm, has_own, own_at, rs, 1, w, wu);
-	agg_shr_add(a->psh, s, in->state, w);
+	count_stack(a, ct, n, vm, has_own, own_at, rs, 1, w, wu);
+	agg_shr_add(a->psh, s, in->state, w, wu32);
 	a->tick_flags |= in->state;
 	if (!t) {
 		make_room(a, NULL);
 		return 0;
 	}
-	agg_shr_add(t->sh, s, in->state, w);
+	agg_shr_add(t->sh, s, in->state, w, wu32);
 	for (size_t k = 0; k < n; k++) {
 		size_t i = n - 1 - k;
 		t->cache[k].f = a->sf[i];
-		t->cache[k].e[0] = a->sl[0][i];
-		t->cache[k].e[1] = a->sl[1][i];
+		t->cache[k].e[0] = ct ? a->sl[0][i] : NO_IDX;
+		t->cache[k].e[1] = ct ? a->sl[1][i] : NO_IDX;
 		t->cache[k].folded = fin[i].folded;
 		t->cache[k].interp = fin[i].interp;
 		if (k >= match)
@@ -456,8 +476,10 @@ int mst_agg_add_thread(struct mst_agg *a, const struct mst_agg_thread_in *in, st
 	t->last_vm = vm;
 	memcpy(t->last_has_own, has_own, sizeof(has_own));
 	memcpy(t->last_own_at, own_at, sizeof(own_at));
-	agg_tree_add(a, t, 0, n, match, 1, w);
-	agg_tree_add(a, t, 1, n, match, 1, w);
+	if (ct) {
+		agg_tree_add(a, t, 0, n, match, 1, w);
+		agg_tree_add(a, t, 1, n, match, 1, w);
+	}
 	t->state = in->state;
 	t->top = n ? a->sf[0] : MST_AGG_NONE;
 	make_room(a, t);

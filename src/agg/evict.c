@@ -372,6 +372,9 @@ void agg_ftab_evict(struct mst_agg *a, int mode)
 	/* What counted them goes to the overflow too. */
 	HASH_ITER(hh, a->threads, t, ttmp)
 	{
+		/* A lean thread's frames were all protected: it has none to lose. */
+		if (t->lean)
+			continue;
 		etab_sweep(a, t, mode, mark);
 		tree_compact(a, t, mode, true, 0, mark);
 	}

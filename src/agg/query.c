@@ -113,6 +113,30 @@ static void hot_push(struct mst_agg *a, const struct mst_agg_query *q, int mode,
 	hot_push_cnt(a, q, mode, id, c, n);
 }
 
+static void pacc_add(void *ctx, uint32_t id, const struct cnt *c)
+{
+	struct cnt *acc = &((struct mst_agg *)ctx)->pacc[id];
+	acc->total += c->total;
+	acc->total_ns += c->total_ns;
+	for (size_t k = 0; k < NVIEW; k++) {
+		acc->own[k] += c->own[k];
+		acc->own_ns[k] += c->own_ns[k];
+	}
+}
+
+struct lean_hot {
+	struct mst_agg *a;
+	const struct mst_agg_query *q;
+	int m;
+	size_t *n;
+};
+
+static void lean_hot_push(void *ctx, uint32_t id, const struct cnt *c)
+{
+	struct lean_hot *lh = ctx;
+	hot_push_cnt(lh->a, lh->q, lh->m, id, *c, lh->n);
+}
+
 /* The hot frames of one process's threads (--subprocesses): their
  * per-thread counts, summed by frame. A thread's table is bounded
  * (max_thread_entries), so what it sent to its "(other frames)" stays
@@ -136,20 +160,19 @@ static int hot_of_pid(struct mst_agg *a, const struct mst_agg_query *q, int m, i
 			scope->n[k] += s.n[k];
 			scope->ns[k] += s.ns[k];
 		}
+		if (t->lean) {
+			agg_lean_each(a, t, m, v, q->window, pacc_add, a);
+			continue;
+		}
 		const struct etab *tb = &t->tab[m];
 		for (uint32_t p = 0; p < tb->n; p++) {
 			const struct tent *e = &tb->v[p];
 			if (e->id == NO_IDX || e->id >= nf)
 				continue;
-			struct cnt c, *acc = &a->pacc[e->id];
+			struct cnt c;
 			agg_cnt_read(agg_ent_cnt(tb, p, v), agg_ent_ring_r(tb, p, v), a->nb,
 			             q->window, &c);
-			acc->total += c.total;
-			acc->total_ns += c.total_ns;
-			for (size_t k = 0; k < NVIEW; k++) {
-				acc->own[k] += c.own[k];
-				acc->own_ns[k] += c.own_ns[k];
-			}
+			pacc_add(a, e->id, &c);
 		}
 	}
 	for (uint32_t id = 0; id < nf; id++)
@@ -176,7 +199,7 @@ int mst_agg_hot(struct mst_agg *a, const struct mst_agg_query *q, const struct m
 			return mst_err_set(err, -ENOENT, "agg: no thread %d", (int)q->tid);
 		sh = t->sh;
 	}
-	size_t most = t ? t->tab[m].live : a->ft[m].live;
+	size_t most = !t ? a->ft[m].live : t->lean ? t->ncache : t->tab[m].live;
 	if (mst_array_grow((void **)&a->hot, &a->hot_cap, most, sizeof(*a->hot)) < 0)
 		return mst_err_set(err, -ENOMEM, "agg: out of memory");
 	size_t n = 0;
@@ -190,6 +213,9 @@ int mst_agg_hot(struct mst_agg *a, const struct mst_agg_query *q, const struct m
 		for (uint32_t id = 0; id < tb->n; id++)
 			if (tb->v[id].key.func)
 				hot_push(a, &qq, m, id, &tb->v[id].c[v], tb->v[id].r[v], &n);
+	} else if (t->lean) {
+		struct lean_hot lh = {a, &qq, m, &n};
+		agg_lean_each(a, t, m, v, qq.window, lean_hot_push, &lh);
 	} else {
 		const struct etab *tb = &t->tab[m];
 		for (uint32_t p = 0; p < tb->n; p++) {
@@ -331,11 +357,13 @@ static void node_fill(const struct tree *tr, uint32_t i, struct mst_agg_node *ou
 	out->has_children = nd->first_child != NO_NODE;
 }
 
-static const struct tree *tree_of(const struct mst_agg *a, pid_t tid, enum mst_agg_mode mode,
+/* A lean thread's tree is built when asked for: a user looks into a few
+ * threads, not a thousand. */
+static const struct tree *tree_of(struct mst_agg *a, pid_t tid, enum mst_agg_mode mode,
                                   uint32_t node)
 {
-	const struct thr *t = agg_thr_find(a, tid);
-	if (!t)
+	struct thr *t = agg_thr_find(a, tid);
+	if (!t || agg_thr_unlean(a, t) < 0)
 		return NULL;
 	const struct tree *tr = &t->tree[mode == MST_AGG_BY_FUNC];
 	return node < tr->n ? tr : NULL;
@@ -411,7 +439,8 @@ void mst_agg_stats(const struct mst_agg *a, struct mst_agg_stats *out)
 	HASH_ITER(hh, a->threads, t, tmp)
 	{
 		b += sizeof(*t) + a->stride * sizeof(struct shr) + t->cache_cap * sizeof(*t->cache);
-		for (int m = 0; m < 2; m++) {
+		out->threads_lean += t->lean;
+		for (int m = 0; !t->lean && m < 2; m++) {
 			out->thread_entries += t->tab[m].live;
 			out->tree_nodes += t->tree[m].n;
 			b += (size_t)t->tab[m].cap *

@@ -9,14 +9,7 @@
 void agg_thr_free(struct mst_agg *a, struct thr *t)
 {
 	agg_rep_flush(a, t); /* the process keeps its counts */
-	for (int m = 0; m < 2; m++) {
-		struct etab *tb = &t->tab[m];
-		for (uint32_t p = 0; p < tb->n; p++)
-			if (tb->v[p].id != NO_IDX)
-				agg_ent_give_rings(a, tb, p);
-		agg_etab_fini(tb);
-		agg_tree_fini(&t->tree[m]);
-	}
+	agg_thr_tables_free(a, t);
 	free(t->cache);
 	if (t->hh.tbl) {
 		HASH_DEL(a->threads, t);
@@ -63,9 +56,8 @@ int agg_thr_new(struct mst_agg *a, pid_t tid, struct thr **out)
 	t->tid = tid;
 	t->top = MST_AGG_NONE;
 	t->first_ns = a->now_ns;
-	if (agg_etab_init(&t->tab[0], a->cfg.max_thread_entries) < 0 ||
-	    agg_etab_init(&t->tab[1], a->cfg.max_thread_entries) < 0 ||
-	    agg_tree_init(&t->tree[0]) < 0 || agg_tree_init(&t->tree[1]) < 0)
+	t->lean = true;
+	if (a->cfg.count_each && agg_thr_unlean(a, t) < 0)
 		goto fail;
 	HASH_ADD(hh, a->threads, tid, sizeof(t->tid), t);
 	if (!t->hh.tbl)

@@ -749,10 +749,14 @@ START_TEST(agg_thread_limit)
 END_TEST
 
 /* Every query of a and b gives the same rows: a was told which samples
- * repeated the last (and may have counted them late), b was not. */
-static void same_answers(struct mst_agg *a, struct mst_agg *b, const pid_t *tids, size_t ntids)
+ * repeated the last (and may have counted them late), b was not; a keeps
+ * threads lean, b does not. The process's rows, each thread's, and those
+ * of the threads of process pid (a query that sums them); with trees,
+ * each thread's call tree (which makes a lean thread's tables). */
+static void same_answers(struct mst_agg *a, struct mst_agg *b, const pid_t *tids, size_t ntids,
+                         pid_t pid, bool trees)
 {
-	for (size_t k = 0; k <= ntids; k++)
+	for (size_t k = 0; k <= ntids + 1; k++)
 		for (int w = 0; w < 2; w++)
 			for (int m = 0; m < 2; m++)
 				for (int sub = 0; sub < 3; sub++)
@@ -760,6 +764,8 @@ static void same_answers(struct mst_agg *a, struct mst_agg *b, const pid_t *tids
 						struct mst_agg_query q = query(
 						    k < ntids ? tids[k] : 0, (enum mst_agg_window)w,
 						    (enum mst_agg_mode)m);
+						if (k == ntids + 1)
+							q.pid = pid;
 						q.subset = (enum mst_agg_subset)sub;
 						q.view = (enum mst_agg_view)view;
 						q.sort = MST_AGG_SORT_NAME;
@@ -784,7 +790,7 @@ static void same_answers(struct mst_agg *a, struct mst_agg *b, const pid_t *tids
 							                  rb[i].total_ns);
 						}
 					}
-	for (size_t k = 0; k < ntids; k++)
+	for (size_t k = 0; trees && k < ntids; k++)
 		for (int m = 0; m < 2; m++) {
 			const struct mst_agg_node *ca, *cb;
 			size_t na, nb;
@@ -808,9 +814,10 @@ static void same_answers(struct mst_agg *a, struct mst_agg *b, const pid_t *tids
 }
 
 /* Repeats told as such (an idle thread's stack, tick after tick) are
- * counted the same as when each is looked at: over seconds, through stack
- * and state changes, with a query in the middle of a second, and with the
- * recent window moving on. */
+ * counted the same as when each is looked at, and a lean thread's cells
+ * read from its shares are those it would have counted: over seconds,
+ * through stack and state changes, with a query in the middle of a second,
+ * with the recent window moving on, and after its tables are built. */
 START_TEST(agg_repeats_counted_alike)
 {
 	const struct mst_agg_config each = {.count_each = true};
@@ -821,32 +828,55 @@ START_TEST(agg_repeats_counted_alike)
 	 * own count goes elsewhere in the folded view. */
 	struct mst_agg_frame_in s1f[] = {PY_G20, PY_F10};
 	s1f[0].folded = true;
-	const pid_t tids[] = {5, 6, 7};
+	/* A stack with a frame twice (counted once in total), and an
+	 * interpreter frame inside a user one (own counts apart per view). */
+	struct mst_agg_frame_in s3[] = {PY_F11, PY_G20, PY_F11, TA};
+	s3[0].interp = true;
+	const pid_t tids[] = {5, 6, 7, 8, 9};
 	struct mst_err err = {0};
 	uint64_t now = 100 * SEC;
+	struct mst_agg_stats sa, sb;
 	for (int i = 0; i < 700; i++) {
-		now += 7 * MS + (uint64_t)(i % 3) * MS;
+		/* Now and then a gap of seconds: the window empties. */
+		now += 7 * MS + (uint64_t)(i % 3) * MS + (i % 211 == 210 ? 3 * SEC : 0);
 		/* Thread 5 changes stack every 120 ticks and state every 50;
 		 * thread 6 always repeats, and says so; thread 7 repeats
 		 * without saying so, and every 30 ticks has its frame folded
-		 * for 10. */
+		 * for 10; threads 8 and 9 keep one stack (lean) while their
+		 * state changes every 40 ticks, 9 missing every 13th tick;
+		 * from tick 450 thread 9 is in s1 (its tables built then). */
 		bool second = (i / 120) % 2;
 		uint32_t st5 = (i / 50) % 2 ? MST_TS_RUNNING | MST_TS_HOLDS_GIL : 0;
+		uint32_t st8 = (i / 40) % 3 == 1   ? MST_TS_RUNNING
+		               : (i / 40) % 3 == 2 ? MST_TS_RUNNING | MST_TS_HOLDS_GIL
+		                                   : 0;
 		bool rep5 = i % 120 != 0 && i % 50 != 0;
-		struct mst_agg_thread_in in[3] = {
-		    {5, "w5", st5, second ? s2 : s1, second ? 3 : 2, 0, rep5},
-		    {6, "w6", 0, s1, 2, 0, i > 0},
-		    {7, "w7", 0, i % 30 < 10 ? s1f : s1, 2, 0, false}};
-		ck_assert_int_eq(mst_agg_add(a, now, 10 * MS, in, 3, &err), 0);
-		ck_assert_int_eq(mst_agg_add(b, now, 10 * MS, in, 3, &err), 0);
-		if (i % 97 == 0 || i == 699)
-			same_answers(a, b, tids, 3);
+		struct mst_agg_thread_in in[5] = {
+		    {5, "w5", st5, second ? s2 : s1, second ? 3 : 2, 42, rep5},
+		    {6, "w6", 0, s1, 2, 42, i > 0},
+		    {7, "w7", 0, i % 30 < 10 ? s1f : s1, 2, 42, false},
+		    {8, "w8", st8, s3, 4, 42, false},
+		    {9, "w9", st8, i < 450 ? s3 : s1, i < 450 ? 4 : 2, 42, i % 13 != 6}};
+		size_t nin = i % 13 == 5 ? 4 : 5;
+		ck_assert_int_eq(mst_agg_add(a, now, 10 * MS, in, nin, &err), 0);
+		ck_assert_int_eq(mst_agg_add(b, now, 10 * MS, in, nin, &err), 0);
+		if (i == 449) {
+			/* 6, 8 and 9 kept no cells of their own so far. */
+			mst_agg_stats(a, &sa);
+			ck_assert_uint_eq(sa.threads_lean, 3);
+		}
+		if (i % 97 == 0 || i == 449 || i == 450 || i == 699)
+			same_answers(a, b, tids, 5, 42, i >= 600);
 	}
 	/* The repeats were counted late in a, each at once in b. */
-	struct mst_agg_stats sa, sb;
 	mst_agg_stats(a, &sa);
 	mst_agg_stats(b, &sb);
 	ck_assert_uint_eq(sb.repeats, 0);
+	ck_assert_uint_eq(sb.threads_lean, 0);
+	/* The trees' query built every table: 9's by its new stack, 6's and
+	 * 8's then. */
+	ck_assert_uint_eq(sa.threads_lean, 0);
+	ck_assert_uint_eq(sa.threads_unleaned, 5);
 	/* Thread 6: 699 repeats; 5 and 7 about 650 each, less a full count
 	 * at each change and each new second. Without 7's found repeats,
 	 * fewer than 1,400. */
