@@ -66,9 +66,13 @@ struct sproc {
 	} shorts[256];
 	/* Per snapshot slot: the agg frames its thread gave last, for a
 	 * thread whose native stack and Python frames were both reused (it
-	 * has not run): the same merged stack, not built and named again. */
+	 * has not run): the same merged stack, not built and named again.
+	 * Without records, only whose they were (kept false): the agg keeps
+	 * each thread's last stack and is told to count it again, so a
+	 * thousand idle threads are not a second copy of their stacks. */
 	struct agg_cache {
 		pid_t tid;
+		bool kept;
 		struct mst_agg_frame_in *v;
 		size_t n, cap;
 	} * acache;
@@ -770,9 +774,11 @@ static void agg_frames(struct mst_sampler *s, struct sproc *p, size_t i,
 		}
 	}
 	struct agg_cache *c = i < p->nacache ? &p->acache[i] : NULL;
-	if (c && c->tid == t->tid && t->reused && t->py_reused) {
-		in->frames = c->v;
-		in->nframes = c->n;
+	if (c && c->tid == t->tid && t->reused && t->py_reused && (c->kept || !s->nrecords)) {
+		/* Not kept: the agg's copy (feed builds them should it have
+		 * none). */
+		in->frames = c->kept ? c->v : NULL;
+		in->nframes = c->kept ? c->n : 0;
 		in->unchanged = true;
 		return;
 	}
@@ -785,6 +791,14 @@ static void agg_frames(struct mst_sampler *s, struct sproc *p, size_t i,
 	 * whose next tick can reuse it. */
 	if (t->memo.sys.running || t->memo.sys.nr < 0)
 		return;
+	if (!s->nrecords) {
+		free(c->v);
+		c->v = NULL;
+		c->n = c->cap = 0;
+		c->kept = false;
+		c->tid = t->tid;
+		return;
+	}
 	if (!p->labels && !(p->labels = mst_strset_new()))
 		return;
 	if (mst_array_grow((void **)&c->v, &c->cap, in->nframes ? in->nframes : 1, sizeof(*c->v)) <
@@ -796,6 +810,7 @@ static void agg_frames(struct mst_sampler *s, struct sproc *p, size_t i,
 		    !(c->v[k].function = mst_strset_get(p->labels, c->v[k].function, 0, true)))
 			return;
 	c->n = in->nframes;
+	c->kept = true;
 	c->tid = t->tid;
 }
 
@@ -826,7 +841,15 @@ static void feed(struct mst_sampler *s, struct sproc *p, size_t *nthreads)
 		    .pid = p->info.pid,
 		};
 		agg_frames(s, p, i, t, &in);
-		if (mst_agg_add_thread(s->agg, &in, &e) < 0) {
+		int rc = mst_agg_add_thread(s->agg, &in, &e);
+		if (rc == -ENODATA && !in.frames) {
+			/* The agg had no last stack of it (evicted): built now. */
+			in.frames = s->frames;
+			in.nframes = to_agg(s, p, t);
+			in.unchanged = false;
+			rc = mst_agg_add_thread(s->agg, &in, &e);
+		}
+		if (rc < 0) {
 			s->st.errors++;
 			logf_(s, "aggregation: %s", e.msg);
 		}

@@ -78,7 +78,10 @@ struct mst_agg_thread_in {
 	/* The caller's word that frames are those of this thread's sample at
 	 * the last tick, unchanged: they are then not looked at, and their
 	 * count may wait until the second ends or a query asks (the query
-	 * functions count what waits first). */
+	 * functions count what waits first). With frames NULL: the frames
+	 * of this thread's last sample, which the agg keeps (a caller need
+	 * not keep them); -ENODATA when it has none (a thread it never had,
+	 * or evicted), and then nothing is counted. */
 	bool unchanged;
 };
 

@@ -156,6 +156,18 @@ static bool frame_matches(const struct mst_agg_frame_in *in, const struct frame 
 	       !strcmp(f->key.mod, in->module ? in->module : "");
 }
 
+/* What decides frame i's own counts: its input's marks, or, for a sample
+ * told unchanged without frames (fin NULL), its cached ones. */
+static struct mst_agg_frame_in mark_of(const struct mst_agg_frame_in *fin, const struct thr *t,
+                                       size_t n, size_t i, const struct frame *f)
+{
+	if (fin)
+		return fin[i];
+	const struct cslot *c = &t->cache[n - 1 - i];
+	return (struct mst_agg_frame_in){
+	    .kind = (uint8_t)(f->key.flags & 1), .folded = c->folded, .interp = c->interp};
+}
+
 /* After a sample: what filled up makes room for what comes next. */
 static void make_room(struct mst_agg *a, struct thr *t)
 {
@@ -319,7 +331,10 @@ int mst_agg_add_thread(struct mst_agg *a, const struct mst_agg_thread_in *in, st
 		return mst_err_set(err, -EINVAL, "agg: thread %d added outside a tick",
 		                   (int)in->tid);
 	size_t n = in->nframes;
-	if (n && !in->frames)
+	/* Told unchanged without frames: those of the thread's last sample,
+	 * which the agg holds (its cache). */
+	bool from_cache = in->unchanged && !in->frames;
+	if (n && !in->frames && !from_cache)
 		return mst_err_set(err, -EINVAL, "agg: thread %d: no frame array", (int)in->tid);
 	if (n > a->cfg.max_depth) {
 		/* The innermost frames carry own time and the hot spots. */
@@ -331,6 +346,12 @@ int mst_agg_add_thread(struct mst_agg *a, const struct mst_agg_thread_in *in, st
 
 	/* Everything that can fail comes first, so a failure counts nothing. */
 	struct thr *t = agg_thr_find(a, in->tid);
+	if (from_cache) {
+		if (!t || !t->sh[0].n[0])
+			return mst_err_set(err, -ENODATA, "agg: thread %d: no last stack to repeat",
+			                   (int)in->tid);
+		n = t->ncache;
+	}
 	if (!t && (rc = agg_thr_new(a, in->tid, &t)) < 0)
 		goto nomem;
 	uint64_t w = a->weight;
@@ -350,9 +371,10 @@ int mst_agg_add_thread(struct mst_agg *a, const struct mst_agg_thread_in *in, st
 	bool rep_ok = !a->cfg.count_each && t && n && t->ncache == n &&
 	              t->last_tick + 1 == a->tick_no && in->state == t->state && vm == t->last_vm &&
 	              (!t->rep || t->rep_slot == rs);
-	size_t match = 0;
+	size_t match = from_cache ? n : 0;
 	bool marks_same = true;
-	for (size_t k = 0; t && !(rep_ok && in->unchanged) && k < n && k < t->ncache; k++) {
+	for (size_t k = 0; t && !from_cache && !(rep_ok && in->unchanged) && k < n && k < t->ncache;
+	     k++) {
 		size_t i = n - 1 - k;
 		if (!frame_matches(&fin[i], &a->ft[0].v[t->cache[k].f]))
 			break;
@@ -430,21 +452,22 @@ int mst_agg_add_thread(struct mst_agg *a, const struct mst_agg_thread_in *in, st
 	bool has_own[NVIEW] = {n > 0, false, false, false};
 	for (size_t i = 0; i < n; i++) {
 		struct frame *f = &a->ft[0].v[a->sf[i]], *fu = &a->ft[1].v[f->fn];
-		if (!fin[i].folded) {
+		struct mst_agg_frame_in mk = mark_of(fin, t, n, i, f);
+		if (!mk.folded) {
 			f->unfolded = fu->unfolded = true;
 			if (!has_own[MST_AGG_VIEW_FOLDED]) {
 				has_own[MST_AGG_VIEW_FOLDED] = true;
 				own_at[MST_AGG_VIEW_FOLDED] = i;
 			}
 		}
-		if (!fin[i].interp) {
+		if (!mk.interp) {
 			f->user_shown = fu->user_shown = true;
 			if (!has_own[MST_AGG_VIEW_USER]) {
 				has_own[MST_AGG_VIEW_USER] = true;
 				own_at[MST_AGG_VIEW_USER] = i;
 			}
 		}
-		if (fin[i].kind == MST_AGG_PYTHON && !has_own[MST_AGG_VIEW_PYTHON]) {
+		if (mk.kind == MST_AGG_PYTHON && !has_own[MST_AGG_VIEW_PYTHON]) {
 			has_own[MST_AGG_VIEW_PYTHON] = true;
 			own_at[MST_AGG_VIEW_PYTHON] = i;
 		}
@@ -467,8 +490,10 @@ int mst_agg_add_thread(struct mst_agg *a, const struct mst_agg_thread_in *in, st
 		t->cache[k].f = a->sf[i];
 		t->cache[k].e[0] = ct ? a->sl[0][i] : NO_IDX;
 		t->cache[k].e[1] = ct ? a->sl[1][i] : NO_IDX;
-		t->cache[k].folded = fin[i].folded;
-		t->cache[k].interp = fin[i].interp;
+		if (fin) {
+			t->cache[k].folded = fin[i].folded;
+			t->cache[k].interp = fin[i].interp;
+		}
 		if (k >= match)
 			t->cache[k].node[0] = t->cache[k].node[1] = NO_NODE;
 	}

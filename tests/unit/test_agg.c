@@ -832,6 +832,16 @@ START_TEST(agg_repeats_counted_alike)
 	 * interpreter frame inside a user one (own counts apart per view). */
 	struct mst_agg_frame_in s3[] = {PY_F11, PY_G20, PY_F11, TA};
 	s3[0].interp = true;
+	/* Thread 6's: a folded interpreter frame in C inside Python ones, so
+	 * each view's own count is elsewhere. */
+	const struct mst_agg_frame_in s6[] = {{.kind = MST_AGG_NATIVE,
+	                                       .folded = true,
+	                                       .function = "poll",
+	                                       .file = "",
+	                                       .module = "libc.so.6",
+	                                       .interp = true},
+	                                      PY_G20,
+	                                      PY_F10};
 	const pid_t tids[] = {5, 6, 7, 8, 9};
 	struct mst_err err = {0};
 	uint64_t now = 100 * SEC;
@@ -840,7 +850,8 @@ START_TEST(agg_repeats_counted_alike)
 		/* Now and then a gap of seconds: the window empties. */
 		now += 7 * MS + (uint64_t)(i % 3) * MS + (i % 211 == 210 ? 3 * SEC : 0);
 		/* Thread 5 changes stack every 120 ticks and state every 50;
-		 * thread 6 always repeats, and says so; thread 7 repeats
+		 * thread 6 always repeats, and says so (to a without its
+		 * frames), its state changing every 60 ticks; thread 7 repeats
 		 * without saying so, and every 30 ticks has its frame folded
 		 * for 10; threads 8 and 9 keep one stack (lean) while their
 		 * state changes every 40 ticks, 9 missing every 13th tick;
@@ -853,13 +864,16 @@ START_TEST(agg_repeats_counted_alike)
 		bool rep5 = i % 120 != 0 && i % 50 != 0;
 		struct mst_agg_thread_in in[5] = {
 		    {5, "w5", st5, second ? s2 : s1, second ? 3 : 2, 42, rep5},
-		    {6, "w6", 0, s1, 2, 42, i > 0},
+		    {6, "w6", (i / 60) % 2 ? MST_TS_RUNNING : 0, s6, 3, 42, i > 0},
 		    {7, "w7", 0, i % 30 < 10 ? s1f : s1, 2, 42, false},
 		    {8, "w8", st8, s3, 4, 42, false},
 		    {9, "w9", st8, i < 450 ? s3 : s1, i < 450 ? 4 : 2, 42, i % 13 != 6}};
 		size_t nin = i % 13 == 5 ? 4 : 5;
-		ck_assert_int_eq(mst_agg_add(a, now, 10 * MS, in, nin, &err), 0);
 		ck_assert_int_eq(mst_agg_add(b, now, 10 * MS, in, nin, &err), 0);
+		/* a is not given 6's frames when it repeats: it has them. */
+		if (i > 0)
+			in[1].frames = NULL, in[1].nframes = 0;
+		ck_assert_int_eq(mst_agg_add(a, now, 10 * MS, in, nin, &err), 0);
 		if (i == 449) {
 			/* 6, 8 and 9 kept no cells of their own so far. */
 			mst_agg_stats(a, &sa);
@@ -868,6 +882,10 @@ START_TEST(agg_repeats_counted_alike)
 		if (i % 97 == 0 || i == 449 || i == 450 || i == 699)
 			same_answers(a, b, tids, 5, 42, i >= 600);
 	}
+	/* Unchanged without frames, from a thread it does not have. */
+	struct mst_agg_thread_in none = {77, "w77", 0, NULL, 0, 42, true};
+	ck_assert_int_eq(mst_agg_add(a, now + MS, 10 * MS, &none, 1, &err), -ENODATA);
+	ck_assert_ptr_nonnull(strstr(err.msg, "no last stack"));
 	/* The repeats were counted late in a, each at once in b. */
 	mst_agg_stats(a, &sa);
 	mst_agg_stats(b, &sb);
