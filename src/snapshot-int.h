@@ -11,6 +11,11 @@
 
 /* Stack words one walk may note for recognising it next time. */
 #define MST_STACK_READS_MAX 4096
+/* Takes in a row in which a thread was found blocked where it was, after
+ * which its walk memo goes (struct mst_thread_memo): 2.5 s at 100 Hz. A
+ * thread that wakes less often than that pays one full walk per wake-up,
+ * not more. */
+#define SNAP_MEMO_IDLE_TAKES 256
 /* The first copy of a stack not seen before: most walks need less. */
 #define STACK_COPY_FIRST (32 * 1024)
 

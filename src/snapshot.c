@@ -283,6 +283,7 @@ void snap_memo_walk(struct mst_thread_snap *t, const struct mst_stack_copy *copy
 	struct mst_thread_memo *m = &t->memo;
 	m->tid = t->tid;
 	m->walked = false;
+	m->reuses = 0;
 	m->stack_len = copy->used;
 	/* Only a thread blocked in a system call can be recognised, and only
 	 * when every word its walk read was noted. */
@@ -503,19 +504,36 @@ void snap_reused(struct mst_snapshot *s, struct mst_thread_snap *t)
 {
 	t->reused = true;
 	s->reused++;
-	mst_walk_memo_trim(t->memo.walk);
+	if (++t->memo.reuses < SNAP_MEMO_IDLE_TAKES) {
+		mst_walk_memo_trim(t->memo.walk);
+		return;
+	}
+	if (!t->memo.walk)
+		return;
+	uint64_t a, b, c;
+	mst_walk_memo_stats(t->memo.walk, &a, &b, &c);
+	s->walk_verified_gone += b;
+	s->walk_differed_gone += c;
+	mst_walk_memo_free(t->memo.walk);
+	t->memo.walk = NULL;
 }
 
+/* A thread's first walk in its slot is not kept: a thread blocked from
+ * the start (most of a thousand) would hold it for nothing until it wakes,
+ * and the memory a first take of them all allocated stays with msttop
+ * however much of it is freed later. Its second walk is, and the ones
+ * after end early from the last. */
 struct mst_walk_memo *snap_walk_memo(struct mst_thread_snap *t, unsigned flags)
 {
-	if (!t->memo.walk)
+	if (!t->memo.walk && t->memo.tid == t->tid)
 		t->memo.walk = mst_walk_memo_new(flags & MST_SNAP_VERIFY_WALKS);
 	return t->memo.walk;
 }
 
 void snap_walk_stats(struct mst_snapshot *s)
 {
-	s->walk_verified = s->walk_differed = 0;
+	s->walk_verified = s->walk_verified_gone;
+	s->walk_differed = s->walk_differed_gone;
 	for (size_t i = 0; i < s->nthreads; i++) {
 		uint64_t a, b, c;
 		mst_walk_memo_stats(s->threads[i].memo.walk, &a, &b, &c);

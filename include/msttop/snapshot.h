@@ -74,8 +74,13 @@ struct mst_thread_memo {
 	bool sample_gil;
 	bool sample_transient; /* its Python frames were caught mid-change */
 	/* Its last walk, to end the next one early (mst_unwind_memo): every
-	 * take but a --dump's; NULL until then. */
+	 * take but a --dump's; NULL until then, and again once the thread
+	 * has been found blocked where it was in SNAP_MEMO_IDLE_TAKES takes
+	 * in a row (reuses counts them): most of a server's threads are
+	 * idle for long, and their walks would be a third of what msttop
+	 * holds per thread; one that wakes is walked in full once. */
 	struct mst_walk_memo *walk;
+	uint32_t reuses;
 	/* What its last read of its Python frames read, fetched at once the
 	 * next time (mst_py_read_frames_fetched), and whose it was. */
 	struct mst_py_reads py_reads;
@@ -162,8 +167,10 @@ struct mst_snapshot {
 	size_t reused; /* threads not stopped: blocked where they were */
 	size_t unrun;  /* of them, known not to have run by their switch count alone */
 	/* With MST_SNAP_VERIFY_WALKS: over its threads' walk memos
-	 * (unwind.h), walks verified and found different. */
+	 * (unwind.h), walks verified and found different; _gone: those of
+	 * memos let go (a thread long blocked where it was keeps none). */
 	uint64_t walk_verified, walk_differed;
+	uint64_t walk_verified_gone, walk_differed_gone;
 
 	/* Memory kept for the next take into this snapshot. */
 	size_t threads_cap;
