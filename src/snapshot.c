@@ -252,6 +252,25 @@ static bool same_syscall(const struct mst_syscall_line *a, const struct mst_sysc
 	       a->pc == b->pc && a->args[0] == b->args[0];
 }
 
+/* The values of the n words at offs in buf, each mixed with its place
+ * (a strong 64-bit finaliser per word): two different sets of values
+ * agree by chance only. */
+static uint64_t snap_words_hash(const uint8_t *buf, const uint32_t *offs, size_t n)
+{
+	uint64_t h = 0x243F6A8885A308D3ull ^ n;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t v;
+		memcpy(&v, buf + offs[i], sizeof(v));
+		h ^= v + 0x9E3779B97F4A7C15ull * (i + 1);
+		h ^= h >> 33;
+		h *= 0xff51afd7ed558ccdull;
+		h ^= h >> 33;
+		h *= 0xc4ceb9fe1a85ec53ull;
+		h ^= h >> 33;
+	}
+	return h;
+}
+
 /* Is t blocked where its last walk left it, with the same stack words
  * under the walk? Then its native stack is the same and it need not be
  * stopped. The stack is read without stopping it: a thread blocked in the
@@ -267,13 +286,7 @@ bool snap_still_blocked(struct mst_proc *p, const struct mst_thread_snap *t,
 		return false;
 	if (got)
 		*got = m->stack_len;
-	for (size_t i = 0; i < m->nwords; i++) {
-		uint64_t v;
-		memcpy(&v, buf + m->words[i].off, sizeof(v));
-		if (v != m->words[i].val)
-			return false;
-	}
-	return true;
+	return snap_words_hash(buf, m->word_offs, m->nwords) == m->words_hash;
 }
 
 /* Remember what this walk needs to be recognised next time (m->sys was
@@ -281,9 +294,13 @@ bool snap_still_blocked(struct mst_proc *p, const struct mst_thread_snap *t,
 void snap_memo_walk(struct mst_thread_snap *t, const struct mst_stack_copy *copy)
 {
 	struct mst_thread_memo *m = &t->memo;
+	if (m->tid != t->tid)
+		m->walks = 0;
 	m->tid = t->tid;
 	m->walked = false;
 	m->reuses = 0;
+	if (m->walks < UINT8_MAX)
+		m->walks++;
 	m->stack_len = copy->used;
 	/* Only a thread blocked in a system call can be recognised, and only
 	 * when every word its walk read was noted. */
@@ -291,17 +308,15 @@ void snap_memo_walk(struct mst_thread_snap *t, const struct mst_stack_copy *copy
 	    copy->nreads > copy->reads_max)
 		return;
 	if (copy->nreads > m->words_cap) {
-		struct mst_stack_word *w = realloc(m->words, copy->nreads * sizeof(*w));
+		uint32_t *w = realloc(m->word_offs, copy->nreads * sizeof(*w));
 		if (!w)
 			return;
-		m->words = w;
+		m->word_offs = w;
 		m->words_cap = copy->nreads;
 	}
-	for (size_t i = 0; i < copy->nreads; i++) {
-		m->words[i].off = copy->reads[i];
-		memcpy(&m->words[i].val, copy->data + copy->reads[i], sizeof(m->words[i].val));
-	}
+	memcpy(m->word_offs, copy->reads, copy->nreads * sizeof(*m->word_offs));
 	m->nwords = copy->nreads;
+	m->words_hash = snap_words_hash(copy->data, m->word_offs, m->nwords);
 	m->stack_base = copy->base;
 	m->npcs = t->npcs;
 	m->regs = t->regs;
@@ -518,14 +533,15 @@ void snap_reused(struct mst_snapshot *s, struct mst_thread_snap *t)
 	t->memo.walk = NULL;
 }
 
-/* A thread's first walk in its slot is not kept: a thread blocked from
- * the start (most of a thousand) would hold it for nothing until it wakes,
- * and the memory a first take of them all allocated stays with msttop
- * however much of it is freed later. Its second walk is, and the ones
- * after end early from the last. */
+/* A thread's first two walks in its slot are not kept: one blocked from
+ * the start (most of a thousand) is walked twice (the first take reads no
+ * system call, so it is recognised from the second), and would then hold
+ * its walk for nothing until it wakes; the memory a take of them all
+ * allocated stays with msttop however much of it is freed later. Its third
+ * walk is kept, and the ones after end early from the last. */
 struct mst_walk_memo *snap_walk_memo(struct mst_thread_snap *t, unsigned flags)
 {
-	if (!t->memo.walk && t->memo.tid == t->tid)
+	if (!t->memo.walk && t->memo.tid == t->tid && t->memo.walks >= 2)
 		t->memo.walk = mst_walk_memo_new(flags & MST_SNAP_VERIFY_WALKS);
 	return t->memo.walk;
 }
@@ -978,7 +994,7 @@ void mst_snapshot_free(struct mst_snapshot *s)
 	if (!s)
 		return;
 	for (size_t i = 0; s->threads && i < s->threads_cap; i++) {
-		free(s->threads[i].memo.words);
+		free(s->threads[i].memo.word_offs);
 		mst_py_reads_free(&s->threads[i].memo.py_reads);
 		mst_walk_memo_free(s->threads[i].memo.walk);
 		free(s->threads[i].pcs);

@@ -20,6 +20,7 @@ static void memo_own(struct mst_thread_snap *t)
 	if (m->tid == t->tid)
 		return;
 	m->tid = t->tid;
+	m->walks = 0;
 	m->walked = m->py_kept = m->sched_off = false;
 	m->sample_ns = 0;
 	m->py_tstate = m->match_tstate = 0;

@@ -27,11 +27,6 @@
  * native stack: it is not stopped again (its Python frames are still
  * read). Other words may change (a timeout on the stack) without
  * changing the walk. */
-struct mst_stack_word {
-	uint32_t off; /* from stack_base */
-	uint64_t val;
-};
-
 struct mst_thread_memo {
 	pid_t tid;   /* whose; 0: nothing kept */
 	bool walked; /* the walk below is valid */
@@ -40,8 +35,14 @@ struct mst_thread_memo {
 	struct mst_syscall_line sys; /* read just before it was stopped */
 	uint64_t stack_base;
 	size_t stack_len; /* bytes from stack_base the walk read */
-	struct mst_stack_word *words;
+	/* Where the words the walk read are (offsets from stack_base), and
+	 * a 64-bit hash of their values in that order (snap_words_hash): a
+	 * thousand idle threads keep 4 bytes a word, not 16. A change of
+	 * any of them that leaves the hash as it was is a chance of 2^-64
+	 * per take (the hash mixes each word with its place). */
+	uint32_t *word_offs;
 	size_t nwords, words_cap;
+	uint64_t words_hash;
 	/* The Python frames last read (still in the slot's py array), and
 	 * the thread's CPU time then (mst_proc_task_runtime): a thread that
 	 * has not run since cannot have changed them, so a blocked one that
@@ -74,13 +75,15 @@ struct mst_thread_memo {
 	bool sample_gil;
 	bool sample_transient; /* its Python frames were caught mid-change */
 	/* Its last walk, to end the next one early (mst_unwind_memo): every
-	 * take but a --dump's; NULL until then, and again once the thread
-	 * has been found blocked where it was in SNAP_MEMO_IDLE_TAKES takes
-	 * in a row (reuses counts them): most of a server's threads are
-	 * idle for long, and their walks would be a third of what msttop
-	 * holds per thread; one that wakes is walked in full once. */
+	 * take but a --dump's. NULL until its third walk (snap_walk_memo),
+	 * and again once the thread has been found blocked where it was in
+	 * SNAP_MEMO_IDLE_TAKES takes in a row (reuses counts them): most of
+	 * a server's threads are idle for long, and their walks would be a
+	 * third of what msttop holds per thread; one that wakes is walked
+	 * in full once. */
 	struct mst_walk_memo *walk;
 	uint32_t reuses;
+	uint8_t walks; /* walks of this thread in this slot, up to 255 */
 	/* What its last read of its Python frames read, fetched at once the
 	 * next time (mst_py_read_frames_fetched), and whose it was. */
 	struct mst_py_reads py_reads;
@@ -92,7 +95,9 @@ struct mst_thread_snap {
 	char comm[16]; /* /proc/PID/task/TID/comm */
 	char state;    /* /proc state letter before it was stopped */
 	int error;     /* 0, or why the thread has no native stack */
-	char errmsg[MST_ERR_MSG_MAX];
+	/* Shorter than an mst_err's: one per thread, and a thread's errors
+	 * are short ("thread has exited", a stop's failure). */
+	char errmsg[256];
 	struct mst_regs regs;
 	uint64_t *pcs; /* native, innermost first */
 	/* Per pc: 1 when it is the instruction itself (innermost frame, or one
