@@ -120,8 +120,9 @@ static int plan(struct mst_prefetch *pf)
 	if (!pf->nnoted)
 		return 0;
 	qsort(pf->noted, pf->nnoted, sizeof(*pf->noted), cmp_range);
-	if (mst_array_grow((void **)&pf->f, &pf->f_cap, pf->nnoted, sizeof(*pf->f)) < 0 ||
-	    mst_array_grow((void **)&pf->ops, &pf->ops_cap, pf->nnoted, sizeof(*pf->ops)) < 0)
+	/* Ops grow as spans are made: a thousand threads' reads are tens of
+	 * thousands of ranges in a few thousand spans. */
+	if (mst_array_grow((void **)&pf->f, &pf->f_cap, pf->nnoted, sizeof(*pf->f)) < 0)
 		return -ENOMEM;
 	size_t total = 0;
 	uint64_t start = 0, end = 0;
@@ -138,6 +139,9 @@ static int plan(struct mst_prefetch *pf)
 			if (pf->nops)
 				pf->ops[pf->nops - 1].len = (size_t)(end - start);
 			total += pf->nops ? (size_t)(end - start) : 0;
+			if (mst_array_grow((void **)&pf->ops, &pf->ops_cap, pf->nops + 1,
+			                   sizeof(*pf->ops)) < 0)
+				return -ENOMEM;
 			pf->ops[pf->nops++] = (struct mst_read_op){.addr = r->addr};
 			start = r->addr;
 			end = rend;
