@@ -618,9 +618,14 @@ static void log_memory(struct mst_sampler *s, uint64_t now)
 {
 	s->last_memlog = now;
 	struct mallinfo2 mi = mallinfo2();
-	fprintf(s->log, "memory at %llu s: heap %zu KB in use of %zu KB",
+	struct mst_agg_stats as;
+	mst_agg_stats(s->agg, &as);
+	fprintf(s->log,
+	        "memory at %llu s: heap %zu KB in use of %zu KB; agg %zu KB (%zu threads, %zu "
+	        "lean, %zu entries, %zu nodes, %zu rings, %zu frames)",
 	        (unsigned long long)((now - s->started) / SEC_NS), mi.uordblks / 1024,
-	        (mi.arena + mi.hblkhd) / 1024);
+	        (mi.arena + mi.hblkhd) / 1024, as.bytes / 1024, as.threads, as.threads_lean,
+	        as.thread_entries, as.tree_nodes, as.rings, as.frames);
 	for (size_t i = 0; i < s->nprocs; i++) {
 		if (s->procs[i]->exited || !s->procs[i]->tg)
 			continue;
