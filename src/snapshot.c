@@ -142,12 +142,13 @@ struct mst_py_thread *snap_match_tstate(struct mst_snapshot *s, pid_t tid, uint6
 	return i < pt->n ? &pt->v[i] : NULL;
 }
 
-/* Room for n Python frames in t->py, kept from take to take. */
+/* Room for n Python frames in t->py, kept from take to take: rounded up
+ * to 4, not more (a thousand idle threads' six frames each). */
 bool snap_py_room(struct mst_thread_snap *t, size_t n)
 {
 	if (t->py && n <= t->py_cap)
 		return true;
-	size_t c = n > 16 ? n : 16;
+	size_t c = n ? (n + 3) & ~(size_t)3 : 4;
 	struct mst_py_frame *f = realloc(t->py, c * sizeof(*f));
 	if (!f)
 		return false;

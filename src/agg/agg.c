@@ -168,6 +168,21 @@ static struct mst_agg_frame_in mark_of(const struct mst_agg_frame_in *fin, const
 	    .kind = (uint8_t)(f->key.flags & 1), .folded = c->folded, .interp = c->interp};
 }
 
+/* Room for a stack of n frames in t's cache: rounded up to 8, not
+ * doubled (a thousand idle threads' caches are most of what they keep). */
+static int cache_room(struct thr *t, size_t n)
+{
+	if (n <= t->cache_cap)
+		return 0;
+	size_t c = (n + 7) & ~(size_t)7;
+	struct cslot *v = realloc(t->cache, c * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	t->cache = v;
+	t->cache_cap = c;
+	return 0;
+}
+
 /* After a sample: what filled up makes room for what comes next. */
 static void make_room(struct mst_agg *a, struct thr *t)
 {
@@ -427,7 +442,7 @@ int mst_agg_add_thread(struct mst_agg *a, const struct mst_agg_thread_in *in, st
 		else if ((rc = agg_intern(a, &fin[i], &a->sf[i])) < 0)
 			goto nomem;
 	}
-	if (t && (rc = mst_array_grow((void **)&t->cache, &t->cache_cap, n, sizeof(*t->cache))) < 0)
+	if (t && (rc = cache_room(t, n)) < 0)
 		goto nomem;
 	if (ct) {
 		for (size_t k = 0; k < n; k++) {
