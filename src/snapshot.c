@@ -146,15 +146,7 @@ struct mst_py_thread *snap_match_tstate(struct mst_snapshot *s, pid_t tid, uint6
  * to 4, not more (a thousand idle threads' six frames each). */
 bool snap_py_room(struct mst_thread_snap *t, size_t n)
 {
-	if (t->py && n <= t->py_cap)
-		return true;
-	size_t c = n ? (n + 3) & ~(size_t)3 : 4;
-	struct mst_py_frame *f = realloc(t->py, c * sizeof(*f));
-	if (!f)
-		return false;
-	t->py = f;
-	t->py_cap = c;
-	return true;
+	return mst_array_fit((void **)&t->py, &t->py_cap, n, sizeof(*t->py), 4) == 0;
 }
 
 static void copy_py(struct mst_thread_snap *t, const struct mst_py_thread *pt)

@@ -25,6 +25,23 @@ static inline int mst_array_grow(void **buf, size_t *cap, size_t need, size_t si
 	return 0;
 }
 
+/* Room for need items in *buf (*cap of them now), rounded up to a multiple
+ * of round (a power of two) rather than doubled: for what is kept per
+ * thread, where a thousand idle threads would each hold room for twice
+ * what they use. At least one round. 0 or -ENOMEM. */
+static inline int mst_array_fit(void **buf, size_t *cap, size_t need, size_t size, size_t round)
+{
+	if (*buf && need <= *cap)
+		return 0;
+	size_t n = need ? (need + round - 1) & ~(round - 1) : round;
+	void *p = realloc(*buf, n * size);
+	if (!p)
+		return -ENOMEM;
+	*buf = p;
+	*cap = n;
+	return 0;
+}
+
 /* Defines static size_t name(const type *v, size_t n, ktype key): the
  * index of the first of v[0..n) whose member field is not below key (n if
  * none), v sorted by field: the one binary search of every sorted table

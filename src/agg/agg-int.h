@@ -90,7 +90,7 @@ static inline const struct bkt_t *agg_rblk_tot_r(const struct rblk *r)
  * us is the time of the subsets (enum mst_agg_subset) in microseconds,
  * summed as the rings sum it, sample by sample: a lean thread's cells are
  * read from its shares (agg_lean_read) and must come out as its rings
- * would have. Only ring slots use it. */
+ * would have. Kept only in a lean thread's ring slots (agg_shr_add_us). */
 struct shr {
 	uint32_t n[NSHR];
 	uint32_t us[NVAR];
@@ -354,26 +354,31 @@ static inline void agg_cnt_own(struct cnt *c, struct rblk *r, size_t slot, int v
 	r->c[slot].own_us[view] = agg_sat_add(r->c[slot].own_us[view], w_us);
 }
 
-static inline void agg_shr_add(struct shr *s, size_t slot, uint32_t state, uint64_t w,
-                               uint32_t w_us)
+static inline void agg_shr_add(struct shr *s, size_t slot, uint32_t state, uint64_t w)
 {
 	struct shr *both[2] = {&s[0], &s[slot]};
 	for (int k = 0; k < 2; k++) {
 		both[k]->n[0]++;
 		both[k]->ns[0] += w;
-		both[k]->us[0] = agg_sat_add(both[k]->us[0], w_us);
-		if (state & MST_TS_RUNNING)
-			both[k]->us[MST_AGG_ONLY_ACTIVE] =
-			    agg_sat_add(both[k]->us[MST_AGG_ONLY_ACTIVE], w_us);
-		if (state & MST_TS_HOLDS_GIL)
-			both[k]->us[MST_AGG_ONLY_GIL] =
-			    agg_sat_add(both[k]->us[MST_AGG_ONLY_GIL], w_us);
 		for (int b = 0; b < NSHR - 1; b++)
 			if (state & (1u << b)) {
 				both[k]->n[1 + b]++;
 				both[k]->ns[1 + b] += w;
 			}
 	}
+}
+
+/* A lean thread's sample in its shares' slot, in microseconds as its
+ * rings would count it (only a lean thread's are read, and only those of
+ * the window). */
+static inline void agg_shr_add_us(struct shr *s, size_t slot, uint32_t state, uint32_t w_us)
+{
+	s[slot].us[0] = agg_sat_add(s[slot].us[0], w_us);
+	if (state & MST_TS_RUNNING)
+		s[slot].us[MST_AGG_ONLY_ACTIVE] =
+		    agg_sat_add(s[slot].us[MST_AGG_ONLY_ACTIVE], w_us);
+	if (state & MST_TS_HOLDS_GIL)
+		s[slot].us[MST_AGG_ONLY_GIL] = agg_sat_add(s[slot].us[MST_AGG_ONLY_GIL], w_us);
 }
 
 static inline int agg_shr_index(int subset)

@@ -168,21 +168,6 @@ static struct mst_agg_frame_in mark_of(const struct mst_agg_frame_in *fin, const
 	    .kind = (uint8_t)(f->key.flags & 1), .folded = c->folded, .interp = c->interp};
 }
 
-/* Room for a stack of n frames in t's cache: rounded up to 8, not
- * doubled (a thousand idle threads' caches are most of what they keep). */
-static int cache_room(struct thr *t, size_t n)
-{
-	if (n <= t->cache_cap)
-		return 0;
-	size_t c = (n + 7) & ~(size_t)7;
-	struct cslot *v = realloc(t->cache, c * sizeof(*v));
-	if (!v)
-		return -ENOMEM;
-	t->cache = v;
-	t->cache_cap = c;
-	return 0;
-}
-
 /* After a sample: what filled up makes room for what comes next. */
 static void make_room(struct mst_agg *a, struct thr *t)
 {
@@ -417,9 +402,11 @@ int mst_agg_add_thread(struct mst_agg *a, const struct mst_agg_thread_in *in, st
 		a->st.repeats++;
 		t->rep_ns += w;
 		t->rep_us += wu;
-		agg_shr_add(a->psh, s, in->state, w, wu32);
+		agg_shr_add(a->psh, s, in->state, w);
 		a->tick_flags |= in->state;
-		agg_shr_add(t->sh, s, in->state, w, wu32);
+		agg_shr_add(t->sh, s, in->state, w);
+		if (t->lean)
+			agg_shr_add_us(t->sh, s, in->state, wu32);
 		goto seen;
 	}
 	if (t)
@@ -442,7 +429,10 @@ int mst_agg_add_thread(struct mst_agg *a, const struct mst_agg_thread_in *in, st
 		else if ((rc = agg_intern(a, &fin[i], &a->sf[i])) < 0)
 			goto nomem;
 	}
-	if (t && (rc = cache_room(t, n)) < 0)
+	/* Rounded up to 8: a thousand idle threads' caches are most of what
+	 * they keep. */
+	if (t &&
+	    (rc = mst_array_fit((void **)&t->cache, &t->cache_cap, n, sizeof(*t->cache), 8)) < 0)
 		goto nomem;
 	if (ct) {
 		for (size_t k = 0; k < n; k++) {
@@ -493,13 +483,15 @@ int mst_agg_add_thread(struct mst_agg *a, const struct mst_agg_thread_in *in, st
 	if ((rc = take_rings(a, ct, n, vm, has_own, own_at)) < 0)
 		goto nomem;
 	count_stack(a, ct, n, vm, has_own, own_at, rs, 1, w, wu);
-	agg_shr_add(a->psh, s, in->state, w, wu32);
+	agg_shr_add(a->psh, s, in->state, w);
 	a->tick_flags |= in->state;
 	if (!t) {
 		make_room(a, NULL);
 		return 0;
 	}
-	agg_shr_add(t->sh, s, in->state, w, wu32);
+	agg_shr_add(t->sh, s, in->state, w);
+	if (!ct)
+		agg_shr_add_us(t->sh, s, in->state, wu32);
 	for (size_t k = 0; k < n; k++) {
 		size_t i = n - 1 - k;
 		t->cache[k].f = a->sf[i];
