@@ -67,12 +67,11 @@ struct sproc {
 	/* Per snapshot slot: the agg frames its thread gave last, for a
 	 * thread whose native stack and Python frames were both reused (it
 	 * has not run): the same merged stack, not built and named again.
-	 * Without records, only whose they were (kept false): the agg keeps
-	 * each thread's last stack and is told to count it again, so a
-	 * thousand idle threads are not a second copy of their stacks. */
+	 * Without records, only whose they were (v NULL): the agg keeps each
+	 * thread's last stack and is told to count it again, so a thousand
+	 * idle threads are not a second copy of their stacks. */
 	struct agg_cache {
 		pid_t tid;
-		bool kept;
 		struct mst_agg_frame_in *v;
 		size_t n, cap;
 	} * acache;
@@ -779,11 +778,11 @@ static void agg_frames(struct mst_sampler *s, struct sproc *p, size_t i,
 		}
 	}
 	struct agg_cache *c = i < p->nacache ? &p->acache[i] : NULL;
-	if (c && c->tid == t->tid && t->reused && t->py_reused && (c->kept || !s->nrecords)) {
-		/* Not kept: the agg's copy (feed builds them should it have
+	if (c && c->tid == t->tid && t->reused && t->py_reused && (c->v || !s->nrecords)) {
+		/* None kept: the agg's copy (feed builds them should it have
 		 * none). */
-		in->frames = c->kept ? c->v : NULL;
-		in->nframes = c->kept ? c->n : 0;
+		in->frames = c->v;
+		in->nframes = c->v ? c->n : 0;
 		in->unchanged = true;
 		return;
 	}
@@ -800,7 +799,6 @@ static void agg_frames(struct mst_sampler *s, struct sproc *p, size_t i,
 		free(c->v);
 		c->v = NULL;
 		c->n = c->cap = 0;
-		c->kept = false;
 		c->tid = t->tid;
 		return;
 	}
@@ -815,7 +813,6 @@ static void agg_frames(struct mst_sampler *s, struct sproc *p, size_t i,
 		    !(c->v[k].function = mst_strset_get(p->labels, c->v[k].function, 0, true)))
 			return;
 	c->n = in->nframes;
-	c->kept = true;
 	c->tid = t->tid;
 }
 

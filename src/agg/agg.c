@@ -156,16 +156,21 @@ static bool frame_matches(const struct mst_agg_frame_in *in, const struct frame 
 	       !strcmp(f->key.mod, in->module ? in->module : "");
 }
 
-/* What decides frame i's own counts: its input's marks, or, for a sample
- * told unchanged without frames (fin NULL), its cached ones. */
-static struct mst_agg_frame_in mark_of(const struct mst_agg_frame_in *fin, const struct thr *t,
-                                       size_t n, size_t i, const struct frame *f)
+/* What decides which frame of a stack has own counts in each view. */
+struct mark {
+	uint8_t kind;
+	bool folded, interp;
+};
+
+/* Frame i's marks: its input's, or, for a sample told unchanged without
+ * frames (fin NULL), those cached with it. */
+static struct mark mark_of(const struct mst_agg_frame_in *fin, const struct thr *t, size_t n,
+                           size_t i, const struct frame *f)
 {
 	if (fin)
-		return fin[i];
+		return (struct mark){fin[i].kind, fin[i].folded, fin[i].interp};
 	const struct cslot *c = &t->cache[n - 1 - i];
-	return (struct mst_agg_frame_in){
-	    .kind = (uint8_t)(f->key.flags & 1), .folded = c->folded, .interp = c->interp};
+	return (struct mark){(uint8_t)(f->key.flags & 1), c->folded, c->interp};
 }
 
 /* After a sample: what filled up makes room for what comes next. */
@@ -457,7 +462,7 @@ int mst_agg_add_thread(struct mst_agg *a, const struct mst_agg_thread_in *in, st
 	bool has_own[NVIEW] = {n > 0, false, false, false};
 	for (size_t i = 0; i < n; i++) {
 		struct frame *f = &a->ft[0].v[a->sf[i]], *fu = &a->ft[1].v[f->fn];
-		struct mst_agg_frame_in mk = mark_of(fin, t, n, i, f);
+		struct mark mk = mark_of(fin, t, n, i, f);
 		if (!mk.folded) {
 			f->unfolded = fu->unfolded = true;
 			if (!has_own[MST_AGG_VIEW_FOLDED]) {

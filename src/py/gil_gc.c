@@ -55,9 +55,10 @@ enum mst_py_fn_role mst_py_function_role(const char *func)
 }
 
 /* Where locked and last_holder of a struct _gil_runtime_state at base are
- * read from, in one read (they are 8 bytes apart in 3.7-3.15) so the pair
- * is consistent: len bytes at addr, the two at offsets locked and holder
- * of them. */
+ * read from, in one read so the pair is consistent: len bytes at addr, the
+ * two at offsets locked and holder of them. The layout table puts them
+ * side by side in every version it holds; a layout with them further
+ * apart than GIL_PAIR_MAX has no pair (the GIL is then not known). */
 #define GIL_PAIR_MAX 64
 struct gil_pair {
 	uint64_t addr;
