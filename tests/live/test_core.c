@@ -122,6 +122,17 @@ static char *frames_only(const char *dump)
 	return out;
 }
 
+/* The tid of the thread a --dump shows holding the GIL, or 0. */
+static pid_t gil_holder(const char *dump)
+{
+	for (const char *p = dump; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		size_t n = strcspn(p, "\n");
+		if (!strncmp(p, "Thread ", 7) && memmem(p, n, "holds GIL", 9))
+			return (pid_t)atol(p + 7);
+	}
+	return 0;
+}
+
 /* The first line where a and b differ, for the failure message. */
 static void first_diff(const char *a, const char *b, char *why, size_t len)
 {
@@ -419,7 +430,15 @@ START_TEST(gcore_every_python)
 	if (!why[0] && !pattern_local(saved, sizeof(saved)))
 		snprintf(why, sizeof(why), "cannot set /proc/sys/kernel/core_pattern (needs root)");
 	if (!why[0]) {
-		kill(t.pid, SIGSEGV);
+		/* The signal goes to the thread that holds the GIL, the one
+		 * running when stopped: it takes it on waking, before any
+		 * instruction of its own. Sent to the process, another thread
+		 * may take it, and the kernel then stops the GIL holder for
+		 * its dump only after it has run on a little (a busy machine
+		 * gives it time to move to the next instruction). */
+		pid_t holder = gil_holder(live);
+		if (holder <= 0 || tgkill(t.pid, holder, SIGSEGV) != 0)
+			kill(t.pid, SIGSEGV);
 		kill(t.pid, SIGCONT);
 		int st = 0;
 		pid_t w = waitpid(t.pid, &st, 0);
