@@ -193,6 +193,25 @@ static bool thread_now(struct mst_snapshot *s, struct mst_proc *p,
 	return true;
 }
 
+/* The newest sample since the last take that copied every word the GIL and
+ * the collector are read from (NULL: none). */
+static const struct mst_bpf_sample *newest_sample(const struct mst_snapshot *s,
+                                                  const struct mst_snap_samples *src)
+{
+	const struct mst_py_capture *c = src->cap;
+	if (!c || !c->nfixed || c->nfixed > MST_BPF_FIXED)
+		return NULL;
+	uint32_t all = (1u << c->nfixed) - 1;
+	const struct mst_bpf_sample *at = NULL;
+	for (size_t i = 0; i < s->nthreads; i++) {
+		bool fresh = false;
+		const struct mst_bpf_sample *x = src->get(src->ctx, s->threads[i].tid, &fresh);
+		if (fresh && (x->nfixed_ok & all) == all && (!at || x->time_ns > at->time_ns))
+			at = x;
+	}
+	return at;
+}
+
 int mst_snapshot_take_sampled(struct mst_proc *p, struct mst_unwinder *u, struct mst_py *py,
                               const struct mst_err *py_err, const struct mst_snap_samples *src,
                               unsigned flags, struct mst_snapshot **out, struct mst_err *err)
@@ -237,8 +256,18 @@ int mst_snapshot_take_sampled(struct mst_proc *p, struct mst_unwinder *u, struct
 	struct mst_py_gil g = {0};
 	bool gil = false;
 	if (py) {
+		/* Or both as the newest sample since the last take copied
+		 * them, less than an interval ago: the tick is that instant,
+		 * and a 1 kHz tick saves the one read it would make. */
+		const struct mst_bpf_sample *at = newest_sample(s, src);
+		struct mst_perf_overlay o = {.s = at, .cap = src->cap, .live = *mst_py_reader(py)};
+		struct mst_reader old = {0};
+		if (at)
+			old = mst_py_swap_reader(py, mst_perf_overlay_reader(&o));
 		bool known, collecting;
 		gil = mst_py_read_gil_gc(py, &g, &known, &collecting) == 0 && g.known;
+		if (at)
+			mst_py_swap_reader(py, old);
 		s->gc_known |= known;
 		s->gc_collecting |= collecting;
 	}
