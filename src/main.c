@@ -77,6 +77,32 @@ static void on_signal(int sig)
 	cancel_signal = sig;
 }
 
+/* libunwind blocks every signal around each use of its cache of unwind
+ * rules, and unblocks them after: two rt_sigprocmask calls a step, over half
+ * the system calls of a 1 kHz tick. That guards a program that unwinds in its
+ * own signal handlers; msttop never does (its handlers set a flag or restore
+ * the terminal and die), so the library's calls are answered here, without
+ * the system call and without changing the mask. Every other caller's is
+ * made (this definition takes the place of libc's in the whole process).
+ * The library's code, found once at the start. */
+static uintptr_t unwind_lo, unwind_hi;
+
+int sigprocmask(int how, const sigset_t *restrict set, sigset_t *restrict old)
+{
+	uintptr_t from = (uintptr_t)__builtin_extract_return_addr(__builtin_return_address(0));
+	if (from >= unwind_lo && from < unwind_hi) {
+		if (old)
+			sigemptyset(old); /* only given back to the next call */
+		return 0;
+	}
+	int e = pthread_sigmask(how, set, old);
+	if (e) {
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
 /* The terminal as it was before curses took it, for the crash handler. */
 static struct termios saved_tty;
 static volatile sig_atomic_t tty_saved;
@@ -687,6 +713,7 @@ int main(int argc, char **argv)
 	const char *pid_arg = NULL;
 	struct options o = {0};
 	int c;
+	mst_unwind_text(&unwind_lo, &unwind_hi);
 	opterr = 0;
 	/* "+": options end at the first word that is not one, so that a
 	 * command's own options after -- (or without it) stay its own. */

@@ -6,6 +6,7 @@
 
 #include <elf.h>
 #include <libunwind.h>
+#include <link.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -683,4 +684,39 @@ int mst_unwind_memo(struct mst_unwinder *u, const struct mst_regs *regs,
 		*n = n2;
 	}
 	return rc;
+}
+
+struct text_at {
+	uintptr_t addr, lo, hi;
+};
+
+static int text_of(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	struct text_at *t = arg;
+	/* Not msttop itself: its own calls are never the library's. */
+	if (!info->dlpi_name || !info->dlpi_name[0])
+		return 0;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) && t->addr >= lo &&
+		    t->addr - lo < ph->p_memsz) {
+			t->lo = lo;
+			t->hi = lo + ph->p_memsz;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+bool mst_unwind_text(uintptr_t *lo, uintptr_t *hi)
+{
+	/* The object unw_step is in: the one whose steps lock its cache. */
+	struct text_at t = {.addr = (uintptr_t)(void *)unw_step};
+	if (!dl_iterate_phdr(text_of, &t))
+		return false;
+	*lo = t.lo;
+	*hi = t.hi;
+	return true;
 }

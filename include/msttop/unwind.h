@@ -29,6 +29,9 @@ int mst_unwinder_new_static(const struct mst_reader *r, const struct mst_maps *m
 void mst_unwinder_free(struct mst_unwinder *u);
 /* Forget what is known of the target's modules (after the maps changed). */
 void mst_unwinder_flush(struct mst_unwinder *u);
+/* Where in msttop the code of the libunwind that walks remote stacks lies
+ * ([*lo, *hi)); false if not found (linked statically, say). */
+bool mst_unwind_text(uintptr_t *lo, uintptr_t *hi);
 
 /* A copy of the top of a thread's stack, taken while it was stopped. */
 /* The most of a stack copied while a thread is stopped: enough for deep C
