@@ -53,7 +53,7 @@ struct sproc {
 	 * tick: the lookup walks dicts in the target and names rarely change. */
 	struct pyname {
 		pid_t tid;
-		char name[64];
+		char name[sizeof(((struct mst_thread_snap *)0)->pyname)];
 	} * pynames;
 	size_t npynames, pynames_cap;
 	/* The working directory, for the short form of its Python files
@@ -736,9 +736,10 @@ static void names(struct sproc *p, bool refresh)
 		for (size_t i = 0; i < snap->nthreads && p->npynames; i++) {
 			pid_t tid = snap->threads[i].tid;
 			size_t k = pyname_at(p->pynames, p->npynames, tid);
+			/* Copied whole, as kept: per thread per tick. */
 			if (k < p->npynames && p->pynames[k].tid == tid)
-				snprintf(snap->threads[i].pyname, sizeof(snap->threads[i].pyname),
-				         "%s", p->pynames[k].name);
+				memcpy(snap->threads[i].pyname, p->pynames[k].name,
+				       sizeof(snap->threads[i].pyname));
 		}
 		return;
 	}

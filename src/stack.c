@@ -3,8 +3,6 @@
 #include "msttop/stack.h"
 
 #include <errno.h>
-#include <inttypes.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,9 +34,22 @@ static void label_native(struct mst_stack *st, size_t i)
 	if (f->resolved && f->nat.func) {
 		f->label = f->nat.func;
 	} else if (f->resolved && f->nat.module) {
-		snprintf(st->labels[i], sizeof(st->labels[i]), "%s+0x%" PRIx64,
-		         mst_fmt_basename(f->nat.module), f->nat.module_off);
-		f->label = st->labels[i];
+		/* "module+0xoff", as snprintf would put it: per frame per
+		 * sample in a stripped program. */
+		char *l = st->labels[i], hex[16];
+		const char *base = mst_fmt_basename(f->nat.module);
+		size_t room = sizeof(st->labels[i]) - 1, n = strnlen(base, room), h = 0;
+		memcpy(l, base, n);
+		uint64_t off = f->nat.module_off;
+		do
+			hex[h++] = "0123456789abcdef"[off & 15];
+		while ((off >>= 4));
+		for (const char *c = "+0x"; *c && n < room; c++)
+			l[n++] = *c;
+		while (h && n < room)
+			l[n++] = hex[--h];
+		l[n] = '\0';
+		f->label = l;
 	} else {
 		f->label = "??";
 	}
@@ -53,15 +64,24 @@ static int mark_interp_own(struct mst_stack *st)
 	        0 ||
 	    mst_array_grow((void **)&st->own, &st->owncap, st->n ? st->n : 1, sizeof(*st->own)) < 0)
 		return -ENOMEM;
+	/* A module's class is a few string searches: the last one is kept,
+	 * since a stack's frames come in runs of one module. */
+	const char *last = NULL;
+	uint8_t last_cls = MST_AC_OTHER;
 	for (size_t i = 0; i < st->n; i++) {
 		const struct mst_frame *f = &st->v[i];
-		if (f->py)
+		const char *mod = f->resolved ? f->nat.module : NULL;
+		if (f->py) {
 			st->cls[i] = MST_AC_PYTHON;
-		else if (f->nkind != MST_NK_OTHER)
+		} else if (f->nkind != MST_NK_OTHER) {
 			st->cls[i] = MST_AC_INTERP;
-		else
-			st->cls[i] =
-			    (uint8_t)mst_attr_module_class(f->resolved ? f->nat.module : NULL);
+		} else {
+			if (!mod || mod != last) {
+				last = mod;
+				last_cls = (uint8_t)mst_attr_module_class(mod);
+			}
+			st->cls[i] = last_cls;
+		}
 	}
 	mst_attr_interp_own(st->cls, st->n, st->own);
 	for (size_t i = 0; i < st->n; i++)

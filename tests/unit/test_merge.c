@@ -5,6 +5,7 @@
 
 #include "msttop/merge.h"
 #include "msttop/stack.h"
+#include "msttop/symbols.h"
 #include "msttop/text.h"
 
 Suite *merge_suite(void);
@@ -182,6 +183,39 @@ START_TEST(stack_without_symbols)
 }
 END_TEST
 
+/* A module without symbols labels its frames "module+0xoffset", as
+ * snprintf's "%s+0x%lx" would, cut to the label's room. */
+START_TEST(stack_labels_module_offsets)
+{
+	char name[200], maps[400];
+	memset(name, 'm', sizeof(name) - 4);
+	memcpy(name + sizeof(name) - 4, ".so", 4);
+	snprintf(maps, sizeof(maps),
+	         "7f0000000000-7f0000100000 r-xp 00000000 fe:01 11 /nonexistent/libfoo.so\n"
+	         "7f0000200000-7f0000300000 r-xp 00000000 fe:01 12 /nonexistent/%s\n",
+	         name);
+	struct mst_symbols *sym;
+	struct mst_err e = {0};
+	ck_assert_int_eq(mst_symbols_open_maps(maps, &sym, &e), 0);
+	/* The offset of each pc, a return address or not. */
+	uint64_t pcs[] = {0x7f0000000000, 0x7f0000001abd, 0x7f00000fffff, 0x7f0000200011};
+	uint8_t nk[] = {N, N, N, N};
+	struct mst_thread_snap t = {.pcs = pcs, .npcs = 4, .nkinds = nk};
+	struct mst_stack st = {0};
+	ck_assert_int_eq(mst_stack_build(&st, &t, sym, MST_STACK_NATIVE), 0);
+	ck_assert_uint_eq(st.n, 4);
+	char want[96];
+	ck_assert_str_eq(st.v[0].label, "libfoo.so+0x0");
+	ck_assert_str_eq(st.v[1].label, "libfoo.so+0x1abd");
+	ck_assert_str_eq(st.v[2].label, "libfoo.so+0xfffff");
+	snprintf(want, sizeof(want), "%s+0x%x", name, 0x10);
+	ck_assert_str_eq(st.v[3].label, want);
+	ck_assert_uint_eq(strlen(st.v[3].label), sizeof(want) - 1);
+	mst_stack_fini(&st);
+	mst_symbols_close(sym);
+}
+END_TEST
+
 START_TEST(text_escapes)
 {
 	char out[128];
@@ -230,6 +264,7 @@ Suite *merge_suite(void)
 	tcase_add_test(tc, merge_no_python);
 	tcase_add_test(tc, merge_bounded_output);
 	tcase_add_test(tc, stack_without_symbols);
+	tcase_add_test(tc, stack_labels_module_offsets);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("text");
 	tcase_add_test(tc, text_escapes);
