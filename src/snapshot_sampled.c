@@ -255,11 +255,13 @@ int mst_snapshot_take_sampled(struct mst_proc *p, struct mst_unwinder *u, struct
 	 * thread list, kept between refreshes, does not read it). */
 	struct mst_py_gil g = {0};
 	bool gil = false;
+	const struct mst_bpf_sample *gil_at = NULL;
 	if (py) {
 		/* Or both as the newest sample since the last take copied
 		 * them, less than an interval ago: the tick is that instant,
 		 * and a 1 kHz tick saves the one read it would make. */
-		const struct mst_bpf_sample *at = newest_sample(s, src);
+		gil_at = newest_sample(s, src);
+		const struct mst_bpf_sample *at = gil_at;
 		struct mst_perf_overlay o = {.s = at, .cap = src->cap, .live = *mst_py_reader(py)};
 		struct mst_reader old = {0};
 		if (at)
@@ -317,6 +319,11 @@ int mst_snapshot_take_sampled(struct mst_proc *p, struct mst_unwinder *u, struct
 			t->holds_gil = g.locked && t->has_py && g.holder == t->tstate;
 			t->gil_left = held && g.locked && !t->holds_gil;
 		}
+		/* Blocked now, and it left its CPU after the sample the GIL
+		 * was read from: what that said of it is not of now. */
+		if (t->holds_gil && gil_at && !now->running && now->nr >= 0 && sc->have &&
+		    sc->k.switched && !sc->k.on_cpu && sc->k.off_ns > gil_at->time_ns)
+			t->holds_gil = false;
 		/* What the next take needs to know it has not run since. */
 		snap_memo_sched(&t->memo, sc, !now->running);
 		t->memo.state = t->state;

@@ -5,7 +5,7 @@
  * user registers, the top of its stack, its Python thread state and frame
  * chain and the GIL's state (src/perf/bpf-abi.h) into a ring buffer that
  * msttop drains at each tick. Another BPF program, on the scheduler's
- * switches, keeps each thread's registers as it leaves a CPU, for the
+ * switches, keeps each thread's registers and time as it leaves a CPU, for the
  * threads blocked in a system call, and whether each is on a CPU, in memory
  * msttop reads without a system call (mst_perf_task): a thread that has not
  * run since the last tick costs no read at all. The native
@@ -75,6 +75,8 @@ struct mst_perf_task {
 	uint64_t seq;
 	bool switched; /* it has, since it was followed; else nothing below */
 	bool on_cpu;   /* on a CPU now */
+	/* Off a CPU: since when (CLOCK_MONOTONIC, the samples' clock). */
+	uint64_t off_ns;
 	/* Off a CPU: its /proc state letter then (R preempted, S, D, T, t;
 	 * X exited), its system call then (running: preempted, as /proc
 	 * says of a runnable thread) and its user registers. */

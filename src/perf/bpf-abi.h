@@ -75,6 +75,7 @@ struct mst_bpf_task {
 	mst_u32 state; /* at its last switch out: 0 runnable (preempted), else
 	                * the kernel's sleeping/stopped/dead bits */
 	mst_u32 on_cpu, pad;
+	mst_u64 off_ns; /* its last switch out (CLOCK_MONOTONIC) */
 	/* Its user registers at its last switch out. */
 	mst_u64 regs[MST_BPF_NREGS];
 };

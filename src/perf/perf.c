@@ -557,6 +557,7 @@ bool mst_perf_task(void *ctx, pid_t tid, struct mst_perf_task *out)
 		c.tid = e->tid;
 		c.state = e->state;
 		c.on_cpu = e->on_cpu;
+		c.off_ns = e->off_ns;
 		for (size_t i = 0; i < MST_BPF_NREGS; i++)
 			c.regs[i] = e->regs[i];
 		__atomic_thread_fence(__ATOMIC_ACQUIRE);
@@ -574,6 +575,7 @@ bool mst_perf_task(void *ctx, pid_t tid, struct mst_perf_task *out)
 		return false; /* a slot just given to another thread */
 	out->switched = true;
 	out->on_cpu = c.on_cpu;
+	out->off_ns = c.on_cpu ? 0 : c.off_ns;
 	out->state = c.on_cpu ? 'R' : state_letter(c.state);
 	mst_arch_regs_from_sample(c.regs, &out->regs);
 	if (out->state == 'R') {

@@ -217,6 +217,7 @@ int BPF_PROG(on_switch, _Bool preempt, struct task_struct *prev, struct task_str
 		/* Preempted: runnable, whatever state it was about to sleep in. */
 		e->state = preempt ? 0 : prev->__state;
 		e->on_cpu = 0;
+		e->off_ns = bpf_ktime_get_ns();
 		if (r)
 			copy_regs(e->regs, prev, r);
 		WRITE_END(e);
