@@ -108,8 +108,9 @@ struct mst_perf_overlay {
 };
 struct mst_reader mst_perf_overlay_reader(struct mst_perf_overlay *o);
 
-/* The newest sample of each thread of one process, copied out of the ring
- * buffer by a drain, until the next take reads them (mst_snap_samples). */
+/* The samples of each thread of one process since the last take, copied
+ * out of the ring buffer by a drain (mst_snap_samples): the newest, and the
+ * older ones a tick replays (up to 16 a thread, the newest kept). */
 struct mst_perf_store;
 struct mst_perf_store *mst_perf_store_new(void);
 void mst_perf_store_free(struct mst_perf_store *st);
@@ -119,7 +120,11 @@ int mst_perf_store_put(struct mst_perf_store *st, const struct mst_bpf_sample *s
  * mst_perf_store_taken; NULL if none (the signature of
  * mst_snap_samples.get). */
 const struct mst_bpf_sample *mst_perf_store_get(void *st, pid_t tid, bool *fresh);
-/* A take has read the samples: none is fresh any more. */
+/* The newest sample of tid taken in (lo, hi] (CLOCK_MONOTONIC ns), NULL if
+ * none kept (the signature of mst_snap_samples.get_in). */
+const struct mst_bpf_sample *mst_perf_store_get_in(void *st, pid_t tid, uint64_t lo, uint64_t hi);
+/* A take has read the samples: none is fresh any more, and only each
+ * thread's newest is kept. */
 void mst_perf_store_taken(struct mst_perf_store *st);
 /* Forget the threads not in tids[0..n). */
 void mst_perf_store_keep(struct mst_perf_store *st, const pid_t *tids, size_t n);

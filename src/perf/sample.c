@@ -58,14 +58,19 @@ struct mst_reader mst_perf_overlay_reader(struct mst_perf_overlay *o)
 	return (struct mst_reader){.read = overlay_read, .ctx = o};
 }
 
-/* ---- the newest sample per thread ---- */
+/* ---- the samples of each thread since the last take ---- */
 
 /* Sorted by tid: a tick looks up every thread, and only a new thread
- * moves entries. */
+ * moves entries. Each keeps its samples since the last take, oldest first,
+ * up to STORE_QUEUE (the oldest make room), then only the newest; the
+ * buffers stay for the next ones. */
+#define STORE_QUEUE 16
+
 struct held {
 	pid_t tid;
 	bool fresh;
-	struct mst_bpf_sample *s;
+	uint8_t n, nbuf; /* samples kept, buffers allocated */
+	struct mst_bpf_sample *q[STORE_QUEUE];
 };
 
 struct mst_perf_store {
@@ -78,12 +83,18 @@ struct mst_perf_store *mst_perf_store_new(void)
 	return calloc(1, sizeof(struct mst_perf_store));
 }
 
+static void held_free(struct held *h)
+{
+	for (size_t k = 0; k < h->nbuf; k++)
+		free(h->q[k]);
+}
+
 void mst_perf_store_free(struct mst_perf_store *st)
 {
 	if (!st)
 		return;
 	for (size_t i = 0; i < st->n; i++)
-		free(st->v[i].s);
+		held_free(&st->v[i]);
 	free(st->v);
 	free(st);
 }
@@ -102,39 +113,60 @@ static struct held *held_of(struct mst_perf_store *st, pid_t tid)
 	return i < st->n && st->v[i].tid == tid ? &st->v[i] : NULL;
 }
 
+/* A buffer for h's next sample, at the end of its queue: a spare one, a
+ * new one, or the oldest sample's. NULL: out of memory. */
+static struct mst_bpf_sample *next_slot(struct held *h)
+{
+	if (h->n < h->nbuf)
+		return h->q[h->n++];
+	if (h->nbuf < STORE_QUEUE) {
+		struct mst_bpf_sample *b = malloc(sizeof(*b));
+		if (!b)
+			return NULL;
+		h->q[h->nbuf++] = b;
+		h->n++;
+		return b;
+	}
+	struct mst_bpf_sample *b = h->q[0];
+	memmove(&h->q[0], &h->q[1], (STORE_QUEUE - 1) * sizeof(h->q[0]));
+	h->q[STORE_QUEUE - 1] = b;
+	return b;
+}
+
 int mst_perf_store_put(struct mst_perf_store *st, const struct mst_bpf_sample *s)
 {
 	if (!st)
 		return 0;
 	struct held *h = held_of(st, (pid_t)s->tid);
 	if (!h) {
-		if (st->n == st->cap) {
-			size_t nc = st->cap ? 2 * st->cap : 8;
-			struct held *v = realloc(st->v, nc * sizeof(*v));
-			if (!v)
-				return -ENOMEM;
-			st->v = v;
-			st->cap = nc;
-		}
-		struct mst_bpf_sample *b = malloc(sizeof(*b));
-		if (!b)
+		if (mst_array_grow((void **)&st->v, &st->cap, st->n + 1, sizeof(*st->v)) < 0)
 			return -ENOMEM;
 		size_t at = lower_bound(st, (pid_t)s->tid);
 		memmove(&st->v[at + 1], &st->v[at], (st->n - at) * sizeof(*st->v));
 		st->n++;
 		h = &st->v[at];
-		*h = (struct held){.tid = (pid_t)s->tid, .s = b};
+		*h = (struct held){.tid = (pid_t)s->tid};
 	}
+	struct mst_bpf_sample *b = next_slot(h);
+	if (!b)
+		return -ENOMEM;
 	/* What the sample holds, not the whole record: the fixed part, the
 	 * frames copied, the stack copied. */
 	size_t nf = s->nframes < MST_BPF_FRAMES ? s->nframes : MST_BPF_FRAMES;
 	size_t sl = s->stack_len < sizeof(s->stack) ? s->stack_len : sizeof(s->stack);
-	memcpy(h->s, s, offsetof(struct mst_bpf_sample, frames));
-	memcpy(h->s->frames, s->frames, nf * sizeof(s->frames[0]));
-	memcpy(h->s->codes, s->codes, nf * sizeof(s->codes[0]));
-	memcpy(h->s->stack, s->stack, sl);
-	h->s->nframes = (mst_u32)nf;
-	h->s->stack_len = (mst_u32)sl;
+	memcpy(b, s, offsetof(struct mst_bpf_sample, frames));
+	memcpy(b->frames, s->frames, nf * sizeof(s->frames[0]));
+	memcpy(b->codes, s->codes, nf * sizeof(s->codes[0]));
+	memcpy(b->stack, s->stack, sl);
+	b->nframes = (mst_u32)nf;
+	b->stack_len = (mst_u32)sl;
+	/* A thread runs on one CPU at a time: its samples come in order,
+	 * but a ring buffer shared by CPUs is not trusted to keep it. */
+	for (size_t k = h->n - 1; k > 0 && h->q[k - 1]->time_ns > h->q[k]->time_ns; k--) {
+		struct mst_bpf_sample *x = h->q[k];
+		h->q[k] = h->q[k - 1];
+		h->q[k - 1] = x;
+	}
 	h->fresh = true;
 	return 0;
 }
@@ -142,14 +174,36 @@ int mst_perf_store_put(struct mst_perf_store *st, const struct mst_bpf_sample *s
 const struct mst_bpf_sample *mst_perf_store_get(void *ctx, pid_t tid, bool *fresh)
 {
 	struct held *h = ctx ? held_of(ctx, tid) : NULL;
-	*fresh = h && h->fresh;
-	return h ? h->s : NULL;
+	*fresh = h && h->n && h->fresh;
+	return h && h->n ? h->q[h->n - 1] : NULL;
+}
+
+const struct mst_bpf_sample *mst_perf_store_get_in(void *ctx, pid_t tid, uint64_t lo, uint64_t hi)
+{
+	struct held *h = ctx ? held_of(ctx, tid) : NULL;
+	for (size_t k = h ? h->n : 0; k-- > 0;) {
+		uint64_t t = h->q[k]->time_ns;
+		if (t <= lo)
+			break;
+		if (t <= hi)
+			return h->q[k];
+	}
+	return NULL;
 }
 
 void mst_perf_store_taken(struct mst_perf_store *st)
 {
-	for (size_t i = 0; st && i < st->n; i++)
-		st->v[i].fresh = false;
+	for (size_t i = 0; st && i < st->n; i++) {
+		struct held *h = &st->v[i];
+		h->fresh = false;
+		if (h->n > 1) {
+			/* The newest first, the others spare. */
+			struct mst_bpf_sample *x = h->q[0];
+			h->q[0] = h->q[h->n - 1];
+			h->q[h->n - 1] = x;
+			h->n = 1;
+		}
+	}
 }
 
 static int cmp_tid(const void *a, const void *b)
@@ -178,7 +232,7 @@ void mst_perf_store_keep(struct mst_perf_store *st, const pid_t *tids, size_t n)
 		if (j < n && k[j] == st->v[i].tid)
 			st->v[out++] = st->v[i];
 		else
-			free(st->v[i].s);
+			held_free(&st->v[i]);
 	}
 	st->n = out;
 	free(k);

@@ -816,11 +816,12 @@ Suite *calltree_suite(void);
 Suite *record_suite(void);
 Suite *attrib_suite(void);
 Suite *prefetch_suite(void);
+Suite *perf_store_suite(void);
 
 int main(void)
 {
 	Suite *more[] = {merge_suite(),  agg_suite(),      format_suite(),     debugcache_suite(),
 	                 dwtab_suite(),  classify_suite(), agg_bounds_suite(), calltree_suite(),
-	                 record_suite(), attrib_suite(),   prefetch_suite()};
+	                 record_suite(), attrib_suite(),   prefetch_suite(),   perf_store_suite()};
 	return mst_check_main(unit_suite(), more, sizeof(more) / sizeof(more[0]));
 }
