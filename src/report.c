@@ -59,8 +59,11 @@ int mst_report_text(FILE *out, struct mst_sampler *s, size_t limit)
 	        "without stopping)\n",
 	        (unsigned long long)st.thread_stops);
 	if (st.backend == MST_BACKEND_PERF)
-		fprintf(out, "Sampler: perf (no thread stopped), %llu samples, %llu lost\n",
-		        (unsigned long long)st.perf_samples, (unsigned long long)st.perf_dropped);
+		fprintf(out,
+		        "Sampler: perf (no thread stopped), %llu samples, %llu lost; %llu ticks "
+		        "replayed from %llu samples\n",
+		        (unsigned long long)st.perf_samples, (unsigned long long)st.perf_dropped,
+		        (unsigned long long)st.replayed, (unsigned long long)st.replay_samples);
 	else if (st.backend_why[0])
 		fprintf(out, "Sampler: ptrace (not perf: %s)\n",
 		        mst_text_escape(st.backend_why, a, sizeof(a)));

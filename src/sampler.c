@@ -38,6 +38,13 @@
  * for again at each refresh (later, only when the code mapped changes). */
 #define PY_RETRY_NS (10 * SEC_NS)
 #define MAX_MERGED (MST_MAX_NATIVE_FRAMES * 4 + MST_PY_MAX_FRAMES)
+/* The perf back end wakes at most this often: the intervals in between are
+ * replayed from the samples the kernel kept (each thread's, at its own
+ * instant), up to BATCH_MAX of them. A wake costs more than a sample
+ * (system calls, every thread's state, cold caches): at 1 kHz, waking every
+ * interval cost the target about twice the CPU (bench section 7). */
+#define WAKE_NS (10 * 1000000ull)
+#define BATCH_MAX 16
 
 /* One process sampled: the target, or (--subprocesses) one of its
  * descendants. */
@@ -110,6 +117,9 @@ struct mst_sampler {
 	FILE *log;
 	bool paused;
 	uint64_t interval_ns, next_due, last_tick, last_refresh, last_memlog, started;
+	/* Perf back end: intervals a tick covers, the ones it slept through
+	 * replayed from their samples (WAKE_NS). */
+	unsigned batch;
 	uint64_t rate_t0, rate_ticks0;
 	uint64_t tick_ns_sum;
 	uint64_t steady_ns, steady_ticks; /* the first tick a second after the start */
@@ -303,6 +313,10 @@ static int choose_backend(struct mst_sampler *s, struct mst_err *err)
 	int rc = mst_perf_open(&po, &s->perf, &e);
 	if (rc == 0) {
 		s->st.backend = MST_BACKEND_PERF;
+		if (s->interval_ns < WAKE_NS)
+			s->batch = (unsigned)(WAKE_NS / s->interval_ns);
+		if (s->batch > BATCH_MAX)
+			s->batch = BATCH_MAX;
 		return 0;
 	}
 	if (s->o.backend == MST_BACKEND_PERF)
@@ -378,7 +392,7 @@ void mst_sampler_close(struct mst_sampler *s)
 
 uint64_t mst_sampler_next_due(const struct mst_sampler *s)
 {
-	return s->next_due;
+	return s->batch > 1 ? s->next_due + (s->batch - 1) * s->interval_ns : s->next_due;
 }
 
 struct mst_agg *mst_sampler_agg(struct mst_sampler *s)
@@ -908,18 +922,83 @@ static void perf_threads(struct mst_sampler *s, struct mst_perf *pf, struct spro
 	free(ts);
 }
 
+/* Feed every process's snapshot to the agg and the records as the instant
+ * now. */
+static void feed_all(struct mst_sampler *s, uint64_t now)
+{
+	uint64_t weight = s->last_tick && now > s->last_tick ? now - s->last_tick : s->interval_ns;
+	if (weight > 4 * s->interval_ns)
+		weight = 4 * s->interval_ns; /* a pause or a stall is not time spent */
+	s->last_tick = now;
+	mst_agg_begin(s->agg, now, weight);
+	for (size_t r = 0; r < s->nrecords; r++)
+		mst_record_begin(s->records[r], now, weight);
+	size_t nthreads = 0;
+	for (size_t i = 0; i < s->nprocs; i++)
+		if (!s->procs[i]->exited && s->procs[i]->rc == 0)
+			feed(s, s->procs[i], &nthreads);
+	mst_agg_end(s->agg);
+	for (size_t r = 0; r < s->nrecords; r++)
+		mst_record_end(s->records[r]);
+	s->st.threads = nthreads;
+}
+
+/* Instant at of a tick that slept through it (perf back end): each
+ * process's snapshot moved to at by the samples taken since the last
+ * instant (mst_snapshot_replay_sampled), fed as a tick. */
+static void replay(struct mst_sampler *s, uint64_t at)
+{
+	for (size_t i = 0; i < s->nprocs; i++) {
+		struct sproc *p = s->procs[i];
+		if (p->exited || p->rc < 0 || !p->snap)
+			continue;
+		struct mst_py *py = mst_target_py(p->tg);
+		struct mst_snap_samples src = {.get = mst_perf_store_get,
+		                               .get_in = mst_perf_store_get_in,
+		                               .ctx = p->store,
+		                               .cap = p->cap_ok ? &p->cap : NULL,
+		                               .task = mst_perf_task,
+		                               .task_ctx = s->perf};
+		s->st.replay_samples += mst_snapshot_replay_sampled(
+		    p->snap, mst_target_proc(p->tg), mst_target_unwinder(p->tg), py, &src,
+		    s->last_tick, at, s->verify_walks ? MST_SNAP_VERIFY_WALKS : 0);
+		mst_snapshot_classify(p->snap, py, mst_target_symbols(p->tg));
+	}
+	feed_all(s, at);
+	s->st.ticks++;
+	s->st.replayed++;
+}
+
 int mst_sampler_tick(struct mst_sampler *s, uint64_t now, struct mst_err *err)
 {
 	if (s->st.target_exited)
 		return -ESRCH;
 	/* Stay on schedule: the next tick is due one interval after this one
 	 * was due, unless we fell behind by more than an interval. */
+	uint64_t due = s->next_due;
 	s->next_due += s->interval_ns;
 	if (s->next_due < now)
 		s->next_due = now + s->interval_ns;
 	if (s->paused)
 		return 0;
 	uint64_t t0 = mst_clock_ns();
+	if (s->perf) {
+		int n = mst_perf_drain(s->perf, perf_put, s);
+		if (n < 0)
+			s->st.errors++;
+		/* The intervals slept through, from their samples; then this
+		 * one, taken now. Not those of a pause or a stall, which are
+		 * not time spent. */
+		if (s->batch > 1 && due + (uint64_t)s->batch * s->interval_ns < now)
+			due = now - (uint64_t)(s->batch - 1) * s->interval_ns;
+		for (unsigned k = 0; s->batch > 1 && s->last_tick && k < BATCH_MAX &&
+		                     due + s->interval_ns <= now && due > s->last_tick;
+		     k++, due += s->interval_ns)
+			replay(s, due);
+		s->next_due = due + s->interval_ns;
+		if (s->next_due < now)
+			s->next_due = now + s->interval_ns;
+	}
 	bool refresh = t0 - s->last_refresh >= REFRESH_NS || s->st.ticks == 0;
 	if (refresh) {
 		s->last_refresh = t0;
@@ -939,11 +1018,6 @@ int mst_sampler_tick(struct mst_sampler *s, uint64_t now, struct mst_err *err)
 		if (s->log && t0 - s->last_memlog >= MEMLOG_NS)
 			log_memory(s, t0);
 	}
-	if (s->perf) {
-		int n = mst_perf_drain(s->perf, perf_put, s);
-		if (n < 0)
-			s->st.errors++;
-	}
 	/* Every process's snapshot first: the tick is fed to the agg whole,
 	 * or not at all when the target is gone. */
 	for (size_t i = 0; i < s->nprocs; i++) {
@@ -958,6 +1032,7 @@ int mst_sampler_tick(struct mst_sampler *s, uint64_t now, struct mst_err *err)
 		/* One snapshot's memory serves every tick. */
 		if (s->perf) {
 			struct mst_snap_samples src = {.get = mst_perf_store_get,
+			                               .get_in = mst_perf_store_get_in,
 			                               .ctx = p->store,
 			                               .cap = p->cap_ok ? &p->cap : NULL,
 			                               .task = mst_perf_task,
@@ -996,21 +1071,7 @@ int mst_sampler_tick(struct mst_sampler *s, uint64_t now, struct mst_err *err)
 		else if (s->sched && refresh)
 			perf_threads(s, s->sched, p);
 	}
-	uint64_t weight = s->last_tick && now > s->last_tick ? now - s->last_tick : s->interval_ns;
-	if (weight > 4 * s->interval_ns)
-		weight = 4 * s->interval_ns; /* a pause or a stall is not time spent */
-	s->last_tick = now;
-	mst_agg_begin(s->agg, now, weight);
-	for (size_t r = 0; r < s->nrecords; r++)
-		mst_record_begin(s->records[r], now, weight);
-	size_t nthreads = 0;
-	for (size_t i = 0; i < s->nprocs; i++)
-		if (!s->procs[i]->exited && s->procs[i]->rc == 0)
-			feed(s, s->procs[i], &nthreads);
-	mst_agg_end(s->agg);
-	for (size_t r = 0; r < s->nrecords; r++)
-		mst_record_end(s->records[r]);
-	s->st.threads = nthreads;
+	feed_all(s, now);
 	s->st.ticks++;
 	uint64_t t1 = mst_clock_ns();
 	if (!s->steady_ns && now - s->started >= SEC_NS) {

@@ -1,6 +1,8 @@
-/* A snapshot from perf samples (mst_snapshot_take_sampled): no thread is
- * stopped. Each sample is decoded by the same unwinder and decoder as a
- * stopped thread, reading the sample's copies instead of the process. */
+/* A snapshot from perf samples (mst_snapshot_take_sampled), and the
+ * instants between two takes replayed from them (mst_snapshot_replay_sampled):
+ * no thread is stopped. Each sample is decoded by the same unwinder and
+ * decoder as a stopped thread, reading the sample's copies instead of the
+ * process. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -193,23 +195,61 @@ static bool thread_now(struct mst_snapshot *s, struct mst_proc *p,
 	return true;
 }
 
+/* Whether x copied every word the GIL and the collector are read from. */
+static bool gil_copied(const struct mst_py_capture *c, const struct mst_bpf_sample *x)
+{
+	if (!c || !c->nfixed || c->nfixed > MST_BPF_FIXED)
+		return false;
+	uint32_t all = (1u << c->nfixed) - 1;
+	return (x->nfixed_ok & all) == all;
+}
+
 /* The newest sample since the last take that copied every word the GIL and
  * the collector are read from (NULL: none). */
 static const struct mst_bpf_sample *newest_sample(const struct mst_snapshot *s,
                                                   const struct mst_snap_samples *src)
 {
 	const struct mst_py_capture *c = src->cap;
-	if (!c || !c->nfixed || c->nfixed > MST_BPF_FIXED)
+	if (!c)
 		return NULL;
-	uint32_t all = (1u << c->nfixed) - 1;
 	const struct mst_bpf_sample *at = NULL;
 	for (size_t i = 0; i < s->nthreads; i++) {
 		bool fresh = false;
 		const struct mst_bpf_sample *x = src->get(src->ctx, s->threads[i].tid, &fresh);
-		if (fresh && (x->nfixed_ok & all) == all && (!at || x->time_ns > at->time_ns))
+		if (fresh && gil_copied(c, x) && (!at || x->time_ns > at->time_ns))
 			at = x;
 	}
 	return at;
+}
+
+/* The GIL and the collector's flag as at (NULL: as they are now) copied
+ * them; true when the GIL is known. */
+static bool read_gil_gc(struct mst_snapshot *s, struct mst_py *py,
+                        const struct mst_snap_samples *src, const struct mst_bpf_sample *at,
+                        struct mst_py_gil *g)
+{
+	struct mst_perf_overlay o = {.s = at, .cap = src->cap, .live = *mst_py_reader(py)};
+	struct mst_reader old = {0};
+	if (at)
+		old = mst_py_swap_reader(py, mst_perf_overlay_reader(&o));
+	bool known, collecting;
+	bool ok = mst_py_read_gil_gc(py, g, &known, &collecting) == 0 && g->known;
+	if (at)
+		mst_py_swap_reader(py, old);
+	s->gc_known |= known;
+	s->gc_collecting |= collecting;
+	return ok;
+}
+
+/* The instant's GIL g given to t; held: whether t held it at the sample it
+ * is shown from. A tick is one instant: a sampled thread that held it then
+ * and does not now has dropped it since (its clock has not fired again,
+ * or fired before): it waits to take it back, and is not shown running
+ * Python without it. */
+static void gil_to(struct mst_thread_snap *t, const struct mst_py_gil *g, bool held)
+{
+	t->holds_gil = g->locked && t->has_py && g->holder == t->tstate;
+	t->gil_left = held && g->locked && !t->holds_gil;
 }
 
 int mst_snapshot_take_sampled(struct mst_proc *p, struct mst_unwinder *u, struct mst_py *py,
@@ -255,24 +295,14 @@ int mst_snapshot_take_sampled(struct mst_proc *p, struct mst_unwinder *u, struct
 	 * thread list, kept between refreshes, does not read it). */
 	struct mst_py_gil g = {0};
 	bool gil = false;
-	const struct mst_bpf_sample *gil_at = NULL;
-	if (py) {
-		/* Or both as the newest sample since the last take copied
-		 * them, less than an interval ago: the tick is that instant,
-		 * and a 1 kHz tick saves the one read it would make. */
-		gil_at = newest_sample(s, src);
-		const struct mst_bpf_sample *at = gil_at;
-		struct mst_perf_overlay o = {.s = at, .cap = src->cap, .live = *mst_py_reader(py)};
-		struct mst_reader old = {0};
-		if (at)
-			old = mst_py_swap_reader(py, mst_perf_overlay_reader(&o));
-		bool known, collecting;
-		gil = mst_py_read_gil_gc(py, &g, &known, &collecting) == 0 && g.known;
-		if (at)
-			mst_py_swap_reader(py, old);
-		s->gc_known |= known;
-		s->gc_collecting |= collecting;
-	}
+	/* Or both as the newest sample since the last take copied them, less
+	 * than an interval ago: the tick is that instant, and a 1 kHz tick
+	 * saves the one read it would make. */
+	const struct mst_bpf_sample *gil_at = py ? newest_sample(s, src) : NULL;
+	if (py)
+		gil = read_gil_gc(s, py, src, gil_at, &g);
+	s->gil = g;
+	s->gil_ok = gil;
 	/* With the GIL read once, each thread's reads leave it alone. */
 	unsigned pyf = gil ? SNAP_NO_GIL : 0;
 	for (size_t i = 0; i < s->nthreads; i++) {
@@ -309,16 +339,10 @@ int mst_snapshot_take_sampled(struct mst_proc *p, struct mst_unwinder *u, struct
 				}
 			}
 		}
-		/* A tick is one instant: the GIL is the one read with the
-		 * states (a recording's GIL spans never overlap). A sampled
-		 * thread that held it then and does not now has dropped it
-		 * since (its clock has not fired again, or fired before): it
-		 * waits to take it back, and is not shown running Python
-		 * without it. */
-		if (gil) {
-			t->holds_gil = g.locked && t->has_py && g.holder == t->tstate;
-			t->gil_left = held && g.locked && !t->holds_gil;
-		}
+		/* The GIL is the one read with the states (a recording's GIL
+		 * spans never overlap). */
+		if (gil)
+			gil_to(t, &g, held);
 		/* Blocked now, and it left its CPU after the sample the GIL
 		 * was read from: what that said of it is not of now. */
 		if (t->holds_gil && gil_at && !now->running && now->nr >= 0 && sc->have &&
@@ -350,4 +374,96 @@ out:
 		s->nthreads = 0;
 	}
 	return rc;
+}
+
+/* What a take's reset clears of a thread about to be decoded again: a
+ * sample leaves a field it does not set as a take would find it. */
+static void replay_reset(struct mst_thread_snap *t)
+{
+	snap_locals_drop(t);
+	t->npcs = t->npy = 0;
+	t->has_py = t->py_truncated = t->py_transient = false;
+	t->tstate = 0;
+	t->py_error = 0;
+	t->holds_gil = t->gil_left = false;
+	t->reused = t->py_reused = false;
+	t->states = 0;
+	t->pause_ns = 0;
+}
+
+size_t mst_snapshot_replay_sampled(struct mst_snapshot *s, struct mst_proc *p,
+                                   struct mst_unwinder *u, struct mst_py *py,
+                                   const struct mst_snap_samples *src, uint64_t lo, uint64_t hi,
+                                   unsigned flags)
+{
+	size_t decoded = 0;
+	if (!s || !src->get_in)
+		return 0;
+	const struct mst_bpf_sample *at = NULL;
+	bool sampled = false;
+	for (size_t i = 0; i < s->nthreads; i++) {
+		struct mst_thread_snap *t = &s->threads[i];
+		if (t->error)
+			continue;
+		struct mst_thread_memo *mm = &t->memo;
+		const struct mst_bpf_sample *smp = src->get_in(src->ctx, t->tid, lo, hi);
+		/* Off its CPU since before this instant, in a system call,
+		 * not run since, and last shown running (or sampled before it
+		 * left): where it blocked. */
+		struct mst_snap_sched sc = {0};
+		if ((smp || mm->sample_ns) && src->task &&
+		    src->task(src->task_ctx, t->tid, &sc.k) && sc.k.switched && !sc.k.on_cpu &&
+		    sc.k.off_ns <= hi && (!smp || smp->time_ns < sc.k.off_ns) &&
+		    !sc.k.sys.running && sc.k.sys.nr >= 0) {
+			sc.have = true;
+			sc.line = sc.k.sys;
+			replay_reset(t);
+			t->state = sc.k.state;
+			blocked(s, p, u, py, false, &sc, s->gil_ok ? SNAP_NO_GIL : 0, flags, t);
+			snap_memo_sched(mm, &sc, true);
+			mm->state = t->state;
+			mm->sched_line = sc.line;
+			continue;
+		}
+		if (smp) {
+			if (!sampled) {
+				/* The collector as this instant's samples saw it. */
+				s->gc_known = s->gc_collecting = false;
+				sampled = true;
+			}
+			replay_reset(t);
+			t->state = 'R';
+			from_sample(s, u, py, src, smp, true, flags, t);
+			decoded++;
+			if (gil_copied(src->cap, smp) && (!at || smp->time_ns > at->time_ns))
+				at = smp;
+			mm->state = 'R';
+			mm->sched_line = (struct mst_syscall_line){.running = true, .nr = -1};
+			continue;
+		}
+		/* As the last instant: its native stack and Python frames. */
+		t->reused = t->py_reused = true;
+		t->pause_ns = 0;
+	}
+	struct mst_py_gil g = s->gil;
+	bool gil = s->gil_ok;
+	if (py && at) {
+		gil = read_gil_gc(s, py, src, at, &g);
+		s->gil = g;
+		s->gil_ok = gil;
+	}
+	/* A thread shown blocked is as a take found it, or as a walk of this
+	 * replay found it: it may lose the GIL to this instant's holder, not
+	 * take it (one that has taken it since has not been sampled since:
+	 * shown waiting, not holding it from a stack that waits). */
+	for (size_t i = 0; gil && i < s->nthreads; i++) {
+		struct mst_thread_snap *t = &s->threads[i];
+		if (t->error)
+			continue;
+		if (t->memo.sample_ns)
+			gil_to(t, &g, t->memo.sample_gil);
+		else
+			t->holds_gil = t->holds_gil && g.locked && g.holder == t->tstate;
+	}
+	return decoded;
 }

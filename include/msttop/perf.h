@@ -4,14 +4,15 @@
  * attached that, when the clock fires, copies in that thread's context its
  * user registers, the top of its stack, its Python thread state and frame
  * chain and the GIL's state (src/perf/bpf-abi.h) into a ring buffer that
- * msttop drains at each tick. Another BPF program, on the scheduler's
- * switches, keeps each thread's registers and time as it leaves a CPU, for the
- * threads blocked in a system call, and whether each is on a CPU, in memory
- * msttop reads without a system call (mst_perf_task): a thread that has not
- * run since the last tick costs no read at all. The native
- * stack is walked over the copy and the Python frames decoded from the
- * copies by the same code as for a stopped thread, so both halves are of
- * one instant.
+ * msttop drains at each tick (above 100 Hz a tick covers several
+ * intervals, replayed from the samples kept: mst_snapshot_replay_sampled).
+ * Another BPF program, on the scheduler's switches, keeps each thread's
+ * registers and time as it leaves a CPU, for the threads blocked in a system
+ * call, and whether each is on a CPU, in memory msttop reads without a
+ * system call (mst_perf_task): a thread that has not run since the last tick
+ * costs no read at all. The native stack is walked over the copy and the
+ * Python frames decoded from the copies by the same code as for a stopped
+ * thread, so both halves are of one instant.
  *
  * A thread that does not run has no samples: the sampler takes it from
  * /proc (snapshot.h, mst_snapshot_take_sampled). Built only with libbpf,

@@ -75,6 +75,9 @@ struct mst_sampler_stats {
 	char sched_why[256];
 	uint64_t sched_unrun;                /* thread samples that read nothing for it */
 	uint64_t perf_samples, perf_dropped; /* perf: samples drained, lost */
+	/* perf above 100 Hz: instants a tick slept through and replayed, and
+	 * the thread samples decoded for them. */
+	uint64_t replayed, replay_samples;
 	/* With $MSTTOP_VERIFY_WALKS set: walks ended from a thread's last one
 	 * (unwind.h), stepped again to check, and those that differed (over
 	 * the threads of the last tick). */
@@ -96,7 +99,9 @@ void mst_sampler_close(struct mst_sampler *s);
  * take. 0 while the target lives. */
 size_t mst_sampler_reap(struct mst_sampler *s);
 
-/* Monotonic ns (CLOCK_MONOTONIC) when the next tick is due. */
+/* Monotonic ns (CLOCK_MONOTONIC) when the next tick is due. With the perf
+ * back end above 100 Hz, a tick is due every 10 ms and replays the
+ * intervals in between from their samples (stats: replayed). */
 uint64_t mst_sampler_next_due(const struct mst_sampler *s);
 /* Take one tick now (now_ns from CLOCK_MONOTONIC). Errors of single threads
  * are counted, not returned; returns -ESRCH once the target has exited

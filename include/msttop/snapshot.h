@@ -189,6 +189,9 @@ struct mst_snapshot {
 	bool *used;
 	size_t used_cap;
 	struct mst_snap_sched *sched; /* per thread, for a sampled or watched take */
+	/* A sampled take's GIL, for the replays after it (gil_ok: known). */
+	struct mst_py_gil gil;
+	bool gil_ok;
 	size_t sched_cap;
 	struct mst_snap_pyindex *pyindex; /* pt's, to match threads (snapshot.c) */
 	struct mst_py_threads pt;
@@ -258,6 +261,8 @@ struct mst_bpf_sample;
 struct mst_perf_task;
 struct mst_snap_samples {
 	const struct mst_bpf_sample *(*get)(void *ctx, pid_t tid, bool *fresh);
+	/* For a replay: tid's newest sample taken in (lo, hi], or NULL. */
+	const struct mst_bpf_sample *(*get_in)(void *ctx, pid_t tid, uint64_t lo, uint64_t hi);
 	void *ctx;
 	const struct mst_py_capture *cap; /* what the samples copied */
 	/* Optional: what the scheduler last saw of tid (mst_perf_task): its
@@ -277,6 +282,19 @@ struct mst_snap_samples {
 int mst_snapshot_take_sampled(struct mst_proc *p, struct mst_unwinder *u, struct mst_py *py,
                               const struct mst_err *py_err, const struct mst_snap_samples *src,
                               unsigned flags, struct mst_snapshot **out, struct mst_err *err);
+/* The instant hi of a sampled snapshot s, between its take and the next (a
+ * tick woken once for several intervals replays those it slept through, in
+ * order): a thread with a sample taken in (lo, hi] is that sample, decoded
+ * as a take does; one that left its CPU at or before hi, blocked in a system
+ * call, and has not run since is taken where it blocked, as a take does (a
+ * walk the next take finds still valid); every other thread is as the last
+ * instant left it (reused). The GIL and the collector are the newest such
+ * sample's, else the last instant's. Then classified like a take. Returns how
+ * many threads were decoded from a sample. */
+size_t mst_snapshot_replay_sampled(struct mst_snapshot *s, struct mst_proc *p,
+                                   struct mst_unwinder *u, struct mst_py *py,
+                                   const struct mst_snap_samples *src, uint64_t lo, uint64_t hi,
+                                   unsigned flags);
 void mst_snapshot_free(struct mst_snapshot *s);
 
 /* Whether pcs[k] of t is a return address, to be looked up at pc - 1. Without

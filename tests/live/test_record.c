@@ -325,9 +325,9 @@ static void *poll_held(void *arg)
  * thread of the target is ever stopped while msttop runs (its tasks are
  * polled all along), and -b says perf; on a machine without perf or BPF
  * this fails and says why. */
-static void record_check(const struct mst_interp *py, bool perf)
+static void record_check(const struct mst_interp *py, bool perf, const char *rate)
 {
-	const char *what = perf ? "perf" : "record";
+	const char *what = !perf ? "record" : rate ? "perf-fast" : "perf";
 	/* Every walk ended from a thread's last one is stepped again and
 	 * compared (unwind.h, mst_walk_memo): the shortcut must never change
 	 * a stack. Each test runs in its own process: the variable stays
@@ -364,6 +364,8 @@ static void record_check(const struct mst_interp *py, bool perf)
 	                      folded,
 	                      "--record",
 	                      trace,
+	                      rate ? "--rate" : NULL,
+	                      rate,
 	                      NULL};
 	char *out, *err, *text;
 	int recordings;
@@ -417,9 +419,17 @@ static void record_check(const struct mst_interp *py, bool perf)
 		sscanf(vw, "Walk check: %llu walks ended from the last one, %llu differed",
 		       &verified, &differed);
 	bool walks_ok = verified > 0 && differed == 0;
+	/* Fast: ticks replayed from samples, as many as the machine
+	 * allowed, but some (a tick sleeps 10 ms, an interval is 1 ms). */
+	unsigned long long replayed = 0, replay_samples = 0;
+	const char *rp = out ? strstr(out, " lost; ") : NULL;
+	if (rp)
+		sscanf(rp, " lost; %llu ticks replayed from %llu samples", &replayed,
+		       &replay_samples);
+	bool replays_ok = !rate || (replayed > 0 && replay_samples > 0);
 	bool ok = code == 0 && said && text && !f.bad && n > 0 && f.samples == n &&
 	          line_in_order(text, mq.path, 4) && !bad && line_in_order(text, spin_path, 3) &&
-	          trace_rc == 0 && !hp.held && walks_ok;
+	          trace_rc == 0 && !hp.held && walks_ok && replays_ok;
 	printf("RESULT %s %s %s\n", py->label, what, ok ? "ok" : "FAIL");
 	printf("%s %s: %llu walks ended from the last one, stepped again: %llu differed\n",
 	       py->label, what, verified, vw ? differed : 0);
@@ -434,6 +444,11 @@ static void record_check(const struct mst_interp *py, bool perf)
 	              py->label, verified, differed, out);
 	ck_assert_msg(!hp.held, "%s: a thread of the target was held under perf: %s", py->label,
 	              hp.what);
+	if (rate)
+		printf("%s %s: %llu ticks replayed from %llu samples\n", py->label, what, replayed,
+		       replay_samples);
+	ck_assert_msg(replays_ok, "%s: at %s Hz, no tick replayed from samples:\n%s", py->label,
+	              rate ? rate : "", out);
 	ck_assert_msg(text, "%s: no collapsed file", py->label);
 	ck_assert_msg(!f.bad, "%s: a collapsed line that is not 'stack count': %s", py->label,
 	              f.bad_line);
@@ -460,7 +475,7 @@ START_TEST(record_every_python)
 {
 	const struct mst_interp *py = interp_at(_i);
 	ck_assert_msg(py, "no interpreter %d", _i);
-	record_check(py, false);
+	record_check(py, false, NULL);
 }
 END_TEST
 
@@ -468,7 +483,17 @@ START_TEST(perf_every_python)
 {
 	const struct mst_interp *py = interp_at(_i);
 	ck_assert_msg(py, "no interpreter %d", _i);
-	record_check(py, true);
+	record_check(py, true, NULL);
+}
+END_TEST
+
+/* The same at 1 kHz: the perf back end wakes every 10 ms and replays the
+ * instants in between from their samples (mst_snapshot_replay_sampled). */
+START_TEST(perf_fast_every_python)
+{
+	const struct mst_interp *py = interp_at(_i);
+	ck_assert_msg(py, "no interpreter %d", _i);
+	record_check(py, true, "1000");
 }
 END_TEST
 
@@ -983,6 +1008,10 @@ static Suite *record_suite(void)
 	tcase_set_timeout(tp, 300);
 	tcase_add_loop_test(tp, perf_every_python, 0, n ? (int)n : 1);
 	suite_add_tcase(s, tp);
+	TCase *tq = tcase_create("perf_fast");
+	tcase_set_timeout(tq, 300);
+	tcase_add_loop_test(tq, perf_fast_every_python, 0, n ? (int)n : 1);
+	suite_add_tcase(s, tq);
 	TCase *tm = tcase_create("many");
 	tcase_set_timeout(tm, 900);
 	tcase_add_loop_test(tm, many_threads, 0, n ? 6 : 1);
