@@ -943,6 +943,17 @@ static void feed_all(struct mst_sampler *s, uint64_t now)
 	s->st.threads = nthreads;
 }
 
+/* What a sampled take or replay of p reads its samples from. */
+static struct mst_snap_samples samples_of(struct mst_sampler *s, struct sproc *p)
+{
+	return (struct mst_snap_samples){.get = mst_perf_store_get,
+	                                 .get_in = mst_perf_store_get_in,
+	                                 .ctx = p->store,
+	                                 .cap = p->cap_ok ? &p->cap : NULL,
+	                                 .task = mst_perf_task,
+	                                 .task_ctx = s->perf};
+}
+
 /* Instant at of a tick that slept through it (perf back end): each
  * process's snapshot moved to at by the samples taken since the last
  * instant (mst_snapshot_replay_sampled), fed as a tick. */
@@ -953,12 +964,7 @@ static void replay(struct mst_sampler *s, uint64_t at)
 		if (p->exited || p->rc < 0 || !p->snap)
 			continue;
 		struct mst_py *py = mst_target_py(p->tg);
-		struct mst_snap_samples src = {.get = mst_perf_store_get,
-		                               .get_in = mst_perf_store_get_in,
-		                               .ctx = p->store,
-		                               .cap = p->cap_ok ? &p->cap : NULL,
-		                               .task = mst_perf_task,
-		                               .task_ctx = s->perf};
+		struct mst_snap_samples src = samples_of(s, p);
 		s->st.replay_samples += mst_snapshot_replay_sampled(
 		    p->snap, mst_target_proc(p->tg), mst_target_unwinder(p->tg), py, &src,
 		    s->last_tick, at, s->verify_walks ? MST_SNAP_VERIFY_WALKS : 0);
@@ -1031,12 +1037,7 @@ int mst_sampler_tick(struct mst_sampler *s, uint64_t now, struct mst_err *err)
 		                      (s->verify_walks ? MST_SNAP_VERIFY_WALKS : 0);
 		/* One snapshot's memory serves every tick. */
 		if (s->perf) {
-			struct mst_snap_samples src = {.get = mst_perf_store_get,
-			                               .get_in = mst_perf_store_get_in,
-			                               .ctx = p->store,
-			                               .cap = p->cap_ok ? &p->cap : NULL,
-			                               .task = mst_perf_task,
-			                               .task_ctx = s->perf};
+			struct mst_snap_samples src = samples_of(s, p);
 			p->rc = mst_snapshot_take_sampled(
 			    mst_target_proc(p->tg), mst_target_unwinder(p->tg), py,
 			    mst_target_py_error(p->tg, NULL), &src, names_flag, &p->snap, &e);
