@@ -295,9 +295,10 @@ int mst_snapshot_take_sampled(struct mst_proc *p, struct mst_unwinder *u, struct
 	 * thread list, kept between refreshes, does not read it). */
 	struct mst_py_gil g = {0};
 	bool gil = false;
-	/* Or both as the newest sample since the last take copied them, less
-	 * than an interval ago: the tick is that instant, and a 1 kHz tick
-	 * saves the one read it would make. */
+	/* Or both as the newest sample since the last take copied them: the
+	 * tick is that instant (while a thread runs, its samples are an
+	 * interval apart), and a 1 kHz tick saves the one read it would
+	 * make. */
 	const struct mst_bpf_sample *gil_at = py ? newest_sample(s, src) : NULL;
 	if (py)
 		gil = read_gil_gc(s, py, src, gil_at, &g);
