@@ -901,6 +901,12 @@ int mst_snapshot_take_watched(struct mst_proc *p, struct mst_unwinder *u, struct
 		else
 			mst_proc_resume(p, t->tid);
 		t->pause_ns = mst_clock_ns() - t0;
+		/* The timeout is for the waits: the time this thread's read
+		 * took is not time the others were waited for (a thread with
+		 * megabytes of locals, read under valgrind, took more than the
+		 * whole timeout, and a thread that had stopped long before was
+		 * reported as not stopping). */
+		deadline += t->pause_ns;
 		if (t->pause_ns <= 1)
 			t->pause_ns = 2;
 		/* After the resume: what the walk read, for the next take (a
