@@ -896,30 +896,47 @@ static void perf_put(void *ctx, const struct mst_bpf_sample *smp)
 	}
 }
 
+/* Of a thread's stack, what a sample copies: its walks' need and room to
+ * spare (a quarter, and 512 bytes), in 256-byte steps so that a need that
+ * wanders a little costs no system call. */
+static uint32_t stack_bytes(uint32_t need)
+{
+	if (!need)
+		return 0;
+	uint64_t b = ((uint64_t)need + need / 4 + 512 + 255) & ~(uint64_t)255;
+	return b < MST_BPF_STACK_PAGES_MAX * 4096 ? (uint32_t)b : MST_BPF_STACK_PAGES_MAX * 4096;
+}
+
 /* At a refresh, after the snapshot: every thread of p sampled, each with
- * its Python thread state (as the snapshot matched it). */
+ * its Python thread state (as the snapshot matched it) and its stack's
+ * need. */
 static void perf_threads(struct mst_sampler *s, struct mst_perf *pf, struct sproc *p)
 {
 	struct mst_snapshot *snap = p->snap;
-	pid_t *tids = malloc((snap->nthreads ? snap->nthreads : 1) * sizeof(*tids));
-	uint64_t *ts = malloc((snap->nthreads ? snap->nthreads : 1) * sizeof(*ts));
+	size_t cap = snap->nthreads ? snap->nthreads : 1;
+	struct mst_perf_thread *th = malloc(cap * sizeof(*th));
+	pid_t *tids = malloc(cap * sizeof(*tids));
 	size_t n = 0;
-	for (size_t i = 0; tids && ts && i < snap->nthreads; i++) {
-		if (snap->threads[i].error == -ESRCH)
+	for (size_t i = 0; th && tids && i < snap->nthreads; i++) {
+		const struct mst_thread_snap *t = &snap->threads[i];
+		if (t->error == -ESRCH)
 			continue;
-		tids[n] = snap->threads[i].tid;
-		ts[n++] = snap->threads[i].has_py ? snap->threads[i].tstate : 0;
+		tids[n] = t->tid;
+		th[n++] = (struct mst_perf_thread){
+		    .tid = t->tid,
+		    .tstate = t->has_py ? t->tstate : 0,
+		    .stack_bytes = t->memo.tid == t->tid ? stack_bytes(t->memo.stack_need) : 0};
 	}
 	struct mst_err e = {0};
-	if (tids && ts) {
-		if (mst_perf_threads(pf, p->info.pid, tids, ts, n, &e) < 0) {
+	if (th && tids) {
+		if (mst_perf_threads(pf, p->info.pid, th, n, &e) < 0) {
 			s->st.errors++;
 			logf_(s, "%s", e.msg);
 		}
 		mst_perf_store_keep(p->store, tids, n);
 	}
+	free(th);
 	free(tids);
-	free(ts);
 }
 
 /* Feed every process's snapshot to the agg and the records as the instant

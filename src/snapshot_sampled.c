@@ -65,7 +65,12 @@ static void from_sample(struct mst_snapshot *s, struct mst_unwinder *u, struct m
 	if (u)
 		snap_walk(s, u, t, &copy, snap_walk_memo(t, flags));
 	mm->sys = (struct mst_syscall_line){.running = true};
+	uint32_t need = mm->tid == t->tid ? mm->stack_need - mm->stack_need / 64 : 0;
 	snap_memo_walk(t, &copy);
+	uint64_t from = mst_stack_copy_base(&t->regs), reach = copy.base + copy.reach;
+	if (reach > from && reach - from > need)
+		need = (uint32_t)(reach - from < UINT32_MAX ? reach - from : UINT32_MAX);
+	mm->stack_need = need;
 	mm->regs = t->regs;
 	mm->npcs = t->npcs;
 	mm->sample_ns = smp->time_ns;

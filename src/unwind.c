@@ -259,6 +259,9 @@ static int access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *val, int
 	if (write)
 		return -UNW_EREADONLYREG; /* we never write the target */
 	struct mst_stack_copy *st = u->stack;
+	if (st && addr >= st->base && addr - st->base < MST_STACK_COPY_MAX &&
+	    addr - st->base + sizeof(*val) > st->reach)
+		st->reach = addr - st->base + sizeof(*val);
 	/* Deeper than the copy but within its room: copy the next stretch
 	 * (the thread is still stopped) rather than read word by word. */
 	if (st && u->proc && !st->at_end && addr >= st->base + st->len &&

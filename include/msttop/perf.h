@@ -35,8 +35,10 @@ struct mst_bpf_sample;
 struct mst_perf;
 
 struct mst_perf_opts {
-	double rate_hz;       /* samples per second of a thread's CPU time */
-	unsigned stack_pages; /* top of the stack copied, 1..8 pages */
+	double rate_hz; /* samples per second of a thread's CPU time */
+	/* Top of the stack copied, 1..8 pages, for a thread whose need is
+	 * not known yet (mst_perf_thread.stack_bytes). */
+	unsigned stack_pages;
 	/* No sampling, only the scheduler program's record of each thread
 	 * (mst_perf_task): how the ptrace back end learns that a thread has
 	 * not run since the last tick without a read per thread. */
@@ -56,11 +58,20 @@ int mst_perf_watch(struct mst_perf *pf, pid_t pid, const struct mst_py_capture *
                    struct mst_err *err);
 /* Stop sampling pid: its events are closed. */
 void mst_perf_unwatch(struct mst_perf *pf, pid_t pid);
-/* The threads of pid to sample now, each with its Python thread state (0:
- * none known): events are opened for new threads and closed for those
- * gone. A thread that exits meanwhile is skipped. */
-int mst_perf_threads(struct mst_perf *pf, pid_t pid, const pid_t *tids, const uint64_t *tstates,
-                     size_t n, struct mst_err *err);
+/* A thread to sample, and what its samples copy. */
+struct mst_perf_thread {
+	pid_t tid;
+	uint64_t tstate; /* its Python thread state; 0: none known */
+	/* Bytes of its stack from sp minus the red zone (its walks' need,
+	 * mst_thread_memo.stack_need, with room to spare); 0: not known, the
+	 * opts' pages. A walk reads what lies beyond from the process. */
+	uint32_t stack_bytes;
+};
+
+/* The threads of pid to sample now: events are opened for new threads and
+ * closed for those gone. A thread that exits meanwhile is skipped. */
+int mst_perf_threads(struct mst_perf *pf, pid_t pid, const struct mst_perf_thread *th, size_t n,
+                     struct mst_err *err);
 
 /* Hand each sample written since the last drain to fn (the sample is the
  * ring buffer's until fn returns). Returns how many, or a negative code. */

@@ -72,6 +72,12 @@ struct mst_thread_memo {
 	/* The sample whose walk (regs, npcs) and Python frames the slot
 	 * holds, with its GIL then (0: none). */
 	uint64_t sample_ns;
+	/* Bytes of its stack from sp minus the red zone that its sampled
+	 * walks read (mst_stack_copy.reach), the most of the recent ones:
+	 * the most of a walk, decaying by 1/64 a walk (after a deep call,
+	 * about 45 walks to halve). How much a sample copies
+	 * (mst_perf_thread.stack_bytes). */
+	uint32_t stack_need;
 	bool sample_gil;
 	bool sample_transient; /* its Python frames were caught mid-change */
 	/* Its last walk, to end the next one early (mst_unwind_memo): every

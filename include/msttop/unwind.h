@@ -46,6 +46,10 @@ struct mst_stack_copy {
 	bool at_end;   /* a copy stopped at unreadable memory: no more */
 	uint8_t *data;
 	size_t used; /* bytes from base the walk read (set by mst_unwind) */
+	/* Bytes from base to the furthest stack word the walk read, in the
+	 * copy or, past a copy that could not grow, from the process: what
+	 * a copy taken ahead of the walk (a perf sample's) should hold. */
+	size_t reach;
 	/* Optional (reads NULL: not kept): the offsets from base of the
 	 * stack words the walk read, in order; nreads > reads_max means some
 	 * were not kept. The walk is a function of these words, the

@@ -21,8 +21,10 @@ typedef int32_t mst_s32;
 typedef uint64_t mst_u64;
 #endif
 
-/* The top of the stack copied, in pages from the page holding sp (minus
- * the red zone): deeper frames are read from the process afterwards. */
+/* The most of the stack copied (mst_bpf_thread.stack_bytes), or, for a
+ * thread whose need is not known yet, the pages copied from the page
+ * holding sp (minus the red zone): deeper frames are read from the process
+ * afterwards. */
 #define MST_BPF_STACK_PAGES_MAX 8
 /* Python frames copied per sample; deeper ones are read afterwards. */
 #define MST_BPF_FRAMES 64
@@ -80,8 +82,18 @@ struct mst_bpf_task {
 	mst_u64 regs[MST_BPF_NREGS];
 };
 
-/* Per process (hash map keyed by tgid). The thread state of each thread
- * comes from another map (tid -> tstate), filled by msttop at refreshes. */
+/* Per sampled thread (hash map "threads", keyed by tid), set by msttop at
+ * refreshes: its Python thread state, and how much of its stack to copy. */
+struct mst_bpf_thread {
+	mst_u64 tstate; /* 0: none known */
+	/* Bytes from sp minus the red zone that its recent walks read: the
+	 * copy is exactly that, in one read (a few hundred bytes to a few
+	 * KiB for most threads); 0: not known yet, config pages. */
+	mst_u32 stack_bytes;
+	mst_u32 pad;
+};
+
+/* Per process (hash map keyed by tgid). */
 struct mst_bpf_config {
 	mst_u32 stack_pages; /* 1..MST_BPF_STACK_PAGES_MAX */
 	mst_u32 ts_len;      /* bytes of the thread state copied */
@@ -108,7 +120,7 @@ struct mst_bpf_sample {
 	mst_u32 pid, tid;
 	mst_u64 time_ns; /* CLOCK_MONOTONIC */
 	mst_u64 regs[MST_BPF_NREGS];
-	mst_u64 stack_base;             /* address of stack[0], page-aligned */
+	mst_u64 stack_base;             /* address of stack[0] */
 	mst_u32 stack_len;              /* bytes copied */
 	mst_u32 nframes;                /* frames copied */
 	mst_u64 tstate;                 /* 0: no thread state known for tid */

@@ -49,13 +49,12 @@ void mst_perf_unwatch(struct mst_perf *pf, pid_t pid)
 	(void)pid;
 }
 
-int mst_perf_threads(struct mst_perf *pf, pid_t pid, const pid_t *tids, const uint64_t *tstates,
-                     size_t n, struct mst_err *err)
+int mst_perf_threads(struct mst_perf *pf, pid_t pid, const struct mst_perf_thread *th, size_t n,
+                     struct mst_err *err)
 {
 	(void)pf;
 	(void)pid;
-	(void)tids;
-	(void)tstates;
+	(void)th;
 	(void)n;
 	return mst_perf_available(err);
 }
@@ -108,8 +107,8 @@ void mst_perf_stats(const struct mst_perf *pf, struct mst_perf_stats *out)
 struct pthread_ev {
 	pid_t tid;
 	int fd;
-	uint64_t tstate;
-	uint32_t slot; /* in tasks, or NO_SLOT */
+	struct mst_bpf_thread set; /* as in the map "threads" (tstate ~0: not yet) */
+	uint32_t slot;             /* in tasks, or NO_SLOT */
 };
 
 /* tid -> slot, sorted by tid: rebuilt when the threads change (refreshes),
@@ -271,7 +270,7 @@ static void close_ev(struct mst_perf *pf, struct pthread_ev *e)
 	if (e->fd >= 0)
 		close(e->fd);
 	__u32 k = (__u32)e->tid;
-	bpf_map_delete_elem(bpf_map__fd(pf->skel->maps.tstates), &k);
+	bpf_map_delete_elem(bpf_map__fd(pf->skel->maps.threads), &k);
 	if (e->slot != NO_SLOT) {
 		/* The program may still write the slot once before it sees the
 		 * deletion: a reader checks the slot's tid. */
@@ -436,19 +435,20 @@ static ssize_t ev_index(const struct pproc *p, size_t n, pid_t tid)
 	return lo < n && p->ev[lo].tid == tid ? (ssize_t)lo : -1;
 }
 
-int mst_perf_threads(struct mst_perf *pf, pid_t pid, const pid_t *tids, const uint64_t *tstates,
-                     size_t n, struct mst_err *err)
+int mst_perf_threads(struct mst_perf *pf, pid_t pid, const struct mst_perf_thread *th, size_t n,
+                     struct mst_err *err)
 {
 	struct pproc *p = find_proc(pf, pid);
 	if (!p)
 		return mst_err_set(err, -ENOENT, "perf back end: process %d is not watched",
 		                   (int)pid);
-	int map = bpf_map__fd(pf->skel->maps.tstates);
+	int map = bpf_map__fd(pf->skel->maps.threads);
 	/* Sorted, so that a thousand threads cost n log n, not n squared. */
 	pid_t *k = malloc((n ? n : 1) * sizeof(*k));
 	if (!k)
 		return mst_err_set(err, -ENOMEM, "out of memory");
-	memcpy(k, tids, n * sizeof(*k));
+	for (size_t j = 0; j < n; j++)
+		k[j] = th[j].tid;
 	if (n > 1)
 		qsort(k, n, sizeof(*k), cmp_pid);
 	/* Gone threads first: their slots are reused. */
@@ -466,9 +466,10 @@ int mst_perf_threads(struct mst_perf *pf, pid_t pid, const pid_t *tids, const ui
 	size_t known = p->nev; /* sorted; new events go after them */
 	int rc = 0;
 	for (size_t j = 0; j < n; j++) {
-		ssize_t ei = ev_index(p, known, tids[j]);
+		pid_t tid = th[j].tid;
+		ssize_t ei = ev_index(p, known, tid);
 		if (ei < 0) {
-			int fd = pf->switches_only ? -1 : open_event(pf, tids[j]);
+			int fd = pf->switches_only ? -1 : open_event(pf, tid);
 			if (fd == -ESRCH)
 				continue; /* exited meanwhile */
 			/* The others are still sampled; the first failure is said. */
@@ -476,7 +477,7 @@ int mst_perf_threads(struct mst_perf *pf, pid_t pid, const pid_t *tids, const ui
 				if (rc == 0)
 					rc = mst_err_set(
 					    err, fd, "perf back end: cannot sample thread %d: %s",
-					    (int)tids[j], strerror(-fd));
+					    (int)tid, strerror(-fd));
 				continue;
 			}
 			if (p->nev == p->cap) {
@@ -490,21 +491,24 @@ int mst_perf_threads(struct mst_perf *pf, pid_t pid, const pid_t *tids, const ui
 				p->cap = nc;
 			}
 			ei = (ssize_t)p->nev++;
-			p->ev[ei] = (struct pthread_ev){.tid = tids[j],
+			p->ev[ei] = (struct pthread_ev){.tid = tid,
 			                                .fd = fd,
-			                                .tstate = ~0ull,
-			                                .slot = take_slot(pf, tids[j])};
+			                                .set = {.tstate = ~0ull},
+			                                .slot = take_slot(pf, tid)};
 		}
 		struct pthread_ev *e = &p->ev[ei];
-		uint64_t ts = tstates && !pf->switches_only ? tstates[j] : 0;
-		if (ts != e->tstate) {
-			__u32 key = (__u32)tids[j];
-			__u64 v = ts;
-			if (ts)
+		struct mst_bpf_thread v = {0};
+		if (!pf->switches_only)
+			v = (struct mst_bpf_thread){.tstate = th[j].tstate,
+			                            .stack_bytes = th[j].stack_bytes};
+		/* A system call only when it changed: a thread's need settles. */
+		if (v.tstate != e->set.tstate || v.stack_bytes != e->set.stack_bytes) {
+			__u32 key = (__u32)tid;
+			if (v.tstate || v.stack_bytes)
 				bpf_map_update_elem(map, &key, &v, BPF_ANY);
 			else
 				bpf_map_delete_elem(map, &key);
-			e->tstate = ts;
+			e->set = v;
 		}
 	}
 	index_slots(pf);

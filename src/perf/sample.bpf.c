@@ -42,9 +42,9 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 65536);
-	__type(key, __u32);   /* tid */
-	__type(value, __u64); /* its Python thread state */
-} tstates SEC(".maps");
+	__type(key, __u32); /* tid */
+	__type(value, struct mst_bpf_thread);
+} threads SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -93,12 +93,12 @@ static __always_inline void copy_code(struct mst_bpf_sample *s, const struct mst
 		s->code_addr[i] = code;
 }
 
-static __always_inline void copy_python(struct mst_bpf_sample *s, const struct mst_bpf_config *c)
+static __always_inline void copy_python(struct mst_bpf_sample *s, const struct mst_bpf_config *c,
+                                        const struct mst_bpf_thread *th)
 {
-	__u64 *ts = bpf_map_lookup_elem(&tstates, &s->tid);
-	if (!ts || !*ts)
+	if (!th || !th->tstate)
 		return;
-	s->tstate = *ts;
+	s->tstate = th->tstate;
 	__u32 len = c->ts_len;
 	if (len == 0 || len > MST_BPF_TSTATE_MAX)
 		return;
@@ -145,10 +145,24 @@ static __always_inline void copy_fixed(struct mst_bpf_sample *s, const struct ms
 	}
 }
 
-static __always_inline void copy_stack(struct mst_bpf_sample *s, const struct mst_bpf_config *c)
+/* Each bpf_probe_read_user costs about as much as a page's copy: a thread
+ * whose need is known gets one read of what it needs, not a page more. */
+static __always_inline void copy_stack(struct mst_bpf_sample *s, const struct mst_bpf_config *c,
+                                       const struct mst_bpf_thread *th)
 {
 	__u64 sp = s->regs[MST_BPF_R_SP];
-	__u64 base = (sp > RED_ZONE ? sp - RED_ZONE : 0) & ~4095ull;
+	__u64 from = sp > RED_ZONE ? sp - RED_ZONE : 0;
+	__u32 want = th ? th->stack_bytes : 0;
+	if (want > sizeof(s->stack))
+		want = sizeof(s->stack);
+	/* Within its stack, which it read then; a read that fails (the
+	 * stack's end is nearer now) is made again page by page. */
+	if (want && bpf_probe_read_user(s->stack, want, (const void *)from) == 0) {
+		s->stack_base = from;
+		s->stack_len = want;
+		return;
+	}
+	__u64 base = from & ~4095ull;
 	s->stack_base = base;
 	/* Page by page: the last page of the stack ends the copy. */
 	for (int i = 0; i < MST_BPF_STACK_PAGES_MAX; i++) {
@@ -259,9 +273,11 @@ int sample(void *ctx)
 	s->ts_ok = 0;
 	s->nfixed_ok = 0;
 	s->deref_addr = s->deref_word = 0;
-	copy_stack(s, c);
-	copy_python(s, c);
+	struct mst_bpf_thread *th = bpf_map_lookup_elem(&threads, &s->tid);
+	copy_stack(s, c, th);
+	copy_python(s, c, th);
 	copy_fixed(s, c);
-	bpf_ringbuf_submit(s, 0);
+	/* msttop drains the ring on its own clock and never waits on it. */
+	bpf_ringbuf_submit(s, BPF_RB_NO_WAKEUP);
 	return 0;
 }
