@@ -122,7 +122,9 @@ struct mst_reader mst_perf_overlay_reader(struct mst_perf_overlay *o);
 
 /* The samples of each thread of one process since the last take, copied
  * out of the ring buffer by a drain (mst_snap_samples): the newest, and the
- * older ones a tick replays (up to 16 a thread, the newest kept). */
+ * older ones a tick replays (up to MST_PERF_STORE_QUEUE a thread, the
+ * newest kept): as many as the sampler replays at a wake. */
+#define MST_PERF_STORE_QUEUE 32
 struct mst_perf_store;
 struct mst_perf_store *mst_perf_store_new(void);
 void mst_perf_store_free(struct mst_perf_store *st);

@@ -100,7 +100,7 @@ void mst_sampler_close(struct mst_sampler *s);
 size_t mst_sampler_reap(struct mst_sampler *s);
 
 /* Monotonic ns (CLOCK_MONOTONIC) when the next tick is due. With the perf
- * back end above 100 Hz, a tick is due every 10 ms and replays the
+ * back end above 100 Hz, a tick is due every 20 ms and replays the
  * intervals in between from their samples (stats: replayed). */
 uint64_t mst_sampler_next_due(const struct mst_sampler *s);
 /* Take one tick now (now_ns from CLOCK_MONOTONIC). Errors of single threads

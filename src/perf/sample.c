@@ -64,7 +64,7 @@ struct mst_reader mst_perf_overlay_reader(struct mst_perf_overlay *o)
  * moves entries. Each keeps its samples since the last take, oldest first,
  * up to STORE_QUEUE (the oldest make room), then only the newest; the
  * buffers stay for the next ones. */
-#define STORE_QUEUE 16
+#define STORE_QUEUE MST_PERF_STORE_QUEUE
 
 struct held {
 	pid_t tid;

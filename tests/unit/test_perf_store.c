@@ -57,14 +57,16 @@ START_TEST(store_instants)
 	ck_assert_uint_eq(s->regs[0], 3000);
 	ck_assert_ptr_null(mst_perf_store_get_in(st, 7, 0, 2999));
 	/* More than a queue holds: the oldest make room, in order. */
-	for (uint64_t t = 4000; t < 4000 + 40 * 100; t += 100)
+	const uint64_t n = MST_PERF_STORE_QUEUE + 24, end = 4000 + n * 100;
+	const uint64_t first = end - MST_PERF_STORE_QUEUE * 100; /* the oldest kept */
+	for (uint64_t t = 4000; t < end; t += 100)
 		put(st, 7, t);
 	s = mst_perf_store_get(st, 7, &fresh);
 	ck_assert(fresh);
-	ck_assert_uint_eq(s->time_ns, 4000 + 39 * 100);
-	ck_assert_uint_eq(mst_perf_store_get_in(st, 7, 0, 7500)->time_ns, 7500);
-	ck_assert_ptr_null(mst_perf_store_get_in(st, 7, 0, 5000));
-	for (uint64_t t = 7500; t < 4000 + 40 * 100; t += 100)
+	ck_assert_uint_eq(s->time_ns, end - 100);
+	ck_assert_uint_eq(mst_perf_store_get_in(st, 7, 0, first + 50)->time_ns, first);
+	ck_assert_ptr_null(mst_perf_store_get_in(st, 7, 0, first - 1));
+	for (uint64_t t = first; t < end; t += 100)
 		ck_assert_uint_eq(mst_perf_store_get_in(st, 7, t - 1, t)->regs[0], t);
 	/* Forgotten threads go; kept ones stay. */
 	pid_t keep[] = {9};
