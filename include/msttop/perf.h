@@ -1,7 +1,9 @@
-/* The perf back end of the sampler: nothing is stopped. Each sampled thread
- * has a CPU-clock perf event (PERF_COUNT_SW_TASK_CLOCK, one period per
- * sampling interval of the thread's own CPU time) with a BPF program
- * attached that, when the clock fires, copies in that thread's context its
+/* The perf back end of the sampler: nothing is stopped. Each CPU has a
+ * clock perf event (PERF_COUNT_SW_CPU_CLOCK, one period per sampling
+ * interval; not one per thread, whose clock the kernel would stop and start
+ * at each of its context switches) with a BPF program attached that, when
+ * the clock fires on a thread of a watched process, copies in that thread's
+ * context its
  * user registers, the top of its stack, its Python thread state and frame
  * chain and the GIL's state (src/perf/bpf-abi.h) into a ring buffer that
  * msttop drains at each tick (above 100 Hz a tick covers several
@@ -56,7 +58,7 @@ void mst_perf_close(struct mst_perf *pf);
  * stacks only). */
 int mst_perf_watch(struct mst_perf *pf, pid_t pid, const struct mst_py_capture *cap,
                    struct mst_err *err);
-/* Stop sampling pid: its events are closed. */
+/* Stop sampling pid: its threads are forgotten. */
 void mst_perf_unwatch(struct mst_perf *pf, pid_t pid);
 /* A thread to sample, and what its samples copy. */
 struct mst_perf_thread {
@@ -68,8 +70,8 @@ struct mst_perf_thread {
 	uint32_t stack_bytes;
 };
 
-/* The threads of pid to sample now: events are opened for new threads and
- * closed for those gone. A thread that exits meanwhile is skipped. */
+/* The threads of pid to sample now: the others (new ones until the next
+ * call, those gone) are not sampled, and their slots are given back. */
 int mst_perf_threads(struct mst_perf *pf, pid_t pid, const struct mst_perf_thread *th, size_t n,
                      struct mst_err *err);
 
@@ -104,7 +106,7 @@ bool mst_perf_task(void *pf, pid_t tid, struct mst_perf_task *out);
 struct mst_perf_stats {
 	uint64_t samples; /* drained */
 	uint64_t dropped; /* the ring buffer was full */
-	size_t events;    /* threads sampled now */
+	size_t threads;   /* threads sampled now */
 };
 void mst_perf_stats(const struct mst_perf *pf, struct mst_perf_stats *out);
 

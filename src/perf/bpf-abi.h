@@ -83,7 +83,8 @@ struct mst_bpf_task {
 };
 
 /* Per sampled thread (hash map "threads", keyed by tid), set by msttop at
- * refreshes: its Python thread state, and how much of its stack to copy. */
+ * refreshes: its Python thread state, and how much of its stack to copy. A
+ * thread without one is not sampled (the clocks are the CPUs'). */
 struct mst_bpf_thread {
 	mst_u64 tstate; /* 0: none known */
 	/* Bytes from sp minus the red zone that its recent walks read: the

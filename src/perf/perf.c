@@ -1,4 +1,4 @@
-/* The perf back end (perf.h): CPU-clock events per thread, the BPF program
+/* The perf back end (perf.h): a clock event per CPU, the BPF program
  * that copies each sample (sample.bpf.c), the ring buffer they arrive in. */
 #include "msttop/perf.h"
 
@@ -104,9 +104,9 @@ void mst_perf_stats(const struct mst_perf *pf, struct mst_perf_stats *out)
 
 #define NO_SLOT UINT32_MAX
 
-struct pthread_ev {
+/* A thread sampled (in the map "threads") and followed (its slot). */
+struct sthread {
 	pid_t tid;
-	int fd;
 	struct mst_bpf_thread set; /* as in the map "threads" (tstate ~0: not yet) */
 	uint32_t slot;             /* in tasks, or NO_SLOT */
 };
@@ -120,8 +120,8 @@ struct tslot {
 
 struct pproc {
 	pid_t pid;
-	struct pthread_ev *ev;
-	size_t nev, cap;
+	struct sthread *st;
+	size_t nst, cap;
 };
 
 struct mst_perf {
@@ -135,6 +135,10 @@ struct mst_perf {
 	mst_perf_fn fn; /* of the drain under way */
 	void *fn_ctx;
 	uint64_t samples;
+	/* The CPU clocks, one per CPU (the program keeps the samples of the
+	 * processes watched). */
+	int *cpu_fds;
+	size_t ncpu_fds;
 	/* The scheduler program's slots, mapped read-only. */
 	const volatile struct mst_bpf_task *tasks;
 	size_t tasks_bytes;
@@ -188,6 +192,50 @@ int mst_perf_available(struct mst_err *err)
 	if (rc == 0)
 		mst_perf_close(pf);
 	return rc;
+}
+
+/* A CPU clock on every CPU, its samples handed to the BPF program only,
+ * which keeps those of the processes watched. Not one clock per thread: the
+ * kernel stops and starts a thread's own clock at each of its context
+ * switches, and that doubled the cost of a switch (two threads handing a
+ * byte back and forth on one CPU: 90,000 round trips a second without, 40,000
+ * with a task clock on each, unchanged with a clock on the CPU). A GIL hand-off
+ * is such a switch. The clock of a CPU running something else costs it the
+ * program's first lookup (under a microsecond) per interval. CPUs brought
+ * online later are not sampled. */
+static int open_cpus(struct mst_perf *pf, struct mst_err *err)
+{
+	long n = sysconf(_SC_NPROCESSORS_CONF);
+	if (n < 1)
+		n = 1;
+	if (!(pf->cpu_fds = malloc((size_t)n * sizeof(*pf->cpu_fds))))
+		return mst_err_set(err, -ENOMEM, "out of memory");
+	int prog = bpf_program__fd(pf->skel->progs.sample);
+	for (long cpu = 0; cpu < n; cpu++) {
+		struct perf_event_attr a;
+		memset(&a, 0, sizeof(a));
+		a.size = sizeof(a);
+		a.type = PERF_TYPE_SOFTWARE;
+		a.config = PERF_COUNT_SW_CPU_CLOCK;
+		a.sample_period = pf->period_ns;
+		a.exclude_idle = 1;
+		a.disabled = 1;
+		int fd =
+		    (int)syscall(SYS_perf_event_open, &a, -1, (int)cpu, -1, PERF_FLAG_FD_CLOEXEC);
+		if (fd < 0 && errno == ENODEV)
+			continue; /* offline */
+		if (fd < 0)
+			return mst_err_set(err, -errno,
+			                   "perf back end: cannot open a CPU clock on CPU %ld: %s",
+			                   cpu, strerror(errno));
+		pf->cpu_fds[pf->ncpu_fds++] = fd;
+		if (ioctl(fd, PERF_EVENT_IOC_SET_BPF, prog) < 0 ||
+		    ioctl(fd, PERF_EVENT_IOC_ENABLE, 0) < 0)
+			return mst_err_set(
+			    err, -errno, "perf back end: cannot attach to the clock of CPU %ld: %s",
+			    cpu, strerror(errno));
+	}
+	return 0;
 }
 
 int mst_perf_open(const struct mst_perf_opts *o, struct mst_perf **out, struct mst_err *err)
@@ -250,6 +298,8 @@ int mst_perf_open(const struct mst_perf_opts *o, struct mst_perf **out, struct m
 		                 strerror(errno));
 		goto fail;
 	}
+	if (!pf->switches_only && (rc = open_cpus(pf, err)) < 0)
+		goto fail;
 	*out = pf;
 	return 0;
 fail:
@@ -265,10 +315,8 @@ static struct pproc *find_proc(struct mst_perf *pf, pid_t pid)
 	return NULL;
 }
 
-static void close_ev(struct mst_perf *pf, struct pthread_ev *e)
+static void forget_thread(struct mst_perf *pf, struct sthread *e)
 {
-	if (e->fd >= 0)
-		close(e->fd);
 	__u32 k = (__u32)e->tid;
 	bpf_map_delete_elem(bpf_map__fd(pf->skel->maps.threads), &k);
 	if (e->slot != NO_SLOT) {
@@ -306,7 +354,7 @@ static void index_slots(struct mst_perf *pf)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < pf->nprocs; i++)
-		n += pf->procs[i].nev;
+		n += pf->procs[i].nst;
 	struct tslot *v = realloc(pf->idx, (n ? n : 1) * sizeof(*v));
 	if (!v) {
 		pf->nidx = 0; /* every thread read from /proc */
@@ -315,10 +363,10 @@ static void index_slots(struct mst_perf *pf)
 	pf->idx = v;
 	pf->nidx = 0;
 	for (size_t i = 0; i < pf->nprocs; i++)
-		for (size_t j = 0; j < pf->procs[i].nev; j++)
-			if (pf->procs[i].ev[j].slot != NO_SLOT)
+		for (size_t j = 0; j < pf->procs[i].nst; j++)
+			if (pf->procs[i].st[j].slot != NO_SLOT)
 				v[pf->nidx++] =
-				    (struct tslot){pf->procs[i].ev[j].tid, pf->procs[i].ev[j].slot};
+				    (struct tslot){pf->procs[i].st[j].tid, pf->procs[i].st[j].slot};
 	if (pf->nidx > 1)
 		qsort(v, pf->nidx, sizeof(*v), cmp_tslot);
 }
@@ -328,9 +376,9 @@ void mst_perf_unwatch(struct mst_perf *pf, pid_t pid)
 	struct pproc *p = pf ? find_proc(pf, pid) : NULL;
 	if (!p)
 		return;
-	for (size_t i = 0; i < p->nev; i++)
-		close_ev(pf, &p->ev[i]);
-	free(p->ev);
+	for (size_t i = 0; i < p->nst; i++)
+		forget_thread(pf, &p->st[i]);
+	free(p->st);
 	__u32 k = (__u32)pid;
 	bpf_map_delete_elem(bpf_map__fd(pf->skel->maps.configs), &k);
 	*p = pf->procs[--pf->nprocs];
@@ -344,6 +392,9 @@ void mst_perf_close(struct mst_perf *pf)
 	while (pf->nprocs)
 		mst_perf_unwatch(pf, pf->procs[0].pid);
 	free(pf->procs);
+	for (size_t i = 0; i < pf->ncpu_fds; i++)
+		close(pf->cpu_fds[i]);
+	free(pf->cpu_fds);
 	free(pf->idx);
 	free(pf->free_slots);
 	if (pf->tasks)
@@ -393,46 +444,24 @@ int mst_perf_watch(struct mst_perf *pf, pid_t pid, const struct mst_py_capture *
 	return 0;
 }
 
-/* A CPU-clock event on tid, its samples handed to the BPF program only. */
-static int open_event(struct mst_perf *pf, pid_t tid)
-{
-	struct perf_event_attr a;
-	memset(&a, 0, sizeof(a));
-	a.size = sizeof(a);
-	a.type = PERF_TYPE_SOFTWARE;
-	a.config = PERF_COUNT_SW_TASK_CLOCK;
-	a.sample_period = pf->period_ns;
-	a.disabled = 1;
-	int fd = (int)syscall(SYS_perf_event_open, &a, tid, -1, -1, PERF_FLAG_FD_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (ioctl(fd, PERF_EVENT_IOC_SET_BPF, bpf_program__fd(pf->skel->progs.sample)) < 0 ||
-	    ioctl(fd, PERF_EVENT_IOC_ENABLE, 0) < 0) {
-		int e = -errno;
-		close(fd);
-		return e;
-	}
-	return fd;
-}
-
 static int cmp_pid(const void *a, const void *b)
 {
 	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
 	return (x > y) - (x < y);
 }
 
-static int cmp_ev(const void *a, const void *b)
+static int cmp_sthread(const void *a, const void *b)
 {
-	return cmp_pid(&((const struct pthread_ev *)a)->tid, &((const struct pthread_ev *)b)->tid);
+	return cmp_pid(&((const struct sthread *)a)->tid, &((const struct sthread *)b)->tid);
 }
 
-/* The event of tid among the first n of p (sorted by tid), or -1. */
-MST_DEFINE_LOWER_BOUND(ev_at, struct pthread_ev, tid, pid_t)
+/* The entry of tid among the first n of p (sorted by tid), or -1. */
+MST_DEFINE_LOWER_BOUND(sthread_at, struct sthread, tid, pid_t)
 
-static ssize_t ev_index(const struct pproc *p, size_t n, pid_t tid)
+static ssize_t sthread_index(const struct pproc *p, size_t n, pid_t tid)
 {
-	size_t lo = ev_at(p->ev, n, tid);
-	return lo < n && p->ev[lo].tid == tid ? (ssize_t)lo : -1;
+	size_t lo = sthread_at(p->st, n, tid);
+	return lo < n && p->st[lo].tid == tid ? (ssize_t)lo : -1;
 }
 
 int mst_perf_threads(struct mst_perf *pf, pid_t pid, const struct mst_perf_thread *th, size_t n,
@@ -452,67 +481,48 @@ int mst_perf_threads(struct mst_perf *pf, pid_t pid, const struct mst_perf_threa
 	if (n > 1)
 		qsort(k, n, sizeof(*k), cmp_pid);
 	/* Gone threads first: their slots are reused. */
-	for (size_t i = 0; i < p->nev;) {
-		if (n && bsearch(&p->ev[i].tid, k, n, sizeof(*k), cmp_pid)) {
+	for (size_t i = 0; i < p->nst;) {
+		if (n && bsearch(&p->st[i].tid, k, n, sizeof(*k), cmp_pid)) {
 			i++;
 			continue;
 		}
-		close_ev(pf, &p->ev[i]);
-		p->ev[i] = p->ev[--p->nev];
+		forget_thread(pf, &p->st[i]);
+		p->st[i] = p->st[--p->nst];
 	}
 	free(k);
-	if (p->nev > 1)
-		qsort(p->ev, p->nev, sizeof(*p->ev), cmp_ev);
-	size_t known = p->nev; /* sorted; new events go after them */
-	int rc = 0;
+	if (p->nst > 1)
+		qsort(p->st, p->nst, sizeof(*p->st), cmp_sthread);
+	size_t known = p->nst; /* sorted; new ones go after them */
 	for (size_t j = 0; j < n; j++) {
 		pid_t tid = th[j].tid;
-		ssize_t ei = ev_index(p, known, tid);
-		if (ei < 0) {
-			int fd = pf->switches_only ? -1 : open_event(pf, tid);
-			if (fd == -ESRCH)
-				continue; /* exited meanwhile */
-			/* The others are still sampled; the first failure is said. */
-			if (fd < 0 && !pf->switches_only) {
-				if (rc == 0)
-					rc = mst_err_set(
-					    err, fd, "perf back end: cannot sample thread %d: %s",
-					    (int)tid, strerror(-fd));
-				continue;
-			}
-			if (p->nev == p->cap) {
+		ssize_t si = sthread_index(p, known, tid);
+		if (si < 0) {
+			if (p->nst == p->cap) {
 				size_t nc = p->cap ? 2 * p->cap : 16;
-				struct pthread_ev *v = realloc(p->ev, nc * sizeof(*v));
-				if (!v) {
-					close(fd);
+				struct sthread *v = realloc(p->st, nc * sizeof(*v));
+				if (!v)
 					return mst_err_set(err, -ENOMEM, "out of memory");
-				}
-				p->ev = v;
+				p->st = v;
 				p->cap = nc;
 			}
-			ei = (ssize_t)p->nev++;
-			p->ev[ei] = (struct pthread_ev){.tid = tid,
-			                                .fd = fd,
-			                                .set = {.tstate = ~0ull},
-			                                .slot = take_slot(pf, tid)};
+			si = (ssize_t)p->nst++;
+			p->st[si] = (struct sthread){
+			    .tid = tid, .set = {.tstate = ~0ull}, .slot = take_slot(pf, tid)};
 		}
-		struct pthread_ev *e = &p->ev[ei];
-		struct mst_bpf_thread v = {0};
-		if (!pf->switches_only)
-			v = (struct mst_bpf_thread){.tstate = th[j].tstate,
-			                            .stack_bytes = th[j].stack_bytes};
-		/* A system call only when it changed: a thread's need settles. */
-		if (v.tstate != e->set.tstate || v.stack_bytes != e->set.stack_bytes) {
+		struct sthread *e = &p->st[si];
+		struct mst_bpf_thread v = {.tstate = th[j].tstate,
+		                           .stack_bytes = th[j].stack_bytes};
+		/* Every thread has its entry (the program samples no other), and
+		 * a system call only when it changed: a thread's need settles. */
+		if (!pf->switches_only &&
+		    (v.tstate != e->set.tstate || v.stack_bytes != e->set.stack_bytes)) {
 			__u32 key = (__u32)tid;
-			if (v.tstate || v.stack_bytes)
-				bpf_map_update_elem(map, &key, &v, BPF_ANY);
-			else
-				bpf_map_delete_elem(map, &key);
+			bpf_map_update_elem(map, &key, &v, BPF_ANY);
 			e->set = v;
 		}
 	}
 	index_slots(pf);
-	return rc;
+	return 0;
 }
 
 int mst_perf_drain(struct mst_perf *pf, mst_perf_fn fn, void *ctx)
@@ -598,7 +608,7 @@ void mst_perf_stats(const struct mst_perf *pf, struct mst_perf_stats *out)
 	out->samples = pf->samples;
 	out->dropped = pf->skel->bss ? pf->skel->bss->dropped : 0;
 	for (size_t i = 0; i < pf->nprocs; i++)
-		out->events += pf->procs[i].nev;
+		out->threads += pf->procs[i].nst;
 }
 
 #endif

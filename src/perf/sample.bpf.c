@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
-/* The BPF half of the perf back end (perf.h): attached to each sampled
- * thread's CPU-clock event, it runs in that thread's context when the
- * clock fires and copies, at that one instant, the thread's user registers,
- * the top of its user stack, its Python thread state and frame chain, and
- * a few fixed words of the runtime (the GIL's state, the collector's flag).
+/* The BPF half of the perf back end (perf.h): attached to each CPU's
+ * clock event, it runs in the context of the thread on that CPU when the
+ * clock fires and, for a thread of a watched process (configs), copies at
+ * that one instant the thread's user registers, the top of its user stack,
+ * its Python thread state and frame chain, and a few fixed words of the
+ * runtime (the GIL's state, the collector's flag).
  * It decodes nothing: which words to follow and how many bytes to copy
  * come from msttop (struct mst_bpf_config), which decodes the copies with
  * its own decoder. GPL: bpf_probe_read_user needs it. */
@@ -39,6 +40,7 @@ struct {
 	__type(value, struct mst_bpf_config);
 } configs SEC(".maps");
 
+/* The threads sampled, by msttop at refreshes. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 65536);
@@ -254,6 +256,13 @@ int sample(void *ctx)
 	struct mst_bpf_config *c = bpf_map_lookup_elem(&configs, &tgid);
 	if (!c)
 		return 0;
+	/* Only the threads msttop has seen (a new one from the refresh that
+	 * finds it, with its thread state): a sample without it would lack
+	 * the thread's Python frames. */
+	__u32 tid = (__u32)id;
+	struct mst_bpf_thread *th = bpf_map_lookup_elem(&threads, &tid);
+	if (!th)
+		return 0;
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct pt_regs *r = (struct pt_regs *)bpf_task_pt_regs(task);
 	if (!r)
@@ -273,7 +282,6 @@ int sample(void *ctx)
 	s->ts_ok = 0;
 	s->nfixed_ok = 0;
 	s->deref_addr = s->deref_word = 0;
-	struct mst_bpf_thread *th = bpf_map_lookup_elem(&threads, &s->tid);
 	copy_stack(s, c, th);
 	copy_python(s, c, th);
 	copy_fixed(s, c);

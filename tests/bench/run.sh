@@ -21,7 +21,11 @@
 #      msttop's CPU at 100 Hz and 1 kHz, ptrace against perf (--sampler), in
 #      alternating windows with a baseline and a second baseline (the noise),
 #      twice the rounds; the target's tasks polled for a stopped state (t/T)
-#      during every window (counted in the perf windows);
+#      during every window (counted in the perf windows); where bpftool is
+#      there, the time the kernel counted in the sampling BPF program
+#      (kernel.bpf_stats_enabled, on for the section): what each sample costs
+#      the sampled thread itself, a figure the window-to-window noise of the
+#      throughput does not blur;
 #   8. many threads (issue 17): 4 busy threads and 1,000 idle ones (blocked
 #      in Event.wait) against 4 busy and none, at 100 Hz: merged (ptrace and
 #      perf) and --nonblocking, rate achieved, thread stacks/s, msttop's CPU,
@@ -282,7 +286,16 @@ fi
 # --- 2./3. live cost ---------------------------------------------------------
 # Per key "threads:config": summed iterations and target-clock seconds, msttop
 # CPU ticks and wall seconds inside the windows, and the batch reports' figures.
-declare -A it el rr cput cpuw samp ssec stacks p50s p99 miss errs failed
+declare -A it el rr cput cpuw samp ssec stacks p50s p99 miss errs failed bpft bpfc bpfw
+# The perf back end's sampling program (named "sample"): "run_time_ns
+# run_cnt" summed over those loaded, when the kernel counts them
+# (kernel.bpf_stats_enabled); empty otherwise.
+bpf_stats() {
+	[ -n "${bpf_counting:-}" ] || return 0
+	bpftool prog show name sample 2>/dev/null |
+		sed -nE 's/.* run_time_ns ([0-9]+) run_cnt ([0-9]+).*/\1 \2/p' |
+		awk '{t += $1; c += $2} END {if (NR) print t, c}'
+}
 cfg_opts() {
 	case $1 in
 	m100) echo "--rate 100" ;;
@@ -374,7 +387,7 @@ take_report() { # KEY FILE
 }
 # One window of config CFG on target PID (OUT: its output), threads N.
 window_run() { # N CFG PID OUT
-	local n=$1 cfg=$2 pid=$3 out=$4 k="$1:$2" a b m c0 c1 w0 w1 rep poller=
+	local n=$1 cfg=$2 pid=$3 out=$4 k="$1:$2" a b m c0 c1 w0 w1 s0= s1= rep poller=
 	if [ -n "${poll_all:-}" ]; then
 		poll_stops "$pid" "$tmp/stops.$cfg" & poller=$!
 	fi
@@ -392,11 +405,16 @@ window_run() { # N CFG PID OUT
 			poll_stops "$pid" "$tmp/stops.$cfg" & poller=$!
 		fi
 		sleep "$warmup"
-		a=$(count "$pid" "$out"); c0=$(cpu_ticks "$m"); w0=$(now_us)
+		a=$(count "$pid" "$out"); c0=$(cpu_ticks "$m"); w0=$(now_us); s0=$(bpf_stats)
 		sleep "$window"
-		c1=$(cpu_ticks "$m"); w1=$(now_us); b=$(count "$pid" "$out")
+		c1=$(cpu_ticks "$m"); w1=$(now_us); s1=$(bpf_stats); b=$(count "$pid" "$out")
 		stop_msttop "$m"
 		[ -n "$poller" ] && { kill "$poller" 2>/dev/null; wait "$poller" 2>/dev/null; }
+		if [ -n "$s0" ] && [ -n "$s1" ]; then
+			bpft[$k]=$(( ${bpft[$k]:-0} + ${s1% *} - ${s0% *} ))
+			bpfc[$k]=$(( ${bpfc[$k]:-0} + ${s1#* } - ${s0#* } ))
+			bpfw[$k]=$(( ${bpfw[$k]:-0} + w1 - w0 ))
+		fi
 		if [ -n "$c0" ] && [ -n "$c1" ]; then
 			cput[$k]=$(( ${cput[$k]:-0} + c1 - c0 ))
 			cpuw[$k]=$(( ${cpuw[$k]:-0} + w1 - w0 ))
@@ -533,13 +551,24 @@ if want perf; then
 		# GIL-bound 4-thread target varies by several percent from one
 		# window to the next with nothing attached.
 		rounds_used=$(( rounds * 2 ))
+		stats_was=$(sysctl -n kernel.bpf_stats_enabled 2>/dev/null || true)
+		command -v bpftool >/dev/null && sysctl -q -w kernel.bpf_stats_enabled=1 2>/dev/null &&
+			bpf_counting=1
 		poll_all=1 live_title="7. ptrace against perf" bench_live 4 "$rounds_used" base m100 p100 m1000 p1000 base2
+		[ -n "${bpf_counting:-}" ] && sysctl -q -w kernel.bpf_stats_enabled="${stats_was:-0}"
+		bpf_counting=
 		verdict() { [ -n "$1" ] || { echo n/a; return; }; awk -v v="$1" -v l="$2" 'BEGIN {print (v <= l) ? "yes" : "no"}'; }
 		l=$(loss_of 4:p1000); c=$(cpu_of 4:p1000)
 		add_summary "perf 1 kHz merged: loss <= 2 % (ptrace: $(loss_of 4:m1000) %)" "${l:-?} %" "$(verdict "$l" 2)"
 		add_summary "perf 1 kHz merged: msttop <= 10 % of a core (ptrace: $(cpu_of 4:m1000) %)" "${c:-?} %" "$(verdict "$c" 10)"
 		add_summary "perf 100 Hz merged: loss within noise (ptrace: $(loss_of 4:m100) %)" "$(loss_of 4:p100) % $(round_losses 4:p100)" "report"
 		add_summary "perf: the noise (a second window without msttop)" "$(loss_of 4:base2) % $(round_losses 4:base2)" "report"
+		for kk in 4:p100 4:p1000; do
+			[ "${bpfc[$kk]:-0}" -gt 0 ] && [ "${bpfw[$kk]:-0}" -gt 0 ] || continue
+			# Runs on every CPU: another process's ends at its first lookup.
+			add_summary "$(cfg_label "${kk#4:}"): the sampling program, in the sampled threads" \
+				"$(calc '%.2f' "${bpft[$kk]} / 1e3 / ${bpfw[$kk]} * 100") % of a CPU, $(calc '%.1f' "${bpft[$kk]} / 1e3 / ${bpfc[$kk]}") us a run, $(calc '%.0f' "${bpfc[$kk]} / (${bpfw[$kk]} / 1e6)") runs/s on all CPUs" "report"
+		done
 		polls=$(cat "$tmp"/stops.p* 2>/dev/null | wc -l)
 		held=$(cat "$tmp"/stops.p* 2>/dev/null | awk '$1 > 0' | wc -l)
 		met=no; [ "$polls" -gt 0 ] && [ "$held" -eq 0 ] && met=yes
