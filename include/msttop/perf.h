@@ -37,7 +37,7 @@ struct mst_bpf_sample;
 struct mst_perf;
 
 struct mst_perf_opts {
-	double rate_hz; /* samples per second of a thread's CPU time */
+	double rate_hz; /* samples per second of a CPU's time (a running thread's) */
 	/* Top of the stack copied, 1..8 pages, for a thread whose need is
 	 * not known yet (mst_perf_thread.stack_bytes). */
 	unsigned stack_pages;
@@ -106,7 +106,6 @@ bool mst_perf_task(void *pf, pid_t tid, struct mst_perf_task *out);
 struct mst_perf_stats {
 	uint64_t samples; /* drained */
 	uint64_t dropped; /* the ring buffer was full */
-	size_t threads;   /* threads sampled now */
 };
 void mst_perf_stats(const struct mst_perf *pf, struct mst_perf_stats *out);
 

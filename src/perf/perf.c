@@ -607,8 +607,6 @@ void mst_perf_stats(const struct mst_perf *pf, struct mst_perf_stats *out)
 	memset(out, 0, sizeof(*out));
 	out->samples = pf->samples;
 	out->dropped = pf->skel->bss ? pf->skel->bss->dropped : 0;
-	for (size_t i = 0; i < pf->nprocs; i++)
-		out->threads += pf->procs[i].nst;
 }
 
 #endif
