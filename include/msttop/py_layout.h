@@ -112,7 +112,12 @@ struct mst_py_layout {
 	int64_t ts_native_thread_id;  /* unsigned long, gettid(), 3.11+ */
 	int64_t ts_status;            /* 32-bit bit-field word _status, 3.12+ */
 	int64_t ts_state;             /* int: 0 detached, 1 attached, 2 suspended; 3.13+ */
-	int64_t ts_datastack_chunk;   /* 3.11+ */
+	int64_t ts_datastack_chunk;   /* _PyStackChunk*, 3.11+ */
+	/* PyObject**, 3.11+: the end of what the current chunk holds. Frames
+	 * are pushed into the chunk's data upwards, so [chunk's data, top)
+	 * holds the innermost frames of the thread's stack, callers below. */
+	int64_t ts_datastack_top;
+	int64_t chunk_data; /* _PyStackChunk.data, 3.11+ */
 
 	/* --- PyFrameObject, 3.6-3.10 --- */
 	int64_t fo_back;

@@ -333,9 +333,13 @@ static void tstate(void)
 #if V(3, 11)
 	OFF("ts_native_thread_id", PyThreadState, native_thread_id);
 	OFF("ts_datastack_chunk", PyThreadState, datastack_chunk);
+	OFF("ts_datastack_top", PyThreadState, datastack_top);
+	OFF("chunk_data", _PyStackChunk, data);
 #else
 	NA("ts_native_thread_id");
 	NA("ts_datastack_chunk");
+	NA("ts_datastack_top");
+	NA("chunk_data");
 #endif
 #if V(3, 12)
 	OFF("ts_status", PyThreadState, _status);

@@ -84,6 +84,8 @@ static const struct mst_py_layout_field fields[] = {
 	FIELD(ts_status),
 	FIELD(ts_state),
 	FIELD(ts_datastack_chunk),
+	FIELD(ts_datastack_top),
+	FIELD(chunk_data),
 	FIELD(fo_back),
 	FIELD(fo_code),
 	FIELD(fo_lasti),
@@ -663,6 +665,11 @@ static int fill_from_debug(const uint8_t *b, const struct dbg_pos *p, struct mst
 	out->ts_thread_id = (int64_t)W(ts_thread_id);
 	out->ts_native_thread_id = (int64_t)W(ts_native_thread_id);
 	out->ts_datastack_chunk = (int64_t)W(ts_datastack_chunk);
+	/* The debug table lacks datastack_top: it follows datastack_chunk as
+	 * in the release's headers. */
+	if (p->base->ts_datastack_top >= 0 && p->base->ts_datastack_chunk >= 0)
+		out->ts_datastack_top = out->ts_datastack_chunk +
+		                        (p->base->ts_datastack_top - p->base->ts_datastack_chunk);
 	out->ts_status = (int64_t)W(ts_status);
 
 	out->if_size = (int64_t)fs;
