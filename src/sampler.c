@@ -482,6 +482,8 @@ void mst_sampler_stats(const struct mst_sampler *s, struct mst_sampler_stats *ou
 		mst_perf_stats(s->perf, &ps);
 		out->perf_samples = ps.samples;
 		out->perf_dropped = ps.dropped;
+		out->perf_frames = ps.frames;
+		out->perf_frames_in_place = ps.frames_in_place;
 	}
 	for (size_t i = 0; i < s->nprocs; i++) {
 		const struct mst_snapshot *sn = s->procs[i]->snap;

@@ -106,6 +106,10 @@ bool mst_perf_task(void *pf, pid_t tid, struct mst_perf_task *out);
 struct mst_perf_stats {
 	uint64_t samples; /* drained */
 	uint64_t dropped; /* the ring buffer was full */
+	/* Python frames the samples copied, and of them those read in place,
+	 * in the data stack's one read (3.11+) or the stack's copy (3.12+'s
+	 * entry frames), rather than one by one. */
+	uint64_t frames, frames_in_place;
 };
 void mst_perf_stats(const struct mst_perf *pf, struct mst_perf_stats *out);
 

@@ -113,6 +113,11 @@ struct mst_py_capture {
 	int64_t code_off;
 	size_t code_len;
 	uint64_t code_mask;
+	/* 3.11+: the words at chunk_off and top_off in the thread state are
+	 * its data stack's current chunk and the end of what it holds; the
+	 * chunk's frames start chunk_data bytes into it (-1: no data stack).
+	 * Copied in one read, they spare a read per frame. */
+	int64_t chunk_off, top_off, chunk_data;
 	size_t nfixed;
 	struct {
 		uint64_t addr;

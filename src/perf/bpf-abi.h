@@ -33,6 +33,11 @@ typedef uint64_t mst_u64;
 /* The head of each frame's code object: its names and line table pointers,
  * checked against the decoder's cache, without a read of the process. */
 #define MST_BPF_CODE_MAX 208
+/* The most of a thread's data stack (3.11+) copied in one read: the top
+ * of its current chunk, where its innermost frames lie (a power of two,
+ * which the program's bounds need). Frames outside it are copied one by
+ * one. */
+#define MST_BPF_WIN_MAX 8192
 /* Small fixed regions (the GIL's state, the collector's flag). */
 #define MST_BPF_FIXED 6
 #define MST_BPF_FIXED_MAX 64
@@ -109,6 +114,11 @@ struct mst_bpf_config {
 	mst_s32 code_off;
 	mst_u32 code_len;
 	mst_u64 code_mask;
+	/* 3.11+ (else -1): the words at chunk_off and top_off in the thread
+	 * state are its data stack's chunk and the end of what the chunk
+	 * holds, whose frames start chunk_data bytes into it. */
+	mst_s32 chunk_off, top_off;
+	mst_u32 chunk_data;
 	mst_u32 nfixed;
 	mst_u32 fixed_len[MST_BPF_FIXED];
 	mst_u64 fixed_addr[MST_BPF_FIXED];
@@ -127,13 +137,24 @@ struct mst_bpf_sample {
 	mst_u64 tstate;                 /* 0: no thread state known for tid */
 	mst_u32 ts_ok, nfixed_ok;       /* tstate copied; fixed regions copied (bits) */
 	mst_u64 deref_addr, deref_word; /* the _PyCFrame word, 3.11-3.12 */
+	/* The top of the data stack's chunk (3.11+), win_len bytes from
+	 * win_base (0: none copied). Frame i lies in it or in the stack
+	 * copied when bit i of in_place is set, and frames[i] is then not
+	 * written. */
+	mst_u64 win_base, in_place;
+	mst_u32 win_len, pad;
 	mst_u64 frame_addr[MST_BPF_FRAMES];
-	mst_u64 code_addr[MST_BPF_FRAMES]; /* 0: not copied */
+	/* 0: not copied, or copied for an earlier frame of the same code */
+	mst_u64 code_addr[MST_BPF_FRAMES];
 	mst_u8 fixed[MST_BPF_FIXED][MST_BPF_FIXED_MAX];
 	mst_u8 ts[MST_BPF_TSTATE_MAX];
 	mst_u8 frames[MST_BPF_FRAMES][MST_BPF_FRAME_MAX];
 	mst_u8 codes[MST_BPF_FRAMES][MST_BPF_CODE_MAX];
+	/* A frame's words are read in place: the tail spares the program
+	 * a bound the verifier could not follow. */
+	mst_u8 win[MST_BPF_WIN_MAX + MST_BPF_FRAME_MAX];
 	mst_u8 stack[MST_BPF_STACK_PAGES_MAX * 4096];
+	mst_u8 stack_tail[MST_BPF_FRAME_MAX]; /* as win's */
 };
 
 #endif

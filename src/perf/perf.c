@@ -134,7 +134,7 @@ struct mst_perf {
 	size_t nprocs;
 	mst_perf_fn fn; /* of the drain under way */
 	void *fn_ctx;
-	uint64_t samples;
+	uint64_t samples, frames, frames_in_place;
 	/* The CPU clocks, one per CPU (the program keeps the samples of the
 	 * processes watched). */
 	int *cpu_fds;
@@ -162,6 +162,9 @@ static int on_sample(void *ctx, void *data, size_t size)
 	if (size < sizeof(struct mst_bpf_sample))
 		return 0;
 	pf->samples++;
+	const struct mst_bpf_sample *s = data;
+	pf->frames += s->nframes < MST_BPF_FRAMES ? s->nframes : MST_BPF_FRAMES;
+	pf->frames_in_place += (uint64_t)__builtin_popcountll(s->in_place);
 	if (pf->fn)
 		pf->fn(pf->fn_ctx, data);
 	return 0;
@@ -407,8 +410,12 @@ void mst_perf_close(struct mst_perf *pf)
 int mst_perf_watch(struct mst_perf *pf, pid_t pid, const struct mst_py_capture *cap,
                    struct mst_err *err)
 {
-	struct mst_bpf_config c = {
-	    .stack_pages = pf->stack_pages, .ts_frame = -1, .deref = -1, .code_off = -1};
+	struct mst_bpf_config c = {.stack_pages = pf->stack_pages,
+	                           .ts_frame = -1,
+	                           .deref = -1,
+	                           .code_off = -1,
+	                           .chunk_off = -1,
+	                           .top_off = -1};
 	if (cap && cap->ts_len <= MST_BPF_TSTATE_MAX && cap->frame_len <= MST_BPF_FRAME_MAX &&
 	    cap->ts_frame >= 0 && cap->prev_off >= 0) {
 		c.ts_len = (mst_u32)cap->ts_len;
@@ -420,6 +427,13 @@ int mst_perf_watch(struct mst_perf *pf, pid_t pid, const struct mst_py_capture *
 			c.code_off = (mst_s32)cap->code_off;
 			c.code_len = (mst_u32)cap->code_len;
 			c.code_mask = cap->code_mask;
+		}
+		if (cap->chunk_off >= 0 && cap->top_off >= 0 && cap->chunk_data >= 0 &&
+		    (size_t)cap->chunk_off + 8 <= cap->ts_len &&
+		    (size_t)cap->top_off + 8 <= cap->ts_len && cap->chunk_data < 4096) {
+			c.chunk_off = (mst_s32)cap->chunk_off;
+			c.top_off = (mst_s32)cap->top_off;
+			c.chunk_data = (mst_u32)cap->chunk_data;
 		}
 		/* All or none: the decoder finds them by index. */
 		bool fit = cap->nfixed <= MST_BPF_FIXED;
@@ -606,6 +620,8 @@ void mst_perf_stats(const struct mst_perf *pf, struct mst_perf_stats *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->samples = pf->samples;
+	out->frames = pf->frames;
+	out->frames_in_place = pf->frames_in_place;
 	out->dropped = pf->skel->bss ? pf->skel->bss->dropped : 0;
 }
 

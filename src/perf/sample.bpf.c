@@ -83,16 +83,114 @@ static __always_inline int read_u64(__u64 *v, __u64 addr)
 	return bpf_probe_read_user(v, sizeof(*v), (const void *)addr);
 }
 
-static __always_inline void copy_code(struct mst_bpf_sample *s, const struct mst_bpf_config *c,
-                                      int i)
+/* The word at off in a frame's bytes at f. The offsets are checked
+ * against the frame's length and are of pointers (8-aligned): the mask
+ * restates that bound where the verifier sees the load. */
+static __always_inline __u64 word_at(const __u8 *f, __u32 off)
 {
-	__s32 off = c->code_off;
+	__u32 o = off & (MST_BPF_FRAME_MAX - 8);
+	barrier_var(o);
+	return *(const __u64 *)(f + o);
+}
+
+/* Code objects seen in one sample, by address (a recursion's frames share
+ * theirs): direct-mapped, a miss only costs a read. */
+#define SEEN 16
+
+static __always_inline void copy_code(struct mst_bpf_sample *s, const struct mst_bpf_config *c,
+                                      int i, __u64 code, __u64 *seen)
+{
 	__u32 len = c->code_len;
-	if (off < 0 || off > MST_BPF_FRAME_MAX - 8 || len == 0 || len > MST_BPF_CODE_MAX)
+	code &= c->code_mask;
+	if (!code || len == 0 || len > MST_BPF_CODE_MAX)
 		return;
-	__u64 code = *(__u64 *)&s->frames[i][off] & c->code_mask;
-	if (code && bpf_probe_read_user(s->codes[i], len, (const void *)code) == 0)
+	/* Its copy for an earlier frame serves this one (msttop finds
+	 * copies by address). */
+	__u32 h = (code >> 4) & (SEEN - 1);
+	if (seen[h] == code)
+		return;
+	if (bpf_probe_read_user(s->codes[i], len, (const void *)code) == 0) {
 		s->code_addr[i] = code;
+		seen[h] = code;
+	}
+}
+
+/* 3.11+: the top of the thread's data stack chunk, in one read: the
+ * innermost frames, which are read in place rather than one by one. It
+ * ends at the innermost frame's head when that lies in the chunk: the
+ * rest of that frame is its value stack's room, whose page may never have
+ * been touched, and the read would fail. */
+static __always_inline void copy_window(struct mst_bpf_sample *s, const struct mst_bpf_config *c,
+                                        __u64 frame, __u32 flen)
+{
+	__s32 co = c->chunk_off, to = c->top_off;
+	if (co < 0 || to < 0 || co > MST_BPF_TSTATE_MAX - 8 || to > MST_BPF_TSTATE_MAX - 8 ||
+	    (__u32)co + 8 > c->ts_len || (__u32)to + 8 > c->ts_len)
+		return;
+	__u64 chunk = *(__u64 *)&s->ts[co];
+	__u64 top = *(__u64 *)&s->ts[to];
+	__u64 lo = chunk + c->chunk_data;
+	if (!chunk || top <= lo || top - lo > (1ull << 32))
+		return;
+	if (frame >= lo && frame < top && top - frame > flen)
+		top = frame + flen;
+	__u64 len = top - lo;
+	if (len > MST_BPF_WIN_MAX)
+		len = MST_BPF_WIN_MAX;
+	if (bpf_probe_read_user(s->win, len, (const void *)(top - len)) == 0) {
+		s->win_base = top - len;
+		s->win_len = len;
+	}
+}
+
+/* The frame walk's state, between the steps of bpf_loop. */
+struct walk {
+	struct mst_bpf_sample *s;
+	const struct mst_bpf_config *c;
+	__u64 frame, wbase, wlen;
+	__u32 flen, prev;
+	__s32 coff;
+	__u64 seen[SEEN];
+};
+
+/* Frame i: read where the sample already holds it, else copied from the
+ * process into frames[i]. */
+static long walk_step(__u32 i, void *ctx)
+{
+	struct walk *w = ctx;
+	struct mst_bpf_sample *s = w->s;
+	__u64 frame = w->frame, wbase = w->wbase, wlen = w->wlen;
+	__u64 sbase = s->stack_base, slen = s->stack_len;
+	__u32 flen = w->flen;
+	if (!frame || flen == 0 || flen > MST_BPF_FRAME_MAX)
+		return 1;
+	/* i < MST_BPF_FRAMES (the loop's count), restated for the verifier,
+	 * to which i is not a constant here. */
+	i &= MST_BPF_FRAMES - 1;
+	/* The frame's bytes: in the window or the stack copied, read in place
+	 * (a helper call costs about as much as a read); else copied from the
+	 * process. */
+	const __u8 *f;
+	if (frame >= wbase && frame - wbase < wlen && wlen - (frame - wbase) >= flen) {
+		/* The mask restates the bound just checked, for the verifier. */
+		f = s->win + ((frame - wbase) & (MST_BPF_WIN_MAX - 1));
+		s->in_place |= 1ull << i;
+	} else if (frame >= sbase && frame - sbase < slen && slen - (frame - sbase) >= flen) {
+		/* In the stack copied (3.12+: the frame each entry to the
+		 * interpreter's loop keeps on the C stack). */
+		f = s->stack + ((frame - sbase) & (sizeof(s->stack) - 1));
+		s->in_place |= 1ull << i;
+	} else {
+		if (bpf_probe_read_user(s->frames[i], flen, (const void *)frame) < 0)
+			return 1;
+		f = s->frames[i];
+	}
+	s->frame_addr[i] = frame;
+	s->code_addr[i] = 0;
+	s->nframes = i + 1;
+	copy_code(s, w->c, i, w->coff >= 0 ? word_at(f, (__u32)w->coff) : 0, w->seen);
+	w->frame = word_at(f, w->prev);
+	return 0;
 }
 
 static __always_inline void copy_python(struct mst_bpf_sample *s, const struct mst_bpf_config *c,
@@ -118,20 +216,27 @@ static __always_inline void copy_python(struct mst_bpf_sample *s, const struct m
 		frame = s->deref_word;
 	}
 	__u32 flen = c->frame_len, prev = c->prev_off;
+	__s32 coff = c->code_off;
 	if (flen == 0 || flen > MST_BPF_FRAME_MAX || prev > MST_BPF_FRAME_MAX - 8 ||
 	    prev + 8 > flen)
 		return;
-	for (int i = 0; i < MST_BPF_FRAMES; i++) {
-		if (!frame)
-			break;
-		if (bpf_probe_read_user(s->frames[i], flen, (const void *)frame) < 0)
-			break;
-		s->frame_addr[i] = frame;
-		s->code_addr[i] = 0;
-		s->nframes = i + 1;
-		copy_code(s, c, i);
-		frame = *(__u64 *)&s->frames[i][prev];
-	}
+	if (coff > MST_BPF_FRAME_MAX - 8 || coff + 8 > (__s32)flen || (coff & 7))
+		coff = -1;
+	if (prev & 7)
+		return;
+	copy_window(s, c, frame, flen);
+	struct walk w = {.s = s,
+	                 .c = c,
+	                 .frame = frame,
+	                 .wbase = s->win_base,
+	                 .wlen = s->win_len,
+	                 .flen = flen,
+	                 .prev = prev,
+	                 .coff = coff};
+	/* One step a frame: the verifier checks the step once, not once a
+	 * frame (unrolled, the choices of 64 frames multiplied its work past
+	 * its limit). Needs Linux 5.17. */
+	bpf_loop(MST_BPF_FRAMES, walk_step, &w, 0);
 }
 
 static __always_inline void copy_fixed(struct mst_bpf_sample *s, const struct mst_bpf_config *c)
@@ -282,6 +387,8 @@ int sample(void *ctx)
 	s->ts_ok = 0;
 	s->nfixed_ok = 0;
 	s->deref_addr = s->deref_word = 0;
+	s->win_base = s->in_place = 0;
+	s->win_len = 0;
 	copy_stack(s, c, th);
 	copy_python(s, c, th);
 	copy_fixed(s, c);

@@ -23,10 +23,18 @@ static const uint8_t *in_copy(const struct mst_perf_overlay *o, uint64_t addr, s
 		return s->ts + (addr - s->tstate);
 	if (s->deref_addr && addr == s->deref_addr && len <= sizeof(s->deref_word))
 		return (const uint8_t *)&s->deref_word;
+	size_t wlen = s->win_len <= MST_BPF_WIN_MAX ? s->win_len : 0;
+	if (addr >= s->win_base && len <= wlen && addr - s->win_base <= wlen - len)
+		return s->win + (addr - s->win_base);
+	size_t slen = s->stack_len <= sizeof(s->stack) ? s->stack_len : 0;
+	if (addr >= s->stack_base && len <= slen && addr - s->stack_base <= slen - len)
+		return s->stack + (addr - s->stack_base);
 	size_t flen = c->frame_len <= MST_BPF_FRAME_MAX ? c->frame_len : 0;
 	size_t clen = c->code_len <= MST_BPF_CODE_MAX ? c->code_len : 0;
 	for (size_t i = 0; i < s->nframes && i < MST_BPF_FRAMES; i++) {
-		if (addr >= s->frame_addr[i] && len <= flen &&
+		/* Read in the window or the stack, frames[i] unwritten. */
+		bool in_place = s->in_place >> i & 1;
+		if (!in_place && addr >= s->frame_addr[i] && len <= flen &&
 		    addr - s->frame_addr[i] <= flen - len)
 			return s->frames[i] + (addr - s->frame_addr[i]);
 		if (s->code_addr[i] && addr >= s->code_addr[i] && len <= clen &&
@@ -151,14 +159,22 @@ int mst_perf_store_put(struct mst_perf_store *st, const struct mst_bpf_sample *s
 	if (!b)
 		return -ENOMEM;
 	/* What the sample holds, not the whole record: the fixed part, the
-	 * frames copied, the stack copied. */
+	 * frames copied, the window, the stack copied. */
 	size_t nf = s->nframes < MST_BPF_FRAMES ? s->nframes : MST_BPF_FRAMES;
 	size_t sl = s->stack_len < sizeof(s->stack) ? s->stack_len : sizeof(s->stack);
 	memcpy(b, s, offsetof(struct mst_bpf_sample, frames));
-	memcpy(b->frames, s->frames, nf * sizeof(s->frames[0]));
-	memcpy(b->codes, s->codes, nf * sizeof(s->codes[0]));
+	size_t wl = s->win_len <= MST_BPF_WIN_MAX ? s->win_len : 0;
+	for (size_t i = 0; i < nf; i++) {
+		if (!(s->in_place >> i & 1))
+			memcpy(b->frames[i], s->frames[i], sizeof(s->frames[0]));
+		/* A code copied for an earlier frame is not copied again. */
+		if (s->code_addr[i])
+			memcpy(b->codes[i], s->codes[i], sizeof(s->codes[0]));
+	}
+	memcpy(b->win, s->win, wl);
 	memcpy(b->stack, s->stack, sl);
 	b->nframes = (mst_u32)nf;
+	b->win_len = (mst_u32)wl;
 	b->stack_len = (mst_u32)sl;
 	/* A thread runs on one CPU at a time: its samples come in order,
 	 * but a ring buffer shared by CPUs is not trusted to keep it. */

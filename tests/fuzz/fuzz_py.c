@@ -66,23 +66,50 @@ static void sample_walk(struct mst_py *py, const struct mst_reader *r, uint64_t 
 			            ? smp.deref_word
 			            : 0;
 		}
+		/* The data stack's window (3.11+). */
+		if (cap.chunk_off >= 0 && cap.top_off >= 0 && cap.chunk_data >= 0 &&
+		    (size_t)cap.chunk_off + 8 <= cap.ts_len &&
+		    (size_t)cap.top_off + 8 <= cap.ts_len) {
+			uint64_t chunk, top;
+			memcpy(&chunk, smp.ts + cap.chunk_off, 8);
+			memcpy(&top, smp.ts + cap.top_off, 8);
+			uint64_t lo = chunk + (uint64_t)cap.chunk_data;
+			if (frame >= lo && frame < top && top - frame > cap.frame_len)
+				top = frame + cap.frame_len;
+			uint64_t wl = top > lo ? top - lo : 0;
+			wl = wl < MST_BPF_WIN_MAX ? wl : MST_BPF_WIN_MAX;
+			if (chunk && wl && mst_read(r, top - wl, smp.win, wl) == 0) {
+				smp.win_base = top - wl;
+				smp.win_len = (uint32_t)wl;
+			}
+		}
 		for (size_t i = 0;
 		     i < MST_BPF_FRAMES && frame && cap.frame_len <= MST_BPF_FRAME_MAX &&
 		     cap.prev_off >= 0 && (size_t)cap.prev_off + 8 <= cap.frame_len;
 		     i++) {
-			if (mst_read(r, frame, smp.frames[i], cap.frame_len) < 0)
+			const uint8_t *f = smp.frames[i];
+			if (frame >= smp.win_base && frame - smp.win_base < smp.win_len &&
+			    smp.win_len - (frame - smp.win_base) >= cap.frame_len) {
+				f = smp.win + (frame - smp.win_base);
+				smp.in_place |= 1ull << i;
+			} else if (mst_read(r, frame, smp.frames[i], cap.frame_len) < 0) {
 				break;
+			}
 			smp.frame_addr[i] = frame;
 			smp.nframes = (uint32_t)i + 1;
 			uint64_t code = 0;
 			if (cap.code_off >= 0 && (size_t)cap.code_off + 8 <= cap.frame_len &&
 			    cap.code_len <= MST_BPF_CODE_MAX) {
-				memcpy(&code, smp.frames[i] + cap.code_off, 8);
+				memcpy(&code, f + cap.code_off, 8);
 				code &= cap.code_mask;
 			}
+			/* A code copied for an earlier frame is not copied again. */
+			for (size_t j = 0; j < i && code; j++)
+				if (smp.code_addr[j] == code)
+					code = 0;
 			smp.code_addr[i] =
 			    code && mst_read(r, code, smp.codes[i], cap.code_len) == 0 ? code : 0;
-			memcpy(&frame, smp.frames[i] + cap.prev_off, 8);
+			memcpy(&frame, f + cap.prev_off, 8);
 		}
 	}
 	for (size_t i = 0; i < cap.nfixed && i < MST_BPF_FIXED; i++)
@@ -97,6 +124,11 @@ static void sample_walk(struct mst_py *py, const struct mst_reader *r, uint64_t 
 		memcpy(&smp.stack_len, data + 4, 4);
 		memcpy(&smp.deref_addr, data + 8, 8);
 		memcpy(&smp.frame_addr[data[5] % MST_BPF_FRAMES], data + 16, 8);
+		if (data[1] & 2) {
+			memcpy(&smp.win_len, data + 8, 4);
+			memcpy(&smp.win_base, data + 16, 8);
+			memcpy(&smp.in_place, data + 12, 4);
+		}
 	}
 	struct mst_perf_overlay o = {.s = &smp, .cap = &cap, .live = *r};
 	struct mst_reader old = mst_py_swap_reader(py, mst_perf_overlay_reader(&o));
@@ -114,7 +146,8 @@ static void sample_walk(struct mst_py *py, const struct mst_reader *r, uint64_t 
 	mst_perf_store_put(store, &smp);
 	bool fresh;
 	const struct mst_bpf_sample *back = mst_perf_store_get(store, 1, &fresh);
-	if (back && (back->nframes > MST_BPF_FRAMES || back->stack_len > sizeof(back->stack)))
+	if (back && (back->nframes > MST_BPF_FRAMES || back->stack_len > sizeof(back->stack) ||
+	             back->win_len > MST_BPF_WIN_MAX))
 		abort();
 }
 

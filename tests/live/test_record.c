@@ -427,15 +427,29 @@ static void record_check(const struct mst_interp *py, bool perf, const char *rat
 		sscanf(rp, " lost; %llu ticks replayed from %llu samples", &replayed,
 		       &replay_samples);
 	bool replays_ok = !rate || (replayed > 0 && replay_samples > 0);
+	/* The program copies frames, and from 3.11 reads them in place: in
+	 * its one read of the data stack, 3.12+'s entry frames in the stack's
+	 * copy. Some must be (the spinner's and the sorter's frames live
+	 * there; a generator's would not). Before 3.11 frames are objects on
+	 * the heap: none. */
+	unsigned long long frames = 0, in_place = 0;
+	const char *fp = out ? strstr(out, " samples; ") : NULL;
+	if (fp)
+		sscanf(fp, " samples; %llu Python frames copied, %llu of them", &frames, &in_place);
+	bool in_place_ok =
+	    !perf || (frames > 0 && (py->minor >= 11 ? in_place > 0 : in_place == 0));
 	bool ok = code == 0 && said && text && !f.bad && n > 0 && f.samples == n &&
 	          line_in_order(text, mq.path, 4) && !bad && line_in_order(text, spin_path, 3) &&
-	          trace_rc == 0 && !hp.held && walks_ok && replays_ok;
+	          trace_rc == 0 && !hp.held && walks_ok && replays_ok && in_place_ok;
 	printf("RESULT %s %s %s\n", py->label, what, ok ? "ok" : "FAIL");
 	printf("%s %s: %llu walks ended from the last one, stepped again: %llu differed\n",
 	       py->label, what, verified, vw ? differed : 0);
-	if (perf)
+	if (perf) {
 		printf("%s perf: %ld polls of the target's tasks, %ld found one stopped\n",
 		       py->label, hp.passes, hp.held);
+		printf("%s %s: %llu Python frames copied, %llu (%.0f%%) read in place\n", py->label,
+		       what, frames, in_place, frames ? 100.0 * in_place / frames : 0.0);
+	}
 	ck_assert_msg(code == 0, "%s: msttop (%s) exited %d: %s", py->label, what, code, err);
 	ck_assert_msg(said, "%s: -b does not say perf:\n%s", py->label, out);
 	ck_assert_msg(walks_ok,
@@ -447,6 +461,10 @@ static void record_check(const struct mst_interp *py, bool perf, const char *rat
 	if (rate)
 		printf("%s %s: %llu ticks replayed from %llu samples\n", py->label, what, replayed,
 		       replay_samples);
+	ck_assert_msg(in_place_ok,
+	              "%s: %llu Python frames copied, %llu read in place (3.11+: some; "
+	              "before: none):\n%s",
+	              py->label, frames, in_place, out);
 	ck_assert_msg(replays_ok, "%s: at %s Hz, no tick replayed from samples:\n%s", py->label,
 	              rate ? rate : "", out);
 	ck_assert_msg(text, "%s: no collapsed file", py->label);

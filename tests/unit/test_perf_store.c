@@ -2,7 +2,9 @@
  * since the last take, oldest first, the newest kept across takes, and the
  * instants a replay asks for. */
 #include <check.h>
+#include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "msttop/perf.h"
 #include "perf/bpf-abi.h"
@@ -77,12 +79,78 @@ START_TEST(store_instants)
 }
 END_TEST
 
+static int no_process(void *ctx, uint64_t addr, void *buf, size_t len)
+{
+	(void)ctx;
+	(void)addr;
+	(void)buf;
+	(void)len;
+	return -EFAULT;
+}
+
+static uint8_t read_byte(struct mst_reader *r, uint64_t addr)
+{
+	uint8_t b = 0xee;
+	ck_assert_int_eq(mst_read(r, addr, &b, 1), 0);
+	return b;
+}
+
+/* Frames the program read in place (the data stack's window, the stack's
+ * copy) are served from there, not from their unwritten frames[] slot; a
+ * code copied once serves every frame of it; the store keeps the window. */
+START_TEST(overlay_in_place)
+{
+	struct mst_py_capture cap = {.frame_len = 64, .code_len = 32, .prev_off = 8};
+	struct mst_bpf_sample *s = sample_at(7, 1000);
+	s->win_base = 0x10000;
+	s->win_len = 512;
+	for (size_t i = 0; i < 512; i++)
+		s->win[i] = (uint8_t)(i ^ 0x5a);
+	s->stack_base = 0x20000;
+	s->stack_len = 256;
+	memset(s->stack, 0x33, 256);
+	s->nframes = 3;
+	s->frame_addr[0] = 0x10100; /* in the window */
+	s->frame_addr[1] = 0x20040; /* in the stack's copy */
+	s->frame_addr[2] = 0x30000; /* copied on its own */
+	s->in_place = 3;
+	memset(s->frames[0], 0xff, sizeof(s->frames[0])); /* unwritten slots */
+	memset(s->frames[1], 0xff, sizeof(s->frames[1]));
+	memset(s->frames[2], 0x44, sizeof(s->frames[2]));
+	s->code_addr[0] = 0x40000; /* frames 0 and 2 share it: copied once */
+	memset(s->codes[0], 0x55, sizeof(s->codes[0]));
+	struct mst_perf_overlay o = {.s = s, .cap = &cap, .live = {.read = no_process}};
+	struct mst_reader r = mst_perf_overlay_reader(&o);
+	ck_assert_uint_eq(read_byte(&r, 0x10108), (uint8_t)(0x108 ^ 0x5a));
+	ck_assert_uint_eq(read_byte(&r, 0x20048), 0x33);
+	ck_assert_uint_eq(read_byte(&r, 0x30008), 0x44);
+	ck_assert_uint_eq(read_byte(&r, 0x40008), 0x55);
+	uint8_t b[16];
+	ck_assert_int_eq(mst_read(&r, 0x10000 + 510, b, 4), -EFAULT); /* past the window */
+	ck_assert_int_eq(mst_read(&r, 0x30000 + 60, b, 8), -EFAULT);  /* past the frame */
+	/* The store keeps what the record holds, the window included. */
+	struct mst_perf_store *st = mst_perf_store_new();
+	ck_assert_int_eq(mst_perf_store_put(st, s), 0);
+	bool fresh;
+	const struct mst_bpf_sample *k = mst_perf_store_get(st, 7, &fresh);
+	ck_assert_uint_eq(k->win_len, 512);
+	ck_assert_int_eq(memcmp(k->win, s->win, 512), 0);
+	o.s = k;
+	ck_assert_uint_eq(read_byte(&r, 0x10108), (uint8_t)(0x108 ^ 0x5a));
+	ck_assert_uint_eq(read_byte(&r, 0x30008), 0x44);
+	ck_assert_uint_eq(read_byte(&r, 0x40008), 0x55);
+	mst_perf_store_free(st);
+	free(s);
+}
+END_TEST
+
 Suite *perf_store_suite(void);
 Suite *perf_store_suite(void)
 {
 	Suite *s = suite_create("perf_store");
 	TCase *tc = tcase_create("store");
 	tcase_add_test(tc, store_instants);
+	tcase_add_test(tc, overlay_in_place);
 	suite_add_tcase(s, tc);
 	return s;
 }
