@@ -115,8 +115,9 @@ struct mst_py_capture {
 	uint64_t code_mask;
 	/* 3.11+: the words at chunk_off and top_off in the thread state are
 	 * its data stack's current chunk and the end of what it holds; the
-	 * chunk's frames start chunk_data bytes into it (-1: no data stack).
-	 * Copied in one read, they spare a read per frame. */
+	 * chunk's frames start chunk_data bytes into it (-1: no data stack);
+	 * they may lie beyond ts_len, which is what the decoder reads. Copied
+	 * in one read, the chunk's top spares a read per frame. */
 	int64_t chunk_off, top_off, chunk_data;
 	size_t nfixed;
 	struct {

@@ -428,12 +428,17 @@ int mst_perf_watch(struct mst_perf *pf, pid_t pid, const struct mst_py_capture *
 			c.code_len = (mst_u32)cap->code_len;
 			c.code_mask = cap->code_mask;
 		}
+		/* The data stack's words, copied with the thread state when
+		 * they fit in its copy. */
+		size_t end =
+		    (size_t)(cap->chunk_off > cap->top_off ? cap->chunk_off : cap->top_off) + 8;
 		if (cap->chunk_off >= 0 && cap->top_off >= 0 && cap->chunk_data >= 0 &&
-		    (size_t)cap->chunk_off + 8 <= cap->ts_len &&
-		    (size_t)cap->top_off + 8 <= cap->ts_len && cap->chunk_data < 4096) {
+		    cap->chunk_data < 4096 && end <= MST_BPF_TSTATE_MAX) {
 			c.chunk_off = (mst_s32)cap->chunk_off;
 			c.top_off = (mst_s32)cap->top_off;
 			c.chunk_data = (mst_u32)cap->chunk_data;
+			if (c.ts_len < end)
+				c.ts_len = (mst_u32)end;
 		}
 		/* All or none: the decoder finds them by index. */
 		bool fit = cap->nfixed <= MST_BPF_FIXED;

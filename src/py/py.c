@@ -273,13 +273,6 @@ int mst_py_capture_spec(struct mst_py *py, struct mst_py_capture *out)
 		out->chunk_off = l->ts_datastack_chunk;
 		out->top_off = l->ts_datastack_top;
 		out->chunk_data = l->chunk_data;
-		/* The copy of the thread state reaches both words. */
-		size_t end =
-		    (size_t)(l->ts_datastack_chunk > l->ts_datastack_top ? l->ts_datastack_chunk
-		                                                         : l->ts_datastack_top) +
-		    8;
-		if (out->ts_len < end)
-			out->ts_len = end;
 	}
 	/* The GIL's state and the collector's flag: whatever their reads
 	 * read, as they read it now (the addresses do not move while the

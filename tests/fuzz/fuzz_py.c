@@ -55,7 +55,14 @@ static void sample_walk(struct mst_py *py, const struct mst_reader *r, uint64_t 
 	smp.pid = 1;
 	smp.tid = 1;
 	smp.tstate = ts;
-	if (cap.ts_len <= MST_BPF_TSTATE_MAX && mst_read(r, ts, smp.ts, cap.ts_len) == 0) {
+	/* The data stack's words are copied with the thread state (perf.c). */
+	size_t tl = cap.ts_len;
+	int64_t end = (cap.chunk_off > cap.top_off ? cap.chunk_off : cap.top_off) + 8;
+	bool window = cap.chunk_off >= 0 && cap.top_off >= 0 && cap.chunk_data >= 0 &&
+	              end <= MST_BPF_TSTATE_MAX;
+	if (window && tl < (size_t)end)
+		tl = (size_t)end;
+	if (tl <= MST_BPF_TSTATE_MAX && mst_read(r, ts, smp.ts, tl) == 0) {
 		smp.ts_ok = 1;
 		uint64_t frame = 0;
 		if (cap.ts_frame >= 0 && (size_t)cap.ts_frame + 8 <= cap.ts_len)
@@ -67,9 +74,7 @@ static void sample_walk(struct mst_py *py, const struct mst_reader *r, uint64_t 
 			            : 0;
 		}
 		/* The data stack's window (3.11+). */
-		if (cap.chunk_off >= 0 && cap.top_off >= 0 && cap.chunk_data >= 0 &&
-		    (size_t)cap.chunk_off + 8 <= cap.ts_len &&
-		    (size_t)cap.top_off + 8 <= cap.ts_len) {
+		if (window) {
 			uint64_t chunk, top;
 			memcpy(&chunk, smp.ts + cap.chunk_off, 8);
 			memcpy(&top, smp.ts + cap.top_off, 8);
