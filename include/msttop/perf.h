@@ -114,6 +114,7 @@ struct mst_perf_stats {
 void mst_perf_stats(const struct mst_perf *pf, struct mst_perf_stats *out);
 
 /* A reader over what sample s copied (the thread state, the frames, the
+ * data stack's top and the stack, in which frames were read in place, the
  * fixed words cap names), and live for everything else: the decoder reads
  * a sample through it (mst_py_swap_reader). Every field of the sample is
  * checked against the bounds of the record: it comes from the kernel, but
