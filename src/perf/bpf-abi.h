@@ -157,4 +157,33 @@ struct mst_bpf_sample {
 	mst_u8 stack_tail[MST_BPF_FRAME_MAX]; /* as win's */
 };
 
+/* Where the program and msttop reason alike: the same code on both sides
+ * (inlined into the program, which has no calls but its own). */
+#define MST_BPF_INLINE static inline __attribute__((always_inline))
+
+/* Whether the n bytes at addr lie in the len bytes from base. */
+MST_BPF_INLINE int mst_bpf_holds(mst_u64 base, mst_u64 len, mst_u64 addr, mst_u64 n)
+{
+	return addr >= base && n <= len && addr - base <= len - n;
+}
+
+/* The data stack's window (3.11+): its length (0: none) and *from its
+ * start. From the chunk's data to what the chunk holds (top), ending at the
+ * innermost frame's head (frame_len bytes) when that lies in the chunk: the
+ * rest of that frame is its value stack's room, whose page may never have
+ * been touched, and the one read would fail there. The top
+ * MST_BPF_WIN_MAX bytes at most. */
+MST_BPF_INLINE mst_u64 mst_bpf_window(mst_u64 chunk, mst_u64 chunk_data, mst_u64 top, mst_u64 frame,
+                                      mst_u64 frame_len, mst_u64 *from)
+{
+	mst_u64 lo = chunk + chunk_data;
+	if (!chunk || top <= lo || top - lo > (1ull << 32))
+		return 0;
+	if (frame >= lo && frame < top && top - frame > frame_len)
+		top = frame + frame_len;
+	mst_u64 len = top - lo < MST_BPF_WIN_MAX ? top - lo : MST_BPF_WIN_MAX;
+	*from = top - len;
+	return len;
+}
+
 #endif

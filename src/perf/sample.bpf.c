@@ -115,11 +115,9 @@ static __always_inline void copy_code(struct mst_bpf_sample *s, const struct mst
 	}
 }
 
-/* 3.11+: the top of the thread's data stack chunk, in one read: the
- * innermost frames, which are read in place rather than one by one. It
- * ends at the innermost frame's head when that lies in the chunk: the
- * rest of that frame is its value stack's room, whose page may never have
- * been touched, and the read would fail. */
+/* 3.11+: the top of the thread's data stack chunk (mst_bpf_window), in
+ * one read: the innermost frames, which are read in place rather than one
+ * by one. */
 static __always_inline void copy_window(struct mst_bpf_sample *s, const struct mst_bpf_config *c,
                                         __u64 frame, __u32 flen)
 {
@@ -127,18 +125,11 @@ static __always_inline void copy_window(struct mst_bpf_sample *s, const struct m
 	if (co < 0 || to < 0 || co > MST_BPF_TSTATE_MAX - 8 || to > MST_BPF_TSTATE_MAX - 8 ||
 	    (__u32)co + 8 > c->ts_len || (__u32)to + 8 > c->ts_len)
 		return;
-	__u64 chunk = *(__u64 *)&s->ts[co];
-	__u64 top = *(__u64 *)&s->ts[to];
-	__u64 lo = chunk + c->chunk_data;
-	if (!chunk || top <= lo || top - lo > (1ull << 32))
-		return;
-	if (frame >= lo && frame < top && top - frame > flen)
-		top = frame + flen;
-	__u64 len = top - lo;
-	if (len > MST_BPF_WIN_MAX)
-		len = MST_BPF_WIN_MAX;
-	if (bpf_probe_read_user(s->win, len, (const void *)(top - len)) == 0) {
-		s->win_base = top - len;
+	__u64 from = 0, len = mst_bpf_window(*(__u64 *)&s->ts[co], c->chunk_data,
+	                                     *(__u64 *)&s->ts[to], frame, flen, &from);
+	if (len && len <= MST_BPF_WIN_MAX &&
+	    bpf_probe_read_user(s->win, len, (const void *)from) == 0) {
+		s->win_base = from;
 		s->win_len = len;
 	}
 }
@@ -171,11 +162,11 @@ static long walk_step(__u32 i, void *ctx)
 	 * (a helper call costs about as much as a read); else copied from the
 	 * process. */
 	const __u8 *f;
-	if (frame >= wbase && frame - wbase < wlen && wlen - (frame - wbase) >= flen) {
-		/* The mask restates the bound just checked, for the verifier. */
+	if (mst_bpf_holds(wbase, wlen, frame, flen)) {
+		/* The masks restate the bounds just checked, for the verifier. */
 		f = s->win + ((frame - wbase) & (MST_BPF_WIN_MAX - 1));
 		s->in_place |= 1ull << i;
-	} else if (frame >= sbase && frame - sbase < slen && slen - (frame - sbase) >= flen) {
+	} else if (mst_bpf_holds(sbase, slen, frame, flen)) {
 		/* In the stack copied (3.12+: the frame each entry to the
 		 * interpreter's loop keeps on the C stack). */
 		f = s->stack + ((frame - sbase) & (sizeof(s->stack) - 1));

@@ -12,40 +12,44 @@
 
 /* ---- a sample's copies ---- */
 
+/* Where the len bytes at addr are in the copy of n bytes of base, or NULL. */
+static const uint8_t *within(const uint8_t *copy, uint64_t base, size_t n, uint64_t addr,
+                             size_t len)
+{
+	return mst_bpf_holds(base, n, addr, len) ? copy + (addr - base) : NULL;
+}
+
 static const uint8_t *in_copy(const struct mst_perf_overlay *o, uint64_t addr, size_t len)
 {
 	const struct mst_bpf_sample *s = o->s;
 	const struct mst_py_capture *c = o->cap;
 	if (!c)
 		return NULL;
-	if (s->ts_ok && addr >= s->tstate && c->ts_len <= MST_BPF_TSTATE_MAX && len <= c->ts_len &&
-	    addr - s->tstate <= c->ts_len - len)
-		return s->ts + (addr - s->tstate);
+	const uint8_t *p = NULL;
+	size_t tl = s->ts_ok && c->ts_len <= MST_BPF_TSTATE_MAX ? c->ts_len : 0;
+	size_t wl = s->win_len <= MST_BPF_WIN_MAX ? s->win_len : 0;
+	size_t sl = s->stack_len <= sizeof(s->stack) ? s->stack_len : 0;
+	if ((p = within(s->ts, s->tstate, tl, addr, len)) ||
+	    (p = within(s->win, s->win_base, wl, addr, len)) ||
+	    (p = within(s->stack, s->stack_base, sl, addr, len)))
+		return p;
 	if (s->deref_addr && addr == s->deref_addr && len <= sizeof(s->deref_word))
 		return (const uint8_t *)&s->deref_word;
-	size_t wlen = s->win_len <= MST_BPF_WIN_MAX ? s->win_len : 0;
-	if (addr >= s->win_base && len <= wlen && addr - s->win_base <= wlen - len)
-		return s->win + (addr - s->win_base);
-	size_t slen = s->stack_len <= sizeof(s->stack) ? s->stack_len : 0;
-	if (addr >= s->stack_base && len <= slen && addr - s->stack_base <= slen - len)
-		return s->stack + (addr - s->stack_base);
 	size_t flen = c->frame_len <= MST_BPF_FRAME_MAX ? c->frame_len : 0;
 	size_t clen = c->code_len <= MST_BPF_CODE_MAX ? c->code_len : 0;
 	for (size_t i = 0; i < s->nframes && i < MST_BPF_FRAMES; i++) {
 		/* Read in the window or the stack, frames[i] unwritten. */
-		bool in_place = s->in_place >> i & 1;
-		if (!in_place && addr >= s->frame_addr[i] && len <= flen &&
-		    addr - s->frame_addr[i] <= flen - len)
-			return s->frames[i] + (addr - s->frame_addr[i]);
-		if (s->code_addr[i] && addr >= s->code_addr[i] && len <= clen &&
-		    addr - s->code_addr[i] <= clen - len)
-			return s->codes[i] + (addr - s->code_addr[i]);
+		if (!(s->in_place >> i & 1) &&
+		    (p = within(s->frames[i], s->frame_addr[i], flen, addr, len)))
+			return p;
+		if (s->code_addr[i] && (p = within(s->codes[i], s->code_addr[i], clen, addr, len)))
+			return p;
 	}
 	for (size_t i = 0; i < c->nfixed && i < MST_BPF_FIXED; i++) {
 		size_t fl = c->fixed[i].len <= MST_BPF_FIXED_MAX ? c->fixed[i].len : 0;
-		if ((s->nfixed_ok >> i & 1) && addr >= c->fixed[i].addr && len <= fl &&
-		    addr - c->fixed[i].addr <= fl - len)
-			return s->fixed[i] + (addr - c->fixed[i].addr);
+		if ((s->nfixed_ok >> i & 1) &&
+		    (p = within(s->fixed[i], c->fixed[i].addr, fl, addr, len)))
+			return p;
 	}
 	return NULL;
 }

@@ -75,16 +75,13 @@ static void sample_walk(struct mst_py *py, const struct mst_reader *r, uint64_t 
 		}
 		/* The data stack's window (3.11+). */
 		if (window) {
-			uint64_t chunk, top;
+			uint64_t chunk, top, from = 0;
 			memcpy(&chunk, smp.ts + cap.chunk_off, 8);
 			memcpy(&top, smp.ts + cap.top_off, 8);
-			uint64_t lo = chunk + (uint64_t)cap.chunk_data;
-			if (frame >= lo && frame < top && top - frame > cap.frame_len)
-				top = frame + cap.frame_len;
-			uint64_t wl = top > lo ? top - lo : 0;
-			wl = wl < MST_BPF_WIN_MAX ? wl : MST_BPF_WIN_MAX;
-			if (chunk && wl && mst_read(r, top - wl, smp.win, wl) == 0) {
-				smp.win_base = top - wl;
+			uint64_t wl = mst_bpf_window(chunk, (uint64_t)cap.chunk_data, top, frame,
+			                             cap.frame_len, &from);
+			if (wl && mst_read(r, from, smp.win, wl) == 0) {
+				smp.win_base = from;
 				smp.win_len = (uint32_t)wl;
 			}
 		}
@@ -93,8 +90,7 @@ static void sample_walk(struct mst_py *py, const struct mst_reader *r, uint64_t 
 		     cap.prev_off >= 0 && (size_t)cap.prev_off + 8 <= cap.frame_len;
 		     i++) {
 			const uint8_t *f = smp.frames[i];
-			if (frame >= smp.win_base && frame - smp.win_base < smp.win_len &&
-			    smp.win_len - (frame - smp.win_base) >= cap.frame_len) {
+			if (mst_bpf_holds(smp.win_base, smp.win_len, frame, cap.frame_len)) {
 				f = smp.win + (frame - smp.win_base);
 				smp.in_place |= 1ull << i;
 			} else if (mst_read(r, frame, smp.frames[i], cap.frame_len) < 0) {
