@@ -26,6 +26,12 @@
 #      (kernel.bpf_stats_enabled, on for the section): what each sample costs
 #      the sampled thread itself, a figure the window-to-window noise of the
 #      throughput does not blur;
+#   7b. the time a sample takes from the thread it lands on (issue 16): one
+#      Python thread reading the clock in a loop (tests/bench/gaps.py), its
+#      gaps summed, without msttop, with perf and ptrace at 1 kHz and with
+#      the kernel's clock alone (`perf record -a`, where perf is installed):
+#      the share of the thread's time a sampler takes, and per sample, a
+#      figure the CPU's changing speed does not blur;
 #   8. many threads (issue 17): 4 busy threads and 1,000 idle ones (blocked
 #      in Event.wait) against 4 busy and none, at 100 Hz: merged (ptrace and
 #      perf) and --nonblocking, rate achieved, thread stacks/s, msttop's CPU,
@@ -167,13 +173,15 @@ start_target() {
 	return 1
 }
 stop_target() { kill -KILL "$1" 2>/dev/null; forget "$1"; }
-# start_spin N OUT: tests/bench/spin.py with N threads, its stdin a FIFO held
-# open on fd $ctl (a line there asks for its count); its PID in $tpid.
+# start_ctl OUT SCRIPT ARGS...: a target of tests/bench (spin.py, gaps.py),
+# its stdin a FIFO held open on fd $ctl (a line there asks for its figures);
+# its PID in $tpid.
 ctl=
-start_spin() { # N OUT [IDLE]
-	local n=$1 out=$2 fifo=$tmp/ctl.$RANDOM
+start_ctl() {
+	local out=$1 script=$2 fifo=$tmp/ctl.$RANDOM
+	shift 2
 	mkfifo "$fifo" || return 1
-	"$py" "$src/tests/bench/spin.py" "$n" "${3:-0}" <"$fifo" >"$out" 2>&1 &
+	"$py" "$src/tests/bench/$script" "$@" <"$fifo" >"$out" 2>&1 &
 	tpid=$!
 	pids+=("$tpid")
 	exec {ctl}>"$fifo"
@@ -182,9 +190,11 @@ start_spin() { # N OUT [IDLE]
 		kill -0 "$tpid" 2>/dev/null || break
 		sleep 0.05
 	done
-	echo "run.sh: spin.py did not start: $(head -c 300 "$out")" >&2
+	echo "run.sh: $script did not start: $(head -c 300 "$out")" >&2
 	return 1
 }
+# start_spin N OUT [IDLE]: tests/bench/spin.py with N threads.
+start_spin() { start_ctl "$2" spin.py "$1" "${3:-0}"; }
 stop_spin() { # it exits at end of input; killed if it has not within a second
 	exec {ctl}>&-
 	for _ in $(seq 20); do kill -0 "$1" 2>/dev/null || break; sleep 0.05; done
@@ -354,17 +364,22 @@ finally:
         f.write("".join("%d\n" % n for n in res))
 PY
 }
-# Iterations so far and the target's clock, as "total elapsed".
-count() { # PID OUT
+# ask PID OUT PREFIX: ask a target of start_ctl for its figures; its answer,
+# the new last line of OUT starting with PREFIX.
+ask() {
 	local before n
-	before=$(grep -c '^iterations' "$2")
+	before=$(grep -c "^$3" "$2")
 	kill -0 "$1" 2>/dev/null && echo >&"$ctl" || return 1
 	for _ in $(seq 500); do
-		n=$(grep -c '^iterations' "$2")
+		n=$(grep -c "^$3" "$2")
 		[ "$n" -gt "$before" ] && break
 		sleep 0.01
 	done
-	grep '^iterations' "$2" | tail -1 | sed -E 's/.*total=([0-9]+) elapsed=([0-9.]+).*/\1 \2/'
+	grep "^$3" "$2" | tail -1
+}
+# Iterations so far and the target's clock, as "total elapsed".
+count() { # PID OUT
+	ask "$1" "$2" iterations | sed -E 's/.*total=([0-9]+) elapsed=([0-9.]+).*/\1 \2/'
 }
 # Parse a batch report into the accumulators of KEY.
 take_report() { # KEY FILE
@@ -573,6 +588,114 @@ if want perf; then
 		held=$(cat "$tmp"/stops.p* 2>/dev/null | awk '$1 > 0' | wc -l)
 		met=no; [ "$polls" -gt 0 ] && [ "$held" -eq 0 ] && met=yes
 		add_summary "perf: no target thread ever stopped (t/T)" "$held of $polls polls (every 20 ms) found one" "$met"
+	fi
+fi
+
+# --- 7b. the time a sample takes from the thread it lands on -----------------
+# tests/bench/gaps.py: one thread reading the clock, its gaps over 1.5 us
+# summed. Per config: gaps a second, the share of the measured time in gaps,
+# the excess over the baseline and that excess per sample.
+declare -A gap_n gap_ns gap_ms gap_rr gap_samp gap_sec
+gap_read() { # PID OUT -> "gaps ns measured_ns"
+	ask "$1" "$2" gaps | sed -nE 's/.*n=([0-9]+) ns=([0-9]+) measured=([0-9]+).*/\1 \2 \3/p'
+}
+gap_window() { # CFG PID OUT
+	local cfg=$1 pid=$2 out=$3 rep=$tmp/gaps.$1 m= a b l2
+	case $cfg in
+	base*) ;;
+	kclk) # the kernel's clock on every CPU, a minimal sample each: no BPF, no stack
+		perf record -q -e cpu-clock -c 1000000 -a -o "$tmp/kclk.data" >"$rep" 2>&1 &
+		m=$! ;;
+	*)
+		# shellcheck disable=SC2046
+		"$msttop" -p "$pid" -b --duration "$(calc '%.3f' "$warmup + $window + 60")" \
+			$(cfg_opts "$cfg") >"$rep" 2>"$rep.err" &
+		m=$! ;;
+	esac
+	if [ -n "$m" ]; then pids+=("$m"); sleep "$warmup"; fi
+	a=$(gap_read "$pid" "$out"); sleep "$window"; b=$(gap_read "$pid" "$out")
+	[ -n "$m" ] && stop_msttop "$m" # SIGINT: perf record too writes its file and ends
+	rm -f "$tmp/kclk.data"
+	set -- $a $b
+	if [ $# -ne 6 ] || [ "$6" -le "$3" ]; then
+		failed[gap:$cfg]=$(( ${failed[gap:$cfg]:-0} + 1 ))
+		return
+	fi
+	gap_n[$cfg]=$(( ${gap_n[$cfg]:-0} + $4 - $1 ))
+	gap_ns[$cfg]=$(( ${gap_ns[$cfg]:-0} + $5 - $2 ))
+	gap_ms[$cfg]=$(( ${gap_ms[$cfg]:-0} + $6 - $3 ))
+	gap_rr[$cfg]="${gap_rr[$cfg]:-} $(calc '%.3f' "($5 - $2) / ($6 - $3) * 100")"
+	if [[ $cfg != base* && $cfg != kclk ]]; then
+		l2=$(sed -n 2p "$rep")
+		if [[ $l2 =~ \;\ ([0-9.]+)\ s,\ ([0-9]+)\ samples ]]; then
+			gap_sec[$cfg]=$(calc '%.3f' "${gap_sec[$cfg]:-0} + ${BASH_REMATCH[1]}")
+			gap_samp[$cfg]=$(( ${gap_samp[$cfg]:-0} + BASH_REMATCH[2] ))
+		fi
+	fi
+	sleep 0.2
+}
+gap_pct() { [ -n "${gap_ms[$1]:-}" ] && calc '%.2f' "${gap_ns[$1]} / ${gap_ms[$1]} * 100" || echo ""; }
+gap_excess() { # CFG: percentage points over the baseline
+	local g b
+	g=$(gap_pct "$1"); b=$(gap_pct base)
+	[ -n "$g" ] && [ -n "$b" ] && calc '%.2f' "$g - $b" || echo ""
+}
+gap_rate() { # CFG: samples a second (the kernel clock: its rate)
+	case $1 in
+	kclk) echo 1000 ;;
+	*) [ -n "${gap_sec[$1]:-}" ] && calc '%.1f' "${gap_samp[$1]} / ${gap_sec[$1]}" || echo "" ;;
+	esac
+}
+gap_per_sample() { # CFG: microseconds of excess per sample
+	local x r
+	x=$(gap_excess "$1"); r=$(gap_rate "$1")
+	[ -n "$x" ] && [ -n "$r" ] && calc '%.1f' "$x / 100 / $r * 1e6" || echo ""
+}
+gap_rounds() { # CFG: excess by round against that round's baseline
+	local -a w b
+	read -r -a w <<<"${gap_rr[$1]:-}"; read -r -a b <<<"${gap_rr[base]:-}"
+	[ ${#w[@]} -gt 1 ] && [ ${#w[@]} -eq ${#b[@]} ] || return 0
+	local i out=""
+	for i in "${!w[@]}"; do out+=" $(calc '%.2f' "${w[$i]} - ${b[$i]}")"; done
+	echo "(${out# }; median $(printf '%s\n' $out | median))"
+}
+if want perf && [ -n "$pyver" ] && "$msttop" -p $$ -b --duration 0.2 --sampler perf >/dev/null 2>&1; then
+	gcfgs=(base p1000 m1000)
+	command -v perf >/dev/null && gcfgs+=(kclk)
+	gcfgs+=(base2)
+	if start_ctl "$tmp/gaps.out" gaps.py; then
+		gpid=$tpid
+		for r in $(seq "$rounds"); do
+			for i in $(seq 0 $(( ${#gcfgs[@]} - 1 ))); do
+				gap_window "${gcfgs[$(( (i + r - 1) % ${#gcfgs[@]} ))]}" "$gpid" "$tmp/gaps.out"
+			done
+		done
+		stop_spin "$gpid"
+		echo
+		echo "== 7b. The time a sample takes from the thread it lands on: Python $pyver, one thread reading the clock in a loop"
+		echo "   (tests/bench/gaps.py), every gap over 1.5 us between two reads summed; $rounds round(s) of ${window}s windows, order rotated"
+		echo "   in gaps = share of the thread's time in gaps; excess = over 'without msttop' (percentage points); per sample = the"
+		echo "   excess over the samples a second (msttop's report; the kernel clock: its period). Not blurred by the CPU's speed, as"
+		echo "   section 7's throughput is; not seen: the thread's slower run after a sample (caches refilled)"
+		printf '%-28s %8s %9s %8s %10s %11s %s\n' config "gaps/s" "in gaps" excess "samples/s" "per sample" "[excess by round]"
+		for c in "${gcfgs[@]}"; do
+			[ -n "${gap_ms[$c]:-}" ] || { printf '%-28s %s\n' "$c" "no window measured"; continue; }
+			gl=$(cfg_label "$c"); [ "$c" = kclk ] && gl="kernel clock alone, 1 kHz"
+			[ "$c" = m1000 ] && gl="ptrace 1000 Hz"
+			if [[ $c == base ]]; then
+				printf '%-28s %8s %8s%%\n' "$gl" "$(calc '%.0f' "${gap_n[$c]} / (${gap_ms[$c]} / 1e9)")" "$(gap_pct "$c")"
+				continue
+			fi
+			printf '%-28s %8s %8s%% %7s%% %10s %8s us %s\n' "$gl" \
+				"$(calc '%.0f' "${gap_n[$c]} / (${gap_ms[$c]} / 1e9)")" "$(gap_pct "$c")" \
+				"$(gap_excess "$c")" "$([ "$c" = base2 ] && echo - || gap_rate "$c")" \
+				"$([ "$c" = base2 ] && echo - || gap_per_sample "$c")" \
+				"$(gap_rounds "$c")$([ -n "${failed[gap:$c]:-}" ] && echo "; ${failed[gap:$c]} window(s) failed")"
+		done
+		add_summary "perf 1 kHz: time taken from the sampled thread (7b; the noise: $(gap_excess base2) points)" \
+			"$(gap_excess p1000) % ($(gap_per_sample p1000) us a sample; ptrace $(gap_excess m1000) %$([ -n "${gap_ms[kclk]:-}" ] && echo ", kernel clock alone $(gap_excess kclk) %"))" "report"
+	else
+		stop_spin "$tpid"
 	fi
 fi
 
