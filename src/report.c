@@ -62,11 +62,12 @@ int mst_report_text(FILE *out, struct mst_sampler *s, size_t limit)
 		fprintf(out,
 		        "Sampler: perf (no thread stopped), %llu samples, %llu lost; %llu ticks "
 		        "replayed from %llu samples; %llu Python frames copied, %llu of them "
-		        "read in place\n",
+		        "read in place; %llu code objects copied, %llu more held by msttop\n",
 		        (unsigned long long)st.perf_samples, (unsigned long long)st.perf_dropped,
 		        (unsigned long long)st.replayed, (unsigned long long)st.replay_samples,
 		        (unsigned long long)st.perf_frames,
-		        (unsigned long long)st.perf_frames_in_place);
+		        (unsigned long long)st.perf_frames_in_place,
+		        (unsigned long long)st.perf_codes, (unsigned long long)st.perf_codes_held);
 	else if (st.backend_why[0])
 		fprintf(out, "Sampler: ptrace (not perf: %s)\n",
 		        mst_text_escape(st.backend_why, a, sizeof(a)));

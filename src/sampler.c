@@ -484,6 +484,8 @@ void mst_sampler_stats(const struct mst_sampler *s, struct mst_sampler_stats *ou
 		out->perf_dropped = ps.dropped;
 		out->perf_frames = ps.frames;
 		out->perf_frames_in_place = ps.frames_in_place;
+		out->perf_codes = ps.codes;
+		out->perf_codes_held = ps.codes_held;
 	}
 	for (size_t i = 0; i < s->nprocs; i++) {
 		const struct mst_snapshot *sn = s->procs[i]->snap;
@@ -976,7 +978,8 @@ static struct mst_snap_samples samples_of(struct mst_sampler *s, struct sproc *p
 	                                 .ctx = p->store,
 	                                 .cap = p->cap_ok ? &p->cap : NULL,
 	                                 .task = mst_perf_task,
-	                                 .task_ctx = s->perf};
+	                                 .task_ctx = s->perf,
+	                                 .codes = mst_perf_codes_of(s->perf)};
 }
 
 /* Instant at of a tick that slept through it (perf back end): each

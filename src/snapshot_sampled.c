@@ -81,7 +81,8 @@ static void from_sample(struct mst_snapshot *s, struct mst_unwinder *u, struct m
 	if (!m || !smp->tstate || m->tstate != smp->tstate)
 		return;
 	s->used[m - s->pt.v] = true;
-	struct mst_perf_overlay o = {.s = smp, .cap = src->cap, .live = *mst_py_reader(py)};
+	struct mst_perf_overlay o = {
+	    .s = smp, .cap = src->cap, .live = *mst_py_reader(py), .codes = src->codes};
 	struct mst_reader old = mst_py_swap_reader(py, mst_perf_overlay_reader(&o));
 	/* Its GIL as the sample copied it. */
 	snap_read_py_stopped(py, t, m, s->scratch, 0);
@@ -233,7 +234,8 @@ static bool read_gil_gc(struct mst_snapshot *s, struct mst_py *py,
                         const struct mst_snap_samples *src, const struct mst_bpf_sample *at,
                         struct mst_py_gil *g)
 {
-	struct mst_perf_overlay o = {.s = at, .cap = src->cap, .live = *mst_py_reader(py)};
+	struct mst_perf_overlay o = {
+	    .s = at, .cap = src->cap, .live = *mst_py_reader(py), .codes = src->codes};
 	struct mst_reader old = {0};
 	if (at)
 		old = mst_py_swap_reader(py, mst_perf_overlay_reader(&o));

@@ -33,6 +33,7 @@
 #include "msttop/py.h"
 #include "msttop/reader.h"
 
+struct mst_bpf_held;
 struct mst_bpf_sample;
 struct mst_perf;
 
@@ -110,6 +111,9 @@ struct mst_perf_stats {
 	 * in the data stack's one read (3.11+) or the stack's copy (3.12+'s
 	 * entry frames), rather than one by one. */
 	uint64_t frames, frames_in_place;
+	/* Code objects the samples copied, and those they only named,
+	 * which msttop held (mst_perf_codes). */
+	uint64_t codes, codes_held;
 };
 void mst_perf_stats(const struct mst_perf *pf, struct mst_perf_stats *out);
 
@@ -119,12 +123,34 @@ void mst_perf_stats(const struct mst_perf *pf, struct mst_perf_stats *out);
  * a sample through it (mst_py_swap_reader). Every field of the sample is
  * checked against the bounds of the record: it comes from the kernel, but
  * its values from the target's memory. */
+struct mst_perf_codes;
 struct mst_perf_overlay {
 	const struct mst_bpf_sample *s;
 	const struct mst_py_capture *cap;
 	struct mst_reader live;
+	/* The code objects msttop holds (NULL: a code the sample only named
+	 * is read from live). */
+	struct mst_perf_codes *codes;
 };
 struct mst_reader mst_perf_overlay_reader(struct mst_perf_overlay *o);
+
+/* The code objects msttop holds for the BPF program, which then names them
+ * in a sample rather than copying them in the sampled thread
+ * (bpf-abi.h, mst_bpf_held). A code is held from the copy of the sample
+ * that first brings it; a sample that only names it is served from there
+ * when the copy was made in this drain, else the code is read from the
+ * process again (once a drain): a code object is not changed, but one freed
+ * may be replaced by another at its address. What the program sees is a
+ * hint; what is served is always a copy of that process's code at that
+ * address. held: the program's table (mapped), or NULL. */
+struct mst_perf_codes *mst_perf_codes_new(struct mst_bpf_held *held);
+void mst_perf_codes_free(struct mst_perf_codes *c);
+/* A new drain: every copy held is read again before it serves. */
+void mst_perf_codes_next(struct mst_perf_codes *c);
+/* The codes sample s copied (len bytes each), held from now on. */
+void mst_perf_codes_put(struct mst_perf_codes *c, const struct mst_bpf_sample *s, size_t len);
+/* The perf back end's codes (its drains call mst_perf_codes_next and _put). */
+struct mst_perf_codes *mst_perf_codes_of(struct mst_perf *pf);
 
 /* The samples of each thread of one process since the last take, copied
  * out of the ring buffer by a drain (mst_snap_samples): the newest, and the

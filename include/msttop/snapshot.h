@@ -265,6 +265,7 @@ int mst_snapshot_take_core(struct mst_corefile *c, struct mst_unwinder *u, struc
  * newest sample held of it, and whether it arrived since the last take. */
 struct mst_bpf_sample;
 struct mst_perf_task;
+struct mst_perf_codes;
 struct mst_snap_samples {
 	const struct mst_bpf_sample *(*get)(void *ctx, pid_t tid, bool *fresh);
 	/* For a replay: tid's newest sample taken in (lo, hi], or NULL. */
@@ -277,6 +278,9 @@ struct mst_snap_samples {
 	 * only), and whether it has run since the last take. */
 	bool (*task)(void *ctx, pid_t tid, struct mst_perf_task *out);
 	void *task_ctx;
+	/* Optional: the code objects msttop holds, which samples only name
+	 * (mst_perf_codes). */
+	struct mst_perf_codes *codes;
 };
 /* A snapshot of every task of p in which no thread is stopped. A thread
  * running now (/proc) is its newest sample: registers and stack walked over

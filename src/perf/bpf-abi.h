@@ -68,6 +68,20 @@ enum {
 	MST_BPF_NREGS
 };
 
+/* Code objects msttop holds a copy of (map "held": one value, which msttop
+ * maps and writes). A frame whose code is named there has it read by
+ * msttop, once a drain (mst_perf_codes), not copied by the program in the
+ * sampled thread at every sample: about a quarter of a microsecond a code,
+ * and a stack's functions are mostly different ones. Direct-mapped by
+ * address (mst_bpf_held_slot). A hint only: msttop serves a held code from
+ * its own copy of that process's code at that address, read in this drain,
+ * and reads the process otherwise. */
+#define MST_BPF_HELD 1024
+struct mst_bpf_held {
+	mst_u64 code[MST_BPF_HELD];
+	mst_u32 pid[MST_BPF_HELD];
+};
+
 /* Threads whose switches are kept (mst_bpf_task slots). */
 #define MST_BPF_TASKS 16384
 
@@ -143,6 +157,9 @@ struct mst_bpf_sample {
 	 * written. */
 	mst_u64 win_base, in_place;
 	mst_u32 win_len, pad;
+	/* Bit i: frame i's code is held by msttop (mst_bpf_held), named in
+	 * code_addr[i], codes[i] not written. */
+	mst_u64 code_held;
 	mst_u64 frame_addr[MST_BPF_FRAMES];
 	/* 0: not copied, or copied for an earlier frame of the same code */
 	mst_u64 code_addr[MST_BPF_FRAMES];
@@ -165,6 +182,13 @@ struct mst_bpf_sample {
 MST_BPF_INLINE int mst_bpf_holds(mst_u64 base, mst_u64 len, mst_u64 addr, mst_u64 n)
 {
 	return addr >= base && n <= len && addr - base <= len - n;
+}
+
+/* A code object's slot in mst_bpf_held: its address's bits mixed
+ * (objects are 16-aligned, and allocated near one another). */
+MST_BPF_INLINE mst_u32 mst_bpf_held_slot(mst_u64 code)
+{
+	return (mst_u32)((code * 0x9E3779B97F4A7C15ull) >> 54) & (MST_BPF_HELD - 1);
 }
 
 /* The data stack's window (3.11+): its length (0: none) and *from its

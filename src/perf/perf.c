@@ -81,6 +81,12 @@ void mst_perf_stats(const struct mst_perf *pf, struct mst_perf_stats *out)
 	memset(out, 0, sizeof(*out));
 }
 
+struct mst_perf_codes *mst_perf_codes_of(struct mst_perf *pf)
+{
+	(void)pf;
+	return NULL;
+}
+
 #else
 
 #include <bpf/bpf.h>
@@ -120,6 +126,7 @@ struct tslot {
 
 struct pproc {
 	pid_t pid;
+	uint32_t code_len; /* of its code objects copied */
 	struct sthread *st;
 	size_t nst, cap;
 };
@@ -134,7 +141,10 @@ struct mst_perf {
 	size_t nprocs;
 	mst_perf_fn fn; /* of the drain under way */
 	void *fn_ctx;
-	uint64_t samples, frames, frames_in_place;
+	uint64_t samples, frames, frames_in_place, codes, codes_held;
+	/* The code objects held for the program, its table mapped. */
+	struct mst_perf_codes *held;
+	struct mst_bpf_held *held_map;
 	/* The CPU clocks, one per CPU (the program keeps the samples of the
 	 * processes watched). */
 	int *cpu_fds;
@@ -165,6 +175,13 @@ static int on_sample(void *ctx, void *data, size_t size)
 	const struct mst_bpf_sample *s = data;
 	pf->frames += s->nframes < MST_BPF_FRAMES ? s->nframes : MST_BPF_FRAMES;
 	pf->frames_in_place += (uint64_t)__builtin_popcountll(s->in_place);
+	size_t nf = s->nframes < MST_BPF_FRAMES ? s->nframes : MST_BPF_FRAMES;
+	for (size_t i = 0; i < nf; i++)
+		pf->codes += s->code_addr[i] && !(s->code_held >> i & 1);
+	pf->codes_held += (uint64_t)__builtin_popcountll(s->code_held);
+	for (size_t i = 0; i < pf->nprocs; i++)
+		if (pf->procs[i].pid == (pid_t)s->pid)
+			mst_perf_codes_put(pf->held, s, pf->procs[i].code_len);
 	if (pf->fn)
 		pf->fn(pf->fn_ctx, data);
 	return 0;
@@ -289,6 +306,21 @@ int mst_perf_open(const struct mst_perf_opts *o, struct mst_perf **out, struct m
 		goto fail;
 	}
 	pf->tasks = m;
+	if (!o->switches_only) {
+		m = mmap(NULL, sizeof(struct mst_bpf_held), PROT_READ | PROT_WRITE, MAP_SHARED,
+		         bpf_map__fd(pf->skel->maps.held), 0);
+		if (m == MAP_FAILED) {
+			rc = mst_err_set(err, -errno,
+			                 "perf back end: cannot map the code objects' table: %s",
+			                 strerror(errno));
+			goto fail;
+		}
+		pf->held_map = m;
+		if (!(pf->held = mst_perf_codes_new(pf->held_map))) {
+			rc = mst_err_set(err, -ENOMEM, "out of memory");
+			goto fail;
+		}
+	}
 	if (!(pf->free_slots = malloc(MST_BPF_TASKS * sizeof(*pf->free_slots)))) {
 		rc = mst_err_set(err, -ENOMEM, "out of memory");
 		goto fail;
@@ -402,6 +434,9 @@ void mst_perf_close(struct mst_perf *pf)
 	free(pf->free_slots);
 	if (pf->tasks)
 		munmap((void *)pf->tasks, pf->tasks_bytes);
+	mst_perf_codes_free(pf->held);
+	if (pf->held_map)
+		munmap(pf->held_map, sizeof(struct mst_bpf_held));
 	ring_buffer__free(pf->ring);
 	mst_sample__destroy(pf->skel);
 	free(pf);
@@ -453,13 +488,16 @@ int mst_perf_watch(struct mst_perf *pf, pid_t pid, const struct mst_py_capture *
 	__u32 k = (__u32)pid;
 	if (bpf_map_update_elem(bpf_map__fd(pf->skel->maps.configs), &k, &c, BPF_ANY) < 0)
 		return mst_err_set(err, -errno, "perf back end: %s", strerror(errno));
-	if (find_proc(pf, pid))
-		return 0;
-	struct pproc *np = realloc(pf->procs, (pf->nprocs + 1) * sizeof(*np));
-	if (!np)
-		return mst_err_set(err, -ENOMEM, "out of memory");
-	pf->procs = np;
-	pf->procs[pf->nprocs++] = (struct pproc){.pid = pid};
+	struct pproc *pp = find_proc(pf, pid);
+	if (!pp) {
+		struct pproc *np = realloc(pf->procs, (pf->nprocs + 1) * sizeof(*np));
+		if (!np)
+			return mst_err_set(err, -ENOMEM, "out of memory");
+		pf->procs = np;
+		pp = &pf->procs[pf->nprocs++];
+		*pp = (struct pproc){.pid = pid};
+	}
+	pp->code_len = c.code_len;
 	return 0;
 }
 
@@ -548,6 +586,7 @@ int mst_perf_drain(struct mst_perf *pf, mst_perf_fn fn, void *ctx)
 {
 	pf->fn = fn;
 	pf->fn_ctx = ctx;
+	mst_perf_codes_next(pf->held);
 	uint64_t before = pf->samples;
 	int rc = ring_buffer__consume(pf->ring);
 	pf->fn = NULL;
@@ -627,7 +666,14 @@ void mst_perf_stats(const struct mst_perf *pf, struct mst_perf_stats *out)
 	out->samples = pf->samples;
 	out->frames = pf->frames;
 	out->frames_in_place = pf->frames_in_place;
+	out->codes = pf->codes;
+	out->codes_held = pf->codes_held;
 	out->dropped = pf->skel->bss ? pf->skel->bss->dropped : 0;
+}
+
+struct mst_perf_codes *mst_perf_codes_of(struct mst_perf *pf)
+{
+	return pf ? pf->held : NULL;
 }
 
 #endif

@@ -3,8 +3,9 @@
  * clock event, it runs in the context of the thread on that CPU when the
  * clock fires and, for a thread of a watched process (configs), copies at
  * that one instant the thread's user registers, the top of its user stack,
- * its Python thread state and frame chain, and a few fixed words of the
- * runtime (the GIL's state, the collector's flag).
+ * its Python thread state and frame chain (with the code objects msttop
+ * does not hold already: held), and a few fixed words of the runtime (the
+ * GIL's state, the collector's flag).
  * It decodes nothing: which words to follow and how many bytes to copy
  * come from msttop (struct mst_bpf_config), which decodes the copies with
  * its own decoder. GPL: bpf_probe_read_user needs it. */
@@ -72,6 +73,15 @@ struct {
 	__type(value, struct mst_bpf_task);
 } tasks SEC(".maps");
 
+/* The code objects msttop holds (bpf-abi.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct mst_bpf_held);
+} held SEC(".maps");
+
 /* Samples lost to a full ring buffer (msttop reads it). */
 __u64 dropped = 0;
 
@@ -98,7 +108,7 @@ static __always_inline __u64 word_at(const __u8 *f, __u32 off)
 #define SEEN 16
 
 static __always_inline void copy_code(struct mst_bpf_sample *s, const struct mst_bpf_config *c,
-                                      int i, __u64 code, __u64 *seen)
+                                      const struct mst_bpf_held *hd, int i, __u64 code, __u64 *seen)
 {
 	__u32 len = c->code_len;
 	code &= c->code_mask;
@@ -109,6 +119,14 @@ static __always_inline void copy_code(struct mst_bpf_sample *s, const struct mst
 	__u32 h = (code >> 4) & (SEEN - 1);
 	if (seen[h] == code)
 		return;
+	/* msttop holds it: named, not copied. */
+	__u32 k = mst_bpf_held_slot(code);
+	if (hd && hd->code[k] == code && hd->pid[k] == s->pid) {
+		s->code_addr[i] = code;
+		s->code_held |= 1ull << i;
+		seen[h] = code;
+		return;
+	}
 	if (bpf_probe_read_user(s->codes[i], len, (const void *)code) == 0) {
 		s->code_addr[i] = code;
 		seen[h] = code;
@@ -138,6 +156,7 @@ static __always_inline void copy_window(struct mst_bpf_sample *s, const struct m
 struct walk {
 	struct mst_bpf_sample *s;
 	const struct mst_bpf_config *c;
+	const struct mst_bpf_held *hd;
 	__u64 frame, wbase, wlen;
 	__u32 flen, prev;
 	__s32 coff;
@@ -179,7 +198,7 @@ static long walk_step(__u32 i, void *ctx)
 	s->frame_addr[i] = frame;
 	s->code_addr[i] = 0;
 	s->nframes = i + 1;
-	copy_code(s, w->c, i, w->coff >= 0 ? word_at(f, (__u32)w->coff) : 0, w->seen);
+	copy_code(s, w->c, w->hd, i, w->coff >= 0 ? word_at(f, (__u32)w->coff) : 0, w->seen);
 	w->frame = word_at(f, w->prev);
 	return 0;
 }
@@ -216,8 +235,10 @@ static __always_inline void copy_python(struct mst_bpf_sample *s, const struct m
 	if (prev & 7)
 		return;
 	copy_window(s, c, frame, flen);
+	__u32 zero = 0;
 	struct walk w = {.s = s,
 	                 .c = c,
+	                 .hd = bpf_map_lookup_elem(&held, &zero),
 	                 .frame = frame,
 	                 .wbase = s->win_base,
 	                 .wlen = s->win_len,
@@ -378,7 +399,7 @@ int sample(void *ctx)
 	s->ts_ok = 0;
 	s->nfixed_ok = 0;
 	s->deref_addr = s->deref_word = 0;
-	s->win_base = s->in_place = 0;
+	s->win_base = s->in_place = s->code_held = 0;
 	s->win_len = 0;
 	copy_stack(s, c, th);
 	copy_python(s, c, th);

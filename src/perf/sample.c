@@ -42,7 +42,8 @@ static const uint8_t *in_copy(const struct mst_perf_overlay *o, uint64_t addr, s
 		if (!(s->in_place >> i & 1) &&
 		    (p = within(s->frames[i], s->frame_addr[i], flen, addr, len)))
 			return p;
-		if (s->code_addr[i] && (p = within(s->codes[i], s->code_addr[i], clen, addr, len)))
+		if (s->code_addr[i] && !(s->code_held >> i & 1) &&
+		    (p = within(s->codes[i], s->code_addr[i], clen, addr, len)))
 			return p;
 	}
 	for (size_t i = 0; i < c->nfixed && i < MST_BPF_FIXED; i++) {
@@ -54,10 +55,112 @@ static const uint8_t *in_copy(const struct mst_perf_overlay *o, uint64_t addr, s
 	return NULL;
 }
 
+/* ---- the code objects msttop holds ---- */
+
+struct held_code {
+	uint64_t addr, drain;
+	pid_t pid;
+	uint32_t len;
+	uint8_t bytes[MST_BPF_CODE_MAX];
+};
+
+/* One copy per slot of the program's table, so what it is told is held is
+ * what is. */
+struct mst_perf_codes {
+	struct mst_bpf_held *held; /* the program's (mapped), or NULL */
+	uint64_t drain;            /* this drain's number, from 1 */
+	struct held_code v[MST_BPF_HELD];
+};
+
+struct mst_perf_codes *mst_perf_codes_new(struct mst_bpf_held *held)
+{
+	struct mst_perf_codes *c = calloc(1, sizeof(*c));
+	if (c) {
+		c->held = held;
+		c->drain = 1;
+	}
+	return c;
+}
+
+void mst_perf_codes_free(struct mst_perf_codes *c)
+{
+	free(c);
+}
+
+void mst_perf_codes_next(struct mst_perf_codes *c)
+{
+	if (c)
+		c->drain++;
+}
+
+static void codes_hold(struct mst_perf_codes *c, struct held_code *e, pid_t pid, uint64_t addr,
+                       uint32_t len)
+{
+	e->pid = pid;
+	e->addr = addr;
+	e->len = len;
+	e->drain = c->drain;
+	if (c->held) {
+		size_t k = (size_t)(e - c->v);
+		__atomic_store_n(&c->held->pid[k], (mst_u32)pid, __ATOMIC_RELAXED);
+		__atomic_store_n(&c->held->code[k], addr, __ATOMIC_RELAXED);
+	}
+}
+
+void mst_perf_codes_put(struct mst_perf_codes *c, const struct mst_bpf_sample *s, size_t len)
+{
+	if (!c || len == 0 || len > MST_BPF_CODE_MAX)
+		return;
+	size_t nf = s->nframes < MST_BPF_FRAMES ? s->nframes : MST_BPF_FRAMES;
+	for (size_t i = 0; i < nf; i++) {
+		uint64_t a = s->code_addr[i];
+		if (!a || (s->code_held >> i & 1))
+			continue;
+		struct held_code *e = &c->v[mst_bpf_held_slot(a)];
+		memcpy(e->bytes, s->codes[i], len);
+		codes_hold(c, e, (pid_t)s->pid, a, (uint32_t)len);
+	}
+}
+
+/* The held code at addr of o's process, len bytes: this drain's copy, else
+ * read now (and held); NULL if it cannot be read. */
+static const uint8_t *held_code(struct mst_perf_overlay *o, uint64_t addr, size_t len)
+{
+	struct mst_perf_codes *c = o->codes;
+	pid_t pid = (pid_t)o->s->pid;
+	struct held_code *e = &c->v[mst_bpf_held_slot(addr)];
+	if (e->addr == addr && e->pid == pid && e->len == len && e->drain == c->drain)
+		return e->bytes;
+	if (mst_read(&o->live, addr, e->bytes, len) < 0) {
+		/* Gone (or never a code): the program copies it again. */
+		codes_hold(c, e, 0, 0, 0);
+		return NULL;
+	}
+	codes_hold(c, e, pid, addr, (uint32_t)len);
+	return e->bytes;
+}
+
+/* A code the sample only named, which msttop holds. */
+static const uint8_t *in_held(struct mst_perf_overlay *o, uint64_t addr, size_t len)
+{
+	const struct mst_bpf_sample *s = o->s;
+	size_t clen = o->cap->code_len <= MST_BPF_CODE_MAX ? o->cap->code_len : 0;
+	for (size_t i = 0; s->code_held && i < s->nframes && i < MST_BPF_FRAMES; i++) {
+		uint64_t a = s->code_addr[i];
+		if (!(s->code_held >> i & 1) || !mst_bpf_holds(a, clen, addr, len))
+			continue;
+		const uint8_t *p = held_code(o, a, clen);
+		return p ? p + (addr - a) : NULL;
+	}
+	return NULL;
+}
+
 static int overlay_read(void *ctx, uint64_t addr, void *buf, size_t len)
 {
-	const struct mst_perf_overlay *o = ctx;
+	struct mst_perf_overlay *o = ctx;
 	const uint8_t *p = in_copy(o, addr, len);
+	if (!p && o->codes && o->cap)
+		p = in_held(o, addr, len);
 	if (p) {
 		memcpy(buf, p, len);
 		return 0;
@@ -171,8 +274,9 @@ int mst_perf_store_put(struct mst_perf_store *st, const struct mst_bpf_sample *s
 	for (size_t i = 0; i < nf; i++) {
 		if (!(s->in_place >> i & 1))
 			memcpy(b->frames[i], s->frames[i], sizeof(s->frames[0]));
-		/* A code copied for an earlier frame is not copied again. */
-		if (s->code_addr[i])
+		/* A code copied for an earlier frame is not copied again; one
+		 * held was not copied. */
+		if (s->code_addr[i] && !(s->code_held >> i & 1))
 			memcpy(b->codes[i], s->codes[i], sizeof(s->codes[0]));
 	}
 	memcpy(b->win, s->win, wl);

@@ -48,6 +48,11 @@ static void sample_walk(struct mst_py *py, const struct mst_reader *r, uint64_t 
 {
 	static struct mst_bpf_sample smp;
 	static struct mst_perf_store *store;
+	/* The code objects held across inputs, as across samples. */
+	static struct mst_bpf_held held;
+	static struct mst_perf_codes *codes;
+	if (!codes && !(codes = mst_perf_codes_new(&held)))
+		return;
 	struct mst_py_capture cap;
 	if (mst_py_capture_spec(py, &cap) < 0 && !cap.ts_len)
 		return;
@@ -104,12 +109,21 @@ static void sample_walk(struct mst_py *py, const struct mst_reader *r, uint64_t 
 				memcpy(&code, f + cap.code_off, 8);
 				code &= cap.code_mask;
 			}
-			/* A code copied for an earlier frame is not copied again. */
+			/* A code copied for an earlier frame is not copied again;
+			 * one held is named. */
 			for (size_t j = 0; j < i && code; j++)
 				if (smp.code_addr[j] == code)
 					code = 0;
-			smp.code_addr[i] =
-			    code && mst_read(r, code, smp.codes[i], cap.code_len) == 0 ? code : 0;
+			uint32_t k = mst_bpf_held_slot(code);
+			if (code && held.code[k] == code && held.pid[k] == smp.pid) {
+				smp.code_addr[i] = code;
+				smp.code_held |= 1ull << i;
+			} else {
+				smp.code_addr[i] =
+				    code && mst_read(r, code, smp.codes[i], cap.code_len) == 0
+				        ? code
+				        : 0;
+			}
 			memcpy(&frame, f + cap.prev_off, 8);
 		}
 	}
@@ -130,8 +144,14 @@ static void sample_walk(struct mst_py *py, const struct mst_reader *r, uint64_t 
 			memcpy(&smp.win_base, data + 16, 8);
 			memcpy(&smp.in_place, data + 12, 4);
 		}
+		if (data[1] & 4)
+			memcpy(&smp.code_held, data + 16, 8);
 	}
-	struct mst_perf_overlay o = {.s = &smp, .cap = &cap, .live = *r};
+	/* As a drain: what the sample copied is held; a new drain, at times. */
+	if (size >= 24 && (data[1] & 8))
+		mst_perf_codes_next(codes);
+	mst_perf_codes_put(codes, &smp, cap.code_len);
+	struct mst_perf_overlay o = {.s = &smp, .cap = &cap, .live = *r, .codes = codes};
 	struct mst_reader old = mst_py_swap_reader(py, mst_perf_overlay_reader(&o));
 	struct mst_py_frame fr[64];
 	size_t n;

@@ -144,6 +144,115 @@ START_TEST(overlay_in_place)
 }
 END_TEST
 
+/* The process of overlay_held: code objects whose bytes are a function of
+ * their address and of the process's version (a code replaced at its
+ * address); counts its reads. */
+#define BYTE_AT(addr, version) ((uint8_t)((addr)*7 + (version)))
+struct fake_proc {
+	unsigned reads;
+	uint8_t version;
+};
+
+static int fake_read(void *ctx, uint64_t addr, void *buf, size_t len)
+{
+	struct fake_proc *f = ctx;
+	f->reads++;
+	if (addr >= 0x90000)
+		return -EFAULT; /* no such code */
+	for (size_t i = 0; i < len; i++)
+		((uint8_t *)buf)[i] = BYTE_AT(addr + i, f->version);
+	return 0;
+}
+
+/* A code the program only named is served from msttop's copy: the one the
+ * sample that first brought it copied, then one read from the process once a
+ * drain; the program's table names what is held, of which process; a code
+ * that cannot be read is named no more; no copies: read from the process. */
+START_TEST(overlay_held)
+{
+	struct mst_py_capture cap = {.frame_len = 64, .code_len = 32, .prev_off = 8};
+	struct mst_bpf_held *tab = calloc(1, sizeof(*tab));
+	ck_assert_ptr_nonnull(tab);
+	struct mst_perf_codes *codes = mst_perf_codes_new(tab);
+	ck_assert_ptr_nonnull(codes);
+	struct fake_proc proc = {0};
+
+	/* The first sample copies code 0x50000: held from then on. */
+	struct mst_bpf_sample *s = sample_at(7, 1000);
+	s->pid = 42;
+	s->nframes = 2;
+	s->frame_addr[0] = 0x30000;
+	s->frame_addr[1] = 0x30100;
+	s->code_addr[0] = 0x50000;
+	memset(s->codes[0], 0x66, sizeof(s->codes[0]));
+	mst_perf_codes_put(codes, s, cap.code_len);
+	uint32_t k = mst_bpf_held_slot(0x50000);
+	ck_assert_uint_eq(tab->code[k], 0x50000);
+	ck_assert_uint_eq(tab->pid[k], 42);
+
+	/* The next only names it (and 0x60000, never copied). */
+	memset(s->codes, 0xff, sizeof(s->codes)); /* unwritten */
+	s->code_addr[1] = 0x60000;
+	s->code_held = 3;
+	struct mst_perf_overlay o = {
+	    .s = s, .cap = &cap, .live = {.read = fake_read, .ctx = &proc}, .codes = codes};
+	struct mst_reader r = mst_perf_overlay_reader(&o);
+	ck_assert_uint_eq(read_byte(&r, 0x50008), 0x66); /* the first sample's copy */
+	ck_assert_uint_eq(proc.reads, 0);
+	ck_assert_uint_eq(read_byte(&r, 0x60008), BYTE_AT(0x60000 + 8, 0));
+	ck_assert_uint_eq(proc.reads, 1);
+	ck_assert_uint_eq(read_byte(&r, 0x60004), BYTE_AT(0x60000 + 4, 0));
+	ck_assert_uint_eq(proc.reads, 1); /* held now */
+	ck_assert_uint_eq(tab->code[mst_bpf_held_slot(0x60000)], 0x60000);
+
+	/* A new drain: each is read again once, as the process has it now. */
+	mst_perf_codes_next(codes);
+	proc.version = 1;
+	ck_assert_uint_eq(read_byte(&r, 0x50008), BYTE_AT(0x50000 + 8, 1));
+	ck_assert_uint_eq(read_byte(&r, 0x50009), BYTE_AT(0x50000 + 9, 1));
+	ck_assert_uint_eq(proc.reads, 2);
+
+	/* Another process's code at the same address is not this one's. */
+	s->pid = 43;
+	ck_assert_uint_eq(read_byte(&r, 0x50008), BYTE_AT(0x50000 + 8, 1));
+	ck_assert_uint_eq(proc.reads, 3);
+	ck_assert_uint_eq(tab->pid[k], 43);
+
+	/* Past the code's copy: the process, as any read. */
+	uint8_t b[8];
+	ck_assert_int_eq(mst_read(&r, 0x50000 + 30, b, 4), 0);
+	ck_assert_uint_eq(proc.reads, 4);
+
+	/* One that cannot be read is named no more. */
+	s->code_addr[1] = 0x90000;
+	ck_assert_int_eq(mst_read(&r, 0x90000, b, 8), -EFAULT);
+	ck_assert_uint_eq(tab->code[mst_bpf_held_slot(0x90000)], 0);
+
+	/* Without msttop's copies, the process. */
+	o.codes = NULL;
+	unsigned before = proc.reads;
+	ck_assert_uint_eq(read_byte(&r, 0x50008), BYTE_AT(0x50000 + 8, 1));
+	ck_assert_uint_eq(proc.reads, before + 1);
+
+	/* The store does not keep a held code's unwritten slot as a copy. */
+	struct mst_perf_store *st = mst_perf_store_new();
+	s->code_held = 1;
+	s->code_addr[1] = 0x60000;
+	memset(s->codes[1], 0x77, sizeof(s->codes[1]));
+	ck_assert_int_eq(mst_perf_store_put(st, s), 0);
+	bool fresh;
+	o.s = mst_perf_store_get(st, 7, &fresh);
+	ck_assert_uint_eq(read_byte(&r, 0x60008), 0x77);
+	before = proc.reads;
+	ck_assert_uint_eq(read_byte(&r, 0x50008), BYTE_AT(0x50000 + 8, 1));
+	ck_assert_uint_eq(proc.reads, before + 1);
+	mst_perf_store_free(st);
+	mst_perf_codes_free(codes);
+	free(tab);
+	free(s);
+}
+END_TEST
+
 Suite *perf_store_suite(void);
 Suite *perf_store_suite(void)
 {
@@ -151,6 +260,7 @@ Suite *perf_store_suite(void)
 	TCase *tc = tcase_create("store");
 	tcase_add_test(tc, store_instants);
 	tcase_add_test(tc, overlay_in_place);
+	tcase_add_test(tc, overlay_held);
 	suite_add_tcase(s, tc);
 	return s;
 }
