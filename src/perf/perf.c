@@ -173,9 +173,9 @@ static int on_sample(void *ctx, void *data, size_t size)
 		return 0;
 	pf->samples++;
 	const struct mst_bpf_sample *s = data;
-	pf->frames += s->nframes < MST_BPF_FRAMES ? s->nframes : MST_BPF_FRAMES;
-	pf->frames_in_place += (uint64_t)__builtin_popcountll(s->in_place);
 	size_t nf = s->nframes < MST_BPF_FRAMES ? s->nframes : MST_BPF_FRAMES;
+	pf->frames += nf;
+	pf->frames_in_place += (uint64_t)__builtin_popcountll(s->in_place);
 	for (size_t i = 0; i < nf; i++)
 		pf->codes += s->code_addr[i] && !(s->code_held >> i & 1);
 	pf->codes_held += (uint64_t)__builtin_popcountll(s->code_held);

@@ -280,6 +280,26 @@ static void frame_text(char *buf, size_t len, const char *fn, const char *mark)
 
 /* ---- every interpreter: collapsed and trace from one recording ---- */
 
+/* The first two numbers after marker in -b's report out (as they are when
+ * it is not there). */
+static void report_two(const char *out, const char *marker, unsigned long long *a,
+                       unsigned long long *b)
+{
+	const char *p = out ? strstr(out, marker) : NULL;
+	if (!p)
+		return;
+	p += strlen(marker);
+	for (int k = 0; k < 2; k++) {
+		while (*p && (*p < '0' || *p > '9'))
+			p++;
+		if (!*p)
+			return;
+		char *end;
+		*(k ? b : a) = strtoull(p, &end, 10);
+		p = end;
+	}
+}
+
 static const struct mst_interp *interp_at(int i)
 {
 	const struct mst_interp *in;
@@ -414,18 +434,13 @@ static void record_check(const struct mst_interp *py, bool perf, const char *rat
 	/* The walks ended from a thread's last walk were checked
 	 * (MSTTOP_VERIFY_WALKS): some were, none differed. */
 	unsigned long long verified = 0, differed = 1;
-	const char *vw = out ? strstr(out, "Walk check: ") : NULL;
-	if (vw)
-		sscanf(vw, "Walk check: %llu walks ended from the last one, %llu differed",
-		       &verified, &differed);
+	report_two(out, "Walk check: ", &verified, &differed);
+	bool vw = out && strstr(out, "Walk check: ");
 	bool walks_ok = verified > 0 && differed == 0;
 	/* Fast: ticks replayed from samples, as many as the machine
 	 * allowed, but some (a tick sleeps 10 ms, an interval is 1 ms). */
 	unsigned long long replayed = 0, replay_samples = 0;
-	const char *rp = out ? strstr(out, " lost; ") : NULL;
-	if (rp)
-		sscanf(rp, " lost; %llu ticks replayed from %llu samples", &replayed,
-		       &replay_samples);
+	report_two(out, " lost; ", &replayed, &replay_samples);
 	bool replays_ok = !rate || (replayed > 0 && replay_samples > 0);
 	/* The program copies frames, and from 3.11 reads them in place: in
 	 * its one read of the data stack, 3.12+'s entry frames in the stack's
@@ -433,19 +448,14 @@ static void record_check(const struct mst_interp *py, bool perf, const char *rat
 	 * there; a generator's would not). Before 3.11 frames are objects on
 	 * the heap: none. */
 	unsigned long long frames = 0, in_place = 0;
-	const char *fp = out ? strstr(out, " samples; ") : NULL;
-	if (fp)
-		sscanf(fp, " samples; %llu Python frames copied, %llu of them", &frames, &in_place);
+	report_two(out, " samples; ", &frames, &in_place);
 	bool in_place_ok =
 	    !perf || (frames > 0 && (py->minor >= 11 ? in_place > 0 : in_place == 0));
 	/* A code object is copied by the sample that first brings it, then
 	 * held by msttop and only named: the names checked below come mostly
 	 * from codes held. */
 	unsigned long long codes = 0, held = 0;
-	const char *cp = out ? strstr(out, " read in place; ") : NULL;
-	if (cp)
-		sscanf(cp, " read in place; %llu code objects copied, %llu more held", &codes,
-		       &held);
+	report_two(out, " read in place; ", &codes, &held);
 	bool held_ok = !perf || (codes > 0 && held > 0);
 	bool ok = code == 0 && said && text && !f.bad && n > 0 && f.samples == n &&
 	          line_in_order(text, mq.path, 4) && !bad && line_in_order(text, spin_path, 3) &&
