@@ -220,8 +220,14 @@ static __always_inline void copy_python(struct mst_bpf_sample *s, const struct m
 		return;
 	__u64 frame = *(__u64 *)&s->ts[off];
 	if (c->deref >= 0 && frame) {
-		s->deref_addr = frame + (__u64)c->deref;
-		if (read_u64(&s->deref_word, s->deref_addr) < 0)
+		__u64 a = frame + (__u64)c->deref;
+		s->deref_addr = a;
+		/* The _PyCFrame is the interpreter loop's local: mostly in the
+		 * stack's copy, read there. */
+		if (mst_bpf_holds(s->stack_base, s->stack_len, a, 8))
+			s->deref_word =
+			    *(__u64 *)(s->stack + ((a - s->stack_base) & (sizeof(s->stack) - 1)));
+		else if (read_u64(&s->deref_word, a) < 0)
 			return;
 		frame = s->deref_word;
 	}
