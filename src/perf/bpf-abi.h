@@ -101,6 +101,9 @@ struct mst_bpf_task {
 	mst_u64 regs[MST_BPF_NREGS];
 };
 
+/* Processes watched at once: their configurations' slots. */
+#define MST_BPF_PROCS 64
+
 /* Per sampled thread (hash map "threads", keyed by tid), set by msttop at
  * refreshes: its Python thread state, and how much of its stack to copy. A
  * thread without one is not sampled (the clocks are the CPUs'). */
@@ -110,10 +113,12 @@ struct mst_bpf_thread {
 	 * copy is exactly that, in one read (a few hundred bytes to a few
 	 * KiB for most threads); 0: not known yet, config pages. */
 	mst_u32 stack_bytes;
-	mst_u32 pad;
+	/* Its process's configuration: its slot in the array "configs" (one
+	 * hash lookup a sample, the thread's, not two). */
+	mst_u32 proc;
 };
 
-/* Per process (hash map keyed by tgid). */
+/* Per process (array "configs", by the slot msttop gives it). */
 struct mst_bpf_config {
 	mst_u32 stack_pages; /* 1..MST_BPF_STACK_PAGES_MAX */
 	mst_u32 ts_len;      /* bytes of the thread state copied */

@@ -126,6 +126,7 @@ struct tslot {
 
 struct pproc {
 	pid_t pid;
+	uint32_t idx;      /* its configuration's slot (mst_bpf_thread.proc) */
 	uint32_t code_len; /* of its code objects copied */
 	struct sthread *st;
 	size_t nst, cap;
@@ -342,6 +343,8 @@ fail:
 	return rc;
 }
 
+_Static_assert(MST_BPF_PROCS <= 64, "watch() finds a free slot in a 64-bit mask");
+
 static struct pproc *find_proc(struct mst_perf *pf, pid_t pid)
 {
 	for (size_t i = 0; i < pf->nprocs; i++)
@@ -414,8 +417,9 @@ void mst_perf_unwatch(struct mst_perf *pf, pid_t pid)
 	for (size_t i = 0; i < p->nst; i++)
 		forget_thread(pf, &p->st[i]);
 	free(p->st);
-	__u32 k = (__u32)pid;
-	bpf_map_delete_elem(bpf_map__fd(pf->skel->maps.configs), &k);
+	/* An array's slot cannot be deleted: emptied (its threads are gone). */
+	struct mst_bpf_config none = {0};
+	bpf_map_update_elem(bpf_map__fd(pf->skel->maps.configs), &p->idx, &none, BPF_ANY);
 	*p = pf->procs[--pf->nprocs];
 	index_slots(pf);
 }
@@ -485,17 +489,29 @@ int mst_perf_watch(struct mst_perf *pf, pid_t pid, const struct mst_py_capture *
 		}
 		c.nfixed = fit ? (mst_u32)cap->nfixed : 0;
 	}
-	__u32 k = (__u32)pid;
-	if (bpf_map_update_elem(bpf_map__fd(pf->skel->maps.configs), &k, &c, BPF_ANY) < 0)
-		return mst_err_set(err, -errno, "perf back end: %s", strerror(errno));
 	struct pproc *pp = find_proc(pf, pid);
-	if (!pp) {
+	bool added = !pp;
+	if (added) {
+		/* The lowest slot no process has. */
+		uint64_t used = 0;
+		for (size_t i = 0; i < pf->nprocs; i++)
+			used |= 1ull << pf->procs[i].idx;
+		if (pf->nprocs >= MST_BPF_PROCS || !~used)
+			return mst_err_set(err, -ENOSPC,
+			                   "perf back end: more than %d processes sampled at once",
+			                   MST_BPF_PROCS);
 		struct pproc *np = realloc(pf->procs, (pf->nprocs + 1) * sizeof(*np));
 		if (!np)
 			return mst_err_set(err, -ENOMEM, "out of memory");
 		pf->procs = np;
 		pp = &pf->procs[pf->nprocs++];
-		*pp = (struct pproc){.pid = pid};
+		*pp = (struct pproc){.pid = pid, .idx = (uint32_t)__builtin_ctzll(~used)};
+	}
+	if (bpf_map_update_elem(bpf_map__fd(pf->skel->maps.configs), &pp->idx, &c, BPF_ANY) < 0) {
+		int rc = -errno;
+		if (added)
+			pf->nprocs--; /* the last: not watched after all */
+		return mst_err_set(err, rc, "perf back end: %s", strerror(-rc));
 	}
 	pp->code_len = c.code_len;
 	return 0;
@@ -567,12 +583,13 @@ int mst_perf_threads(struct mst_perf *pf, pid_t pid, const struct mst_perf_threa
 			    .tid = tid, .set = {.tstate = ~0ull}, .slot = take_slot(pf, tid)};
 		}
 		struct sthread *e = &p->st[si];
-		struct mst_bpf_thread v = {.tstate = th[j].tstate,
-		                           .stack_bytes = th[j].stack_bytes};
+		struct mst_bpf_thread v = {
+		    .tstate = th[j].tstate, .stack_bytes = th[j].stack_bytes, .proc = p->idx};
 		/* Every thread has its entry (the program samples no other), and
 		 * a system call only when it changed: a thread's need settles. */
 		if (!pf->switches_only &&
-		    (v.tstate != e->set.tstate || v.stack_bytes != e->set.stack_bytes)) {
+		    (v.tstate != e->set.tstate || v.stack_bytes != e->set.stack_bytes ||
+		     v.proc != e->set.proc)) {
 			__u32 key = (__u32)tid;
 			bpf_map_update_elem(map, &key, &v, BPF_ANY);
 			e->set = v;

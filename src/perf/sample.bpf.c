@@ -35,9 +35,9 @@ struct task_struct {
 } __attribute__((preserve_access_index));
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 64);
-	__type(key, __u32); /* tgid */
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MST_BPF_PROCS);
+	__type(key, __u32); /* mst_bpf_thread.proc */
 	__type(value, struct mst_bpf_config);
 } configs SEC(".maps");
 
@@ -376,15 +376,17 @@ int sample(void *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32;
-	struct mst_bpf_config *c = bpf_map_lookup_elem(&configs, &tgid);
-	if (!c)
-		return 0;
 	/* Only the threads msttop has seen (a new one from the refresh that
 	 * finds it, with its thread state): a sample without it would lack
-	 * the thread's Python frames. */
+	 * the thread's Python frames. Any other thread's sample ends here. */
 	__u32 tid = (__u32)id;
 	struct mst_bpf_thread *th = bpf_map_lookup_elem(&threads, &tid);
 	if (!th)
+		return 0;
+	/* An array's lookup: no hash. */
+	__u32 proc = th->proc;
+	struct mst_bpf_config *c = bpf_map_lookup_elem(&configs, &proc);
+	if (!c)
 		return 0;
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct pt_regs *r = (struct pt_regs *)bpf_task_pt_regs(task);
