@@ -76,7 +76,7 @@ struct mst_sampler_stats {
 	uint64_t sched_unrun;                       /* thread samples that read nothing for it */
 	uint64_t perf_samples, perf_dropped;        /* perf: samples drained, lost */
 	uint64_t perf_frames, perf_frames_in_place; /* mst_perf_stats */
-	uint64_t perf_codes, perf_codes_held;
+	uint64_t perf_codes, perf_codes_held;       /* codes copied, held */
 	/* perf above 100 Hz: instants a tick slept through and replayed, and
 	 * the thread samples decoded for them. */
 	uint64_t replayed, replay_samples;

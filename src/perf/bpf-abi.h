@@ -76,7 +76,8 @@ enum {
  * address (mst_bpf_held_slot). A hint only: msttop serves a held code from
  * its own copy of that process's code at that address, read in this drain,
  * and reads the process otherwise. */
-#define MST_BPF_HELD 1024
+#define MST_BPF_HELD_BITS 10
+#define MST_BPF_HELD (1 << MST_BPF_HELD_BITS)
 struct mst_bpf_held {
 	mst_u64 code[MST_BPF_HELD];
 	mst_u32 pid[MST_BPF_HELD];
@@ -193,7 +194,7 @@ MST_BPF_INLINE int mst_bpf_holds(mst_u64 base, mst_u64 len, mst_u64 addr, mst_u6
  * (objects are 16-aligned, and allocated near one another). */
 MST_BPF_INLINE mst_u32 mst_bpf_held_slot(mst_u64 code)
 {
-	return (mst_u32)((code * 0x9E3779B97F4A7C15ull) >> 54) & (MST_BPF_HELD - 1);
+	return (mst_u32)((code * 0x9E3779B97F4A7C15ull) >> (64 - MST_BPF_HELD_BITS));
 }
 
 /* The data stack's window (3.11+): its length (0: none) and *from its
