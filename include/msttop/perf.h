@@ -147,8 +147,9 @@ struct mst_perf_codes *mst_perf_codes_new(struct mst_bpf_held *held);
 void mst_perf_codes_free(struct mst_perf_codes *c);
 /* A new drain: every copy held is read again before it serves. */
 void mst_perf_codes_next(struct mst_perf_codes *c);
-/* The codes sample s copied (len bytes each), held from now on. */
-void mst_perf_codes_put(struct mst_perf_codes *c, const struct mst_bpf_sample *s, size_t len);
+/* The codes sample s copied (len bytes each), held from now on (c NULL or
+ * len 0: none held). Returns how many s copied. */
+size_t mst_perf_codes_put(struct mst_perf_codes *c, const struct mst_bpf_sample *s, size_t len);
 /* The perf back end's codes (its drains call mst_perf_codes_next and _put). */
 struct mst_perf_codes *mst_perf_codes_of(struct mst_perf *pf);
 

@@ -197,6 +197,13 @@ MST_BPF_INLINE mst_u32 mst_bpf_held_slot(mst_u64 code)
 	return (mst_u32)((code * 0x9E3779B97F4A7C15ull) >> (64 - MST_BPF_HELD_BITS));
 }
 
+/* Whether the table hd names code of process pid as held. */
+MST_BPF_INLINE int mst_bpf_held_has(const struct mst_bpf_held *hd, mst_u64 code, mst_u32 pid)
+{
+	mst_u32 k = mst_bpf_held_slot(code);
+	return hd->code[k] == code && hd->pid[k] == pid;
+}
+
 /* The data stack's window (3.11+): its length (0: none) and *from its
  * start. From the chunk's data to what the chunk holds (top), ending at the
  * innermost frame's head (frame_len bytes) when that lies in the chunk: the

@@ -167,6 +167,16 @@ static int quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
 	return 0;
 }
 
+_Static_assert(MST_BPF_PROCS <= 64, "watch() finds a free slot in a 64-bit mask");
+
+static struct pproc *find_proc(struct mst_perf *pf, pid_t pid)
+{
+	for (size_t i = 0; i < pf->nprocs; i++)
+		if (pf->procs[i].pid == pid)
+			return &pf->procs[i];
+	return NULL;
+}
+
 static int on_sample(void *ctx, void *data, size_t size)
 {
 	struct mst_perf *pf = ctx;
@@ -177,12 +187,9 @@ static int on_sample(void *ctx, void *data, size_t size)
 	size_t nf = s->nframes < MST_BPF_FRAMES ? s->nframes : MST_BPF_FRAMES;
 	pf->frames += nf;
 	pf->frames_in_place += (uint64_t)__builtin_popcountll(s->in_place);
-	for (size_t i = 0; i < nf; i++)
-		pf->codes += s->code_addr[i] && !(s->code_held >> i & 1);
 	pf->codes_held += (uint64_t)__builtin_popcountll(s->code_held);
-	for (size_t i = 0; i < pf->nprocs; i++)
-		if (pf->procs[i].pid == (pid_t)s->pid)
-			mst_perf_codes_put(pf->held, s, pf->procs[i].code_len);
+	const struct pproc *pp = find_proc(pf, (pid_t)s->pid);
+	pf->codes += mst_perf_codes_put(pf->held, s, pp ? pp->code_len : 0);
 	if (pf->fn)
 		pf->fn(pf->fn_ctx, data);
 	return 0;
@@ -341,16 +348,6 @@ int mst_perf_open(const struct mst_perf_opts *o, struct mst_perf **out, struct m
 fail:
 	mst_perf_close(pf);
 	return rc;
-}
-
-_Static_assert(MST_BPF_PROCS <= 64, "watch() finds a free slot in a 64-bit mask");
-
-static struct pproc *find_proc(struct mst_perf *pf, pid_t pid)
-{
-	for (size_t i = 0; i < pf->nprocs; i++)
-		if (pf->procs[i].pid == pid)
-			return &pf->procs[i];
-	return NULL;
 }
 
 static void forget_thread(struct mst_perf *pf, struct sthread *e)

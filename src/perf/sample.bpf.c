@@ -120,8 +120,7 @@ static __always_inline void copy_code(struct mst_bpf_sample *s, const struct mst
 	if (seen[h] == code)
 		return;
 	/* msttop holds it: named, not copied. */
-	__u32 k = mst_bpf_held_slot(code);
-	if (hd && hd->code[k] == code && hd->pid[k] == s->pid) {
+	if (hd && mst_bpf_held_has(hd, code, s->pid)) {
 		s->code_addr[i] = code;
 		s->code_held |= 1ull << i;
 		seen[h] = code;

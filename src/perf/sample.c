@@ -107,19 +107,22 @@ static void codes_hold(struct mst_perf_codes *c, struct held_code *e, pid_t pid,
 	}
 }
 
-void mst_perf_codes_put(struct mst_perf_codes *c, const struct mst_bpf_sample *s, size_t len)
+size_t mst_perf_codes_put(struct mst_perf_codes *c, const struct mst_bpf_sample *s, size_t len)
 {
-	if (!c || len == 0 || len > MST_BPF_CODE_MAX)
-		return;
-	size_t nf = s->nframes < MST_BPF_FRAMES ? s->nframes : MST_BPF_FRAMES;
+	bool hold = c && len > 0 && len <= MST_BPF_CODE_MAX;
+	size_t nf = s->nframes < MST_BPF_FRAMES ? s->nframes : MST_BPF_FRAMES, n = 0;
 	for (size_t i = 0; i < nf; i++) {
 		uint64_t a = s->code_addr[i];
 		if (!a || (s->code_held >> i & 1))
+			continue;
+		n++;
+		if (!hold)
 			continue;
 		struct held_code *e = &c->v[mst_bpf_held_slot(a)];
 		memcpy(e->bytes, s->codes[i], len);
 		codes_hold(c, e, (pid_t)s->pid, a, (uint32_t)len);
 	}
+	return n;
 }
 
 /* The held code at addr of o's process, len bytes: this drain's copy, else

@@ -400,6 +400,15 @@ take_report() { # KEY FILE
 		stacks[$k]=-1 # a build whose report lacks the line
 	fi
 }
+# start_batch PID CFG REP: msttop -b on PID in config CFG, its report in REP
+# (errors in REP.err), running until the window has been counted (then
+# SIGINT ends it: stop_msttop); its PID in $!, already in pids.
+start_batch() {
+	# shellcheck disable=SC2046
+	"$msttop" -p "$1" -b --duration "$(calc '%.3f' "$warmup + $window + 60")" \
+		$(cfg_opts "$2") >"$3" 2>"$3.err" &
+	pids+=("$!")
+}
 # One window of config CFG on target PID (OUT: its output), threads N.
 window_run() { # N CFG PID OUT
 	local n=$1 cfg=$2 pid=$3 out=$4 k="$1:$2" a b m c0 c1 w0 w1 s0= s1= rep poller=
@@ -411,11 +420,8 @@ window_run() { # N CFG PID OUT
 		[ -n "$poller" ] && { kill "$poller" 2>/dev/null; wait "$poller" 2>/dev/null; }
 	else
 		rep=$tmp/report.$n.$cfg
-		# Runs until the window has been counted, then SIGINT ends it.
-		# shellcheck disable=SC2046
-		"$msttop" -p "$pid" -b --duration "$(calc '%.3f' "$warmup + $window + 60")" \
-			$(cfg_opts "$cfg") >"$rep" 2>"$rep.err" &
-		m=$!; pids+=("$m")
+		start_batch "$pid" "$cfg" "$rep"
+		m=$!
 		if [[ $cfg == p* ]] && [ -z "$poller" ]; then
 			poll_stops "$pid" "$tmp/stops.$cfg" & poller=$!
 		fi
@@ -595,24 +601,20 @@ fi
 # tests/bench/gaps.py: one thread reading the clock, its gaps over 1.5 us
 # summed. Per config: gaps a second, the share of the measured time in gaps,
 # the excess over the baseline and that excess per sample.
-declare -A gap_n gap_ns gap_ms gap_rr gap_samp gap_sec
+declare -A gap_n gap_ns gap_ms gap_rr
 gap_read() { # PID OUT -> "gaps ns measured_ns"
 	ask "$1" "$2" gaps | sed -nE 's/.*n=([0-9]+) ns=([0-9]+) measured=([0-9]+).*/\1 \2 \3/p'
 }
 gap_window() { # CFG PID OUT
-	local cfg=$1 pid=$2 out=$3 rep=$tmp/gaps.$1 m= a b l2
+	local cfg=$1 pid=$2 out=$3 rep=$tmp/gaps.$1 m= a b
 	case $cfg in
 	base*) ;;
 	kclk) # the kernel's clock on every CPU, a minimal sample each: no BPF, no stack
 		perf record -q -e cpu-clock -c 1000000 -a -o "$tmp/kclk.data" >"$rep" 2>&1 &
-		m=$! ;;
-	*)
-		# shellcheck disable=SC2046
-		"$msttop" -p "$pid" -b --duration "$(calc '%.3f' "$warmup + $window + 60")" \
-			$(cfg_opts "$cfg") >"$rep" 2>"$rep.err" &
-		m=$! ;;
+		m=$!; pids+=("$m") ;;
+	*) start_batch "$pid" "$cfg" "$rep"; m=$! ;;
 	esac
-	if [ -n "$m" ]; then pids+=("$m"); sleep "$warmup"; fi
+	[ -n "$m" ] && sleep "$warmup"
 	a=$(gap_read "$pid" "$out"); sleep "$window"; b=$(gap_read "$pid" "$out")
 	[ -n "$m" ] && stop_msttop "$m" # SIGINT: perf record too writes its file and ends
 	rm -f "$tmp/kclk.data"
@@ -625,13 +627,7 @@ gap_window() { # CFG PID OUT
 	gap_ns[$cfg]=$(( ${gap_ns[$cfg]:-0} + $5 - $2 ))
 	gap_ms[$cfg]=$(( ${gap_ms[$cfg]:-0} + $6 - $3 ))
 	gap_rr[$cfg]="${gap_rr[$cfg]:-} $(calc '%.3f' "($5 - $2) / ($6 - $3) * 100")"
-	if [[ $cfg != base* && $cfg != kclk ]]; then
-		l2=$(sed -n 2p "$rep")
-		if [[ $l2 =~ \;\ ([0-9.]+)\ s,\ ([0-9]+)\ samples ]]; then
-			gap_sec[$cfg]=$(calc '%.3f' "${gap_sec[$cfg]:-0} + ${BASH_REMATCH[1]}")
-			gap_samp[$cfg]=$(( ${gap_samp[$cfg]:-0} + BASH_REMATCH[2] ))
-		fi
-	fi
+	[[ $cfg == base* || $cfg == kclk ]] || take_report "gap:$cfg" "$rep"
 	sleep 0.2
 }
 gap_pct() { [ -n "${gap_ms[$1]:-}" ] && calc '%.2f' "${gap_ns[$1]} / ${gap_ms[$1]} * 100" || echo ""; }
@@ -643,7 +639,7 @@ gap_excess() { # CFG: percentage points over the baseline
 gap_rate() { # CFG: samples a second (the kernel clock: its rate)
 	case $1 in
 	kclk) echo 1000 ;;
-	*) [ -n "${gap_sec[$1]:-}" ] && calc '%.1f' "${gap_samp[$1]} / ${gap_sec[$1]}" || echo "" ;;
+	*) rate_of "gap:$1" ;;
 	esac
 }
 gap_per_sample() { # CFG: microseconds of excess per sample

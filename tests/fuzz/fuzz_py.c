@@ -114,8 +114,7 @@ static void sample_walk(struct mst_py *py, const struct mst_reader *r, uint64_t 
 			for (size_t j = 0; j < i && code; j++)
 				if (smp.code_addr[j] == code)
 					code = 0;
-			uint32_t k = mst_bpf_held_slot(code);
-			if (code && held.code[k] == code && held.pid[k] == smp.pid) {
+			if (code && mst_bpf_held_has(&held, code, smp.pid)) {
 				smp.code_addr[i] = code;
 				smp.code_held |= 1ull << i;
 			} else {
