@@ -16,10 +16,15 @@ The loop is the interpreter's own (a call to the clock, a subtraction, a
 comparison), so what a sample costs here includes reading this thread's
 Python frames, as on any target. One thread: no GIL hand-over makes gaps.
 
-Usage: gaps.py
+Usage: gaps.py [work]
+With "work" each turn also calls the loop of spin.py (the benchmark's
+CPU-bound target): the reference of section 7c, which shares the target's
+CPU and measures that CPU's speed in the same seconds, as its turns per
+second of its own running time (the measured time less the gaps: the time
+the target ran, or an interrupt, is taken out).
 Ready line: ready tid=<tid>
 For each line read on stdin it prints (and flushes):
-    gaps n=<gaps> ns=<ns in gaps> measured=<ns measured>
+    gaps n=<gaps> ns=<ns in gaps> measured=<ns measured> reads=<turns>
 (totals since ready). It exits at end of input, or after
 $MSTTOP_TARGET_TIMEOUT seconds (default 300).
 """
@@ -39,6 +44,10 @@ GAP_NS = 1500
 CHUNK = 4000
 
 
+def work(x):
+    return (x * 1103515245 + 12345) % 2147483648
+
+
 def main():
     signal.signal(signal.SIGALRM, signal.SIG_DFL)
     secs = int(os.environ.get("MSTTOP_TARGET_TIMEOUT", "300") or 0)
@@ -50,21 +59,26 @@ def main():
     tid = threading.get_native_id() if hasattr(threading, "get_native_id") else 0
     sys.stdout.write("ready tid=%d\n" % tid)
     sys.stdout.flush()
-    n = lost = measured = 0
+    n = lost = measured = reads = 0
     gap = GAP_NS
+    busy = len(sys.argv) > 1 and sys.argv[1] == "work"
+    x = 1
     while True:
         start = last = pc()
         for _ in range(CHUNK):
+            if busy:
+                x = work(x)
             t = pc()
             if t - last > gap:
                 n += 1
                 lost += t - last
             last = t
         measured += last - start
+        reads += CHUNK
         if poll.poll(0):
             if not sys.stdin.readline():
                 break
-            sys.stdout.write("gaps n=%d ns=%d measured=%d\n" % (n, lost, measured))
+            sys.stdout.write("gaps n=%d ns=%d measured=%d reads=%d\n" % (n, lost, measured, reads))
             sys.stdout.flush()
 
 
