@@ -511,14 +511,20 @@ cpu_of() { [ -n "${cpuw[$1]:-}" ] && [ "${cpuw[$1]}" -gt 0 ] && calc '%.1f' "${c
 rate_of() { [ -n "${ssec[$1]:-}" ] && calc '%.1f' "${samp[$1]} / ${ssec[$1]}" || echo ""; }
 stacks_of() { [ -n "${ssec[$1]:-}" ] && [ "${stacks[$1]:-0}" -ge 0 ] && calc '%.0f' "${stacks[$1]} / ${ssec[$1]}" || echo ""; }
 # Loss of each round against that round's baseline, "(l1 l2 ...)".
-round_losses() { # KEY
+# by_round W B FORMAT EXPR: EXPR (awk, of w and b) for each round's values in
+# the lists W and B, "(v1 v2 ...; median m)"; nothing unless both have the
+# same number of rounds, more than one.
+by_round() {
 	local -a w b
-	read -r -a w <<<"${rr[$1]:-}"; read -r -a b <<<"${rr[${1%%:*}:base]:-}"
+	read -r -a w <<<"$1"; read -r -a b <<<"$2"
 	[ ${#w[@]} -gt 1 ] && [ ${#w[@]} -eq ${#b[@]} ] || return 0
 	local i out=""
-	for i in "${!w[@]}"; do out+=" $(calc '%.1f' "(1 - ${w[$i]} / ${b[$i]}) * 100")"; done
+	for i in "${!w[@]}"; do
+		out+=" $(awk -v w="${w[$i]}" -v b="${b[$i]}" "BEGIN {printf \"$3\", $4}")"
+	done
 	echo "(${out# }; median $(printf '%s\n' $out | median))"
 }
+round_losses() { by_round "${rr[$1]:-}" "${rr[${1%%:*}:base]:-}" '%.1f' '(1 - w / b) * 100'; } # KEY
 p50_of() { [ -n "${p50s[$1]:-}" ] && printf '%s\n' ${p50s[$1]} | median || echo ""; }
 print_live() {
 	local n=$1 c k; shift
@@ -675,14 +681,8 @@ gap_per_sample() { # CFG: microseconds of excess per sample
 	x=$(gap_excess "$1"); r=$(gap_rate "$1")
 	[ -n "$x" ] && [ -n "$r" ] && calc '%.1f' "$x / 100 / $r * 1e6" || echo ""
 }
-gap_rounds() { # CFG: excess by round against that round's baseline
-	local -a w b
-	read -r -a w <<<"${gap_rr[$1]:-}"; read -r -a b <<<"${gap_rr[base]:-}"
-	[ ${#w[@]} -gt 1 ] && [ ${#w[@]} -eq ${#b[@]} ] || return 0
-	local i out=""
-	for i in "${!w[@]}"; do out+=" $(calc '%.2f' "${w[$i]} - ${b[$i]}")"; done
-	echo "(${out# }; median $(printf '%s\n' $out | median))"
-}
+# CFG: excess by round against that round's baseline
+gap_rounds() { by_round "${gap_rr[$1]:-}" "${gap_rr[base]:-}" '%.2f' 'w - b'; }
 if want perf && [ -n "$pyver" ] && "$msttop" -p $$ -b --duration 0.2 --sampler perf >/dev/null 2>&1; then
 	gcfgs=(base p1000 m1000)
 	command -v perf >/dev/null && gcfgs+=(kclk)
@@ -774,14 +774,8 @@ ref_loss() { # CFG: percent, against the baseline
 	[ -n "${ref_el[$1]:-}" ] && [ -n "${ref_el[base]:-}" ] || return 0
 	calc '%.2f' "(1 - $(ref_ratio "$1") / $(ref_ratio base)) * 100"
 }
-ref_rounds() { # CFG: loss by round against that round's baseline
-	local -a w b
-	read -r -a w <<<"${ref_rr[$1]:-}"; read -r -a b <<<"${ref_rr[base]:-}"
-	[ ${#w[@]} -gt 1 ] && [ ${#w[@]} -eq ${#b[@]} ] || return 0
-	local i out=""
-	for i in "${!w[@]}"; do out+=" $(calc '%.1f' "(1 - ${w[$i]} / ${b[$i]}) * 100")"; done
-	echo "(${out# }; median $(printf '%s\n' $out | median))"
-}
+# CFG: loss by round against that round's baseline
+ref_rounds() { by_round "${ref_rr[$1]:-}" "${ref_rr[base]:-}" '%.1f' '(1 - w / b) * 100'; }
 if want perf && [ -n "$pyver" ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null &&
 	"$msttop" -p $$ -b --duration 0.2 --sampler perf >/dev/null 2>&1; then
 	rcfgs=(base p100 p1000)
