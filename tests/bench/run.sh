@@ -512,8 +512,10 @@ rate_of() { [ -n "${ssec[$1]:-}" ] && calc '%.1f' "${samp[$1]} / ${ssec[$1]}" ||
 stacks_of() { [ -n "${ssec[$1]:-}" ] && [ "${stacks[$1]:-0}" -ge 0 ] && calc '%.0f' "${stacks[$1]} / ${ssec[$1]}" || echo ""; }
 # Loss of each round against that round's baseline, "(l1 l2 ...)".
 # by_round W B FORMAT EXPR: EXPR (awk, of w and b) for each round's values in
-# the lists W and B, "(v1 v2 ...; median m)"; nothing unless both have the
-# same number of rounds, more than one.
+# the lists W and B, "(v1 v2 ...; median m, mean a ± e)", e the standard
+# error of the mean (the rounds' spread over the root of their number: what
+# to allow a figure of this run); nothing unless both have the same number of
+# rounds, more than one.
 by_round() {
 	local -a w b
 	read -r -a w <<<"$1"; read -r -a b <<<"$2"
@@ -522,7 +524,8 @@ by_round() {
 	for i in "${!w[@]}"; do
 		out+=" $(awk -v w="${w[$i]}" -v b="${b[$i]}" "BEGIN {printf \"$3\", $4}")"
 	done
-	echo "(${out# }; median $(printf '%s\n' $out | median))"
+	echo "(${out# }; median $(printf '%s\n' $out | median), mean $(printf '%s\n' $out | awk -v f="$3" \
+		'{s += $1; q += $1 * $1} END {m = s / NR; v = (q - NR * m * m) / (NR - 1); printf f " ± " f, m, sqrt(v > 0 ? v : 0) / sqrt(NR)}'))"
 }
 round_losses() { by_round "${rr[$1]:-}" "${rr[${1%%:*}:base]:-}" '%.1f' '(1 - w / b) * 100'; } # KEY
 p50_of() { [ -n "${p50s[$1]:-}" ] && printf '%s\n' ${p50s[$1]} | median || echo ""; }
