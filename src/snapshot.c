@@ -307,7 +307,11 @@ void snap_memo_walk(struct mst_thread_snap *t, const struct mst_stack_copy *copy
 		m->word_offs = w;
 		m->words_cap = copy->nreads;
 	}
-	memcpy(m->word_offs, copy->reads, copy->nreads * sizeof(*m->word_offs));
+	/* A walk can note no word (every read served from registers); the
+	 * array is then still unallocated, and memcpy wants a pointer even
+	 * for zero bytes. */
+	if (copy->nreads)
+		memcpy(m->word_offs, copy->reads, copy->nreads * sizeof(*m->word_offs));
 	m->nwords = copy->nreads;
 	m->words_hash = snap_words_hash(copy->data, m->word_offs, m->nwords);
 	m->stack_base = copy->base;
@@ -440,8 +444,11 @@ void snap_walk(struct mst_snapshot *s, struct mst_unwinder *u, struct mst_thread
 	/* Out of memory: no native frames, as an unwalkable thread. */
 	if (!pcs_room(t, n))
 		n = 0;
-	memcpy(t->pcs, s->wpcs, n * sizeof(*t->pcs));
-	memcpy(t->pc_exact, s->wexact, n);
+	/* An unwalkable thread may never have had room allocated. */
+	if (n) {
+		memcpy(t->pcs, s->wpcs, n * sizeof(*t->pcs));
+		memcpy(t->pc_exact, s->wexact, n);
+	}
 	t->npcs = n;
 }
 
