@@ -550,6 +550,29 @@ static bool check_gil(struct ctx *c)
 	      GIL_READS);
 	CHECK(c, spin_holds >= locked * 9 / 10, "py_gil: spinner held it in %d of %d locked reads",
 	      spin_holds, locked);
+	/* What a perf sample copies for the GIL and the collector: the words
+	 * that change (the GIL's state, the collector's int flag), not the
+	 * pointers the decoder keeps once read (the main interpreter's, its
+	 * GIL's), each a read in the sampled thread at every sample. */
+	struct mst_py_capture cap;
+	struct mst_py_gil where;
+	CHECK(c, mst_py_capture_spec(lv.py, &cap) == 0, "py_gil: no capture spec");
+	mst_py_gil_where(lv.py, &where);
+	CHECK(c, cap.nfixed >= 2 && cap.nfixed <= MST_PY_CAPTURE_FIXED,
+	      "py_gil: a sample copies %zu fixed ranges, want the GIL's and the collector's",
+	      cap.nfixed);
+	for (size_t i = 0; i < cap.nfixed; i++) {
+		uint64_t a = cap.fixed[i].addr;
+		size_t len = cap.fixed[i].len;
+		bool gil = where.addr && where.size && a >= where.addr &&
+		           a + len <= where.addr + where.size;
+		/* 3.6: the GIL's two statics and the collector's. */
+		bool statics = c->interp->minor == 6 && len <= 8;
+		CHECK(c, gil || len == 4 || statics,
+		      "py_gil: a sample copies %zu bytes at 0x%" PRIx64
+		      ", neither the GIL's state nor the collector's flag",
+		      len, a);
+	}
 	ok = true;
 out:
 	mst_py_threads_free(&th);
