@@ -817,11 +817,14 @@ Suite *record_suite(void);
 Suite *attrib_suite(void);
 Suite *prefetch_suite(void);
 Suite *perf_store_suite(void);
+Suite *snapshot_memo_suite(void);
 
 int main(void)
 {
-	Suite *more[] = {merge_suite(),  agg_suite(),      format_suite(),     debugcache_suite(),
-	                 dwtab_suite(),  classify_suite(), agg_bounds_suite(), calltree_suite(),
-	                 record_suite(), attrib_suite(),   prefetch_suite(),   perf_store_suite()};
+	Suite *more[] = {merge_suite(),        agg_suite(),      format_suite(),
+	                 debugcache_suite(),   dwtab_suite(),    classify_suite(),
+	                 agg_bounds_suite(),   calltree_suite(), record_suite(),
+	                 attrib_suite(),       prefetch_suite(), perf_store_suite(),
+	                 snapshot_memo_suite()};
 	return mst_check_main(unit_suite(), more, sizeof(more) / sizeof(more[0]));
 }
