@@ -520,12 +520,12 @@ by_round() {
 	local -a w b
 	read -r -a w <<<"$1"; read -r -a b <<<"$2"
 	[ ${#w[@]} -gt 1 ] && [ ${#w[@]} -eq ${#b[@]} ] || return 0
-	local i out=""
-	for i in "${!w[@]}"; do
-		out+=" $(awk -v w="${w[$i]}" -v b="${b[$i]}" "BEGIN {printf \"$3\", $4}")"
-	done
-	echo "(${out# }; median $(printf '%s\n' $out | median), mean $(printf '%s\n' $out | awk -v f="$3" \
-		'{s += $1; q += $1 * $1} END {m = s / NR; v = (q - NR * m * m) / (NR - 1); printf f " ± " f, m, sqrt(v > 0 ? v : 0) / sqrt(NR)}'))"
+	local i v
+	# One awk for every round's value, not one a round.
+	v=$(for i in "${!w[@]}"; do echo "${w[$i]} ${b[$i]}"; done |
+		awk -v f="$3" "{w = \$1; b = \$2; printf f \"\\n\", $4}")
+	echo "(${v//$'\n'/ }; median $(median <<<"$v"), mean $(awk -v f="$3" \
+		'{s += $1; q += $1 * $1} END {m = s / NR; v = (q - NR * m * m) / (NR - 1); printf f " ± " f, m, sqrt(v > 0 ? v : 0) / sqrt(NR)}' <<<"$v"))"
 }
 round_losses() { by_round "${rr[$1]:-}" "${rr[${1%%:*}:base]:-}" '%.1f' '(1 - w / b) * 100'; } # KEY
 p50_of() { [ -n "${p50s[$1]:-}" ] && printf '%s\n' ${p50s[$1]} | median || echo ""; }
