@@ -25,7 +25,10 @@
 #      there, the time the kernel counted in the sampling BPF program
 #      (kernel.bpf_stats_enabled, on for the section): what each sample costs
 #      the sampled thread itself, a figure the window-to-window noise of the
-#      throughput does not blur;
+#      throughput does not blur; where perf is installed, the kernel's clock
+#      alone at 1 kHz in the same windows, on every CPU (as the perf back
+#      end's) and per thread (`perf record -p`): what sampling costs this
+#      target before msttop does anything;
 #   7b. the time a sample takes from the thread it lands on (issue 16): one
 #      Python thread reading the clock in a loop (tests/bench/gaps.py), its
 #      gaps summed, without msttop, with perf and ptrace at 1 kHz and with
@@ -349,6 +352,8 @@ cfg_label() {
 	nb1000) echo "nonblocking 1000 Hz" ;;
 	p100) echo "perf 100 Hz" ;;
 	p1000) echo "perf 1000 Hz" ;;
+	kclk) echo "kernel clock 1 kHz" ;;
+	kperf) echo "perf record -p 1 kHz" ;;
 	esac
 }
 # poll_stops PID FILE: every 20 ms until killed, one line per pass: how many
@@ -455,7 +460,10 @@ window_run() { # N CFG PID OUT
 		[ -n "$poller" ] && { kill "$poller" 2>/dev/null; wait "$poller" 2>/dev/null; }
 	else
 		rep=$tmp/report.$n.$cfg
-		start_batch "$pid" "$cfg" "$rep"
+		case $cfg in
+		kclk | kperf) start_kclk "$cfg" "$pid" "$rep" ;;
+		*) start_batch "$pid" "$cfg" "$rep" ;;
+		esac
 		m=$!
 		if [[ $cfg == p* ]] && [ -z "$poller" ]; then
 			poll_stops "$pid" "$tmp/stops.$cfg" & poller=$!
@@ -465,6 +473,7 @@ window_run() { # N CFG PID OUT
 		sleep "$window"
 		c1=$(cpu_ticks "$m"); w1=$(now_us); s1=$(bpf_stats); b=$(count "$pid" "$out")
 		stop_msttop "$m"
+		rm -f "$tmp/kclk.data"
 		[ -n "$poller" ] && { kill "$poller" 2>/dev/null; wait "$poller" 2>/dev/null; }
 		if [ -n "$s0" ] && [ -n "$s1" ]; then
 			bpft[$k]=$(( ${bpft[$k]:-0} + ${s1% *} - ${s0% *} ))
@@ -478,7 +487,7 @@ window_run() { # N CFG PID OUT
 			failed[$k]=$(( ${failed[$k]:-0} + 1 ))
 			sed 's/^/   msttop: /' "$rep.err" | head -3
 		fi
-		take_report "$k" "$rep"
+		[[ $cfg == k* ]] || take_report "$k" "$rep" # perf record writes none
 		sleep 0.2 # let the target settle after the detach
 	fi
 	[ -n "$a" ] && [ -n "$b" ] || { failed[$k]=$(( ${failed[$k]:-0} + 1 )); return; }
@@ -554,10 +563,12 @@ print_live() {
 		t=$(tput_of "$k"); b=$(tput_of "$n:base")
 		[ -n "$t" ] && [ -n "$b" ] && r=$(calc '%.3f' "$t / $b")
 		p5=$(p50_of "$k"); p9=${p99[$k]:--}
-		[[ $c == nb* || $c == p* ]] && p5="-" p9="-" # nothing is stopped
+		[[ $c == nb* || $c == p* || $c == k* ]] && p5="-" p9="-" # nothing is stopped
+		local asked
+		asked=$(cfg_opts "$c" | awk '{print $2}'); [[ $c == k* ]] && asked=1000
 		printf '%-20s %12s %6s %6s%% %7s%% %12s %9s %6s us %6s us %s\n' "$(cfg_label "$c")" \
 			"${t:--}" "$r" "$(loss_of "$k")" "$(cpu_of "$k")" \
-			"$(rate_of "$k") ($(cfg_opts "$c" | awk '{print $2}'))" "$(stacks_of "$k")" \
+			"$(rate_of "$k") ($asked)" "$(stacks_of "$k")" \
 			"$p5" "$p9" "${miss[$k]:--}/${errs[$k]:--} $(round_losses "$k")$([ -n "${failed[$k]:-}" ] && echo "; ${failed[$k]} window(s) failed")"
 	done
 }
@@ -615,7 +626,15 @@ if want perf; then
 		stats_was=$(sysctl -n kernel.bpf_stats_enabled 2>/dev/null || true)
 		command -v bpftool >/dev/null && sysctl -q -w kernel.bpf_stats_enabled=1 2>/dev/null &&
 			bpf_counting=1
-		poll_all=1 live_title="7. ptrace against perf" bench_live 4 "$rounds_used" base m100 p100 m1000 p1000 base2
+		# The kernel's clock alone at 1 kHz, on every CPU as the perf back
+		# end's and per thread as `perf record -p` (where perf is
+		# installed): what sampling costs this target before msttop does
+		# anything, in the same windows (section 7c measures the same
+		# pinned, 7b per sample).
+		pcfgs=(base m100 p100 m1000 p1000)
+		command -v perf >/dev/null && pcfgs+=(kclk kperf)
+		pcfgs+=(base2)
+		poll_all=1 live_title="7. ptrace against perf" bench_live 4 "$rounds_used" "${pcfgs[@]}"
 		[ -n "${bpf_counting:-}" ] && sysctl -q -w kernel.bpf_stats_enabled="${stats_was:-0}"
 		bpf_counting=
 		l=$(loss_of 4:p1000); c=$(cpu_of 4:p1000)
@@ -623,6 +642,10 @@ if want perf; then
 		add_summary "perf 1 kHz merged: msttop <= 10 % of a core (ptrace: $(cpu_of 4:m1000) %)" "${c:-?} %" "$(verdict "$c" 10)"
 		add_summary "perf 100 Hz merged: loss within noise (ptrace: $(loss_of 4:m100) %)" "$(loss_of 4:p100) % $(round_losses 4:p100)" "report"
 		add_summary "perf: the noise (a second window without msttop)" "$(loss_of 4:base2) % $(round_losses 4:base2)" "report"
+		if [ -n "$(tput_of 4:kclk)" ]; then
+			add_summary "perf 1 kHz merged (7) against the kernel's clock alone" \
+				"$(loss_of 4:p1000) %; kernel clock on every CPU $(loss_of 4:kclk) % $(round_losses 4:kclk); perf record -p $(loss_of 4:kperf) % (its CPU $(cpu_of 4:kperf) % of a core)" "report"
+		fi
 		for kk in 4:p100 4:p1000; do
 			[ "${bpfc[$kk]:-0}" -gt 0 ] && [ "${bpfw[$kk]:-0}" -gt 0 ] || continue
 			# Runs on every CPU: another process's ends at its first lookup.
