@@ -6,10 +6,12 @@
 #include "msttop/symbols.h"
 
 #include "debugcache-int.h"
+#include "msttop/maps.h"
 #include "msttop/strset.h"
 #include "dwtab-int.h"
 
 #include <dwarf.h>
+#include <fcntl.h>
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
 #include <libiberty/demangle.h>
@@ -114,13 +116,6 @@ static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname
 	return dwfl_standard_find_debuginfo(mod, userdata, modname, base, file_name, debuglink_file,
 	                                    debuglink_crc, debuginfo_file_name);
 }
-
-static char *debuginfo_path;
-static const Dwfl_Callbacks callbacks = {
-    .find_elf = dwfl_linux_proc_find_elf,
-    .find_debuginfo = find_debuginfo,
-    .debuginfo_path = &debuginfo_path,
-};
 
 static const char *intern(struct mst_symbols *s, const char *str)
 {
@@ -334,6 +329,7 @@ static const struct sym_ent *index_find(const struct sym_index *x, uint64_t addr
 struct mod_data {
 	struct sym_index *index;
 	struct mst_dwtab *tab;
+	char *elf_path; /* a deleted file's: where the kernel still has it */
 };
 
 static const char *intern_cb(void *ctx, const char *str)
@@ -431,6 +427,7 @@ static int free_data(Dwfl_Module *mod, void *userdata, const char *name, Dwarf_A
 	if (md) {
 		index_free(md->index);
 		mst_dwtab_free(md->tab);
+		free(md->elf_path);
 		free(md);
 	}
 	*ud = NULL;
@@ -441,6 +438,73 @@ static int free_data_cb(Dwfl_Module *mod, void **userdata, const char *name, Dwa
                         void *arg)
 {
 	return free_data(mod, userdata, name, base, arg);
+}
+
+static const char deleted_tag[] = " (deleted)";
+
+/* A file deleted since it was mapped (a library upgraded under a running
+ * service, an extension built in a directory removed since) is still the
+ * kernel's, whole, at /proc/PID/map_files: libdwfl would rebuild its image
+ * from the process's memory instead, which needs a Dwfl attached to the
+ * process and holds no symbol table (a static function has no name), and
+ * a file at its old path may be another one now, never opened. */
+static int find_elf(Dwfl_Module *mod, void **userdata, const char *module_name, Dwarf_Addr base,
+                    char **file_name, Elf **elfp)
+{
+	const struct mod_data *md = *userdata;
+	if (md && md->elf_path) {
+		int fd = open(md->elf_path, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			if ((*file_name = strdup(md->elf_path)))
+				return fd;
+			close(fd);
+		}
+	}
+	return dwfl_linux_proc_find_elf(mod, userdata, module_name, base, file_name, elfp);
+}
+
+static char *debuginfo_path;
+static const Dwfl_Callbacks callbacks = {
+    .find_elf = find_elf,
+    .find_debuginfo = find_debuginfo,
+    .debuginfo_path = &debuginfo_path,
+};
+
+struct deleted_ctx {
+	struct mst_symbols *s;
+	struct mst_maps *maps; /* read at the first deleted module */
+	bool read;
+};
+
+/* Module mod, if its file is deleted: where find_elf opens it (the first
+ * mapping of that file in the module's range). */
+static int note_deleted(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr start,
+                        void *arg)
+{
+	struct deleted_ctx *c = arg;
+	size_t len = strlen(name), tl = sizeof(deleted_tag) - 1;
+	struct mod_data *md = *userdata;
+	if (len <= tl || strcmp(name + len - tl, deleted_tag) || (md && md->elf_path))
+		return DWARF_CB_OK;
+	if (!c->read) {
+		c->read = true;
+		mst_maps_read(c->s->pid, &c->maps, NULL);
+	}
+	Dwarf_Addr end = 0;
+	dwfl_module_info(mod, NULL, NULL, &end, NULL, NULL, NULL, NULL);
+	for (size_t i = 0; c->maps && i < c->maps->n; i++) {
+		const struct mst_map *m = &c->maps->v[i];
+		if (!m->deleted || !m->path || m->start < start || m->start >= end ||
+		    strncmp(m->path, name, len - tl) || m->path[len - tl])
+			continue;
+		char path[128];
+		mst_maps_open_path(c->s->pid, m, path, sizeof(path));
+		if (!md && !(md = *userdata = calloc(1, sizeof(*md))))
+			return DWARF_CB_OK;
+		md->elf_path = strdup(path);
+		break;
+	}
+	return DWARF_CB_OK;
 }
 
 static int report(struct mst_symbols *s, struct mst_err *err)
@@ -458,6 +522,12 @@ static int report(struct mst_symbols *s, struct mst_err *err)
 		rc = dwfl_linux_proc_report(s->dwfl, s->pid);
 	}
 	dwfl_report_end(s->dwfl, free_data, NULL);
+	if (rc == 0 && !s->maps_text) {
+		/* Before any module's ELF is looked for. */
+		struct deleted_ctx c = {.s = s};
+		dwfl_getmodules(s->dwfl, note_deleted, &c, 0);
+		mst_maps_free(c.maps);
+	}
 	if (rc != 0 && s->maps_text)
 		return mst_err_set(err, rc > 0 ? -rc : -EIO, "cannot read the core's modules: %s",
 		                   rc > 0 ? strerror(rc) : dwfl_errmsg(-1));
