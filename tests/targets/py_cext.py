@@ -12,9 +12,13 @@ Usage: py_cext.py
 Ready line (printed from callback() right before it sleeps):
     ready tid=<native tid of the main thread>
 A failed build prints "cext build failed: ..." and exits 3.
+The build's directory is removed as soon as the module is imported: the
+harness ends targets with SIGKILL, which runs no atexit, and each run left
+one behind in /tmp. The extension is then a deleted file that stays mapped,
+which msttop reads through /proc/PID/map_files (as a library upgraded under
+a running service).
 Exits by itself after $MSTTOP_TARGET_TIMEOUT seconds (default 300).
 """
-import atexit
 import os
 import shutil
 import subprocess
@@ -30,7 +34,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 def build():
     out = tempfile.mkdtemp(prefix="msttop-cext-")
-    atexit.register(shutil.rmtree, out, True)
     inc = sysconfig.get_paths()["include"]
     suffix = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
     so = os.path.join(out, "msttop_cext" + suffix)
@@ -39,10 +42,16 @@ def build():
            os.path.join(HERE, "cext.c"), "-o", so]
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     if p.returncode != 0:
+        shutil.rmtree(out, True)
         sys.stdout.write("cext build failed: %s\n" % p.stdout.decode(errors="replace")[:300])
         sys.stdout.flush()
         sys.exit(3)
     sys.path.insert(0, out)
+    try:
+        import msttop_cext  # noqa: F401 (mapped now; outer() imports it again)
+    finally:
+        sys.path.remove(out)
+        shutil.rmtree(out, True)
 
 
 def callback():
