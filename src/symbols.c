@@ -15,6 +15,7 @@
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
 #include <libiberty/demangle.h>
+#include <limits.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -329,7 +330,7 @@ static const struct sym_ent *index_find(const struct sym_index *x, uint64_t addr
 struct mod_data {
 	struct sym_index *index;
 	struct mst_dwtab *tab;
-	char *elf_path; /* a deleted file's: where the kernel still has it */
+	char *elf_path; /* where find_elf opens its file */
 };
 
 static const char *intern_cb(void *ctx, const char *str)
@@ -440,14 +441,16 @@ static int free_data_cb(Dwfl_Module *mod, void **userdata, const char *name, Dwa
 	return free_data(mod, userdata, name, base, arg);
 }
 
-static const char deleted_tag[] = " (deleted)";
-
-/* A file deleted since it was mapped (a library upgraded under a running
- * service, an extension built in a directory removed since) is still the
- * kernel's, whole, at /proc/PID/map_files: libdwfl would rebuild its image
- * from the process's memory instead, which needs a Dwfl attached to the
- * process and holds no symbol table (a static function has no name), and
- * a file at its old path may be another one now, never opened. */
+/* libdwfl opens a module at the path the process's maps give, in msttop's
+ * own file system. The process may see another (a container's: the same
+ * path, another libc), so each is opened where the process sees it,
+ * through /proc/PID/root; a file deleted since it was mapped (a library
+ * upgraded under a running service, an extension built in a directory
+ * removed since) where the kernel still has it, whole, /proc/PID/map_files.
+ * For the deleted one, libdwfl would rebuild an image from the process's
+ * memory instead (it needs an attached Dwfl, and holds no symbol table: a
+ * static function has no name); a file at its old path may be another one
+ * now, never opened. */
 static int find_elf(Dwfl_Module *mod, void **userdata, const char *module_name, Dwarf_Addr base,
                     char **file_name, Elf **elfp)
 {
@@ -470,40 +473,47 @@ static const Dwfl_Callbacks callbacks = {
     .debuginfo_path = &debuginfo_path,
 };
 
-struct deleted_ctx {
+struct paths_ctx {
 	struct mst_symbols *s;
 	struct mst_maps *maps; /* read at the first deleted module */
 	bool read;
 };
 
-/* Module mod, if its file is deleted: where find_elf opens it (the first
- * mapping of that file in the module's range). */
-static int note_deleted(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr start,
-                        void *arg)
+/* Where find_elf opens module mod's file: the first mapping of it in the
+ * module's range, as the unwinder opens it (mst_maps_open_path). */
+static int note_path(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr start,
+                     void *arg)
 {
-	struct deleted_ctx *c = arg;
-	size_t len = strlen(name), tl = sizeof(deleted_tag) - 1;
+	static const char tag[] = " (deleted)";
+	struct paths_ctx *c = arg;
 	struct mod_data *md = *userdata;
-	if (len <= tl || strcmp(name + len - tl, deleted_tag) || (md && md->elf_path))
+	if (name[0] != '/' || (md && md->elf_path))
 		return DWARF_CB_OK;
-	if (!c->read) {
-		c->read = true;
-		mst_maps_read(c->s->pid, &c->maps, NULL);
-	}
-	Dwarf_Addr end = 0;
-	dwfl_module_info(mod, NULL, NULL, &end, NULL, NULL, NULL, NULL);
-	for (size_t i = 0; c->maps && i < c->maps->n; i++) {
-		const struct mst_map *m = &c->maps->v[i];
-		if (!m->deleted || !m->path || m->start < start || m->start >= end ||
-		    strncmp(m->path, name, len - tl) || m->path[len - tl])
-			continue;
-		char path[128];
-		mst_maps_open_path(c->s->pid, m, path, sizeof(path));
-		if (!md && !(md = *userdata = calloc(1, sizeof(*md))))
+	char path[PATH_MAX + 64];
+	size_t len = strlen(name), tl = sizeof(tag) - 1;
+	if (len > tl && !strcmp(name + len - tl, tag)) {
+		if (!c->read) {
+			c->read = true;
+			mst_maps_read(c->s->pid, &c->maps, NULL);
+		}
+		Dwarf_Addr end = 0;
+		dwfl_module_info(mod, NULL, NULL, &end, NULL, NULL, NULL, NULL);
+		const struct mst_map *m = NULL;
+		for (size_t i = 0; c->maps && i < c->maps->n && !m; i++) {
+			const struct mst_map *x = &c->maps->v[i];
+			if (x->deleted && x->path && x->start >= start && x->start < end &&
+			    !strncmp(x->path, name, len - tl) && !x->path[len - tl])
+				m = x;
+		}
+		if (!m)
 			return DWARF_CB_OK;
-		md->elf_path = strdup(path);
-		break;
+		mst_maps_open_path(c->s->pid, m, path, sizeof(path));
+	} else {
+		snprintf(path, sizeof(path), "/proc/%d/root%s", (int)c->s->pid, name);
 	}
+	if (!md && !(md = *userdata = calloc(1, sizeof(*md))))
+		return DWARF_CB_OK;
+	md->elf_path = strdup(path);
 	return DWARF_CB_OK;
 }
 
@@ -524,8 +534,8 @@ static int report(struct mst_symbols *s, struct mst_err *err)
 	dwfl_report_end(s->dwfl, free_data, NULL);
 	if (rc == 0 && !s->maps_text) {
 		/* Before any module's ELF is looked for. */
-		struct deleted_ctx c = {.s = s};
-		dwfl_getmodules(s->dwfl, note_deleted, &c, 0);
+		struct paths_ctx c = {.s = s};
+		dwfl_getmodules(s->dwfl, note_path, &c, 0);
 		mst_maps_free(c.maps);
 	}
 	if (rc != 0 && s->maps_text)

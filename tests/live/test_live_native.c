@@ -2,12 +2,15 @@
  * cannot attach fails; nothing here passes by skipping. */
 #include <check.h>
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -85,12 +88,12 @@ static const char *expect_adjacent(const char *text, const char (*want)[128], in
 	return pos;
 }
 
-static void check_chain(const char *mode)
+/* native_chain, started by argv, in mode (NULL: sleeping), dumped: each
+ * worker's chain named, in order, at its lines. */
+static void check_chain_of(char *const argv[], const char *mode)
 {
-	char *bin = mst_build_path("tests/native_chain");
-	char *argv[] = {bin, (char *)mode, NULL};
 	struct mst_child t;
-	ck_assert_int_eq(mst_child_start(&t, mode ? argv : (char *[]){bin, NULL}, 20000), 0);
+	ck_assert_int_eq(mst_child_start(&t, argv, 20000), 0);
 	char tids[256];
 	ck_assert_int_eq(mst_child_ready_value(&t, "tids", tids, sizeof(tids)), 0);
 
@@ -141,8 +144,15 @@ static void check_chain(const char *mode)
 	ck_assert_int_eq(kill(t.pid, 0), 0);
 	free(src);
 	free(dump);
-	free(bin);
 	mst_child_stop(&t);
+}
+
+static void check_chain(const char *mode)
+{
+	char *bin = mst_build_path("tests/native_chain");
+	char *argv[] = {bin, (char *)mode, NULL};
+	check_chain_of(argv, mode);
+	free(bin);
 }
 
 START_TEST(native_chain_sleeping)
@@ -154,6 +164,45 @@ END_TEST
 START_TEST(native_chain_spinning)
 {
 	check_chain("spin");
+}
+END_TEST
+
+/* A process in its own mount namespace, as in a container, sees files
+ * msttop does not: native_chain runs from a tmpfs mounted over a directory
+ * where msttop's file system has another program (alt_sleep) at the same
+ * path. Its functions are named from its own file (/proc/PID/root), not from
+ * the one msttop would find at that path. Needs root (CI runs as root). */
+START_TEST(container_files)
+{
+	/* In the build tree: a failed check leaves it there, not in /tmp. */
+	char *dir = mst_build_path("tests/container-decoy"), decoy[PATH_MAX];
+	ck_assert_msg(mkdir(dir, 0755) == 0 || errno == EEXIST, "mkdir %s: %s", dir,
+	              strerror(errno));
+	snprintf(decoy, sizeof(decoy), "%s/native_chain", dir);
+	char *bin = mst_build_path("tests/native_chain");
+	char *other = mst_build_path("tests/alt_sleep");
+	char *unshare = mst_which("unshare");
+	ck_assert_msg(unshare, "unshare (util-linux) is not installed");
+	char *cp[] = {"/bin/cp", other, decoy, NULL};
+	ck_assert_int_eq(mst_run(cp, 10000, NULL, NULL), 0);
+	char *argv[] = {unshare,
+	                "--mount",
+	                "--propagation",
+	                "private",
+	                "/bin/sh",
+	                "-c",
+	                "mount -t tmpfs msttop-ns \"$0\" && cp \"$1\" \"$0\"/native_chain && "
+	                "exec \"$0\"/native_chain",
+	                dir,
+	                bin,
+	                NULL};
+	check_chain_of(argv, NULL);
+	ck_assert_int_eq(unlink(decoy), 0);
+	ck_assert_int_eq(rmdir(dir), 0);
+	free(unshare);
+	free(other);
+	free(bin);
+	free(dir);
 }
 END_TEST
 
@@ -489,6 +538,7 @@ static Suite *live_suite(void)
 	tcase_set_timeout(tc, 600);
 	tcase_add_test(tc, native_chain_sleeping);
 	tcase_add_test(tc, native_chain_spinning);
+	tcase_add_test(tc, container_files);
 	tcase_add_test(tc, many_threads);
 	tcase_add_test(tc, signal_during_dump);
 	tcase_add_test(tc, stopped_target);
