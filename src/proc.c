@@ -35,6 +35,12 @@ struct task {
 	int stat_fd;        /* /proc/PID/task/TID/stat kept open, or -1 */
 	int sys_fd;         /* and its syscall file */
 	int sched_fd;       /* and its schedstat */
+	pid_t ns_tid;       /* its tid in the process's PID namespace */
+};
+
+/* A tid the process knows (ns) and ours, sorted by ns. */
+struct ns_key {
+	pid_t ns, tid;
 };
 
 struct mst_proc {
@@ -56,6 +62,11 @@ struct mst_proc {
 	 * parent would, and keeps it for the caller. */
 	bool leader_done;
 	int leader_status;
+	/* In a PID namespace below ours (a container's): the thread ids it
+	 * records (Python's native_thread_id, glibc's) are not ours. */
+	bool other_ns;
+	struct ns_key *ns;
+	size_t nns, ns_cap;
 };
 
 int mst_proc_parse_pid(const char *s, pid_t *out, struct mst_err *err)
@@ -147,6 +158,59 @@ static long status_field(pid_t pid, const char *key)
 		}
 	fclose(f);
 	return v;
+}
+
+/* The last id of the NSpid line of /proc/PID/task/TID/status (tid 0: of
+ * the process): the task's id in its own PID namespace; *levels, the
+ * namespaces it is seen in from ours (1: ours). -1 when unknown (a kernel
+ * before 4.1 has no such line). */
+static pid_t ns_tid_of(pid_t pid, pid_t tid, int *levels)
+{
+	char path[64], line[256];
+	if (tid > 0)
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int)pid, (int)tid);
+	else
+		snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -1;
+	pid_t last = -1;
+	int n = 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "NSpid:", 6))
+			continue;
+		char *c = line + 6, *end;
+		for (long v; (v = strtol(c, &end, 10)) > 0 && end != c; c = end) {
+			last = (pid_t)v;
+			n++;
+		}
+		break;
+	}
+	fclose(f);
+	if (levels)
+		*levels = n;
+	return last;
+}
+
+static int cmp_ns_key(const void *a, const void *b)
+{
+	const struct ns_key *x = a, *y = b;
+	return (x->ns > y->ns) - (x->ns < y->ns);
+}
+
+pid_t mst_proc_tid_of_ns(const struct mst_proc *p, pid_t ns_tid)
+{
+	if (!p->other_ns)
+		return ns_tid;
+	size_t lo = 0, hi = p->nns;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (p->ns[mid].ns < ns_tid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < p->nns && p->ns[lo].ns == ns_tid ? p->ns[lo].tid : -1;
 }
 
 enum mst_pid_problem mst_proc_check_pid(pid_t pid, struct mst_err *err)
@@ -386,6 +450,7 @@ static int seize(struct mst_proc *p, pid_t tid, struct mst_err *err)
 	memset(t, 0, sizeof(*t));
 	t->tid = tid;
 	t->stat_fd = t->sys_fd = t->sched_fd = -1;
+	t->ns_tid = p->other_ns ? ns_tid_of(p->pid, tid, NULL) : tid;
 	if (p->flags & MST_PROC_ATTACH) {
 		if (ptrace(PTRACE_SEIZE, tid, 0, 0) < 0) {
 			if (errno == ESRCH)
@@ -480,6 +545,21 @@ int mst_proc_refresh_tasks(struct mst_proc *p, struct mst_err *err)
 	p->nsorted = p->ntasks;
 	if (p->ntasks == 0)
 		return mst_err_set(err, -ESRCH, "process %d has exited", (int)p->pid);
+	if (p->other_ns) {
+		if (p->ntasks > p->ns_cap) {
+			struct ns_key *nk = realloc(p->ns, p->ntasks * sizeof(*nk));
+			if (!nk)
+				return mst_err_set(err, -ENOMEM, "out of memory");
+			p->ns = nk;
+			p->ns_cap = p->ntasks;
+		}
+		p->nns = 0;
+		for (size_t i = 0; i < p->ntasks; i++)
+			if (p->tasks[i].ns_tid > 0)
+				p->ns[p->nns++] =
+				    (struct ns_key){p->tasks[i].ns_tid, p->tasks[i].tid};
+		qsort(p->ns, p->nns, sizeof(*p->ns), cmp_ns_key);
+	}
 	return 0;
 }
 
@@ -503,6 +583,8 @@ int mst_proc_open(pid_t pid, unsigned flags, volatile sig_atomic_t *cancel, stru
 	p->pid = pid;
 	p->flags = flags;
 	p->cancel = cancel;
+	int levels = 0;
+	p->other_ns = ns_tid_of(pid, 0, &levels) > 0 && levels > 1;
 	int rc = mst_proc_refresh_tasks(p, err);
 	if (rc < 0) {
 		mst_proc_close(p);
@@ -824,6 +906,7 @@ void mst_proc_close(struct mst_proc *p)
 	for (size_t i = 0; i < p->ntasks; i++)
 		close_stat(&p->tasks[i]);
 	free(p->unreaped);
+	free(p->ns);
 	free(p->tasks);
 	free(p);
 }

@@ -61,8 +61,9 @@ static inline void snap_copy(char *dst, size_t cap, const char *src)
 #define SNAP_KEEP_THREAD_LIST (1u << 16)
 /* snap_read_py_stopped: leave holds_gil alone (the caller sets it). */
 #define SNAP_NO_GIL (1u << 17)
-int snap_py_begin(struct mst_snapshot *s, struct mst_py *py, const struct mst_err *py_err,
-                  unsigned flags, struct mst_err *err);
+/* p: the live process (its tids translate the runtime's), NULL for a core. */
+int snap_py_begin(struct mst_snapshot *s, struct mst_proc *p, struct mst_py *py,
+                  const struct mst_err *py_err, unsigned flags, struct mst_err *err);
 void snap_py_end(struct mst_snapshot *s, struct mst_py *py);
 /* t's walk memo, made on first use (NULL when out of memory). */
 struct mst_walk_memo *snap_walk_memo(struct mst_thread_snap *t, unsigned flags);

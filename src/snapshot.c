@@ -455,8 +455,8 @@ void snap_walk(struct mst_snapshot *s, struct mst_unwinder *u, struct mst_thread
 /* Which thread states exist, their names, the collector's flag; or why
  * there is no Python. Their frames are read here only when no thread is
  * stopped (python-only); otherwise per thread, while it is stopped. */
-int snap_py_begin(struct mst_snapshot *s, struct mst_py *py, const struct mst_err *py_err,
-                  unsigned flags, struct mst_err *err)
+int snap_py_begin(struct mst_snapshot *s, struct mst_proc *p, struct mst_py *py,
+                  const struct mst_err *py_err, unsigned flags, struct mst_err *err)
 {
 	struct mst_py_threads *ptl = &s->pt;
 	if (!py) {
@@ -480,6 +480,11 @@ int snap_py_begin(struct mst_snapshot *s, struct mst_py *py, const struct mst_er
 		s->py_status = prc;
 		snprintf(s->py_msg, sizeof(s->py_msg), "%s", e.msg);
 	}
+	/* The runtime's tids are its PID namespace's: ours from here on (-1,
+	 * a thread not listed yet: matched as one without a tid). */
+	for (size_t i = 0; p && i < ptl->n; i++)
+		if (ptl->v[i].native_tid > 0)
+			ptl->v[i].native_tid = mst_proc_tid_of_ns(p, (pid_t)ptl->v[i].native_tid);
 	s->gc_known = ptl->gc_known;
 	s->gc_collecting = ptl->gc_collecting;
 	if (ptl->n > s->used_cap) {
@@ -580,8 +585,10 @@ struct mst_py_thread *snap_match_by_tid(struct mst_snapshot *s, struct mst_proc 
 			return &ptl->v[k];
 	}
 	for (size_t k = 0; k < ptl->n && !m; k++)
+		/* Without a native_tid, glibc's: its PID namespace's. */
 		if (!s->used[k] && ptl->v[k].native_tid <= 0 &&
-		    mst_py_thread_tid(py, &ptl->v[k]) == tid && mst_proc_task_index(p, tid) >= 0)
+		    mst_proc_tid_of_ns(p, mst_py_thread_tid(py, &ptl->v[k])) == tid &&
+		    mst_proc_task_index(p, tid) >= 0)
 			m = &ptl->v[k];
 	if (m && t->memo.tid == tid) {
 		t->memo.match_tstate = m->tstate;
@@ -718,7 +725,7 @@ int mst_snapshot_take_watched(struct mst_proc *p, struct mst_unwinder *u, struct
 	} else {
 		task = NULL;
 	}
-	if ((rc = snap_py_begin(s, py, py_err, flags, err)) < 0)
+	if ((rc = snap_py_begin(s, p, py, py_err, flags, err)) < 0)
 		goto out;
 
 	size_t alive = 0, pending = 0;
@@ -959,7 +966,7 @@ int mst_snapshot_take_core(struct mst_corefile *c, struct mst_unwinder *u, struc
 		return mst_err_set(err, -ENOMEM, "out of memory");
 	size_t nt = mst_corefile_nthreads(c);
 	int rc = snap_reset(s, nt, u != NULL, py != NULL);
-	if (rc < 0 || (rc = snap_py_begin(s, py, py_err, 0, err)) < 0) {
+	if (rc < 0 || (rc = snap_py_begin(s, NULL, py, py_err, 0, err)) < 0) {
 		mst_snapshot_free(s);
 		return rc == -ENOMEM ? mst_err_set(err, rc, "out of memory") : rc;
 	}

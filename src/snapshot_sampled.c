@@ -280,7 +280,7 @@ int mst_snapshot_take_sampled(struct mst_proc *p, struct mst_unwinder *u, struct
 	/* The thread states are read again with the names, at refreshes:
 	 * new threads are sampled from then on anyway (mst_perf_threads). */
 	unsigned pf = flags & MST_SNAP_NO_NAMES ? MST_SNAP_NO_NAMES | SNAP_KEEP_THREAD_LIST : 0;
-	if ((rc = snap_py_begin(s, py, py_err, pf, err)) < 0)
+	if ((rc = snap_py_begin(s, p, py, py_err, pf, err)) < 0)
 		goto out;
 	/* One instant first: every thread's state and system call, and the
 	 * GIL's holder, read together; the walks and decoding after. */

@@ -77,6 +77,11 @@ size_t mst_proc_ntasks(const struct mst_proc *p);
 pid_t mst_proc_task(const struct mst_proc *p, size_t i);
 /* The i of tid for mst_proc_task, or -1 if it is not one of the tasks. */
 ssize_t mst_proc_task_index(const struct mst_proc *p, pid_t tid);
+/* Our tid of the task the process knows as ns_tid, or -1 if it is none of
+ * the tasks: a process in a container has its own PID namespace, and the
+ * thread ids it records (Python's native_thread_id, glibc's) are that
+ * namespace's. ns_tid itself when the process shares ours. */
+pid_t mst_proc_tid_of_ns(const struct mst_proc *p, pid_t ns_tid);
 /* Re-read /proc/PID/task: seize new tasks, forget ended ones. */
 int mst_proc_refresh_tasks(struct mst_proc *p, struct mst_err *err);
 

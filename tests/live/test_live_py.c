@@ -4,6 +4,7 @@
  * interpreter; each prints one RESULT line per interpreter for the summary
  * table. */
 #include <check.h>
+#include <dirent.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -285,6 +286,99 @@ out:
 	mst_child_stop(&t);
 }
 
+/* The first child of pid (unshare --fork's: the process in the new PID
+ * namespace), or -1. */
+static pid_t first_child(pid_t pid)
+{
+	char path[64], buf[64] = "";
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid, (int)pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -1;
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = '\0';
+	fclose(f);
+	return buf[0] ? (pid_t)atoi(buf) : -1;
+}
+
+/* Our tid of the task of pid known in its own PID namespace as ns (the last
+ * id of its NSpid line), or -1. */
+static pid_t tid_from_ns(pid_t pid, pid_t ns)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	DIR *d = opendir(path);
+	pid_t found = -1;
+	for (struct dirent *e; d && found < 0 && (e = readdir(d));) {
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		char sp[96], line[256];
+		snprintf(sp, sizeof(sp), "%s/%s/status", path, e->d_name);
+		FILE *f = fopen(sp, "re");
+		while (f && fgets(line, sizeof(line), f)) {
+			if (strncmp(line, "NSpid:", 6))
+				continue;
+			const char *last = strrchr(line, '\t');
+			if (last && atoi(last + 1) == ns)
+				found = (pid_t)atoi(e->d_name);
+			break;
+		}
+		if (f)
+			fclose(f);
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+/* py_gil.py in its own PID namespace, as in a container: the tids the
+ * runtime records are that namespace's, not msttop's. Each thread still
+ * has its Python frames and its GIL role. Needs root (CI runs as root). */
+static void scen_gil_pidns(struct ctx *c)
+{
+	static const char *T = "tests/targets/py_gil.py";
+	char *unshare = mst_which("unshare"), *path = mst_src_path(T);
+	struct mst_child t = {0};
+	struct pdump d = {0};
+	char *text = NULL;
+	EXPECT(c, unshare, "unshare (util-linux) is not installed");
+	char *argv[] = {unshare, "--pid", "--fork", "--mount-proc", (char *)c->py->path,
+	                "-u",    path,    NULL};
+	EXPECT(c, mst_child_start(&t, argv, 30000) == 0, "%s did not start in a PID namespace", T);
+	pid_t pid = first_child(t.pid);
+	EXPECT(c, pid > 0, "no process under unshare (%d)", (int)t.pid);
+	pid_t ns_spin = ready_tid(&t, "spin"), spin_tid = tid_from_ns(pid, ns_spin);
+	EXPECT(c, spin_tid > 0 && spin_tid != ns_spin,
+	       "spin's tid %d in the namespace is ours too (%d): no namespace", (int)ns_spin,
+	       (int)spin_tid);
+	int code;
+	text = mst_msttop_dump(pid, "--no-source", NULL, NULL, &code);
+	EXPECT(c, code == 0 && text, "msttop --dump exited %d", code);
+	pdump_parse(text, &d);
+	const struct pthread_ *spin = pdump_thread(&d, spin_tid);
+	const struct pthread_ *cont = pdump_thread(&d, tid_from_ns(pid, ready_tid(&t, "contend")));
+	const struct pthread_ *idle = pdump_thread(&d, tid_from_ns(pid, ready_tid(&t, "idle")));
+	EXPECT(c, spin && cont && idle, "threads missing");
+	EXPECT(c, strstr(spin->header, "holds GIL"), "spinner: %s", spin->header);
+	EXPECT(c, strstr(cont->header, "waits for GIL"), "contender: %s", cont->header);
+	EXPECT(c, !strstr(idle->header, "GIL"), "idle thread: %s", idle->header);
+	const struct pthread_ *who[] = {spin, cont, idle};
+	const char *func[] = {"spin", "contend", "idle"};
+	for (int i = 0; i < 3; i++) {
+		const struct pframe *py[MAXF];
+		size_t n = pdump_py(who[i], py, MAXF), k = 0;
+		while (k < n && strcmp(py[k]->func, func[i]))
+			k++;
+		EXPECT(c, k < n, "thread %s: %zu Python frames, none %s()", func[i], n, func[i]);
+	}
+out:
+	pdump_free(&d);
+	free(text);
+	mst_child_stop(&t);
+	free(path);
+	free(unshare);
+}
+
 static void scen_gc(struct ctx *c)
 {
 	static const char *T = "tests/targets/py_gc.py";
@@ -468,6 +562,11 @@ START_TEST(gil_states)
 	run_everywhere("gil", scen_gil);
 }
 END_TEST
+START_TEST(gil_pidns)
+{
+	run_everywhere("gil-pidns", scen_gil_pidns);
+}
+END_TEST
 START_TEST(gc_state)
 {
 	run_everywhere("gc", scen_gc);
@@ -622,6 +721,7 @@ static Suite *live_py_suite(void)
 	tcase_add_test(tc, recursion_python_only);
 	tcase_add_test(tc, qsort_callback);
 	tcase_add_test(tc, gil_states);
+	tcase_add_test(tc, gil_pidns);
 	tcase_add_test(tc, gc_state);
 	tcase_add_test(tc, names);
 	tcase_add_test(tc, json);
