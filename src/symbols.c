@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <uthash.h>
 
@@ -455,7 +456,10 @@ static int find_elf(Dwfl_Module *mod, void **userdata, const char *module_name, 
                     char **file_name, Elf **elfp)
 {
 	const struct mod_data *md = *userdata;
-	if (md && md->elf_path) {
+	struct stat st;
+	/* Only a regular file, as libdwfl's own: a device's open or read
+	 * may block, or do something. */
+	if (md && md->elf_path && stat(md->elf_path, &st) == 0 && S_ISREG(st.st_mode)) {
 		int fd = open(md->elf_path, O_RDONLY | O_CLOEXEC);
 		if (fd >= 0) {
 			if ((*file_name = strdup(md->elf_path)))

@@ -342,8 +342,11 @@ static void scen_gil_pidns(struct ctx *c)
 	struct pdump d = {0};
 	char *text = NULL;
 	EXPECT(c, unshare, "unshare (util-linux) is not installed");
-	char *argv[] = {unshare, "--pid", "--fork", "--mount-proc", (char *)c->py->path,
-	                "-u",    path,    NULL};
+	/* --kill-child: the process in the namespace dies with unshare, which
+	 * alone gets the harness's death signal (a fork does not inherit it). */
+	char *argv[] = {unshare,        "--pid",        "--fork",
+	                "--kill-child", "--mount-proc", (char *)c->py->path,
+	                "-u",           path,           NULL};
 	EXPECT(c, mst_child_start(&t, argv, 30000) == 0, "%s did not start in a PID namespace", T);
 	pid_t pid = first_child(t.pid);
 	EXPECT(c, pid > 0, "no process under unshare (%d)", (int)t.pid);
