@@ -142,29 +142,9 @@ static int parse_stat(char *buf, char *state, unsigned *flags)
 	return 0;
 }
 
-static long status_field(pid_t pid, const char *key)
-{
-	char path[64], line[256];
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return -1;
-	long v = -1;
-	size_t klen = strlen(key);
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, klen) && line[klen] == ':') {
-			v = strtol(line + klen + 1, NULL, 10);
-			break;
-		}
-	fclose(f);
-	return v;
-}
-
-/* The last id of the NSpid line of /proc/PID/task/TID/status (tid 0: of
- * the process): the task's id in its own PID namespace; *levels, the
- * namespaces it is seen in from ours (1: ours). -1 when unknown (a kernel
- * before 4.1 has no such line). */
-static pid_t ns_tid_of(pid_t pid, pid_t tid, int *levels)
+/* The text after "key:" in /proc/PID/status (tid 0) or
+ * /proc/PID/task/TID/status, into buf; false when there is none. */
+static bool status_line(pid_t pid, pid_t tid, const char *key, char *buf, size_t len)
 {
 	char path[64], line[256];
 	if (tid > 0)
@@ -173,20 +153,37 @@ static pid_t ns_tid_of(pid_t pid, pid_t tid, int *levels)
 		snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
 	FILE *f = fopen(path, "re");
 	if (!f)
-		return -1;
+		return false;
+	bool found = false;
+	size_t klen = strlen(key);
+	while (!found && fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, klen) && line[klen] == ':') {
+			snprintf(buf, len, "%s", line + klen + 1);
+			found = true;
+		}
+	fclose(f);
+	return found;
+}
+
+static long status_field(pid_t pid, const char *key)
+{
+	char v[256];
+	return status_line(pid, 0, key, v, sizeof(v)) ? strtol(v, NULL, 10) : -1;
+}
+
+/* The last id of a task's NSpid line (tid 0: the process's): its id in its
+ * own PID namespace; *levels, the namespaces it is seen in from ours (1:
+ * ours). -1 when unknown (a kernel before 4.1 has no such line). */
+static pid_t ns_tid_of(pid_t pid, pid_t tid, int *levels)
+{
+	char v[256], *c = v, *end;
 	pid_t last = -1;
 	int n = 0;
-	while (fgets(line, sizeof(line), f)) {
-		if (strncmp(line, "NSpid:", 6))
-			continue;
-		char *c = line + 6, *end;
-		for (long v; (v = strtol(c, &end, 10)) > 0 && end != c; c = end) {
-			last = (pid_t)v;
+	if (status_line(pid, tid, "NSpid", v, sizeof(v)))
+		for (long id; (id = strtol(c, &end, 10)) > 0 && end != c; c = end) {
+			last = (pid_t)id;
 			n++;
 		}
-		break;
-	}
-	fclose(f);
 	if (levels)
 		*levels = n;
 	return last;

@@ -478,43 +478,23 @@ static const Dwfl_Callbacks callbacks = {
 };
 
 struct paths_ctx {
-	struct mst_symbols *s;
-	struct mst_maps *maps; /* read at the first deleted module */
-	bool read;
+	pid_t pid;
+	const struct mst_maps *maps;
 };
 
-/* Where find_elf opens module mod's file: the first mapping of it in the
- * module's range, as the unwinder opens it (mst_maps_open_path). */
+/* Where find_elf opens module mod's file: as the unwinder opens the
+ * mapping the module starts at (mst_maps_open_path). */
 static int note_path(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr start,
                      void *arg)
 {
-	static const char tag[] = " (deleted)";
-	struct paths_ctx *c = arg;
+	(void)mod;
+	const struct paths_ctx *c = arg;
 	struct mod_data *md = *userdata;
-	if (name[0] != '/' || (md && md->elf_path))
+	const struct mst_map *m = mst_maps_find(c->maps, start);
+	if (name[0] != '/' || (md && md->elf_path) || !m || !m->path)
 		return DWARF_CB_OK;
 	char path[PATH_MAX + 64];
-	size_t len = strlen(name), tl = sizeof(tag) - 1;
-	if (len > tl && !strcmp(name + len - tl, tag)) {
-		if (!c->read) {
-			c->read = true;
-			mst_maps_read(c->s->pid, &c->maps, NULL);
-		}
-		Dwarf_Addr end = 0;
-		dwfl_module_info(mod, NULL, NULL, &end, NULL, NULL, NULL, NULL);
-		const struct mst_map *m = NULL;
-		for (size_t i = 0; c->maps && i < c->maps->n && !m; i++) {
-			const struct mst_map *x = &c->maps->v[i];
-			if (x->deleted && x->path && x->start >= start && x->start < end &&
-			    !strncmp(x->path, name, len - tl) && !x->path[len - tl])
-				m = x;
-		}
-		if (!m)
-			return DWARF_CB_OK;
-		mst_maps_open_path(c->s->pid, m, path, sizeof(path));
-	} else {
-		snprintf(path, sizeof(path), "/proc/%d/root%s", (int)c->s->pid, name);
-	}
+	mst_maps_open_path(c->pid, m, path, sizeof(path));
 	if (!md && !(md = *userdata = calloc(1, sizeof(*md))))
 		return DWARF_CB_OK;
 	md->elf_path = strdup(path);
@@ -536,11 +516,12 @@ static int report(struct mst_symbols *s, struct mst_err *err)
 		rc = dwfl_linux_proc_report(s->dwfl, s->pid);
 	}
 	dwfl_report_end(s->dwfl, free_data, NULL);
-	if (rc == 0 && !s->maps_text) {
+	struct mst_maps *maps = NULL;
+	if (rc == 0 && !s->maps_text && mst_maps_read(s->pid, &maps, NULL) == 0) {
 		/* Before any module's ELF is looked for. */
-		struct paths_ctx c = {.s = s};
+		struct paths_ctx c = {s->pid, maps};
 		dwfl_getmodules(s->dwfl, note_path, &c, 0);
-		mst_maps_free(c.maps);
+		mst_maps_free(maps);
 	}
 	if (rc != 0 && s->maps_text)
 		return mst_err_set(err, rc > 0 ? -rc : -EIO, "cannot read the core's modules: %s",
